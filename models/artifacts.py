@@ -1,0 +1,63 @@
+"""Artifacts the service loads: plain files (JSON, NumPy ``.npz`` without pickles,
+LightGBM text models) listed with their SHA-256 in a ``MANIFEST.json`` beside them.
+
+Loading never executes code from the artifact; a file whose checksum does not match
+its manifest is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from selector.errors import ArtifactError
+
+__all__ = ["MANIFEST", "sha256_file", "verify_manifest", "write_manifest"]
+
+MANIFEST = "MANIFEST.json"
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_manifest(folder: Path, files: list[str], meta: dict[str, Any] | None = None) -> Path:
+    """Write ``MANIFEST.json`` listing ``files`` (names inside ``folder``) with checksums."""
+    body = {
+        "files": {name: sha256_file(folder / name) for name in sorted(files)},
+        "meta": meta or {},
+    }
+    out = folder / MANIFEST
+    out.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return out
+
+
+def verify_manifest(folder: Path) -> dict[str, Any]:
+    """Check every file listed in ``folder/MANIFEST.json``; return the manifest's ``meta``."""
+    path = folder / MANIFEST
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+        files: dict[str, str] = body["files"]
+    except FileNotFoundError as exc:
+        raise ArtifactError(f"{path} is missing: {folder} is not a model artifact") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ArtifactError(f"{path} is not a valid manifest: {exc}") from exc
+    for name, expected in files.items():
+        f = folder / name
+        if not f.is_file():
+            raise ArtifactError(f"{f} is listed in {MANIFEST} but missing; rebuild the artifact")
+        actual = sha256_file(f)
+        if actual != expected:
+            raise ArtifactError(
+                f"{f} fails its checksum (expected {expected[:12]}…, got {actual[:12]}…); "
+                "the file is corrupt or was changed: rebuild the artifact"
+            )
+    meta = body.get("meta", {})
+    return meta if isinstance(meta, dict) else {}

@@ -1,0 +1,95 @@
+"""One place that maps errors to HTTP answers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.responses import Response
+
+from selector.errors import RequestError, SelectorError
+
+__all__ = ["error_response", "field_path", "install_error_handlers"]
+
+log = logging.getLogger("selector.api")
+
+
+def field_path(loc: Sequence[Any]) -> str:
+    """``("body", "messages", 0, "role")`` → ``messages[0].role``."""
+    parts = list(loc[1:] if loc and loc[0] == "body" else loc)
+    out = ""
+    for p in parts:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        elif p in {"str", "list[ContentPart]", "function-after[_name]"}:
+            continue  # pydantic names the union branch it tried; the field is enough
+        else:
+            out += f".{p}" if out else str(p)
+    return out or "body"
+
+
+def error_response(
+    status: int, code: str, message: str, fields: list[dict[str, str]] | None = None
+) -> Response:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if fields is not None:
+        body["fields"] = fields
+    return Response(
+        orjson.dumps({"error": body}), status_code=status, media_type="application/json"
+    )
+
+
+def _validation_fix(err: dict[str, Any]) -> str:
+    kind = err.get("type", "")
+    if kind == "json_invalid":
+        return "send a valid JSON object with Content-Type: application/json"
+    if kind == "missing":
+        return "add this field"
+    if kind.endswith("_type") or kind in {"bool_parsing", "int_from_float"}:
+        return "send the JSON type the API documents (see /docs)"
+    return ""
+
+
+async def _on_validation(request: Request, exc: RequestValidationError) -> Response:
+    fields = []
+    seen = set()
+    for err in exc.errors():
+        path = field_path(err.get("loc", ()))
+        msg = str(err.get("msg", "invalid"))
+        if err.get("type") == "json_invalid":
+            path = "body"
+            msg = f"the body is not valid JSON ({err.get('ctx', {}).get('error', 'parse error')})"
+        if (path, msg) in seen:
+            continue
+        seen.add((path, msg))
+        item = {"field": path, "problem": msg}
+        fix = _validation_fix(err)
+        if fix:
+            item["fix"] = fix
+        fields.append(item)
+    summary = "; ".join(f"{f['field']}: {f['problem']}" for f in fields[:5])
+    return error_response(422, "validation_error", summary, fields)
+
+
+async def _on_selector_error(request: Request, exc: SelectorError) -> Response:
+    if isinstance(exc, RequestError):
+        fields = [p.as_dict() for p in exc.problems]
+        return error_response(exc.http_status, exc.code, str(exc), fields)
+    if exc.http_status >= 500:
+        log.error("%s: %s", type(exc).__name__, exc)
+    return error_response(exc.http_status, exc.code, str(exc))
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal_error", "unexpected error; see the service log")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
+    app.add_exception_handler(SelectorError, _on_selector_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _on_unexpected)

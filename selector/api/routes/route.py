@@ -1,0 +1,61 @@
+"""POST /v1/route — which model should answer this turn."""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from features.extractor import Conversation
+from selector.api.deps import ServiceDep
+from selector.api.schemas import ErrorBody, RouteRequest, RouteResponse
+from selector.service import RouteInput
+
+router = APIRouter()
+
+
+@router.post(
+    "/v1/route",
+    response_model=RouteResponse,
+    responses={422: {"model": ErrorBody}, 401: {"model": ErrorBody}, 413: {"model": ErrorBody}},
+    summary="Choose the model for a conversation turn",
+)
+async def route(body: RouteRequest, service: ServiceDep) -> Response:
+    messages = None
+    last_user = None
+    if body.messages is not None:
+        messages = [(m.role, m.text()) for m in body.messages]
+        for role, text in reversed(messages):
+            if role == "user":
+                last_user = text
+                break
+    req = RouteInput(
+        conversation_id=body.conversation_id,
+        conversation=Conversation(
+            messages=messages,
+            turns=body.turns,
+            prompt_tokens=body.prompt_tokens,
+            intent=body.intent,
+            escalation=body.escalation,
+            priority=body.priority,
+        ),
+        candidates=body.candidates,
+        max_latency_ms=body.max_latency_ms,
+        max_cost_usd=body.max_cost_usd,
+        cost_weight=body.cost_weight,
+        text=last_user,
+    )
+    result = await service.route(req)
+    d = result.decision
+    payload = {
+        "decision_id": result.decision_id,
+        "model": d.model,
+        "fallbacks": d.fallbacks,
+        "propensity": d.propensity,
+        "policy": {"name": d.policy, "version": d.version},
+        "scores": [s.as_dict() for s in d.scores],
+        "relaxed": d.relaxed,
+        "intent": result.intent,
+        "intent_group": result.intent_group,
+    }
+    return Response(orjson.dumps(payload), media_type="application/json")

@@ -1,0 +1,119 @@
+"""The catalog of candidate LLMs: a YAML file operators edit, validated at start-up.
+
+A mistake names the entry and the field, for example::
+
+    catalog.yaml: models[3] (claude-sonnet-3.7): input_usd_per_mtok: Input should be
+    greater than or equal to 0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from selector.errors import ConfigError
+
+__all__ = ["TIERS", "Catalog", "ModelSpec", "load_catalog"]
+
+Tier = Literal["small", "medium", "large"]
+TIERS: tuple[Tier, ...] = ("small", "medium", "large")
+
+
+class ModelSpec(BaseModel):
+    """One candidate LLM."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    name: str = Field(min_length=1, max_length=128)
+    provider: str = Field(min_length=1)
+    tier: Tier
+    input_usd_per_mtok: float = Field(ge=0)
+    output_usd_per_mtok: float = Field(ge=0)
+    context_window: int = Field(gt=0)
+    latency_slo_ms: float = Field(gt=0)
+    expected_latency_ms: float = Field(gt=0)
+    expected_completion_tokens: int | None = Field(default=None, gt=0)
+    enabled: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_plain(cls, v: str) -> str:
+        if v != v.strip() or any(c.isspace() for c in v):
+            raise ValueError("must not contain spaces")
+        return v
+
+    def cost_usd(self, prompt_tokens: float, completion_tokens: float) -> float:
+        """List price of one call."""
+        return (
+            prompt_tokens * self.input_usd_per_mtok + completion_tokens * self.output_usd_per_mtok
+        ) / 1e6
+
+
+class Catalog:
+    """The validated set of candidate LLMs, in file order."""
+
+    def __init__(self, models: list[ModelSpec], source: str = "<memory>") -> None:
+        seen: set[str] = set()
+        for i, m in enumerate(models):
+            if m.name in seen:
+                raise ConfigError(f"{source}: models[{i}] ({m.name}): name: duplicate name")
+            seen.add(m.name)
+        if not any(m.enabled for m in models):
+            raise ConfigError(f"{source}: no model is enabled; set 'enabled: true' on one")
+        self.source = source
+        self._models = {m.name: m for m in models}
+        self.names: tuple[str, ...] = tuple(self._models)
+        self.enabled_names: tuple[str, ...] = tuple(m.name for m in models if m.enabled)
+
+    def __getitem__(self, name: str) -> ModelSpec:
+        return self._models[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._models
+
+    def __iter__(self) -> Iterator[ModelSpec]:
+        return iter(self._models.values())
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+    def index(self, name: str) -> int:
+        """Position of ``name`` in the catalog."""
+        return self.names.index(name)
+
+
+def load_catalog(path: Path) -> Catalog:
+    """Read and validate a catalog file; every mistake is a ConfigError naming entry and field."""
+    source = path.name
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"catalog file {path} does not exist; set SELECTOR_CATALOG_PATH to a catalog YAML"
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict) or not isinstance(raw.get("models"), list) or not raw["models"]:
+        raise ConfigError(f"{source}: expected a top-level 'models:' list with at least one entry")
+    models: list[ModelSpec] = []
+    problems: list[str] = []
+    for i, entry in enumerate(raw["models"]):
+        label = f"models[{i}]"
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+            label += f" ({entry['name']})"
+        if not isinstance(entry, dict):
+            problems.append(f"{label}: expected a mapping of fields")
+            continue
+        try:
+            models.append(ModelSpec.model_validate(entry))
+        except ValidationError as exc:
+            for err in exc.errors():
+                where = ".".join(str(p) for p in err["loc"]) or "entry"
+                problems.append(f"{label}: {where}: {err['msg']}")
+    if problems:
+        raise ConfigError(f"{source}: " + "; ".join(problems))
+    return Catalog(models, source=source)

@@ -1,0 +1,114 @@
+"""Export the joined decision log (decision + call results + outcome) for training.
+
+One row per decision. Columns: the decision (id, time, conversation, policy,
+version, model, propensity, fallbacks, relaxed), the request's fields (``req_*``),
+the request feature block (``f_<name>``), the decided model's candidate block
+(``c_<name>``), every candidate's block as JSON (``candidate_features``), the
+candidate scores as JSON, the call results joined (``served_model`` = the model of
+the last call reported, ``calls``, ``errors``, ``latency_ms`` = total, tokens,
+``cost_usd``), the outcome (``resolved``, ``reward``) and whether any feedback
+named another model than decided (``override``). Late feedback is not joined.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from features.schema import CANDIDATE_FEATURES, REQUEST_FEATURES
+from selector.errors import ConfigError
+from selector.store import DecisionLog
+
+__all__ = ["export_log", "joined_rows"]
+
+_QUERY = """
+SELECT d.*, o.resolved AS resolved, o.reward AS reward,
+       (SELECT COUNT(*) FROM feedback f WHERE f.decision_id = d.decision_id AND f.late = 0
+            AND (f.latency_ms IS NOT NULL OR f.error IS NOT NULL)) AS calls,
+       (SELECT COUNT(*) FROM feedback f WHERE f.decision_id = d.decision_id AND f.late = 0
+            AND f.error IS NOT NULL) AS errors,
+       (SELECT SUM(f.latency_ms) FROM feedback f WHERE f.decision_id = d.decision_id
+            AND f.late = 0) AS latency_ms,
+       (SELECT SUM(f.prompt_tokens) FROM feedback f WHERE f.decision_id = d.decision_id
+            AND f.late = 0) AS prompt_tokens,
+       (SELECT SUM(f.completion_tokens) FROM feedback f WHERE f.decision_id = d.decision_id
+            AND f.late = 0) AS completion_tokens,
+       (SELECT SUM(f.cost_usd) FROM feedback f WHERE f.decision_id = d.decision_id
+            AND f.late = 0) AS cost_usd,
+       (SELECT f.model FROM feedback f WHERE f.decision_id = d.decision_id AND f.late = 0
+            AND f.model IS NOT NULL ORDER BY f.ts DESC LIMIT 1) AS served_model,
+       (SELECT MAX(f.override) FROM feedback f WHERE f.decision_id = d.decision_id) AS override
+FROM decisions d LEFT JOIN outcomes o USING (decision_id)
+WHERE d.ts >= ? ORDER BY d.ts
+"""
+
+
+def joined_rows(log: DecisionLog, since: float = 0.0) -> Iterator[dict[str, Any]]:
+    """The joined log, one dict per decision, oldest first."""
+    with closing(log.reader()) as conn:
+        for row in conn.execute(_QUERY, (since,)):
+            r = dict(row)
+            feats = orjson.loads(r.pop("features"))
+            request = orjson.loads(r.pop("request"))
+            out: dict[str, Any] = {
+                "decision_id": r["decision_id"],
+                "ts": r["ts"],
+                "conversation_id": r["conversation_id"],
+                "policy": r["policy"],
+                "policy_version": r["policy_version"],
+                "model": r["model"],
+                "propensity": r["propensity"],
+                "fallbacks": r["fallbacks"],
+                "relaxed": r["relaxed"],
+                "text": r["text"],
+                "intent": feats.get("intent"),
+                "intent_group": feats.get("intent_group"),
+                "schema_version": feats.get("schema_version"),
+            }
+            for k, v in request.items():
+                out[f"req_{k}"] = orjson.dumps(v).decode() if isinstance(v, list) else v
+            for (name, _), v in zip(REQUEST_FEATURES, feats["request"], strict=True):
+                out[f"f_{name}"] = v
+            idx = feats["candidates"].index(r["model"])
+            for (name, _), v in zip(CANDIDATE_FEATURES, feats["candidate_rows"][idx], strict=True):
+                out[f"c_{name}"] = v
+            out["candidate_features"] = orjson.dumps(
+                dict(zip(feats["candidates"], feats["candidate_rows"], strict=True))
+            ).decode()
+            out["scores"] = r["scores"]
+            out["served_model"] = r["served_model"] or (r["model"] if r["calls"] else None)
+            for k in (
+                "calls",
+                "errors",
+                "latency_ms",
+                "prompt_tokens",
+                "completion_tokens",
+                "cost_usd",
+            ):
+                out[k] = r[k]
+            out["resolved"] = None if r["resolved"] is None else bool(r["resolved"])
+            out["reward"] = r["reward"]
+            out["override"] = bool(r["override"] or 0)
+            yield out
+
+
+def export_log(log: DecisionLog, out: Path, fmt: str | None = None, since: float = 0.0) -> int:
+    """Write the joined log to ``out`` as Parquet or CSV (from ``fmt`` or the suffix)."""
+    import pandas as pd
+
+    fmt = (fmt or out.suffix.lstrip(".")).lower()
+    if fmt not in {"parquet", "csv"}:
+        raise ConfigError(
+            f"cannot export to {fmt!r}: use --format parquet or csv (or a .parquet/.csv path)"
+        )
+    frame = pd.DataFrame.from_records(list(joined_rows(log, since)))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "parquet":
+        frame.to_parquet(out, index=False)
+    else:
+        frame.to_csv(out, index=False)
+    return len(frame)

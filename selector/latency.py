@@ -1,0 +1,158 @@
+"""Live latency and health of each model, fed by call results from feedback.
+
+Per model: rolling p50/p95 latency and error rate over a time window (bounded in
+samples), and a circuit breaker:
+
+- **closed** — the model is eligible. The circuit opens when, with at least
+  ``min_samples`` calls in the window, the error rate reaches ``error_rate`` or the
+  p95 latency passes the model's SLO.
+- **open** — the model is not eligible, until ``cooldown_s`` has passed.
+- **half-open** — the model is eligible for one probe. When a decision picks it, no
+  other decision may until the probe's result arrives (or ``probe_timeout_s`` passes).
+  A successful probe (no error, latency within the SLO) closes the circuit and clears
+  the window, so the slow samples of the incident do not reopen it; a failed one
+  reopens it for another cool-down.
+
+The decision path only reads cached figures; they are recomputed when a result
+arrives and, as the window slides, at most once a second.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["CLOSED", "HALF_OPEN", "OPEN", "BreakerConfig", "LatencyTracker", "ModelHealth"]
+
+CLOSED, HALF_OPEN, OPEN = 0, 1, 2
+STATE_NAMES = {CLOSED: "closed", HALF_OPEN: "half_open", OPEN: "open"}
+_REFRESH_S = 1.0
+
+
+@dataclass(frozen=True)
+class BreakerConfig:
+    window_s: float = 300.0
+    max_samples: int = 2_000
+    min_samples: int = 20
+    error_rate: float = 0.5
+    cooldown_s: float = 30.0
+    probe_timeout_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class ModelHealth:
+    """What the decision path reads about one model."""
+
+    p50_ms: float | None
+    p95_ms: float | None
+    error_rate: float
+    samples: int
+    state: int
+    probing: bool = False
+
+    @property
+    def state_name(self) -> str:
+        return STATE_NAMES[self.state]
+
+
+@dataclass
+class _Model:
+    slo_ms: float
+    samples: deque[tuple[float, float | None, bool]] = field(default_factory=deque)
+    health: ModelHealth = ModelHealth(None, None, 0.0, 0, CLOSED)
+    computed_at: float = float("-inf")
+    state: int = CLOSED
+    opened_at: float = 0.0
+    probe_sent_at: float | None = None
+
+
+class LatencyTracker:
+    """Rolling latency/error statistics and a circuit breaker for each model."""
+
+    def __init__(
+        self,
+        slos: dict[str, float],
+        config: BreakerConfig | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config or BreakerConfig()
+        self.clock = clock
+        self._models = {name: _Model(slo_ms=slo) for name, slo in slos.items()}
+
+    def record(
+        self, model: str, latency_ms: float | None, error: bool, at: float | None = None
+    ) -> None:
+        """Feed one call result. Unknown models are ignored (the catalog may have changed)."""
+        m = self._models.get(model)
+        if m is None:
+            return
+        now = self.clock() if at is None else at
+        cfg = self.config
+        if m.state == HALF_OPEN or (m.state == OPEN and now - m.opened_at >= cfg.cooldown_s):
+            ok = not error and (latency_ms is None or latency_ms <= m.slo_ms)
+            if ok:
+                m.state, m.probe_sent_at = CLOSED, None
+                m.samples.clear()
+            else:
+                m.state, m.opened_at, m.probe_sent_at = OPEN, now, None
+        m.samples.append((now, latency_ms, error))
+        if len(m.samples) > cfg.max_samples:
+            m.samples.popleft()
+        self._recompute(m, now)
+        if m.state == CLOSED and m.health.samples >= cfg.min_samples:
+            p95 = m.health.p95_ms
+            if m.health.error_rate >= cfg.error_rate or (p95 is not None and p95 > m.slo_ms):
+                m.state, m.opened_at = OPEN, now
+                self._recompute(m, now)
+
+    def health(self, model: str, now: float | None = None) -> ModelHealth:
+        """Current figures and circuit state of ``model``."""
+        m = self._models[model]
+        now = self.clock() if now is None else now
+        if m.state == OPEN and now - m.opened_at >= self.config.cooldown_s:
+            m.state = HALF_OPEN
+            m.computed_at = float("-inf")
+        if m.probe_sent_at is not None and now - m.probe_sent_at >= self.config.probe_timeout_s:
+            m.probe_sent_at = None
+            m.computed_at = float("-inf")
+        if now - m.computed_at >= _REFRESH_S:
+            self._recompute(m, now)
+        return m.health
+
+    def on_selected(self, model: str, now: float | None = None) -> None:
+        """A decision picked ``model``: if its circuit is half-open, that call is the probe."""
+        m = self._models.get(model)
+        if m is not None and m.state == HALF_OPEN and m.probe_sent_at is None:
+            m.probe_sent_at = self.clock() if now is None else now
+            m.computed_at = float("-inf")
+
+    def models(self) -> Iterable[str]:
+        return self._models.keys()
+
+    def _recompute(self, m: _Model, now: float) -> None:
+        horizon = now - self.config.window_s
+        samples = m.samples
+        while samples and samples[0][0] < horizon:
+            samples.popleft()
+        n = len(samples)
+        lat = [s[1] for s in samples if s[1] is not None]
+        errors = sum(1 for s in samples if s[2])
+        if lat:
+            p50, p95 = np.percentile(np.asarray(lat, dtype=np.float64), (50, 95))
+            p50_ms: float | None = float(p50)
+            p95_ms: float | None = float(p95)
+        else:
+            p50_ms = p95_ms = None
+        m.health = ModelHealth(
+            p50_ms=p50_ms,
+            p95_ms=p95_ms,
+            error_rate=errors / n if n else 0.0,
+            samples=n,
+            state=m.state,
+            probing=m.probe_sent_at is not None,
+        )
+        m.computed_at = now

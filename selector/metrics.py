@@ -1,0 +1,73 @@
+"""Prometheus metrics of one service instance (its own registry: no globals)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from selector.latency import LatencyTracker
+
+__all__ = ["ServiceMetrics"]
+
+DECISION_BUCKETS = (25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 50e-3)
+
+
+class _LiveCollector(Collector):
+    def __init__(self, tracker: LatencyTracker) -> None:
+        self.tracker = tracker
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        p50 = GaugeMetricFamily(
+            "selector_model_latency_p50_ms", "Live p50 latency", labels=["model"]
+        )
+        p95 = GaugeMetricFamily(
+            "selector_model_latency_p95_ms", "Live p95 latency", labels=["model"]
+        )
+        err = GaugeMetricFamily("selector_model_error_rate", "Live error rate", labels=["model"])
+        state = GaugeMetricFamily(
+            "selector_model_circuit_state",
+            "Circuit breaker state: 0 closed, 1 half-open, 2 open",
+            labels=["model"],
+        )
+        for model in self.tracker.models():
+            h = self.tracker.health(model)
+            if h.p50_ms is not None:
+                p50.add_metric([model], h.p50_ms)
+            if h.p95_ms is not None:
+                p95.add_metric([model], h.p95_ms)
+            err.add_metric([model], h.error_rate)
+            state.add_metric([model], h.state)
+        yield from (p50, p95, err, state)
+
+
+class ServiceMetrics:
+    def __init__(self, tracker: LatencyTracker) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.decisions = Counter(
+            "selector_decisions",
+            "Decisions by chosen model and policy",
+            ["model", "policy"],
+            registry=self.registry,
+        )
+        self.feedback = Counter(
+            "selector_feedback_events",
+            "Feedback events by kind (call, outcome, both) and whether a duplicate",
+            ["kind", "duplicate"],
+            registry=self.registry,
+        )
+        self.relaxed = Counter(
+            "selector_relaxed_constraints",
+            "Decisions that had to relax a constraint",
+            ["constraint"],
+            registry=self.registry,
+        )
+        self.decision_seconds = Histogram(
+            "selector_decision_seconds",
+            "In-process decision time (features and policy)",
+            buckets=DECISION_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(_LiveCollector(tracker))

@@ -1,0 +1,31 @@
+"""Decision policies, built by name from :data:`POLICIES`."""
+
+from __future__ import annotations
+
+from selector.policy.base import (
+    RELAX_ORDER,
+    CandidateScore,
+    Decision,
+    DecisionContext,
+    Policy,
+    QualityModel,
+)
+from selector.policy.static_rules import StaticRulesPolicy
+from selector.policy.utility import UtilityPolicy
+
+__all__ = [
+    "POLICIES",
+    "RELAX_ORDER",
+    "CandidateScore",
+    "Decision",
+    "DecisionContext",
+    "Policy",
+    "QualityModel",
+    "StaticRulesPolicy",
+    "UtilityPolicy",
+]
+
+POLICIES: dict[str, type[Policy]] = {
+    UtilityPolicy.name: UtilityPolicy,
+    StaticRulesPolicy.name: StaticRulesPolicy,
+}

@@ -1,0 +1,200 @@
+"""What every decision policy shares: scoring, constraints, relaxation, fallbacks.
+
+A policy's public :meth:`Policy.decide` scores each candidate,
+
+    utility = P(resolved) × (1 − live error rate) − λ · expected cost − w · expected latency (s)
+
+(``w`` is the latency weight, doubled for ``high`` priority and halved for ``low``),
+marks the candidates that break a constraint, relaxes constraints when none is left,
+and builds the fallback chain. Its private :meth:`Policy._rank` hook — the only part
+a policy writes — orders the eligible candidates and says with what probability the
+first one was chosen.
+
+Constraints and their reasons, relaxed in this order when no candidate meets them all:
+``budget`` (expected cost > ``max_cost_usd``), ``deadline`` (expected p95 latency >
+``max_latency_ms``), ``circuit_open`` (the circuit is open, or half-open with its probe
+in flight), ``context_window`` (the prompt plus the expected completion does not fit).
+"""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
+
+from features.extractor import C, FeatureVector
+
+__all__ = [
+    "RELAX_ORDER",
+    "CandidateScore",
+    "Decision",
+    "DecisionContext",
+    "Policy",
+    "QualityModel",
+]
+
+RELAX_ORDER = ("budget", "deadline", "circuit_open", "context_window")
+HARD = frozenset({"circuit_open", "context_window"})  # never offered as fallbacks
+PRIORITY_LATENCY_FACTOR = (0.5, 1.0, 2.0)  # low, normal, high
+
+_COST, _FITS, _P50, _P95 = (
+    C["expected_cost_usd"],
+    C["fits_context"],
+    C["latency_p50_ms"],
+    C["latency_p95_ms"],
+)
+_ERR, _STATE = C["error_rate"], C["circuit_state"]
+_OPEN, _HALF_OPEN = 2, 1
+
+
+class QualityModel(Protocol):
+    """Anything that predicts P(resolved) for each candidate of a feature vector."""
+
+    name: str
+
+    def predict(self, fv: FeatureVector) -> list[float]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionContext:
+    """Per-request constraints and weights."""
+
+    max_latency_ms: float | None = None
+    max_cost_usd: float | None = None
+    cost_weight: float = 2.0
+    latency_weight: float = 0.02
+    priority: int = 1
+
+
+@dataclass(slots=True)
+class CandidateScore:
+    model: str
+    p_resolved: float
+    expected_cost_usd: float
+    expected_latency_ms: float
+    utility: float
+    eligible: bool
+    reasons: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "model": self.model,
+            "p_resolved": round(self.p_resolved, 6),
+            "expected_cost_usd": round(self.expected_cost_usd, 8),
+            "expected_latency_ms": round(self.expected_latency_ms, 1),
+            "utility": round(self.utility, 6),
+            "eligible": self.eligible,
+        }
+        if not self.eligible:
+            out["reason"] = ", ".join(self.reasons)
+        return out
+
+
+@dataclass(slots=True)
+class Decision:
+    model: str
+    fallbacks: list[str]
+    propensity: float
+    policy: str
+    version: str
+    scores: list[CandidateScore]
+    relaxed: list[str] = field(default_factory=list)
+
+
+class Policy(ABC):
+    """Base of decision policies; subclasses implement :meth:`_rank` only."""
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "0"
+
+    def __init__(
+        self,
+        quality: QualityModel,
+        providers: dict[str, str],
+        max_fallbacks: int = 3,
+        seed: int | None = None,
+    ) -> None:
+        self.quality = quality
+        self.providers = providers
+        self.max_fallbacks = max_fallbacks
+        self.rng = random.Random(seed)
+
+    def decide(self, fv: FeatureVector, ctx: DecisionContext) -> Decision:
+        """Choose a model for ``fv`` under ``ctx``; always names one while candidates exist."""
+        if not fv.candidates:
+            raise ValueError("no candidates to choose from")
+        p_resolved = self.quality.predict(fv)
+        lat_w = ctx.latency_weight * PRIORITY_LATENCY_FACTOR[ctx.priority] / 1000.0
+        scores: list[CandidateScore] = []
+        for name, row, p, probing in zip(
+            fv.candidates, fv.candidate_rows, p_resolved, fv.probing, strict=True
+        ):
+            reasons = []
+            if ctx.max_cost_usd is not None and row[_COST] > ctx.max_cost_usd:
+                reasons.append("budget")
+            if ctx.max_latency_ms is not None and row[_P95] > ctx.max_latency_ms:
+                reasons.append("deadline")
+            state = row[_STATE]
+            if state == _OPEN or (state == _HALF_OPEN and probing):
+                reasons.append("circuit_open")
+            if row[_FITS] == 0.0:
+                reasons.append("context_window")
+            utility = p * (1.0 - row[_ERR]) - ctx.cost_weight * row[_COST] - lat_w * row[_P50]
+            scores.append(
+                CandidateScore(name, p, row[_COST], row[_P50], utility, True, tuple(reasons))
+            )
+
+        relaxed: list[str] = []
+        eligible = [i for i, s in enumerate(scores) if not s.reasons]
+        for constraint in RELAX_ORDER:
+            if eligible:
+                break
+            relaxed.append(constraint)
+            allowed = set(relaxed)
+            eligible = [i for i, s in enumerate(scores) if allowed.issuperset(s.reasons)]
+        eligible_set = set(eligible)
+        for i, s in enumerate(scores):
+            s.eligible = i in eligible_set
+
+        ranking, propensity = self._rank(fv, scores, eligible)
+        chosen = ranking[0]
+        return Decision(
+            model=scores[chosen].model,
+            fallbacks=self._fallbacks(scores, ranking, eligible_set),
+            propensity=propensity,
+            policy=self.name,
+            version=self.version,
+            scores=scores,
+            relaxed=relaxed,
+        )
+
+    @abstractmethod
+    def _rank(
+        self, fv: FeatureVector, scores: Sequence[CandidateScore], eligible: Sequence[int]
+    ) -> tuple[list[int], float]:
+        """Eligible indices in order of preference (first = chosen) and its propensity."""
+
+    def _fallbacks(
+        self, scores: Sequence[CandidateScore], ranking: Sequence[int], eligible: set[int]
+    ) -> list[str]:
+        """The rest of the ranking, then candidates that break only soft constraints by
+        utility; a model of another provider than the chosen one goes first."""
+        chosen = ranking[0]
+        soft = sorted(
+            (
+                i
+                for i, s in enumerate(scores)
+                if i not in eligible and not HARD.intersection(s.reasons)
+            ),
+            key=lambda i: -scores[i].utility,
+        )
+        chain = [i for i in ranking[1:]] + soft
+        first_provider = self.providers.get(scores[chosen].model)
+        for pos, i in enumerate(chain):
+            if self.providers.get(scores[i].model) != first_provider:
+                if pos:
+                    chain.insert(0, chain.pop(pos))
+                break
+        return [scores[i].model for i in chain[: self.max_fallbacks]]

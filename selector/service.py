@@ -1,0 +1,335 @@
+"""The selector service: the pieces composed into route and feedback operations.
+
+Built once per process from :class:`~selector.config.Settings` and kept in the app's
+lifespan state; the HTTP layer only translates wire schemas to these calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections import Counter, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from features.extractor import CandidateInfo, Conversation, FeatureExtractor, FeatureVector
+from features.intents import IntentClassifier, IntentTaxonomy
+from features.schema import PRIORITIES, SCHEMA_VERSION
+from models.prior import PriorQualityModel, load_prior
+from selector.catalog import Catalog, load_catalog
+from selector.config import Settings
+from selector.errors import ArtifactError, ConfigError, FieldProblem, RequestError
+from selector.latency import BreakerConfig, LatencyTracker
+from selector.metrics import ServiceMetrics
+from selector.policy import POLICIES, Decision, DecisionContext, Policy
+from selector.store import DecisionLog, DecisionRecord, FeedbackEvent, FeedbackResult
+
+__all__ = ["RouteInput", "RouteResult", "SelectorService", "build_policy", "new_decision_id"]
+
+log = logging.getLogger("selector")
+RECENT_DECISIONS = 1_000
+
+
+def new_decision_id() -> str:
+    """Time-ordered, unique: 12 hex digits of milliseconds, then 12 random ones."""
+    return f"{int(time.time() * 1000):012x}{secrets.token_hex(6)}"
+
+
+@dataclass(frozen=True, slots=True)
+class RouteInput:
+    """A validated route request, free of wire types."""
+
+    conversation_id: str
+    conversation: Conversation
+    candidates: Sequence[str] | None = None
+    max_latency_ms: float | None = None
+    max_cost_usd: float | None = None
+    cost_weight: float | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RouteResult:
+    decision_id: str
+    decision: Decision
+    intent: str
+    intent_group: str
+
+
+@dataclass
+class _Recent:
+    models: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_DECISIONS))
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def add(self, model: str) -> None:
+        if len(self.models) == self.models.maxlen:
+            self.counts[self.models[0]] -= 1
+        self.models.append(model)
+        self.counts[model] += 1
+
+    def share(self, model: str) -> float:
+        return self.counts[model] / len(self.models) if self.models else 0.0
+
+
+def build_policy(
+    name: str, quality: PriorQualityModel, catalog: Catalog, settings: Settings
+) -> Policy:
+    """The policy called ``name``, configured from settings."""
+    cls = POLICIES.get(name)
+    if cls is None:
+        raise ConfigError(
+            f"SELECTOR_POLICY={name!r} is not a policy; choose one of {sorted(POLICIES)}"
+        )
+    providers = {m.name: m.provider for m in catalog}
+    kwargs: dict[str, Any] = {"max_fallbacks": settings.max_fallbacks, "seed": settings.seed}
+    if name == "utility-v0":
+        kwargs["exploration"] = settings.exploration
+    elif name == "static-rules":
+        for key in ("baseline_small_model", "baseline_heavy_model"):
+            if getattr(settings, key) not in catalog:
+                raise ConfigError(
+                    f"SELECTOR_{key.upper()}={getattr(settings, key)!r} is not in the catalog"
+                )
+        kwargs.update(
+            small_model=settings.baseline_small_model,
+            heavy_model=settings.baseline_heavy_model,
+            max_turns=settings.baseline_max_turns,
+        )
+    return cls(quality, providers, **kwargs)
+
+
+class SelectorService:
+    """Route and feedback operations over the catalog, features, policy and log."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        extractor: FeatureExtractor,
+        policy: Policy,
+        tracker: LatencyTracker,
+        decision_log: DecisionLog,
+        degraded: list[str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.extractor = extractor
+        self.policy = policy
+        self.tracker = tracker
+        self.log = decision_log
+        self.metrics = ServiceMetrics(tracker)
+        self.degraded = degraded or []
+        self.recent = _Recent()
+        self.started_at = time.time()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SelectorService:
+        catalog = load_catalog(settings.catalog_path)
+        degraded: list[str] = []
+        classifier: IntentClassifier | None = None
+        try:
+            loaded = IntentClassifier.load(settings.intent_model_dir)
+            taxonomy = IntentTaxonomy.from_classifier(loaded)
+            classifier = loaded
+        except ArtifactError as exc:
+            log.error("intent classifier not loaded, intents will be 'other' unless sent: %s", exc)
+            degraded.append(f"intent classifier not loaded: {exc}")
+            taxonomy = IntentTaxonomy([], [], _fallback_groups())
+        tracker = LatencyTracker(
+            {m.name: m.latency_slo_ms for m in catalog},
+            BreakerConfig(
+                window_s=settings.latency_window_s,
+                max_samples=settings.latency_max_samples,
+                min_samples=settings.breaker_min_samples,
+                error_rate=settings.breaker_error_rate,
+                cooldown_s=settings.breaker_cooldown_s,
+                probe_timeout_s=settings.breaker_probe_timeout_s,
+            ),
+        )
+        extractor = FeatureExtractor(
+            [
+                CandidateInfo(
+                    name=m.name,
+                    provider=m.provider,
+                    tier=m.tier,
+                    input_usd_per_mtok=m.input_usd_per_mtok,
+                    output_usd_per_mtok=m.output_usd_per_mtok,
+                    context_window=m.context_window,
+                    latency_slo_ms=m.latency_slo_ms,
+                    expected_latency_ms=m.expected_latency_ms,
+                    completion_tokens=m.expected_completion_tokens
+                    or settings.default_completion_tokens,
+                )
+                for m in catalog
+            ],
+            taxonomy,
+            classifier,
+            tracker,
+            tokens_per_turn=settings.tokens_per_turn,
+        )
+        quality = PriorQualityModel(
+            load_prior(settings.prior_path), taxonomy.group_names, catalog.names
+        )
+        policy = build_policy(settings.policy, quality, catalog, settings)
+        decision_log = DecisionLog(
+            settings.db_path, sync=settings.db_sync, join_window_s=settings.join_window_s
+        )
+        return cls(settings, catalog, extractor, policy, tracker, decision_log, degraded)
+
+    # -- lifecycle -----------------------------------------------------------------
+    def start(self) -> None:
+        """Start the log writer and warm the latency tracker from the log's recent results."""
+        self.log.start()
+        since = time.time() - self.settings.latency_window_s
+        n = 0
+        for ts, model, latency_ms, error in self.log.recent_call_results(since):
+            self.tracker.record(model, latency_ms, bool(error), at=ts)
+            n += 1
+        if n:
+            log.info("latency tracker warmed with %d recent call results", n)
+
+    def stop(self) -> None:
+        self.log.close()
+
+    # -- route ---------------------------------------------------------------------
+    def check_candidates(
+        self, names: Sequence[str] | None, field_name: str = "candidates"
+    ) -> list[str]:
+        """The enabled candidates of a request, or a RequestError naming the bad entries."""
+        if names is None:
+            return list(self.catalog.enabled_names)
+        problems = [
+            FieldProblem(
+                f"{field_name}[{i}]",
+                f"unknown model {n!r}",
+                f"use one of the catalog's models: {', '.join(self.catalog.names)}",
+            )
+            for i, n in enumerate(names)
+            if n not in self.catalog
+        ]
+        if problems:
+            raise RequestError(problems)
+        out = [n for n in dict.fromkeys(names) if self.catalog[n].enabled]
+        if not out:
+            raise RequestError(
+                [
+                    FieldProblem(
+                        field_name,
+                        "every model named is disabled in the catalog",
+                        f"name at least one enabled model: {', '.join(self.catalog.enabled_names)}",
+                    )
+                ]
+            )
+        return out
+
+    def decide(self, req: RouteInput, now: float | None = None) -> tuple[FeatureVector, Decision]:
+        """Features and decision for ``req``; no I/O (this is the timed hot path)."""
+        candidates = self.check_candidates(req.candidates)
+        fv = self.extractor.extract(req.conversation, candidates, now)
+        s = self.settings
+        ctx = DecisionContext(
+            max_latency_ms=req.max_latency_ms,
+            max_cost_usd=req.max_cost_usd,
+            cost_weight=s.cost_weight if req.cost_weight is None else req.cost_weight,
+            latency_weight=s.latency_weight,
+            priority=PRIORITIES[req.conversation.priority],
+        )
+        decision = self.policy.decide(fv, ctx)
+        self.tracker.on_selected(decision.model, now)
+        return fv, decision
+
+    async def route(self, req: RouteInput) -> RouteResult:
+        """Decide, store the decision durably, then return its id and the decision."""
+        t0 = time.perf_counter()
+        fv, decision = self.decide(req)
+        self.metrics.decision_seconds.observe(time.perf_counter() - t0)
+        decision_id = new_decision_id()
+        conv = req.conversation
+        record = DecisionRecord(
+            decision_id=decision_id,
+            ts=time.time(),
+            conversation_id=req.conversation_id,
+            policy=decision.policy,
+            policy_version=decision.version,
+            model=decision.model,
+            propensity=decision.propensity,
+            fallbacks=decision.fallbacks,
+            relaxed=decision.relaxed,
+            request={
+                "turns": conv.turns,
+                "n_messages": len(conv.messages) if conv.messages else 0,
+                "prompt_tokens": conv.prompt_tokens,
+                "intent": conv.intent,
+                "escalation": conv.escalation,
+                "priority": conv.priority,
+                "candidates": list(req.candidates) if req.candidates is not None else None,
+                "max_latency_ms": req.max_latency_ms,
+                "max_cost_usd": req.max_cost_usd,
+                "cost_weight": req.cost_weight,
+            },
+            features={"schema_version": SCHEMA_VERSION, **fv.as_dict()},
+            scores=[s.as_dict() for s in decision.scores],
+            text=req.text if self.settings.log_text == "last_user" else None,
+        )
+        await self.log.write_decision(record)
+        self.recent.add(decision.model)
+        self.metrics.decisions.labels(decision.model, decision.policy).inc()
+        for c in decision.relaxed:
+            self.metrics.relaxed.labels(c).inc()
+        return RouteResult(decision_id, decision, fv.intent, fv.intent_group)
+
+    # -- feedback ------------------------------------------------------------------
+    async def feedback(self, event: FeedbackEvent) -> FeedbackResult:
+        """Store a feedback event durably; feed its call result to the latency tracker."""
+        f = event.fields
+        if "model" in f and f["model"] not in self.catalog:
+            raise RequestError(
+                [
+                    FieldProblem(
+                        "model",
+                        f"unknown model {f['model']!r}",
+                        f"use one of the catalog's models: {', '.join(self.catalog.names)}",
+                    )
+                ]
+            )
+        result = await self.log.write_feedback(event)
+        is_call = "latency_ms" in f or "error" in f
+        if not result.duplicate and not result.late and is_call:
+            self.tracker.record(
+                f.get("model", result.decided_model), f.get("latency_ms"), "error" in f
+            )
+        kind = (
+            "both" if is_call and event.has_outcome else "outcome" if event.has_outcome else "call"
+        )
+        self.metrics.feedback.labels(kind, str(result.duplicate).lower()).inc()
+        return result
+
+    # -- status --------------------------------------------------------------------
+    def models_status(self) -> list[dict[str, Any]]:
+        out = []
+        for m in self.catalog:
+            h = self.tracker.health(m.name)
+            out.append(
+                {
+                    **m.model_dump(),
+                    "live": {
+                        "latency_p50_ms": h.p50_ms,
+                        "latency_p95_ms": h.p95_ms,
+                        "error_rate": h.error_rate,
+                        "samples": h.samples,
+                        "circuit": h.state_name,
+                    },
+                    "recent_share": round(self.recent.share(m.name), 4),
+                }
+            )
+        return out
+
+    def readiness(self) -> tuple[bool, list[str]]:
+        ok, why = self.log.healthy
+        return ok, ([] if ok else [why])
+
+
+def _fallback_groups() -> dict[str, Any]:
+    return {"default_group": "other", "groups": {"other": {"intents": ["other"]}}}
