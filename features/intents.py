@@ -68,10 +68,9 @@ def char_wb_ngrams(text: str, ngram_range: tuple[int, int]) -> list[str]:
         w = f" {word} "
         size = len(w)
         for n in range(lo, hi + 1):
-            if size < n:
-                out.append(w)
+            out.extend(w[i : i + n] for i in range(max(1, size - n + 1)))
+            if size <= n:  # a word no longer than n counts once
                 break
-            out.extend(w[i : i + n] for i in range(size - n + 1))
     return out
 
 

@@ -38,9 +38,10 @@ class Settings(BaseSettings):
     )
     db_path: Path = Field(Path("selector.db"), description="SQLite decision log.")
     db_sync: Literal["normal", "full"] = Field(
-        "full",
-        description="SQLite synchronous mode: 'full' fsyncs every commit (survives power "
-        "loss); 'normal' survives a process crash only.",
+        "normal",
+        description="'normal': commits are WAL appends written before each answer; they "
+        "survive a crash or kill -9 of the process. 'full': every group commit is "
+        "fsynced; it survives a power loss too, at a cost in throughput.",
     )
     policy: str = Field(
         "utility-v0", description="Decision policy served (see `selector policies`)."

@@ -21,6 +21,7 @@ import orjson
 
 from features.schema import CANDIDATE_FEATURES, REQUEST_FEATURES
 from selector.errors import ConfigError
+from selector.service import id_prefix
 from selector.store import DecisionLog
 
 __all__ = ["export_log", "joined_rows"]
@@ -43,14 +44,14 @@ SELECT d.*, o.resolved AS resolved, o.reward AS reward,
             AND f.model IS NOT NULL ORDER BY f.ts DESC LIMIT 1) AS served_model,
        (SELECT MAX(f.override) FROM feedback f WHERE f.decision_id = d.decision_id) AS override
 FROM decisions d LEFT JOIN outcomes o USING (decision_id)
-WHERE d.ts >= ? ORDER BY d.ts
+WHERE d.decision_id >= ? ORDER BY d.decision_id
 """
 
 
 def joined_rows(log: DecisionLog, since: float = 0.0) -> Iterator[dict[str, Any]]:
     """The joined log, one dict per decision, oldest first."""
     with closing(log.reader()) as conn:
-        for row in conn.execute(_QUERY, (since,)):
+        for row in conn.execute(_QUERY, (id_prefix(since),)):
             r = dict(row)
             feats = orjson.loads(r.pop("features"))
             request = orjson.loads(r.pop("request"))
@@ -62,8 +63,8 @@ def joined_rows(log: DecisionLog, since: float = 0.0) -> Iterator[dict[str, Any]
                 "policy_version": r["policy_version"],
                 "model": r["model"],
                 "propensity": r["propensity"],
-                "fallbacks": r["fallbacks"],
-                "relaxed": r["relaxed"],
+                "fallbacks": _text(r["fallbacks"]),
+                "relaxed": _text(r["relaxed"]),
                 "text": r["text"],
                 "intent": feats.get("intent"),
                 "intent_group": feats.get("intent_group"),
@@ -79,7 +80,7 @@ def joined_rows(log: DecisionLog, since: float = 0.0) -> Iterator[dict[str, Any]
             out["candidate_features"] = orjson.dumps(
                 dict(zip(feats["candidates"], feats["candidate_rows"], strict=True))
             ).decode()
-            out["scores"] = r["scores"]
+            out["scores"] = _text(r["scores"])
             out["served_model"] = r["served_model"] or (r["model"] if r["calls"] else None)
             for k in (
                 "calls",
@@ -94,6 +95,10 @@ def joined_rows(log: DecisionLog, since: float = 0.0) -> Iterator[dict[str, Any]
             out["reward"] = r["reward"]
             out["override"] = bool(r["override"] or 0)
             yield out
+
+
+def _text(v: bytes | str) -> str:
+    return v.decode() if isinstance(v, bytes) else v
 
 
 def export_log(log: DecisionLog, out: Path, fmt: str | None = None, since: float = 0.0) -> int:

@@ -92,7 +92,8 @@ class LatencyTracker:
             return
         now = self.clock() if at is None else at
         cfg = self.config
-        if m.state == HALF_OPEN or (m.state == OPEN and now - m.opened_at >= cfg.cooldown_s):
+        self._advance(m, now)
+        if m.state == HALF_OPEN:
             ok = not error and (latency_ms is None or latency_ms <= m.slo_ms)
             if ok:
                 m.state, m.probe_sent_at = CLOSED, None
@@ -113,12 +114,7 @@ class LatencyTracker:
         """Current figures and circuit state of ``model``."""
         m = self._models[model]
         now = self.clock() if now is None else now
-        if m.state == OPEN and now - m.opened_at >= self.config.cooldown_s:
-            m.state = HALF_OPEN
-            m.computed_at = float("-inf")
-        if m.probe_sent_at is not None and now - m.probe_sent_at >= self.config.probe_timeout_s:
-            m.probe_sent_at = None
-            m.computed_at = float("-inf")
+        self._advance(m, now)
         if now - m.computed_at >= _REFRESH_S:
             self._recompute(m, now)
         return m.health
@@ -126,12 +122,25 @@ class LatencyTracker:
     def on_selected(self, model: str, now: float | None = None) -> None:
         """A decision picked ``model``: if its circuit is half-open, that call is the probe."""
         m = self._models.get(model)
-        if m is not None and m.state == HALF_OPEN and m.probe_sent_at is None:
-            m.probe_sent_at = self.clock() if now is None else now
+        if m is None:
+            return
+        now = self.clock() if now is None else now
+        self._advance(m, now)
+        if m.state == HALF_OPEN and m.probe_sent_at is None:
+            m.probe_sent_at = now
             m.computed_at = float("-inf")
 
     def models(self) -> Iterable[str]:
         return self._models.keys()
+
+    def _advance(self, m: _Model, now: float) -> None:
+        """Time-driven transitions: open → half-open after the cool-down; a probe times out."""
+        if m.state == OPEN and now - m.opened_at >= self.config.cooldown_s:
+            m.state = HALF_OPEN
+            m.computed_at = float("-inf")
+        if m.probe_sent_at is not None and now - m.probe_sent_at >= self.config.probe_timeout_s:
+            m.probe_sent_at = None
+            m.computed_at = float("-inf")
 
     def _recompute(self, m: _Model, now: float) -> None:
         horizon = now - self.config.window_s

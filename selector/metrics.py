@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -71,3 +72,11 @@ class ServiceMetrics:
             registry=self.registry,
         )
         self.registry.register(_LiveCollector(tracker))
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def count_decision(self, model: str, policy: str) -> None:
+        key = ("d", model, policy)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.decisions.labels(model, policy)
+        child.inc()

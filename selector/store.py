@@ -1,10 +1,16 @@
 """The decision log: every decision and every feedback event, stored before the answer.
 
-SQLite in WAL mode. One writer thread owns the write connection and commits in
-groups: requests that arrive together share one commit (and one fsync with
-``synchronous=FULL``), and each request is answered only after its commit. All the
-checks that must not race — duplicate events, a second, different outcome — run in
-that thread, one command at a time.
+SQLite in WAL mode, committed in groups: the commands queued during one turn of the
+event loop share one transaction, and each request is answered only after its
+commit. The checks that must not race (a duplicate event, a second, different
+outcome) run inside that transaction, one command at a time. Two modes:
+
+- ``sync="normal"`` (default): the loop's own thread writes each batch; a commit is
+  an append to the WAL, without fsync. It survives a crash or ``kill -9`` of the
+  process, not a power loss. WAL checkpoints (which do fsync) run on a background
+  thread, so the loop never waits for the disk.
+- ``sync="full"``: a writer thread commits each batch with an fsync while the loop
+  goes on serving; it survives a power loss too, at a cost in throughput.
 
 Tables: ``decisions`` (one row per decision), ``feedback`` (one row per distinct
 event; ``event_id`` is a hash of the decision id and the event's fields, so a resent
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import queue
 import sqlite3
 import threading
@@ -32,7 +39,11 @@ from selector.errors import ConflictError, NotFoundError, StoreError
 
 __all__ = ["DecisionLog", "DecisionRecord", "FeedbackEvent", "FeedbackResult"]
 
+log = logging.getLogger("selector.store")
+
 SCHEMA = """
+-- decision ids start with the time in milliseconds (hex): their order is time order,
+-- so time ranges are id ranges and no index on ts is kept up on the hot path.
 CREATE TABLE IF NOT EXISTS decisions (
     decision_id     TEXT PRIMARY KEY,
     ts              REAL NOT NULL,
@@ -41,14 +52,13 @@ CREATE TABLE IF NOT EXISTS decisions (
     policy_version  TEXT NOT NULL,
     model           TEXT NOT NULL,
     propensity      REAL NOT NULL,
-    fallbacks       TEXT NOT NULL,
-    relaxed         TEXT NOT NULL,
-    request         TEXT NOT NULL,
-    features        TEXT NOT NULL,
-    scores          TEXT NOT NULL,
+    fallbacks       BLOB NOT NULL,  -- JSON, as UTF-8 bytes
+    relaxed         BLOB NOT NULL,  -- JSON
+    request         BLOB NOT NULL,  -- JSON
+    features        BLOB NOT NULL,  -- JSON
+    scores          BLOB NOT NULL,  -- JSON
     text            TEXT
 );
-CREATE INDEX IF NOT EXISTS decisions_ts ON decisions(ts);
 CREATE TABLE IF NOT EXISTS feedback (
     event_id          TEXT PRIMARY KEY,
     decision_id       TEXT NOT NULL REFERENCES decisions(decision_id),
@@ -88,6 +98,7 @@ FEEDBACK_FIELDS = (
     "reward",
 )
 _BATCH = 512
+_CHECKPOINT_EVERY_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,45 +142,60 @@ class FeedbackResult:
     decided_model: str
 
 
-_Op = tuple[str, Any, Future[Any]]
+# A queued command: kind, payload, and who waits for it (a thread's Future, or an
+# event loop and one of its futures: those are resolved a batch at a time).
+_Waiter = Future[Any] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
+_Op = tuple[str, Any, _Waiter]
 
 
 class DecisionLog:
-    """SQLite decision log with a group-committing writer thread."""
+    """SQLite decision log, committed in groups (see the module docstring)."""
 
     def __init__(
         self,
         path: Path,
-        sync: str = "full",
+        sync: str = "normal",
         join_window_s: float = 86_400.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if sync not in {"normal", "full"}:
+            raise ValueError("sync must be 'normal' or 'full'")
         self.path = path
         self.sync = sync
         self.join_window_s = join_window_s
         self.clock = clock
-        self._queue: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Op] | None] = queue.SimpleQueue()
+        self._pending: dict[asyncio.AbstractEventLoop, list[_Op]] = {}
+        self._inline: sqlite3.Connection | None = None
         self._thread: threading.Thread | None = None
         self._error: str | None = None
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             conn = self._connect()
             conn.executescript(SCHEMA)
             conn.close()
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the decision log at {path}: {exc}") from exc
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(
+                f"cannot open the decision log at {path}: {exc}; set SELECTOR_DB_PATH to a "
+                "writable file"
+            ) from exc
 
     # -- lifecycle -----------------------------------------------------------------
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, autocheckpoint: bool = True) -> sqlite3.Connection:
         conn = sqlite3.connect(
             self.path, timeout=30.0, isolation_level=None, check_same_thread=False
         )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self.sync.upper()}")
         conn.execute("PRAGMA foreign_keys=ON")
+        if not autocheckpoint:
+            conn.execute("PRAGMA wal_autocheckpoint=0")
         return conn
 
     def start(self) -> None:
+        """Open the write connections and start the background thread."""
+        if self.sync == "normal" and self._inline is None:
+            self._inline = self._connect(autocheckpoint=False)
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="decision-log", daemon=True)
             self._thread.start()
@@ -179,6 +205,11 @@ class DecisionLog:
             self._queue.put(None)
             self._thread.join(timeout=10)
             self._thread = None
+        if self._inline is not None:
+            with suppress(sqlite3.Error):
+                self._inline.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            self._inline.close()
+            self._inline = None
 
     @property
     def healthy(self) -> tuple[bool, str]:
@@ -190,38 +221,77 @@ class DecisionLog:
 
     # -- writes ------------------------------------------------------------------
     def submit_decision(self, rec: DecisionRecord) -> Future[None]:
+        """From any thread: store ``rec``; the future completes once it is committed."""
         return self._submit("decision", rec)
 
     def submit_feedback(self, event: FeedbackEvent) -> Future[FeedbackResult]:
+        """From any thread: store ``event`` (may fail with NotFound or Conflict)."""
         return self._submit("feedback", event)
 
     async def write_decision(self, rec: DecisionRecord) -> None:
-        await asyncio.wrap_future(self.submit_decision(rec))
+        """From an event loop: store ``rec``; returns once it is committed."""
+        await self._submit_async("decision", rec)
 
     async def write_feedback(self, event: FeedbackEvent) -> FeedbackResult:
-        return await asyncio.wrap_future(self.submit_feedback(event))
+        """From an event loop: store ``event``; returns once it is committed."""
+        result: FeedbackResult = await self._submit_async("feedback", event)
+        return result
 
     def _submit(self, kind: str, payload: Any) -> Future[Any]:
         fut: Future[Any] = Future()
         if self._thread is None:
             fut.set_exception(StoreError("the decision log is not started"))
         else:
-            self._queue.put((kind, payload, fut))
+            self._queue.put([(kind, payload, fut)])
         return fut
 
+    def _submit_async(self, kind: str, payload: Any) -> asyncio.Future[Any]:
+        """Queue a command; those queued in one turn of the loop are written together."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        if self._thread is None:
+            fut.set_exception(StoreError("the decision log is not started"))
+            return fut
+        pending = self._pending.get(loop)
+        if pending is None:
+            pending = self._pending[loop] = []
+            loop.call_soon(self._flush, loop)
+        pending.append((kind, payload, (loop, fut)))
+        return fut
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        ops = self._pending.pop(loop, None)
+        if not ops:
+            return
+        if self._inline is not None:
+            _resolve(self._write_batch(self._inline, ops), on_loop=True)
+        else:
+            self._queue.put(ops)
+
     def _run(self) -> None:
+        """The background thread: batches from other threads (and, with sync='full',
+        from event loops); with sync='normal', the WAL checkpoints."""
         try:
             conn = self._connect()
         except sqlite3.Error as exc:
             self._error = f"cannot open the decision log: {exc}"
             return
+        last_checkpoint = time.monotonic()
         while True:
-            first = self._queue.get()
+            try:
+                first = self._queue.get(timeout=_CHECKPOINT_EVERY_S)
+            except queue.Empty:
+                first = []
+            now = time.monotonic()
+            if self._inline is not None and now - last_checkpoint >= _CHECKPOINT_EVERY_S:
+                with suppress(sqlite3.Error):
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                last_checkpoint = now
             if first is None:
                 break
-            batch = [first]
+            batch = list(first)
             stop = False
-            while len(batch) < _BATCH:
+            while batch and len(batch) < _BATCH:
                 try:
                     nxt = self._queue.get_nowait()
                 except queue.Empty:
@@ -229,59 +299,48 @@ class DecisionLog:
                 if nxt is None:
                     stop = True
                     break
-                batch.append(nxt)
-            self._write_batch(conn, batch)
+                batch.extend(nxt)
+            if batch:
+                _resolve(self._write_batch(conn, batch), on_loop=False)
             if stop:
                 break
         conn.close()
 
-    def _write_batch(self, conn: sqlite3.Connection, batch: list[_Op]) -> None:
-        results: list[tuple[Future[Any], Any, BaseException | None]] = []
+    def _write_batch(
+        self, conn: sqlite3.Connection, batch: list[_Op]
+    ) -> list[tuple[_Waiter, Any, BaseException | None]]:
+        """Run ``batch`` in one transaction; return each command's result or error."""
+        results: list[tuple[_Waiter, Any, BaseException | None]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for kind, payload, fut in batch:
+            # Decisions first, in one statement: feedback never shares a batch with its
+            # own decision, since it is sent only after the decision was acknowledged.
+            decisions = [op for op in batch if op[0] == "decision"]
+            if decisions:
+                conn.executemany(_INSERT_DECISION, [_decision_row(op[1]) for op in decisions])
+                results.extend((w, None, None) for _, _, w in decisions)
+            for kind, payload, waiter in batch:
+                if kind != "feedback":
+                    continue
                 try:
-                    if kind == "decision":
-                        self._insert_decision(conn, payload)
-                        results.append((fut, None, None))
-                    else:
-                        results.append((fut, self._insert_feedback(conn, payload), None))
+                    results.append((waiter, self._insert_feedback(conn, payload), None))
                 except (NotFoundError, ConflictError) as exc:
-                    results.append((fut, None, exc))
+                    results.append((waiter, None, exc))
             conn.execute("COMMIT")
             self._error = None
         except sqlite3.Error as exc:
             with suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
-            self._error = f"decision log write failed: {exc}"
-            err = StoreError(f"{self._error}; nothing from this request was acknowledged")
-            results = [(fut, None, err) for _, _, fut in batch]
-        for fut, value, failure in results:
-            if failure is None:
-                fut.set_result(value)
+            if len(batch) > 1:  # one bad command must not fail the others: one by one
+                return [r for op in batch for r in self._write_batch(conn, [op])]
+            if isinstance(exc, sqlite3.IntegrityError):
+                message = f"the decision log refused the record: {exc}"
             else:
-                fut.set_exception(failure)
-
-    @staticmethod
-    def _insert_decision(conn: sqlite3.Connection, r: DecisionRecord) -> None:
-        conn.execute(
-            "INSERT INTO decisions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                r.decision_id,
-                r.ts,
-                r.conversation_id,
-                r.policy,
-                r.policy_version,
-                r.model,
-                r.propensity,
-                orjson.dumps(r.fallbacks).decode(),
-                orjson.dumps(r.relaxed).decode(),
-                orjson.dumps(r.request).decode(),
-                orjson.dumps(r.features).decode(),
-                orjson.dumps(r.scores).decode(),
-                r.text,
-            ),
-        )
+                self._error = message = f"decision log write failed: {exc}"
+                log.error("%s", message)
+            err = StoreError(f"{message}; nothing from this request was acknowledged")
+            results = [(w, None, err) for _, _, w in batch]
+        return results
 
     def _insert_feedback(self, conn: sqlite3.Connection, ev: FeedbackEvent) -> FeedbackResult:
         row = conn.execute(
@@ -362,6 +421,60 @@ class DecisionLog:
                 t: int(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])
                 for t in ("decisions", "feedback", "outcomes")
             }
+
+
+_INSERT_DECISION = "INSERT INTO decisions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+
+
+def _decision_row(r: DecisionRecord) -> tuple[Any, ...]:
+    return (
+        r.decision_id,
+        r.ts,
+        r.conversation_id,
+        r.policy,
+        r.policy_version,
+        r.model,
+        r.propensity,
+        orjson.dumps(r.fallbacks),
+        orjson.dumps(r.relaxed),
+        orjson.dumps(r.request),
+        orjson.dumps(r.features),
+        orjson.dumps(r.scores),
+        r.text,
+    )
+
+
+def _resolve(results: list[tuple[_Waiter, Any, BaseException | None]], on_loop: bool) -> None:
+    """Hand results to their waiters: directly on the loop's own thread; from the
+    writer thread, with one wake-up per event loop rather than one per result."""
+    by_loop: dict[
+        asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any, BaseException | None]]
+    ] = {}
+    for waiter, value, failure in results:
+        if isinstance(waiter, Future):
+            if failure is None:
+                waiter.set_result(value)
+            else:
+                waiter.set_exception(failure)
+        else:
+            loop, fut = waiter
+            by_loop.setdefault(loop, []).append((fut, value, failure))
+    for loop, items in by_loop.items():
+        if on_loop:
+            _settle(items)
+        else:
+            with suppress(RuntimeError):  # the loop closed while we wrote
+                loop.call_soon_threadsafe(_settle, items)
+
+
+def _settle(items: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for fut, value, failure in items:
+        if fut.done():  # the request was cancelled (client went away)
+            continue
+        if failure is None:
+            fut.set_result(value)
+        else:
+            fut.set_exception(failure)
 
 
 def _b(v: int | None) -> bool | None:

@@ -81,10 +81,10 @@ class CandidateScore:
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
             "model": self.model,
-            "p_resolved": round(self.p_resolved, 6),
-            "expected_cost_usd": round(self.expected_cost_usd, 8),
-            "expected_latency_ms": round(self.expected_latency_ms, 1),
-            "utility": round(self.utility, 6),
+            "p_resolved": self.p_resolved,
+            "expected_cost_usd": self.expected_cost_usd,
+            "expected_latency_ms": self.expected_latency_ms,
+            "utility": self.utility,
             "eligible": self.eligible,
         }
         if not self.eligible:
@@ -151,6 +151,8 @@ class Policy(ABC):
         for constraint in RELAX_ORDER:
             if eligible:
                 break
+            if not any(constraint in s.reasons for s in scores):
+                continue
             relaxed.append(constraint)
             allowed = set(relaxed)
             eligible = [i for i, s in enumerate(scores) if allowed.issuperset(s.reasons)]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import orjson
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from selector.api.deps import ServiceDep
+from selector.api.body import json_body
 from selector.api.schemas import ErrorBody, FeedbackAccepted, FeedbackRequest
+from selector.service import SelectorService
 from selector.store import FeedbackEvent
 
 router = APIRouter()
@@ -26,7 +27,9 @@ router = APIRouter()
     },
     summary="Report a call result and/or an outcome",
 )
-async def feedback(body: FeedbackRequest, service: ServiceDep) -> Response:
+async def feedback(request: Request) -> Response:
+    body = await json_body(request, FeedbackRequest)
+    service: SelectorService = request.app.state.service
     result = await service.feedback(FeedbackEvent(body.decision_id, body.event_fields()))
     payload = {
         "decision_id": result.decision_id,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import orjson
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from features.extractor import Conversation
-from selector.api.deps import ServiceDep
+from selector.api.body import json_body
 from selector.api.schemas import ErrorBody, RouteRequest, RouteResponse
-from selector.service import RouteInput
+from selector.service import RouteInput, SelectorService
 
 router = APIRouter()
 
@@ -20,7 +20,9 @@ router = APIRouter()
     responses={422: {"model": ErrorBody}, 401: {"model": ErrorBody}, 413: {"model": ErrorBody}},
     summary="Choose the model for a conversation turn",
 )
-async def route(body: RouteRequest, service: ServiceDep) -> Response:
+async def route(request: Request) -> Response:
+    body = await json_body(request, RouteRequest)
+    service: SelectorService = request.app.state.service
     messages = None
     last_user = None
     if body.messages is not None:
@@ -53,7 +55,7 @@ async def route(body: RouteRequest, service: ServiceDep) -> Response:
         "fallbacks": d.fallbacks,
         "propensity": d.propensity,
         "policy": {"name": d.policy, "version": d.version},
-        "scores": [s.as_dict() for s in d.scores],
+        "scores": result.scores,
         "relaxed": d.relaxed,
         "intent": result.intent,
         "intent_group": result.intent_group,

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import JSONResponse, Response
 
-from selector.api.deps import ServiceDep, require_token
+from selector.api.deps import ServiceDep
 
 router = APIRouter()
 
 
 @router.get(
     "/v1/models",
-    dependencies=[Depends(require_token)],
     summary="Catalog with live latency, error rate, circuit state and recent share",
 )
 async def models(service: ServiceDep) -> dict[str, Any]:

@@ -28,16 +28,20 @@ def test_route_feedback_restart_and_the_data_is_still_there(
     first = make_server(db)
     with httpx.Client(base_url=first.url) as c:
         did = c.post("/v1/route", json=ROUTE).json()["decision_id"]
-        assert c.post("/v1/feedback", json={"decision_id": did, "latency_ms": 640}).status_code == 202
+        assert (
+            c.post("/v1/feedback", json={"decision_id": did, "latency_ms": 640}).status_code == 202
+        )
     first.stop()
 
     second = make_server(db)
     with httpx.Client(base_url=second.url) as c:
         # the decision is still known: its outcome joins it, its call result is a duplicate
         resend = c.post("/v1/feedback", json={"decision_id": did, "latency_ms": 640})
-        assert resend.status_code == 202 and resend.json()["duplicate"] is True
+        assert resend.status_code == 202
+        assert resend.json()["duplicate"] is True
         outcome = c.post("/v1/feedback", json={"decision_id": did, "resolved": True})
-        assert outcome.status_code == 202 and outcome.json()["duplicate"] is False
+        assert outcome.status_code == 202
+        assert outcome.json()["duplicate"] is False
         # the latency tracker was warmed from the log
         models = {m["name"]: m for m in c.get("/v1/models").json()["models"]}
         decided = rows(db, f"SELECT model FROM decisions WHERE decision_id = '{did}'")[0][0]
@@ -114,4 +118,6 @@ def test_fifty_concurrent_copies_of_one_event_are_stored_once(
     with ThreadPoolExecutor(max_workers=50) as pool:
         answers = list(pool.map(send, range(50)))
     assert sum(1 for a in answers if not a["duplicate"]) == 1
-    assert rows(server.db_path, f"SELECT COUNT(*) FROM feedback WHERE decision_id = '{did}'") == [(1,)]
+    assert rows(server.db_path, f"SELECT COUNT(*) FROM feedback WHERE decision_id = '{did}'") == [
+        (1,)
+    ]

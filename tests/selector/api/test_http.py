@@ -29,9 +29,11 @@ def fields_of(r: httpx.Response) -> list[str]:
 
 def test_route_answers_the_full_contract(client: httpx.Client) -> None:
     body = route(client)
-    assert isinstance(body["decision_id"], str) and body["decision_id"]
+    assert isinstance(body["decision_id"], str)
+    assert body["decision_id"]
     scores = body["scores"]
-    assert isinstance(scores, list) and len(scores) == 7
+    assert isinstance(scores, list)
+    assert len(scores) == 7
     names = {s["model"] for s in scores}
     assert body["model"] in names
     assert body["model"] not in body["fallbacks"]  # type: ignore[operator]
@@ -180,9 +182,12 @@ def test_repeated_feedback_is_a_duplicate_counted_once(client: httpx.Client) -> 
 
 def test_a_different_outcome_is_409_and_the_same_is_a_duplicate(client: httpx.Client) -> None:
     did = route(client)["decision_id"]
-    assert client.post("/v1/feedback", json={"decision_id": did, "resolved": True}).status_code == 202
+    assert (
+        client.post("/v1/feedback", json={"decision_id": did, "resolved": True}).status_code == 202
+    )
     again = client.post("/v1/feedback", json={"decision_id": did, "resolved": True})
-    assert again.status_code == 202 and again.json()["duplicate"] is True
+    assert again.status_code == 202
+    assert again.json()["duplicate"] is True
     conflict = client.post("/v1/feedback", json={"decision_id": did, "resolved": False})
     assert conflict.status_code == 409
     assert "already has an outcome" in conflict.json()["error"]["message"]

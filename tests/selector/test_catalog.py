@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from selector.catalog import load_catalog
+from selector.config import PACKAGE_DIR
+from selector.errors import ConfigError
+
+GOOD = """
+models:
+  - name: small
+    provider: p1
+    tier: small
+    input_usd_per_mtok: 0.1
+    output_usd_per_mtok: 0.4
+    context_window: 1000
+    latency_slo_ms: 2000
+    expected_latency_ms: 400
+  - name: big
+    provider: p2
+    tier: large
+    input_usd_per_mtok: 10
+    output_usd_per_mtok: 30
+    context_window: 200000
+    latency_slo_ms: 5000
+    expected_latency_ms: 1500
+    enabled: false
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "catalog.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_default_catalog_holds_the_seven_models_our_users_run() -> None:
+    cat = load_catalog(PACKAGE_DIR / "catalog.yaml")
+    assert set(cat.names) == {
+        "claude-sonnet-3.7",
+        "claude-opus-4.1",
+        "gemini-2.5-flash-lite",
+        "gemini-2.5-flash",
+        "gemini-2.5-pro",
+        "gpt-5",
+        "gpt-5-mini",
+    }
+    assert cat["claude-opus-4.1"].input_usd_per_mtok == 15.0
+    assert cat["gemini-2.5-flash-lite"].output_usd_per_mtok == 0.40
+    assert all(m.enabled for m in cat)
+
+
+def test_catalog_keeps_file_order_and_enabled_subset(tmp_path: Path) -> None:
+    cat = load_catalog(write(tmp_path, GOOD))
+    assert cat.names == ("small", "big")
+    assert cat.enabled_names == ("small",)
+    assert cat["small"].cost_usd(1_000_000, 1_000_000) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "input_usd_per_mtok: 0.1",
+            "input_usd_per_mtok: -1",
+            "models[0] (small): input_usd_per_mtok",
+        ),
+        ("tier: large", "tier: huge", "models[1] (big): tier"),
+        ("context_window: 1000", "context_window: many", "models[0] (small): context_window"),
+        (
+            "    expected_latency_ms: 400\n",
+            "",
+            "models[0] (small): expected_latency_ms: Field required",
+        ),
+        ("name: big", "name: small", "models[1] (small): name: duplicate name"),
+        (
+            "latency_slo_ms: 2000",
+            "latency_slo_ms: 2000\n    colour: red",
+            "models[0] (small): colour",
+        ),
+    ],
+)
+def test_catalog_errors_name_the_entry_and_field(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_catalog(write(tmp_path, GOOD.replace(old, new, 1)))
+    assert expected in str(err.value)
+
+
+def test_missing_catalog_says_which_setting_to_fix(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="SELECTOR_CATALOG_PATH"):
+        load_catalog(tmp_path / "absent.yaml")
+
+
+def test_a_catalog_with_nothing_enabled_is_refused(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "    expected_latency_ms: 400\n", "    expected_latency_ms: 400\n    enabled: false\n"
+    )
+    with pytest.raises(ConfigError, match="no model is enabled"):
+        load_catalog(write(tmp_path, text))
+
+
+def test_a_catalog_that_is_not_a_list_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="models"):
+        load_catalog(write(tmp_path, "models: 3\n"))

@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from selector.errors import ConflictError, NotFoundError, StoreError
+from selector.store import DecisionLog, DecisionRecord, FeedbackEvent
+
+
+def record(did: str, ts: float = 1_000.0, model: str = "gpt-5") -> DecisionRecord:
+    return DecisionRecord(
+        decision_id=did,
+        ts=ts,
+        conversation_id="c",
+        policy="utility-v0",
+        policy_version="0.1",
+        model=model,
+        propensity=1.0,
+        fallbacks=["gpt-5-mini"],
+        relaxed=[],
+        request={"turns": 3},
+        features={"request": [1.0], "candidates": [model], "candidate_rows": [[0.0]]},
+        scores=[{"model": model}],
+        text="hello",
+    )
+
+
+class Clock:
+    t = 1_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def log(tmp_path: Path, clock: Clock) -> Iterator[DecisionLog]:
+    store = DecisionLog(tmp_path / "d.db", join_window_s=60.0, clock=clock)
+    store.start()
+    yield store
+    store.close()
+
+
+def fb(log: DecisionLog, did: str, **fields: object):  # type: ignore[no-untyped-def]
+    return log.submit_feedback(FeedbackEvent(did, dict(fields))).result(timeout=5)
+
+
+def test_decisions_and_feedback_are_stored(log: DecisionLog) -> None:
+    log.submit_decision(record("d1")).result(timeout=5)
+    r = fb(log, "d1", latency_ms=100.0, resolved=True)
+    assert (r.duplicate, r.late, r.override, r.decided_model) == (False, False, False, "gpt-5")
+    assert log.counts() == {"decisions": 1, "feedback": 1, "outcomes": 1}
+
+
+def test_exact_repeats_are_duplicates(log: DecisionLog) -> None:
+    log.submit_decision(record("d1")).result(timeout=5)
+    assert not fb(log, "d1", latency_ms=100.0).duplicate
+    assert fb(log, "d1", latency_ms=100.0).duplicate
+    assert not fb(log, "d1", latency_ms=101.0).duplicate  # another call (a retry)
+    assert log.counts()["feedback"] == 2
+
+
+def test_one_outcome_per_decision(log: DecisionLog) -> None:
+    log.submit_decision(record("d1")).result(timeout=5)
+    fb(log, "d1", resolved=True)
+    assert not fb(log, "d1", resolved=True, latency_ms=5.0).duplicate  # same outcome, more facts
+    with pytest.raises(ConflictError):
+        fb(log, "d1", resolved=False)
+    with pytest.raises(ConflictError):
+        fb(log, "d1", resolved=True, reward=0.2)
+
+
+def test_unknown_decision_is_not_found(log: DecisionLog) -> None:
+    with pytest.raises(NotFoundError):
+        fb(log, "missing", resolved=True)
+
+
+def test_late_feedback_is_kept_but_not_joined(log: DecisionLog, clock: Clock) -> None:
+    log.submit_decision(record("d1", ts=clock.t)).result(timeout=5)
+    clock.t += 61
+    r = fb(log, "d1", resolved=True)
+    assert r.late
+    assert log.counts() == {"decisions": 1, "feedback": 1, "outcomes": 0}
+
+
+def test_feedback_naming_another_model_is_an_override(log: DecisionLog) -> None:
+    log.submit_decision(record("d1", model="gpt-5")).result(timeout=5)
+    assert fb(log, "d1", model="gpt-5-mini", latency_ms=1.0).override
+    assert not fb(log, "d1", model="gpt-5", latency_ms=2.0).override
+
+
+def test_concurrent_writers_are_group_committed(log: DecisionLog) -> None:
+    with ThreadPoolExecutor(16) as pool:
+        futures = [pool.submit(log.submit_decision, record(f"d{i}")) for i in range(500)]
+        for f in futures:
+            f.result().result(timeout=10)
+    assert log.counts()["decisions"] == 500
+
+
+def test_everything_is_there_after_reopening(tmp_path: Path) -> None:
+    first = DecisionLog(tmp_path / "d.db")
+    first.start()
+    first.submit_decision(record("d1", ts=time.time())).result(timeout=5)
+    first.submit_feedback(FeedbackEvent("d1", {"resolved": False})).result(timeout=5)
+    first.close()
+    second = DecisionLog(tmp_path / "d.db")
+    second.start()
+    try:
+        with pytest.raises(ConflictError):
+            second.submit_feedback(FeedbackEvent("d1", {"resolved": True})).result(timeout=5)
+    finally:
+        second.close()
+
+
+def test_a_duplicate_decision_id_fails_the_write_not_the_log(log: DecisionLog) -> None:
+    log.submit_decision(record("d1")).result(timeout=5)
+    with pytest.raises(StoreError):
+        log.submit_decision(record("d1")).result(timeout=5)
+    log.submit_decision(record("d2")).result(timeout=5)
+    assert log.counts()["decisions"] == 2
+
+
+def test_writes_before_start_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="not started"):
+        DecisionLog(tmp_path / "d.db").submit_decision(record("x")).result(timeout=1)
+
+
+def test_an_unwritable_path_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(StoreError, match="cannot open the decision log"):
+        DecisionLog(tmp_path / "file" / "d.db")
+
+
+@pytest.mark.parametrize("sync", ["normal", "full"])
+def test_event_loop_writes_are_batched_and_checked_in_both_modes(tmp_path: Path, sync: str) -> None:
+    import asyncio
+
+    store = DecisionLog(tmp_path / "d.db", sync=sync)
+    store.start()
+
+    async def run() -> list[object]:
+        await asyncio.gather(
+            *[store.write_decision(record(f"d{i}", ts=time.time())) for i in range(200)]
+        )
+        same = FeedbackEvent("d1", {"latency_ms": 5.0})
+        return list(await asyncio.gather(*[store.write_feedback(same) for _ in range(20)]))
+
+    results = asyncio.run(run())
+    assert sum(not r.duplicate for r in results) == 1  # type: ignore[attr-defined]
+    with pytest.raises(NotFoundError):
+        asyncio.run(store.write_feedback(FeedbackEvent("zzz", {"resolved": True})))
+    store.close()
+    reopened = DecisionLog(tmp_path / "d.db")
+    assert reopened.counts() == {"decisions": 200, "feedback": 1, "outcomes": 0}
+
+
+def test_an_unknown_sync_mode_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="sync"):
+        DecisionLog(tmp_path / "d.db", sync="sometimes")
