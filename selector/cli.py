@@ -118,6 +118,16 @@ def export_log_cmd(db_path: Path | None, out: Path, fmt: str | None, since: floa
 
 
 @cli.command()
+def policies() -> None:
+    """List the decision policies SELECTOR_POLICY can name."""
+    from selector.policy import POLICIES
+
+    for name, cls in POLICIES.items():
+        summary = (cls.__doc__ or "").strip().splitlines()[0]
+        click.echo(f"{name:<14} v{cls.version}  {summary}")
+
+
+@cli.command()
 def schema() -> None:
     """Print the feature schema."""
     from features.schema import schema_markdown

@@ -8,23 +8,17 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from pydantic import BaseModel
 
 from selector.api.errors import install_error_handlers
 from selector.api.middleware import GuardMiddleware
+from selector.api.raw import document, mount
 from selector.api.routes import feedback, route, status
-from selector.api.schemas import FeedbackRequest, RouteRequest
 from selector.config import Settings, get_settings
 from selector.service import SelectorService
 
 __all__ = ["create_app"]
 
-# Endpoints that validate their raw body themselves (selector.api.body): the OpenAPI
-# spec gets their request schemas from here.
-RAW_BODIES: tuple[tuple[str, type[BaseModel]], ...] = (
-    ("/v1/route", RouteRequest),
-    ("/v1/feedback", FeedbackRequest),
-)
+HOT_ROUTES = (route.ROUTE, feedback.ROUTE)
 
 
 def create_app(settings: Settings | None = None, service: SelectorService | None = None) -> FastAPI:
@@ -52,8 +46,7 @@ def create_app(settings: Settings | None = None, service: SelectorService | None
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.include_router(route.router)
-    app.include_router(feedback.router)
+    mount(app, HOT_ROUTES)
     app.include_router(status.router)
     token = settings.api_token.get_secret_value() if settings.api_token else None
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes, api_token=token)
@@ -62,27 +55,15 @@ def create_app(settings: Settings | None = None, service: SelectorService | None
 
 
 def _complete_openapi(app: FastAPI) -> None:
-    """Add to the OpenAPI spec what FastAPI cannot see: the raw-body request schemas
-    and the bearer token that the guard middleware enforces."""
+    """Add to the OpenAPI spec what FastAPI cannot see: the hot routes (served by
+    Starlette directly) and the bearer token that the guard middleware enforces."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             spec = build()
             components = spec.setdefault("components", {})
-            schemas = components.setdefault("schemas", {})
-            for path, model in RAW_BODIES:
-                schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-                schemas.update(schema.pop("$defs", {}))
-                schemas[model.__name__] = schema
-                spec["paths"][path]["post"]["requestBody"] = {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {"$ref": f"#/components/schemas/{model.__name__}"}
-                        }
-                    },
-                }
+            document(spec, HOT_ROUTES)
             components["securitySchemes"] = {
                 "bearer": {
                     "type": "http",

@@ -21,6 +21,8 @@ _NORMAL = 1
 
 
 class StaticRulesPolicy(Policy):
+    """Baseline: turns ≤ 8 and normal priority → the small model, else the heavy one."""
+
     name = "static-rules"
     version = "1.0"
 

@@ -16,6 +16,8 @@ __all__ = ["UtilityPolicy"]
 
 
 class UtilityPolicy(Policy):
+    """Highest utility: P(resolved) − λ·expected cost − latency penalty (ε-exploration optional)."""
+
     name = "utility-v0"
     version = "0.1"
 

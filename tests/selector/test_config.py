@@ -25,3 +25,40 @@ def test_an_unknown_policy_is_refused_at_start(tmp_path: object) -> None:
 
     with pytest.raises(ConfigError, match="SELECTOR_POLICY"):
         SelectorService.from_settings(load_settings(policy="magic"))
+
+
+def test_readiness_reports_a_log_that_is_not_running(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from selector.service import SelectorService
+
+    svc = SelectorService.from_settings(load_settings(db_path=Path(str(tmp_path)) / "d.db"))
+    ok, reasons = svc.readiness()
+    assert not ok
+    assert reasons == ["the decision log writer is not running"]
+    svc.start()
+    try:
+        assert svc.readiness() == (True, [])
+    finally:
+        svc.stop()
+
+
+def test_serve_refuses_a_bad_catalog_with_the_entry_and_field(tmp_path: object) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bad = Path(str(tmp_path)) / "catalog.yaml"
+    bad.write_text(
+        "models:\n  - name: m\n    provider: p\n    tier: small\n    input_usd_per_mtok: -1\n"
+        "    output_usd_per_mtok: 1\n    context_window: 10\n    latency_slo_ms: 10\n"
+        "    expected_latency_ms: 5\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "selector", "serve", "--catalog", str(bad), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "models[0] (m): input_usd_per_mtok" in proc.stderr

@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response
 
-from selector.api.body import json_body
+from selector.api.raw import RawRoute, json_body
 from selector.api.schemas import ErrorBody, FeedbackAccepted, FeedbackRequest
 from selector.service import SelectorService
 from selector.store import FeedbackEvent
 
-router = APIRouter()
 
-
-@router.post(
-    "/v1/feedback",
-    status_code=202,
-    response_model=FeedbackAccepted,
-    responses={
-        404: {"model": ErrorBody, "description": "Unknown decision"},
-        409: {"model": ErrorBody, "description": "The decision already has a different outcome"},
-        422: {"model": ErrorBody},
-        401: {"model": ErrorBody},
-        413: {"model": ErrorBody},
-    },
-    summary="Report a call result and/or an outcome",
-)
 async def feedback(request: Request) -> Response:
     body = await json_body(request, FeedbackRequest)
     service: SelectorService = request.app.state.service
@@ -38,3 +23,19 @@ async def feedback(request: Request) -> Response:
         "override": result.override,
     }
     return Response(orjson.dumps(payload), status_code=202, media_type="application/json")
+
+
+ROUTE = RawRoute(
+    path="/v1/feedback",
+    endpoint=feedback,
+    summary="Report a call result and/or an outcome",
+    request_model=FeedbackRequest,
+    responses={
+        202: (FeedbackAccepted, "Stored (or recognised as a duplicate)"),
+        401: (ErrorBody, "Missing or wrong bearer token"),
+        404: (ErrorBody, "Unknown decision"),
+        409: (ErrorBody, "The decision already has a different outcome"),
+        413: (ErrorBody, "Body too large"),
+        422: (ErrorBody, "A field is invalid: each one is named"),
+    },
+)

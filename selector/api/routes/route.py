@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response
 
 from features.extractor import Conversation
-from selector.api.body import json_body
+from selector.api.raw import RawRoute, json_body
 from selector.api.schemas import ErrorBody, RouteRequest, RouteResponse
 from selector.service import RouteInput, SelectorService
 
-router = APIRouter()
 
-
-@router.post(
-    "/v1/route",
-    response_model=RouteResponse,
-    responses={422: {"model": ErrorBody}, 401: {"model": ErrorBody}, 413: {"model": ErrorBody}},
-    summary="Choose the model for a conversation turn",
-)
 async def route(request: Request) -> Response:
     body = await json_body(request, RouteRequest)
     service: SelectorService = request.app.state.service
@@ -61,3 +53,17 @@ async def route(request: Request) -> Response:
         "intent_group": result.intent_group,
     }
     return Response(orjson.dumps(payload), media_type="application/json")
+
+
+ROUTE = RawRoute(
+    path="/v1/route",
+    endpoint=route,
+    summary="Choose the model for a conversation turn",
+    request_model=RouteRequest,
+    responses={
+        200: (RouteResponse, "The chosen model, its fallbacks and every candidate's score"),
+        401: (ErrorBody, "Missing or wrong bearer token"),
+        413: (ErrorBody, "Body too large"),
+        422: (ErrorBody, "A field is invalid: each one is named"),
+    },
+)
