@@ -33,6 +33,7 @@ __all__ = [
 OTHER = "other"
 DEFAULT_INTENT_DIR = Path(str(resources.files("features") / "artifacts" / "intent_classifier"))
 ARRAYS_FILE = "intent_classifier.npz"
+MAX_CHARS = 1_000
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 _MULTISPACE = re.compile(r"\s\s+")
@@ -171,8 +172,12 @@ class IntentClassifier:
         return p
 
     def predict(self, text: str) -> tuple[str, float]:
-        """Most likely intent and its probability; ``other`` when below the threshold."""
-        p = self.scores(text)
+        """Most likely intent and its probability; ``other`` when below the threshold.
+
+        Only the first ``MAX_CHARS`` characters are read: a support request states its
+        purpose early, and the cost stays bounded whatever the message's length.
+        """
+        p = self.scores(text[:MAX_CHARS])
         best = int(p.argmax())
         conf = float(p[best])
         if conf < self.threshold:

@@ -64,6 +64,9 @@ def _complete_openapi(app: FastAPI) -> None:
             spec = build()
             components = spec.setdefault("components", {})
             document(spec, HOT_ROUTES)
+            service: SelectorService | None = getattr(app.state, "service", None)
+            if service is not None:
+                _list_model_names(components["schemas"], list(service.catalog.names))
             components["securitySchemes"] = {
                 "bearer": {
                     "type": "http",
@@ -79,3 +82,15 @@ def _complete_openapi(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _list_model_names(schemas: dict[str, Any], names: list[str]) -> None:
+    """Publish the catalog's model names as the allowed values of the fields that name
+    a model, so the spec tells gateways (and API fuzzers) which names are valid."""
+    targets = (("RouteRequest", "candidates"), ("FeedbackRequest", "model"))
+    for model, prop in targets:
+        for branch in schemas[model]["properties"][prop].get("anyOf", []):
+            if branch.get("type") == "array":
+                branch["items"]["enum"] = names
+            elif branch.get("type") == "string":
+                branch["enum"] = names

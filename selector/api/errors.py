@@ -59,7 +59,7 @@ async def _on_validation(request: Request, exc: RequestValidationError) -> Respo
     seen = set()
     for err in exc.errors():
         path = field_path(err.get("loc", ()))
-        msg = str(err.get("msg", "invalid"))
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         if err.get("type") == "json_invalid":
             path = "body"
             msg = f"the body is not valid JSON ({err.get('ctx', {}).get('error', 'parse error')})"

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from selector.store import FEEDBACK_FIELDS
 
 __all__ = [
     "ErrorBody",
@@ -21,7 +23,29 @@ __all__ = [
 ]
 
 _STRICT = ConfigDict(strict=True, extra="ignore")
+
+
+def _one_of_present(*fields: str) -> dict[str, Any]:
+    """JSON schema: at least one of ``fields`` is present and not null."""
+    return {
+        "anyOf": [{"required": [f], "properties": {f: {"not": {"type": "null"}}}} for f in fields]
+    }
+
+
 Name = Annotated[str, Field(min_length=1, max_length=256)]
+TOKENS_MAX = 1_000_000_000  # beyond any context window; keeps counts within 64 bits
+
+
+def _integral(value: object) -> object:
+    # JSON Schema counts 12.0 as an integer; booleans, strings and 2.5 stay refused
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# non-negative counts; 12.0 is accepted as 12
+Turns = Annotated[int, Field(ge=0, le=100_000), BeforeValidator(_integral)]
+Tokens = Annotated[int, Field(ge=0, le=TOKENS_MAX), BeforeValidator(_integral)]
 
 
 class ContentPart(BaseModel):
@@ -48,11 +72,13 @@ class Message(BaseModel):
 class RouteRequest(BaseModel):
     """Which model should answer this turn? Send ``messages``, ``turns``, or both."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        strict=True, extra="ignore", json_schema_extra=_one_of_present("messages", "turns")
+    )
     conversation_id: Name
     messages: list[Message] | None = Field(None, max_length=10_000)
-    turns: int | None = Field(None, ge=0, le=100_000)
-    prompt_tokens: int | None = Field(None, ge=0)
+    turns: Turns | None = None
+    prompt_tokens: Tokens | None = None
     intent: str | None = Field(None, min_length=1, max_length=128)
     escalation: bool = False
     priority: Literal["low", "normal", "high"] = "normal"
@@ -98,13 +124,15 @@ class RouteResponse(BaseModel):
 class FeedbackRequest(BaseModel):
     """The result of the call and/or the conversation's outcome, for one decision."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        strict=True, extra="ignore", json_schema_extra=_one_of_present(*FEEDBACK_FIELDS)
+    )
     decision_id: Name
     model: Name | None = Field(None, description="The model that served, if not the decided one.")
     latency_ms: float | None = Field(None, ge=0, allow_inf_nan=False)
     error: str | None = Field(None, min_length=1, max_length=256)
-    prompt_tokens: int | None = Field(None, ge=0)
-    completion_tokens: int | None = Field(None, ge=0)
+    prompt_tokens: Tokens | None = None
+    completion_tokens: Tokens | None = None
     cost_usd: float | None = Field(None, ge=0, allow_inf_nan=False)
     resolved: bool | None = None
     reward: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
@@ -112,10 +140,7 @@ class FeedbackRequest(BaseModel):
     @model_validator(mode="after")
     def _something(self) -> FeedbackRequest:
         if not self.event_fields():
-            raise ValueError(
-                "send at least one of model, latency_ms, error, prompt_tokens, "
-                "completion_tokens, cost_usd, resolved, reward"
-            )
+            raise ValueError("send at least one of " + ", ".join(FEEDBACK_FIELDS))
         return self
 
     def event_fields(self) -> dict[str, Any]:

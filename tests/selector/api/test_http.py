@@ -63,6 +63,11 @@ def test_billing_dispute_goes_to_a_large_model_and_small_talk_does_not(
     assert tiers[chat["model"]] != "large"  # type: ignore[index]
 
 
+def test_an_integral_number_counts_as_an_integer(client: httpx.Client) -> None:
+    r = client.post("/v1/route", json={"conversation_id": "c", "turns": 12.0})
+    assert r.status_code == 200
+
+
 def test_route_with_turns_only(client: httpx.Client) -> None:
     r = client.post("/v1/route", json={"conversation_id": "c", "turns": 3})
     assert r.status_code == 200
@@ -274,3 +279,26 @@ def test_token_is_required_when_configured(make_server: object) -> None:
         assert c.post("/v1/feedback", json=fb).status_code == 401
         assert c.post("/v1/feedback", json=fb, headers=right).status_code == 202
         assert c.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "extra"),
+    [("/v1/route", {"prompt_tokens": 10**30}), ("/v1/feedback", {"completion_tokens": 10**30})],
+)
+def test_integers_beyond_any_context_are_422_not_500(
+    client: httpx.Client, path: str, extra: dict[str, object]
+) -> None:
+    base = ROUTE if path == "/v1/route" else {"decision_id": route(client)["decision_id"]}
+    r = client.post(path, json={**base, **extra})
+    assert r.status_code == 422
+    assert next(iter(extra)) in fields_of(r)
+
+
+def test_a_huge_message_is_served(client: httpx.Client) -> None:
+    text = "why was my card charged twice " * 30_000  # ~900 kB
+    r = client.post(
+        "/v1/route",
+        json={"conversation_id": "big", "messages": [{"role": "user", "content": text}]},
+    )
+    assert r.status_code == 200
+    assert r.json()["intent"] == "transaction_charged_twice"
