@@ -81,10 +81,6 @@ class Catalog:
     def __len__(self) -> int:
         return len(self._models)
 
-    def index(self, name: str) -> int:
-        """Position of ``name`` in the catalog."""
-        return self.names.index(name)
-
 
 def load_catalog(path: Path) -> Catalog:
     """Read and validate a catalog file; every mistake is a ConfigError naming entry and field."""

@@ -103,28 +103,13 @@ class _Recent:
 def build_policy(
     name: str, quality: PriorQualityModel, catalog: Catalog, settings: Settings
 ) -> Policy:
-    """The policy called ``name``, configured from settings."""
+    """The policy called ``name`` (see :data:`selector.policy.POLICIES`), from settings."""
     cls = POLICIES.get(name)
     if cls is None:
         raise ConfigError(
             f"SELECTOR_POLICY={name!r} is not a policy; choose one of {sorted(POLICIES)}"
         )
-    providers = {m.name: m.provider for m in catalog}
-    kwargs: dict[str, Any] = {"max_fallbacks": settings.max_fallbacks, "seed": settings.seed}
-    if name == "utility-v0":
-        kwargs["exploration"] = settings.exploration
-    elif name == "static-rules":
-        for key in ("baseline_small_model", "baseline_heavy_model"):
-            if getattr(settings, key) not in catalog:
-                raise ConfigError(
-                    f"SELECTOR_{key.upper()}={getattr(settings, key)!r} is not in the catalog"
-                )
-        kwargs.update(
-            small_model=settings.baseline_small_model,
-            heavy_model=settings.baseline_heavy_model,
-            max_turns=settings.baseline_max_turns,
-        )
-    return cls(quality, providers, **kwargs)
+    return cls.from_settings(quality, {m.name: m.provider for m in catalog}, settings)
 
 
 class SelectorService:
@@ -150,7 +135,6 @@ class SelectorService:
         self.degraded = degraded or []
         self.recent = _Recent()
         self.new_decision_id = DecisionIds()
-        self.started_at = time.time()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SelectorService:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
 from features.extractor import C, FeatureVector
+from selector.config import Settings
 
 __all__ = [
     "RELAX_ORDER",
@@ -120,6 +121,14 @@ class Policy(ABC):
         self.providers = providers
         self.max_fallbacks = max_fallbacks
         self.rng = random.Random(seed)
+
+    @classmethod
+    def from_settings(
+        cls, quality: QualityModel, providers: dict[str, str], settings: Settings
+    ) -> Policy:
+        """The policy configured from the service's settings (``providers``: the catalog's
+        model → provider map)."""
+        return cls(quality, providers, max_fallbacks=settings.max_fallbacks, seed=settings.seed)
 
     def decide(self, fv: FeatureVector, ctx: DecisionContext) -> Decision:
         """Choose a model for ``fv`` under ``ctx``; always names one while candidates exist."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from features.extractor import C, FeatureVector, R
+from selector.config import Settings
+from selector.errors import ConfigError
 from selector.policy.base import CandidateScore, Policy, QualityModel
 
 __all__ = ["StaticRulesPolicy"]
@@ -40,6 +42,25 @@ class StaticRulesPolicy(Policy):
         self.small_model = small_model
         self.heavy_model = heavy_model
         self.max_turns = max_turns
+
+    @classmethod
+    def from_settings(
+        cls, quality: QualityModel, providers: dict[str, str], settings: Settings
+    ) -> Policy:
+        for key in ("baseline_small_model", "baseline_heavy_model"):
+            if getattr(settings, key) not in providers:
+                raise ConfigError(
+                    f"SELECTOR_{key.upper()}={getattr(settings, key)!r} is not in the catalog"
+                )
+        return cls(
+            quality,
+            providers,
+            max_fallbacks=settings.max_fallbacks,
+            seed=settings.seed,
+            small_model=settings.baseline_small_model,
+            heavy_model=settings.baseline_heavy_model,
+            max_turns=settings.baseline_max_turns,
+        )
 
     def _rank(
         self, fv: FeatureVector, scores: Sequence[CandidateScore], eligible: Sequence[int]

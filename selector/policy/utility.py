@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from features.extractor import FeatureVector
+from selector.config import Settings
 from selector.policy.base import CandidateScore, Policy, QualityModel
 
 __all__ = ["UtilityPolicy"]
@@ -33,6 +34,18 @@ class UtilityPolicy(Policy):
         if not 0.0 <= exploration < 1.0:
             raise ValueError("exploration must be in [0, 1)")
         self.exploration = exploration
+
+    @classmethod
+    def from_settings(
+        cls, quality: QualityModel, providers: dict[str, str], settings: Settings
+    ) -> Policy:
+        return cls(
+            quality,
+            providers,
+            max_fallbacks=settings.max_fallbacks,
+            seed=settings.seed,
+            exploration=settings.exploration,
+        )
 
     def _rank(
         self, fv: FeatureVector, scores: Sequence[CandidateScore], eligible: Sequence[int]

@@ -62,3 +62,40 @@ def test_serve_refuses_a_bad_catalog_with_the_entry_and_field(tmp_path: object) 
     )
     assert proc.returncode == 2
     assert "models[0] (m): input_usd_per_mtok" in proc.stderr
+
+
+def test_without_an_intent_classifier_the_service_runs_degraded(tmp_path: object) -> None:
+    import asyncio
+    from pathlib import Path
+
+    from features.extractor import Conversation
+    from selector.service import RouteInput, SelectorService
+
+    empty = Path(str(tmp_path)) / "no-model"
+    empty.mkdir()
+    settings = load_settings(db_path=Path(str(tmp_path)) / "d.db", intent_model_dir=empty)
+    svc = SelectorService.from_settings(settings)
+    assert svc.degraded
+    assert "MANIFEST.json" in svc.degraded[0]
+    svc.start()
+    try:
+        conv = Conversation(messages=[("user", "I was charged twice")])
+        result = asyncio.run(svc.route(RouteInput("c", conv)))
+        assert result.intent == "other"
+        assert svc.readiness() == (True, [])
+    finally:
+        svc.stop()
+
+
+def test_static_rules_need_their_models_in_the_catalog(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from selector.service import SelectorService
+
+    settings = load_settings(
+        db_path=Path(str(tmp_path)) / "d.db",
+        policy="static-rules",
+        baseline_heavy_model="gpt-9",
+    )
+    with pytest.raises(ConfigError, match="SELECTOR_BASELINE_HEAVY_MODEL"):
+        SelectorService.from_settings(settings)
