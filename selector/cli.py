@@ -118,6 +118,57 @@ def export_log_cmd(db_path: Path | None, out: Path, fmt: str | None, since: floa
 
 
 @cli.command()
+@click.option(
+    "--source",
+    required=True,
+    help="routellm-mmlu, routellm-gsm8k, zeroeval-gsm, zeroeval-crux, or a .csv/.parquet table.",
+)
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_DATA,
+    show_default=True,
+    help="Folder of the public data sets.",
+)
+@click.option("--folds", type=int, default=5, show_default=True, help="Cross-validation folds.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Metrics JSON to write [evaluation-<source>.json].",
+)
+def evaluate(source: str, data_dir: Path, folds: int, seed: int, out: Path | None) -> None:
+    """Cross-validate the quality model on a data source and write its metrics."""
+    from tqdm import tqdm
+
+    from models.quality import QualityModel
+    from training.data import load_source
+    from training.evaluate import cross_validate
+    from training.evaluate import evaluate as score
+
+    if folds < 2:
+        raise click.BadParameter("need at least 2 folds", param_hint="--folds")
+    data = load_source(source, data_dir)
+    click.echo(
+        f"{data.source}: {len(data.requests)} requests, {len(data.models)} models, "
+        f"{int(data.requests['eval'].sum())} evaluated; {folds}-fold cross-validation",
+        err=True,
+    )
+    with tqdm(total=folds, desc="folds", unit="fold") as bar:
+        p = cross_validate(
+            data, lambda: QualityModel(seed=seed), folds, seed, progress=lambda _m: bar.update()
+        )
+    ev = score(data, p, folds, seed)
+    out = out or Path(f"evaluation-{data.source.replace(':', '-')}.json")
+    body = {**ev.as_dict(), "content_hash": data.content_hash}
+    out.write_text(json.dumps(body, indent=2) + "\n")
+    click.echo(ev.table())
+    click.echo(f"\nmetrics written to {out}", err=True)
+
+
+@cli.command()
 def policies() -> None:
     """List the decision policies SELECTOR_POLICY can name."""
     from selector.policy import POLICIES

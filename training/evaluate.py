@@ -1,0 +1,200 @@
+"""Honest evaluation: k-fold cross-validated predictions and the routing metrics,
+against baselines replayed on the same requests.
+
+Every figure comes from requests the model did not train on: each fold's requests are
+predicted by a model fitted on the other folds. Requests marked ``eval = False`` are
+used for training but not scored.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.quality import QualityModel
+from training.data import STRONG, WEAK, RoutingData
+from training.metrics import aiq, apgr, cost_at_parity, cpt
+
+__all__ = ["Evaluation", "cross_validate", "evaluate"]
+
+
+@dataclass
+class Evaluation:
+    source: str
+    folds: int
+    seed: int
+    n_requests: int
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    curves: dict[str, Any] = field(default_factory=dict)
+
+    def table(self) -> str:
+        cols = list(self.rows[0])
+        lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        for r in self.rows:
+            lines.append("| " + " | ".join(_fmt(r[c]) for c in cols) + " |")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "folds": self.folds,
+            "seed": self.seed,
+            "n_requests": self.n_requests,
+            "rows": self.rows,
+            "summary": self.summary,
+        }
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    return "—" if v is None else str(v)
+
+
+def cross_validate(
+    data: RoutingData,
+    make_model: Callable[[], QualityModel],
+    folds: int = 5,
+    seed: int = 0,
+    progress: Callable[[str], None] = lambda _m: None,
+) -> np.ndarray:
+    """Out-of-fold P(resolved), requests × models."""
+    from sklearn.model_selection import KFold
+
+    p = np.zeros((len(data.requests), len(data.models)))
+    splitter = KFold(folds, shuffle=True, random_state=seed)
+    for i, (tr, te) in enumerate(splitter.split(data.requests)):
+        t0 = time.perf_counter()
+        train_ids = set(data.requests["request_id"].iloc[tr])
+        model = make_model().fit(
+            data.requests.iloc[tr].reset_index(drop=True),
+            data.outcomes[data.outcomes["request_id"].isin(train_ids)],
+            data.models,
+        )
+        p[te] = model.predict_proba(data.requests.iloc[te].reset_index(drop=True), data.models)
+        progress(f"fold {i + 1}/{folds} done in {time.perf_counter() - t0:.0f} s")
+    return p
+
+
+def evaluate(data: RoutingData, p: np.ndarray, folds: int, seed: int = 0) -> Evaluation:
+    """Metrics of the predictions ``p`` and of the baselines, on the evaluation rows."""
+    ev = Evaluation(data.source, folds, seed, int(data.requests["eval"].sum()))
+    if list(data.models["model"]) == [WEAK, STRONG]:
+        _two_models(data, p, ev, seed)
+    else:
+        _many_models(data, p, ev, seed)
+    return ev
+
+
+def _two_models(data: RoutingData, p: np.ndarray, ev: Evaluation, seed: int) -> None:
+    keep = data.requests["eval"].to_numpy()
+    y = data.matrix().to_numpy()[keep]
+    weak, strong = y[:, 0], y[:, 1]
+    rng = np.random.default_rng(seed)
+    routers = {
+        "quality model (P strong − P weak)": (p[keep, 1] - p[keep, 0]),
+        "random": rng.random(int(keep.sum())),
+        "prompt length": data.requests["text"].str.len().to_numpy(dtype=float)[keep],
+        "per-request oracle": strong - weak,
+    }
+    for name, score in routers.items():
+        share, pgr = _curve(score, weak, strong)
+        ev.rows.append(
+            {
+                "router": name,
+                "APGR": apgr(score, weak, strong),
+                "CPT(50%)": cpt(score, weak, strong, 0.5),
+                "CPT(80%)": cpt(score, weak, strong, 0.8),
+            }
+        )
+        ev.curves[name] = {"share": share, "pgr": pgr}
+    ev.summary = {
+        "weak_quality": float(weak.mean()),
+        "strong_quality": float(strong.mean()),
+        "oracle_quality": float(np.maximum(weak, strong).mean()),
+        **{k: v for k, v in ev.rows[0].items() if k != "router"},
+    }
+
+
+def _curve(
+    score: np.ndarray, weak: np.ndarray, strong: np.ndarray
+) -> tuple[list[float], list[float]]:
+    from training.metrics import pgr_curve
+
+    share, pgr = pgr_curve(score, weak, strong)
+    step = max(1, len(share) // 200)
+    return share[::step].tolist(), pgr[::step].tolist()
+
+
+def _many_models(data: RoutingData, p: np.ndarray, ev: Evaluation, seed: int) -> None:
+    keep = data.requests["eval"].to_numpy()
+    y = data.matrix().to_numpy()[keep]
+    cost = data.matrix("cost_usd").to_numpy()[keep]
+    tried = ~np.isnan(y)
+    yz, cz = np.nan_to_num(y), np.nan_to_num(cost)
+    # expected cost before the call: prompt at list price + each model's mean completion
+    price = data.models.set_index("model")
+    completion = data.matrix("completion_tokens").mean().reindex(data.models["model"]).fillna(0)
+    expected = (
+        np.outer(data.requests["prompt_tokens"].to_numpy(float)[keep], price["input_usd_per_mtok"])
+        + completion.to_numpy() * price["output_usd_per_mtok"].to_numpy()
+    ) / 1e6
+    pk = np.where(tried, p[keep], -np.inf)
+
+    def pick(choice: np.ndarray) -> tuple[float, float]:
+        rows = np.arange(len(choice))
+        return float(yz[rows, choice].mean()), float(cz[rows, choice].sum())
+
+    singles = {
+        m: (float(np.nanmean(y[:, j])), float(np.nansum(cost[:, j])))
+        for j, m in enumerate(data.models["model"])
+    }
+    best = max(singles, key=lambda m: (singles[m][0], -singles[m][1]))
+    cheapest = min(singles, key=lambda m: singles[m][1])
+    q_best, c_best = singles[best]
+    lambdas = np.concatenate([[0.0], np.geomspace(1e-2, 1e5, 120)])
+    curve = [pick(np.argmax(pk - lam * expected, axis=1)) for lam in lambdas]
+    qs, cs = [q for q, _ in curve], [c for _, c in curve]
+    c_lo = min(c for _, c in singles.values())
+    c_hi = max(c for _, c in singles.values())
+    rng = np.random.default_rng(seed)
+    random_choice = np.array([rng.choice(np.flatnonzero(t)) for t in tried])
+    oracle_q = float(yz.max(axis=1).mean())
+    oracle_cost = float(
+        np.where(yz.max(axis=1) > 0, np.where(yz > 0, cz, np.inf).min(axis=1), cz.min(axis=1)).sum()
+    )
+    rows = [
+        (
+            "quality model (λ sweep)",
+            aiq(cs, qs, c_lo, c_hi),
+            cost_at_parity(cs, qs, q_best, c_best),
+        ),
+        (f"best single model ({best})", q_best, 1.0),
+        (f"cheapest model ({cheapest})", singles[cheapest][0], singles[cheapest][1] / c_best),
+        ("random model", pick(random_choice)[0], pick(random_choice)[1] / c_best),
+        ("per-request oracle", oracle_q, oracle_cost / c_best),
+    ]
+    ev.rows = [
+        {"router": r, "quality (AIQ for the λ sweep)": q, "cost vs best single": c}
+        for r, q, c in rows
+    ]
+    ev.curves = {"router": {"cost": cs, "quality": qs}, "singles": singles}
+    ev.summary = {
+        "AIQ": rows[0][1],
+        "cost_at_parity": rows[0][2],
+        "best_single_model": best,
+        "best_single_quality": q_best,
+        "best_single_cost_usd": c_best,
+        "max_router_quality": max(qs),
+    }
+
+
+def predictions_frame(data: RoutingData, p: np.ndarray) -> pd.DataFrame:
+    """Out-of-fold predictions as a table (for inspection and plots)."""
+    return pd.DataFrame(p, columns=list(data.models["model"]), index=data.requests["request_id"])
