@@ -30,7 +30,7 @@ __all__ = ["QualityModel"]
 DEFAULT_LGB_PARAMS: dict[str, Any] = {
     "objective": "binary",
     "learning_rate": 0.03,
-    "num_leaves": 15,
+    "num_leaves": 7,
     "min_data_in_leaf": 40,
     "feature_fraction": 0.8,
     "bagging_fraction": 0.8,
@@ -61,14 +61,16 @@ class QualityModel:
         self,
         text_c: float = 1.0,
         inner_folds: int = 5,
-        num_boost_round: int = 300,
+        max_boost_round: int = 1000,
+        early_stopping: int = 50,
         lgb_params: dict[str, Any] | None = None,
         use_text_scores: bool = True,
         seed: int = 0,
     ) -> None:
         self.text_c = text_c
         self.inner_folds = inner_folds
-        self.num_boost_round = num_boost_round
+        self.max_boost_round = max_boost_round
+        self.early_stopping = early_stopping
         self.lgb_params = lgb_params
         self.use_text_scores = use_text_scores
         self.seed = seed
@@ -96,7 +98,12 @@ class QualityModel:
             (np.ones(int(known.sum())), (np.flatnonzero(known), codes[known])),
             shape=(len(texts), len(self.intents_)),
         )
-        return hstack([words, onehot]).tocsr()
+        shape = np.log1p(np.array([text_features(t) for t in texts]).reshape(len(texts), -1))
+        if fit:
+            self.shape_mean_ = shape.mean(axis=0)
+            self.shape_std_ = shape.std(axis=0) + 1e-9
+        shape = (shape - self.shape_mean_) / self.shape_std_
+        return hstack([words, onehot, csr_matrix(shape)]).tocsr()
 
     def _fit_scorers(self, x: Any, y: pd.DataFrame) -> list[Any]:
         from sklearn.linear_model import LogisticRegression
@@ -187,15 +194,29 @@ class QualityModel:
         seen = ~np.isnan(target)
         params = {**DEFAULT_LGB_PARAMS, **(self.lgb_params or {}), "seed": self.seed}
         names = self.feature_names
-        dataset = lgb.Dataset(
-            x[seen],
-            target[seen],
-            feature_name=names,
-            categorical_feature=["intent", "model"],
-            free_raw_data=True,
+        cats = ["intent", "model"]
+        # rounds: early stopping on a fifth of the training requests, then a refit on all
+        rng = np.random.default_rng(self.seed)
+        held = rng.random(len(requests)) < 0.2
+        fit_rows, val_rows = seen & ~held[req_idx], seen & held[req_idx]
+        progress("gradient-boosted model across candidates: choosing the number of rounds")
+        probe = lgb.train(
+            params,
+            lgb.Dataset(
+                x[fit_rows], target[fit_rows], feature_name=names, categorical_feature=cats
+            ),
+            num_boost_round=self.max_boost_round,
+            valid_sets=[
+                lgb.Dataset(
+                    x[val_rows], target[val_rows], feature_name=names, categorical_feature=cats
+                )
+            ],
+            callbacks=[lgb.early_stopping(self.early_stopping, verbose=False)],
         )
-        progress("gradient-boosted model across candidates")
-        self.booster_ = lgb.train(params, dataset, num_boost_round=self.num_boost_round)
+        self.best_rounds_ = max(10, int(probe.best_iteration or self.max_boost_round))
+        progress(f"gradient-boosted model across candidates: {self.best_rounds_} rounds")
+        dataset = lgb.Dataset(x[seen], target[seen], feature_name=names, categorical_feature=cats)
+        self.booster_ = lgb.train(params, dataset, num_boost_round=self.best_rounds_)
         return self
 
     def predict_proba(self, requests: pd.DataFrame, models: pd.DataFrame) -> np.ndarray:

@@ -57,9 +57,7 @@ def generated(n: int = 600, seed: int = 0) -> RoutingData:
 
 def test_it_learns_where_each_model_resolves() -> None:
     data = generated()
-    model = QualityModel(num_boost_round=100, inner_folds=3).fit(
-        data.requests, data.outcomes, data.models
-    )
+    model = QualityModel(inner_folds=3).fit(data.requests, data.outcomes, data.models)
     p = model.predict_proba(data.requests, data.models)
     easy = data.requests["text"].str.startswith("what").to_numpy()
     assert p.shape == (len(data.requests), 2)
@@ -70,7 +68,7 @@ def test_it_learns_where_each_model_resolves() -> None:
 
 def test_cross_validated_routing_beats_random() -> None:
     data = generated()
-    p = cross_validate(data, lambda: QualityModel(num_boost_round=100, inner_folds=3), folds=3)
+    p = cross_validate(data, lambda: QualityModel(inner_folds=3), folds=3)
     ev = evaluate(data, p, folds=3)
     by = {r["router"]: r for r in ev.rows}
     assert by["quality model (λ sweep)"]["cost vs best single"] is not None
@@ -80,9 +78,7 @@ def test_cross_validated_routing_beats_random() -> None:
 def test_requests_without_text_still_get_predictions() -> None:
     data = generated(200)
     data.requests["text"] = ""
-    model = QualityModel(num_boost_round=20, inner_folds=2).fit(
-        data.requests, data.outcomes, data.models
-    )
+    model = QualityModel(inner_folds=2).fit(data.requests, data.outcomes, data.models)
     p = model.predict_proba(data.requests, data.models)
     assert np.isfinite(p).all()
 
