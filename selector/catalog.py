@@ -15,6 +15,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from features.extractor import CandidateInfo
 from selector.errors import ConfigError
 
 __all__ = ["TIERS", "Catalog", "ModelSpec", "load_catalog"]
@@ -80,6 +81,23 @@ class Catalog:
 
     def __len__(self) -> int:
         return len(self._models)
+
+    def candidate_infos(self, default_completion_tokens: int) -> list[CandidateInfo]:
+        """What the feature extractor needs of each entry."""
+        return [
+            CandidateInfo(
+                name=m.name,
+                provider=m.provider,
+                tier=m.tier,
+                input_usd_per_mtok=m.input_usd_per_mtok,
+                output_usd_per_mtok=m.output_usd_per_mtok,
+                context_window=m.context_window,
+                latency_slo_ms=m.latency_slo_ms,
+                expected_latency_ms=m.expected_latency_ms,
+                completion_tokens=m.expected_completion_tokens or default_completion_tokens,
+            )
+            for m in self
+        ]
 
 
 def load_catalog(path: Path) -> Catalog:

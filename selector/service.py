@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from features.extractor import CandidateInfo, Conversation, FeatureExtractor, FeatureVector
+from features.extractor import Conversation, FeatureExtractor, FeatureVector
 from features.intents import IntentClassifier, IntentTaxonomy
 from features.schema import PRIORITIES, SCHEMA_VERSION
 from models.prior import PriorQualityModel, load_prior
@@ -161,21 +161,7 @@ class SelectorService:
             ),
         )
         extractor = FeatureExtractor(
-            [
-                CandidateInfo(
-                    name=m.name,
-                    provider=m.provider,
-                    tier=m.tier,
-                    input_usd_per_mtok=m.input_usd_per_mtok,
-                    output_usd_per_mtok=m.output_usd_per_mtok,
-                    context_window=m.context_window,
-                    latency_slo_ms=m.latency_slo_ms,
-                    expected_latency_ms=m.expected_latency_ms,
-                    completion_tokens=m.expected_completion_tokens
-                    or settings.default_completion_tokens,
-                )
-                for m in catalog
-            ],
+            catalog.candidate_infos(settings.default_completion_tokens),
             taxonomy,
             classifier,
             tracker,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from features.extractor import CandidateInfo, FeatureExtractor
+from features.extractor import FeatureExtractor
 from features.intents import IntentClassifier, IntentTaxonomy
 from models.prior import PriorQualityModel, load_prior
 from selector.catalog import Catalog, load_catalog
@@ -12,23 +12,6 @@ from selector.latency import BreakerConfig, LatencyTracker
 
 def default_catalog() -> Catalog:
     return load_catalog(PACKAGE_DIR / "catalog.yaml")
-
-
-def candidate_infos(catalog: Catalog, completion_tokens: int = 350) -> list[CandidateInfo]:
-    return [
-        CandidateInfo(
-            name=m.name,
-            provider=m.provider,
-            tier=m.tier,
-            input_usd_per_mtok=m.input_usd_per_mtok,
-            output_usd_per_mtok=m.output_usd_per_mtok,
-            context_window=m.context_window,
-            latency_slo_ms=m.latency_slo_ms,
-            expected_latency_ms=m.expected_latency_ms,
-            completion_tokens=m.expected_completion_tokens or completion_tokens,
-        )
-        for m in catalog
-    ]
 
 
 class Parts:
@@ -45,7 +28,7 @@ class Parts:
             **kwargs,  # type: ignore[arg-type]
         )
         self.extractor = FeatureExtractor(
-            candidate_infos(self.catalog),
+            self.catalog.candidate_infos(350),
             self.taxonomy,
             self.classifier if with_classifier else None,
             self.tracker,
