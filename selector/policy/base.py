@@ -22,7 +22,7 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from features.extractor import C, FeatureVector
 from selector.config import Settings
@@ -128,7 +128,18 @@ class Policy(ABC):
     ) -> Policy:
         """The policy configured from the service's settings (``providers``: the catalog's
         model → provider map)."""
-        return cls(quality, providers, max_fallbacks=settings.max_fallbacks, seed=settings.seed)
+        return cls(
+            quality,
+            providers,
+            max_fallbacks=settings.max_fallbacks,
+            seed=settings.seed,
+            **cls._settings_kwargs(settings, providers),
+        )
+
+    @classmethod
+    def _settings_kwargs(cls, settings: Settings, providers: dict[str, str]) -> dict[str, Any]:
+        """Constructor arguments of this policy's own, read from settings."""
+        return {}
 
     def decide(self, fv: FeatureVector, ctx: DecisionContext) -> Decision:
         """Choose a model for ``fv`` under ``ctx``; always names one while candidates exist."""

@@ -9,6 +9,7 @@ eligible model the heavy one, as a gateway's failover list would.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from features.extractor import C, FeatureVector, R
 from selector.config import Settings
@@ -44,23 +45,17 @@ class StaticRulesPolicy(Policy):
         self.max_turns = max_turns
 
     @classmethod
-    def from_settings(
-        cls, quality: QualityModel, providers: dict[str, str], settings: Settings
-    ) -> Policy:
+    def _settings_kwargs(cls, settings: Settings, providers: dict[str, str]) -> dict[str, Any]:
         for key in ("baseline_small_model", "baseline_heavy_model"):
             if getattr(settings, key) not in providers:
                 raise ConfigError(
                     f"SELECTOR_{key.upper()}={getattr(settings, key)!r} is not in the catalog"
                 )
-        return cls(
-            quality,
-            providers,
-            max_fallbacks=settings.max_fallbacks,
-            seed=settings.seed,
-            small_model=settings.baseline_small_model,
-            heavy_model=settings.baseline_heavy_model,
-            max_turns=settings.baseline_max_turns,
-        )
+        return {
+            "small_model": settings.baseline_small_model,
+            "heavy_model": settings.baseline_heavy_model,
+            "max_turns": settings.baseline_max_turns,
+        }
 
     def _rank(
         self, fv: FeatureVector, scores: Sequence[CandidateScore], eligible: Sequence[int]

@@ -8,6 +8,7 @@ exactly ``1 − ε + ε/k`` for the best one and ``ε/k`` for another (``k`` eli
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from features.extractor import FeatureVector
 from selector.config import Settings
@@ -36,16 +37,8 @@ class UtilityPolicy(Policy):
         self.exploration = exploration
 
     @classmethod
-    def from_settings(
-        cls, quality: QualityModel, providers: dict[str, str], settings: Settings
-    ) -> Policy:
-        return cls(
-            quality,
-            providers,
-            max_fallbacks=settings.max_fallbacks,
-            seed=settings.seed,
-            exploration=settings.exploration,
-        )
+    def _settings_kwargs(cls, settings: Settings, providers: dict[str, str]) -> dict[str, Any]:
+        return {"exploration": settings.exploration}
 
     def _rank(
         self, fv: FeatureVector, scores: Sequence[CandidateScore], eligible: Sequence[int]

@@ -250,7 +250,10 @@ def test_metrics_are_prometheus_text(client: httpx.Client) -> None:
     assert "selector_decisions_total{" in text
     assert "selector_decision_seconds_bucket" in text
     assert "selector_model_circuit_state{" in text
-    assert "selector_feedback_events_total" in text or "selector_feedback_events" in text
+    did = route(client)["decision_id"]
+    client.post("/v1/feedback", json={"decision_id": did, "latency_ms": 10.0})
+    text = client.get("/metrics").text
+    assert 'selector_feedback_events_total{duplicate="false",kind="call"}' in text
 
 
 def test_health_and_readiness(client: httpx.Client) -> None:
