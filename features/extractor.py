@@ -89,6 +89,7 @@ class FeatureVector:
     intent: str
     intent_group: str
     probing: list[bool]
+    text: str = ""  # the last user message: the text features of the quality model read it
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -203,4 +204,5 @@ class FeatureExtractor:
             intent=intent,
             intent_group=taxonomy.group_names[group_id],
             probing=probing,
+            text=last_user,
         )

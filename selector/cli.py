@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -117,36 +118,81 @@ def export_log_cmd(db_path: Path | None, out: Path, fmt: str | None, since: floa
     click.echo(f"wrote {n} decisions to {out}")
 
 
+SOURCE_HELP = (
+    "routellm-mmlu, routellm-gsm8k, zeroeval-gsm, zeroeval-crux, or a .csv/.parquet table."
+)
+
+
+def _data_options(f: Any) -> Any:
+    f = click.option("--seed", type=int, default=0, show_default=True)(f)
+    f = click.option(
+        "--data",
+        "data_dir",
+        type=click.Path(path_type=Path),
+        default=DEFAULT_DATA,
+        show_default=True,
+        help="Folder of the public data sets.",
+    )(f)
+    return click.option("--source", required=True, help=SOURCE_HELP)(f)
+
+
+def _tracking_option(f: Any) -> Any:
+    return click.option(
+        "--tracking-uri",
+        default=None,
+        help="MLflow tracking store [SELECTOR_MLFLOW_TRACKING_URI, sqlite:///mlflow.db].",
+    )(f)
+
+
+def _tracking_uri(value: str | None) -> str:
+    return value or load_settings().mlflow_tracking_uri
+
+
+class _Bar:
+    """A progress bar of known steps that also prints each step's label."""
+
+    def __init__(self, total: int, desc: str) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, desc=desc, unit="step", file=sys.stderr)
+
+    def __call__(self, message: str) -> None:
+        self.bar.set_postfix_str(message[:60], refresh=False)
+        self.bar.update()
+
+    def __enter__(self) -> _Bar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.close()
+
+
 @cli.command()
-@click.option(
-    "--source",
-    required=True,
-    help="routellm-mmlu, routellm-gsm8k, zeroeval-gsm, zeroeval-crux, or a .csv/.parquet table.",
-)
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_DATA,
-    show_default=True,
-    help="Folder of the public data sets.",
-)
+@_data_options
 @click.option("--folds", type=int, default=5, show_default=True, help="Cross-validation folds.")
-@click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
     default=None,
     help="Metrics JSON to write [evaluation-<source>.json].",
 )
-def evaluate(source: str, data_dir: Path, folds: int, seed: int, out: Path | None) -> None:
-    """Cross-validate the quality model on a data source and write its metrics."""
-    from tqdm import tqdm
-
+@_tracking_option
+@click.option("--no-track", is_flag=True, help="Do not log the run to MLflow.")
+def evaluate(
+    source: str,
+    data_dir: Path,
+    seed: int,
+    folds: int,
+    out: Path | None,
+    tracking_uri: str | None,
+    no_track: bool,
+) -> None:
+    """Cross-validate the quality model on a data source; write and log its metrics."""
     from models.quality import QualityModel
     from training.data import load_source
     from training.evaluate import cross_validate
     from training.evaluate import evaluate as score
+    from training.train import log_evaluation
 
     if folds < 2:
         raise click.BadParameter("need at least 2 folds", param_hint="--folds")
@@ -156,16 +202,95 @@ def evaluate(source: str, data_dir: Path, folds: int, seed: int, out: Path | Non
         f"{int(data.requests['eval'].sum())} evaluated; {folds}-fold cross-validation",
         err=True,
     )
-    with tqdm(total=folds, desc="folds", unit="fold") as bar:
-        p = cross_validate(
-            data, lambda: QualityModel(seed=seed), folds, seed, progress=lambda _m: bar.update()
+    model = QualityModel(seed=seed)
+    with _Bar(folds, "cross-validation") as bar:
+        oof = cross_validate(
+            data, lambda: QualityModel(seed=seed), folds, seed, progress=lambda m: bar(m)
         )
-    ev = score(data, p, folds, seed)
+    ev = score(data, oof, folds, seed)
     out = out or Path(f"evaluation-{data.source.replace(':', '-')}.json")
     body = {**ev.as_dict(), "content_hash": data.content_hash}
     out.write_text(json.dumps(body, indent=2) + "\n")
     click.echo(ev.table())
     click.echo(f"\nmetrics written to {out}", err=True)
+    if not no_track:
+        uri = _tracking_uri(tracking_uri)
+        run_id = log_evaluation(uri, data, ev, {**model.get_params(), "folds": folds}, out)
+        click.echo(f"MLflow run {run_id} in {uri}", err=True)
+
+
+@cli.command()
+@_data_options
+@click.option(
+    "--folds",
+    type=int,
+    default=5,
+    show_default=True,
+    help="Cross-validation folds for the reported figures (0: skip, hold-out figures only).",
+)
+@click.option("--name", default=None, help="Registered model name [model-selector-quality].")
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=None, help="Also keep the model here."
+)
+@_tracking_option
+def train(
+    source: str,
+    data_dir: Path,
+    seed: int,
+    folds: int,
+    name: str | None,
+    out: Path | None,
+    tracking_uri: str | None,
+) -> None:
+    """Train the quality model, evaluate it, log the run to MLflow and register it."""
+    from models.registry import DEFAULT_MODEL_NAME
+    from training.train import train as run_training
+
+    if folds == 1 or folds < 0:
+        raise click.BadParameter("use 0 (no cross-validation) or at least 2", param_hint="--folds")
+    uri = _tracking_uri(tracking_uri)
+    name = name or DEFAULT_MODEL_NAME
+    # steps: load, each fold, the fit (start, 5 inner folds, all, 2 for the rounds), logging
+    with _Bar(11 + folds, "train") as bar:
+        result = run_training(
+            source, data_dir, folds, seed, uri, name, out, progress=lambda m: bar(m)
+        )
+    if result.cv is not None:
+        click.echo(f"{result.cv.folds}-fold cross-validation on {result.cv.source}:")
+        click.echo(result.cv.table())
+    click.echo(f"\nhold-out ({result.holdout.n_requests} requests never trained on):")
+    click.echo(result.holdout.table())
+    click.echo(
+        f"\nregistered {name} version {result.version} (MLflow run {result.run_id})\n"
+        f"promote it:  selector promote --name {name} --version {result.version}\n"
+        f"browse runs: mlflow ui --backend-store-uri {uri}"
+    )
+
+
+@cli.command()
+@click.option("--name", default=None, help="Registered model name [model-selector-quality].")
+@click.option("--version", "version", required=True, help="Model version to promote.")
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_DATA,
+    show_default=True,
+    help="Folder of the public data sets (for the hold-out evaluation).",
+)
+@click.option("--force", is_flag=True, help="Promote even if it does not beat the champion.")
+@_tracking_option
+def promote(
+    name: str | None, version: str, data_dir: Path, force: bool, tracking_uri: str | None
+) -> None:
+    """Move the alias 'champion' to a model version that beats the current champion."""
+    from models.registry import DEFAULT_MODEL_NAME
+    from training.train import promote as run_promotion
+
+    result = run_promotion(
+        name or DEFAULT_MODEL_NAME, version, _tracking_uri(tracking_uri), data_dir, force
+    )
+    click.echo(result.message())
 
 
 @cli.command()

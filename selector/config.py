@@ -98,6 +98,20 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = Field(
         None, description="When set, every /v1/* call needs 'Authorization: Bearer <token>'."
     )
+    quality_model: str = Field(
+        "models:/model-selector-quality@champion",
+        description="Offline quality model: an MLflow model URI (models:/<name>@<alias> or "
+        "models:/<name>/<version>) or a folder written by `selector train --out`; "
+        "'prior' serves the built-in prior. When it cannot be loaded the service serves "
+        "the prior and /readyz says why.",
+    )
+    mlflow_tracking_uri: str = Field(
+        "sqlite:///mlflow.db", description="MLflow tracking store and model registry."
+    )
+    admin_token: SecretStr | None = Field(
+        None,
+        description="Bearer token of the /v1/admin/* endpoints (they are refused while unset).",
+    )
     log_text: Literal["last_user", "none"] = Field(
         "last_user", description="Message text kept in the decision log for training."
     )

@@ -5,9 +5,11 @@
     ├── ArtifactError             a model artifact is missing, corrupt or fails its checksum
     ├── RequestError              a request is well-formed JSON but cannot be served (422)
     ├── AuthError                 missing or wrong bearer token (401)
+    ├── ForbiddenError            the endpoint is disabled by configuration (403)
     ├── NotFoundError             an id names nothing we know (404)
     ├── ConflictError             the request contradicts what is already recorded (409)
-    └── StoreError                the decision log cannot be written or read (503)
+    ├── StoreError                the decision log cannot be written or read (503)
+    └── ModelUnavailableError     a model asked for cannot be loaded (503)
 
 Messages say what is wrong and what to do about it.
 """
@@ -22,6 +24,8 @@ __all__ = [
     "ConfigError",
     "ConflictError",
     "FieldProblem",
+    "ForbiddenError",
+    "ModelUnavailableError",
     "NotFoundError",
     "RequestError",
     "SelectorError",
@@ -82,6 +86,13 @@ class AuthError(SelectorError):
     code = "unauthorized"
 
 
+class ForbiddenError(SelectorError):
+    """The endpoint is disabled by the service's configuration."""
+
+    http_status = 403
+    code = "forbidden"
+
+
 class NotFoundError(SelectorError):
     """An identifier (decision id, model name) names nothing we know."""
 
@@ -101,3 +112,10 @@ class StoreError(SelectorError):
 
     http_status = 503
     code = "store_unavailable"
+
+
+class ModelUnavailableError(SelectorError):
+    """A model asked for (e.g. on reload) cannot be loaded; the current one stays."""
+
+    http_status = 503
+    code = "model_unavailable"

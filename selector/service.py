@@ -6,6 +6,7 @@ lifespan state; the HTTP layer only translates wire schemas to these calls.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -20,10 +21,17 @@ from features.schema import PRIORITIES, SCHEMA_VERSION
 from models.prior import PriorQualityModel, load_prior
 from selector.catalog import Catalog, load_catalog
 from selector.config import Settings
-from selector.errors import ArtifactError, ConfigError, FieldProblem, RequestError
+from selector.errors import (
+    ArtifactError,
+    ConfigError,
+    FieldProblem,
+    ModelUnavailableError,
+    RequestError,
+)
 from selector.latency import BreakerConfig, LatencyTracker
 from selector.metrics import ServiceMetrics
 from selector.policy import POLICIES, Decision, DecisionContext, Policy
+from selector.policy.base import QualityModel
 from selector.store import DecisionLog, DecisionRecord, FeedbackEvent, FeedbackResult
 
 __all__ = [
@@ -100,9 +108,49 @@ class _Recent:
         return self.counts[model] / len(self.models) if self.models else 0.0
 
 
-def build_policy(
-    name: str, quality: PriorQualityModel, catalog: Catalog, settings: Settings
-) -> Policy:
+@dataclass(frozen=True)
+class QualityStatus:
+    """Which P(resolved) model is served, and why (reported by /readyz)."""
+
+    requested: str
+    serving: str
+    loaded: bool
+    reason: str | None = None
+    at: float = field(default_factory=time.time)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requested": self.requested,
+            "serving": self.serving,
+            "loaded": self.loaded,
+            "reason": self.reason,
+            "loaded_at": self.at,
+        }
+
+
+def load_quality_model(
+    settings: Settings, prior: QualityModel
+) -> tuple[QualityModel, QualityStatus]:
+    """The quality model ``settings.quality_model`` names, or ``prior`` with the reason
+    when it cannot be loaded (checksums included); never raises for a missing model."""
+    from models.quality import QualityPredictor
+    from models.registry import resolve
+
+    spec = settings.quality_model
+    if spec == "prior":
+        return prior, QualityStatus(spec, prior.name, loaded=True)
+    try:
+        found = resolve(spec, settings.mlflow_tracking_uri)
+        predictor = QualityPredictor.load(found.folder)
+    except (ArtifactError, ConfigError) as exc:
+        return prior, QualityStatus(spec, prior.name, loaded=False, reason=str(exc))
+    predictor.name = (
+        f"{found.name}/v{found.version}" if found.version is not None else str(found.folder)
+    )
+    return predictor, QualityStatus(spec, predictor.name, loaded=True)
+
+
+def build_policy(name: str, quality: QualityModel, catalog: Catalog, settings: Settings) -> Policy:
     """The policy called ``name`` (see :data:`selector.policy.POLICIES`), from settings."""
     cls = POLICIES.get(name)
     if cls is None:
@@ -124,6 +172,8 @@ class SelectorService:
         tracker: LatencyTracker,
         decision_log: DecisionLog,
         degraded: list[str] | None = None,
+        prior: QualityModel | None = None,
+        quality_status: QualityStatus | None = None,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
@@ -135,6 +185,9 @@ class SelectorService:
         self.degraded = degraded or []
         self.recent = _Recent()
         self.new_decision_id = DecisionIds()
+        self.prior = prior or policy.quality
+        self.quality_status = quality_status or QualityStatus("prior", "prior", loaded=True)
+        self._reload_lock = asyncio.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SelectorService:
@@ -167,14 +220,36 @@ class SelectorService:
             tracker,
             tokens_per_turn=settings.tokens_per_turn,
         )
-        quality = PriorQualityModel(
+        prior = PriorQualityModel(
             load_prior(settings.prior_path), taxonomy.group_names, catalog.names
         )
+        quality, status = load_quality_model(settings, prior)
+        if not status.loaded:
+            log.warning("quality model not loaded, serving the prior: %s", status.reason)
         policy = build_policy(settings.policy, quality, catalog, settings)
         decision_log = DecisionLog(
             settings.db_path, sync=settings.db_sync, join_window_s=settings.join_window_s
         )
-        return cls(settings, catalog, extractor, policy, tracker, decision_log, degraded)
+        return cls(
+            settings, catalog, extractor, policy, tracker, decision_log, degraded, prior, status
+        )
+
+    async def reload_quality_model(self) -> QualityStatus:
+        """Load the configured quality model again (e.g. after a promotion) off the event
+        loop and swap it in; decisions in flight finish with the model they started with.
+        When it cannot be loaded the current model stays and a
+        :class:`ModelUnavailableError` says why."""
+        async with self._reload_lock:
+            quality, status = await asyncio.to_thread(load_quality_model, self.settings, self.prior)
+            if not status.loaded:
+                raise ModelUnavailableError(
+                    f"quality model {status.requested} not loaded, still serving "
+                    f"{self.quality_status.serving}: {status.reason}"
+                )
+            self.policy = build_policy(self.settings.policy, quality, self.catalog, self.settings)
+            self.quality_status = status
+            log.info("quality model reloaded: serving %s", status.serving)
+            return status
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -252,7 +327,7 @@ class SelectorService:
             ts=time.time(),
             conversation_id=req.conversation_id,
             policy=decision.policy,
-            policy_version=decision.version,
+            policy_version=f"{decision.version}+{decision.quality_model}",
             model=decision.model,
             propensity=decision.propensity,
             fallbacks=decision.fallbacks,
@@ -324,6 +399,14 @@ class SelectorService:
                     "recent_share": round(self.recent.share(m.name), 4),
                 }
             )
+        return out
+
+    def degradations(self) -> list[str]:
+        """What is served in a reduced form, and why (empty when everything loaded)."""
+        out = list(self.degraded)
+        q = self.quality_status
+        if not q.loaded:
+            out.append(f"quality model {q.requested} not loaded, serving {q.serving}: {q.reason}")
         return out
 
     def readiness(self) -> tuple[bool, list[str]]:

@@ -40,7 +40,13 @@ class Server:
 
     def start(self, timeout: float = 60.0) -> Server:
         self.port = free_port()
-        env = {**os.environ, **self.env, "SELECTOR_PORT": str(self.port)}
+        env = {
+            **os.environ,
+            # no registry unless a test gives one: the service then serves the prior
+            "SELECTOR_MLFLOW_TRACKING_URI": f"sqlite:///{self.db_path.parent}/no-registry.db",
+            **self.env,
+            "SELECTOR_PORT": str(self.port),
+        }
         env["SELECTOR_DB_PATH"] = str(self.db_path)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "selector", "serve", "--log-level", "warning"],

@@ -34,6 +34,7 @@ from selector.errors import ConfigError
 __all__ = ["DEFAULT_DATA_DIR", "SOURCES", "RoutingData", "load_source", "load_table"]
 
 DEFAULT_DATA_DIR = Path("../shared/data")
+HOLDOUT_SHARE = 0.2  # of requests kept out of every registered model, to compare them
 
 # RouteLLM's two models, with the list prices its paper uses for cost (USD / Mtok).
 ROUTELLM_MODELS = pd.DataFrame(
@@ -59,10 +60,34 @@ class RoutingData:
         table = self.outcomes.pivot(index="request_id", columns="model", values=column)
         return table.reindex(index=self.requests["request_id"], columns=self.models["model"])
 
+    def subset(self, mask: np.ndarray) -> RoutingData:
+        """The requests where ``mask`` is True, with their outcomes."""
+        requests = self.requests[mask].reset_index(drop=True)
+        outcomes = self.outcomes[self.outcomes["request_id"].isin(set(requests["request_id"]))]
+        return RoutingData(
+            requests, outcomes.reset_index(drop=True), self.models, self.source, self.content_hash
+        )
+
+    def holdout_mask(self, share: float = HOLDOUT_SHARE) -> np.ndarray:
+        """True for the requests of the promotion hold-out: a fixed function of each
+        request id, so no model trained by ``selector train`` on this source ever sees them
+        and every model can be compared on them."""
+        return np.array([_unit_hash(str(r)) < share for r in self.requests["request_id"]])
+
     @property
     def full_information(self) -> bool:
         """True when every model was tried on every request (benchmarks, not logs)."""
         return len(self.outcomes) == len(self.requests) * len(self.models)
+
+
+def _unit_hash(key: str) -> float:
+    """A stable number in [0, 1) from ``key``.
+
+    >>> _unit_hash("q-17") == _unit_hash("q-17") and 0 <= _unit_hash("q-17") < 1
+    True
+    """
+    digest = hashlib.sha256(key.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 def _hash_files(*paths: Path) -> str:

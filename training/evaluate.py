@@ -14,13 +14,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from models.quality import QualityModel
+from models.quality import QualityModel, brier_score, calibration_error
 from training.data import STRONG, WEAK, RoutingData
 from training.metrics import aiq, apgr, cost_at_parity, cpt
 
-__all__ = ["Evaluation", "cross_validate", "evaluate"]
+__all__ = ["Evaluation", "OutOfFold", "cross_validate", "evaluate"]
+
+
+@dataclass
+class OutOfFold:
+    """Out-of-fold P(resolved), requests × models: calibrated (what the service uses)
+    and the boosted model's raw output (to measure what calibration changes)."""
+
+    p: np.ndarray
+    p_raw: np.ndarray
 
 
 @dataclass
@@ -32,6 +40,7 @@ class Evaluation:
     rows: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     curves: dict[str, Any] = field(default_factory=dict)
+    calibration: dict[str, Any] = field(default_factory=dict)
 
     def table(self) -> str:
         cols = list(self.rows[0])
@@ -48,6 +57,7 @@ class Evaluation:
             "n_requests": self.n_requests,
             "rows": self.rows,
             "summary": self.summary,
+            "calibration": self.calibration,
         }
 
 
@@ -63,11 +73,12 @@ def cross_validate(
     folds: int = 5,
     seed: int = 0,
     progress: Callable[[str], None] = lambda _m: None,
-) -> np.ndarray:
-    """Out-of-fold P(resolved), requests × models."""
+) -> OutOfFold:
+    """Out-of-fold P(resolved) of models made by ``make_model``."""
     from sklearn.model_selection import KFold
 
     p = np.zeros((len(data.requests), len(data.models)))
+    p_raw = np.zeros_like(p)
     splitter = KFold(folds, shuffle=True, random_state=seed)
     for i, (tr, te) in enumerate(splitter.split(data.requests)):
         t0 = time.perf_counter()
@@ -77,19 +88,53 @@ def cross_validate(
             data.outcomes[data.outcomes["request_id"].isin(train_ids)],
             data.models,
         )
-        p[te] = model.predict_proba(data.requests.iloc[te].reset_index(drop=True), data.models)
+        test = data.requests.iloc[te].reset_index(drop=True)
+        p[te] = model.predict_proba(test, data.models)
+        p_raw[te] = model.predict_proba(test, data.models, calibrated=False)
         progress(f"fold {i + 1}/{folds} done in {time.perf_counter() - t0:.0f} s")
-    return p
+    return OutOfFold(p, p_raw)
 
 
-def evaluate(data: RoutingData, p: np.ndarray, folds: int, seed: int = 0) -> Evaluation:
-    """Metrics of the predictions ``p`` and of the baselines, on the evaluation rows."""
+def evaluate(data: RoutingData, oof: OutOfFold, folds: int, seed: int = 0) -> Evaluation:
+    """Metrics of out-of-fold predictions and of the baselines, on the evaluation rows."""
     ev = Evaluation(data.source, folds, seed, int(data.requests["eval"].sum()))
     if list(data.models["model"]) == [WEAK, STRONG]:
-        _two_models(data, p, ev, seed)
+        _two_models(data, oof.p, ev, seed)
+        raw = Evaluation(data.source, folds, seed, ev.n_requests)
+        _two_models(data, oof.p_raw, raw, seed)
+        ev.summary["APGR_uncalibrated"] = raw.summary["APGR"]
+        ev.summary["CPT(50%)_uncalibrated"] = raw.summary["CPT(50%)"]
     else:
-        _many_models(data, p, ev, seed)
+        _many_models(data, oof.p, ev, seed)
+        raw = Evaluation(data.source, folds, seed, ev.n_requests)
+        _many_models(data, oof.p_raw, raw, seed)
+        ev.summary["AIQ_uncalibrated"] = raw.summary["AIQ"]
+        ev.summary["cost_at_parity_uncalibrated"] = raw.summary["cost_at_parity"]
+    ev.calibration = _calibration(data, oof)
     return ev
+
+
+def _calibration(data: RoutingData, oof: OutOfFold, bins: int = 10) -> dict[str, Any]:
+    """Brier score and expected calibration error before and after calibration, over
+    every evaluated request × model outcome, with the reliability diagram's points."""
+    keep = data.requests["eval"].to_numpy()
+    y = data.matrix().to_numpy()[keep]
+    tried = ~np.isnan(y)
+    out: dict[str, Any] = {"bins": bins, "outcomes": int(tried.sum())}
+    for label, p in (("raw", oof.p_raw), ("calibrated", oof.p)):
+        pk, yk = p[keep][tried], y[tried]
+        which = np.minimum((pk * bins).astype(int), bins - 1)
+        diagram = [
+            (float(pk[which == b].mean()), float(yk[which == b].mean()), int((which == b).sum()))
+            for b in range(bins)
+            if (which == b).any()
+        ]
+        out[label] = {
+            "brier": brier_score(pk, yk),
+            "ece": calibration_error(pk, yk, bins),
+            "diagram": diagram,
+        }
+    return out
 
 
 def _two_models(data: RoutingData, p: np.ndarray, ev: Evaluation, seed: int) -> None:
@@ -193,8 +238,3 @@ def _many_models(data: RoutingData, p: np.ndarray, ev: Evaluation, seed: int) ->
         "best_single_cost_usd": c_best,
         "max_router_quality": max(qs),
     }
-
-
-def predictions_frame(data: RoutingData, p: np.ndarray) -> pd.DataFrame:
-    """Out-of-fold predictions as a table (for inspection and plots)."""
-    return pd.DataFrame(p, columns=list(data.models["model"]), index=data.requests["request_id"])

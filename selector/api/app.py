@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from selector.api.errors import install_error_handlers
 from selector.api.middleware import GuardMiddleware
 from selector.api.raw import document, mount
-from selector.api.routes import feedback, route, status
+from selector.api.routes import admin, feedback, route, status
 from selector.config import Settings, get_settings
 from selector.service import SelectorService
 
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, service: SelectorService | None
     install_error_handlers(app)
     mount(app, HOT_ROUTES)
     app.include_router(status.router)
+    app.include_router(admin.router)
     token = settings.api_token.get_secret_value() if settings.api_token else None
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes, api_token=token)
     _complete_openapi(app)
@@ -74,8 +75,16 @@ def _complete_openapi(app: FastAPI) -> None:
                     "description": "Needed on /v1/* when SELECTOR_API_TOKEN is set.",
                 }
             }
+            components["securitySchemes"]["admin"] = {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "SELECTOR_ADMIN_TOKEN; /v1/admin/* only.",
+            }
             for path, ops in spec["paths"].items():
-                if path.startswith("/v1/"):
+                if path.startswith("/v1/admin/"):
+                    for op in ops.values():
+                        op["security"] = [{"admin": []}]
+                elif path.startswith("/v1/"):
                     for op in ops.values():
                         op["security"] = [{"bearer": []}, {}]
             app.openapi_schema = spec

@@ -3,7 +3,8 @@
 - **body limit**: a body with a ``Content-Length`` over the limit is refused with 413
   at once; a body without one (chunked) is read here up to the limit, then handed on;
 - **bearer token**: when a token is configured, every ``/v1/*`` call needs
-  ``Authorization: Bearer <token>`` (401 otherwise; compared in constant time).
+  ``Authorization: Bearer <token>`` (401 otherwise; compared in constant time), except
+  ``/v1/admin/*``, which checks the admin token itself.
 """
 
 from __future__ import annotations
@@ -41,7 +42,12 @@ class GuardMiddleware:
                 length = value
             elif name == b"authorization":
                 authorization = value
-        if self.expected is not None and scope["path"].startswith("/v1/"):
+        path = scope["path"]
+        if (
+            self.expected is not None
+            and path.startswith("/v1/")
+            and not path.startswith("/v1/admin/")  # the admin token is checked there
+        ):
             if not authorization:
                 await _reply(send, 401, _error("unauthorized", _MISSING))
                 return

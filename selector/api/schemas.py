@@ -107,6 +107,10 @@ class Score(BaseModel):
 class PolicyInfo(BaseModel):
     name: str
     version: str
+    quality_model: str = Field(
+        description="The P(resolved) model: 'prior', or '<registered name>/v<version>', or "
+        "the folder it was loaded from."
+    )
 
 
 class RouteResponse(BaseModel):

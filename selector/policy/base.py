@@ -102,6 +102,7 @@ class Decision:
     version: str
     scores: list[CandidateScore]
     relaxed: list[str] = field(default_factory=list)
+    quality_model: str = ""
 
 
 class Policy(ABC):
@@ -190,6 +191,7 @@ class Policy(ABC):
             version=self.version,
             scores=scores,
             relaxed=relaxed,
+            quality_model=self.quality.name,
         )
 
     @abstractmethod

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from models.quality import NotFittedError, QualityModel
+from features.extractor import C, FeatureVector, R
+from features.schema import SCHEMA_VERSION
+from models.quality import (
+    NotFittedError,
+    QualityModel,
+    QualityPredictor,
+    brier_score,
+    calibration_error,
+)
+from selector.errors import ArtifactError
 from training.data import RoutingData
 from training.evaluate import cross_validate, evaluate
 
@@ -86,3 +98,124 @@ def test_requests_without_text_still_get_predictions() -> None:
 def test_predicting_before_fitting_says_what_to_do() -> None:
     with pytest.raises(NotFittedError, match="Call 'fit'"):
         QualityModel().predict_proba(generated(10).requests, generated(10).models)
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[RoutingData, QualityModel]:
+    data = generated(400, seed=1)
+    return data, QualityModel(inner_folds=2).fit(data.requests, data.outcomes, data.models)
+
+
+def test_a_saved_model_predicts_exactly_as_the_trained_one(
+    fitted: tuple[RoutingData, QualityModel], tmp_path: Path
+) -> None:
+    data, model = fitted
+    folder = model.save(tmp_path / "m")
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "MANIFEST.json",
+        "booster.txt",
+        "model.json",
+        "text_scorers.npz",
+    ]
+    assert (folder / "booster.txt").read_text().startswith("tree")  # LightGBM's text format
+    loaded = QualityPredictor.load(folder)
+    np.testing.assert_allclose(
+        loaded.predict_frame(data.requests, data.models),
+        model.predict_proba(data.requests, data.models),
+        rtol=0,
+        atol=1e-12,
+    )
+    spec = json.loads((folder / "model.json").read_text())
+    assert spec["feature_schema_version"] == SCHEMA_VERSION
+    assert spec["models"] == ["cheap", "strong"]
+
+
+def test_the_text_scorers_read_text_as_scikit_learn_does(
+    fitted: tuple[RoutingData, QualityModel],
+) -> None:
+    data, model = fitted
+    predictor = model.predictor_
+    for text in [*data.requests["text"].head(20), "", "the the dispute 42 CHARGE"]:
+        expected = model.vectorizer_.transform([text]).tocoo()
+        cols, vals = predictor._words(text)
+        got = dict(zip(cols.tolist(), vals.tolist(), strict=True))
+        want = dict(zip(expected.col.tolist(), expected.data.tolist(), strict=True))
+        assert got.keys() == want.keys()
+        for k in want:
+            assert got[k] == pytest.approx(want[k], abs=1e-12)
+
+
+def test_a_changed_file_is_refused(
+    fitted: tuple[RoutingData, QualityModel], tmp_path: Path
+) -> None:
+    folder = fitted[1].save(tmp_path / "m")
+    booster = folder / "booster.txt"
+    booster.write_text(booster.read_text().replace("tree", "trees", 1))
+    with pytest.raises(ArtifactError, match=r"booster\.txt fails its checksum"):
+        QualityPredictor.load(folder)
+
+
+def test_serving_predictions_match_the_batch_ones(
+    fitted: tuple[RoutingData, QualityModel],
+) -> None:
+    data, model = fitted
+    row = data.requests.iloc[[3]].reset_index(drop=True)
+    request = [0.0] * len(R)
+    request[R["turns"]] = float(row["turns"][0])
+    request[R["prompt_tokens"]] = float(row["prompt_tokens"][0])
+    prices = data.models.set_index("model")
+    candidates, rows = [], []
+    for name in ["strong", "cheap"]:
+        cand = [0.0] * len(C)
+        cand[C["input_usd_per_mtok"]] = float(prices.loc[name, "input_usd_per_mtok"])
+        cand[C["output_usd_per_mtok"]] = float(prices.loc[name, "output_usd_per_mtok"])
+        candidates.append(name)
+        rows.append(cand)
+    fv = FeatureVector(
+        request, candidates, rows, str(row["intent"][0]), "other", [False, False], row["text"][0]
+    )
+    batch = model.predict_proba(row, data.models)[0]
+    assert model.predictor_.predict(fv) == pytest.approx([batch[1], batch[0]], abs=1e-12)
+
+
+def test_a_model_it_never_saw_is_scored_by_its_prices(
+    fitted: tuple[RoutingData, QualityModel],
+) -> None:
+    data, model = fitted
+    newcomers = pd.DataFrame(
+        {
+            "model": ["cheap-2", "strong-2"],
+            "input_usd_per_mtok": [0.1, 3.0],
+            "output_usd_per_mtok": [0.4, 15.0],
+        }
+    )
+    p = model.predict_proba(data.requests, newcomers)
+    hard = ~data.requests["text"].str.startswith("what").to_numpy()
+    assert np.isfinite(p).all()
+    # the dear newcomer is trusted more on hard requests than the cheap one
+    assert p[hard, 1].mean() > p[hard, 0].mean()
+
+
+def test_calibration_modes(fitted: tuple[RoutingData, QualityModel]) -> None:
+    data, _ = fitted
+    fit = data.requests, data.outcomes, data.models
+    none = QualityModel(inner_folds=2, calibrate="none").fit(*fit)
+    assert none.calibration_ is None
+    platt = QualityModel(inner_folds=2, calibrate="platt").fit(*fit)
+    assert platt.calibration_ is not None
+    raw = platt.predict_proba(data.requests, data.models, calibrated=False)
+    np.testing.assert_allclose(raw, none.predict_proba(data.requests, data.models))
+    assert not np.allclose(raw, platt.predict_proba(data.requests, data.models))
+    auto = QualityModel(inner_folds=2).fit(*fit)
+    assert isinstance(auto.calibration_check_, float)
+    assert (auto.calibration_ is not None) == (auto.calibration_check_ > 0)
+    with pytest.raises(ValueError, match="calibrate must be one of"):
+        QualityModel(calibrate="isotonic")
+
+
+def test_brier_and_calibration_error_of_perfect_and_poor_forecasts() -> None:
+    y = np.array([0, 1] * 50, dtype=float)
+    assert brier_score(y, y) == 0.0
+    assert calibration_error(y, y) == 0.0
+    assert brier_score(np.full(100, 0.5), y) == pytest.approx(0.25)
+    assert calibration_error(np.full(100, 0.9), y) == pytest.approx(0.4)

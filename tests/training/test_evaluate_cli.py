@@ -5,6 +5,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from models import registry
 from selector.cli import cli
 from tests.models.test_quality import generated
 
@@ -16,8 +17,13 @@ def test_evaluate_writes_metrics_for_a_users_table(tmp_path: Path) -> None:
     path = tmp_path / "outcomes.parquet"
     table.to_parquet(path)
     out = tmp_path / "metrics.json"
+    store = f"sqlite:///{tmp_path}/mlflow.db"
     result = CliRunner().invoke(
-        cli, ["evaluate", "--source", str(path), "--folds", "3", "--out", str(out)]
+        cli,
+        [
+            *("evaluate", "--source", str(path), "--folds", "3", "--out", str(out)),
+            *("--tracking-uri", store),
+        ],
     )
     assert result.exit_code == 0, result.output
     metrics = json.loads(out.read_text())
@@ -26,6 +32,11 @@ def test_evaluate_writes_metrics_for_a_users_table(tmp_path: Path) -> None:
     assert metrics["summary"]["best_single_model"] == "strong"
     assert len(metrics["content_hash"]) == 64
     assert "quality model (λ sweep)" in result.output
+    c = registry.client(store)
+    runs = c.search_runs([registry.experiment_id(c, store)])
+    assert [r.data.tags["job"] for r in runs] == ["evaluate"]
+    assert runs[0].data.metrics["cv_AIQ"] == metrics["summary"]["AIQ"]
+    assert runs[0].data.tags["data.content_hash"] == metrics["content_hash"]
 
 
 def test_evaluate_needs_two_folds() -> None:

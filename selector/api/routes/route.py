@@ -46,7 +46,7 @@ async def route(request: Request) -> Response:
         "model": d.model,
         "fallbacks": d.fallbacks,
         "propensity": d.propensity,
-        "policy": {"name": d.policy, "version": d.version},
+        "policy": {"name": d.policy, "version": d.version, "quality_model": d.quality_model},
         "scores": result.scores,
         "relaxed": d.relaxed,
         "intent": result.intent,

@@ -36,8 +36,9 @@ async def readyz(service: ServiceDep) -> Response:
     body = {
         "status": "ready" if ok else "not_ready",
         "reasons": reasons,
-        "degraded": service.degraded,
+        "degraded": service.degradations(),
         "policy": service.policy.name,
+        "quality_model": service.quality_status.as_dict(),
     }
     return JSONResponse(body, status_code=200 if ok else 503)
 

@@ -39,7 +39,7 @@ def test_route_answers_the_full_contract(client: httpx.Client) -> None:
     assert body["model"] not in body["fallbacks"]  # type: ignore[operator]
     assert set(body["fallbacks"]) <= names  # type: ignore[arg-type]
     assert 0 < body["propensity"] <= 1  # type: ignore[operator]
-    assert body["policy"] == {"name": "utility-v0", "version": "0.1"}
+    assert body["policy"] == {"name": "utility-v0", "version": "0.1", "quality_model": "prior"}
     assert body["relaxed"] == []
     for s in scores:
         assert set(s) >= {

@@ -1,0 +1,147 @@
+"""Where quality models live: a local folder, or the MLflow model registry.
+
+A model is named either by a folder (written by :meth:`QualityPredictor.save`) or by
+an MLflow model URI: ``models:/<name>@<alias>`` (the service's default is the alias
+``champion``) or ``models:/<name>/<version>``. The default tracking store is the
+SQLite file ``mlflow.db`` with artifacts in ``mlartifacts/`` beside it; a tracking
+server's ``http(s)://`` URI works the same.
+
+MLflow is imported only here and only when a registry is actually used, so a service
+serving a local folder (or the prior) starts without it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from selector.errors import ArtifactError, ConfigError
+
+__all__ = [
+    "CHAMPION",
+    "DEFAULT_EXPERIMENT",
+    "DEFAULT_MODEL_NAME",
+    "DEFAULT_TRACKING_URI",
+    "ResolvedModel",
+    "client",
+    "experiment_id",
+    "resolve",
+    "sqlite_path",
+]
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+DEFAULT_MODEL_NAME = "model-selector-quality"
+DEFAULT_EXPERIMENT = "model-selector"
+CHAMPION = "champion"
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A model found on disk, and where it came from."""
+
+    folder: Path
+    source: str
+    name: str | None = None
+    version: str | None = None
+    run_id: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"source": self.source, "name": self.name, "version": self.version}
+
+
+def sqlite_path(tracking_uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` tracking URI (None for other stores).
+
+    >>> sqlite_path("sqlite:///mlflow.db")
+    PosixPath('mlflow.db')
+    >>> sqlite_path("sqlite:////tmp/x/mlflow.db")
+    PosixPath('/tmp/x/mlflow.db')
+    >>> sqlite_path("http://mlflow:5000") is None
+    True
+    """
+    prefix = "sqlite:///"
+    return Path(tracking_uri[len(prefix) :]) if tracking_uri.startswith(prefix) else None
+
+
+def client(tracking_uri: str, create: bool = True) -> Any:
+    """An ``MlflowClient`` on ``tracking_uri``. With ``create=False`` a SQLite store that
+    does not exist yet is an :class:`ArtifactError` instead of a new empty database."""
+    db = sqlite_path(tracking_uri)
+    if db is not None and not create and not db.is_file():
+        raise ArtifactError(
+            f"no MLflow store at {db}: train and register a model first (`selector train`)"
+        )
+    if db is not None:
+        db.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        # MLflow's store still uses a loader option SQLAlchemy 2.1 deprecates; harmless
+        warnings.filterwarnings("ignore", message=".*noload.*", category=DeprecationWarning)
+        from mlflow import MlflowClient
+
+        c = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        c.search_experiments(max_results=1)  # creates or upgrades the schema now
+    return c
+
+
+def experiment_id(c: Any, tracking_uri: str, name: str = DEFAULT_EXPERIMENT) -> str:
+    """The experiment ``name``, created when missing; with a SQLite store its artifacts
+    go to ``mlartifacts/`` beside the database, so the store is one self-contained folder."""
+    exp = c.get_experiment_by_name(name)
+    if exp is not None:
+        return str(exp.experiment_id)
+    db = sqlite_path(tracking_uri)
+    location = (db.resolve().parent / "mlartifacts").as_uri() if db is not None else None
+    return str(c.create_experiment(name, artifact_location=location))
+
+
+def _parse_models_uri(uri: str) -> tuple[str, str | None, str | None]:
+    """(name, alias, version) of ``models:/name@alias`` or ``models:/name/version``.
+
+    >>> _parse_models_uri("models:/q@champion")
+    ('q', 'champion', None)
+    >>> _parse_models_uri("models:/q/3")
+    ('q', None, '3')
+    """
+    rest = uri[len("models:/") :]
+    if "@" in rest:
+        name, alias = rest.split("@", 1)
+        if name and alias:
+            return name, alias, None
+    elif "/" in rest:
+        name, version = rest.rsplit("/", 1)
+        if name and version.isdigit():
+            return name, None, version
+    raise ConfigError(
+        f"{uri!r} is not a model URI: write models:/<name>@<alias> or models:/<name>/<version>"
+    )
+
+
+def resolve(spec: str, tracking_uri: str = DEFAULT_TRACKING_URI) -> ResolvedModel:
+    """Find the model ``spec`` names (a folder or a ``models:/`` URI) on local disk,
+    downloading it from the registry when needed; :class:`ArtifactError` when absent."""
+    if not spec.startswith("models:/"):
+        folder = Path(spec)
+        if not folder.is_dir():
+            raise ArtifactError(f"{folder} is not a folder holding a quality model")
+        return ResolvedModel(folder, str(folder))
+    name, alias, version = _parse_models_uri(spec)
+    c = client(tracking_uri, create=False)
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mv = (
+            c.get_model_version_by_alias(name, alias)
+            if alias
+            else c.get_model_version(name, version)
+        )
+        import mlflow.artifacts
+
+        source = c.get_model_version_download_uri(name, mv.version)
+        local = mlflow.artifacts.download_artifacts(artifact_uri=source)
+    except MlflowException as exc:
+        raise ArtifactError(f"{spec} not found in {tracking_uri}: {exc.message}") from exc
+    except OSError as exc:
+        raise ArtifactError(f"{spec}: cannot read its files: {exc}") from exc
+    return ResolvedModel(Path(local), spec, name, str(mv.version), mv.run_id)

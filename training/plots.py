@@ -1,0 +1,98 @@
+"""Plots of an evaluation, as PNG files: the routing curve (PGR against the share of
+strong-model calls, or quality against cost), the calibration diagram before and after
+calibration, and the quality model's feature importance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from training.evaluate import Evaluation
+
+__all__ = ["plot_evaluation"]
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_evaluation(
+    ev: Evaluation, folder: Path, importance: dict[str, float] | None = None
+) -> list[Path]:
+    """Write the plots of ``ev`` (and of ``importance``, gain by feature) into ``folder``."""
+    plt = _pyplot()
+    folder.mkdir(parents=True, exist_ok=True)
+    out: list[Path] = []
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    if "singles" in ev.curves:
+        router = ev.curves["router"]
+        ax.plot(router["cost"], router["quality"], "-o", ms=2, label="quality model (λ sweep)")
+        singles = ev.curves["singles"]
+        ax.scatter(
+            [c for _, c in singles.values()],
+            [q for q, _ in singles.values()],
+            s=12,
+            c="grey",
+            label="single models",
+        )
+        best = ev.summary.get("best_single_model")
+        if best in singles:
+            q, c = singles[best]
+            ax.scatter([c], [q], s=40, c="red", label=f"best single: {best}")
+        ax.set_xscale("symlog", linthresh=max(1e-6, min(c for _, c in singles.values()) or 1e-6))
+        ax.set_xlabel("total cost (USD)")
+        ax.set_ylabel("quality (share resolved)")
+        ax.set_title(f"Cost–quality, {ev.source} ({ev.folds}-fold CV)")
+        name = "cost_quality.png"
+    else:
+        for router, curve in ev.curves.items():
+            ax.plot(curve["share"], curve["pgr"], label=router)
+        ax.axhline(0.5, ls=":", c="grey")
+        ax.set_xlabel("share of calls to the strong model")
+        ax.set_ylabel("performance gap recovered")
+        ax.set_title(f"PGR curve, {ev.source} ({ev.folds}-fold CV)")
+        name = "pgr_curve.png"
+    ax.legend(fontsize=7)
+    out.append(_save(plt, fig, folder / name))
+
+    if ev.calibration:
+        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+        ax.plot([0, 1], [0, 1], ls=":", c="grey")
+        for label in ("raw", "calibrated"):
+            part = ev.calibration[label]
+            xs = [d[0] for d in part["diagram"]]
+            ys = [d[1] for d in part["diagram"]]
+            ax.plot(
+                xs,
+                ys,
+                "-o",
+                ms=3,
+                label=f"{label}: Brier {part['brier']:.3f}, ECE {part['ece']:.3f}",
+            )
+        ax.set_xlabel("predicted P(resolved)")
+        ax.set_ylabel("observed rate")
+        ax.set_title("Calibration (out-of-fold)")
+        ax.legend(fontsize=7)
+        out.append(_save(plt, fig, folder / "calibration.png"))
+
+    if importance:
+        ranked = sorted(importance.items(), key=lambda kv: kv[1])
+        fig, ax = plt.subplots(figsize=(6, 0.22 * len(ranked) + 1))
+        ax.barh([k for k, _ in ranked], [v for _, v in ranked])
+        ax.set_xlabel("total gain")
+        ax.set_title("Feature importance (boosted model)")
+        out.append(_save(plt, fig, folder / "feature_importance.png"))
+    return out
+
+
+def _save(plt: Any, fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

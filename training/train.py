@@ -1,0 +1,372 @@
+"""``selector train`` and ``selector promote``: fit, evaluate, track and register quality
+models in MLflow, and move the ``champion`` alias only to a better model.
+
+A training run
+
+1. loads a data source and splits off its promotion hold-out (a fixed fifth of the
+   requests by id, :meth:`RoutingData.holdout_mask`);
+2. cross-validates the model on the whole source (the figures the README reports,
+   identical to ``selector evaluate``), unless ``folds`` is 0;
+3. fits the model on the other four fifths and scores it on the hold-out;
+4. logs one MLflow run — parameters, metrics, plots, the data source with its content
+   hash, the model folder (LightGBM text model, arrays, feature schema, checksums) —
+   and registers the model as a new version.
+
+Promotion compares a version with the current champion on the hold-out of the
+version's data source, which neither model was trained on.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from models.quality import QualityModel, QualityPredictor
+from models.registry import (
+    CHAMPION,
+    DEFAULT_MODEL_NAME,
+    DEFAULT_TRACKING_URI,
+    client,
+    experiment_id,
+)
+from selector.errors import ConflictError, NotFoundError
+from training.data import DEFAULT_DATA_DIR, HOLDOUT_SHARE, RoutingData, load_source
+from training.evaluate import Evaluation, OutOfFold, cross_validate, evaluate
+from training.plots import plot_evaluation
+
+__all__ = [
+    "Promotion",
+    "TrainResult",
+    "holdout_evaluation",
+    "log_evaluation",
+    "promote",
+    "train",
+]
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class TrainResult:
+    run_id: str | None
+    version: str | None
+    model_folder: Path | None
+    cv: Evaluation | None
+    holdout: Evaluation
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+def primary_metric(ev: Evaluation) -> tuple[str, float]:
+    """The figure models are compared by: APGR for two models, AIQ for more."""
+    key = "APGR" if "APGR" in ev.summary else "AIQ"
+    return key, float(ev.summary[key])
+
+
+def holdout_evaluation(predictor: QualityPredictor, data: RoutingData, seed: int) -> Evaluation:
+    """Metrics of ``predictor`` on the hold-out requests of ``data``."""
+    hold = data.subset(data.holdout_mask())
+    p = predictor.predict_frame(hold.requests, hold.models)
+    p_raw = predictor.predict_frame(hold.requests, hold.models, calibrated=False)
+    ev = evaluate(hold, OutOfFold(p, p_raw), folds=0, seed=seed)
+    ev.source = f"{data.source} (hold-out)"
+    return ev
+
+
+def _numeric(prefix: str, values: dict[str, Any]) -> dict[str, float]:
+    out = {}
+    for k, v in values.items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v:  # not NaN
+            clean = k.replace("(", "_").replace(")", "").replace("%", "pct").replace(" ", "_")
+            out[f"{prefix}{clean}"] = float(v)
+    return out
+
+
+def _calibration_metrics(prefix: str, ev: Evaluation) -> dict[str, float]:
+    return {
+        f"{prefix}{stat}_{label}": float(ev.calibration[label][stat])
+        for label in ("raw", "calibrated")
+        for stat in ("brier", "ece")
+        if ev.calibration
+    }
+
+
+def train(
+    source: str,
+    data_dir: Path = DEFAULT_DATA_DIR,
+    folds: int = 5,
+    seed: int = 0,
+    tracking_uri: str = DEFAULT_TRACKING_URI,
+    name: str = DEFAULT_MODEL_NAME,
+    out: Path | None = None,
+    track: bool = True,
+    make_model: Callable[[], QualityModel] | None = None,
+    progress: Progress = lambda _m: None,
+) -> TrainResult:
+    """Run the training job described in the module docstring."""
+    timings: dict[str, float] = {}
+    make = make_model or (lambda: QualityModel(seed=seed))
+    t0 = time.perf_counter()
+    data = load_source(source, data_dir)
+    holdout = data.holdout_mask()
+    train_data = data.subset(~holdout)
+    progress(
+        f"{data.source}: {len(data.requests)} requests, {len(data.models)} models "
+        f"({int(holdout.sum())} held out for promotion)"
+    )
+    timings["load"] = time.perf_counter() - t0
+
+    cv = None
+    if folds:
+        t0 = time.perf_counter()
+        oof = cross_validate(data, make, folds, seed, progress=progress)
+        cv = evaluate(data, oof, folds, seed)
+        timings["cross_validation"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    progress("fitting the model on the training requests")
+    meta = {"source": data.source, "content_hash": data.content_hash, "seed": seed}
+    model = make().fit(
+        train_data.requests, train_data.outcomes, data.models, progress=progress, meta=meta
+    )
+    timings["fit"] = time.perf_counter() - t0
+    held = holdout_evaluation(model.predictor_, data, seed)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = model.save((out or Path(tmp)) / "model")
+        plots = plot_evaluation(
+            cv or held, Path(tmp) / "plots", model.predictor_.feature_importance()
+        )
+        report = {
+            "cross_validation": cv.as_dict() if cv else None,
+            "holdout": held.as_dict(),
+            "content_hash": data.content_hash,
+            "timings_s": timings,
+        }
+        (Path(tmp) / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
+        run_id = version = None
+        if track:
+            progress("logging the run to MLflow and registering the model")
+            run_id, version = _log_and_register(
+                tracking_uri, name, data, model, cv, held, folder, plots, Path(tmp), folds
+            )
+    return TrainResult(run_id, version, folder if out else None, cv, held, timings)
+
+
+def _log_run(
+    tracking_uri: str,
+    run_name: str,
+    job: str,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    tags: dict[str, str],
+    artifacts: list[tuple[Path, str | None]],
+    then: Callable[[Any, Any], Any] = lambda _c, _run: None,
+) -> tuple[str, Any]:
+    """One MLflow run with everything given; ``then(client, run)`` runs inside it (a
+    failure there marks the run FAILED). Returns the run id and ``then``'s result."""
+    c = client(tracking_uri)
+    run = c.create_run(experiment_id(c, tracking_uri), run_name=run_name, tags={"job": job})
+    run_id = run.info.run_id
+    try:
+        for k, v in params.items():
+            c.log_param(run_id, k, str(v))
+        for k, v in metrics.items():
+            c.log_metric(run_id, k, v)
+        for k, v in tags.items():
+            c.set_tag(run_id, k, v)
+        for path, where in artifacts:
+            if path.is_dir():
+                c.log_artifacts(run_id, str(path), where)
+            else:
+                c.log_artifact(run_id, str(path), where)
+        result = then(c, run)
+        c.set_terminated(run_id)
+    except BaseException:
+        c.set_terminated(run_id, status="FAILED")
+        raise
+    return run_id, result
+
+
+def _data_tags(data: RoutingData) -> dict[str, str]:
+    from features.schema import SCHEMA_VERSION
+
+    return {
+        "data.source": data.source,
+        "data.content_hash": data.content_hash,
+        "feature_schema_version": str(SCHEMA_VERSION),
+    }
+
+
+def _log_and_register(
+    tracking_uri: str,
+    name: str,
+    data: RoutingData,
+    model: QualityModel,
+    cv: Evaluation | None,
+    held: Evaluation,
+    folder: Path,
+    plots: list[Path],
+    tmp: Path,
+    folds: int,
+) -> tuple[str, str]:
+    from mlflow.exceptions import MlflowException
+
+    from models.artifacts import MANIFEST, sha256_file
+
+    params = {
+        **model.get_params(),
+        "source": data.source,
+        "folds": folds,
+        "n_requests": len(data.requests),
+        "n_models": len(data.models),
+        "holdout_share": HOLDOUT_SHARE,
+    }
+    metrics = {
+        **(_numeric("cv_", cv.summary) if cv else {}),
+        **(_calibration_metrics("cv_", cv) if cv else {}),
+        **_numeric("holdout_", held.summary),
+        **_calibration_metrics("holdout_", held),
+        "best_rounds": float(model.best_rounds_),
+    }
+    tags = {**_data_tags(data), "model.manifest_sha256": sha256_file(folder / MANIFEST)}
+    key, value = primary_metric(held)
+
+    def register(c: Any, run: Any) -> str:
+        try:
+            c.create_registered_model(name)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        mv = c.create_model_version(
+            name,
+            f"{run.info.artifact_uri}/model",
+            run_id=run.info.run_id,
+            tags={**_data_tags(data), f"holdout_{key}": f"{value:.4f}"},
+        )
+        return str(mv.version)
+
+    artifacts = [(folder, "model"), *((p, "plots") for p in plots), (tmp / "evaluation.json", None)]
+    run_id, version = _log_run(
+        tracking_uri, f"train {data.source}", "train", params, metrics, tags, artifacts, register
+    )
+    return run_id, str(version)
+
+
+def log_evaluation(
+    tracking_uri: str,
+    data: RoutingData,
+    ev: Evaluation,
+    params: dict[str, Any],
+    metrics_json: Path,
+    importance: dict[str, float] | None = None,
+) -> str:
+    """Log a ``selector evaluate`` run: parameters, metrics, plots, the metrics JSON."""
+    with tempfile.TemporaryDirectory() as tmp:
+        plots = plot_evaluation(ev, Path(tmp), importance)
+        run_id, _ = _log_run(
+            tracking_uri,
+            f"evaluate {data.source}",
+            "evaluate",
+            {**params, "source": data.source, "n_requests": len(data.requests)},
+            {**_numeric("cv_", ev.summary), **_calibration_metrics("cv_", ev)},
+            _data_tags(data),
+            [*((p, "plots") for p in plots), (metrics_json, None)],
+        )
+    return run_id
+
+
+# -- promotion ------------------------------------------------------------------------
+@dataclass
+class Promotion:
+    name: str
+    version: str
+    previous: str | None
+    promoted: bool
+    forced: bool
+    metric: str
+    candidate_value: float
+    champion_value: float | None
+    source: str
+
+    def message(self) -> str:
+        vs = (
+            "no champion yet"
+            if self.champion_value is None
+            else f"champion v{self.previous}: {self.champion_value:.4f}"
+        )
+        verdict = (
+            ("promoted (forced)" if self.forced else "promoted")
+            if self.promoted
+            else "not promoted"
+        )
+        return (
+            f"{self.name} v{self.version}: hold-out {self.metric} {self.candidate_value:.4f} "
+            f"on {self.source} ({vs}) — {verdict}"
+        )
+
+
+def promote(
+    name: str,
+    version: str,
+    tracking_uri: str = DEFAULT_TRACKING_URI,
+    data_dir: Path = DEFAULT_DATA_DIR,
+    force: bool = False,
+    seed: int = 0,
+) -> Promotion:
+    """Point the ``champion`` alias of ``name`` at ``version`` when it beats the current
+    champion on the hold-out of its data source, or unconditionally with ``force`` (the
+    version is then tagged ``promotion.forced``). Refusal raises :class:`ConflictError`."""
+    from mlflow.exceptions import MlflowException
+
+    from models.registry import resolve
+
+    c = client(tracking_uri, create=False)
+    try:
+        mv = c.get_model_version(name, version)
+    except MlflowException as exc:
+        raise NotFoundError(f"model {name!r} has no version {version!r}: {exc.message}") from exc
+    source = mv.tags.get("data.source")
+    if not source:
+        raise ConflictError(f"{name} v{version} has no data.source tag: it was not made by train")
+    data = load_source(source, data_dir)
+    candidate = QualityPredictor.load(resolve(f"models:/{name}/{version}", tracking_uri).folder)
+    key, cand_value = primary_metric(holdout_evaluation(candidate, data, seed))
+    try:
+        current = c.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        current = None
+    champ_value = None
+    if current is not None:
+        champion = QualityPredictor.load(
+            resolve(f"models:/{name}/{current.version}", tracking_uri).folder
+        )
+        champ_value = primary_metric(holdout_evaluation(champion, data, seed))[1]
+    beats = champ_value is None or cand_value > champ_value
+    result = Promotion(
+        name,
+        str(version),
+        None if current is None else str(current.version),
+        beats or force,
+        force and not beats,
+        key,
+        cand_value,
+        champ_value,
+        data.source,
+    )
+    if current is not None and str(current.version) == str(version):
+        result.promoted, result.forced = True, False
+        return result
+    if not result.promoted:
+        raise ConflictError(
+            result.message() + ": it does not beat the champion; pass --force to promote anyway"
+        )
+    c.set_registered_model_alias(name, CHAMPION, str(version))
+    c.set_model_version_tag(name, str(version), "promotion", result.message())
+    if result.forced:
+        c.set_model_version_tag(name, str(version), "promotion.forced", "true")
+    return result
