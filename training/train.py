@@ -35,7 +35,7 @@ from models.registry import (
     experiment_id,
 )
 from selector.errors import ConflictError, NotFoundError
-from training.data import DEFAULT_DATA_DIR, HOLDOUT_SHARE, RoutingData, load_source
+from training.data import DEFAULT_DATA_DIR, HOLDOUT_SHARE, SOURCES, RoutingData, load_source
 from training.evaluate import Evaluation, OutOfFold, cross_validate, evaluate
 from training.plots import plot_evaluation
 
@@ -112,6 +112,7 @@ def train(
     make = make_model or (lambda: QualityModel(seed=seed))
     t0 = time.perf_counter()
     data = load_source(source, data_dir)
+    location = source if source in SOURCES else str(Path(source).resolve())
     holdout = data.holdout_mask()
     train_data = data.subset(~holdout)
     progress(
@@ -152,7 +153,7 @@ def train(
         if track:
             progress("logging the run to MLflow and registering the model")
             run_id, version = _log_and_register(
-                tracking_uri, name, data, model, cv, held, folder, plots, Path(tmp), folds
+                tracking_uri, name, data, location, model, cv, held, folder, plots, Path(tmp), folds
             )
     return TrainResult(run_id, version, folder if out else None, cv, held, timings)
 
@@ -206,6 +207,7 @@ def _log_and_register(
     tracking_uri: str,
     name: str,
     data: RoutingData,
+    location: str,
     model: QualityModel,
     cv: Evaluation | None,
     held: Evaluation,
@@ -233,7 +235,11 @@ def _log_and_register(
         **_calibration_metrics("holdout_", held),
         "best_rounds": float(model.best_rounds_),
     }
-    tags = {**_data_tags(data), "model.manifest_sha256": sha256_file(folder / MANIFEST)}
+    tags = {
+        **_data_tags(data),
+        "data.location": location,
+        "model.manifest_sha256": sha256_file(folder / MANIFEST),
+    }
     key, value = primary_metric(held)
 
     def register(c: Any, run: Any) -> str:
@@ -246,7 +252,7 @@ def _log_and_register(
             name,
             f"{run.info.artifact_uri}/model",
             run_id=run.info.run_id,
-            tags={**_data_tags(data), f"holdout_{key}": f"{value:.4f}"},
+            tags={**_data_tags(data), "data.location": location, f"holdout_{key}": f"{value:.4f}"},
         )
         return str(mv.version)
 
@@ -330,10 +336,12 @@ def promote(
         mv = c.get_model_version(name, version)
     except MlflowException as exc:
         raise NotFoundError(f"model {name!r} has no version {version!r}: {exc.message}") from exc
-    source = mv.tags.get("data.source")
-    if not source:
-        raise ConflictError(f"{name} v{version} has no data.source tag: it was not made by train")
-    data = load_source(source, data_dir)
+    location = mv.tags.get("data.location")
+    if not location:
+        raise ConflictError(
+            f"{name} v{version} has no data.location tag: it was not registered by `selector train`"
+        )
+    data = load_source(location, data_dir)
     candidate = QualityPredictor.load(resolve(f"models:/{name}/{version}", tracking_uri).folder)
     key, cand_value = primary_metric(holdout_evaluation(candidate, data, seed))
     try:
