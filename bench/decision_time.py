@@ -1,10 +1,14 @@
 """In-process decision time: features + policy, as the service runs it per request.
 
 Measures p50/p99 over many decisions with 6 candidates, intent given and intent
-classified from the last user message, for the utility-v0 policy; the static-rules
+classified from the last user message, for the utility-v0 policy with the built-in
+prior and with a learned quality model (text scorers + LightGBM); the static-rules
 policy on the same requests is the baseline measured in the same run.
 
-    .venv/bin/python bench/decision_time.py [--n 20000]
+The learned model is the one ``--quality-model`` names (a folder or a ``models:/``
+URI); by default one is trained for the run on RouteLLM's GSM8K (hold-out excluded).
+
+    .venv/bin/python bench/decision_time.py [--n 20000] [--quality-model PATH]
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import CONVERSATION, percentiles_us, write_results
 from features.extractor import Conversation
 from selector.config import load_settings
-from selector.service import RouteInput, SelectorService, build_policy
+from selector.service import RouteInput, SelectorService, build_policy, load_quality_model
 
 SIX = [
     "gemini-2.5-flash-lite",
@@ -51,12 +55,19 @@ def measure(service: SelectorService, req: RouteInput, n: int) -> dict[str, floa
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=20_000)
+    ap.add_argument("--quality-model", default=None)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        service = SelectorService.from_settings(load_settings(db_path=Path(tmp) / "b.db"))
-        baseline = build_policy(
-            "static-rules", service.policy.quality, service.catalog, service.settings
-        )  # type: ignore[arg-type]
+        settings = load_settings(db_path=Path(tmp) / "b.db", quality_model="prior")
+        service = SelectorService.from_settings(settings)
+        baseline = build_policy("static-rules", service.prior, service.catalog, settings)
+        spec = args.quality_model or str(_train_model(Path(tmp)))
+        learned, status = load_quality_model(
+            load_settings(db_path=Path(tmp) / "b.db", quality_model=spec), service.prior
+        )
+        if not status.loaded:
+            raise SystemExit(f"cannot load {spec}: {status.reason}")
+        with_model = build_policy("utility-v0", learned, service.catalog, settings)
         given = RouteInput(
             "bench", Conversation(messages=CONVERSATION, intent="card_arrival"), candidates=SIX
         )
@@ -68,32 +79,43 @@ def main() -> None:
             base = measure(service, req, args.n)
             service.policy = utility
             ours = measure(service, req, args.n)
+            service.policy = with_model
+            model = measure(service, req, args.n)
             rows.append(
                 {
                     "case": label,
                     "candidates": 6,
                     "utility_v0": ours,
+                    "utility_v0_learned_model": model,
                     "static_rules_baseline": base,
                     "p99_ratio_to_baseline": round(ours["p99_us"] / base["p99_us"], 2),
+                    "learned_p99_ratio_to_baseline": round(model["p99_us"] / base["p99_us"], 2),
                 }
             )
     md = [
-        "| case (6 candidates) | utility-v0 p50 | utility-v0 p99 "
-        "| static-rules p50 | static-rules p99 | p99 ratio |",
-        "|---|---|---|---|---|---|",
+        "| case (6 candidates) | static-rules p50 / p99 | utility-v0 + prior p50 / p99 "
+        "| utility-v0 + learned model p50 / p99 | p99 ratios to static-rules |",
+        "|---|---|---|---|---|",
     ]
     for r in rows:
-        u, b = r["utility_v0"], r["static_rules_baseline"]
+        u, b, m = r["utility_v0"], r["static_rules_baseline"], r["utility_v0_learned_model"]
         cells = [
             r["case"],
-            f"{u['p50_us']} µs",
-            f"{u['p99_us']} µs",
-            f"{b['p50_us']} µs",
-            f"{b['p99_us']} µs",
-            f"{r['p99_ratio_to_baseline']}×",
+            f"{b['p50_us']} / {b['p99_us']} µs",
+            f"{u['p50_us']} / {u['p99_us']} µs",
+            f"{m['p50_us']} / {m['p99_us']} µs",
+            f"{r['p99_ratio_to_baseline']}× / {r['learned_p99_ratio_to_baseline']}×",
         ]
         md.append("| " + " | ".join(cells) + " |")
     write_results("decision_time", rows, "\n".join(md))
+
+
+def _train_model(tmp: Path) -> Path:
+    from training.train import train
+
+    print("training a quality model on routellm-gsm8k for the run…", file=sys.stderr)
+    train("routellm-gsm8k", folds=0, track=False, out=tmp)
+    return tmp / "model"
 
 
 if __name__ == "__main__":

@@ -176,6 +176,13 @@ class _Bar:
     default=None,
     help="Metrics JSON to write [evaluation-<source>.json].",
 )
+@click.option(
+    "--variant",
+    type=click.Choice(["one-model", "per-model"]),
+    default="one-model",
+    show_default=True,
+    help="One model across candidates (served), or one independent model per candidate.",
+)
 @_tracking_option
 @click.option("--no-track", is_flag=True, help="Do not log the run to MLflow.")
 def evaluate(
@@ -184,13 +191,14 @@ def evaluate(
     seed: int,
     folds: int,
     out: Path | None,
+    variant: str,
     tracking_uri: str | None,
     no_track: bool,
 ) -> None:
     """Cross-validate the quality model on a data source; write and log its metrics."""
     from models.quality import QualityModel
     from training.data import load_source
-    from training.evaluate import cross_validate
+    from training.evaluate import PerModel, cross_validate
     from training.evaluate import evaluate as score
     from training.train import log_evaluation
 
@@ -203,10 +211,14 @@ def evaluate(
         err=True,
     )
     model = QualityModel(seed=seed)
+
+    def make() -> QualityModel | PerModel:
+        if variant == "per-model":
+            return PerModel(lambda: QualityModel(seed=seed))
+        return QualityModel(seed=seed)
+
     with _Bar(folds, "cross-validation") as bar:
-        oof = cross_validate(
-            data, lambda: QualityModel(seed=seed), folds, seed, progress=lambda m: bar(m)
-        )
+        oof = cross_validate(data, make, folds, seed, progress=lambda m: bar(m))
     ev = score(data, oof, folds, seed)
     out = out or Path(f"evaluation-{data.source.replace(':', '-')}.json")
     body = {**ev.as_dict(), "content_hash": data.content_hash}
@@ -215,7 +227,8 @@ def evaluate(
     click.echo(f"\nmetrics written to {out}", err=True)
     if not no_track:
         uri = _tracking_uri(tracking_uri)
-        run_id = log_evaluation(uri, data, ev, {**model.get_params(), "folds": folds}, out)
+        params = {**model.get_params(), "folds": folds, "variant": variant}
+        run_id = log_evaluation(uri, data, ev, params, out)
         click.echo(f"MLflow run {run_id} in {uri}", err=True)
 
 

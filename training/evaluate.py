@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from models.quality import QualityModel, brier_score, calibration_error
 from training.data import STRONG, WEAK, RoutingData
 from training.metrics import aiq, apgr, cost_at_parity, cpt
 
-__all__ = ["Evaluation", "OutOfFold", "cross_validate", "evaluate"]
+__all__ = ["Evaluation", "OutOfFold", "PerModel", "cross_validate", "evaluate"]
 
 
 @dataclass
@@ -69,7 +70,7 @@ def _fmt(v: Any) -> str:
 
 def cross_validate(
     data: RoutingData,
-    make_model: Callable[[], QualityModel],
+    make_model: Callable[[], QualityModel | PerModel],
     folds: int = 5,
     seed: int = 0,
     progress: Callable[[str], None] = lambda _m: None,
@@ -238,3 +239,38 @@ def _many_models(data: RoutingData, p: np.ndarray, ev: Evaluation, seed: int) ->
         "best_single_cost_usd": c_best,
         "max_router_quality": max(qs),
     }
+
+
+class PerModel:
+    """The alternative to one model across candidates: an independent quality model per
+    candidate, each fitted on that candidate's outcomes only (no prices, no sharing).
+    Same interface as :class:`QualityModel`, for :func:`cross_validate`; measured
+    against it by ``selector evaluate --variant per-model``."""
+
+    def __init__(self, make: Callable[[], QualityModel]) -> None:
+        self.make = make
+
+    def fit(
+        self, requests: pd.DataFrame, outcomes: pd.DataFrame, models: pd.DataFrame
+    ) -> PerModel:
+        self.models_ = list(models["model"])
+        self.fitted_ = {}
+        for name in self.models_:
+            mine = outcomes[outcomes["model"] == name]
+            if mine.empty:
+                continue
+            self.fitted_[name] = self.make().fit(
+                requests, mine, models[models["model"] == name].reset_index(drop=True)
+            )
+        return self
+
+    def predict_proba(
+        self, requests: pd.DataFrame, models: pd.DataFrame, calibrated: bool = True
+    ) -> np.ndarray:
+        out = np.full((len(requests), len(models)), 0.5)
+        for j, name in enumerate(models["model"]):
+            model = self.fitted_.get(name)
+            if model is not None:
+                one = models[models["model"] == name].reset_index(drop=True)
+                out[:, j] = model.predict_proba(requests, one, calibrated)[:, 0]
+        return out

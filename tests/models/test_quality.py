@@ -20,7 +20,7 @@ from models.quality import (
 )
 from selector.errors import ArtifactError
 from training.data import RoutingData
-from training.evaluate import cross_validate, evaluate
+from training.evaluate import PerModel, cross_validate, evaluate
 
 TOPICS = {
     "easy": "what time do you open today",
@@ -219,3 +219,11 @@ def test_brier_and_calibration_error_of_perfect_and_poor_forecasts() -> None:
     assert calibration_error(y, y) == 0.0
     assert brier_score(np.full(100, 0.5), y) == pytest.approx(0.25)
     assert calibration_error(np.full(100, 0.9), y) == pytest.approx(0.4)
+
+
+def test_one_model_per_candidate_is_available_for_comparison() -> None:
+    data = generated(300, seed=2)
+    oof = cross_validate(data, lambda: PerModel(lambda: QualityModel(inner_folds=2)), folds=2)
+    easy = data.requests["text"].str.startswith("what").to_numpy()
+    assert oof.p.shape == (300, 2)
+    assert oof.p[~easy, 0].mean() < 0.4 < oof.p[~easy, 1].mean()
