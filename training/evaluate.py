@@ -250,9 +250,7 @@ class PerModel:
     def __init__(self, make: Callable[[], QualityModel]) -> None:
         self.make = make
 
-    def fit(
-        self, requests: pd.DataFrame, outcomes: pd.DataFrame, models: pd.DataFrame
-    ) -> PerModel:
+    def fit(self, requests: pd.DataFrame, outcomes: pd.DataFrame, models: pd.DataFrame) -> PerModel:
         self.models_ = list(models["model"])
         self.fitted_ = {}
         for name in self.models_:
