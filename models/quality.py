@@ -481,7 +481,15 @@ class QualityModel:
         """Coefficients (models × columns) and intercepts of the per-model scorers; a
         model with too few or one-sided labels gets its base rate."""
         from sklearn.linear_model import LogisticRegression
+        from threadpoolctl import threadpool_limits
 
+        with threadpool_limits(1, user_api="blas"):
+            # the solver's small vector products: BLAS threads only contend (5× slower here)
+            return self._fit_scorers_serial(x, y, LogisticRegression)
+
+    def _fit_scorers_serial(
+        self, x: Any, y: np.ndarray, lr_class: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
         coef = np.zeros((y.shape[1], x.shape[1]))
         intercept = np.zeros(y.shape[1])
         for j in range(y.shape[1]):
@@ -491,7 +499,7 @@ class QualityModel:
                 rate = float(np.clip(labels.mean(), 1e-3, 1 - 1e-3)) if seen.any() else 0.5
                 intercept[j] = math.log(rate / (1 - rate))
                 continue
-            lr = LogisticRegression(C=self.text_c, max_iter=2000).fit(x[seen], labels)
+            lr = lr_class(C=self.text_c, max_iter=2000).fit(x[seen], labels)
             coef[j], intercept[j] = lr.coef_[0], lr.intercept_[0]
         return coef, intercept
 
@@ -534,8 +542,10 @@ class QualityModel:
             progress("text scorers on all training requests")
             coef, intercept = self._fit_scorers(x_text, y)
 
-        n, k = y.shape
-        req_idx, mod_idx = np.repeat(np.arange(n), k), np.tile(np.arange(k), n)
+        n = len(y)
+        # one row per outcome known (all request × model pairs for benchmarks, the chosen
+        # model's for logged decisions), request-major
+        req_idx, mod_idx = np.nonzero(~np.isnan(y))
         base = np.array([text_features(t) for t in texts]).reshape(n, -1)
         x = np.column_stack(
             [
@@ -546,7 +556,7 @@ class QualityModel:
                 mod_idx.astype(float),
                 models["input_usd_per_mtok"].to_numpy(dtype=float)[mod_idx],
                 models["output_usd_per_mtok"].to_numpy(dtype=float)[mod_idx],
-                oof[req_idx, mod_idx] if self.use_text_scores else np.zeros(n * k),
+                oof[req_idx, mod_idx] if self.use_text_scores else np.zeros(len(req_idx)),
             ]
         )
         target = y[req_idx, mod_idx]
