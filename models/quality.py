@@ -166,6 +166,37 @@ def _platt(p: np.ndarray, y: np.ndarray) -> tuple[float, float] | None:
     return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
 
+def _shape_matrix(texts: Sequence[str]) -> np.ndarray:
+    """Raw :func:`text_features` of each text, texts × features."""
+    return np.array([text_features(t) for t in texts]).reshape(len(texts), len(TEXT_FEATURES))
+
+
+def _stage2_matrix(
+    shape: np.ndarray,
+    requests: pd.DataFrame,
+    intent_codes: np.ndarray,
+    model_codes: np.ndarray,
+    models: pd.DataFrame,
+    scores: np.ndarray,
+    req_idx: np.ndarray,
+    mod_idx: np.ndarray,
+) -> np.ndarray:
+    """Stage-2 rows (columns :data:`FEATURE_NAMES`) for the pairs ``req_idx`` ×
+    ``mod_idx``; a code of -1 (an intent or model the model never saw) is missing."""
+    return np.column_stack(
+        [
+            shape[req_idx],
+            requests["prompt_tokens"].to_numpy(dtype=float)[req_idx],
+            requests["turns"].to_numpy(dtype=float)[req_idx],
+            np.where(intent_codes < 0, np.nan, intent_codes)[req_idx],
+            np.where(model_codes < 0, np.nan, model_codes)[mod_idx],
+            models["input_usd_per_mtok"].to_numpy(dtype=float)[mod_idx],
+            models["output_usd_per_mtok"].to_numpy(dtype=float)[mod_idx],
+            scores[req_idx, mod_idx],
+        ]
+    )
+
+
 # -- the predictor: what the service loads ------------------------------------------------
 class QualityPredictor:
     """A fitted quality model as plain arrays + a LightGBM booster (see the module doc)."""
@@ -234,9 +265,12 @@ class QualityPredictor:
         vals = (1.0 + np.log(tf)) * self.idf[cols]
         return cols, vals / math.sqrt(float(vals @ vals))
 
-    def text_scores(self, texts: Sequence[str], intent_codes: np.ndarray) -> np.ndarray:
-        """Stage-1 probabilities, texts × models."""
-        shape = np.log1p(np.array([text_features(t) for t in texts]).reshape(len(texts), -1))
+    def text_scores(
+        self, texts: Sequence[str], intent_codes: np.ndarray, shape: np.ndarray
+    ) -> np.ndarray:
+        """Stage-1 probabilities, texts × models (``shape``: the texts' raw
+        :func:`text_features`, computed once by the caller, which needs them too)."""
+        shape = np.log1p(shape)
         z = ((shape - self.shape_mean) / self.shape_std) @ self._coef_shape.T + self.intercept
         known = intent_codes >= 0
         if known.any() and self._coef_intent.shape[1]:
@@ -265,26 +299,15 @@ class QualityPredictor:
         names = list(models["model"])
         mcodes = np.array([self._model_code.get(m, -1) for m in names], dtype=np.int64)
         n, k = len(texts), len(names)
+        base = _shape_matrix(texts)
         scores = np.full((n, k), np.nan)
         if self.use_text_scores:
             known = mcodes >= 0
-            scores[:, known] = self.text_scores(texts, icodes)[:, mcodes[known]]
+            scores[:, known] = self.text_scores(texts, icodes, base)[:, mcodes[known]]
         else:
             scores[:] = 0.0
         req_idx, mod_idx = np.repeat(np.arange(n), k), np.tile(np.arange(k), n)
-        base = np.array([text_features(t) for t in texts]).reshape(n, -1)
-        x = np.column_stack(
-            [
-                base[req_idx],
-                requests["prompt_tokens"].to_numpy(dtype=float)[req_idx],
-                requests["turns"].to_numpy(dtype=float)[req_idx],
-                np.where(icodes < 0, np.nan, icodes)[req_idx],
-                np.where(mcodes < 0, np.nan, mcodes)[mod_idx],
-                models["input_usd_per_mtok"].to_numpy(dtype=float)[mod_idx],
-                models["output_usd_per_mtok"].to_numpy(dtype=float)[mod_idx],
-                scores[req_idx, mod_idx],
-            ]
-        )
+        x = _stage2_matrix(base, requests, icodes, mcodes, models, scores, req_idx, mod_idx)
         p = np.asarray(self.booster.predict(x, num_threads=1)).reshape(n, k)
         return self._calibrate(p) if calibrated else p
 
@@ -295,7 +318,7 @@ class QualityPredictor:
         k = len(fv.candidates)
         shape = text_features(text)
         if self.use_text_scores:
-            all_scores = self.text_scores([text], np.array([icode]))[0]
+            all_scores = self.text_scores([text], np.array([icode]), np.array([shape]))[0]
         x = np.empty((k, len(FEATURE_NAMES)))
         x[:, : len(shape)] = shape
         req = fv.request
@@ -456,7 +479,7 @@ class QualityModel:
         return {**DEFAULT_LGB_PARAMS, **(self.lgb_params or {}), "seed": self.seed}
 
     # -- stage 1 ---------------------------------------------------------------------------
-    def _text_matrix(self, texts: list[str], intent_codes: np.ndarray) -> Any:
+    def _text_matrix(self, texts: list[str], intent_codes: np.ndarray, shape: np.ndarray) -> Any:
         from scipy.sparse import csr_matrix, hstack
         from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -471,7 +494,7 @@ class QualityModel:
             (np.ones(int(known.sum())), (np.flatnonzero(known), intent_codes[known])),
             shape=(len(texts), len(self.intents_)),
         )
-        shape = np.log1p(np.array([text_features(t) for t in texts]).reshape(len(texts), -1))
+        shape = np.log1p(shape)
         self.shape_mean_ = shape.mean(axis=0)
         self.shape_std_ = shape.std(axis=0) + 1e-9
         shape = (shape - self.shape_mean_) / self.shape_std_
@@ -527,7 +550,8 @@ class QualityModel:
         icodes = np.array(
             [index.get(i, -1) for i in requests["intent"].fillna("").astype(str)], dtype=np.int64
         )
-        x_text = self._text_matrix(texts, icodes)
+        base = _shape_matrix(texts)
+        x_text = self._text_matrix(texts, icodes, base)
         vocab = {} if self.vectorizer_ is None else dict(self.vectorizer_.vocabulary_)
         idf = np.zeros(0) if self.vectorizer_ is None else self.vectorizer_.idf_
 
@@ -542,25 +566,13 @@ class QualityModel:
             progress("text scorers on all training requests")
             coef, intercept = self._fit_scorers(x_text, y)
 
-        n = len(y)
         # one row per outcome known (all request × model pairs for benchmarks, the chosen
         # model's for logged decisions), request-major
         req_idx, mod_idx = np.nonzero(~np.isnan(y))
-        base = np.array([text_features(t) for t in texts]).reshape(n, -1)
-        x = np.column_stack(
-            [
-                base[req_idx],
-                requests["prompt_tokens"].to_numpy(dtype=float)[req_idx],
-                requests["turns"].to_numpy(dtype=float)[req_idx],
-                np.where(icodes < 0, np.nan, icodes)[req_idx],
-                mod_idx.astype(float),
-                models["input_usd_per_mtok"].to_numpy(dtype=float)[mod_idx],
-                models["output_usd_per_mtok"].to_numpy(dtype=float)[mod_idx],
-                oof[req_idx, mod_idx] if self.use_text_scores else np.zeros(len(req_idx)),
-            ]
+        x = _stage2_matrix(
+            base, requests, icodes, np.arange(len(self.models_)), models, oof, req_idx, mod_idx
         )
         target = y[req_idx, mod_idx]
-        seen = ~np.isnan(target)
         params = self._lgb_params()
 
         # a stream of its own: a user's data drawn with the same seed must not line up
@@ -580,8 +592,9 @@ class QualityModel:
 
         # rounds and calibration: a fifth of the training requests is held out of a probe
         # model; the final model is refitted on all requests with the rounds found
-        held = rng.random(n) < 0.2
-        fit_rows, val_rows = seen & ~held[req_idx], seen & held[req_idx]
+        held = rng.random(len(y)) < 0.2
+        val_rows = held[req_idx]
+        fit_rows = ~val_rows
         progress("gradient-boosted model across candidates: choosing the number of rounds")
         probe = lgb.train(
             params,
@@ -601,7 +614,8 @@ class QualityModel:
             if self.calibrate == "platt" or (self.calibration_check_ or 0.0) > 0.0:
                 self.calibration_ = _platt(raw, labels)
         progress(f"gradient-boosted model across candidates: {self.best_rounds_} rounds")
-        booster = lgb.train(params, dataset(seen), num_boost_round=self.best_rounds_)
+        everything = np.ones(len(target), dtype=bool)
+        booster = lgb.train(params, dataset(everything), num_boost_round=self.best_rounds_)
         self.predictor_ = QualityPredictor(
             self.models_,
             self.intents_,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -123,16 +124,22 @@ SOURCE_HELP = (
 )
 
 
-def _data_options(f: Any) -> Any:
-    f = click.option("--seed", type=int, default=0, show_default=True)(f)
-    f = click.option(
+def _data_dir_option(
+    help_text: str = "Folder of the public data sets.",
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    return click.option(
         "--data",
         "data_dir",
         type=click.Path(path_type=Path),
         default=DEFAULT_DATA,
         show_default=True,
-        help="Folder of the public data sets.",
-    )(f)
+        help=help_text,
+    )
+
+
+def _data_options(f: Any) -> Any:
+    f = click.option("--seed", type=int, default=0, show_default=True)(f)
+    f = _data_dir_option()(f)
     return click.option("--source", required=True, help=SOURCE_HELP)(f)
 
 
@@ -283,14 +290,7 @@ def train(
 @cli.command()
 @click.option("--name", default=None, help="Registered model name [model-selector-quality].")
 @click.option("--version", "version", required=True, help="Model version to promote.")
-@click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_DATA,
-    show_default=True,
-    help="Folder of the public data sets (for the hold-out evaluation).",
-)
+@_data_dir_option("Folder of the public data sets (for the hold-out evaluation).")
 @click.option("--force", is_flag=True, help="Promote even if it does not beat the champion.")
 @_tracking_option
 def promote(
