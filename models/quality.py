@@ -92,6 +92,9 @@ CATEGORICAL = ["intent", "model"]
 
 CALIBRATION_MODES = ("auto", "platt", "none")
 _BOOSTER, _ARRAYS, _SPEC = "booster.txt", "text_scorers.npz", "model.json"
+_COMPLETION = "completion.txt"
+MIN_COMPLETION_ROWS = 50  # known completion lengths needed to fit the length model
+COMPLETION_LGB_PARAMS: dict[str, Any] = {**DEFAULT_LGB_PARAMS, "objective": "poisson"}
 
 
 class NotFittedError(RuntimeError):
@@ -217,6 +220,7 @@ class QualityPredictor:
         calibration: tuple[float, float] | None,
         use_text_scores: bool = True,
         meta: dict[str, Any] | None = None,
+        completion_text: str | None = None,
     ) -> None:
         import lightgbm as lgb
 
@@ -230,9 +234,18 @@ class QualityPredictor:
         self.shape_std = np.asarray(shape_std, dtype=np.float64)
         self.booster_text = booster_text
         self.booster = lgb.Booster(model_str=booster_text)
+        self.completion_text = completion_text
+        self.completion = (
+            None if completion_text is None else lgb.Booster(model_str=completion_text)
+        )
         self.calibration = calibration
         self.use_text_scores = use_text_scores
         self.meta = meta or {}
+        # λ calibrated to a target at training (``selector train --target``), if any
+        policy = self.meta.get("policy") or {}
+        self.cost_weight: float | None = (
+            float(policy["cost_weight"]) if "cost_weight" in policy else None
+        )
         self._model_code = {m: i for i, m in enumerate(self.models)}
         self._intent_code = {m: i for i, m in enumerate(self.intents)}
         n_vocab, n_intents = len(vocab), len(self.intents)
@@ -286,12 +299,18 @@ class QualityPredictor:
         return _apply_platt(p, self.calibration)
 
     def predict_frame(
-        self, requests: pd.DataFrame, models: pd.DataFrame, calibrated: bool = True
+        self,
+        requests: pd.DataFrame,
+        models: pd.DataFrame,
+        calibrated: bool = True,
+        completion: np.ndarray | None = None,
     ) -> np.ndarray:
         """P(resolved) as a requests × models array, columns in the order of ``models``.
 
         ``requests`` needs ``text``, ``intent``, ``turns`` and ``prompt_tokens``;
         ``models`` needs ``model``, ``input_usd_per_mtok`` and ``output_usd_per_mtok``.
+        A ``completion`` array of the same shape is filled with the expected completion
+        tokens (NaN where unknown).
         """
         texts = [_clip(t) for t in requests["text"].fillna("").astype(str)]
         intents = requests["intent"].fillna("").astype(str)
@@ -309,10 +328,25 @@ class QualityPredictor:
         req_idx, mod_idx = np.repeat(np.arange(n), k), np.tile(np.arange(k), n)
         x = _stage2_matrix(base, requests, icodes, mcodes, models, scores, req_idx, mod_idx)
         p = np.asarray(self.booster.predict(x, num_threads=1)).reshape(n, k)
+        if completion is not None:
+            completion[:] = self._lengths(x, mcodes[mod_idx] >= 0).reshape(n, k)
         return self._calibrate(p) if calibrated else p
+
+    def _lengths(self, x: np.ndarray, known: np.ndarray) -> np.ndarray:
+        """Expected completion tokens of stage-2 rows ``x``; NaN for a model the length
+        model never saw, or without a length model."""
+        out = np.full(len(x), np.nan)
+        if self.completion is not None and known.any():
+            out[known] = self.completion.predict(x[known], num_threads=1)
+        return out
 
     def predict(self, fv: FeatureVector) -> list[float]:
         """P(resolved) of each candidate of a decision's feature vector (serving)."""
+        return self.predict_all(fv)[0]
+
+    def predict_all(self, fv: FeatureVector) -> tuple[list[float], list[float | None] | None]:
+        """P(resolved) of each candidate and, with a length model, its expected completion
+        tokens (None for a model the length model never saw)."""
         text = _clip(fv.text)
         icode = self._intent_code.get(fv.intent, -1)
         k = len(fv.candidates)
@@ -335,7 +369,11 @@ class QualityPredictor:
             else:
                 x[j, _X_SCORE] = all_scores[code] if code >= 0 else np.nan
         p = self._calibrate(np.asarray(self.booster.predict(x, num_threads=1)))
-        return [float(v) for v in p]
+        lengths = None
+        if self.completion is not None:
+            tokens = self._lengths(x, ~np.isnan(x[:, _X_MODEL]))
+            lengths = [None if t != t else float(t) for t in tokens]
+        return [float(v) for v in p], lengths
 
     def feature_importance(self) -> dict[str, float]:
         """Total gain of each stage-2 feature."""
@@ -347,6 +385,10 @@ class QualityPredictor:
         """Write the model to ``folder`` (created) with its manifest; returns ``folder``."""
         folder.mkdir(parents=True, exist_ok=True)
         (folder / _BOOSTER).write_text(self.booster_text, encoding="utf-8")
+        files = [_BOOSTER, _ARRAYS, _SPEC]
+        if self.completion_text is not None:
+            (folder / _COMPLETION).write_text(self.completion_text, encoding="utf-8")
+            files.append(_COMPLETION)
         terms = sorted(self.vocab, key=self.vocab.__getitem__)
         with (folder / _ARRAYS).open("wb") as f:
             np.savez_compressed(
@@ -371,10 +413,13 @@ class QualityPredictor:
             "calibration": None
             if self.calibration is None
             else {"method": "platt", "a": self.calibration[0], "b": self.calibration[1]},
+            "completion": None
+            if self.completion_text is None
+            else {"file": _COMPLETION, "objective": "poisson", "unit": "tokens"},
             "meta": self.meta,
         }
         (folder / _SPEC).write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
-        write_manifest(folder, [_BOOSTER, _ARRAYS, _SPEC], {"format": FORMAT})
+        write_manifest(folder, files, {"format": FORMAT})
         return folder
 
     @classmethod
@@ -413,6 +458,9 @@ class QualityPredictor:
                 calibration=None if cal is None else (float(cal["a"]), float(cal["b"])),
                 use_text_scores=bool(spec["use_text_scores"]),
                 meta=spec.get("meta", {}),
+                completion_text=(folder / _COMPLETION).read_text(encoding="utf-8")
+                if spec.get("completion")
+                else None,
             )
         except (KeyError, ValueError, OSError) as exc:
             raise ArtifactError(f"quality model in {folder} is malformed: {exc}") from exc
@@ -500,7 +548,7 @@ class QualityModel:
         shape = (shape - self.shape_mean_) / self.shape_std_
         return hstack([words, onehot, csr_matrix(shape)]).tocsr()
 
-    def _fit_scorers(self, x: Any, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _fit_scorers(self, x: Any, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Coefficients (models × columns) and intercepts of the per-model scorers; a
         model with too few or one-sided labels gets its base rate."""
         from sklearn.linear_model import LogisticRegression
@@ -508,10 +556,10 @@ class QualityModel:
 
         with threadpool_limits(1, user_api="blas"):
             # the solver's small vector products: BLAS threads only contend (5× slower here)
-            return self._fit_scorers_serial(x, y, LogisticRegression)
+            return self._fit_scorers_serial(x, y, w, LogisticRegression)
 
     def _fit_scorers_serial(
-        self, x: Any, y: np.ndarray, lr_class: Any
+        self, x: Any, y: np.ndarray, w: np.ndarray, lr_class: Any
     ) -> tuple[np.ndarray, np.ndarray]:
         coef = np.zeros((y.shape[1], x.shape[1]))
         intercept = np.zeros(y.shape[1])
@@ -522,7 +570,9 @@ class QualityModel:
                 rate = float(np.clip(labels.mean(), 1e-3, 1 - 1e-3)) if seen.any() else 0.5
                 intercept[j] = math.log(rate / (1 - rate))
                 continue
-            lr = lr_class(C=self.text_c, max_iter=2000).fit(x[seen], labels)
+            lr = lr_class(C=self.text_c, max_iter=2000).fit(
+                x[seen], labels, sample_weight=w[seen, j]
+            )
             coef[j], intercept[j] = lr.coef_[0], lr.intercept_[0]
         return coef, intercept
 
@@ -540,11 +590,17 @@ class QualityModel:
 
         self.models_ = list(models["model"])
         self.intents_ = sorted({i for i in requests["intent"].fillna("").astype(str) if i})
-        y = (
-            outcomes.pivot(index="request_id", columns="model", values="resolved")
-            .reindex(index=requests["request_id"], columns=self.models_)
-            .to_numpy(dtype=float)
-        )
+
+        def grid(column: str) -> np.ndarray:
+            return (
+                outcomes.pivot(index="request_id", columns="model", values=column)
+                .reindex(index=requests["request_id"], columns=self.models_)
+                .to_numpy(dtype=float)
+            )
+
+        y = grid("resolved")
+        # outcomes of logged decisions carry importance weights (training.data); others 1
+        w = np.nan_to_num(grid("weight"), nan=1.0) if "weight" in outcomes else np.ones_like(y)
         texts = [_clip(t) for t in requests["text"].fillna("").astype(str)]
         index = {name: i for i, name in enumerate(self.intents_)}
         icodes = np.array(
@@ -561,10 +617,10 @@ class QualityModel:
             folds = KFold(self.inner_folds, shuffle=True, random_state=self.seed)
             for i, (tr, te) in enumerate(folds.split(x_text)):
                 progress(f"text scorers, inner fold {i + 1}/{self.inner_folds}")
-                c, b = self._fit_scorers(x_text[tr], y[tr])
+                c, b = self._fit_scorers(x_text[tr], y[tr], w[tr])
                 oof[te] = _sigmoid(x_text[te] @ c.T + b)
             progress("text scorers on all training requests")
-            coef, intercept = self._fit_scorers(x_text, y)
+            coef, intercept = self._fit_scorers(x_text, y, w)
 
         # one row per outcome known (all request × model pairs for benchmarks, the chosen
         # model's for logged decisions), request-major
@@ -573,6 +629,7 @@ class QualityModel:
             base, requests, icodes, np.arange(len(self.models_)), models, oof, req_idx, mod_idx
         )
         target = y[req_idx, mod_idx]
+        weight = w[req_idx, mod_idx]
         params = self._lgb_params()
 
         # a stream of its own: a user's data drawn with the same seed must not line up
@@ -580,7 +637,7 @@ class QualityModel:
         masked = rng.random(len(target)) < self.identity_dropout
 
         def dataset(rows: np.ndarray, augment: bool = True) -> Any:
-            xs, ys = x[rows], target[rows]
+            xs, ys, ws = x[rows], target[rows], weight[rows]
             if augment and (masked & rows).any():
                 # copies of some rows with the model's identity hidden, so the trees also
                 # learn to predict from prices alone: how a new catalog entry is scored
@@ -588,7 +645,10 @@ class QualityModel:
                 copies[:, _X_MODEL] = np.nan
                 copies[:, _X_SCORE] = np.nan
                 xs, ys = np.vstack([xs, copies]), np.concatenate([ys, target[masked & rows]])
-            return lgb.Dataset(xs, ys, feature_name=FEATURE_NAMES, categorical_feature=CATEGORICAL)
+                ws = np.concatenate([ws, weight[masked & rows]])
+            return lgb.Dataset(
+                xs, ys, weight=ws, feature_name=FEATURE_NAMES, categorical_feature=CATEGORICAL
+            )
 
         # rounds and calibration: a fifth of the training requests is held out of a probe
         # model; the final model is refitted on all requests with the rounds found
@@ -616,6 +676,7 @@ class QualityModel:
         progress(f"gradient-boosted model across candidates: {self.best_rounds_} rounds")
         everything = np.ones(len(target), dtype=bool)
         booster = lgb.train(params, dataset(everything), num_boost_round=self.best_rounds_)
+        completion = self._fit_completion(outcomes, requests, x, req_idx, mod_idx, held)
         self.predictor_ = QualityPredictor(
             self.models_,
             self.intents_,
@@ -633,9 +694,57 @@ class QualityModel:
                 "params": self.get_params(),
                 "best_rounds": self.best_rounds_,
                 "calibration_check_brier_gain": self.calibration_check_,
+                "completion_rounds": self.completion_rounds_,
             },
+            completion,
         )
         return self
+
+    def _fit_completion(
+        self,
+        outcomes: pd.DataFrame,
+        requests: pd.DataFrame,
+        x: np.ndarray,
+        req_idx: np.ndarray,
+        mod_idx: np.ndarray,
+        held: np.ndarray,
+    ) -> str | None:
+        """The completion-length model: LightGBM with a Poisson objective (its prediction
+        is the mean length, which expected cost needs) over the same rows and features,
+        where the data has lengths; rounds by early stopping on the same held-out fifth."""
+        import lightgbm as lgb
+
+        self.completion_rounds_: int | None = None
+        if "completion_tokens" not in outcomes:
+            return None
+        tokens = (
+            outcomes.pivot(index="request_id", columns="model", values="completion_tokens")
+            .reindex(index=requests["request_id"], columns=self.models_)
+            .to_numpy(dtype=float)[req_idx, mod_idx]
+        )
+        known = ~np.isnan(tokens)
+        if known.sum() < MIN_COMPLETION_ROWS:
+            return None
+        params = {**COMPLETION_LGB_PARAMS, "seed": self.seed}
+
+        def dataset(rows: np.ndarray) -> Any:
+            return lgb.Dataset(
+                x[rows], tokens[rows], feature_name=FEATURE_NAMES, categorical_feature=CATEGORICAL
+            )
+
+        val = known & held[req_idx]
+        rounds = self.max_boost_round
+        if val.sum() >= 20:
+            probe = lgb.train(
+                params,
+                dataset(known & ~val),
+                num_boost_round=self.max_boost_round,
+                valid_sets=[dataset(val)],
+                callbacks=[lgb.early_stopping(self.early_stopping, verbose=False)],
+            )
+            rounds = max(10, int(probe.best_iteration or self.max_boost_round))
+        self.completion_rounds_ = rounds
+        return str(lgb.train(params, dataset(known), num_boost_round=rounds).model_to_string())
 
     def _fitted(self) -> QualityPredictor:
         if not hasattr(self, "predictor_"):
@@ -645,10 +754,15 @@ class QualityModel:
         return self.predictor_
 
     def predict_proba(
-        self, requests: pd.DataFrame, models: pd.DataFrame, calibrated: bool = True
+        self,
+        requests: pd.DataFrame,
+        models: pd.DataFrame,
+        calibrated: bool = True,
+        completion: np.ndarray | None = None,
     ) -> np.ndarray:
-        """P(resolved) as a requests × models array (columns in the order of ``models``)."""
-        return self._fitted().predict_frame(requests, models, calibrated)
+        """P(resolved) as a requests × models array (columns in the order of ``models``);
+        see :meth:`QualityPredictor.predict_frame` for ``completion``."""
+        return self._fitted().predict_frame(requests, models, calibrated, completion)
 
     def save(self, folder: Path) -> Path:
         """Save what serving needs (see :class:`QualityPredictor`)."""

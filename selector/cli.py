@@ -143,6 +143,27 @@ def _data_options(f: Any) -> Any:
     return click.option("--source", required=True, help=SOURCE_HELP)(f)
 
 
+def _target_options(f: Any) -> Any:
+    f = click.option(
+        "--strong",
+        default=None,
+        help="The strong model of a strong-share target [the dearest model of the data].",
+    )(f)
+    return click.option(
+        "--target",
+        default=None,
+        metavar="KIND=VALUE",
+        help="Calibrate λ (SELECTOR_COST_WEIGHT) to strong-share=0–1, budget=USD per 1,000 "
+        "requests or min-quality=0–1.",
+    )(f)
+
+
+def _target(value: str | None) -> Any:
+    from training.tradeoff import Target
+
+    return None if value is None else Target.parse(value)
+
+
 def _tracking_option(f: Any) -> Any:
     return click.option(
         "--tracking-uri",
@@ -190,6 +211,7 @@ class _Bar:
     show_default=True,
     help="One model across candidates (served), or one independent model per candidate.",
 )
+@_target_options
 @_tracking_option
 @click.option("--no-track", is_flag=True, help="Do not log the run to MLflow.")
 def evaluate(
@@ -199,6 +221,8 @@ def evaluate(
     folds: int,
     out: Path | None,
     variant: str,
+    target: str | None,
+    strong: str | None,
     tracking_uri: str | None,
     no_track: bool,
 ) -> None:
@@ -211,12 +235,15 @@ def evaluate(
 
     if folds < 2:
         raise click.BadParameter("need at least 2 folds", param_hint="--folds")
+    goal = _target(target)
     data = load_source(source, data_dir)
     click.echo(
         f"{data.source}: {len(data.requests)} requests, {len(data.models)} models, "
         f"{int(data.requests['eval'].sum())} evaluated; {folds}-fold cross-validation",
         err=True,
     )
+    for note in data.notes:
+        click.echo(f"note: {note}", err=True)
     model = QualityModel(seed=seed)
 
     def make() -> QualityModel | PerModel:
@@ -227,10 +254,23 @@ def evaluate(
     with _Bar(folds, "cross-validation") as bar:
         oof = cross_validate(data, make, folds, seed, progress=lambda m: bar(m))
     ev = score(data, oof, folds, seed)
+    tradeoff = None
+    if goal is not None:
+        from training.tradeoff import calibrate
+
+        tradeoff = calibrate(
+            data, oof.p, goal, strong, f"{folds}-fold cross-validation", oof.completion
+        )
     out = out or Path(f"evaluation-{data.source.replace(':', '-')}.json")
-    body = {**ev.as_dict(), "content_hash": data.content_hash}
+    body = {
+        **ev.as_dict(),
+        "content_hash": data.content_hash,
+        "cost_weight": tradeoff.as_dict() if tradeoff else None,
+    }
     out.write_text(json.dumps(body, indent=2) + "\n")
     click.echo(ev.table())
+    if tradeoff is not None:
+        click.echo("\n" + tradeoff.summary())
     click.echo(f"\nmetrics written to {out}", err=True)
     if not no_track:
         uri = _tracking_uri(tracking_uri)
@@ -252,6 +292,7 @@ def evaluate(
 @click.option(
     "--out", type=click.Path(path_type=Path), default=None, help="Also keep the model here."
 )
+@_target_options
 @_tracking_option
 def train(
     source: str,
@@ -260,6 +301,8 @@ def train(
     folds: int,
     name: str | None,
     out: Path | None,
+    target: str | None,
+    strong: str | None,
     tracking_uri: str | None,
 ) -> None:
     """Train the quality model, evaluate it, log the run to MLflow and register it."""
@@ -268,18 +311,32 @@ def train(
 
     if folds == 1 or folds < 0:
         raise click.BadParameter("use 0 (no cross-validation) or at least 2", param_hint="--folds")
+    goal = _target(target)
     uri = _tracking_uri(tracking_uri)
     name = name or DEFAULT_MODEL_NAME
     # steps: load, each fold, the fit (start, 5 inner folds, all, 2 for the rounds), logging
     with _Bar(11 + folds, "train") as bar:
         result = run_training(
-            source, data_dir, folds, seed, uri, name, out, progress=lambda m: bar(m)
+            source,
+            data_dir,
+            folds,
+            seed,
+            uri,
+            name,
+            out,
+            progress=lambda m: bar(m),
+            target=goal,
+            strong=strong,
         )
+    for note in result.data_notes:
+        click.echo(f"note: {note}", err=True)
     if result.cv is not None:
         click.echo(f"{result.cv.folds}-fold cross-validation on {result.cv.source}:")
         click.echo(result.cv.table())
     click.echo(f"\nhold-out ({result.holdout.n_requests} requests never trained on):")
     click.echo(result.holdout.table())
+    if result.tradeoff is not None:
+        click.echo("\n" + result.tradeoff.summary())
     click.echo(
         f"\nregistered {name} version {result.version} (MLflow run {result.run_id})\n"
         f"promote it:  selector promote --name {name} --version {result.version}\n"

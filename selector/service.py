@@ -297,20 +297,30 @@ class SelectorService:
             )
         return out
 
+    def cost_weight(self, policy: Policy | None = None) -> float:
+        """λ: ``SELECTOR_COST_WEIGHT`` when set, else the one the quality model was
+        calibrated with (``selector train --target``), else the default."""
+        s = self.settings
+        if "cost_weight" in s.model_fields_set:
+            return s.cost_weight
+        calibrated = getattr((policy or self.policy).quality, "cost_weight", None)
+        return s.cost_weight if calibrated is None else float(calibrated)
+
     def decide(self, req: RouteInput, now: float | None = None) -> tuple[FeatureVector, Decision]:
         """Features and decision for ``req``; no I/O (this is the timed hot path)."""
         candidates = self.check_candidates(req.candidates)
         now = time.time() if now is None else now
         fv = self.extractor.extract(req.conversation, candidates, now)
         s = self.settings
+        policy = self.policy  # one model for the whole decision, even during a reload
         ctx = DecisionContext(
             max_latency_ms=req.max_latency_ms,
             max_cost_usd=req.max_cost_usd,
-            cost_weight=s.cost_weight if req.cost_weight is None else req.cost_weight,
+            cost_weight=self.cost_weight(policy) if req.cost_weight is None else req.cost_weight,
             latency_weight=s.latency_weight,
             priority=PRIORITIES[req.conversation.priority],
         )
-        decision = self.policy.decide(fv, ctx)
+        decision = policy.decide(fv, ctx)
         self.tracker.on_selected(decision.model, now)
         return fv, decision
 

@@ -10,11 +10,28 @@ A :class:`RoutingData` holds
   ``resolved`` (0/1), and when known ``completion_tokens``, ``cost_usd``, ``latency_ms``;
 - ``models``: one row per model — ``model``, ``input_usd_per_mtok``,
   ``output_usd_per_mtok``;
-- ``source`` and ``content_hash`` (SHA-256 of the files read), for the record.
+- ``source`` and ``content_hash`` (SHA-256 of the files read), for the record;
+- for logged decisions only: ``propensity`` and ``weight`` in ``outcomes`` (see
+  below) and ``offers``, one row per request × candidate the service considered, with
+  the ``expected_cost_usd`` it used; ``notes`` says what was left out and why.
 
 Sources (:data:`SOURCES`): RouteLLM's GSM8K and MMLU (two models, full information),
-ZeroEval's gsm and crux (many models, with prices), and a generic table users fill
-from their own logs (:func:`load_table`, documented in the README).
+ZeroEval's gsm and crux (many models, with prices), a generic table users fill from
+their own logs (:func:`load_table`, documented in the README), and the service's own
+decision log (:func:`load_decision_log`).
+
+**Learning from logged decisions.** A decision log holds one outcome per request: the
+chosen model's. The models it did not choose are missing *not at random*: the policy
+that logged them chose by the request (hard requests go to strong models), so a
+plain fit learns each model only on the requests the policy gave it. Each outcome is
+therefore weighted by the inverse of its logged propensity (``weight`` = 1 /
+propensity, capped at :data:`MAX_IPS_WEIGHT` and scaled to mean 1), which re-balances
+every model's requests towards the whole traffic (importance weighting). What stays
+biased: a model a request had no chance of getting (propensity 0 for it, e.g. with no
+exploration at all) is learned there only by extrapolation, through its prices and
+the requests it did get; the cap trades a little bias for variance; outcomes of
+decisions the gateway overrode (it served another model, whose propensity is
+unknown) are left out.
 """
 
 from __future__ import annotations
@@ -22,7 +39,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +48,18 @@ import pandas as pd
 from features.tokens import CHARS_PER_TOKEN, estimate_prompt_tokens
 from selector.errors import ConfigError
 
-__all__ = ["DEFAULT_DATA_DIR", "SOURCES", "RoutingData", "load_source", "load_table"]
+__all__ = [
+    "DEFAULT_DATA_DIR",
+    "SOURCES",
+    "RoutingData",
+    "load_decision_log",
+    "load_source",
+    "load_table",
+]
 
 DEFAULT_DATA_DIR = Path("../shared/data")
 HOLDOUT_SHARE = 0.2  # of requests kept out of every registered model, to compare them
+MAX_IPS_WEIGHT = 50.0  # cap of 1 / propensity: a propensity under 2 % counts as 2 %
 
 # RouteLLM's two models, with the list prices its paper uses for cost (USD / Mtok).
 ROUTELLM_MODELS = pd.DataFrame(
@@ -54,6 +79,8 @@ class RoutingData:
     models: pd.DataFrame
     source: str
     content_hash: str
+    offers: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
 
     def matrix(self, column: str = "resolved") -> pd.DataFrame:
         """``column`` as a requests × models table (NaN where a model was not tried)."""
@@ -63,9 +90,19 @@ class RoutingData:
     def subset(self, mask: np.ndarray) -> RoutingData:
         """The requests where ``mask`` is True, with their outcomes."""
         requests = self.requests[mask].reset_index(drop=True)
-        outcomes = self.outcomes[self.outcomes["request_id"].isin(set(requests["request_id"]))]
+        ids = set(requests["request_id"])
+        outcomes = self.outcomes[self.outcomes["request_id"].isin(ids)]
+        offers = None
+        if self.offers is not None:
+            offers = self.offers[self.offers["request_id"].isin(ids)].reset_index(drop=True)
         return RoutingData(
-            requests, outcomes.reset_index(drop=True), self.models, self.source, self.content_hash
+            requests,
+            outcomes.reset_index(drop=True),
+            self.models,
+            self.source,
+            self.content_hash,
+            offers,
+            list(self.notes),
         )
 
     def holdout_mask(self, share: float = HOLDOUT_SHARE) -> np.ndarray:
@@ -78,6 +115,19 @@ class RoutingData:
     def full_information(self) -> bool:
         """True when every model was tried on every request (benchmarks, not logs)."""
         return len(self.outcomes) == len(self.requests) * len(self.models)
+
+    @property
+    def logged(self) -> bool:
+        """True for decisions logged with their propensities (one outcome a request)."""
+        return self.offers is not None and "propensity" in self.outcomes
+
+    def offered(self, column: str = "expected_cost_usd") -> pd.DataFrame:
+        """``column`` of the logged offers as a requests × models table (NaN where a
+        model was not a candidate)."""
+        if self.offers is None:
+            raise ValueError(f"{self.source} has no logged candidates")
+        table = self.offers.pivot(index="request_id", columns="model", values=column)
+        return table.reindex(index=self.requests["request_id"], columns=self.models["model"])
 
 
 def _unit_hash(key: str) -> float:
@@ -216,6 +266,8 @@ def load_table(path: Path) -> RoutingData:
     """
     _require(path)
     df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    if {"decision_id", "propensity"} <= set(df.columns):  # written by `selector export-log`
+        return _from_joined_log(df, path)
     missing = [c for c in TABLE_COLUMNS if c not in df.columns]
     if missing:
         raise ConfigError(
@@ -284,6 +336,117 @@ def _as_flag(value: object) -> float:
     return {"1": 1.0, "1.0": 1.0, "true": 1.0, "0": 0.0, "0.0": 0.0, "false": 0.0}.get(text, np.nan)
 
 
+LOG_SUFFIXES = {".db", ".sqlite", ".sqlite3"}
+
+
+def load_decision_log(path: Path) -> RoutingData:
+    """The service's own decisions with their outcomes: its SQLite decision log
+    (``selector.db``) or a file written by ``selector export-log``.
+
+    One outcome per decision, the chosen model's, weighted by its logged propensity
+    (see the module docstring for the method and its bias). The label is ``resolved``;
+    a decision with only a ``reward`` counts as resolved when the reward is ≥ 0.5.
+    Decisions without an outcome yet, and those the gateway overrode, are left out and
+    counted in ``notes``.
+    """
+    _require(path)
+    if path.suffix in LOG_SUFFIXES:
+        from selector.export import joined_rows
+        from selector.store import DecisionLog
+
+        frame = pd.DataFrame.from_records(list(joined_rows(DecisionLog(path))))
+    else:
+        frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    return _from_joined_log(frame, path)
+
+
+def _from_joined_log(frame: pd.DataFrame, path: Path) -> RoutingData:
+    from features.schema import CANDIDATE_FEATURES
+
+    need = ["decision_id", "model", "propensity", "candidate_features", "resolved", "reward"]
+    missing = [c for c in need if c not in frame.columns]
+    if frame.empty or missing:
+        raise ConfigError(
+            f"{path.name}: "
+            + (f"missing column(s) {missing}" if missing else "no decisions in the log")
+            + ": train from the SQLite decision log or a file written by `selector export-log`"
+        )
+    total = len(frame)
+    label = frame["resolved"].map(lambda v: np.nan if pd.isna(v) else _as_flag(v))
+    reward = pd.to_numeric(frame["reward"], errors="coerce")
+    label = label.where(label.notna(), (reward >= 0.5).astype(float).where(reward.notna()))
+    override = frame["override"].map(_as_flag).fillna(0.0) > 0 if "override" in frame else False
+    keep = label.notna() & ~override
+    prop = pd.to_numeric(frame["propensity"], errors="coerce")
+    bad = keep & ~((prop > 0) & (prop <= 1))
+    for i in np.flatnonzero(bad.to_numpy())[:1]:
+        raise ConfigError(
+            f"{path.name}: decision {frame['decision_id'].iloc[i]}: propensity "
+            f"{frame['propensity'].iloc[i]!r} is not in (0, 1]: the log is damaged"
+        )
+    notes = []
+    if (n := int(label.isna().sum())) > 0:
+        notes.append(f"{n} of {total} decisions have no outcome yet and are left out")
+    if (n := int((label.notna() & override).sum())) > 0:
+        notes.append(f"{n} decisions the gateway overrode (another model served) are left out")
+    df = frame[keep].reset_index(drop=True)
+    if df.empty:
+        raise ConfigError(
+            f"{path.name}: none of its {total} decisions has an outcome: report `resolved` "
+            "or `reward` through POST /v1/feedback"
+        )
+    label, prop = label[keep].reset_index(drop=True), prop[keep].reset_index(drop=True)
+    text = df["text"].fillna("").astype(str) if "text" in df else pd.Series("", index=df.index)
+    ids = df["decision_id"].astype(str)
+    requests = pd.DataFrame(
+        {
+            "request_id": ids,
+            "text": text,
+            "intent": df["intent"].fillna("").astype(str) if "intent" in df else "",
+            "turns": pd.to_numeric(df.get("f_turns", 1), errors="coerce"),
+            "prompt_tokens": pd.to_numeric(df.get("f_prompt_tokens", 0), errors="coerce"),
+            "eval": True,
+        }
+    ).fillna({"turns": 1, "prompt_tokens": 0})
+    weight = np.minimum(1.0 / prop.to_numpy(float), MAX_IPS_WEIGHT)
+    outcomes = pd.DataFrame(
+        {
+            "request_id": ids,
+            "model": df["model"].astype(str),
+            "resolved": label.to_numpy(float),
+            "propensity": prop.to_numpy(float),
+            "weight": weight / weight.mean(),
+        }
+    )
+    for column in ("completion_tokens", "cost_usd", "latency_ms"):
+        if column in df:
+            outcomes[column] = pd.to_numeric(df[column], errors="coerce").to_numpy()
+    col = {name: i for i, (name, _) in enumerate(CANDIDATE_FEATURES)}
+    offers, prices = [], {}
+    # the expected cost the policy weighed: its scores' (a trained model may estimate the
+    # completion length), else the feature's (the catalog's estimate)
+    scores = df["scores"] if "scores" in df else pd.Series("[]", index=df.index)
+    for rid, blob, scored in zip(ids, df["candidate_features"], scores, strict=True):
+        used = {s["model"]: s["expected_cost_usd"] for s in json.loads(scored or "[]")}
+        for model, row in json.loads(blob).items():
+            cost = used.get(model, row[col["expected_cost_usd"]])
+            offers.append((rid, model, float(cost)))
+            prices[model] = (row[col["input_usd_per_mtok"]], row[col["output_usd_per_mtok"]])
+    models = pd.DataFrame(
+        [(m, float(i), float(o)) for m, (i, o) in sorted(prices.items())],
+        columns=["model", "input_usd_per_mtok", "output_usd_per_mtok"],
+    )
+    return RoutingData(
+        requests,
+        outcomes,
+        models,
+        f"log:{path.name}",
+        _hash_files(path),
+        pd.DataFrame(offers, columns=["request_id", "model", "expected_cost_usd"]),
+        notes,
+    )
+
+
 SOURCES: dict[str, Callable[[Path], RoutingData]] = {
     "routellm-gsm8k": lambda d: load_routellm("gsm8k", d),
     "routellm-mmlu": lambda d: load_routellm("mmlu", d),
@@ -293,12 +456,16 @@ SOURCES: dict[str, Callable[[Path], RoutingData]] = {
 
 
 def load_source(name: str, data_dir: Path = DEFAULT_DATA_DIR) -> RoutingData:
-    """A named source from :data:`SOURCES`, or a path to a table (CSV/Parquet)."""
+    """A named source from :data:`SOURCES`, a decision log (``.db``), or a path to a
+    table (CSV/Parquet): an export of the decision log or a user's outcome table."""
     if name in SOURCES:
         return SOURCES[name](data_dir)
     path = Path(name)
+    if path.suffix in LOG_SUFFIXES:
+        return load_decision_log(path)
     if path.suffix in {".csv", ".parquet"} or path.exists():
         return load_table(path)
     raise ConfigError(
-        f"unknown data source {name!r}: use one of {sorted(SOURCES)} or a .csv/.parquet path"
+        f"unknown data source {name!r}: use one of {sorted(SOURCES)}, a decision log (.db) "
+        "or a .csv/.parquet path"
     )

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from training.evaluate import Evaluation
+from training.tradeoff import Calibrated
 
-__all__ = ["plot_evaluation"]
+__all__ = ["plot_evaluation", "plot_tradeoff"]
 
 
 def _pyplot() -> Any:
@@ -89,6 +90,30 @@ def plot_evaluation(
         ax.set_title("Feature importance (boosted model)")
         out.append(_save(plt, fig, folder / "feature_importance.png"))
     return out
+
+
+def plot_tradeoff(cal: Calibrated, folder: Path) -> Path:
+    """Quality and spend per 1,000 requests along the λ sweep, with the calibrated λ."""
+    plt = _pyplot()
+    folder.mkdir(parents=True, exist_ok=True)
+    pts = [t for t in cal.sweep if t.cost_weight > 0 and t.quality == t.quality]
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    ax.plot([t.cost_weight for t in pts], [t.quality for t in pts], "-", c="C0")
+    ax.set_xscale("log")
+    ax.set_xlabel("λ (utility per USD)")
+    ax.set_ylabel("quality (share resolved)", color="C0")
+    right = ax.twinx()
+    right.plot([t.cost_weight for t in pts], [t.cost_per_1k for t in pts], "-", c="C1")
+    right.set_ylabel("USD per 1,000 requests", color="C1")
+    s = cal.setting
+    if s.cost_weight > 0:
+        ax.axvline(s.cost_weight, ls=":", c="grey")
+    ax.set_title(
+        f"λ = {s.cost_weight:.3g} for {cal.target}: quality {s.quality:.3f}, "
+        f"${s.cost_per_1k:.3g}/1k, {s.strong_share:.0%} strong",
+        fontsize=9,
+    )
+    return _save(plt, fig, folder / "cost_weight.png")
 
 
 def _save(plt: Any, fig: Any, path: Path) -> Path:

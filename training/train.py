@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from models.quality import QualityModel, QualityPredictor
 from models.registry import (
     CHAMPION,
@@ -37,7 +39,8 @@ from models.registry import (
 from selector.errors import ConflictError, NotFoundError
 from training.data import DEFAULT_DATA_DIR, HOLDOUT_SHARE, SOURCES, RoutingData, load_source
 from training.evaluate import Evaluation, OutOfFold, cross_validate, evaluate
-from training.plots import plot_evaluation
+from training.plots import plot_evaluation, plot_tradeoff
+from training.tradeoff import Calibrated, Target, calibrate
 
 __all__ = [
     "Promotion",
@@ -59,20 +62,30 @@ class TrainResult:
     cv: Evaluation | None
     holdout: Evaluation
     timings_s: dict[str, float] = field(default_factory=dict)
+    tradeoff: Calibrated | None = None
+    data_notes: list[str] = field(default_factory=list)
 
 
 def primary_metric(ev: Evaluation) -> tuple[str, float]:
     """The figure models are compared by: APGR for two models, AIQ for more."""
     key = "APGR" if "APGR" in ev.summary else "AIQ"
-    return key, float(ev.summary[key])
+    value = ev.summary.get(key)
+    if value is None:
+        raise ConflictError(
+            f"{ev.source}: {key} cannot be measured ({ev.summary.get('notes', 'too few outcomes')})"
+            ": log more decisions with exploration (SELECTOR_EXPLORATION) before comparing models"
+        )
+    return key, float(value)
 
 
 def holdout_evaluation(predictor: QualityPredictor, data: RoutingData, seed: int) -> Evaluation:
     """Metrics of ``predictor`` on the hold-out requests of ``data``."""
     hold = data.subset(data.holdout_mask())
-    p = predictor.predict_frame(hold.requests, hold.models)
+    lengths = np.full((len(hold.requests), len(hold.models)), np.nan)
+    p = predictor.predict_frame(hold.requests, hold.models, completion=lengths)
     p_raw = predictor.predict_frame(hold.requests, hold.models, calibrated=False)
-    ev = evaluate(hold, OutOfFold(p, p_raw), folds=0, seed=seed)
+    completion = None if np.isnan(lengths).all() else lengths
+    ev = evaluate(hold, OutOfFold(p, p_raw, completion), folds=0, seed=seed)
     ev.source = f"{data.source} (hold-out)"
     return ev
 
@@ -106,8 +119,12 @@ def train(
     track: bool = True,
     make_model: Callable[[], QualityModel] | None = None,
     progress: Progress = lambda _m: None,
+    target: Target | None = None,
+    strong: str | None = None,
 ) -> TrainResult:
-    """Run the training job described in the module docstring."""
+    """Run the training job described in the module docstring. With a ``target``, λ
+    is calibrated to it (:mod:`training.tradeoff`) on the cross-validated predictions
+    (on the hold-out without cross-validation) and stored with the model."""
     timings: dict[str, float] = {}
     make = make_model or (lambda: QualityModel(seed=seed))
     t0 = time.perf_counter()
@@ -121,12 +138,16 @@ def train(
     )
     timings["load"] = time.perf_counter() - t0
 
-    cv = None
+    cv = tradeoff = None
     if folds:
         t0 = time.perf_counter()
         oof = cross_validate(data, make, folds, seed, progress=progress)
         cv = evaluate(data, oof, folds, seed)
         timings["cross_validation"] = time.perf_counter() - t0
+        if target is not None:
+            tradeoff = calibrate(
+                data, oof.p, target, strong, f"{folds}-fold cross-validation", oof.completion
+            )
 
     t0 = time.perf_counter()
     progress("fitting the model on the training requests")
@@ -136,26 +157,49 @@ def train(
     )
     timings["fit"] = time.perf_counter() - t0
     held = holdout_evaluation(model.predictor_, data, seed)
+    if target is not None and tradeoff is None:
+        hold = data.subset(holdout)
+        lengths = np.full((len(hold.requests), len(hold.models)), np.nan)
+        p = model.predictor_.predict_frame(hold.requests, hold.models, completion=lengths)
+        tradeoff = calibrate(hold, p, target, strong, "the promotion hold-out", lengths)
+    if tradeoff is not None:
+        model.predictor_.meta["policy"] = tradeoff.as_dict()
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = model.save((out or Path(tmp)) / "model")
         plots = plot_evaluation(
             cv or held, Path(tmp) / "plots", model.predictor_.feature_importance()
         )
+        if tradeoff is not None:
+            plots.append(plot_tradeoff(tradeoff, Path(tmp) / "plots"))
         report = {
             "cross_validation": cv.as_dict() if cv else None,
             "holdout": held.as_dict(),
             "content_hash": data.content_hash,
             "timings_s": timings,
+            "cost_weight": tradeoff.as_dict() if tradeoff else None,
         }
         (Path(tmp) / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
         run_id = version = None
         if track:
             progress("logging the run to MLflow and registering the model")
             run_id, version = _log_and_register(
-                tracking_uri, name, data, location, model, cv, held, folder, plots, Path(tmp), folds
+                tracking_uri,
+                name,
+                data,
+                location,
+                model,
+                cv,
+                held,
+                folder,
+                plots,
+                Path(tmp),
+                folds,
+                tradeoff,
             )
-    return TrainResult(run_id, version, folder if out else None, cv, held, timings)
+    return TrainResult(
+        run_id, version, folder if out else None, cv, held, timings, tradeoff, data.notes
+    )
 
 
 def _log_run(
@@ -215,6 +259,7 @@ def _log_and_register(
     plots: list[Path],
     tmp: Path,
     folds: int,
+    tradeoff: Calibrated | None = None,
 ) -> tuple[str, str]:
     from mlflow.exceptions import MlflowException
 
@@ -227,6 +272,7 @@ def _log_and_register(
         "n_requests": len(data.requests),
         "n_models": len(data.models),
         "holdout_share": HOLDOUT_SHARE,
+        **({"target": str(tradeoff.target)} if tradeoff else {}),
     }
     metrics = {
         **(_numeric("cv_", cv.summary) if cv else {}),
@@ -234,6 +280,7 @@ def _log_and_register(
         **_numeric("holdout_", held.summary),
         **_calibration_metrics("holdout_", held),
         "best_rounds": float(model.best_rounds_),
+        **(_numeric("tradeoff_", tradeoff.setting.as_dict()) if tradeoff else {}),
     }
     tags = {
         **_data_tags(data),

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from features.extractor import C, FeatureVector
+from features.extractor import C, FeatureVector, R
 from selector.config import Settings
 
 __all__ = [
@@ -47,6 +47,8 @@ _COST, _FITS, _P50, _P95 = (
     C["latency_p95_ms"],
 )
 _ERR, _STATE = C["error_rate"], C["circuit_state"]
+_IN, _OUT = C["input_usd_per_mtok"], C["output_usd_per_mtok"]
+_PROMPT = R["prompt_tokens"]
 _OPEN, _HALF_OPEN = 2, 1
 
 
@@ -146,14 +148,23 @@ class Policy(ABC):
         """Choose a model for ``fv`` under ``ctx``; always names one while candidates exist."""
         if not fv.candidates:
             raise ValueError("no candidates to choose from")
-        p_resolved = self.quality.predict(fv)
+        lengths = None
+        predict_all = getattr(self.quality, "predict_all", None)
+        if predict_all is not None:  # a trained model may also predict completion lengths
+            p_resolved, lengths = predict_all(fv)
+        else:
+            p_resolved = self.quality.predict(fv)
+        prompt = fv.request[_PROMPT]
         lat_w = ctx.latency_weight * PRIORITY_LATENCY_FACTOR[ctx.priority] / 1000.0
         scores: list[CandidateScore] = []
-        for name, row, p, probing in zip(
-            fv.candidates, fv.candidate_rows, p_resolved, fv.probing, strict=True
+        for j, (name, row, p, probing) in enumerate(
+            zip(fv.candidates, fv.candidate_rows, p_resolved, fv.probing, strict=True)
         ):
+            cost = row[_COST]
+            if lengths is not None and lengths[j] is not None:
+                cost = (prompt * row[_IN] + lengths[j] * row[_OUT]) / 1e6
             reasons = []
-            if ctx.max_cost_usd is not None and row[_COST] > ctx.max_cost_usd:
+            if ctx.max_cost_usd is not None and cost > ctx.max_cost_usd:
                 reasons.append("budget")
             if ctx.max_latency_ms is not None and row[_P95] > ctx.max_latency_ms:
                 reasons.append("deadline")
@@ -162,10 +173,8 @@ class Policy(ABC):
                 reasons.append("circuit_open")
             if row[_FITS] == 0.0:
                 reasons.append("context_window")
-            utility = p * (1.0 - row[_ERR]) - ctx.cost_weight * row[_COST] - lat_w * row[_P50]
-            scores.append(
-                CandidateScore(name, p, row[_COST], row[_P50], utility, True, tuple(reasons))
-            )
+            utility = p * (1.0 - row[_ERR]) - ctx.cost_weight * cost - lat_w * row[_P50]
+            scores.append(CandidateScore(name, p, cost, row[_P50], utility, True, tuple(reasons)))
 
         relaxed: list[str] = []
         eligible = [i for i, s in enumerate(scores) if not s.reasons]

@@ -19,6 +19,7 @@ from models.quality import (
     calibration_error,
 )
 from selector.errors import ArtifactError
+from selector.policy.base import DecisionContext
 from training.data import RoutingData
 from training.evaluate import PerModel, cross_validate, evaluate
 
@@ -44,8 +45,14 @@ def generated(n: int = 600, seed: int = 0) -> RoutingData:
     )
     p_cheap = np.where(kind == "easy", 0.97, 0.2)
     p_strong = np.where(kind == "easy", 0.95, 0.85)
+    # 'strong' writes long answers to hard requests; 'cheap' is terse throughout
+    length_cheap = np.full(n, 40.0)
+    length_strong = np.where(kind == "easy", 60.0, 220.0)
     rows = []
-    for model, p, cost in (("cheap", p_cheap, 0.001), ("strong", p_strong, 0.02)):
+    for model, p, cost, length in (
+        ("cheap", p_cheap, 0.001, length_cheap),
+        ("strong", p_strong, 0.02, length_strong),
+    ):
         rows.append(
             pd.DataFrame(
                 {
@@ -53,7 +60,7 @@ def generated(n: int = 600, seed: int = 0) -> RoutingData:
                     "model": model,
                     "resolved": (rng.random(n) < p).astype(float),
                     "cost_usd": cost,
-                    "completion_tokens": 100.0,
+                    "completion_tokens": rng.poisson(length).astype(float),
                 }
             )
         )
@@ -114,17 +121,22 @@ def test_a_saved_model_predicts_exactly_as_the_trained_one(
     assert sorted(p.name for p in folder.iterdir()) == [
         "MANIFEST.json",
         "booster.txt",
+        "completion.txt",
         "model.json",
         "text_scorers.npz",
     ]
     assert (folder / "booster.txt").read_text().startswith("tree")  # LightGBM's text format
+    assert (folder / "completion.txt").read_text().startswith("tree")
     loaded = QualityPredictor.load(folder)
+    shape = (len(data.requests), 2)
+    lengths_loaded, lengths = np.full(shape, np.nan), np.full(shape, np.nan)
     np.testing.assert_allclose(
-        loaded.predict_frame(data.requests, data.models),
-        model.predict_proba(data.requests, data.models),
+        loaded.predict_frame(data.requests, data.models, completion=lengths_loaded),
+        model.predict_proba(data.requests, data.models, completion=lengths),
         rtol=0,
         atol=1e-12,
     )
+    np.testing.assert_allclose(lengths_loaded, lengths, rtol=0, atol=1e-9)
     spec = json.loads((folder / "model.json").read_text())
     assert spec["feature_schema_version"] == SCHEMA_VERSION
     assert spec["models"] == ["cheap", "strong"]
@@ -174,8 +186,54 @@ def test_serving_predictions_match_the_batch_ones(
     fv = FeatureVector(
         request, candidates, rows, str(row["intent"][0]), "other", [False, False], row["text"][0]
     )
-    batch = model.predict_proba(row, data.models)[0]
+    lengths = np.full((1, 2), np.nan)
+    batch = model.predict_proba(row, data.models, completion=lengths)[0]
     assert model.predictor_.predict(fv) == pytest.approx([batch[1], batch[0]], abs=1e-12)
+    _, served = model.predictor_.predict_all(fv)
+    assert served == pytest.approx([lengths[0, 1], lengths[0, 0]], abs=1e-9)
+    # the policy prices each candidate's expected completion, not the catalog's guess
+    from selector.policy.utility import UtilityPolicy
+
+    decision = UtilityPolicy(model.predictor_, {"strong": "a", "cheap": "b"}).decide(
+        fv, DecisionContext()
+    )
+    tokens = float(row["prompt_tokens"][0])
+    for score, length, name in zip(decision.scores, served, candidates, strict=True):
+        assert length is not None
+        expected = (
+            tokens * prices.loc[name, "input_usd_per_mtok"]
+            + length * prices.loc[name, "output_usd_per_mtok"]
+        ) / 1e6
+        assert score.expected_cost_usd == pytest.approx(expected)
+
+
+def test_completion_lengths_are_learned_per_model_and_request(
+    fitted: tuple[RoutingData, QualityModel],
+) -> None:
+    data, model = fitted
+    lengths = np.full((len(data.requests), 2), np.nan)
+    model.predict_proba(data.requests, data.models, completion=lengths)
+    easy = data.requests["text"].str.startswith("what").to_numpy()
+    assert lengths[:, 0].mean() == pytest.approx(40, rel=0.15)  # cheap: terse
+    assert lengths[easy, 1].mean() == pytest.approx(60, rel=0.15)
+    assert lengths[~easy, 1].mean() == pytest.approx(220, rel=0.15)
+    # a model it never saw has no length: the catalog's estimate stays in use
+    newcomer = pd.DataFrame(
+        {"model": ["other"], "input_usd_per_mtok": [1.0], "output_usd_per_mtok": [1.0]}
+    )
+    unknown = np.full((len(data.requests), 1), 0.0)
+    model.predict_proba(data.requests, newcomer, completion=unknown)
+    assert np.isnan(unknown).all()
+
+
+def test_without_lengths_in_the_data_there_is_no_length_model() -> None:
+    data = generated(200, seed=2)
+    outcomes = data.outcomes.drop(columns="completion_tokens")
+    model = QualityModel(inner_folds=2).fit(data.requests, outcomes, data.models)
+    assert model.predictor_.completion is None
+    lengths = np.full((len(data.requests), 2), 0.0)
+    model.predict_proba(data.requests, data.models, completion=lengths)
+    assert np.isnan(lengths).all()
 
 
 def test_a_model_it_never_saw_is_scored_by_its_prices(
@@ -227,3 +285,33 @@ def test_one_model_per_candidate_is_available_for_comparison() -> None:
     easy = data.requests["text"].str.startswith("what").to_numpy()
     assert oof.p.shape == (300, 2)
     assert oof.p[~easy, 0].mean() < 0.4 < oof.p[~easy, 1].mean()
+
+
+def test_outcome_weights_are_honoured() -> None:
+    """Logged decisions are importance-weighted: a weight counts as that many copies."""
+    n = 400
+    requests = pd.DataFrame(
+        {
+            "request_id": [f"r{i}" for i in range(n)],
+            "text": [f"where is my parcel number {i % 7}" for i in range(n)],
+            "intent": "",
+            "turns": 1,
+            "prompt_tokens": 20,
+            "eval": True,
+        }
+    )
+    resolved = (np.arange(n) % 2).astype(float)
+    outcomes = pd.DataFrame(
+        {"request_id": requests["request_id"], "model": "only", "resolved": resolved}
+    )
+    models = pd.DataFrame(
+        {"model": ["only"], "input_usd_per_mtok": [1.0], "output_usd_per_mtok": [2.0]}
+    )
+
+    def mean_p(out: pd.DataFrame) -> float:
+        m = QualityModel(inner_folds=2, calibrate="none").fit(requests, out, models)
+        return float(m.predict_proba(requests, models).mean())
+
+    assert mean_p(outcomes) == pytest.approx(0.5, abs=0.05)
+    weighted = outcomes.assign(weight=np.where(resolved > 0, 3.0, 1.0))
+    assert mean_p(weighted) == pytest.approx(0.75, abs=0.05)

@@ -105,7 +105,10 @@ def test_promotion_needs_a_better_model_or_force(tmp_path: Path, store: str) -> 
 def test_promotion_of_a_weaker_model_is_refused(tmp_path: Path, store: str) -> None:
     table = str(write_table(tmp_path))
     train(table, folds=0, tracking_uri=store, make_model=small)
-    weak = QualityModel(inner_folds=2, use_text_scores=False, max_boost_round=10)
+    # next to no learning: every request gets about its model's base rate
+    weak = QualityModel(
+        inner_folds=2, use_text_scores=False, max_boost_round=10, lgb_params={"learning_rate": 1e-6}
+    )
     train(table, folds=0, tracking_uri=store, make_model=lambda: weak)
     promote("model-selector-quality", "2", store)  # no champion yet: any model is better
     better = promote("model-selector-quality", "1", store)

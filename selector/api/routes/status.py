@@ -39,6 +39,7 @@ async def readyz(service: ServiceDep) -> Response:
         "degraded": service.degradations(),
         "policy": service.policy.name,
         "quality_model": service.quality_status.as_dict(),
+        "cost_weight": service.cost_weight(),
     }
     return JSONResponse(body, status_code=200 if ok else 503)
 

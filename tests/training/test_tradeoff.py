@@ -1,0 +1,70 @@
+"""λ calibrated to a strong-call share, a budget or a minimum quality."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from selector.errors import ConfigError
+from tests.models.test_quality import generated
+from training.data import RoutingData
+from training.evaluate import Replay
+from training.tradeoff import Target, calibrate
+
+
+def truth(data_seed: int = 0) -> tuple[RoutingData, np.ndarray]:
+    data = generated(800, data_seed)
+    hard = ~data.requests["text"].str.startswith("what").to_numpy()
+    p = np.column_stack([np.where(hard, 0.2, 0.97), np.where(hard, 0.85, 0.95)])
+    return data, p
+
+
+def test_a_strong_share_target_is_met_as_closely_as_the_data_allows() -> None:
+    data, p = truth()
+    hard_share = float((p[:, 0] < 0.5).mean())
+    cal = calibrate(data, p, Target.parse("strong-share=0.6"))
+    assert cal.strong_model == "strong"
+    # every hard request (about half) goes to the strong model, no easy one does
+    assert cal.setting.strong_share == pytest.approx(hard_share)
+    assert cal.setting.cost_weight == 0  # cheap is also better on easy requests: λ = 0 does
+    tight = calibrate(data, p, Target.parse("strong-share=0.2"))
+    assert tight.setting.strong_share <= 0.2
+    assert tight.setting.cost_weight > cal.setting.cost_weight
+    assert tight.setting.quality < cal.setting.quality
+
+
+def test_budget_and_minimum_quality_targets() -> None:
+    data, p = truth()
+    replay = Replay(data)
+    all_strong = float(replay.costs[:, 1].sum()) / replay.n * 1000
+    budget = calibrate(data, p, Target.parse(f"budget={all_strong * 0.6}"))
+    assert budget.setting.cost_per_1k <= all_strong * 0.6
+    floor = calibrate(data, p, Target.parse("min-quality=0.85"))
+    assert floor.setting.quality >= 0.85
+    # the cheapest way to 0.85 is cheaper than the best quality within the looser budget
+    assert floor.setting.cost_per_1k <= budget.setting.cost_per_1k
+    assert len(floor.sweep) > 100
+    assert "SELECTOR_COST_WEIGHT=" in floor.summary()
+
+
+def test_unreachable_targets_say_what_is_reachable() -> None:
+    data, p = truth()
+    with pytest.raises(ConfigError, match=r"best quality reached is 0\.9"):
+        calibrate(data, p, Target.parse("min-quality=0.999"))
+    with pytest.raises(ConfigError, match="cheapest setting costs"):
+        calibrate(data, p, Target.parse("budget=0.0001"))
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("share=0.3", "kind one of strong-share"),
+        ("budget", "kind=value"),
+        ("strong-share=abc", "is not a number"),
+        ("min-quality=1.5", "between 0 and 1"),
+        ("budget=-1", "≥ 0"),
+    ],
+)
+def test_bad_targets_name_the_fix(text: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        Target.parse(text)
