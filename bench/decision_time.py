@@ -6,7 +6,9 @@ prior and with a learned quality model (text scorers + LightGBM); the static-rul
 policy on the same requests is the baseline measured in the same run.
 
 The learned model is the one ``--quality-model`` names (a folder or a ``models:/``
-URI); by default one is trained for the run on RouteLLM's GSM8K (hold-out excluded).
+URI); by default one is trained for the run on ZeroEval's gsm outcomes of six models
+renamed to the six candidates (hold-out excluded), so that it knows every candidate:
+per-candidate text scores and completion lengths, the full serving path.
 
     .venv/bin/python bench/decision_time.py [--n 20000] [--quality-model PATH]
 """
@@ -24,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import CONVERSATION, percentiles_us, write_results
 from features.extractor import Conversation
+from selector.catalog import Catalog
 from selector.config import load_settings
 from selector.service import RouteInput, SelectorService, build_policy, load_quality_model
 
@@ -61,7 +64,7 @@ def main() -> None:
         settings = load_settings(db_path=Path(tmp) / "b.db", quality_model="prior")
         service = SelectorService.from_settings(settings)
         baseline = build_policy("static-rules", service.prior, service.catalog, settings)
-        spec = args.quality_model or str(_train_model(Path(tmp)))
+        spec = args.quality_model or str(_train_model(Path(tmp), service.catalog))
         learned, status = load_quality_model(
             load_settings(db_path=Path(tmp) / "b.db", quality_model=spec), service.prior
         )
@@ -110,11 +113,34 @@ def main() -> None:
     write_results("decision_time", rows, "\n".join(md))
 
 
-def _train_model(tmp: Path) -> Path:
+# six of ZeroEval's models stand in for the six candidates, so the learned model knows
+# every candidate (text scores and completion lengths for each), as a model trained on
+# the service's own log would
+STAND_INS = {
+    "gemma-2-9b-it": "gemini-2.5-flash-lite",
+    "gpt-4o-mini-2024-07-18": "gpt-5-mini",
+    "gemini-1.5-flash": "gemini-2.5-flash",
+    "claude-3-5-haiku-20241022": "claude-sonnet-3.7",
+    "gemini-1.5-pro": "gemini-2.5-pro",
+    "gpt-4o-2024-08-06": "gpt-5",
+}
+
+
+def _train_model(tmp: Path, catalog: Catalog) -> Path:
+    from training.data import load_source
     from training.train import train
 
-    print("training a quality model on routellm-gsm8k for the run…", file=sys.stderr)
-    train("routellm-gsm8k", folds=0, track=False, out=tmp)
+    print("training a quality model on ZeroEval gsm (6 models) for the run…", file=sys.stderr)
+    data = load_source("zeroeval-gsm")
+    out = data.outcomes[data.outcomes["model"].isin(STAND_INS)]
+    table = out.merge(data.requests, on="request_id").assign(
+        model=lambda t: t["model"].map(STAND_INS)
+    )
+    table["input_usd_per_mtok"] = [catalog[m].input_usd_per_mtok for m in table["model"]]
+    table["output_usd_per_mtok"] = [catalog[m].output_usd_per_mtok for m in table["model"]]
+    path = tmp / "six.parquet"
+    table.drop(columns=["eval"]).to_parquet(path)
+    train(str(path), folds=0, track=False, out=tmp)
     return tmp / "model"
 
 

@@ -2,8 +2,9 @@
 
 Builds a log of ``--rows`` logged decisions (one outcome each: only the chosen model's
 is known), with real customer messages from BANKING77's training set, turn counts
-from 1 to 20, the seven catalog models chosen uniformly, and an outcome drawn from a
-probability by model tier × intent group × length. Then fits, in the same process:
+from 1 to 20, the seven catalog models chosen uniformly, an outcome drawn from a
+probability by model tier × intent group × length, a completion length by tier and
+length, and the importance weight of the logged propensity. Then fits, in the same process:
 
 - the baseline: LightGBM alone on the same rows (no text scorers), as
   ``QualityModel(use_text_scores=False)``;
@@ -70,6 +71,9 @@ def make_log(rows: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
             "request_id": requests["request_id"],
             "model": np.array(names)[chosen],
             "resolved": (rng.random(rows) < p).astype(float),
+            # what a real log holds too: the completion length and the logged propensity
+            "completion_tokens": rng.poisson(np.where(tiers == "large", 260, 140) + 5 * turns),
+            "weight": 1.0,  # uniform choice among the seven: 1 / (1/7), scaled to mean 1
         }
     )
     models = pd.DataFrame(

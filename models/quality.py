@@ -94,6 +94,7 @@ CALIBRATION_MODES = ("auto", "platt", "none")
 _BOOSTER, _ARRAYS, _SPEC = "booster.txt", "text_scorers.npz", "model.json"
 _COMPLETION = "completion.txt"
 MIN_COMPLETION_ROWS = 50  # known completion lengths needed to fit the length model
+MAX_COMPLETION_ROWS = 200_000  # a sample this large learns lengths; more only costs time
 COMPLETION_LGB_PARAMS: dict[str, Any] = {**DEFAULT_LGB_PARAMS, "objective": "poisson"}
 
 
@@ -711,7 +712,8 @@ class QualityModel:
     ) -> str | None:
         """The completion-length model: LightGBM with a Poisson objective (its prediction
         is the mean length, which expected cost needs) over the same rows and features,
-        where the data has lengths; rounds by early stopping on the same held-out fifth."""
+        where the data has lengths (at most :data:`MAX_COMPLETION_ROWS` of them, drawn at
+        random); rounds by early stopping on the same held-out fifth."""
         import lightgbm as lgb
 
         self.completion_rounds_: int | None = None
@@ -725,6 +727,11 @@ class QualityModel:
         known = ~np.isnan(tokens)
         if known.sum() < MIN_COMPLETION_ROWS:
             return None
+        if known.sum() > MAX_COMPLETION_ROWS:
+            rng = np.random.default_rng((self.seed, 0x1E7))
+            keep = rng.choice(np.flatnonzero(known), MAX_COMPLETION_ROWS, replace=False)
+            known = np.zeros_like(known)
+            known[keep] = True
         params = {**COMPLETION_LGB_PARAMS, "seed": self.seed}
 
         def dataset(rows: np.ndarray) -> Any:

@@ -120,7 +120,8 @@ def export_log_cmd(db_path: Path | None, out: Path, fmt: str | None, since: floa
 
 
 SOURCE_HELP = (
-    "routellm-mmlu, routellm-gsm8k, zeroeval-gsm, zeroeval-crux, or a .csv/.parquet table."
+    "routellm-mmlu, routellm-gsm8k, zeroeval-gsm, zeroeval-crux, a decision log (.db) or "
+    "its export, or a .csv/.parquet table."
 )
 
 
@@ -161,7 +162,10 @@ def _target_options(f: Any) -> Any:
 def _target(value: str | None) -> Any:
     from training.tradeoff import Target
 
-    return None if value is None else Target.parse(value)
+    try:
+        return None if value is None else Target.parse(value)
+    except SelectorError as exc:
+        raise click.BadParameter(str(exc), param_hint="--target") from None
 
 
 def _tracking_option(f: Any) -> Any:
@@ -254,22 +258,18 @@ def evaluate(
     with _Bar(folds, "cross-validation") as bar:
         oof = cross_validate(data, make, folds, seed, progress=lambda m: bar(m))
     ev = score(data, oof, folds, seed)
-    tradeoff = None
+    out = out or Path(f"evaluation-{data.source.replace(':', '-')}.json")
+    body = {**ev.as_dict(), "content_hash": data.content_hash, "cost_weight": None}
+    out.write_text(json.dumps(body, indent=2) + "\n")  # kept even if the target is missed
+    click.echo(ev.table())
     if goal is not None:
         from training.tradeoff import calibrate
 
         tradeoff = calibrate(
             data, oof.p, goal, strong, f"{folds}-fold cross-validation", oof.completion
         )
-    out = out or Path(f"evaluation-{data.source.replace(':', '-')}.json")
-    body = {
-        **ev.as_dict(),
-        "content_hash": data.content_hash,
-        "cost_weight": tradeoff.as_dict() if tradeoff else None,
-    }
-    out.write_text(json.dumps(body, indent=2) + "\n")
-    click.echo(ev.table())
-    if tradeoff is not None:
+        body["cost_weight"] = tradeoff.as_dict()
+        out.write_text(json.dumps(body, indent=2) + "\n")
         click.echo("\n" + tradeoff.summary())
     click.echo(f"\nmetrics written to {out}", err=True)
     if not no_track:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -68,3 +71,23 @@ def test_unreachable_targets_say_what_is_reachable() -> None:
 def test_bad_targets_name_the_fix(text: str, problem: str) -> None:
     with pytest.raises(ConfigError, match=problem):
         Target.parse(text)
+
+
+def test_evaluate_reports_the_calibrated_lambda(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from selector.cli import cli
+    from tests.training.test_train import write_table
+
+    table = write_table(tmp_path)
+    out = tmp_path / "metrics.json"
+    args = ["evaluate", "--source", str(table), "--folds", "2", "--no-track", "--out", str(out)]
+    result = CliRunner().invoke(cli, [*args, "--target", "min-quality=0.8"])
+    assert result.exit_code == 0, result.output
+    found = json.loads(out.read_text())["cost_weight"]
+    assert found["target"] == "min-quality=0.8"
+    assert found["quality"] >= 0.8
+    assert f"SELECTOR_COST_WEIGHT={found['cost_weight']:.6g}" in result.output
+    bad = CliRunner().invoke(cli, [*args, "--target", "min-quality=2"])
+    assert bad.exit_code != 0
+    assert "between 0 and 1" in bad.output
