@@ -300,19 +300,22 @@ class QualityPredictor:
         return _apply_platt(p, self.calibration)
 
     def predict_frame(
-        self,
-        requests: pd.DataFrame,
-        models: pd.DataFrame,
-        calibrated: bool = True,
-        completion: np.ndarray | None = None,
+        self, requests: pd.DataFrame, models: pd.DataFrame, calibrated: bool = True
     ) -> np.ndarray:
         """P(resolved) as a requests × models array, columns in the order of ``models``.
 
         ``requests`` needs ``text``, ``intent``, ``turns`` and ``prompt_tokens``;
         ``models`` needs ``model``, ``input_usd_per_mtok`` and ``output_usd_per_mtok``.
-        A ``completion`` array of the same shape is filled with the expected completion
-        tokens (NaN where unknown).
         """
+        p, raw, _ = self.predict_frames(requests, models)
+        return p if calibrated else raw
+
+    def predict_frames(
+        self, requests: pd.DataFrame, models: pd.DataFrame
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """In one pass: calibrated P(resolved), the boosted model's raw P, and the
+        expected completion tokens (None without a length model; NaN for a model the
+        length model never saw), each requests × models."""
         texts = [_clip(t) for t in requests["text"].fillna("").astype(str)]
         intents = requests["intent"].fillna("").astype(str)
         icodes = np.array([self._intent_code.get(i, -1) for i in intents], dtype=np.int64)
@@ -328,10 +331,11 @@ class QualityPredictor:
             scores[:] = 0.0
         req_idx, mod_idx = np.repeat(np.arange(n), k), np.tile(np.arange(k), n)
         x = _stage2_matrix(base, requests, icodes, mcodes, models, scores, req_idx, mod_idx)
-        p = np.asarray(self.booster.predict(x, num_threads=1)).reshape(n, k)
-        if completion is not None:
-            completion[:] = self._lengths(x, mcodes[mod_idx] >= 0).reshape(n, k)
-        return self._calibrate(p) if calibrated else p
+        raw = np.asarray(self.booster.predict(x, num_threads=1)).reshape(n, k)
+        completion = None
+        if self.completion is not None:
+            completion = self._lengths(x, mcodes[mod_idx] >= 0).reshape(n, k)
+        return self._calibrate(raw), raw, completion
 
     def _lengths(self, x: np.ndarray, known: np.ndarray) -> np.ndarray:
         """Expected completion tokens of stage-2 rows ``x``; NaN for a model the length
@@ -761,15 +765,16 @@ class QualityModel:
         return self.predictor_
 
     def predict_proba(
-        self,
-        requests: pd.DataFrame,
-        models: pd.DataFrame,
-        calibrated: bool = True,
-        completion: np.ndarray | None = None,
+        self, requests: pd.DataFrame, models: pd.DataFrame, calibrated: bool = True
     ) -> np.ndarray:
-        """P(resolved) as a requests × models array (columns in the order of ``models``);
-        see :meth:`QualityPredictor.predict_frame` for ``completion``."""
-        return self._fitted().predict_frame(requests, models, calibrated, completion)
+        """P(resolved) as a requests × models array (columns in the order of ``models``)."""
+        return self._fitted().predict_frame(requests, models, calibrated)
+
+    def predict_frames(
+        self, requests: pd.DataFrame, models: pd.DataFrame
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """See :meth:`QualityPredictor.predict_frames`."""
+        return self._fitted().predict_frames(requests, models)
 
     def save(self, folder: Path) -> Path:
         """Save what serving needs (see :class:`QualityPredictor`)."""

@@ -90,7 +90,7 @@ def cross_validate(
 
     p = np.zeros((len(data.requests), len(data.models)))
     p_raw = np.zeros_like(p)
-    completion = np.full_like(p, np.nan)
+    completion = np.full_like(p, np.nan)  # stays NaN without a length model
     splitter = KFold(folds, shuffle=True, random_state=seed)
     for i, (tr, te) in enumerate(splitter.split(data.requests)):
         t0 = time.perf_counter()
@@ -101,10 +101,9 @@ def cross_validate(
             data.models,
         )
         test = data.requests.iloc[te].reset_index(drop=True)
-        lengths = np.full((len(te), len(data.models)), np.nan)
-        p[te] = model.predict_proba(test, data.models, completion=lengths)
-        p_raw[te] = model.predict_proba(test, data.models, calibrated=False)
-        completion[te] = lengths
+        p[te], p_raw[te], lengths = model.predict_frames(test, data.models)
+        if lengths is not None:
+            completion[te] = lengths
         progress(f"fold {i + 1}/{folds} done in {time.perf_counter() - t0:.0f} s")
     return OutOfFold(p, p_raw, None if np.isnan(completion).all() else completion)
 
@@ -379,17 +378,18 @@ class PerModel:
             )
         return self
 
-    def predict_proba(
-        self,
-        requests: pd.DataFrame,
-        models: pd.DataFrame,
-        calibrated: bool = True,
-        completion: np.ndarray | None = None,
-    ) -> np.ndarray:
-        out = np.full((len(requests), len(models)), 0.5)
+    def predict_frames(
+        self, requests: pd.DataFrame, models: pd.DataFrame
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        p = np.full((len(requests), len(models)), 0.5)
+        raw = p.copy()
+        completion = np.full_like(p, np.nan)
         for j, name in enumerate(models["model"]):
             model = self.fitted_.get(name)
             if model is not None:
                 one = models[models["model"] == name].reset_index(drop=True)
-                out[:, j] = model.predict_proba(requests, one, calibrated)[:, 0]
-        return out
+                pj, rj, cj = model.predict_frames(requests, one)
+                p[:, j], raw[:, j] = pj[:, 0], rj[:, 0]
+                if cj is not None:
+                    completion[:, j] = cj[:, 0]
+        return p, raw, None if np.isnan(completion).all() else completion

@@ -26,8 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from models.quality import QualityModel, QualityPredictor
 from models.registry import (
     CHAMPION,
@@ -78,14 +76,24 @@ def primary_metric(ev: Evaluation) -> tuple[str, float]:
     return key, float(value)
 
 
-def holdout_evaluation(predictor: QualityPredictor, data: RoutingData, seed: int) -> Evaluation:
-    """Metrics of ``predictor`` on the hold-out requests of ``data``."""
+def holdout_predictions(
+    predictor: QualityPredictor, data: RoutingData
+) -> tuple[RoutingData, OutOfFold]:
+    """The hold-out requests of ``data`` and ``predictor``'s predictions for them."""
     hold = data.subset(data.holdout_mask())
-    lengths = np.full((len(hold.requests), len(hold.models)), np.nan)
-    p = predictor.predict_frame(hold.requests, hold.models, completion=lengths)
-    p_raw = predictor.predict_frame(hold.requests, hold.models, calibrated=False)
-    completion = None if np.isnan(lengths).all() else lengths
-    ev = evaluate(hold, OutOfFold(p, p_raw, completion), folds=0, seed=seed)
+    return hold, OutOfFold(*predictor.predict_frames(hold.requests, hold.models))
+
+
+def holdout_evaluation(
+    predictor: QualityPredictor,
+    data: RoutingData,
+    seed: int,
+    predicted: tuple[RoutingData, OutOfFold] | None = None,
+) -> Evaluation:
+    """Metrics of ``predictor`` on the hold-out requests of ``data`` (``predicted``:
+    :func:`holdout_predictions`, when already made)."""
+    hold, oof = predicted or holdout_predictions(predictor, data)
+    ev = evaluate(hold, oof, folds=0, seed=seed)
     ev.source = f"{data.source} (hold-out)"
     return ev
 
@@ -156,12 +164,13 @@ def train(
         train_data.requests, train_data.outcomes, data.models, progress=progress, meta=meta
     )
     timings["fit"] = time.perf_counter() - t0
-    held = holdout_evaluation(model.predictor_, data, seed)
+    predicted = holdout_predictions(model.predictor_, data)
+    held = holdout_evaluation(model.predictor_, data, seed, predicted)
     if target is not None and tradeoff is None:
-        hold = data.subset(holdout)
-        lengths = np.full((len(hold.requests), len(hold.models)), np.nan)
-        p = model.predictor_.predict_frame(hold.requests, hold.models, completion=lengths)
-        tradeoff = calibrate(hold, p, target, strong, "the promotion hold-out", lengths)
+        hold, on_hold = predicted
+        tradeoff = calibrate(
+            hold, on_hold.p, target, strong, "the promotion hold-out", on_hold.completion
+        )
     if tradeoff is not None:
         model.predictor_.meta["policy"] = tradeoff.as_dict()
 

@@ -121,6 +121,8 @@ class Policy(ABC):
         seed: int | None = None,
     ) -> None:
         self.quality = quality
+        # a trained model also predicts completion lengths (looked up once, not per decision)
+        self._predict_all = getattr(quality, "predict_all", None)
         self.providers = providers
         self.max_fallbacks = max_fallbacks
         self.rng = random.Random(seed)
@@ -149,9 +151,8 @@ class Policy(ABC):
         if not fv.candidates:
             raise ValueError("no candidates to choose from")
         lengths = None
-        predict_all = getattr(self.quality, "predict_all", None)
-        if predict_all is not None:  # a trained model may also predict completion lengths
-            p_resolved, lengths = predict_all(fv)
+        if self._predict_all is not None:
+            p_resolved, lengths = self._predict_all(fv)
         else:
             p_resolved = self.quality.predict(fv)
         prompt = fv.request[_PROMPT]

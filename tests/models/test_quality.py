@@ -128,15 +128,12 @@ def test_a_saved_model_predicts_exactly_as_the_trained_one(
     assert (folder / "booster.txt").read_text().startswith("tree")  # LightGBM's text format
     assert (folder / "completion.txt").read_text().startswith("tree")
     loaded = QualityPredictor.load(folder)
-    shape = (len(data.requests), 2)
-    lengths_loaded, lengths = np.full(shape, np.nan), np.full(shape, np.nan)
-    np.testing.assert_allclose(
-        loaded.predict_frame(data.requests, data.models, completion=lengths_loaded),
-        model.predict_proba(data.requests, data.models, completion=lengths),
-        rtol=0,
-        atol=1e-12,
-    )
-    np.testing.assert_allclose(lengths_loaded, lengths, rtol=0, atol=1e-9)
+    for again, trained in zip(
+        loaded.predict_frames(data.requests, data.models),
+        model.predict_frames(data.requests, data.models),
+        strict=True,
+    ):  # calibrated P, raw P, completion lengths
+        np.testing.assert_allclose(again, trained, rtol=1e-12, atol=1e-12)
     spec = json.loads((folder / "model.json").read_text())
     assert spec["feature_schema_version"] == SCHEMA_VERSION
     assert spec["models"] == ["cheap", "strong"]
@@ -186,8 +183,9 @@ def test_serving_predictions_match_the_batch_ones(
     fv = FeatureVector(
         request, candidates, rows, str(row["intent"][0]), "other", [False, False], row["text"][0]
     )
-    lengths = np.full((1, 2), np.nan)
-    batch = model.predict_proba(row, data.models, completion=lengths)[0]
+    p, _, lengths = model.predict_frames(row, data.models)
+    assert lengths is not None
+    batch = p[0]
     assert model.predictor_.predict(fv) == pytest.approx([batch[1], batch[0]], abs=1e-12)
     _, served = model.predictor_.predict_all(fv)
     assert served == pytest.approx([lengths[0, 1], lengths[0, 0]], abs=1e-9)
@@ -211,8 +209,8 @@ def test_completion_lengths_are_learned_per_model_and_request(
     fitted: tuple[RoutingData, QualityModel],
 ) -> None:
     data, model = fitted
-    lengths = np.full((len(data.requests), 2), np.nan)
-    model.predict_proba(data.requests, data.models, completion=lengths)
+    _, _, lengths = model.predict_frames(data.requests, data.models)
+    assert lengths is not None
     easy = data.requests["text"].str.startswith("what").to_numpy()
     assert lengths[:, 0].mean() == pytest.approx(40, rel=0.15)  # cheap: terse
     assert lengths[easy, 1].mean() == pytest.approx(60, rel=0.15)
@@ -221,8 +219,8 @@ def test_completion_lengths_are_learned_per_model_and_request(
     newcomer = pd.DataFrame(
         {"model": ["other"], "input_usd_per_mtok": [1.0], "output_usd_per_mtok": [1.0]}
     )
-    unknown = np.full((len(data.requests), 1), 0.0)
-    model.predict_proba(data.requests, newcomer, completion=unknown)
+    _, _, unknown = model.predict_frames(data.requests, newcomer)
+    assert unknown is not None
     assert np.isnan(unknown).all()
 
 
@@ -231,9 +229,7 @@ def test_without_lengths_in_the_data_there_is_no_length_model() -> None:
     outcomes = data.outcomes.drop(columns="completion_tokens")
     model = QualityModel(inner_folds=2).fit(data.requests, outcomes, data.models)
     assert model.predictor_.completion is None
-    lengths = np.full((len(data.requests), 2), 0.0)
-    model.predict_proba(data.requests, data.models, completion=lengths)
-    assert np.isnan(lengths).all()
+    assert model.predict_frames(data.requests, data.models)[2] is None
 
 
 def test_a_model_it_never_saw_is_scored_by_its_prices(
