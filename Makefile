@@ -1,9 +1,9 @@
-# model-selector: `make run` installs and serves; `make test` installs and runs every check.
+# model-selector: `make run` installs and runs the incident demo; `make test` installs and runs every check.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test check lint typecheck bench clean
+.PHONY: install run serve test check lint typecheck bench clean
 
 install: $(VENV)/.installed
 
@@ -14,6 +14,9 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: install
+	$(BIN)/selector demo
+
+serve: install
 	$(BIN)/selector serve
 
 lint: install
@@ -33,4 +36,4 @@ bench: install
 	$(BIN)/python bench/http_throughput.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache demo

@@ -381,6 +381,16 @@ def schema() -> None:
     click.echo(schema_markdown())
 
 
+def _add_simulator_commands() -> None:
+    from simulator.cli import demo, simulate
+
+    cli.add_command(demo)
+    cli.add_command(simulate)
+
+
+_add_simulator_commands()
+
+
 def main() -> None:
     try:
         cli(standalone_mode=True)

@@ -11,7 +11,7 @@ import logging
 import os
 import time
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -190,7 +190,12 @@ class SelectorService:
         self._reload_lock = asyncio.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SelectorService:
+    def from_settings(
+        cls, settings: Settings, clock: Callable[[], float] = time.time
+    ) -> SelectorService:
+        """The service ``settings`` describe. ``clock`` is the time the live latency
+        statistics and circuit breakers run on: the wall clock, or a simulation's (the
+        incident replay runs a day in minutes with the service's own windows)."""
         catalog = load_catalog(settings.catalog_path)
         degraded: list[str] = []
         classifier: IntentClassifier | None = None
@@ -212,6 +217,7 @@ class SelectorService:
                 cooldown_s=settings.breaker_cooldown_s,
                 probe_timeout_s=settings.breaker_probe_timeout_s,
             ),
+            clock=clock,
         )
         extractor = FeatureExtractor(
             catalog.candidate_infos(settings.default_completion_tokens),
@@ -309,7 +315,7 @@ class SelectorService:
     def decide(self, req: RouteInput, now: float | None = None) -> tuple[FeatureVector, Decision]:
         """Features and decision for ``req``; no I/O (this is the timed hot path)."""
         candidates = self.check_candidates(req.candidates)
-        now = time.time() if now is None else now
+        now = self.tracker.clock() if now is None else now
         fv = self.extractor.extract(req.conversation, candidates, now)
         s = self.settings
         policy = self.policy  # one model for the whole decision, even during a reload

@@ -10,10 +10,11 @@ from typing import Any
 from training.evaluate import Evaluation
 from training.tradeoff import Calibrated
 
-__all__ = ["plot_evaluation", "plot_tradeoff"]
+__all__ = ["plot_evaluation", "plot_tradeoff", "pyplot"]
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """matplotlib.pyplot on the file-only Agg backend."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display
@@ -26,7 +27,7 @@ def plot_evaluation(
     ev: Evaluation, folder: Path, importance: dict[str, float] | None = None
 ) -> list[Path]:
     """Write the plots of ``ev`` (and of ``importance``, gain by feature) into ``folder``."""
-    plt = _pyplot()
+    plt = pyplot()
     folder.mkdir(parents=True, exist_ok=True)
     out: list[Path] = []
 
@@ -94,7 +95,7 @@ def plot_evaluation(
 
 def plot_tradeoff(cal: Calibrated, folder: Path) -> Path:
     """Quality and spend per 1,000 requests along the λ sweep, with the calibrated λ."""
-    plt = _pyplot()
+    plt = pyplot()
     folder.mkdir(parents=True, exist_ok=True)
     pts = [t for t in cal.sweep if t.cost_weight > 0 and t.quality == t.quality]
     fig, ax = plt.subplots(figsize=(6, 4.5))

@@ -1,0 +1,126 @@
+"""``selector demo`` and ``selector simulate``: the simulator's commands."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from selector.errors import SelectorError
+from simulator.scenario import Scenario
+
+__all__ = ["demo", "simulate"]
+
+DEFAULT_DATA = Path("../shared/data")
+
+
+@contextmanager
+def _bar(total: int, desc: str) -> Iterator[Callable[[int], None]]:
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc=f"{desc:>13}", unit="", file=sys.stderr, leave=True) as bar:
+        yield bar.update
+
+
+def _scenario(spec: str) -> Scenario:
+    from simulator.scenario import load_scenario
+
+    try:
+        return load_scenario(spec)
+    except SelectorError as exc:
+        raise click.BadParameter(str(exc), param_hint="--scenario") from None
+
+
+_scenario_option = click.option(
+    "--scenario",
+    default="incident",
+    show_default=True,
+    help="Scenario YAML file, or the name of a built-in one (simulator/scenarios/).",
+)
+_data_option = click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_DATA,
+    show_default=True,
+    help="Folder of the public data sets (dialogues/, intents/).",
+)
+
+
+@click.command()
+@_scenario_option
+@_data_option
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("demo"),
+    show_default=True,
+    help="Folder of the report, MLflow store and decision log (earlier demo files replaced).",
+)
+def demo(scenario: str, data_dir: Path, out: Path) -> None:
+    """Replay a day with an incident through the selector and the baselines; write a report.
+
+    Generates a training history, trains and registers the offline model (MLflow),
+    starts the service on loopback and replays the scenario's day through it, then
+    through always-heavy, the static rules and the oracle.
+    """
+    from simulator.demo import run_demo
+
+    sc = _scenario(scenario)
+    result = run_demo(sc, out, data_dir, echo=lambda m: click.echo(m, err=True), bars=_bar)
+    click.echo(result.report.read_text(encoding="utf-8").split("## Plots")[0].rstrip())
+    click.echo("")
+    click.echo(f"report:      {result.report.resolve()}")
+    click.echo(f"results:     {(out / 'results.json').resolve()}")
+    click.echo(f"decisions:   {(out / 'selector.db').resolve()}")
+    click.echo(
+        f"MLflow run:  .venv/bin/mlflow ui --backend-store-uri {result.tracking_uri}"
+        f"   (run {result.run_id}, model version {result.version})"
+    )
+
+
+@click.command()
+@_scenario_option
+@_data_option
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder to write traffic.parquet, truth.parquet and history.parquet into.",
+)
+@click.option("--seed", type=int, default=None, help="Seed of the day [the scenario's].")
+def simulate(scenario: str, data_dir: Path, out: Path | None, seed: int | None) -> None:
+    """Generate a scenario's day and print what it holds; with --out, write the traffic,
+    the world's truth per turn and model, and a graded training history."""
+    from features.intents import IntentClassifier, IntentTaxonomy
+    from selector.catalog import load_catalog
+    from selector.config import load_settings
+    from simulator.history import history_table
+    from simulator.inspect import describe, traffic_table, truth_table
+    from simulator.world import World, load_corpus
+
+    sc = _scenario(scenario)
+    settings = load_settings()
+    classifier = IntentClassifier.load(settings.intent_model_dir)
+    taxonomy = IntentTaxonomy.from_classifier(classifier)
+    try:
+        world = World(
+            sc, load_catalog(settings.catalog_path), load_corpus(data_dir, taxonomy, "test")
+        )
+    except SelectorError as exc:
+        raise click.UsageError(str(exc)) from None
+    day = world.traffic(seed)
+    click.echo(describe(world, day))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        traffic_table(day).to_parquet(out / "traffic.parquet", index=False)
+        truth_table(world, day).to_parquet(out / "truth.parquet", index=False)
+        past = World(sc, world.catalog, load_corpus(data_dir, taxonomy, "train"))
+        with _bar(sc.history.conversations, "history") as advance:
+            history_table(past, classifier, progress=advance).to_parquet(
+                out / "history.parquet", index=False
+            )
+        click.echo(f"wrote traffic.parquet, truth.parquet and history.parquet to {out}")

@@ -1,0 +1,198 @@
+"""``selector demo``: the incident replay, end to end, on embedded defaults.
+
+1. **History**: past conversations from the scenario's world (BANKING77's training
+   messages, SGD's dialogue shapes), every model's answer to every turn graded.
+2. **Offline model**: ``selector train`` on that history (an MLflow run in
+   ``<out>/mlflow.db``, the model registered and promoted to ``champion``).
+3. **Replay**: the day of the scenario (BANKING77's test messages, which neither the
+   intent classifier nor the quality model trained on) through each policy: the
+   baselines in the gateway, the selector through the real service on loopback
+   (loading the champion, its decision log in ``<out>/selector.db``).
+4. **Report**: ``<out>/report.md`` with PNG plots and ``<out>/results.json``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from features.intents import IntentClassifier, IntentTaxonomy
+from selector.catalog import load_catalog
+from selector.config import load_settings
+from simulator.history import history_table
+from simulator.loopback import SimClock, serve_on_loopback
+from simulator.replay import (
+    FixedRouter,
+    OracleRouter,
+    ReplayResult,
+    Router,
+    RulesRouter,
+    ServiceRouter,
+    replay,
+)
+from simulator.report import write_report
+from simulator.scenario import Scenario
+from simulator.world import Load, World, load_corpus
+
+__all__ = ["DemoResult", "run_demo", "write_catalog"]
+
+MODEL_NAME = "model-selector-quality"
+# A bar factory: (total, description) → a context manager yielding an "advance by n" callable.
+Bars = Callable[[int, str], AbstractContextManager[Callable[[int], None]]]
+
+
+@contextmanager
+def _no_bar(_total: int, _desc: str) -> Iterator[Callable[[int], None]]:
+    yield lambda _n: None
+
+
+def write_catalog(source: Path, dest: Path, latency_ms: dict[str, float]) -> Path:
+    """``source`` with each listed model's ``expected_latency_ms`` prior replaced."""
+    raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    for entry in raw["models"]:
+        if entry.get("name") in latency_ms:
+            entry["expected_latency_ms"] = round(latency_ms[entry["name"]])
+    header = (
+        f"# {source.name} with expected_latency_ms set to the median latency of each model\n"
+        "# in the simulated history (written by `selector demo`).\n"
+    )
+    dest.write_text(header + yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    load_catalog(dest)  # still valid
+    return dest
+
+
+@dataclass
+class DemoResult:
+    out: Path
+    report: Path
+    tracking_uri: str
+    run_id: str | None
+    version: str | None
+    results: list[ReplayResult]
+    summary: dict[str, Any]
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+def run_demo(
+    scenario: Scenario,
+    out: Path,
+    data_dir: Path,
+    echo: Callable[[str], None] = lambda _m: None,
+    bars: Bars = _no_bar,
+    catalog_path: Path | None = None,
+) -> DemoResult:
+    """Run the four steps of the module docstring; everything is written under ``out``."""
+    from training.train import promote, train
+
+    timings: dict[str, float] = {}
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in ("mlflow.db", "mlartifacts", "selector.db", "plots"):
+        path = out / stale
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            for p in out.glob(f"{stale}*"):
+                p.unlink()
+    tracking_uri = f"sqlite:///{(out / 'mlflow.db').resolve()}"
+    settings = load_settings(
+        db_path=out / "selector.db",
+        quality_model=f"models:/{MODEL_NAME}@champion",
+        mlflow_tracking_uri=tracking_uri,
+        cost_weight=scenario.reward.cost_weight,
+        latency_weight=scenario.reward.latency_per_s,
+        **({"catalog_path": catalog_path} if catalog_path else {}),
+    )
+    catalog = load_catalog(settings.catalog_path)
+    classifier = IntentClassifier.load(settings.intent_model_dir)
+    taxonomy = IntentTaxonomy.from_classifier(classifier)
+
+    t0 = time.perf_counter()
+    past = World(scenario, catalog, load_corpus(data_dir, taxonomy, "train"))
+    with bars(scenario.history.conversations, "history") as advance:
+        table = history_table(past, classifier, progress=advance)
+    history = out / "history.parquet"
+    table.to_parquet(history, index=False)
+    echo(
+        f"history: {table['request_id'].nunique():,} past turns × {table['model'].nunique()} "
+        f"models graded → {history}"
+    )
+    # The catalog's latency priors, set from the history as an operator would from their
+    # own traffic (they are used until a model has live samples).
+    medians = table.groupby("model")["latency_ms"].median()
+    catalog_file = write_catalog(
+        settings.catalog_path, out / "catalog.yaml", {str(m): float(v) for m, v in medians.items()}
+    )
+    settings = settings.model_copy(update={"catalog_path": catalog_file})
+    catalog = load_catalog(catalog_file)
+    timings["history"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    with bars(4, "training") as advance:
+        trained = train(
+            str(history),
+            data_dir,
+            folds=0,
+            seed=scenario.seed,
+            tracking_uri=tracking_uri,
+            name=MODEL_NAME,
+            progress=lambda _m: advance(1),
+        )
+    assert trained.version is not None
+    promotion = promote(MODEL_NAME, trained.version, tracking_uri, data_dir)
+    echo(f"trained and registered: {promotion.message()}")
+    timings["training"] = time.perf_counter() - t0
+
+    world = World(scenario, catalog, load_corpus(data_dir, taxonomy, "test"))
+    day = world.traffic()
+    turns = sum(c.user_turns for c in day)
+    results: list[ReplayResult] = []
+    t0 = time.perf_counter()
+    oracle_load = Load(scenario.load_window_s)
+    gateway_side: list[tuple[Router, Load | None]] = [
+        (
+            FixedRouter("always-heavy", [scenario.heavy_model, scenario.gateway.fallback_model]),
+            None,
+        ),
+        (
+            RulesRouter(
+                scenario.static_rules.small_model,
+                scenario.static_rules.heavy_model,
+                scenario.static_rules.max_turns,
+            ),
+            None,
+        ),
+        (OracleRouter(world, oracle_load), oracle_load),
+    ]
+    for router, load in gateway_side:
+        with bars(turns, router.name) as advance:
+            results.append(replay(world, day, router, load=load, progress=advance))
+    timings["baselines"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    clock = SimClock()
+    with serve_on_loopback(settings, clock) as server:
+        served = server.service.quality_status.serving
+        echo(
+            f"selector on {server.url}: quality model {served}, λ {server.service.cost_weight():g}"
+        )
+        router = ServiceRouter(
+            "selector", server.host, server.port, scenario.gateway.deadline_ms, clock.set
+        )
+        try:
+            with bars(turns, "selector") as advance:
+                results.append(replay(world, day, router, progress=advance))
+        finally:
+            router.close()
+    timings["selector"] = time.perf_counter() - t0
+
+    report, summary = write_report(scenario, world, results, out, timings)
+    return DemoResult(
+        out, report, tracking_uri, trained.run_id, trained.version, results, summary, timings
+    )

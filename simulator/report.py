@@ -1,0 +1,303 @@
+"""The replay's report: a summary table per policy, the targets, hourly series and plots.
+
+Measures (all over the replayed day, every policy on the same conversations):
+
+- **resolution rate**: conversations whose every answer was good, over conversations;
+- **cost per conversation**: list price of the calls that answered (failed calls are
+  not billed);
+- **p95 latency**: of what the customer waited for each turn, failed attempts and
+  fallbacks included;
+- **reward per conversation**: resolved − cost / value − late penalty × turns after
+  the deadline (the scenario's ``reward``), and as a share of the oracle's.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simulator.replay import ReplayResult
+from simulator.scenario import Scenario
+from simulator.world import World
+from training.plots import pyplot
+
+__all__ = ["TARGETS", "hourly", "summarize", "targets", "write_report"]
+
+SELECTOR, HEAVY, RULES, ORACLE = "selector", "always-heavy", "static-rules", "oracle"
+TARGETS = {
+    "cost_reduction_vs_heavy": 0.50,
+    "p95_reduction_vs_heavy": 0.60,
+    "resolution_gap_vs_heavy_pts": -1.0,
+    "reward_share_of_oracle": 0.90,
+}
+
+
+def summarize(results: list[ReplayResult]) -> pd.DataFrame:
+    """One row per policy."""
+    rows = []
+    for r in results:
+        t, c = r.turns, r.conversations
+        shares = t["served"].value_counts(normalize=True)
+        rows.append(
+            {
+                "policy": r.policy,
+                "conversations": len(c),
+                "turns": len(t),
+                "resolution_rate": float(c["resolved"].mean()),
+                "cost_per_conversation_usd": float(c["cost_usd"].mean()),
+                "p50_latency_ms": float(np.percentile(t["latency_ms"], 50)),
+                "p95_latency_ms": float(np.percentile(t["latency_ms"], 95)),
+                "late_turn_share": float(t["late"].mean()),
+                "failed_calls": int(t["errors"].sum()),
+                "unanswered_turns": int(t["served"].isna().sum()),
+                "reward_per_conversation": float(c["reward"].mean()),
+                "top_model": str(shares.index[0]) if len(shares) else "",
+                "top_model_share": float(shares.iloc[0]) if len(shares) else 0.0,
+            }
+        )
+    out = pd.DataFrame(rows).set_index("policy")
+    if ORACLE in out.index:
+        oracle = float(out.loc[ORACLE, "reward_per_conversation"])  # type: ignore[arg-type]
+        out["reward_share_of_oracle"] = out["reward_per_conversation"] / oracle
+    return out
+
+
+def targets(summary: pd.DataFrame, policy: str = SELECTOR) -> list[dict[str, Any]]:
+    """The incident targets of ``policy``: against always-heavy, the static rules and the
+    oracle. Rows whose baseline was not replayed are left out."""
+    rows: dict[str, dict[str, Any]] = summary.to_dict(orient="index")  # type: ignore[assignment]
+    if policy not in rows:
+        return []
+    s = rows[policy]
+    out: list[dict[str, Any]] = []
+
+    def add(name: str, value: float, goal: str, met: bool) -> None:
+        out.append({"target": name, "value": value, "goal": goal, "met": bool(met)})
+
+    if HEAVY in rows:
+        h = rows[HEAVY]
+        cost = 1 - s["cost_per_conversation_usd"] / h["cost_per_conversation_usd"]
+        p95 = 1 - s["p95_latency_ms"] / h["p95_latency_ms"]
+        gap = 100 * (s["resolution_rate"] - h["resolution_rate"])
+        add("cost per conversation, lower than always-heavy by", cost, "≥ 50 %", cost >= 0.5)
+        add("p95 latency, lower than always-heavy by", p95, "≥ 60 %", p95 >= 0.6)
+        add("resolution rate − always-heavy's (points)", gap, "≥ −1", gap >= -1.0)
+    if RULES in rows:
+        r = rows[RULES]
+        for label, col, better in (
+            ("cost per conversation", "cost_per_conversation_usd", np.less),
+            ("p95 latency", "p95_latency_ms", np.less),
+            ("resolution rate", "resolution_rate", np.greater),
+        ):
+            add(
+                f"{label} vs static rules (ratio)",
+                float(s[col] / r[col]),
+                "< 1" if better is np.less else "> 1",
+                bool(better(s[col], r[col])),
+            )
+    if ORACLE in rows:
+        share = float(s["reward_share_of_oracle"])
+        add("reward per conversation, share of the oracle's", share, "≥ 90 %", share >= 0.9)
+    return out
+
+
+def hourly(results: list[ReplayResult]) -> dict[str, pd.DataFrame]:
+    """Per policy and hour of the day: traffic share per model, p95 latency, cost per
+    conversation and resolution rate (the last two by the hour the conversation began)."""
+    out: dict[str, pd.DataFrame] = {}
+    for r in results:
+        t = r.turns.assign(hour=(r.turns["t"] // 3600).astype(int))
+        c = r.conversations.assign(hour=(r.conversations["start_s"] // 3600).astype(int))
+        share = pd.crosstab(t["hour"], t["served"].fillna("(none)"), normalize="index")
+        frame = share.add_prefix("share:")
+        frame["p95_latency_ms"] = t.groupby("hour")["latency_ms"].quantile(0.95)
+        frame["cost_per_conversation_usd"] = c.groupby("hour")["cost_usd"].mean()
+        frame["resolution_rate"] = c.groupby("hour")["resolved"].mean()
+        frame["turns"] = t.groupby("hour").size()
+        out[r.policy] = frame
+    return out
+
+
+def _shade(ax: Any, scenario: Scenario) -> None:
+    for s in scenario.day.spikes:
+        ax.axvspan(s.start_hour, s.end_hour, color="0.9", zorder=0)
+
+
+def plot(
+    scenario: Scenario, world: World, series: dict[str, pd.DataFrame], folder: Path
+) -> list[Path]:
+    """The report's PNG plots."""
+    plt = pyplot()
+    folder.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    colors = {m: plt.get_cmap("tab10")(i) for i, m in enumerate([*world.models, "(none)"])}
+
+    policies = list(series)
+    fig, axes = plt.subplots(len(policies), 1, figsize=(9, 2.1 * len(policies)), sharex=True)
+    for ax, name in zip(np.atleast_1d(axes), policies, strict=True):
+        frame = series[name]
+        cols = [c for c in frame.columns if c.startswith("share:")]
+        models = [c.removeprefix("share:") for c in cols]
+        ax.stackplot(
+            frame.index + 0.5,
+            *[frame[c].to_numpy() for c in cols],
+            labels=models,
+            colors=[colors[m] for m in models],
+        )
+        _shade(ax, scenario)
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("share")
+        ax.set_title(name, fontsize=9, loc="left")
+    handles = {m: plt.Rectangle((0, 0), 1, 1, color=colors[m]) for m in world.models}
+    fig.legend(handles.values(), handles.keys(), loc="upper right", fontsize=7, ncols=2)
+    np.atleast_1d(axes)[-1].set_xlabel("hour of the day (spike shaded)")
+    fig.suptitle("Share of turns served by each model")
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    paths.append(folder / "traffic_share.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+
+    for column, title, ylabel, fname, log in (
+        ("p95_latency_ms", "p95 latency of a turn, by hour", "ms", "p95_latency.png", True),
+        (
+            "cost_per_conversation_usd",
+            "Cost per conversation, by the hour it began",
+            "USD",
+            "cost_per_conversation.png",
+            False,
+        ),
+        (
+            "resolution_rate",
+            "Resolution rate, by the hour the conversation began",
+            "resolved",
+            "resolution_rate.png",
+            False,
+        ),
+    ):
+        fig, ax = plt.subplots(figsize=(8, 3.6))
+        for name, frame in series.items():
+            ax.plot(frame.index + 0.5, frame[column], "-o", ms=3, label=name)
+        if column == "p95_latency_ms":
+            ax.axhline(scenario.gateway.deadline_ms, color="k", ls=":", lw=1, label="deadline")
+        _shade(ax, scenario)
+        if log:
+            ax.set_yscale("log")
+        ax.set_xlabel("hour of the day (spike shaded)")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        paths.append(folder / fname)
+        fig.savefig(paths[-1], dpi=110)
+        plt.close(fig)
+    return paths
+
+
+def _fmt_summary(summary: pd.DataFrame) -> str:
+    lines = [
+        "| policy | resolution rate | cost / conversation | p50 / p95 latency | late turns "
+        "| reward / conversation | share of oracle's reward | most used model |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, s in summary.iterrows():
+        share = s.get("reward_share_of_oracle", float("nan"))
+        lines.append(
+            f"| {name} | {s['resolution_rate']:.1%} | ${s['cost_per_conversation_usd']:.4f} "
+            f"| {s['p50_latency_ms']:,.0f} / {s['p95_latency_ms']:,.0f} ms "
+            f"| {s['late_turn_share']:.1%} | {s['reward_per_conversation']:.4f} | {share:.1%} "
+            f"| {s['top_model']} ({s['top_model_share']:.0%}) |"
+        )
+    return "\n".join(lines)
+
+
+def _fmt_targets(rows: list[dict[str, Any]]) -> str:
+    lines = ["| selector | measured | target | met |", "|---|---|---|---|"]
+    for r in rows:
+        v = r["value"]
+        shown = (
+            f"{v:+.1f}"
+            if "points" in r["target"]
+            else (f"{v:.1%}" if "%" in r["goal"] else f"{v:.3f}")
+        )
+        lines.append(f"| {r['target']} | {shown} | {r['goal']} | {'yes' if r['met'] else 'no'} |")
+    return "\n".join(lines)
+
+
+def write_report(
+    scenario: Scenario,
+    world: World,
+    results: list[ReplayResult],
+    out: Path,
+    timings: dict[str, float] | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """Write ``report.md``, ``plots/*.png`` and ``results.json`` into ``out``."""
+    summary = summarize(results)
+    checks = targets(summary)
+    series = hourly(results)
+    plots = plot(scenario, world, series, out / "plots")
+    possible = int(results[0].conversations["user_turns"].sum()) if results else 0
+    r = scenario.reward
+    spikes = ", ".join(
+        f"×{s.multiplier:g} from {s.start_hour:g}:00 to {s.end_hour:g}:00"
+        for s in scenario.day.spikes
+    )
+    md = [
+        f"# Incident replay: {scenario.name}",
+        "",
+        scenario.description,
+        "",
+        f"{scenario.day.conversations:,} conversations over {scenario.day.hours:g} hours "
+        f"({possible:,} user turns if none escalates), arrivals {spikes or 'without spikes'}; "
+        f"scenario seed {scenario.seed}. Every policy meets the same customers and the same "
+        f"dice. Reward per conversation: resolved − cost / ${r.value_usd:g} − "
+        f"{r.latency_per_s:g} × seconds waited − {r.late_penalty:g} × turns answered later "
+        f"than {scenario.gateway.deadline_ms:g} ms.",
+        "",
+        "## Summary",
+        "",
+        _fmt_summary(summary),
+        "",
+        "## Targets",
+        "",
+        _fmt_targets(checks),
+        "",
+        "## Plots",
+        "",
+        *[f"![{p.stem}](plots/{p.name})\n" for p in plots],
+        "## Policies",
+        "",
+        f"- **always-heavy**: every turn to `{scenario.heavy_model}`, then "
+        f"`{scenario.gateway.fallback_model}` on an error or timeout.",
+        f"- **static-rules**: turns ≤ {scenario.static_rules.max_turns} → "
+        f"`{scenario.static_rules.small_model}`, else `{scenario.static_rules.heavy_model}`; "
+        "the other one on a failure. Like always-heavy, it runs in the gateway, blind to "
+        "live latency.",
+        "- **selector**: the decision service over HTTP with the offline model trained on "
+        "the simulated history, live latency tracking and circuit breakers; the gateway "
+        "follows its fallbacks.",
+        "- **oracle**: knows each model's true probability of a good answer and its current "
+        "latency and error distributions (not the dice); picks the best expected reward.",
+        "",
+    ]
+    if timings:
+        md += [
+            "Time taken: "
+            + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+            + f" (total {sum(timings.values()):.1f} s).",
+            "",
+        ]
+    report = out / "report.md"
+    report.write_text("\n".join(md), encoding="utf-8")
+    payload = {
+        "scenario": scenario.model_dump(mode="json"),
+        "summary": json.loads(summary.to_json(orient="index")),
+        "targets": checks,
+        "hourly": {k: json.loads(v.to_json(orient="index")) for k, v in series.items()},
+        "timings_s": timings or {},
+    }
+    (out / "results.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    return report, payload
