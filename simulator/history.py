@@ -6,6 +6,8 @@ per request × model: ``request_id``, ``model``, ``resolved``, ``text``, ``inten
 ``turns``, ``prompt_tokens``, ``completion_tokens``, ``cost_usd``, ``latency_ms`` and the
 model's prices). ``intent`` is what the service's classifier makes of the message, as
 the service's own decision log would hold it; the world's true intent stays hidden.
+The history is the world before the scenario's day: its ``events`` (a slowdown, a
+regression) have not happened yet.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ def history_table(
     progress: Callable[[int], None] = lambda _n: None,
 ) -> pd.DataFrame:
     """Every turn of the history's conversations × every model, with its outcome."""
+    world = World(world.scenario.model_copy(update={"events": []}), world.catalog, world.corpus)
     sc = world.scenario
     convs = world.traffic(
         seed=sc.seed + sc.history.seed_offset, conversations=sc.history.conversations

@@ -58,3 +58,10 @@ def test_a_spike_must_end_after_it_starts(tmp_path: Path) -> None:
 def test_a_missing_scenario_lists_the_builtin_ones() -> None:
     with pytest.raises(ConfigError, match=r"built-in name \(.*incident"):
         load_scenario("no-such-scenario")
+
+
+@pytest.mark.parametrize("path", sorted(BUILTIN.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_builtin_scenario_is_valid_and_named_after_its_file(path: Path) -> None:
+    scenario = load_scenario(path)
+    assert scenario.name == path.stem
+    assert scenario.description
