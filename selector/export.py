@@ -44,7 +44,7 @@ SELECT d.*, o.resolved AS resolved, o.reward AS reward,
             AND f.model IS NOT NULL ORDER BY f.ts DESC LIMIT 1) AS served_model,
        (SELECT MAX(f.override) FROM feedback f WHERE f.decision_id = d.decision_id) AS override
 FROM decisions d LEFT JOIN outcomes o USING (decision_id)
-WHERE d.decision_id >= ? ORDER BY d.decision_id
+WHERE d.decision_id >= ? ORDER BY d.ts, d.decision_id
 """
 
 

@@ -125,6 +125,8 @@ def hourly(results: list[ReplayResult]) -> dict[str, pd.DataFrame]:
 def _shade(ax: Any, scenario: Scenario) -> None:
     for s in scenario.day.spikes:
         ax.axvspan(s.start_hour, s.end_hour, color="0.9", zorder=0)
+        for edge in (s.start_hour, s.end_hour):  # visible over filled areas too
+            ax.axvline(edge, color="0.3", ls="--", lw=0.8, zorder=3)
 
 
 def plot(
@@ -154,7 +156,7 @@ def plot(
         ax.set_title(name, fontsize=9, loc="left")
     handles = {m: plt.Rectangle((0, 0), 1, 1, color=colors[m]) for m in world.models}
     fig.legend(handles.values(), handles.keys(), loc="upper right", fontsize=7, ncols=2)
-    np.atleast_1d(axes)[-1].set_xlabel("hour of the day (spike shaded)")
+    np.atleast_1d(axes)[-1].set_xlabel("hour of the day (spike between dashed lines)")
     fig.suptitle("Share of turns served by each model")
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     paths.append(folder / "traffic_share.png")
@@ -186,7 +188,7 @@ def plot(
         _shade(ax, scenario)
         if log:
             ax.set_yscale("log")
-        ax.set_xlabel("hour of the day (spike shaded)")
+        ax.set_xlabel("hour of the day (spike between dashed lines)")
         ax.set_ylabel(ylabel)
         ax.set_title(title)
         ax.legend(fontsize=8)
