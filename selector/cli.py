@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
+from selector.cli_options import DEFAULT_DATA, data_dir_option
 from selector.config import load_settings
 from selector.errors import SelectorError
 
 __all__ = ["main"]
-
-DEFAULT_DATA = Path("../shared/data")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -125,22 +123,9 @@ SOURCE_HELP = (
 )
 
 
-def _data_dir_option(
-    help_text: str = "Folder of the public data sets.",
-) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    return click.option(
-        "--data",
-        "data_dir",
-        type=click.Path(path_type=Path),
-        default=DEFAULT_DATA,
-        show_default=True,
-        help=help_text,
-    )
-
-
 def _data_options(f: Any) -> Any:
     f = click.option("--seed", type=int, default=0, show_default=True)(f)
-    f = _data_dir_option()(f)
+    f = data_dir_option()(f)
     return click.option("--source", required=True, help=SOURCE_HELP)(f)
 
 
@@ -347,7 +332,7 @@ def train(
 @cli.command()
 @click.option("--name", default=None, help="Registered model name [model-selector-quality].")
 @click.option("--version", "version", required=True, help="Model version to promote.")
-@_data_dir_option("Folder of the public data sets (for the hold-out evaluation).")
+@data_dir_option("Folder of the public data sets (for the hold-out evaluation).")
 @click.option("--force", is_flag=True, help="Promote even if it does not beat the champion.")
 @_tracking_option
 def promote(

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import click
 
+from selector.cli_options import data_dir_option
 from selector.errors import SelectorError
 from simulator.scenario import Scenario
 
 __all__ = ["demo", "simulate"]
-
-DEFAULT_DATA = Path("../shared/data")
 
 
 @contextmanager
@@ -40,14 +39,7 @@ _scenario_option = click.option(
     show_default=True,
     help="Scenario YAML file, or the name of a built-in one (simulator/scenarios/).",
 )
-_data_option = click.option(
-    "--data",
-    "data_dir",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_DATA,
-    show_default=True,
-    help="Folder of the public data sets (dialogues/, intents/).",
-)
+_data_option = data_dir_option("Folder of the public data sets (dialogues/, intents/).")
 
 
 @click.command()

@@ -144,8 +144,7 @@ def run_demo(
             name=MODEL_NAME,
             progress=lambda _m: advance(1),
         )
-    assert trained.version is not None
-    promotion = promote(MODEL_NAME, trained.version, tracking_uri, data_dir)
+    promotion = promote(MODEL_NAME, str(trained.version), tracking_uri, data_dir)
     echo(f"trained and registered: {promotion.message()}")
     timings["training"] = time.perf_counter() - t0
 

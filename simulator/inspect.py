@@ -31,7 +31,9 @@ def traffic_table(day: Sequence[Conversation]) -> pd.DataFrame:
 def truth_table(world: World, day: Sequence[Conversation]) -> pd.DataFrame:
     """One row per conversation × user turn × model: the true probability of a good
     answer, and the median latency and error probability at the provider's background
-    load, at the time the turn would come if every earlier answer were instant."""
+    load, at the time the turn would come if every earlier answer were instant, for a
+    prompt of the instructions and the customer's messages (the answers in it depend on
+    the policy)."""
     rows: dict[str, list[object]] = {
         k: []
         for k in (

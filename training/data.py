@@ -255,6 +255,7 @@ TABLE_OPTIONAL = {
     "input_usd_per_mtok": "the model's price per million prompt tokens",
     "output_usd_per_mtok": "the model's price per million completion tokens",
 }
+TABLE_NUMERIC = [c for c in TABLE_OPTIONAL if c not in ("text", "intent")]
 
 
 def load_table(path: Path) -> RoutingData:
@@ -283,15 +284,7 @@ def load_table(path: Path) -> RoutingData:
     for column in ("request_id", "model"):
         for i in np.flatnonzero(df[column].isna().to_numpy())[:1]:
             raise bad(i, column, "empty")
-    for column in (
-        "turns",
-        "prompt_tokens",
-        "completion_tokens",
-        "cost_usd",
-        "latency_ms",
-        "input_usd_per_mtok",
-        "output_usd_per_mtok",
-    ):
+    for column in TABLE_NUMERIC:
         if column in df:
             values = pd.to_numeric(df[column], errors="coerce")
             wrong = (values.isna() & df[column].notna()) | (values < 0)

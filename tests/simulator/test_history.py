@@ -2,8 +2,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from selector.catalog import Catalog
 from simulator.history import history_table
 from simulator.scenario import load_scenario
@@ -29,5 +27,4 @@ def test_the_history_is_a_training_table_of_the_world_before_the_days_events(
     table.to_parquet(path, index=False)
     data = load_table(path)
     assert data.full_information
-    assert isinstance(data.outcomes, pd.DataFrame)
     assert data.outcomes["completion_tokens"].gt(0).all()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 from selector.catalog import Catalog
 from simulator.scenario import Event, Scenario
 from simulator.world import Corpus, World
-from tests.simulator.conftest import needs_data, shrink
+from tests.simulator.conftest import needs_data
 
 pytestmark = needs_data
 
@@ -141,10 +140,3 @@ def test_completion_lengths_have_the_models_mean(world: World) -> None:
     assert np.mean(lengths) == pytest.approx(
         world.scenario.models["gpt-5"].completion_tokens, rel=0.02
     )
-
-
-def test_a_shrunk_scenario_keeps_everything_but_its_size(incident: Scenario) -> None:
-    small = shrink(incident, 40)
-    assert small.day.conversations == 40
-    assert small.models == incident.models
-    assert math.isclose(small.reward.value_usd, incident.reward.value_usd)
