@@ -112,6 +112,52 @@ class Settings(BaseSettings):
         None,
         description="Bearer token of the /v1/admin/* endpoints (they are refused while unset).",
     )
+    bandit_memory: float = Field(
+        50.0,
+        ge=1,
+        description="Online layer: outcomes of one model (and of one model × intent group) "
+        "it mostly remembers; each outcome discounts the older ones by 1 − 1/memory.",
+    )
+    bandit_prior_weight: float = Field(
+        5.0, gt=0, description="Online layer: the offline model's weight, in outcomes."
+    )
+    bandit_gamma: float = Field(
+        400.0,
+        gt=0,
+        description="SquareCB greediness γ: exploring costs at most (k − 1)/γ of reward per "
+        "decision among k eligible models.",
+    )
+    bandit_min_exploration: float = Field(
+        0.01,
+        ge=0,
+        lt=1,
+        description="Uniform exploration floor ε mixed into every bandit-v1 distribution.",
+    )
+    bandit_state_path: Path | None = Field(
+        None,
+        description="JSON state of the online layer (default: the decision log's path + "
+        "'.bandit.json'); restored at start, rebuilt from the log when missing or stale.",
+    )
+    bandit_updates: Literal["background", "inline"] = Field(
+        "background",
+        description="'background': a thread learns from new feedback in the log, off the "
+        "request path; 'inline': each feedback request learns before it is answered "
+        "(reproducible step by step, used by the simulator).",
+    )
+    bandit_save_every_s: float = Field(
+        10.0, gt=0, description="Seconds between saves of the online layer's state."
+    )
+    reward_late_penalty: float = Field(
+        0.05, ge=0, description="Reward lost by a call slower than its deadline, or failed."
+    )
+    reward_deadline_ms: float = Field(
+        3_000.0, gt=0, description="Deadline of a decision whose request set no max_latency_ms."
+    )
+    reward_default_outcome: float | None = Field(
+        None,
+        description="Outcome assumed once when the join window closes without one (e.g. 0: "
+        "silence means unresolved); unset: such decisions are not learned from.",
+    )
     log_text: Literal["last_user", "none"] = Field(
         "last_user", description="Message text kept in the decision log for training."
     )

@@ -21,8 +21,7 @@ import orjson
 
 from features.schema import CANDIDATE_FEATURES, REQUEST_FEATURES
 from selector.errors import ConfigError
-from selector.service import id_prefix
-from selector.store import DecisionLog
+from selector.store import DecisionLog, id_prefix
 
 __all__ = ["export_log", "joined_rows"]
 

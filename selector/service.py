@@ -13,11 +13,13 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from features.extractor import Conversation, FeatureExtractor, FeatureVector
 from features.intents import IntentClassifier, IntentTaxonomy
 from features.schema import PRIORITIES, SCHEMA_VERSION
+from models.bandit import BanditParams, ResidualBandit
 from models.prior import PriorQualityModel, load_prior
 from selector.catalog import Catalog, load_catalog
 from selector.config import Settings
@@ -30,9 +32,17 @@ from selector.errors import (
 )
 from selector.latency import BreakerConfig, LatencyTracker
 from selector.metrics import ServiceMetrics
+from selector.online import OnlineLearner, StateError
 from selector.policy import POLICIES, Decision, DecisionContext, Policy
 from selector.policy.base import QualityModel
-from selector.store import DecisionLog, DecisionRecord, FeedbackEvent, FeedbackResult
+from selector.reward import RewardConfig
+from selector.store import (
+    DecisionLog,
+    DecisionRecord,
+    FeedbackEvent,
+    FeedbackResult,
+    id_prefix,
+)
 
 __all__ = [
     "DecisionIds",
@@ -40,16 +50,10 @@ __all__ = [
     "RouteResult",
     "SelectorService",
     "build_policy",
-    "id_prefix",
 ]
 
 log = logging.getLogger("selector")
 RECENT_DECISIONS = 1_000
-
-
-def id_prefix(ts: float) -> str:
-    """The smallest decision id made at or after Unix time ``ts``."""
-    return f"{int(ts * 1000):012x}"
 
 
 class DecisionIds:
@@ -150,14 +154,61 @@ def load_quality_model(
     return predictor, QualityStatus(spec, predictor.name, loaded=True)
 
 
-def build_policy(name: str, quality: QualityModel, catalog: Catalog, settings: Settings) -> Policy:
-    """The policy called ``name`` (see :data:`selector.policy.POLICIES`), from settings."""
+def policy_class(name: str) -> type[Policy]:
     cls = POLICIES.get(name)
     if cls is None:
         raise ConfigError(
             f"SELECTOR_POLICY={name!r} is not a policy; choose one of {sorted(POLICIES)}"
         )
-    return cls.from_settings(quality, {m.name: m.provider for m in catalog}, settings)
+    return cls
+
+
+def build_policy(
+    name: str,
+    quality: QualityModel,
+    catalog: Catalog,
+    settings: Settings,
+    bandit: ResidualBandit | None = None,
+) -> Policy:
+    """The policy called ``name`` (see :data:`selector.policy.POLICIES`), from settings;
+    an online policy reads ``bandit``'s corrections."""
+    return policy_class(name).from_settings(
+        quality, {m.name: m.provider for m in catalog}, settings, bandit=bandit
+    )
+
+
+def state_path(settings: Settings) -> Path:
+    """Where the online layer's state is saved."""
+    return settings.bandit_state_path or settings.db_path.with_name(
+        settings.db_path.name + ".bandit.json"
+    )
+
+
+def open_learner(settings: Settings) -> tuple[OnlineLearner, str]:
+    """The online layer's learner over the decision log: the saved one when it is usable,
+    else a new one (that will read the whole log); and what was done, for the logs."""
+    params = BanditParams(
+        memory=settings.bandit_memory,
+        prior_weight=settings.bandit_prior_weight,
+        gamma=settings.bandit_gamma,
+        min_exploration=settings.bandit_min_exploration,
+    )
+    reward = RewardConfig(
+        late_penalty=settings.reward_late_penalty,
+        deadline_ms=settings.reward_deadline_ms,
+        default_outcome=settings.reward_default_outcome,
+    )
+    path = state_path(settings)
+    try:
+        learner = OnlineLearner.from_saved(
+            path, params, settings.db_path, reward, settings.join_window_s
+        )
+        return learner, f"restored from {path} (feedback row {learner.cursor})"
+    except StateError as exc:
+        learner = OnlineLearner(
+            ResidualBandit(params), settings.db_path, reward, settings.join_window_s
+        )
+        return learner, f"{exc}: learning from the whole decision log"
 
 
 class SelectorService:
@@ -174,6 +225,7 @@ class SelectorService:
         degraded: list[str] | None = None,
         prior: QualityModel | None = None,
         quality_status: QualityStatus | None = None,
+        learner: OnlineLearner | None = None,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
@@ -187,6 +239,7 @@ class SelectorService:
         self.new_decision_id = DecisionIds()
         self.prior = prior or policy.quality
         self.quality_status = quality_status or QualityStatus("prior", "prior", loaded=True)
+        self.learner = learner
         self._reload_lock = asyncio.Lock()
 
     @classmethod
@@ -232,12 +285,27 @@ class SelectorService:
         quality, status = load_quality_model(settings, prior)
         if not status.loaded:
             log.warning("quality model not loaded, serving the prior: %s", status.reason)
-        policy = build_policy(settings.policy, quality, catalog, settings)
         decision_log = DecisionLog(
             settings.db_path, sync=settings.db_sync, join_window_s=settings.join_window_s
         )
+        learner = None
+        if policy_class(settings.policy).online:
+            learner, how = open_learner(settings)
+            log.info("online layer %s", how)
+        policy = build_policy(
+            settings.policy, quality, catalog, settings, learner.bandit if learner else None
+        )
         return cls(
-            settings, catalog, extractor, policy, tracker, decision_log, degraded, prior, status
+            settings,
+            catalog,
+            extractor,
+            policy,
+            tracker,
+            decision_log,
+            degraded,
+            prior,
+            status,
+            learner,
         )
 
     async def reload_quality_model(self) -> QualityStatus:
@@ -252,7 +320,13 @@ class SelectorService:
                     f"quality model {status.requested} not loaded, still serving "
                     f"{self.quality_status.serving}: {status.reason}"
                 )
-            self.policy = build_policy(self.settings.policy, quality, self.catalog, self.settings)
+            self.policy = build_policy(
+                self.settings.policy,
+                quality,
+                self.catalog,
+                self.settings,
+                self.learner.bandit if self.learner else None,
+            )
             self.quality_status = status
             log.info("quality model reloaded: serving %s", status.serving)
             return status
@@ -268,9 +342,16 @@ class SelectorService:
             n += 1
         if n:
             log.info("latency tracker warmed with %d recent call results", n)
+        if self.learner is not None:
+            n = self.learner.catch_up()
+            log.info("online layer read %d feedback rows it had not learned from", n)
+            if self.settings.bandit_updates == "background":
+                self.learner.start(state_path(self.settings), self.settings.bandit_save_every_s)
 
     def stop(self) -> None:
         self.log.close()
+        if self.learner is not None:
+            self.learner.stop(state_path(self.settings))
 
     # -- route ---------------------------------------------------------------------
     def check_candidates(
@@ -359,6 +440,10 @@ class SelectorService:
                 "max_latency_ms": req.max_latency_ms,
                 "max_cost_usd": req.max_cost_usd,
                 "cost_weight": req.cost_weight,
+                # what the decision's utilities assumed, for its reward (selector.reward)
+                "lambda": decision.cost_weight,
+                "latency_weight_per_s": decision.latency_weight,
+                "deadline_ms": req.max_latency_ms or self.settings.reward_deadline_ms,
             },
             features={"schema_version": SCHEMA_VERSION, **fv.as_dict()},
             scores=scores,
@@ -395,6 +480,14 @@ class SelectorService:
             "both" if is_call and event.has_outcome else "outcome" if event.has_outcome else "call"
         )
         self.metrics.feedback.labels(kind, str(result.duplicate).lower()).inc()
+        if self.learner is not None and not result.duplicate:
+            if self.settings.bandit_updates == "inline":
+                self.learner.catch_up()
+                self.learner.maybe_save(
+                    state_path(self.settings), self.settings.bandit_save_every_s
+                )
+            else:
+                self.learner.notify()
         return result
 
     # -- status --------------------------------------------------------------------

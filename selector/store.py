@@ -37,7 +37,7 @@ import orjson
 
 from selector.errors import ConflictError, NotFoundError, StoreError
 
-__all__ = ["DecisionLog", "DecisionRecord", "FeedbackEvent", "FeedbackResult"]
+__all__ = ["DecisionLog", "DecisionRecord", "FeedbackEvent", "FeedbackResult", "id_prefix"]
 
 log = logging.getLogger("selector.store")
 
@@ -98,6 +98,14 @@ FEEDBACK_FIELDS = (
     "reward",
 )
 _BATCH = 512
+
+
+def id_prefix(ts: float) -> str:
+    """The smallest decision id made at or after Unix time ``ts`` (ids start with the
+    time in milliseconds, in hex)."""
+    return f"{int(ts * 1000):012x}"
+
+
 _CHECKPOINT_EVERY_S = 1.0
 
 

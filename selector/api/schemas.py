@@ -102,6 +102,12 @@ class Score(BaseModel):
     utility: float
     eligible: bool
     reason: str | None = Field(None, description="Why the model is not eligible.")
+    estimate: float | None = Field(
+        None, description="Online policies: the utility corrected by the online layer."
+    )
+    probability: float | None = Field(
+        None, description="Online policies: the probability this model was to be chosen."
+    )
 
 
 class PolicyInfo(BaseModel):

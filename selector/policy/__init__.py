@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from selector.policy.bandit import BanditPolicy
 from selector.policy.base import (
     RELAX_ORDER,
     CandidateScore,
@@ -16,6 +17,7 @@ from selector.policy.utility import UtilityPolicy
 __all__ = [
     "POLICIES",
     "RELAX_ORDER",
+    "BanditPolicy",
     "CandidateScore",
     "Decision",
     "DecisionContext",
@@ -28,4 +30,5 @@ __all__ = [
 POLICIES: dict[str, type[Policy]] = {
     UtilityPolicy.name: UtilityPolicy,
     StaticRulesPolicy.name: StaticRulesPolicy,
+    BanditPolicy.name: BanditPolicy,
 }

@@ -80,6 +80,9 @@ class CandidateScore:
     utility: float
     eligible: bool
     reasons: tuple[str, ...] = ()
+    # set by an online policy: the corrected utility and the probability of being chosen
+    estimate: float | None = None
+    probability: float | None = None
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -92,6 +95,9 @@ class CandidateScore:
         }
         if not self.eligible:
             out["reason"] = ", ".join(self.reasons)
+        if self.probability is not None:
+            out["estimate"] = self.estimate
+            out["probability"] = self.probability
         return out
 
 
@@ -105,6 +111,9 @@ class Decision:
     scores: list[CandidateScore]
     relaxed: list[str] = field(default_factory=list)
     quality_model: str = ""
+    # the weights the utilities were computed with: λ per USD, latency weight per second
+    cost_weight: float = 0.0
+    latency_weight: float = 0.0
 
 
 class Policy(ABC):
@@ -112,6 +121,7 @@ class Policy(ABC):
 
     name: ClassVar[str]
     version: ClassVar[str] = "0"
+    online: ClassVar[bool] = False  # reads the online layer's corrections (built with one)
 
     def __init__(
         self,
@@ -129,16 +139,23 @@ class Policy(ABC):
 
     @classmethod
     def from_settings(
-        cls, quality: QualityModel, providers: dict[str, str], settings: Settings
+        cls,
+        quality: QualityModel,
+        providers: dict[str, str],
+        settings: Settings,
+        bandit: Any = None,
     ) -> Policy:
         """The policy configured from the service's settings (``providers``: the catalog's
-        model → provider map)."""
+        model → provider map; ``bandit``: the service's online layer, for online policies)."""
+        kwargs = cls._settings_kwargs(settings, providers)
+        if cls.online:
+            kwargs["bandit"] = bandit
         return cls(
             quality,
             providers,
             max_fallbacks=settings.max_fallbacks,
             seed=settings.seed,
-            **cls._settings_kwargs(settings, providers),
+            **kwargs,
         )
 
     @classmethod
@@ -202,6 +219,8 @@ class Policy(ABC):
             scores=scores,
             relaxed=relaxed,
             quality_model=self.quality.name,
+            cost_weight=ctx.cost_weight,
+            latency_weight=lat_w * 1000.0,
         )
 
     @abstractmethod

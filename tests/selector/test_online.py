@@ -1,0 +1,279 @@
+"""The online layer learning from the real service's decision log."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from features.extractor import Conversation
+from models.bandit import ResidualBandit
+from selector.config import Settings, load_settings
+from selector.online import OnlineLearner, StateError
+from selector.reward import RewardConfig, turn_reward
+from selector.service import RouteInput, RouteResult, SelectorService, state_path
+from selector.store import FeedbackEvent
+
+CARD = "my new card has still not arrived"
+DISPUTE = "I was charged twice for the same order and want my money back"
+
+
+def settings_for(folder: Path, **overrides: Any) -> Settings:
+    base: dict[str, Any] = {
+        "db_path": folder / "selector.db",
+        "policy": "bandit-v1",
+        "quality_model": "prior",
+        "seed": 11,
+        "bandit_updates": "inline",
+        "mlflow_tracking_uri": f"sqlite:///{folder}/no-registry.db",
+    }
+    return load_settings(**{**base, **overrides})
+
+
+def route(service: SelectorService, text: str, i: int = 0) -> RouteResult:
+    conv = Conversation(messages=[("user", text)])
+    return asyncio.run(service.route(RouteInput(f"c{i}", conv, max_latency_ms=3000)))
+
+
+def send(service: SelectorService, decision_id: str, **fields: Any) -> None:
+    asyncio.run(service.feedback(FeedbackEvent(decision_id, fields)))
+
+
+def run_traffic(service: SelectorService, n: int, seed: int = 3) -> None:
+    """``n`` turns with call results and outcomes; the card answers of one model fail."""
+    rng = np.random.default_rng(seed)
+
+    async def go() -> None:
+        for i in range(n):
+            text = CARD if rng.random() < 0.5 else DISPUTE
+            conv = Conversation(messages=[("user", f"{text} ({i})")])
+            res = await service.route(RouteInput(f"c{i}", conv, max_latency_ms=3000))
+            model = res.decision.model
+            latency = float(rng.uniform(200, 3500))
+            await service.feedback(
+                FeedbackEvent(res.decision_id, {"latency_ms": latency, "cost_usd": 0.002})
+            )
+            bad = text == CARD and model == service.catalog.enabled_names[0]
+            good = bool(rng.random() < (0.2 if bad else 0.9))
+            await service.feedback(FeedbackEvent(res.decision_id, {"resolved": good}))
+
+    asyncio.run(go())
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Any:
+    svc = SelectorService.from_settings(settings_for(tmp_path))
+    svc.start()
+    yield svc
+    svc.stop()
+
+
+def test_an_outcome_updates_the_decided_model_by_reward_minus_utility(
+    service: SelectorService,
+) -> None:
+    res = route(service, DISPUTE)
+    send(service, res.decision_id, latency_ms=3400.0, cost_usd=0.01)
+    send(service, res.decision_id, resolved=False)
+    assert service.learner is not None
+    bandit = service.learner.bandit
+    assert bandit.updates_ == 1
+    chosen = next(s for s in res.decision.scores if s.model == res.decision.model)
+    reward = turn_reward(
+        0.0,
+        0.01,
+        3400.0,
+        True,
+        res.decision.cost_weight,
+        res.decision.latency_weight,
+        service.settings.reward_late_penalty,
+    )
+    residual = reward - chosen.utility
+    n0 = bandit.params.prior_weight
+    model_level = residual / (1 + n0)
+    expected = (residual + n0 * model_level) / (1 + n0)
+    assert bandit.correction(res.decision.model, res.intent_group) == pytest.approx(expected)
+
+
+def test_a_decision_the_gateway_overrode_is_not_learned(service: SelectorService) -> None:
+    res = route(service, DISPUTE)
+    other = next(m for m in service.catalog.enabled_names if m != res.decision.model)
+    send(service, res.decision_id, model=other, latency_ms=900.0)
+    send(service, res.decision_id, resolved=True)
+    assert service.learner is not None
+    assert service.learner.bandit.updates_ == 0
+    assert service.learner.counts["overridden"] == 1
+    # the served model's latency still counts, for the model that served
+    assert service.tracker.health(other).samples == 1
+
+
+def test_late_outcomes_are_not_learned(tmp_path: Path) -> None:
+    svc = SelectorService.from_settings(settings_for(tmp_path, join_window_s=0.05))
+    svc.start()
+    try:
+        res = route(svc, CARD)
+        time.sleep(0.1)
+        send(svc, res.decision_id, resolved=True)
+        assert svc.learner is not None
+        assert svc.learner.bandit.updates_ == 0
+        assert svc.learner.counts["late"] == 1
+    finally:
+        svc.stop()
+
+
+def test_the_default_outcome_applies_once_when_the_window_closes(tmp_path: Path) -> None:
+    svc = SelectorService.from_settings(
+        settings_for(tmp_path, join_window_s=0.2, reward_default_outcome=0.0)
+    )
+    svc.start()
+    try:
+        silent = route(svc, CARD, 0)
+        send(svc, silent.decision_id, latency_ms=500.0, cost_usd=0.001)
+        time.sleep(1.5)  # windows close in whole seconds of the log's time
+        for i in range(3):  # later traffic, answered, moves the log's time on
+            later = route(svc, DISPUTE, i + 1)
+            send(svc, later.decision_id, latency_ms=400.0, resolved=True)
+            time.sleep(0.5)
+        assert svc.learner is not None
+        assert svc.learner.counts["defaults"] == 1
+        assert svc.learner.bandit.updates_ == 4
+        assert silent.decision_id not in svc.learner.pending
+    finally:
+        svc.stop()
+
+
+def test_without_a_default_an_unanswered_decision_is_dropped(tmp_path: Path) -> None:
+    svc = SelectorService.from_settings(settings_for(tmp_path, join_window_s=0.2))
+    svc.start()
+    try:
+        silent = route(svc, CARD, 0)
+        send(svc, silent.decision_id, latency_ms=500.0)
+        time.sleep(1.5)
+        later = route(svc, DISPUTE, 1)
+        send(svc, later.decision_id, latency_ms=400.0)
+        time.sleep(0.6)
+        send(svc, later.decision_id, latency_ms=410.0)
+        assert svc.learner is not None
+        assert svc.learner.bandit.updates_ == 0
+        assert silent.decision_id not in svc.learner.pending
+    finally:
+        svc.stop()
+
+
+def test_replaying_the_log_reproduces_the_live_state(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    svc = SelectorService.from_settings(settings)
+    svc.start()
+    run_traffic(svc, 150)
+    svc.stop()
+    saved = json.loads(state_path(settings).read_text())["state"]
+    assert saved["bandit"]["updates"] == 150
+
+    fresh = OnlineLearner(
+        ResidualBandit(svc.learner.bandit.params),  # type: ignore[union-attr]
+        settings.db_path,
+        RewardConfig(settings.reward_late_penalty, settings.reward_deadline_ms),
+        settings.join_window_s,
+    )
+    fresh.catch_up()
+    assert fresh.state() == saved
+
+
+def test_a_restart_restores_the_state_and_reads_what_it_had_not(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, bandit_save_every_s=3600)
+    svc = SelectorService.from_settings(settings)
+    svc.start()
+    run_traffic(svc, 40)
+    svc.stop()  # saves
+    svc = SelectorService.from_settings(settings)
+    svc.start()
+    run_traffic(svc, 30, seed=4)  # not saved: the next save is an hour away
+    learned = svc.learner.state()  # type: ignore[union-attr]
+    svc.log.close()  # a crash: the learner never saves again
+
+    again = SelectorService.from_settings(settings)
+    again.start()
+    try:
+        assert again.learner is not None
+        assert again.learner.state() == learned
+        assert again.learner.bandit.updates_ == 70
+    finally:
+        again.stop()
+
+
+def test_a_corrupt_or_foreign_state_is_refused_and_the_log_replayed(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    svc = SelectorService.from_settings(settings)
+    svc.start()
+    run_traffic(svc, 20)
+    svc.stop()
+    path = state_path(settings)
+    good = path.read_text()
+    learner = svc.learner
+    assert learner is not None
+    args = (learner.bandit.params, settings.db_path, learner.reward, settings.join_window_s)
+
+    path.write_text(good.replace('"updates":20', '"updates":21'))
+    with pytest.raises(StateError, match="checksum"):
+        OnlineLearner.from_saved(path, *args)
+    other = ResidualBandit(learner.bandit.params).params.__class__(gamma=5.0)
+    path.write_text(good)
+    with pytest.raises(StateError, match="another configuration"):
+        OnlineLearner.from_saved(path, other, *args[1:])
+    path.write_text("{")
+    rebuilt = SelectorService.from_settings(settings)
+    rebuilt.start()
+    try:
+        assert rebuilt.learner is not None
+        assert rebuilt.learner.bandit.state() == learner.bandit.state()
+    finally:
+        rebuilt.stop()
+
+
+def test_decisions_do_not_wait_for_learning(tmp_path: Path) -> None:
+    svc = SelectorService.from_settings(settings_for(tmp_path, bandit_updates="background"))
+    svc.start()
+    try:
+        assert svc.learner is not None
+        run_traffic(svc, 20)
+        deadline = time.monotonic() + 10
+        while svc.learner.bandit.updates_ < 20 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert svc.learner.bandit.updates_ == 20
+        # hold the learner mid-update: routes and feedback are still answered
+        with svc.learner._lock:
+            done = threading.Event()
+
+            def traffic() -> None:
+                run_traffic(svc, 10, seed=9)
+                done.set()
+
+            t = threading.Thread(target=traffic)
+            t.start()
+            assert done.wait(10)
+            t.join()
+            assert svc.learner.bandit.updates_ == 20
+        deadline = time.monotonic() + 10
+        while svc.learner.bandit.updates_ < 30 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert svc.learner.bandit.updates_ == 30
+    finally:
+        svc.stop()
+
+
+def test_the_bandit_moves_traffic_off_a_model_failing_one_group(tmp_path: Path) -> None:
+    svc = SelectorService.from_settings(settings_for(tmp_path, bandit_gamma=200))
+    svc.start()
+    try:
+        run_traffic(svc, 300)
+        assert svc.learner is not None
+        bad = svc.catalog.enabled_names[0]
+        card_group = route(svc, CARD, 999).intent_group
+        assert svc.learner.bandit.correction(bad, card_group) < -0.2
+    finally:
+        svc.stop()
