@@ -43,9 +43,9 @@ __all__ = ["BanditParams", "ResidualBandit", "sample", "squarecb"]
 class BanditParams:
     """How fast the layer forgets, how much it trusts the offline model, how it explores."""
 
-    memory: float = 50.0  # outcomes: the discount per outcome of a key is 1 − 1/memory
-    prior_weight: float = 5.0  # n₀: the offline model's weight, in outcomes
-    gamma: float = 400.0  # SquareCB greediness (exploration cost ≤ (k − 1)/γ per decision)
+    memory: float = 500.0  # outcomes: the discount per outcome of a key is 1 − 1/memory
+    prior_weight: float = 200.0  # n₀: the offline model's weight, in outcomes
+    gamma: float = 10_000.0  # SquareCB greediness (exploration cost ≤ (k − 1)/γ per decision)
     min_exploration: float = 0.01  # ε: the uniform floor mixed into every distribution
 
     def __post_init__(self) -> None:

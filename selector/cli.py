@@ -334,18 +334,122 @@ def train(
 @click.option("--version", "version", required=True, help="Model version to promote.")
 @data_dir_option("Folder of the public data sets (for the hold-out evaluation).")
 @click.option("--force", is_flag=True, help="Promote even if it does not beat the champion.")
+@click.option(
+    "--min-ess",
+    type=float,
+    default=200.0,
+    show_default=True,
+    help="Models learned from a decision log: refuse a DR estimate on a smaller effective sample.",
+)
 @_tracking_option
 def promote(
-    name: str | None, version: str, data_dir: Path, force: bool, tracking_uri: str | None
+    name: str | None,
+    version: str,
+    data_dir: Path,
+    force: bool,
+    min_ess: float,
+    tracking_uri: str | None,
 ) -> None:
-    """Move the alias 'champion' to a model version that beats the current champion."""
+    """Move the alias 'champion' to a model version that beats the current champion.
+
+    Models trained on a public benchmark are compared by their hold-out APGR or AIQ;
+    models learned from the service's decision log by the doubly robust value of the
+    policy each would serve, on the log's hold-out decisions.
+    """
     from models.registry import DEFAULT_MODEL_NAME
     from training.train import promote as run_promotion
 
     result = run_promotion(
-        name or DEFAULT_MODEL_NAME, version, _tracking_uri(tracking_uri), data_dir, force
+        name or DEFAULT_MODEL_NAME,
+        version,
+        _tracking_uri(tracking_uri),
+        data_dir,
+        force,
+        min_ess=min_ess,
     )
     click.echo(result.message())
+
+
+@cli.command()
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Decision log to evaluate on [SELECTOR_DB_PATH].",
+)
+@click.option("--policy", default=None, help="Candidate policy [SELECTOR_POLICY].")
+@click.option(
+    "--quality-model",
+    default=None,
+    help="Its quality model: models:/<name>@<alias>, a folder, or 'prior' "
+    "[SELECTOR_QUALITY_MODEL].",
+)
+@click.option(
+    "--min-ess",
+    type=float,
+    default=200.0,
+    show_default=True,
+    help="Refuse an estimate resting on a smaller effective sample.",
+)
+@click.option("--folds", type=int, default=2, show_default=True, help="Cross-fitting folds of DR.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--since", type=float, default=0.0, help="Only decisions after this Unix time.")
+@_tracking_option
+@click.option("--no-track", is_flag=True, help="Do not record the estimate in MLflow.")
+def ope(
+    db_path: Path | None,
+    policy: str | None,
+    quality_model: str | None,
+    min_ess: float,
+    folds: int,
+    seed: int,
+    since: float,
+    tracking_uri: str | None,
+    no_track: bool,
+) -> None:
+    """Estimate a candidate policy's mean reward per decision from the decision log
+    (IPS, SNIPS, doubly robust; 95 % intervals; effective sample size)."""
+    from selector.service import SelectorService
+    from training.policy_eval import evaluate_policy, load_logged, log_to_mlflow
+
+    base = load_settings()
+    overrides: dict[str, Any] = {"mlflow_tracking_uri": _tracking_uri(tracking_uri)}
+    for key, value in (("db_path", db_path), ("policy", policy), ("quality_model", quality_model)):
+        if value is not None:
+            overrides[key] = value
+    settings = base.model_copy(update=overrides)
+    logged = load_logged(settings.db_path, settings, since)
+    service = SelectorService.from_settings(settings)
+    candidate = service.policy
+    label = f"{candidate.name}+{service.quality_status.serving}"
+    with _Bar(len(logged.ids), "scoring") as bar:
+        result = evaluate_policy(
+            logged, candidate, min_ess, folds, seed, progress=lambda _n: bar("")
+        )
+    click.echo(
+        f"{label} on {result['decisions']:,} logged decisions of {settings.db_path} "
+        f"(logged by {', '.join(f'{k} ×{v:,}' for k, v in result['logged_policies'].items())}; "
+        f"left out: {', '.join(f'{k} {v:,}' for k, v in result['skipped'].items() if v) or 'none'})"
+    )
+    click.echo(f"effective sample size: {result['ess']:,.1f}")
+    click.echo("| estimator | mean reward / decision | 95 % interval |")
+    click.echo("|---|---|---|")
+    for est in ("ips", "snips", "dr"):
+        e = result[est]
+        click.echo(f"| {est.upper()} | {e['value']:.4f} | [{e['low']:.4f}, {e['high']:.4f}] |")
+    click.echo(f"| logged policy (observed) | {result['logged_value']:.4f} | |")
+    if not no_track:
+        params = {
+            "log": str(settings.db_path),
+            "policy": candidate.name,
+            "quality_model": service.quality_status.serving,
+            "min_ess": min_ess,
+            "folds": folds,
+            "seed": seed,
+        }
+        run = log_to_mlflow(result, params, settings.mlflow_tracking_uri)
+        click.echo(f"MLflow run {run} (experiment model-selector-ope)")
 
 
 @cli.command()
@@ -367,9 +471,10 @@ def schema() -> None:
 
 
 def _add_simulator_commands() -> None:
-    from simulator.cli import demo, simulate
+    from simulator.cli import demo, measure_online, simulate
 
     cli.add_command(demo)
+    cli.add_command(measure_online)
     cli.add_command(simulate)
 
 

@@ -113,16 +113,19 @@ class Settings(BaseSettings):
         description="Bearer token of the /v1/admin/* endpoints (they are refused while unset).",
     )
     bandit_memory: float = Field(
-        50.0,
+        500.0,
         ge=1,
         description="Online layer: outcomes of one model (and of one model × intent group) "
         "it mostly remembers; each outcome discounts the older ones by 1 − 1/memory.",
     )
     bandit_prior_weight: float = Field(
-        5.0, gt=0, description="Online layer: the offline model's weight, in outcomes."
+        200.0,
+        gt=0,
+        description="Online layer: the offline model's weight, in outcomes: a correction "
+        "counts in full only once many more outcomes than this back it.",
     )
     bandit_gamma: float = Field(
-        400.0,
+        10_000.0,
         gt=0,
         description="SquareCB greediness γ: exploring costs at most (k − 1)/γ of reward per "
         "decision among k eligible models.",

@@ -13,7 +13,7 @@ from selector.cli_options import data_dir_option
 from selector.errors import SelectorError
 from simulator.scenario import Scenario
 
-__all__ = ["demo", "simulate"]
+__all__ = ["demo", "measure_online", "simulate"]
 
 
 @contextmanager
@@ -116,3 +116,33 @@ def simulate(scenario: str, data_dir: Path, out: Path | None, seed: int | None) 
                 out / "history.parquet", index=False
             )
         click.echo(f"wrote traffic.parquet, truth.parquet and history.parquet to {out}")
+
+
+@click.command("measure-online")
+@_data_option
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("online"),
+    show_default=True,
+    help="Folder of the report, plots, MLflow store and decision logs (earlier files replaced).",
+)
+def measure_online(data_dir: Path, out: Path) -> None:
+    """Measure the online layer in the simulator: a latency cliff, a quality regression,
+    the cost of exploring in a calm world, and its logged propensities.
+
+    Trains the offline model once, then replays the built-in scenarios cliff,
+    regression and calm through the service with the online layer (bandit-v1) and
+    without it (utility-v0). Writes online.md, online.json and plots.
+    """
+    from simulator.online_eval import checks
+    from simulator.online_eval import measure_online as run
+
+    report = run(out, data_dir, echo=lambda m: click.echo(m, err=True), bars=_bar)
+    click.echo(report.report.read_text(encoding="utf-8").split("## Adaptation")[0].rstrip())
+    click.echo("")
+    click.echo(f"report:  {report.report.resolve()}")
+    click.echo(f"results: {(out / 'online.json').resolve()}")
+    failed = [t for t, _, _, ok in checks(report.results) if not ok]
+    if failed:
+        click.echo(f"{len(failed)} target(s) missed", err=True)

@@ -24,8 +24,8 @@ from typing import Any
 import yaml
 
 from features.intents import IntentClassifier, IntentTaxonomy
-from selector.catalog import load_catalog
-from selector.config import load_settings
+from selector.catalog import Catalog, load_catalog
+from selector.config import Settings, load_settings
 from simulator.history import history_table
 from simulator.loopback import SimClock, serve_on_loopback
 from simulator.replay import (
@@ -80,20 +80,33 @@ class DemoResult:
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
-def run_demo(
+@dataclass
+class Prepared:
+    """A trained selector for a scenario: settings that serve the champion, and what
+    training produced."""
+
+    settings: Settings
+    catalog: Catalog
+    taxonomy: IntentTaxonomy
+    run_id: str | None
+    version: str | None
+
+
+def prepare(
     scenario: Scenario,
     out: Path,
     data_dir: Path,
     echo: Callable[[str], None] = lambda _m: None,
     bars: Bars = _no_bar,
     catalog_path: Path | None = None,
-) -> DemoResult:
-    """Run the four steps of the module docstring; everything is written under ``out``."""
+    timings: dict[str, float] | None = None,
+) -> Prepared:
+    """Steps 1 and 2 of the module docstring, under ``out`` (stale results removed)."""
     from training.train import promote, train
 
-    timings: dict[str, float] = {}
+    timings = {} if timings is None else timings
     out.mkdir(parents=True, exist_ok=True)
-    for stale in ("mlflow.db", "mlartifacts", "selector.db", "plots"):
+    for stale in ("mlflow.db", "mlartifacts", "selector.db", "online.db", "plots"):
         path = out / stale
         if path.is_dir():
             shutil.rmtree(path)
@@ -107,13 +120,17 @@ def run_demo(
         mlflow_tracking_uri=tracking_uri,
         cost_weight=scenario.reward.cost_weight,
         latency_weight=scenario.reward.latency_per_s,
+        reward_late_penalty=scenario.reward.late_penalty,
+        reward_deadline_ms=scenario.gateway.deadline_ms,
+        seed=scenario.seed,
+        bandit_updates="inline",
         **({"catalog_path": catalog_path} if catalog_path else {}),
     )
-    catalog = load_catalog(settings.catalog_path)
     classifier = IntentClassifier.load(settings.intent_model_dir)
     taxonomy = IntentTaxonomy.from_classifier(classifier)
 
     t0 = time.perf_counter()
+    catalog = load_catalog(settings.catalog_path)
     past = World(scenario, catalog, load_corpus(data_dir, taxonomy, "train"))
     with bars(scenario.history.conversations, "history") as advance:
         table = history_table(past, classifier, progress=advance)
@@ -147,6 +164,48 @@ def run_demo(
     promotion = promote(MODEL_NAME, str(trained.version), tracking_uri, data_dir)
     echo(f"trained and registered: {promotion.message()}")
     timings["training"] = time.perf_counter() - t0
+    return Prepared(settings, catalog, taxonomy, trained.run_id, trained.version)
+
+
+@contextmanager
+def service_router(
+    settings: Settings,
+    scenario: Scenario,
+    name: str,
+    echo: Callable[[str], None] = lambda _m: None,
+    **overrides: Any,
+) -> Iterator[ServiceRouter]:
+    """The selector on loopback, on the simulation's clock, with ``overrides`` of its
+    settings, as the router ``name``."""
+    clock = SimClock()
+    with serve_on_loopback(settings.model_copy(update=overrides), clock) as server:
+        svc = server.service
+        echo(
+            f"{name} on {server.url}: policy {svc.policy.name}, quality model "
+            f"{svc.quality_status.serving}, λ {svc.cost_weight():g}"
+        )
+        router = ServiceRouter(
+            name, server.host, server.port, scenario.gateway.deadline_ms, clock.set
+        )
+        try:
+            yield router
+        finally:
+            router.close()
+
+
+def run_demo(
+    scenario: Scenario,
+    out: Path,
+    data_dir: Path,
+    echo: Callable[[str], None] = lambda _m: None,
+    bars: Bars = _no_bar,
+    catalog_path: Path | None = None,
+) -> DemoResult:
+    """Run the four steps of the module docstring; everything is written under ``out``."""
+    timings: dict[str, float] = {}
+    prepared = prepare(scenario, out, data_dir, echo, bars, catalog_path, timings)
+    settings, catalog, taxonomy = prepared.settings, prepared.catalog, prepared.taxonomy
+    tracking_uri = settings.mlflow_tracking_uri
 
     world = World(scenario, catalog, load_corpus(data_dir, taxonomy, "test"))
     day = world.traffic()
@@ -174,24 +233,21 @@ def run_demo(
             results.append(replay(world, day, router, load=load, progress=advance))
     timings["baselines"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    clock = SimClock()
-    with serve_on_loopback(settings, clock) as server:
-        served = server.service.quality_status.serving
-        echo(
-            f"selector on {server.url}: quality model {served}, λ {server.service.cost_weight():g}"
-        )
-        router = ServiceRouter(
-            "selector", server.host, server.port, scenario.gateway.deadline_ms, clock.set
-        )
-        try:
-            with bars(turns, "selector") as advance:
-                results.append(replay(world, day, router, progress=advance))
-        finally:
-            router.close()
-    timings["selector"] = time.perf_counter() - t0
+    for name, policy, db in (
+        ("selector", "utility-v0", "selector.db"),
+        ("selector + online", "bandit-v1", "online.db"),
+    ):
+        t0 = time.perf_counter()
+        with (
+            service_router(
+                settings, scenario, name, echo, policy=policy, db_path=out / db
+            ) as router,
+            bars(turns, name) as advance,
+        ):
+            results.append(replay(world, day, router, progress=advance))
+        timings[name] = time.perf_counter() - t0
 
     report, summary = write_report(scenario, world, results, out, timings)
     return DemoResult(
-        out, report, tracking_uri, trained.run_id, trained.version, results, summary, timings
+        out, report, tracking_uri, prepared.run_id, prepared.version, results, summary, timings
     )

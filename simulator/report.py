@@ -28,6 +28,7 @@ from training.plots import pyplot
 __all__ = ["TARGETS", "hourly", "summarize", "targets", "write_report"]
 
 SELECTOR, HEAVY, RULES, ORACLE = "selector", "always-heavy", "static-rules", "oracle"
+ONLINE = "selector + online"
 TARGETS = {
     "cost_reduction_vs_heavy": 0.50,
     "p95_reduction_vs_heavy": 0.60,
@@ -216,16 +217,27 @@ def _fmt_summary(summary: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _fmt_targets(rows: list[dict[str, Any]]) -> str:
-    lines = ["| selector | measured | target | met |", "|---|---|---|---|"]
-    for r in rows:
-        v = r["value"]
-        shown = (
-            f"{v:+.1f}"
-            if "points" in r["target"]
-            else (f"{v:.1%}" if "%" in r["goal"] else f"{v:.3f}")
-        )
-        lines.append(f"| {r['target']} | {shown} | {r['goal']} | {'yes' if r['met'] else 'no'} |")
+def _fmt_targets(checks: dict[str, list[dict[str, Any]]]) -> str:
+    """One row per target, one column per policy measured."""
+    policies = [p for p, rows in checks.items() if rows]
+    if not policies:
+        return "(no selector was replayed)"
+    lines = [
+        "| target | goal | " + " | ".join(policies) + " |",
+        "|---|---|" + "---|" * len(policies),
+    ]
+    for i, first in enumerate(checks[policies[0]]):
+        cells = []
+        for p in policies:
+            r = checks[p][i]
+            v = r["value"]
+            shown = (
+                f"{v:+.1f}"
+                if "points" in r["target"]
+                else (f"{v:.1%}" if "%" in r["goal"] else f"{v:.3f}")
+            )
+            cells.append(f"{shown} {'✓' if r['met'] else '✗'}")
+        lines.append(f"| {first['target']} | {first['goal']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -238,7 +250,7 @@ def write_report(
 ) -> tuple[Path, dict[str, Any]]:
     """Write ``report.md``, ``plots/*.png`` and ``results.json`` into ``out``."""
     summary = summarize(results)
-    checks = targets(summary)
+    checks = {p: targets(summary, p) for p in (SELECTOR, ONLINE) if p in summary.index}
     series = hourly(results)
     plots = plot(scenario, world, series, out / "plots")
     possible = int(results[0].conversations["user_turns"].sum()) if results else 0
@@ -281,6 +293,9 @@ def write_report(
         "- **selector**: the decision service over HTTP with the offline model trained on "
         "the simulated history, live latency tracking and circuit breakers; the gateway "
         "follows its fallbacks.",
+        "- **selector + online**: the same with the online layer (`bandit-v1`): the offline "
+        "utility corrected per model and intent group from the outcomes the gateway reports, "
+        "SquareCB exploration with logged probabilities.",
         "- **oracle**: knows each model's true probability of a good answer and its current "
         "latency and error distributions (not the dice); picks the best expected reward.",
         "",

@@ -109,7 +109,7 @@ class RoutingData:
         """True for the requests of the promotion hold-out: a fixed function of each
         request id, so no model trained by ``selector train`` on this source ever sees them
         and every model can be compared on them."""
-        return np.array([_unit_hash(str(r)) < share for r in self.requests["request_id"]])
+        return np.array([unit_hash(str(r)) < share for r in self.requests["request_id"]])
 
     @property
     def full_information(self) -> bool:
@@ -130,10 +130,10 @@ class RoutingData:
         return table.reindex(index=self.requests["request_id"], columns=self.models["model"])
 
 
-def _unit_hash(key: str) -> float:
+def unit_hash(key: str) -> float:
     """A stable number in [0, 1) from ``key``.
 
-    >>> _unit_hash("q-17") == _unit_hash("q-17") and 0 <= _unit_hash("q-17") < 1
+    >>> unit_hash("q-17") == unit_hash("q-17") and 0 <= unit_hash("q-17") < 1
     True
     """
     digest = hashlib.sha256(key.encode()).digest()

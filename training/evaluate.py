@@ -279,9 +279,9 @@ class Replay:
         if not self.logged:
             rows = np.arange(len(choice))
             return float(self.y[rows, choice].mean()), float(self.costs[rows, choice].sum()), self.n
-        match = choice == self.chosen
-        q = snips(match, self.propensity, self.resolved)
-        c = snips(match, self.propensity, self.cost)
+        w = np.where(choice == self.chosen, 1.0 / self.propensity, 0.0)
+        q = snips(w, self.resolved)
+        c = snips(w, self.cost)
         if q.matched < MIN_MATCHED:
             return float("nan"), float("nan"), q.ess
         return q.value, c.value * self.n, q.ess

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from models.quality import QualityModel, QualityPredictor
 from models.registry import (
     CHAMPION,
@@ -35,7 +37,15 @@ from models.registry import (
     experiment_id,
 )
 from selector.errors import ConflictError, NotFoundError
-from training.data import DEFAULT_DATA_DIR, HOLDOUT_SHARE, SOURCES, RoutingData, load_source
+from training.data import (
+    DEFAULT_DATA_DIR,
+    HOLDOUT_SHARE,
+    LOG_SUFFIXES,
+    SOURCES,
+    RoutingData,
+    load_source,
+    unit_hash,
+)
 from training.evaluate import Evaluation, OutOfFold, cross_validate, evaluate
 from training.plots import plot_evaluation, plot_tradeoff
 from training.tradeoff import Calibrated, Target, calibrate
@@ -354,6 +364,7 @@ class Promotion:
     candidate_value: float
     champion_value: float | None
     source: str
+    detail: str = ""
 
     def message(self) -> str:
         vs = (
@@ -366,10 +377,49 @@ class Promotion:
             if self.promoted
             else "not promoted"
         )
+        detail = f"; {self.detail}" if self.detail else ""
         return (
             f"{self.name} v{self.version}: hold-out {self.metric} {self.candidate_value:.4f} "
-            f"on {self.source} ({vs}) — {verdict}"
+            f"on {self.source} ({vs}{detail}) — {verdict}"
         )
+
+
+def _dr_gate(
+    candidate: QualityPredictor,
+    champion: QualityPredictor | None,
+    db_path: Path,
+    seed: int,
+    min_ess: float,
+) -> tuple[str, float, float | None, str]:
+    """DR value per decision of the ``utility-v0`` policy serving each model, on the
+    hold-out decisions of the log (a ConflictError when the estimate is refused)."""
+    from selector.catalog import load_catalog
+    from selector.config import load_settings
+    from selector.errors import ConfigError
+    from selector.service import build_policy
+    from training.policy_eval import evaluate_policy, load_logged
+
+    settings = load_settings(db_path=db_path)
+    catalog = load_catalog(settings.catalog_path)
+    logged = load_logged(db_path, settings)
+    hold = logged.subset(np.array([unit_hash(d) < HOLDOUT_SHARE for d in logged.ids]))
+    values: list[dict[str, Any]] = []
+    for model in (candidate, champion):
+        if model is None:
+            continue
+        policy = build_policy("utility-v0", model, catalog, settings)
+        try:
+            values.append(evaluate_policy(hold, policy, min_ess=min_ess, seed=seed)["dr"])
+        except ConfigError as exc:
+            raise ConflictError(f"{model.name}: {exc}") from exc
+    text = ", ".join(
+        f"{m.name} [{v['low']:.4f}, {v['high']:.4f}]"
+        for m, v in zip((candidate, champion), values, strict=False)
+        if m is not None
+    )
+    detail = f"95 % intervals {text} on {len(hold.ids):,} decisions"
+    champ = values[1]["value"] if len(values) > 1 else None
+    return "DR reward / decision", float(values[0]["value"]), champ, detail
 
 
 def promote(
@@ -379,6 +429,7 @@ def promote(
     data_dir: Path = DEFAULT_DATA_DIR,
     force: bool = False,
     seed: int = 0,
+    min_ess: float = 200.0,
 ) -> Promotion:
     """Point the ``champion`` alias of ``name`` at ``version`` when it beats the current
     champion on the hold-out of its data source, or unconditionally with ``force`` (the
@@ -398,18 +449,30 @@ def promote(
             f"{name} v{version} has no data.location tag: it was not registered by `selector train`"
         )
     data = load_source(location, data_dir)
-    candidate = QualityPredictor.load(resolve(f"models:/{name}/{version}", tracking_uri).folder)
-    key, cand_value = primary_metric(holdout_evaluation(candidate, data, seed))
     try:
         current = c.get_model_version_by_alias(name, CHAMPION)
     except MlflowException:
         current = None
-    champ_value = None
-    if current is not None:
-        champion = QualityPredictor.load(
-            resolve(f"models:/{name}/{current.version}", tracking_uri).folder
+
+    def load(v: str) -> QualityPredictor:
+        predictor = QualityPredictor.load(resolve(f"models:/{name}/{v}", tracking_uri).folder)
+        predictor.name = f"{name}/v{v}"
+        return predictor
+
+    candidate = load(str(version))
+    champion = None if current is None else load(str(current.version))
+    detail = ""
+    if data.logged and Path(location).suffix in LOG_SUFFIXES:
+        # learned from the service's own log: compare the policies each model would serve
+        # by their doubly robust value on the log's hold-out decisions
+        key, cand_value, champ_value, detail = _dr_gate(
+            candidate, champion, Path(location), seed, min_ess
         )
-        champ_value = primary_metric(holdout_evaluation(champion, data, seed))[1]
+    else:
+        key, cand_value = primary_metric(holdout_evaluation(candidate, data, seed))
+        champ_value = None
+        if champion is not None:
+            champ_value = primary_metric(holdout_evaluation(champion, data, seed))[1]
     beats = champ_value is None or cand_value > champ_value
     result = Promotion(
         name,
@@ -421,6 +484,7 @@ def promote(
         cand_value,
         champ_value,
         data.source,
+        detail,
     )
     if current is not None and str(current.version) == str(version):
         result.promoted, result.forced = True, False

@@ -223,6 +223,15 @@ class Policy(ABC):
             latency_weight=lat_w * 1000.0,
         )
 
+    def distribution(self, fv: FeatureVector, ctx: DecisionContext) -> list[float]:
+        """The probability this policy gives each of ``fv.candidates`` (for off-policy
+        evaluation): the logged probabilities of a randomising policy, else 1 for its
+        choice."""
+        d = self.decide(fv, ctx)
+        if any(s.probability is not None for s in d.scores):
+            return [s.probability or 0.0 for s in d.scores]
+        return [1.0 if s.model == d.model else 0.0 for s in d.scores]
+
     @abstractmethod
     def _rank(
         self, fv: FeatureVector, scores: Sequence[CandidateScore], eligible: Sequence[int]

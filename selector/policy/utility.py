@@ -47,8 +47,11 @@ class UtilityPolicy(Policy):
         eps, k = self.exploration, len(ranking)
         if eps == 0.0 or k == 1:
             return ranking, 1.0
+        for s in scores:
+            s.probability = 0.0
+        for pos, i in enumerate(ranking):
+            scores[i].estimate = scores[i].utility
+            scores[i].probability = (1.0 - eps + eps / k) if pos == 0 else eps / k
         pick = self.rng.randrange(k) if self.rng.random() < eps else 0
-        propensity = (1.0 - eps + eps / k) if pick == 0 else eps / k
-        if pick:
-            ranking.insert(0, ranking.pop(pick))
-        return ranking, propensity
+        chosen = ranking.pop(pick)
+        return [chosen, *ranking], scores[chosen].probability or 0.0

@@ -267,7 +267,9 @@ def test_decisions_do_not_wait_for_learning(tmp_path: Path) -> None:
 
 
 def test_the_bandit_moves_traffic_off_a_model_failing_one_group(tmp_path: Path) -> None:
-    svc = SelectorService.from_settings(settings_for(tmp_path, bandit_gamma=200))
+    svc = SelectorService.from_settings(
+        settings_for(tmp_path, bandit_gamma=200, bandit_prior_weight=5, bandit_memory=50)
+    )
     svc.start()
     try:
         run_traffic(svc, 300)

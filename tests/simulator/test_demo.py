@@ -29,6 +29,7 @@ def test_the_demo_trains_serves_replays_and_reports(
         "static-rules",
         "oracle",
         "selector",
+        "selector + online",
     ]
     # the model was registered, promoted, and served by the replayed service
     c = registry.client(result.tracking_uri, create=False)
@@ -37,18 +38,35 @@ def test_the_demo_trains_serves_replays_and_reports(
         versions = {v for (v,) in db.execute("SELECT DISTINCT policy_version FROM decisions")}
         n = db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
     assert versions == {"0.1+model-selector-quality/v1"}
-    assert n == len(result.results[-1].turns)
+    assert n == len(result.results[-2].turns)
+    with sqlite3.connect(out / "online.db") as db:
+        policies = {p for (p,) in db.execute("SELECT DISTINCT policy FROM decisions")}
+        outcomes = db.execute("SELECT COUNT(*) FROM outcomes").fetchone()[0]
+        overridden = db.execute(
+            "SELECT COUNT(DISTINCT decision_id) FROM feedback WHERE override = 1"
+        ).fetchone()[0]
+    assert policies == {"bandit-v1"}
+    # every outcome was learned from, but those of decisions a fallback served
+    state = json.loads((out / "online.db.bandit.json").read_text())["state"]
+    assert state["counts"].get("overridden", 0) == overridden
+    assert state["bandit"]["updates"] == outcomes - overridden > 0
     # the report, its plots and the metrics
     text = result.report.read_text()
-    for policy in ("always-heavy", "static-rules", "oracle", "selector"):
+    for policy in ("always-heavy", "static-rules", "oracle", "selector", "selector + online"):
         assert f"| {policy} |" in text
     for plot in ("traffic_share", "p95_latency", "cost_per_conversation", "resolution_rate"):
         png = out / "plots" / f"{plot}.png"
         assert png.read_bytes()[:4] == b"\x89PNG"
         assert f"(plots/{plot}.png)" in text
     saved = json.loads((out / "results.json").read_text())
-    assert set(saved["summary"]) == {"always-heavy", "static-rules", "oracle", "selector"}
-    assert len(saved["targets"]) == 7
+    assert set(saved["summary"]) == {
+        "always-heavy",
+        "static-rules",
+        "oracle",
+        "selector",
+        "selector + online",
+    }
+    assert [len(saved["targets"][p]) for p in ("selector", "selector + online")] == [7, 7]
     assert saved["summary"]["oracle"]["reward_share_of_oracle"] == 1.0
     # the latency priors of the catalog the service used came from the history
     assert "median latency" in (out / "catalog.yaml").read_text()

@@ -1,0 +1,253 @@
+"""``selector ope``: a candidate policy's value estimated from the decision log.
+
+Every logged decision with an outcome (not overridden by the gateway, not late) is
+rebuilt as the policy saw it: the logged feature vector, the request's constraints
+and the cost and latency weights it was decided with. The candidate policy (any
+registered policy, with any quality model) gives each logged candidate a probability;
+the decision's reward is computed as the online layer computes it
+(:mod:`selector.reward`). :mod:`training.ope` then estimates the candidate's mean
+reward per decision with IPS, SNIPS and DR, and the logged policy's own mean reward is
+reported beside it. The reward model of DR is fitted per fold on the logged actions:
+each candidate's utility terms as the log scored them, its live latency figures, and
+the model, intent group, turn count and prompt length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from features.extractor import C, FeatureVector
+from features.schema import PRIORITIES, REQUEST_FEATURES
+from selector.config import Settings
+from selector.errors import ConfigError
+from selector.export import joined_rows
+from selector.policy import DecisionContext, Policy
+from selector.policy.base import PRIORITY_LATENCY_FACTOR
+from selector.reward import turn_reward
+from selector.store import DecisionLog
+from training.ope import cross_fit, estimate_all
+
+__all__ = ["LoggedDecisions", "evaluate_policy", "load_logged", "log_to_mlflow"]
+
+EXPERIMENT = "model-selector-ope"
+_P95, _ERR = C["latency_p95_ms"], C["error_rate"]
+
+
+@dataclass
+class LoggedDecisions:
+    """The decisions of a log that can be evaluated on, as arrays."""
+
+    ids: list[str]
+    contexts: list[tuple[FeatureVector, DecisionContext]]
+    chosen: np.ndarray  # index of the logged model among the decision's candidates
+    propensity: np.ndarray
+    rewards: np.ndarray
+    features: np.ndarray  # one row per (decision, candidate), for the reward model
+    decision_of_row: np.ndarray
+    first_row: np.ndarray  # row of each decision's first candidate
+    policies: dict[str, int]  # logged policy → decisions
+    skipped: dict[str, int]
+
+    def subset(self, mask: np.ndarray) -> LoggedDecisions:
+        """The decisions where ``mask`` is True."""
+        keep = np.flatnonzero(mask)
+        if len(keep) == 0:
+            raise ConfigError("no logged decision left to evaluate on")
+        sizes = np.array([len(self.contexts[i][0].candidates) for i in keep])
+        rows = np.concatenate(
+            [
+                np.arange(self.first_row[i], self.first_row[i] + n)
+                for i, n in zip(keep, sizes, strict=True)
+            ]
+        )
+        first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        policies: dict[str, int] = {}
+        return LoggedDecisions(
+            ids=[self.ids[i] for i in keep],
+            contexts=[self.contexts[i] for i in keep],
+            chosen=self.chosen[keep],
+            propensity=self.propensity[keep],
+            rewards=self.rewards[keep],
+            features=self.features[rows],
+            decision_of_row=np.repeat(np.arange(len(keep)), sizes),
+            first_row=first,
+            policies=policies,
+            skipped=dict(self.skipped),
+        )
+
+    @property
+    def logged_rows(self) -> np.ndarray:
+        rows: np.ndarray = self.first_row + self.chosen
+        return rows
+
+
+def load_logged(db_path: Path, settings: Settings, since: float = 0.0) -> LoggedDecisions:
+    """Read the evaluable decisions of the log at ``db_path`` (a ConfigError says why
+    there are none)."""
+    if not db_path.is_file():
+        raise ConfigError(f"no decision log at {db_path}: pass --db with the service's log")
+    models: dict[str, int] = {}
+    groups: dict[str, int] = {}
+    raw: list[tuple[Any, ...]] = []
+    skipped = {"no outcome": 0, "overridden": 0, "unscored": 0}
+    policies: dict[str, int] = {}
+    ids, contexts, chosen, propensity, rewards = [], [], [], [], []
+    for r in joined_rows(DecisionLog(db_path), since):
+        if r["resolved"] is None and r["reward"] is None:
+            skipped["no outcome"] += 1
+            continue
+        if r["override"]:
+            skipped["overridden"] += 1
+            continue
+        scores = orjson.loads(r["scores"])
+        if r.get("req_lambda") is None or not scores:
+            skipped["unscored"] += 1
+            continue
+        rows_by_model = orjson.loads(r["candidate_features"])
+        cands = list(rows_by_model)
+        request = [float(r[f"f_{name}"]) for name, _ in REQUEST_FEATURES]
+        fv = FeatureVector(
+            request=request,
+            candidates=cands,
+            candidate_rows=[rows_by_model[m] for m in cands],
+            intent=r["intent"] or "other",
+            intent_group=r["intent_group"] or "other",
+            probing=[False] * len(cands),
+            text=r["text"] or "",
+        )
+        priority = PRIORITIES.get(r.get("req_priority") or "normal", 1)
+        ctx = DecisionContext(
+            max_latency_ms=r.get("req_max_latency_ms"),
+            max_cost_usd=r.get("req_max_cost_usd"),
+            cost_weight=float(r["req_lambda"]),
+            # the log holds the weight after the priority's factor; the policy applies it
+            latency_weight=float(r["req_latency_weight_per_s"]) / PRIORITY_LATENCY_FACTOR[priority],
+            priority=priority,
+        )
+        by_model = {s["model"]: s for s in scores}
+        pick = cands.index(r["model"])
+        s = by_model[r["model"]]
+        outcome = float(r["reward"]) if r["reward"] is not None else float(r["resolved"])
+        latency = r["latency_ms"] if r["latency_ms"] is not None else s["expected_latency_ms"]
+        cost = r["cost_usd"] if r["cost_usd"] is not None else s["expected_cost_usd"]
+        rewards.append(
+            turn_reward(
+                outcome,
+                cost,
+                latency,
+                bool(r["errors"]) or latency > float(r["req_deadline_ms"]),
+                ctx.cost_weight,
+                float(r["req_latency_weight_per_s"]),
+                settings.reward_late_penalty,
+            )
+        )
+        ids.append(r["decision_id"])
+        contexts.append((fv, ctx))
+        chosen.append(pick)
+        propensity.append(float(r["propensity"]))
+        policies[r["policy"]] = policies.get(r["policy"], 0) + 1
+        g = groups.setdefault(fv.intent_group, len(groups))
+        for m, row in zip(cands, fv.candidate_rows, strict=True):
+            sc = by_model.get(m, {})
+            raw.append(
+                (
+                    models.setdefault(m, len(models)),
+                    g,
+                    sc.get("utility", 0.0),
+                    sc.get("p_resolved", 0.0),
+                    ctx.cost_weight * sc.get("expected_cost_usd", 0.0),
+                    sc.get("expected_latency_ms", 0.0),
+                    row[_P95],
+                    row[_ERR],
+                    request[0],
+                    request[2],
+                )
+            )
+    if not ids:
+        raise ConfigError(
+            f"{db_path}: no decision can be evaluated on ({skipped}): the gateway must report "
+            "outcomes (resolved or reward) through POST /v1/feedback"
+        )
+    sizes = np.array([len(c[0].candidates) for c in contexts])
+    first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    arr = np.asarray(raw, dtype=float)
+    onehots = [
+        np.eye(len(models))[arr[:, 0].astype(int)],
+        np.eye(len(groups))[arr[:, 1].astype(int)],
+    ]
+    return LoggedDecisions(
+        ids=ids,
+        contexts=contexts,
+        chosen=np.asarray(chosen),
+        propensity=np.asarray(propensity),
+        rewards=np.asarray(rewards),
+        features=np.hstack([*onehots, arr[:, 2:]]),
+        decision_of_row=np.repeat(np.arange(len(ids)), sizes),
+        first_row=first,
+        policies=policies,
+        skipped=skipped,
+    )
+
+
+def evaluate_policy(
+    logged: LoggedDecisions,
+    policy: Policy,
+    min_ess: float = 200.0,
+    folds: int = 2,
+    seed: int = 0,
+    progress: Callable[[int], None] = lambda _n: None,
+) -> dict[str, Any]:
+    """IPS, SNIPS and DR of ``policy`` on ``logged`` (see :func:`training.ope.estimate_all`)."""
+    target = np.empty(len(logged.features))
+    for i, (fv, ctx) in enumerate(logged.contexts):
+        start = logged.first_row[i]
+        target[start : start + len(fv.candidates)] = policy.distribution(fv, ctx)
+        progress(1)
+    q = cross_fit(
+        logged.features,
+        logged.rewards,
+        logged.logged_rows,
+        logged.decision_of_row,
+        folds=folds,
+        seed=seed,
+    )
+    q_policy = np.bincount(logged.decision_of_row, weights=target * q)
+    out = estimate_all(
+        logged.propensity,
+        target[logged.logged_rows],
+        logged.rewards,
+        q[logged.logged_rows],
+        q_policy,
+        min_ess=min_ess,
+    )
+    out["logged_value"] = float(logged.rewards.mean())
+    out["logged_policies"] = logged.policies
+    out["skipped"] = logged.skipped
+    return out
+
+
+def log_to_mlflow(result: dict[str, Any], params: dict[str, Any], tracking_uri: str) -> str:
+    """Record an evaluation as a run of the ``model-selector-ope`` experiment; its id."""
+    from models.registry import client, experiment_id
+
+    c = client(tracking_uri)
+    run = c.create_run(experiment_id(c, tracking_uri, EXPERIMENT), tags={"job": "ope"})
+    rid = str(run.info.run_id)
+    for k, v in params.items():
+        c.log_param(rid, k, v)
+    c.log_metric(rid, "decisions", result["decisions"])
+    c.log_metric(rid, "ess", result["ess"])
+    c.log_metric(rid, "logged_value", result["logged_value"])
+    for est in ("ips", "snips", "dr"):
+        if est in result:
+            for k in ("value", "low", "high"):
+                c.log_metric(rid, f"{est}_{k}" if k != "value" else est, result[est][k])
+    c.log_dict(rid, result, "ope.json")
+    c.set_terminated(rid)
+    return rid
