@@ -453,6 +453,77 @@ def ope(
 
 
 @cli.command()
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Decision log [SELECTOR_DB_PATH].",
+)
+@click.option(
+    "--min-ess",
+    type=float,
+    default=200.0,
+    show_default=True,
+    help="Refuse an estimate resting on a smaller effective sample.",
+)
+@click.option("--folds", type=int, default=2, show_default=True, help="Cross-fitting folds of DR.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--since", type=float, default=0.0, help="Only decisions after this Unix time.")
+@_tracking_option
+@click.option("--no-track", is_flag=True, help="Do not record the comparison in MLflow.")
+def compare(
+    db_path: Path | None,
+    min_ess: float,
+    folds: int,
+    seed: int,
+    since: float,
+    tracking_uri: str | None,
+    no_track: bool,
+) -> None:
+    """Compare the policies of a shadow or canary experiment: live outcomes of the
+    decisions each served, and each one's DR estimate on every decision it made."""
+    from training.policy_eval import compare as run_compare
+    from training.policy_eval import load_logged, log_comparison
+
+    settings = load_settings()
+    if db_path is not None:
+        settings = settings.model_copy(update={"db_path": db_path})
+    logged = load_logged(settings.db_path, settings, since)
+    found = run_compare(logged, min_ess, folds, seed)
+    click.echo(f"{len(logged.ids):,} decisions with an outcome in {settings.db_path}")
+    click.echo(
+        "| policy | served | observed reward / decision [95 %] | decided | DR estimate [95 %] "
+        "| ESS | agrees with the other |"
+    )
+    click.echo("|---|---|---|---|---|---|---|")
+    for label, e in found.items():
+        live = e["live"]
+        observed = (
+            f"{live['reward']:.4f} [{live['low']:.4f}, {live['high']:.4f}]"
+            if live["decisions"] > 1
+            else "—"
+        )
+        dr = (
+            f"{e['dr']['value']:.4f} [{e['dr']['low']:.4f}, {e['dr']['high']:.4f}]"
+            if "dr" in e
+            else "refused: effective sample too small"
+        )
+        ess = f"{e['ess']:,.0f}" if "ess" in e else "—"
+        agrees = f"{e['agreement']:.1%}" if "agreement" in e else "—"
+        click.echo(
+            f"| {label} | {live['decisions']:,} | {observed} | {e['ope_decisions']:,} | {dr} "
+            f"| {ess} | {agrees} |"
+        )
+    for label, e in found.items():
+        if "refused" in e:
+            click.echo(f"{label}: {e['refused']}", err=True)
+    if not no_track:
+        run = log_comparison(found, str(settings.db_path), _tracking_uri(tracking_uri))
+        click.echo(f"MLflow run {run} (experiment model-selector-ope)")
+
+
+@cli.command()
 def policies() -> None:
     """List the decision policies SELECTOR_POLICY can name."""
     from selector.policy import POLICIES

@@ -150,6 +150,26 @@ class Settings(BaseSettings):
     bandit_save_every_s: float = Field(
         10.0, gt=0, description="Seconds between saves of the online layer's state."
     )
+    challenger_policy: str | None = Field(
+        None,
+        description="A second policy deciding on every request beside the served one "
+        "(see challenger_mode); its decisions are logged for `selector compare`.",
+    )
+    challenger_quality_model: str | None = Field(
+        None, description="The challenger's quality model (default: the served policy's)."
+    )
+    challenger_mode: Literal["shadow", "canary"] = Field(
+        "shadow",
+        description="'shadow': the challenger decides and logs, never serves; 'canary': it "
+        "serves canary_share of conversations (the champion's decision is then logged).",
+    )
+    canary_share: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="canary: share of conversations the challenger serves (by a hash of "
+        "the conversation id, so a conversation stays with one policy).",
+    )
     reward_late_penalty: float = Field(
         0.05, ge=0, description="Reward lost by a call slower than its deadline, or failed."
     )

@@ -65,6 +65,13 @@ class ServiceMetrics:
             ["constraint"],
             registry=self.registry,
         )
+        self.other = Counter(
+            "selector_other_decisions",
+            "Decisions of the policy not served (shadow or canary), by whether they agree "
+            "with the served one",
+            ["policy", "agrees"],
+            registry=self.registry,
+        )
         self.decision_seconds = Histogram(
             "selector_decision_seconds",
             "In-process decision time (features and policy)",
@@ -73,6 +80,13 @@ class ServiceMetrics:
         )
         self.registry.register(_LiveCollector(tracker))
         self._children: dict[tuple[str, ...], Any] = {}
+
+    def count_other(self, policy: str, agrees: bool) -> None:
+        key = ("o", policy, str(agrees).lower())
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = self.other.labels(policy, str(agrees).lower())
+        child.inc()
 
     def count_decision(self, model: str, policy: str) -> None:
         key = ("d", model, policy)

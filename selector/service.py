@@ -7,6 +7,7 @@ lifespan state; the HTTP layer only translates wire schemas to these calls.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import time
@@ -41,6 +42,7 @@ from selector.store import (
     DecisionRecord,
     FeedbackEvent,
     FeedbackResult,
+    OtherDecision,
     id_prefix,
 )
 
@@ -226,6 +228,7 @@ class SelectorService:
         prior: QualityModel | None = None,
         quality_status: QualityStatus | None = None,
         learner: OnlineLearner | None = None,
+        challenger: Policy | None = None,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
@@ -240,6 +243,7 @@ class SelectorService:
         self.prior = prior or policy.quality
         self.quality_status = quality_status or QualityStatus("prior", "prior", loaded=True)
         self.learner = learner
+        self.challenger = challenger
         self._reload_lock = asyncio.Lock()
 
     @classmethod
@@ -289,12 +293,27 @@ class SelectorService:
             settings.db_path, sync=settings.db_sync, join_window_s=settings.join_window_s
         )
         learner = None
-        if policy_class(settings.policy).online:
+        names = [settings.policy] + (
+            [settings.challenger_policy] if settings.challenger_policy else []
+        )
+        if any(policy_class(n).online for n in names):
             learner, how = open_learner(settings)
             log.info("online layer %s", how)
-        policy = build_policy(
-            settings.policy, quality, catalog, settings, learner.bandit if learner else None
-        )
+        bandit = learner.bandit if learner else None
+        policy = build_policy(settings.policy, quality, catalog, settings, bandit)
+        challenger = None
+        if settings.challenger_policy:
+            challenger_quality = quality
+            spec = settings.challenger_quality_model
+            if spec and spec != settings.quality_model:
+                challenger_quality, cstatus = load_quality_model(
+                    settings.model_copy(update={"quality_model": spec}), prior
+                )
+                if not cstatus.loaded:
+                    degraded.append(f"challenger quality model not loaded: {cstatus.reason}")
+            challenger = build_policy(
+                settings.challenger_policy, challenger_quality, catalog, settings, bandit
+            )
         return cls(
             settings,
             catalog,
@@ -306,6 +325,7 @@ class SelectorService:
             prior,
             status,
             learner,
+            challenger,
         )
 
     async def reload_quality_model(self) -> QualityStatus:
@@ -393,28 +413,45 @@ class SelectorService:
         calibrated = getattr((policy or self.policy).quality, "cost_weight", None)
         return s.cost_weight if calibrated is None else float(calibrated)
 
-    def decide(self, req: RouteInput, now: float | None = None) -> tuple[FeatureVector, Decision]:
-        """Features and decision for ``req``; no I/O (this is the timed hot path)."""
-        candidates = self.check_candidates(req.candidates)
-        now = self.tracker.clock() if now is None else now
-        fv = self.extractor.extract(req.conversation, candidates, now)
-        s = self.settings
-        policy = self.policy  # one model for the whole decision, even during a reload
-        ctx = DecisionContext(
+    def _context(self, req: RouteInput, policy: Policy) -> DecisionContext:
+        return DecisionContext(
             max_latency_ms=req.max_latency_ms,
             max_cost_usd=req.max_cost_usd,
             cost_weight=self.cost_weight(policy) if req.cost_weight is None else req.cost_weight,
-            latency_weight=s.latency_weight,
+            latency_weight=self.settings.latency_weight,
             priority=PRIORITIES[req.conversation.priority],
         )
-        decision = policy.decide(fv, ctx)
+
+    def in_canary(self, conversation_id: str) -> bool:
+        """True when the challenger serves this conversation (canary mode)."""
+        s = self.settings
+        if self.challenger is None or s.challenger_mode != "canary":
+            return False
+        digest = hashlib.blake2b(conversation_id.encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") / 2**64 < s.canary_share
+
+    def decide(
+        self, req: RouteInput, now: float | None = None
+    ) -> tuple[FeatureVector, Decision, Decision | None]:
+        """Features, the served decision and, with a challenger, the other policy's
+        decision on the same features; no I/O (this is the timed hot path)."""
+        candidates = self.check_candidates(req.candidates)
+        now = self.tracker.clock() if now is None else now
+        fv = self.extractor.extract(req.conversation, candidates, now)
+        policy = self.policy  # one model for the whole decision, even during a reload
+        decision = policy.decide(fv, self._context(req, policy))
+        other = None
+        if self.challenger is not None:
+            other = self.challenger.decide(fv, self._context(req, self.challenger))
+            if self.in_canary(req.conversation_id):
+                decision, other = other, decision
         self.tracker.on_selected(decision.model, now)
-        return fv, decision
+        return fv, decision, other
 
     async def route(self, req: RouteInput) -> RouteResult:
         """Decide, store the decision durably, then return its id and the decision."""
         t0 = time.perf_counter()
-        fv, decision = self.decide(req)
+        fv, decision, other = self.decide(req)
         self.metrics.decision_seconds.observe(time.perf_counter() - t0)
         decision_id = self.new_decision_id()
         conv = req.conversation
@@ -448,10 +485,13 @@ class SelectorService:
             features={"schema_version": SCHEMA_VERSION, **fv.as_dict()},
             scores=scores,
             text=req.text if self.settings.log_text == "last_user" else None,
+            other=None if other is None else _other(other),
         )
         await self.log.write_decision(record)
         self.recent.add(decision.model)
         self.metrics.count_decision(decision.model, decision.policy)
+        if other is not None:
+            self.metrics.count_other(other.policy, other.model == decision.model)
         for c in decision.relaxed:
             self.metrics.relaxed.labels(c).inc()
         return RouteResult(decision_id, decision, scores, fv.intent, fv.intent_group)
@@ -521,6 +561,12 @@ class SelectorService:
     def readiness(self) -> tuple[bool, list[str]]:
         ok, why = self.log.healthy
         return ok, ([] if ok else [why])
+
+
+def _other(d: Decision) -> OtherDecision:
+    return OtherDecision(
+        d.policy, f"{d.version}+{d.quality_model}", d.model, d.propensity, d.probabilities()
+    )
 
 
 def _fallback_groups() -> dict[str, Any]:

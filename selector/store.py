@@ -14,7 +14,9 @@ outcome) run inside that transaction, one command at a time. Two modes:
 
 Tables: ``decisions`` (one row per decision), ``feedback`` (one row per distinct
 event; ``event_id`` is a hash of the decision id and the event's fields, so a resent
-event is recognised), ``outcomes`` (the one outcome a decision may have).
+event is recognised), ``outcomes`` (the one outcome a decision may have),
+``other_decisions`` (what the policy not served decided on the same request, when a
+challenger runs in shadow or canary mode).
 """
 
 from __future__ import annotations
@@ -37,7 +39,14 @@ import orjson
 
 from selector.errors import ConflictError, NotFoundError, StoreError
 
-__all__ = ["DecisionLog", "DecisionRecord", "FeedbackEvent", "FeedbackResult", "id_prefix"]
+__all__ = [
+    "DecisionLog",
+    "DecisionRecord",
+    "FeedbackEvent",
+    "FeedbackResult",
+    "OtherDecision",
+    "id_prefix",
+]
 
 log = logging.getLogger("selector.store")
 
@@ -83,6 +92,16 @@ CREATE TABLE IF NOT EXISTS outcomes (
     event_id    TEXT NOT NULL,
     ts          REAL NOT NULL
 );
+-- the challenger's decision on the same request, when one runs beside the served policy
+-- (shadow: never served; canary: the champion's, on the requests the challenger served)
+CREATE TABLE IF NOT EXISTS other_decisions (
+    decision_id    TEXT PRIMARY KEY REFERENCES decisions(decision_id),
+    policy         TEXT NOT NULL,
+    policy_version TEXT NOT NULL,
+    model          TEXT NOT NULL,
+    propensity     REAL NOT NULL,
+    probabilities  BLOB NOT NULL  -- JSON {model: probability of being chosen}
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('schema_version', '1');
 """
@@ -110,6 +129,17 @@ _CHECKPOINT_EVERY_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
+class OtherDecision:
+    """The decision of the policy that was not served, on the same request."""
+
+    policy: str
+    policy_version: str
+    model: str
+    propensity: float
+    probabilities: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
 class DecisionRecord:
     decision_id: str
     ts: float
@@ -124,6 +154,7 @@ class DecisionRecord:
     features: dict[str, Any]
     scores: list[dict[str, Any]]
     text: str | None
+    other: OtherDecision | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,6 +357,13 @@ class DecisionLog:
             decisions = [op for op in batch if op[0] == "decision"]
             if decisions:
                 conn.executemany(_INSERT_DECISION, [_decision_row(op[1]) for op in decisions])
+                others = [
+                    _other_row(rec.decision_id, o)
+                    for _, rec, _ in decisions
+                    if (o := rec.other) is not None
+                ]
+                if others:
+                    conn.executemany(_INSERT_OTHER, others)
                 results.extend((w, None, None) for _, _, w in decisions)
             for kind, payload, waiter in batch:
                 if kind != "feedback":
@@ -432,6 +470,18 @@ class DecisionLog:
 
 
 _INSERT_DECISION = "INSERT INTO decisions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+_INSERT_OTHER = "INSERT INTO other_decisions VALUES (?,?,?,?,?,?)"
+
+
+def _other_row(decision_id: str, o: OtherDecision) -> tuple[Any, ...]:
+    return (
+        decision_id,
+        o.policy,
+        o.policy_version,
+        o.model,
+        o.propensity,
+        orjson.dumps(o.probabilities),
+    )
 
 
 def _decision_row(r: DecisionRecord) -> tuple[Any, ...]:

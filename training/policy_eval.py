@@ -15,7 +15,8 @@ the model, intent group, turn count and prompt length.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextlib import closing
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,14 @@ from selector.reward import turn_reward
 from selector.store import DecisionLog
 from training.ope import cross_fit, estimate_all
 
-__all__ = ["LoggedDecisions", "evaluate_policy", "load_logged", "log_to_mlflow"]
+__all__ = [
+    "LoggedDecisions",
+    "compare",
+    "evaluate_policy",
+    "load_logged",
+    "log_comparison",
+    "log_to_mlflow",
+]
 
 EXPERIMENT = "model-selector-ope"
 _P95, _ERR = C["latency_p95_ms"], C["error_rate"]
@@ -53,6 +61,13 @@ class LoggedDecisions:
     first_row: np.ndarray  # row of each decision's first candidate
     policies: dict[str, int]  # logged policy → decisions
     skipped: dict[str, int]
+    # who decided: the served policy, and the other one when a challenger ran beside it
+    # ("<policy> <version>+<quality model>"), with the probability each gave every row
+    served: list[str] = field(default_factory=list)
+    served_probs: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    other: list[str | None] = field(default_factory=list)
+    other_model: list[str | None] = field(default_factory=list)
+    other_probs: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def subset(self, mask: np.ndarray) -> LoggedDecisions:
         """The decisions where ``mask`` is True."""
@@ -79,6 +94,11 @@ class LoggedDecisions:
             first_row=first,
             policies=policies,
             skipped=dict(self.skipped),
+            served=[self.served[i] for i in keep],
+            served_probs=self.served_probs[rows],
+            other=[self.other[i] for i in keep],
+            other_model=[self.other_model[i] for i in keep],
+            other_probs=self.other_probs[rows],
         )
 
     @property
@@ -98,7 +118,21 @@ def load_logged(db_path: Path, settings: Settings, since: float = 0.0) -> Logged
     skipped = {"no outcome": 0, "overridden": 0, "unscored": 0}
     policies: dict[str, int] = {}
     ids, contexts, chosen, propensity, rewards = [], [], [], [], []
-    for r in joined_rows(DecisionLog(db_path), since):
+    served: list[str] = []
+    other: list[str | None] = []
+    other_model: list[str | None] = []
+    served_p: list[float] = []
+    other_p: list[float] = []
+    log = DecisionLog(db_path)
+    with closing(log.reader()) as conn:
+        others = {
+            row[0]: (f"{row[1]} {row[2]}", row[3], orjson.loads(row[4]))
+            for row in conn.execute(
+                "SELECT decision_id, policy, policy_version, model, probabilities "
+                "FROM other_decisions"
+            )
+        }
+    for r in joined_rows(log, since):
         if r["resolved"] is None and r["reward"] is None:
             skipped["no outcome"] += 1
             continue
@@ -152,6 +186,17 @@ def load_logged(db_path: Path, settings: Settings, since: float = 0.0) -> Logged
         chosen.append(pick)
         propensity.append(float(r["propensity"]))
         policies[r["policy"]] = policies.get(r["policy"], 0) + 1
+        served.append(f"{r['policy']} {r['policy_version']}")
+        randomised = any(x.get("probability") is not None for x in scores)
+        found = others.get(r["decision_id"])
+        other.append(None if found is None else found[0])
+        other_model.append(None if found is None else found[1])
+        for m in cands:
+            if randomised:
+                served_p.append(float(by_model.get(m, {}).get("probability") or 0.0))
+            else:
+                served_p.append(1.0 if m == r["model"] else 0.0)
+            other_p.append(float("nan") if found is None else float(found[2].get(m, 0.0)))
         g = groups.setdefault(fv.intent_group, len(groups))
         for m, row in zip(cands, fv.candidate_rows, strict=True):
             sc = by_model.get(m, {})
@@ -192,7 +237,80 @@ def load_logged(db_path: Path, settings: Settings, since: float = 0.0) -> Logged
         first_row=first,
         policies=policies,
         skipped=skipped,
+        served=served,
+        served_probs=np.asarray(served_p),
+        other=other,
+        other_model=other_model,
+        other_probs=np.asarray(other_p),
     )
+
+
+def compare(
+    logged: LoggedDecisions, min_ess: float = 200.0, folds: int = 2, seed: int = 0
+) -> dict[str, dict[str, Any]]:
+    """Every policy that decided in the log (served, shadow or canary): its live figures
+    on the decisions it served, and the DR estimate of its value on every decision where
+    its probabilities were logged (``refused`` says why when there is none)."""
+    q = cross_fit(
+        logged.features,
+        logged.rewards,
+        logged.logged_rows,
+        logged.decision_of_row,
+        folds=folds,
+        seed=seed,
+    )
+    labels = list(dict.fromkeys([*logged.served, *(o for o in logged.other if o)]))
+    served = np.asarray(logged.served)
+    other = np.asarray([o or "" for o in logged.other])
+    row_served = served[logged.decision_of_row]
+    row_other = other[logged.decision_of_row]
+    out: dict[str, dict[str, Any]] = {}
+    for label in labels:
+        rewards = logged.rewards[served == label]
+        live: dict[str, Any] = {"decisions": len(rewards)}
+        if len(rewards):
+            half = (
+                1.96 * float(rewards.std(ddof=1)) / np.sqrt(len(rewards))
+                if len(rewards) > 1
+                else float("nan")
+            )
+            mean = float(rewards.mean())
+            live.update({"reward": mean, "low": mean - half, "high": mean + half})
+        target = np.where(
+            row_served == label,
+            logged.served_probs,
+            np.where(row_other == label, logged.other_probs, np.nan),
+        )
+        known = (served == label) | (other == label)
+        entry: dict[str, Any] = {"live": live, "ope_decisions": int(known.sum())}
+        both = known & (other != "")
+        if both.any():
+            served_model = np.asarray(
+                [
+                    fv.candidates[c]
+                    for (fv, _), c in zip(logged.contexts, logged.chosen, strict=True)
+                ]
+            )
+            other_model = np.asarray([m or "" for m in logged.other_model])
+            entry["agreement"] = float((served_model[both] == other_model[both]).mean())
+        q_policy = np.bincount(
+            logged.decision_of_row, weights=np.nan_to_num(target) * q, minlength=len(served)
+        )
+        rows = logged.logged_rows
+        try:
+            est = estimate_all(
+                logged.propensity[known],
+                target[rows][known],
+                logged.rewards[known],
+                q[rows][known],
+                q_policy[known],
+                min_ess=min_ess,
+            )
+            entry.update({"ess": est["ess"], "dr": est["dr"], "snips": est["snips"]})
+        except ConfigError as exc:
+            entry["refused"] = str(exc)
+        out[label] = entry
+    return out
 
 
 def evaluate_policy(
@@ -249,5 +367,29 @@ def log_to_mlflow(result: dict[str, Any], params: dict[str, Any], tracking_uri: 
             for k in ("value", "low", "high"):
                 c.log_metric(rid, f"{est}_{k}" if k != "value" else est, result[est][k])
     c.log_dict(rid, result, "ope.json")
+    c.set_terminated(rid)
+    return rid
+
+
+def log_comparison(found: dict[str, dict[str, Any]], log: str, tracking_uri: str) -> str:
+    """Record a comparison as a run of the ``model-selector-ope`` experiment; its id."""
+    import re
+
+    from models.registry import client, experiment_id
+
+    c = client(tracking_uri)
+    run = c.create_run(experiment_id(c, tracking_uri, EXPERIMENT), tags={"job": "compare"})
+    rid = str(run.info.run_id)
+    c.log_param(rid, "log", log)
+    for i, (label, e) in enumerate(found.items()):
+        c.log_param(rid, f"policy_{i}", label)
+        key = re.sub(r"[^A-Za-z0-9_.-]+", "_", label)
+        c.log_metric(rid, f"{key}.served", e["live"]["decisions"])
+        if "reward" in e["live"]:
+            c.log_metric(rid, f"{key}.observed_reward", e["live"]["reward"])
+        if "dr" in e:
+            c.log_metric(rid, f"{key}.dr", e["dr"]["value"])
+            c.log_metric(rid, f"{key}.ess", e["ess"])
+    c.log_dict(rid, found, "compare.json")
     c.set_terminated(rid)
     return rid

@@ -115,6 +115,13 @@ class Decision:
     cost_weight: float = 0.0
     latency_weight: float = 0.0
 
+    def probabilities(self) -> dict[str, float]:
+        """The probability the policy gave each candidate: the logged ones of a
+        randomising policy, else 1 for its choice."""
+        if any(s.probability is not None for s in self.scores):
+            return {s.model: s.probability or 0.0 for s in self.scores}
+        return {s.model: 1.0 if s.model == self.model else 0.0 for s in self.scores}
+
 
 class Policy(ABC):
     """Base of decision policies; subclasses implement :meth:`_rank` only."""
@@ -227,10 +234,8 @@ class Policy(ABC):
         """The probability this policy gives each of ``fv.candidates`` (for off-policy
         evaluation): the logged probabilities of a randomising policy, else 1 for its
         choice."""
-        d = self.decide(fv, ctx)
-        if any(s.probability is not None for s in d.scores):
-            return [s.probability or 0.0 for s in d.scores]
-        return [1.0 if s.model == d.model else 0.0 for s in d.scores]
+        probs = self.decide(fv, ctx).probabilities()
+        return [probs[m] for m in fv.candidates]
 
     @abstractmethod
     def _rank(
