@@ -2,8 +2,10 @@
 
 Measures p50/p99 over many decisions with 6 candidates, intent given and intent
 classified from the last user message, for the utility-v0 policy with the built-in
-prior and with a learned quality model (text scorers + LightGBM); the static-rules
-policy on the same requests is the baseline measured in the same run.
+prior and with a learned quality model (text scorers + LightGBM), and for the online
+layer (bandit-v1 over the learned model, with a correction learned for every model and
+intent group); the static-rules policy on the same requests is the baseline measured in
+the same run.
 
 The learned model is the one ``--quality-model`` names (a folder or a ``models:/``
 URI); by default one is trained for the run on ZeroEval's gsm outcomes of six models
@@ -26,9 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import CONVERSATION, percentiles_us, write_results
 from features.extractor import Conversation
+from models.bandit import ResidualBandit
 from selector.catalog import Catalog
 from selector.config import load_settings
 from selector.service import RouteInput, SelectorService, build_policy, load_quality_model
+
+GROUPS = ["billing_dispute", "payments", "account", "general", "other"]
 
 SIX = [
     "gemini-2.5-flash-lite",
@@ -71,6 +76,11 @@ def main() -> None:
         if not status.loaded:
             raise SystemExit(f"cannot load {spec}: {status.reason}")
         with_model = build_policy("utility-v0", learned, service.catalog, settings)
+        bandit = ResidualBandit()
+        for i in range(5_000):  # corrections for every model × group
+            for m in service.catalog.names:
+                bandit.update(m, GROUPS[i % len(GROUPS)], (i % 13 - 6) / 100)
+        online = build_policy("bandit-v1", learned, service.catalog, settings, bandit)
         given = RouteInput(
             "bench", Conversation(messages=CONVERSATION, intent="card_arrival"), candidates=SIX
         )
@@ -84,30 +94,38 @@ def main() -> None:
             ours = measure(service, req, args.n)
             service.policy = with_model
             model = measure(service, req, args.n)
+            service.policy = online
+            on = measure(service, req, args.n)
             rows.append(
                 {
                     "case": label,
                     "candidates": 6,
                     "utility_v0": ours,
                     "utility_v0_learned_model": model,
+                    "bandit_v1_learned_model": on,
                     "static_rules_baseline": base,
                     "p99_ratio_to_baseline": round(ours["p99_us"] / base["p99_us"], 2),
                     "learned_p99_ratio_to_baseline": round(model["p99_us"] / base["p99_us"], 2),
+                    "online_p99_ratio_to_baseline": round(on["p99_us"] / base["p99_us"], 2),
                 }
             )
     md = [
         "| case (6 candidates) | static-rules p50 / p99 | utility-v0 + prior p50 / p99 "
-        "| utility-v0 + learned model p50 / p99 | p99 ratios to static-rules |",
-        "|---|---|---|---|---|",
+        "| utility-v0 + learned model p50 / p99 | bandit-v1 + learned model p50 / p99 "
+        "| p99 ratios to static-rules |",
+        "|---|---|---|---|---|---|",
     ]
     for r in rows:
         u, b, m = r["utility_v0"], r["static_rules_baseline"], r["utility_v0_learned_model"]
+        o = r["bandit_v1_learned_model"]
         cells = [
             r["case"],
             f"{b['p50_us']} / {b['p99_us']} µs",
             f"{u['p50_us']} / {u['p99_us']} µs",
             f"{m['p50_us']} / {m['p99_us']} µs",
-            f"{r['p99_ratio_to_baseline']}× / {r['learned_p99_ratio_to_baseline']}×",
+            f"{o['p50_us']} / {o['p99_us']} µs",
+            f"{r['p99_ratio_to_baseline']}× / {r['learned_p99_ratio_to_baseline']}× / "
+            f"{r['online_p99_ratio_to_baseline']}×",
         ]
         md.append("| " + " | ".join(cells) + " |")
     write_results("decision_time", rows, "\n".join(md))

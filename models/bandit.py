@@ -34,9 +34,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["BanditParams", "ResidualBandit", "sample", "squarecb"]
+__all__ = [
+    "LEARNERS",
+    "BanditParams",
+    "OnlineModel",
+    "ResidualBandit",
+    "build",
+    "sample",
+    "squarecb",
+]
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,7 @@ class BanditParams:
     prior_weight: float = 200.0  # n₀: the offline model's weight, in outcomes
     gamma: float = 10_000.0  # SquareCB greediness (exploration cost ≤ (k − 1)/γ per decision)
     min_exploration: float = 0.01  # ε: the uniform floor mixed into every distribution
+    learner: str = "residual"  # "residual" (this module) or "vw" (models/vw.py)
 
     def __post_init__(self) -> None:
         if not self.memory >= 1.0:
@@ -55,6 +64,8 @@ class BanditParams:
             raise ValueError(f"prior_weight must be > 0, got {self.prior_weight}")
         if not self.gamma > 0.0:
             raise ValueError(f"gamma must be > 0, got {self.gamma}")
+        if self.learner not in LEARNERS:
+            raise ValueError(f"learner must be one of {sorted(LEARNERS)}, got {self.learner!r}")
         if not 0.0 <= self.min_exploration < 1.0:
             raise ValueError(f"min_exploration must be in [0, 1), got {self.min_exploration}")
 
@@ -101,6 +112,45 @@ def sample(probs: Sequence[float], u: float) -> int:
     return max(i for i, p in enumerate(probs) if p > 0.0)  # rounding left u ≥ Σp
 
 
+LEARNERS = ("residual", "vw")
+
+
+class OnlineModel(Protocol):
+    """What the online policy and the learning loop need of an online layer."""
+
+    params: BanditParams
+    updates_: int
+
+    def distribution(
+        self, models: Sequence[str], group: str, utilities: Sequence[float], u: float
+    ) -> tuple[list[float], list[float], int]:
+        """Estimates, probabilities and the index drawn with ``u`` ∈ [0, 1)."""
+        ...
+
+    def learn(
+        self,
+        models: Sequence[str],
+        group: str,
+        utilities: Sequence[float],
+        chosen: int,
+        propensity: float,
+        reward: float,
+    ) -> None:
+        """Learn one outcome of a decision among ``models`` (the eligible ones)."""
+        ...
+
+    def state(self) -> dict[str, Any]: ...
+
+
+def build(params: BanditParams, state: dict[str, Any] | None = None) -> OnlineModel:
+    """The learner ``params`` names, fresh or restored from ``state``."""
+    if params.learner == "vw":
+        from models.vw import VWBandit
+
+        return VWBandit(params) if state is None else VWBandit.from_state(state)
+    return ResidualBandit(params) if state is None else ResidualBandit.from_state(state)
+
+
 class ResidualBandit:
     """Per-model and per-model × group corrections of the offline utility (module doc).
 
@@ -128,6 +178,25 @@ class ResidualBandit:
 
     def corrections(self, models: Sequence[str], group: str) -> list[float]:
         return [self.correction(m, group) for m in models]
+
+    def distribution(
+        self, models: Sequence[str], group: str, utilities: Sequence[float], u: float
+    ) -> tuple[list[float], list[float], int]:
+        """Corrected utilities, SquareCB's probabilities over them, and the draw ``u``."""
+        estimates = [x + self.correction(m, group) for m, x in zip(models, utilities, strict=True)]
+        probs = squarecb(estimates, self.params.gamma, self.params.min_exploration)
+        return estimates, probs, sample(probs, u)
+
+    def learn(
+        self,
+        models: Sequence[str],
+        group: str,
+        utilities: Sequence[float],
+        chosen: int,
+        propensity: float,
+        reward: float,
+    ) -> None:
+        self.update(models[chosen], group, reward - utilities[chosen])
 
     def update(self, model: str, group: str, residual: float) -> None:
         """Learn one outcome: ``residual`` = observed reward − the utility decided on."""

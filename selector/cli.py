@@ -11,7 +11,7 @@ import click
 
 from selector.cli_options import DEFAULT_DATA, data_dir_option
 from selector.config import load_settings
-from selector.errors import SelectorError
+from selector.errors import ConfigError, SelectorError
 
 __all__ = ["main"]
 
@@ -521,6 +521,66 @@ def compare(
     if not no_track:
         run = log_comparison(found, str(settings.db_path), _tracking_uri(tracking_uri))
         click.echo(f"MLflow run {run} (experiment model-selector-ope)")
+
+
+@cli.command()
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Decision log [SELECTOR_DB_PATH].",
+)
+@click.option(
+    "--replay",
+    is_flag=True,
+    help="Rebuild the state from the whole log and compare it with the saved one.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="With --replay: write the rebuilt state here (e.g. to replace a lost one).",
+)
+def bandit(db_path: Path | None, replay: bool, out: Path | None) -> None:
+    """Show the online layer's state: what it learned, from how much feedback."""
+    import json
+
+    from selector.service import new_learner, open_learner, state_path
+
+    settings = load_settings()
+    if db_path is not None:
+        settings = settings.model_copy(update={"db_path": db_path})
+    if not settings.db_path.is_file():
+        raise ConfigError(f"no decision log at {settings.db_path}: pass --db")
+    path = state_path(settings)
+    learner, how = open_learner(settings)
+    click.echo(f"saved state {path}: {how}")
+    learner.catch_up()
+    if replay:
+        fresh = new_learner(settings)
+        fresh.catch_up()
+        same = fresh.state() == learner.state()
+        click.echo(
+            "a replay of the log gives the same state" if same else "a replay of the log differs"
+        )
+        if out is not None:
+            fresh.save(out)
+            click.echo(f"rebuilt state written to {out}")
+        learner = fresh
+    state = learner.state()
+    click.echo(
+        f"{state['cursor']:,} feedback rows read; "
+        + ", ".join(f"{k} {v:,}" for k, v in state["counts"].items())
+    )
+    table = getattr(learner.bandit, "table", None)
+    if table is not None:
+        click.echo("| key | discounted outcomes | mean residual (reward − utility) |")
+        click.echo("|---|---|---|")
+        for key, row in table().items():
+            click.echo(f"| {key} | {row['outcomes']:,.1f} | {row['mean_residual']:+.4f} |")
+    else:
+        click.echo(json.dumps(state["bandit"]["params"]))
 
 
 @cli.command()

@@ -136,6 +136,12 @@ class Settings(BaseSettings):
         lt=1,
         description="Uniform exploration floor ε mixed into every bandit-v1 distribution.",
     )
+    bandit_learner: Literal["residual", "vw"] = Field(
+        "residual",
+        description="Online layer's learner: 'residual' (corrections of the offline utility "
+        "per model and model × intent group) or 'vw' (Vowpal Wabbit cb_explore_adf with "
+        "SquareCB).",
+    )
     bandit_state_path: Path | None = Field(
         None,
         description="JSON state of the online layer (default: the decision log's path + "

@@ -37,7 +37,7 @@ from typing import Any
 
 import orjson
 
-from models.bandit import BanditParams, ResidualBandit
+from models.bandit import BanditParams, OnlineModel, build
 from selector.reward import RewardConfig, turn_reward
 from selector.store import id_prefix
 
@@ -54,7 +54,9 @@ FROM feedback f
 LEFT JOIN outcomes o ON o.decision_id = f.decision_id AND o.event_id = f.event_id
 WHERE f.rowid > ? ORDER BY f.rowid LIMIT ?
 """
-_DECISION = "SELECT model, scores, features, request FROM decisions WHERE decision_id = ?"
+_DECISION = (
+    "SELECT model, scores, features, request, propensity FROM decisions WHERE decision_id = ?"
+)
 _UNANSWERED = """
 SELECT decision_id FROM decisions d
 WHERE decision_id >= ? AND decision_id < ?
@@ -82,7 +84,7 @@ class OnlineLearner:
 
     def __init__(
         self,
-        bandit: ResidualBandit,
+        bandit: OnlineModel,
         db_path: Path,
         reward: RewardConfig,
         join_window_s: float,
@@ -169,13 +171,17 @@ class OnlineLearner:
         found = conn.execute(_DECISION, (did,)).fetchone()
         if found is None:
             return
-        model, scores_blob, features_blob, request_blob = found
+        model, scores_blob, features_blob, request_blob, _ = found
         request = orjson.loads(request_blob)
         chosen = next((s for s in orjson.loads(scores_blob) if s["model"] == model), None)
+        propensity = float(found[4])
         if chosen is None or "lambda" not in request:
             self.counts["unscored"] += 1  # decided by a build that did not log its weights
             return
         group = orjson.loads(features_blob)["intent_group"]
+        scores = orjson.loads(scores_blob)
+        # the candidates the decision chose among (all of them, for a log without flags)
+        among = [x for x in scores if x.get("eligible", True)] or scores
         latency = p.latency_ms if p.latency_ms is not None else chosen["expected_latency_ms"]
         cost = p.cost_usd if p.cost_usd is not None else chosen["expected_cost_usd"]
         r = turn_reward(
@@ -187,7 +193,15 @@ class OnlineLearner:
             request["latency_weight_per_s"],
             self.reward.late_penalty,
         )
-        self.bandit.update(model, group, r - chosen["utility"])
+        names = [x["model"] for x in among]
+        self.bandit.learn(
+            names,
+            group,
+            [x["utility"] for x in among],
+            names.index(model) if model in names else 0,
+            propensity,
+            r,
+        )
         self.counts["learned"] += 1
 
     def _reader(self) -> sqlite3.Connection:
@@ -251,7 +265,7 @@ class OnlineLearner:
     ) -> OnlineLearner:
         """The learner saved at ``path``; a StateError says why it cannot be used (missing,
         corrupt, failing its checksum, saved under another configuration)."""
-        fresh = cls(ResidualBandit(params), db_path, reward, join_window_s)
+        fresh = cls(build(params), db_path, reward, join_window_s)
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
             state = raw["state"]
@@ -267,7 +281,7 @@ class OnlineLearner:
         if state.get("config") != json.loads(json.dumps(fresh.config())):
             raise StateError(f"{path} was saved under another configuration")
         try:
-            fresh.bandit = ResidualBandit.from_state(state["bandit"])
+            fresh.bandit = build(params, state["bandit"])
             fresh.cursor = int(state["cursor"])
             fresh.time = float(state["time"])
             fresh.closed_below = str(state["closed_below"])

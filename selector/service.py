@@ -20,7 +20,7 @@ from typing import Any
 from features.extractor import Conversation, FeatureExtractor, FeatureVector
 from features.intents import IntentClassifier, IntentTaxonomy
 from features.schema import PRIORITIES, SCHEMA_VERSION
-from models.bandit import BanditParams, ResidualBandit
+from models.bandit import BanditParams, OnlineModel, build
 from models.prior import PriorQualityModel, load_prior
 from selector.catalog import Catalog, load_catalog
 from selector.config import Settings
@@ -170,7 +170,7 @@ def build_policy(
     quality: QualityModel,
     catalog: Catalog,
     settings: Settings,
-    bandit: ResidualBandit | None = None,
+    bandit: OnlineModel | None = None,
 ) -> Policy:
     """The policy called ``name`` (see :data:`selector.policy.POLICIES`), from settings;
     an online policy reads ``bandit``'s corrections."""
@@ -186,31 +186,35 @@ def state_path(settings: Settings) -> Path:
     )
 
 
-def open_learner(settings: Settings) -> tuple[OnlineLearner, str]:
-    """The online layer's learner over the decision log: the saved one when it is usable,
-    else a new one (that will read the whole log); and what was done, for the logs."""
+def new_learner(settings: Settings) -> OnlineLearner:
+    """An online layer's learner that has read nothing of the decision log yet."""
     params = BanditParams(
         memory=settings.bandit_memory,
         prior_weight=settings.bandit_prior_weight,
         gamma=settings.bandit_gamma,
         min_exploration=settings.bandit_min_exploration,
+        learner=settings.bandit_learner,
     )
     reward = RewardConfig(
         late_penalty=settings.reward_late_penalty,
         deadline_ms=settings.reward_deadline_ms,
         default_outcome=settings.reward_default_outcome,
     )
+    return OnlineLearner(build(params), settings.db_path, reward, settings.join_window_s)
+
+
+def open_learner(settings: Settings) -> tuple[OnlineLearner, str]:
+    """The online layer's learner over the decision log: the saved one when it is usable,
+    else a new one (that will read the whole log); and what was done, for the logs."""
+    fresh = new_learner(settings)
     path = state_path(settings)
     try:
         learner = OnlineLearner.from_saved(
-            path, params, settings.db_path, reward, settings.join_window_s
+            path, fresh.bandit.params, settings.db_path, fresh.reward, settings.join_window_s
         )
         return learner, f"restored from {path} (feedback row {learner.cursor})"
     except StateError as exc:
-        learner = OnlineLearner(
-            ResidualBandit(params), settings.db_path, reward, settings.join_window_s
-        )
-        return learner, f"{exc}: learning from the whole decision log"
+        return fresh, f"{exc}: learning from the whole decision log"
 
 
 class SelectorService:
@@ -369,9 +373,12 @@ class SelectorService:
                 self.learner.start(state_path(self.settings), self.settings.bandit_save_every_s)
 
     def stop(self) -> None:
-        self.log.close()
+        # the learner first: its read-only connection must be closed before the log's
+        # last one, which then checkpoints and removes the WAL file (what the log still
+        # commits after this is read at the next start)
         if self.learner is not None:
             self.learner.stop(state_path(self.settings))
+        self.log.close()
 
     # -- route ---------------------------------------------------------------------
     def check_candidates(

@@ -3,14 +3,16 @@
 One offline model is trained on the calm world's history (as ``selector demo`` does),
 then each experiment replays a day through the service on loopback:
 
-- **latency cliff** (scenario ``cliff``): the most used model turns four times slower;
+- **latency cliff** (scenario ``cliff``): the model the online layer used most before
+  10:00 turns slower (at least ×4, enough for its p95 to reach 1.5 × the deadline);
   its traffic share is compared, decision by decision, with the share the oracle would
   give it *on the same turns under the same load* (its new optimum), over a sliding
   window of decisions. Measured: decisions after the change until the share is within
   the tolerance of the optimum.
-- **quality regression** (scenario ``regression``): one model answers one intent group
-  30 points worse; the same comparison on that group's turns, counted in feedback events
-  (call results and outcomes) the gateway sent after the change.
+- **quality regression** (scenario ``regression``): the model the online layer used
+  most on payment questions answers them 30 points worse from 14:00; the same
+  comparison on that group's turns, counted in feedback events (call results and
+  outcomes) the gateway sent after the change.
 - **stationary world** (scenario ``calm``): reward per conversation with the online
   layer against the greedy offline policy (``utility-v0``) on the same day.
 - **propensities**: the calm day's logged probabilities against the choices made, by a
@@ -22,6 +24,7 @@ Both selectors run every experiment, so the report shows what the online layer a
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import time
 from collections.abc import Callable
@@ -344,6 +347,20 @@ def run_day(
     return Run(scenario.name, policy, result, watched, db_path, time.perf_counter() - t0)
 
 
+def cliff_multiplier(
+    scenario: Scenario, prepared: Prepared, data_dir: Path, model: str, event: Any
+) -> float:
+    """The latency multiplier that puts ``model``'s p95 at 1.5 × the gateway's deadline
+    on a typical turn (the scenario's multiplier if larger): a cliff for any model."""
+    world = World(scenario, prepared.catalog, load_corpus(data_dir, prepared.taxonomy, "test"))
+    t = event.start_hour * 3600
+    m = scenario.models[model]
+    prompt = scenario.conversation.system_prompt_tokens + 1_000  # a few turns in
+    median = world.latency_ms(model, prompt, m.background_load, 0.0, t - 1.0)
+    p95 = median * math.exp(1.645 * m.jitter)
+    return max(float(event.multiplier), 1.5 * scenario.gateway.deadline_ms / p95)
+
+
 def _event(scenario: Scenario, kind: str) -> Any:
     found = [e for e in scenario.events if e.kind == kind]
     if not found:
@@ -390,9 +407,12 @@ def measure_online(
         if e.group is not None:
             before = before[before["group"] == e.group]
         top = str(before["chosen"].value_counts().index[0])
-        events = [x.model_copy(update={"model": top}) if x is e else x for x in sc[name].events]
+        update: dict[str, Any] = {"model": top}
+        if kind == "latency":
+            update["multiplier"] = cliff_multiplier(sc[name], prepared, data_dir, top, e)
+        events = [x.model_copy(update=update) if x is e else x for x in sc[name].events]
         changed[name] = sc[name].model_copy(update={"events": events})
-        echo(f"{name}: the {kind} event hits {top}, the most used model before it")
+        echo(f"{name}: the {kind} event hits {top}, the most used model before it ({update})")
         run(name, changed[name])
     sc = {**sc, **changed}
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from features.extractor import FeatureVector
-from models.bandit import ResidualBandit, sample, squarecb
+from models.bandit import OnlineModel, ResidualBandit
 from selector.policy.base import CandidateScore, Policy, QualityModel
 
 __all__ = ["BanditPolicy"]
@@ -32,19 +32,20 @@ class BanditPolicy(Policy):
         providers: dict[str, str],
         max_fallbacks: int = 3,
         seed: int | None = None,
-        bandit: ResidualBandit | None = None,
+        bandit: OnlineModel | None = None,
     ) -> None:
         super().__init__(quality, providers, max_fallbacks, seed)
-        self.bandit = bandit if bandit is not None else ResidualBandit()
+        self.bandit: OnlineModel = bandit if bandit is not None else ResidualBandit()
 
     def _rank(
         self, fv: FeatureVector, scores: Sequence[CandidateScore], eligible: Sequence[int]
     ) -> tuple[list[int], float]:
-        corrections = self.bandit.corrections([scores[i].model for i in eligible], fv.intent_group)
-        estimates = [scores[i].utility + c for i, c in zip(eligible, corrections, strict=True)]
-        params = self.bandit.params
-        probs = squarecb(estimates, params.gamma, params.min_exploration)
-        pick = sample(probs, self.rng.random())
+        estimates, probs, pick = self.bandit.distribution(
+            [scores[i].model for i in eligible],
+            fv.intent_group,
+            [scores[i].utility for i in eligible],
+            self.rng.random(),
+        )
         for s in scores:
             s.probability = 0.0
         for i, e, p in zip(eligible, estimates, probs, strict=True):
