@@ -171,17 +171,14 @@ class OnlineLearner:
         found = conn.execute(_DECISION, (did,)).fetchone()
         if found is None:
             return
-        model, scores_blob, features_blob, request_blob, _ = found
+        model, scores_blob, features_blob, request_blob, propensity = found
         request = orjson.loads(request_blob)
-        chosen = next((s for s in orjson.loads(scores_blob) if s["model"] == model), None)
-        propensity = float(found[4])
+        scores = orjson.loads(scores_blob)
+        chosen = next((s for s in scores if s["model"] == model), None)
         if chosen is None or "lambda" not in request:
             self.counts["unscored"] += 1  # decided by a build that did not log its weights
             return
         group = orjson.loads(features_blob)["intent_group"]
-        scores = orjson.loads(scores_blob)
-        # the candidates the decision chose among (all of them, for a log without flags)
-        among = [x for x in scores if x.get("eligible", True)] or scores
         latency = p.latency_ms if p.latency_ms is not None else chosen["expected_latency_ms"]
         cost = p.cost_usd if p.cost_usd is not None else chosen["expected_cost_usd"]
         r = turn_reward(
@@ -193,14 +190,13 @@ class OnlineLearner:
             request["latency_weight_per_s"],
             self.reward.late_penalty,
         )
+        # the candidates the decision chose among (every one, if the log has no flags)
+        among = [x for x in scores if x.get("eligible", True)]
+        if chosen not in among:
+            among = scores
         names = [x["model"] for x in among]
         self.bandit.learn(
-            names,
-            group,
-            [x["utility"] for x in among],
-            names.index(model) if model in names else 0,
-            propensity,
-            r,
+            names, group, [x["utility"] for x in among], names.index(model), float(propensity), r
         )
         self.counts["learned"] += 1
 

@@ -145,14 +145,26 @@ def adaptation(
             ft = np.asarray(feedback_t)
             out["feedback_events"] = int(((ft >= start_s) & (ft <= t_hit)).sum())
         out["windows_within_after"] = float(within[i:].mean())
+    # the curve to plot starts two windows before the change (x < 0), so the fall shows
+    ordered = choices.reset_index(drop=True)
+    first = int(np.searchsorted(ordered["t"].to_numpy(), start_s))
+    pre = ordered.iloc[:first]
+    if group is not None:
+        pre = pre[pre["group"] == group]
+    pre = pre.tail(2 * window)
+    pre_pos = [int(i) - first + 1 for i in pre.index]
+    joined = pd.concat([pre, scope])
+    x_all = pre_pos + [int(x) + 1 for x in scope.index]
+    sel_all = (joined["chosen"] == model).astype(float).rolling(window).mean()
+    opt_all = (joined["optimum"] == model).astype(float).rolling(window).mean()
     out["curve"] = {
-        "index": [int(x) + 1 for x in scope.index[window - 1 :]],
-        "share": sel.iloc[window - 1 :].round(4).tolist(),
-        "optimum": opt.iloc[window - 1 :].round(4).tolist(),
+        "index": x_all[window - 1 :],
+        "share": sel_all.iloc[window - 1 :].round(4).tolist(),
+        "optimum": opt_all.iloc[window - 1 :].round(4).tolist(),
     }
     if feedback_t is not None:
         ft = np.sort(np.asarray(feedback_t))
-        times = scope["t"].iloc[window - 1 :].to_numpy()
+        times = joined["t"].iloc[window - 1 :].to_numpy()
         out["curve"]["feedback"] = (
             np.searchsorted(ft, times, side="right") - np.searchsorted(ft, start_s)
         ).tolist()
@@ -604,8 +616,8 @@ def _plot(results: dict[str, Any], sc: dict[str, Scenario], folder: Path) -> lis
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for exp, xkey, xlabel in (
-        ("cliff", "index", "decisions since the change"),
-        ("regression", "feedback", "feedback events since the change"),
+        ("cliff", "index", "decisions since the change (dotted line)"),
+        ("regression", "feedback", "feedback events since the change (dotted line)"),
     ):
         fig, ax = plt.subplots(figsize=(8, 3.8))
         first = next(iter(results[exp].values()))
@@ -623,7 +635,8 @@ def _plot(results: dict[str, Any], sc: dict[str, Scenario], folder: Path) -> lis
         ax.set_xlabel(xlabel)
         ax.set_ylabel("share")
         ax.set_ylim(-0.02, 1.02)
-        ax.set_xlim(0, max(3 * limit, 10))
+        ax.axvline(0, color="0.5", lw=0.8, ls=":")
+        ax.set_xlim(min(min(a["curve"][xkey][:1] or [0]) for a in results[exp].values()), 3 * limit)
         ax.legend(fontsize=7)
         fig.tight_layout()
         paths.append(folder / f"online_{exp}.png")
