@@ -133,7 +133,10 @@ def cross_fit(
 
     n = len(logged_rows)
     if folds < 2 or n < 2 * folds:
-        raise ConfigError(f"cross-fitting needs at least {2 * folds} decisions, got {n}")
+        raise ConfigError(
+            f"cross-fitting needs at least {2 * folds} decisions with an outcome, got {n}: "
+            "evaluate once more outcomes are logged"
+        )
     fold_of_decision = np.random.default_rng(seed).permutation(n) % folds
     q = np.empty(len(features))
     for k in range(folds):
