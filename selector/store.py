@@ -8,7 +8,11 @@ outcome) run inside that transaction, one command at a time. Two modes:
 - ``sync="normal"`` (default): the loop's own thread writes each batch; a commit is
   an append to the WAL, without fsync. It survives a crash or ``kill -9`` of the
   process, not a power loss. WAL checkpoints (which do fsync) run on a background
-  thread, so the loop never waits for the disk.
+  thread, so the loop never waits for the disk: while one runs, the loop hands its
+  batches to that thread, which commits them right after. A checkpoint that no write
+  runs beside copies every frame, so the next commit starts the WAL file over: under
+  sustained load it stays about a second of writes long (it grew without bound when
+  writes went on during checkpoints).
 - ``sync="full"``: a writer thread commits each batch with an fsync while the loop
   goes on serving; it survives a power loss too, at a cost in throughput.
 
@@ -126,6 +130,7 @@ def id_prefix(ts: float) -> str:
 
 
 _CHECKPOINT_EVERY_S = 1.0
+_WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +211,10 @@ class DecisionLog:
         self._queue: queue.SimpleQueue[list[_Op] | None] = queue.SimpleQueue()
         self._pending: dict[asyncio.AbstractEventLoop, list[_Op]] = {}
         self._inline: sqlite3.Connection | None = None
+        # held by whoever writes on the loop's connection, and by checkpoints; a wanted
+        # checkpoint makes the loop hand its batches over instead of taking the lock
+        self._write_lock = threading.Lock()
+        self._checkpoint_wanted = threading.Event()
         self._thread: threading.Thread | None = None
         self._error: str | None = None
         try:
@@ -227,6 +236,8 @@ class DecisionLog:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self.sync.upper()}")
         conn.execute("PRAGMA foreign_keys=ON")
+        # a WAL file that grew in a burst is cut back to this size when it starts over
+        conn.execute(f"PRAGMA journal_size_limit={_WAL_SIZE_LIMIT}")
         if not autocheckpoint:
             conn.execute("PRAGMA wal_autocheckpoint=0")
         return conn
@@ -302,9 +313,17 @@ class DecisionLog:
         ops = self._pending.pop(loop, None)
         if not ops:
             return
-        if self._inline is not None:
-            _resolve(self._write_batch(self._inline, ops), on_loop=True)
-        else:
+        if (
+            self._inline is not None
+            and not self._checkpoint_wanted.is_set()
+            and self._write_lock.acquire(blocking=False)
+        ):
+            try:
+                results = self._write_batch(self._inline, ops)
+            finally:
+                self._write_lock.release()
+            _resolve(results, on_loop=True)
+        else:  # a checkpoint or the thread's own write is running: it commits these next
             self._queue.put(ops)
 
     def _run(self) -> None:
@@ -323,8 +342,12 @@ class DecisionLog:
                 first = []
             now = time.monotonic()
             if self._inline is not None and now - last_checkpoint >= _CHECKPOINT_EVERY_S:
-                with suppress(sqlite3.Error):
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                self._checkpoint_wanted.set()
+                try:
+                    with self._write_lock, suppress(sqlite3.Error):
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                finally:
+                    self._checkpoint_wanted.clear()
                 last_checkpoint = now
             if first is None:
                 break
@@ -340,7 +363,9 @@ class DecisionLog:
                     break
                 batch.extend(nxt)
             if batch:
-                _resolve(self._write_batch(conn, batch), on_loop=False)
+                with self._write_lock:
+                    results = self._write_batch(conn, batch)
+                _resolve(results, on_loop=False)
             if stop:
                 break
         conn.close()

@@ -165,3 +165,41 @@ def test_event_loop_writes_are_batched_and_checked_in_both_modes(tmp_path: Path,
 def test_an_unknown_sync_mode_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="sync"):
         DecisionLog(tmp_path / "d.db", sync="sometimes")
+
+
+def test_the_wal_file_starts_over_under_sustained_writes(tmp_path: Path) -> None:
+    """Checkpoints run while the loop keeps writing; each must copy every frame so that
+    the WAL file starts over and stops growing (before, it grew for as long as writes
+    went on: 700 MB in a 25-second replay)."""
+    import asyncio
+
+    store = DecisionLog(tmp_path / "w.db")
+    store.start()
+    wal, db = tmp_path / "w.db-wal", tmp_path / "w.db"
+    features = {"rows": list(range(300))}
+    marks: dict[str, tuple[int, int]] = {}
+
+    async def write_for(seconds: float) -> None:
+        n, t0 = 0, time.monotonic()
+        while (elapsed := time.monotonic() - t0) < seconds:
+            batch = [
+                DecisionRecord(
+                    f"{n + i:024d}", 1.0, "c", "p", "v", "m", 1.0, [], [], {}, features, [], None
+                )
+                for i in range(8)
+            ]
+            await asyncio.gather(*(store.write_decision(r) for r in batch))
+            await asyncio.sleep(0.001)  # a steady load the disk keeps up with
+            n += 8
+            if "mid" not in marks and elapsed > seconds / 2:
+                marks["mid"] = (wal.stat().st_size, db.stat().st_size)
+        marks["end"] = (wal.stat().st_size, db.stat().st_size)
+
+    try:
+        asyncio.run(write_for(4.0))  # three checkpoint rounds at least
+    finally:
+        store.close()
+    (wal_mid, db_mid), (wal_end, db_end) = marks["mid"], marks["end"]
+    assert db_end > 1.5 * db_mid  # the writes went on at a steady pace
+    assert wal_end < 1.25 * wal_mid  # and the WAL file did not grow with them
+    assert not wal.exists()  # removed at a clean close
