@@ -8,11 +8,12 @@ outcome) run inside that transaction, one command at a time. Two modes:
 - ``sync="normal"`` (default): the loop's own thread writes each batch; a commit is
   an append to the WAL, without fsync. It survives a crash or ``kill -9`` of the
   process, not a power loss. WAL checkpoints (which do fsync) run on a background
-  thread, so the loop never waits for the disk: while one runs, the loop hands its
-  batches to that thread, which commits them right after. A checkpoint that no write
-  runs beside copies every frame, so the next commit starts the WAL file over: under
-  sustained load it stays about a second of writes long (it grew without bound when
-  writes went on during checkpoints).
+  thread, so the loop never waits for the disk. Each round copies most frames beside
+  the loop's writes, then the few left while the loop hands its batches to that thread
+  (which commits them right after): a checkpoint with no write beside it copies every
+  frame, so the next commit starts the WAL file over. Under sustained load the file
+  stays about a second of writes long; when every checkpoint ran beside writes, none
+  finished and the file grew without bound.
 - ``sync="full"``: a writer thread commits each batch with an fsync while the loop
   goes on serving; it survives a power loss too, at a cost in throughput.
 
@@ -342,7 +343,10 @@ class DecisionLog:
                 first = []
             now = time.monotonic()
             if self._inline is not None and now - last_checkpoint >= _CHECKPOINT_EVERY_S:
-                self._checkpoint_wanted.set()
+                with suppress(sqlite3.Error):  # most frames, beside the loop's writes
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                self._checkpoint_wanted.set()  # the few left, with no write beside them
                 try:
                     with self._write_lock, suppress(sqlite3.Error):
                         conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
