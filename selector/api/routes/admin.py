@@ -1,7 +1,8 @@
 """POST /v1/admin/reload: load the configured quality model again (after a promotion).
 
 Admin endpoints need ``Authorization: Bearer <SELECTOR_ADMIN_TOKEN>`` (not the API
-token) and are refused with 403 while no admin token is configured.
+token): a request without it is 401. While no admin token is configured, a request
+with credentials is refused with 403.
 """
 
 from __future__ import annotations
@@ -32,11 +33,16 @@ async def reload(
     service: ServiceDep, authorization: Annotated[str | None, Header()] = None
 ) -> dict[str, Any]:
     expected = service.settings.admin_token
+    if authorization is None:
+        raise AuthError(
+            "send 'Authorization: Bearer <admin token>' (SELECTOR_ADMIN_TOKEN, not the API token)"
+            + ("; admin endpoints are disabled until it is set" if expected is None else "")
+        )
     if expected is None:
         raise ForbiddenError(
             "admin endpoints are disabled: set SELECTOR_ADMIN_TOKEN to enable them"
         )
-    given = (authorization or "").encode()
+    given = authorization.encode()
     if not hmac.compare_digest(given, b"Bearer " + expected.get_secret_value().encode()):
         raise AuthError(
             "send 'Authorization: Bearer <admin token>' (SELECTOR_ADMIN_TOKEN, not the API token)"

@@ -99,3 +99,7 @@ def test_admin_endpoints_are_off_without_an_admin_token(client: httpx.Client) ->
     r = client.post("/v1/admin/reload", headers=ADMIN)
     assert r.status_code == 403
     assert "SELECTOR_ADMIN_TOKEN" in r.json()["error"]["message"]
+    # without credentials at all, authentication comes first
+    r = client.post("/v1/admin/reload")
+    assert r.status_code == 401
+    assert "disabled until it is set" in r.json()["error"]["message"]
