@@ -85,7 +85,8 @@ class RouteRequest(BaseModel):
     candidates: list[Name] | None = Field(None, min_length=1, max_length=256)
     max_latency_ms: float | None = Field(None, gt=0, allow_inf_nan=False)
     max_cost_usd: float | None = Field(None, gt=0, allow_inf_nan=False)
-    cost_weight: float | None = Field(None, ge=0, allow_inf_nan=False)
+    # bounded so that λ × cost stays a finite utility (a larger λ means "cost only")
+    cost_weight: float | None = Field(None, ge=0, le=1e6, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _messages_or_turns(self) -> RouteRequest:

@@ -113,6 +113,7 @@ def test_unknown_candidate_is_422_naming_the_entry(client: httpx.Client) -> None
         ({"priority": "urgent"}, "priority"),
         ({"max_cost_usd": 0}, "max_cost_usd"),
         ({"cost_weight": -1}, "cost_weight"),
+        ({"cost_weight": 3.2e307}, "cost_weight"),  # λ × cost would overflow: found by fuzzing
         ({"candidates": []}, "candidates"),
         ({"messages": [{"role": "robot", "content": "hi"}]}, "messages[0].role"),
         ({"conversation_id": 7}, "conversation_id"),
