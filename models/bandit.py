@@ -176,9 +176,6 @@ class ResidualBandit:
         s, w = self._sums.get(f"{model}|{group}", (0.0, 0.0))
         return (s + n0 * r_model) / (w + n0)
 
-    def corrections(self, models: Sequence[str], group: str) -> list[float]:
-        return [self.correction(m, group) for m in models]
-
     def distribution(
         self, models: Sequence[str], group: str, utilities: Sequence[float], u: float
     ) -> tuple[list[float], list[float], int]:

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from selector.cli_options import DEFAULT_DATA, data_dir_option
-from selector.config import load_settings
+from selector.config import Settings, load_settings
 from selector.errors import ConfigError, SelectorError
 
 __all__ = ["main"]
@@ -21,12 +21,49 @@ def cli() -> None:
     """model-selector: which LLM should answer each conversation turn."""
 
 
+_db_option = click.option(
+    "--db",
+    "db_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Decision log [SELECTOR_DB_PATH].",
+)
+
+
+def _estimate_options(f: Any) -> Any:
+    """The options of the commands that estimate from the decision log (ope, compare)."""
+    options = [
+        _db_option,
+        click.option(
+            "--min-ess",
+            type=float,
+            default=200.0,
+            show_default=True,
+            help="Refuse an estimate resting on a smaller effective sample.",
+        ),
+        click.option(
+            "--folds", type=int, default=2, show_default=True, help="Cross-fitting folds of DR."
+        ),
+        click.option("--seed", type=int, default=0, show_default=True),
+        click.option(
+            "--since", type=float, default=0.0, help="Only decisions after this Unix time."
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _log_settings(db_path: Path | None) -> Settings:
+    """The settings, with ``--db`` when given."""
+    settings = load_settings()
+    return settings if db_path is None else settings.model_copy(update={"db_path": db_path})
+
+
 @cli.command()
 @click.option("--host", default=None, help="Interface to bind [SELECTOR_HOST, 127.0.0.1].")
 @click.option("--port", type=int, default=None, help="Port [SELECTOR_PORT, 8080].")
-@click.option(
-    "--db", "db_path", type=click.Path(path_type=Path), default=None, help="Decision log."
-)
+@_db_option
 @click.option("--catalog", "catalog_path", type=click.Path(path_type=Path), default=None)
 @click.option("--policy", default=None, help="utility-v0 (default) or static-rules.")
 @click.option("--log-level", default="info", show_default=True)
@@ -99,9 +136,7 @@ def train_intents(data: Path, out: Path | None) -> None:
 
 
 @cli.command("export-log")
-@click.option(
-    "--db", "db_path", type=click.Path(path_type=Path), default=None, help="Decision log."
-)
+@_db_option
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output file.")
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default=None)
 @click.option("--since", type=float, default=0.0, help="Only decisions after this Unix time.")
@@ -371,13 +406,7 @@ def promote(
 
 
 @cli.command()
-@click.option(
-    "--db",
-    "db_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Decision log to evaluate on [SELECTOR_DB_PATH].",
-)
+@_estimate_options
 @click.option("--policy", default=None, help="Candidate policy [SELECTOR_POLICY].")
 @click.option(
     "--quality-model",
@@ -385,16 +414,6 @@ def promote(
     help="Its quality model: models:/<name>@<alias>, a folder, or 'prior' "
     "[SELECTOR_QUALITY_MODEL].",
 )
-@click.option(
-    "--min-ess",
-    type=float,
-    default=200.0,
-    show_default=True,
-    help="Refuse an estimate resting on a smaller effective sample.",
-)
-@click.option("--folds", type=int, default=2, show_default=True, help="Cross-fitting folds of DR.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--since", type=float, default=0.0, help="Only decisions after this Unix time.")
 @_tracking_option
 @click.option("--no-track", is_flag=True, help="Do not record the estimate in MLflow.")
 def ope(
@@ -453,23 +472,7 @@ def ope(
 
 
 @cli.command()
-@click.option(
-    "--db",
-    "db_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Decision log [SELECTOR_DB_PATH].",
-)
-@click.option(
-    "--min-ess",
-    type=float,
-    default=200.0,
-    show_default=True,
-    help="Refuse an estimate resting on a smaller effective sample.",
-)
-@click.option("--folds", type=int, default=2, show_default=True, help="Cross-fitting folds of DR.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--since", type=float, default=0.0, help="Only decisions after this Unix time.")
+@_estimate_options
 @_tracking_option
 @click.option("--no-track", is_flag=True, help="Do not record the comparison in MLflow.")
 def compare(
@@ -486,9 +489,7 @@ def compare(
     from training.policy_eval import compare as run_compare
     from training.policy_eval import load_logged, log_comparison
 
-    settings = load_settings()
-    if db_path is not None:
-        settings = settings.model_copy(update={"db_path": db_path})
+    settings = _log_settings(db_path)
     logged = load_logged(settings.db_path, settings, since)
     found = run_compare(logged, min_ess, folds, seed)
     click.echo(f"{len(logged.ids):,} decisions with an outcome in {settings.db_path}")
@@ -524,13 +525,7 @@ def compare(
 
 
 @cli.command()
-@click.option(
-    "--db",
-    "db_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Decision log [SELECTOR_DB_PATH].",
-)
+@_db_option
 @click.option(
     "--replay",
     is_flag=True,
@@ -548,9 +543,7 @@ def bandit(db_path: Path | None, replay: bool, out: Path | None) -> None:
 
     from selector.service import new_learner, open_learner, state_path
 
-    settings = load_settings()
-    if db_path is not None:
-        settings = settings.model_copy(update={"db_path": db_path})
+    settings = _log_settings(db_path)
     if not settings.db_path.is_file():
         raise ConfigError(f"no decision log at {settings.db_path}: pass --db")
     path = state_path(settings)

@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
-from features.extractor import FeatureExtractor
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from features.extractor import Conversation, FeatureExtractor
 from features.intents import IntentClassifier, IntentTaxonomy
 from models.prior import PriorQualityModel, load_prior
 from selector.catalog import Catalog, load_catalog
-from selector.config import PACKAGE_DIR
+from selector.config import PACKAGE_DIR, Settings, load_settings
 from selector.latency import BreakerConfig, LatencyTracker
+from selector.service import RouteInput, SelectorService
+from selector.store import FeedbackEvent
+
+# A two-model world whose truth is known: P(resolved) by kind of question and model.
+SMALL, LARGE = "gemini-2.5-flash-lite", "gpt-5"
+TEXTS = {
+    "billing": "I was charged twice for the same order, ref {}",
+    "card": "my new card has still not arrived, ref {}",
+}
+TRUTH = {
+    ("billing", SMALL): 0.25,
+    ("billing", LARGE): 0.85,
+    ("card", SMALL): 0.9,
+    ("card", LARGE): 0.9,
+}
 
 
 def default_catalog() -> Catalog:
@@ -37,3 +58,55 @@ class Parts:
             load_prior(), self.taxonomy.group_names, self.catalog.names
         )
         self.providers = {m.name: m.provider for m in self.catalog}
+
+
+def write_outcome_log(
+    folder: Path,
+    n: int,
+    seed: int,
+    unanswered: int = 0,
+    override_first: bool = False,
+    **settings: Any,
+) -> tuple[Settings, dict[str, str]]:
+    """``n`` decisions of the real service (prior quality model, ``settings``) between
+    SMALL and LARGE on billing and card questions, outcomes drawn from TRUTH; the last
+    ``unanswered`` get none, and with ``override_first`` the gateway serves the other
+    model for the first. Returns the settings and each decision's kind of question."""
+    rng = np.random.default_rng(seed)
+    s = load_settings(
+        **{
+            "db_path": folder / "selector.db",
+            "quality_model": "prior",
+            "seed": seed,
+            "mlflow_tracking_uri": f"sqlite:///{folder}/mlflow.db",
+            **settings,
+        }
+    )
+    service = SelectorService.from_settings(s)
+    kinds: dict[str, str] = {}
+
+    async def run() -> None:
+        for i in range(n):
+            kind = "billing" if rng.random() < 0.5 else "card"
+            text = TEXTS[kind].format(i)
+            res = await service.route(
+                RouteInput(
+                    f"c{i}", Conversation(messages=[("user", text)]), [SMALL, LARGE], text=text
+                )
+            )
+            kinds[res.decision_id] = kind
+            if i >= n - unanswered:
+                continue
+            fields: dict[str, object] = {
+                "resolved": bool(rng.random() < TRUTH[kind, res.decision.model])
+            }
+            if override_first and i == 0:
+                fields["model"] = LARGE if res.decision.model == SMALL else SMALL
+            await service.feedback(FeedbackEvent(res.decision_id, fields))
+
+    service.start()
+    try:
+        asyncio.run(run())
+    finally:
+        service.stop()
+    return s, kinds

@@ -14,6 +14,7 @@ the model, intent group, turn count and prompt length.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -59,7 +60,6 @@ class LoggedDecisions:
     features: np.ndarray  # one row per (decision, candidate), for the reward model
     decision_of_row: np.ndarray
     first_row: np.ndarray  # row of each decision's first candidate
-    policies: dict[str, int]  # logged policy → decisions
     skipped: dict[str, int]
     # who decided: the served policy, and the other one when a challenger ran beside it
     # ("<policy> <version>+<quality model>"), with the probability each gave every row
@@ -82,7 +82,6 @@ class LoggedDecisions:
             ]
         )
         first = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        policies: dict[str, int] = {}
         return LoggedDecisions(
             ids=[self.ids[i] for i in keep],
             contexts=[self.contexts[i] for i in keep],
@@ -92,7 +91,6 @@ class LoggedDecisions:
             features=self.features[rows],
             decision_of_row=np.repeat(np.arange(len(keep)), sizes),
             first_row=first,
-            policies=policies,
             skipped=dict(self.skipped),
             served=[self.served[i] for i in keep],
             served_probs=self.served_probs[rows],
@@ -100,6 +98,11 @@ class LoggedDecisions:
             other_model=[self.other_model[i] for i in keep],
             other_probs=self.other_probs[rows],
         )
+
+    @property
+    def policies(self) -> dict[str, int]:
+        """Decisions served by each logged policy."""
+        return dict(Counter(label.split(" ")[0] for label in self.served))
 
     @property
     def logged_rows(self) -> np.ndarray:
@@ -116,7 +119,6 @@ def load_logged(db_path: Path, settings: Settings, since: float = 0.0) -> Logged
     groups: dict[str, int] = {}
     raw: list[tuple[Any, ...]] = []
     skipped = {"no outcome": 0, "overridden": 0, "unscored": 0}
-    policies: dict[str, int] = {}
     ids, contexts, chosen, propensity, rewards = [], [], [], [], []
     served: list[str] = []
     other: list[str | None] = []
@@ -185,7 +187,6 @@ def load_logged(db_path: Path, settings: Settings, since: float = 0.0) -> Logged
         contexts.append((fv, ctx))
         chosen.append(pick)
         propensity.append(float(r["propensity"]))
-        policies[r["policy"]] = policies.get(r["policy"], 0) + 1
         served.append(f"{r['policy']} {r['policy_version']}")
         randomised = any(x.get("probability") is not None for x in scores)
         found = others.get(r["decision_id"])
@@ -235,7 +236,6 @@ def load_logged(db_path: Path, settings: Settings, since: float = 0.0) -> Logged
         features=np.hstack([*onehots, arr[:, 2:]]),
         decision_of_row=np.repeat(np.arange(len(ids)), sizes),
         first_row=first,
-        policies=policies,
         skipped=skipped,
         served=served,
         served_probs=np.asarray(served_p),

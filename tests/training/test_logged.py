@@ -19,64 +19,19 @@ from selector.config import load_settings
 from selector.errors import ConfigError
 from selector.export import export_log
 from selector.service import RouteInput, SelectorService
-from selector.store import FeedbackEvent
+from tests.builders import LARGE, SMALL, TRUTH, write_outcome_log
 from training.data import MAX_IPS_WEIGHT, load_source
 from training.evaluate import Replay, cross_validate, evaluate
 
-SMALL, LARGE = "gemini-2.5-flash-lite", "gpt-5"
-TEXTS = {
-    "billing": "I was charged twice for the same order, ref {}",
-    "card": "my new card has still not arrived, ref {}",
-}
-# the world's truth: P(resolved) by kind and model
-TRUTH = {
-    ("billing", SMALL): 0.25,
-    ("billing", LARGE): 0.85,
-    ("card", SMALL): 0.9,
-    ("card", LARGE): 0.9,
-}
 N = 900
 
 
 def write_log(folder: Path, seed: int = 7) -> tuple[Path, dict[str, str]]:
     """Decisions of the real service with 50 % exploration, outcomes drawn from TRUTH;
     the last 20 decisions get no outcome and one is overridden by the gateway."""
-    rng = np.random.default_rng(seed)
-    settings = load_settings(
-        db_path=folder / "selector.db", exploration=0.5, seed=seed, quality_model="prior"
+    settings, kinds = write_outcome_log(
+        folder, N, seed, unanswered=20, override_first=True, exploration=0.5
     )
-    service = SelectorService.from_settings(settings)
-    kinds: dict[str, str] = {}
-
-    async def run() -> None:
-        for i in range(N):
-            kind = "billing" if rng.random() < 0.5 else "card"
-            text = TEXTS[kind].format(i)
-            res = await service.route(
-                RouteInput(
-                    f"c{i}",
-                    Conversation(messages=[("user", text)]),
-                    candidates=[SMALL, LARGE],
-                    text=text,
-                )
-            )
-            kinds[res.decision_id] = kind
-            if i >= N - 20:
-                continue
-            fields: dict[str, object] = {
-                "resolved": bool(rng.random() < TRUTH[kind, res.decision.model])
-            }
-            if i == 0:
-                fields["model"] = (
-                    LARGE if res.decision.model == SMALL else SMALL
-                )  # gateway override
-            await service.feedback(FeedbackEvent(res.decision_id, fields))
-
-    service.start()
-    try:
-        asyncio.run(run())
-    finally:
-        service.stop()
     return settings.db_path, kinds
 
 

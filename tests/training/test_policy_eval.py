@@ -3,70 +3,35 @@ outcomes."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from features.extractor import Conversation
 from models import registry
 from selector.cli import cli
-from selector.config import Settings, load_settings
+from selector.config import Settings
 from selector.errors import ConfigError
-from selector.service import RouteInput, SelectorService
-from selector.store import FeedbackEvent
+from selector.service import SelectorService
+from tests.builders import TRUTH, write_outcome_log
 from training.policy_eval import evaluate_policy, load_logged
 
-SMALL, LARGE = "gemini-2.5-flash-lite", "gpt-5"
-TEXTS = {
-    "billing": "I was charged twice for the same order, ref {}",
-    "card": "my new card has still not arrived, ref {}",
-}
-TRUTH = {
-    ("billing", SMALL): 0.25,
-    ("billing", LARGE): 0.85,
-    ("card", SMALL): 0.9,
-    ("card", LARGE): 0.9,
-}
 N = 1_500
 
 
 def write_log(folder: Path, policy: str, seed: int = 5) -> tuple[Settings, dict[str, str]]:
-    rng = np.random.default_rng(seed)
-    settings = load_settings(
+    """A log of ``policy`` (bandit-v1 exploring widely), every outcome reported."""
+    return write_outcome_log(
+        folder,
+        N,
+        seed,
         db_path=folder / f"{policy}.db",
         policy=policy,
-        quality_model="prior",
-        seed=seed,
         bandit_gamma=20.0,
         bandit_min_exploration=0.3,
         bandit_updates="inline",
-        mlflow_tracking_uri=f"sqlite:///{folder}/mlflow.db",
     )
-    service = SelectorService.from_settings(settings)
-    kinds: dict[str, str] = {}
-
-    async def run() -> None:
-        for i in range(N):
-            kind = "billing" if rng.random() < 0.5 else "card"
-            text = TEXTS[kind].format(i)
-            res = await service.route(
-                RouteInput(
-                    f"c{i}", Conversation(messages=[("user", text)]), [SMALL, LARGE], text=text
-                )
-            )
-            kinds[res.decision_id] = kind
-            good = bool(rng.random() < TRUTH[kind, res.decision.model])
-            await service.feedback(FeedbackEvent(res.decision_id, {"resolved": good}))
-
-    service.start()
-    try:
-        asyncio.run(run())
-    finally:
-        service.stop()
-    return settings, kinds
 
 
 @pytest.fixture(scope="module")
