@@ -12,6 +12,7 @@ serving a local folder (or the prior) starts without it.
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ __all__ = [
     "DEFAULT_MODEL_NAME",
     "DEFAULT_TRACKING_URI",
     "ResolvedModel",
+    "bound_requests",
     "client",
     "experiment_id",
     "resolve",
@@ -65,9 +67,19 @@ def sqlite_path(tracking_uri: str) -> Path | None:
     return Path(tracking_uri[len(prefix) :]) if tracking_uri.startswith(prefix) else None
 
 
+def bound_requests(timeout_s: float) -> None:
+    """Bound how long this process waits on a tracking server: MLflow's own defaults
+    (a 120 s timeout, 7 retries with exponential back-off) keep a caller waiting about
+    four minutes on a server that refuses connections. Variables the operator set stay."""
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(1, round(timeout_s))))
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+
+
 def client(tracking_uri: str, create: bool = True) -> Any:
     """An ``MlflowClient`` on ``tracking_uri``. With ``create=False`` a SQLite store that
-    does not exist yet is an :class:`ArtifactError` instead of a new empty database."""
+    does not exist yet, or a tracking server that does not answer, is an
+    :class:`ArtifactError` instead of a new empty database or MLflow's own error."""
     db = sqlite_path(tracking_uri)
     if db is not None and not create and not db.is_file():
         raise ArtifactError(
@@ -79,10 +91,23 @@ def client(tracking_uri: str, create: bool = True) -> Any:
         # MLflow's store still uses a loader option SQLAlchemy 2.1 deprecates; harmless
         warnings.filterwarnings("ignore", message=".*noload.*", category=DeprecationWarning)
         from mlflow import MlflowClient
+        from mlflow.exceptions import MlflowException
 
         c = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-        c.search_experiments(max_results=1)  # creates or upgrades the schema now
+        try:
+            c.search_experiments(max_results=1)  # creates or upgrades the schema now
+        except MlflowException as exc:
+            if create:
+                raise
+            raise ArtifactError(
+                f"MLflow registry at {tracking_uri} is unreachable: {_first_line(exc.message)}"
+            ) from exc
     return c
+
+
+def _first_line(message: str) -> str:
+    """MLflow's messages carry a whole retry history; the first line says what failed."""
+    return message.strip().splitlines()[0][:300] if message.strip() else "no answer"
 
 
 def experiment_id(c: Any, tracking_uri: str, name: str = DEFAULT_EXPERIMENT) -> str:

@@ -108,6 +108,14 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str = Field(
         "sqlite:///mlflow.db", description="MLflow tracking store and model registry."
     )
+    registry_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="How long the service waits on a tracking server (http(s) URI) for one "
+        "request, retried twice, before it serves what it has and /readyz says why. "
+        "MLFLOW_HTTP_REQUEST_* variables, when set, take precedence.",
+    )
     admin_token: SecretStr | None = Field(
         None,
         description="Bearer token of the /v1/admin/* endpoints (they are refused while unset).",

@@ -140,11 +140,12 @@ def load_quality_model(
     """The quality model ``settings.quality_model`` names, or ``prior`` with the reason
     when it cannot be loaded (checksums included); never raises for a missing model."""
     from models.quality import QualityPredictor
-    from models.registry import resolve
+    from models.registry import bound_requests, resolve
 
     spec = settings.quality_model
     if spec == "prior":
         return prior, QualityStatus(spec, prior.name, loaded=True)
+    bound_requests(settings.registry_timeout_s)
     try:
         found = resolve(spec, settings.mlflow_tracking_uri)
         predictor = QualityPredictor.load(found.folder)
