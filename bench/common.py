@@ -1,11 +1,14 @@
-"""Helpers shared by the benchmarks: percentiles, a results table, the sample request."""
+"""Helpers shared by the benchmarks: percentiles, the machine, the sample request, and
+the results each benchmark returns (a :class:`Section`: a Markdown table and its rows)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +36,58 @@ def percentiles_us(samples_ns: list[int]) -> dict[str, float]:
 
 
 def machine() -> str:
+    """The CPU, cores, memory and Python the figures were measured with."""
     cpu = platform.processor() or platform.machine()
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory = ""
+    with contextlib.suppress(ValueError, OSError, AttributeError):
+        gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+        memory = f", {gib:.0f} GiB"
+    return (
+        f"{cpu}, {os.cpu_count()} cores{memory}, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
 
 
-def write_results(name: str, rows: list[dict[str, Any]], markdown: str) -> None:
+@dataclass
+class Section:
+    """One benchmark's results: a Markdown table (each figure beside its baseline) and
+    the same figures as JSON-ready rows."""
+
+    name: str
+    title: str
+    markdown: str
+    rows: list[dict[str, Any]]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"benchmark": self.name, "title": self.title, "rows": self.rows}
+
+
+def write_report(name: str, sections: list[Section], seconds: float | None = None) -> Path:
+    """Write ``results/<name>.md`` and ``.json`` with every section, the machine and the
+    time; print the Markdown. Returns the Markdown file."""
     RESULTS.mkdir(exist_ok=True)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-    body = {"benchmark": name, "when": stamp, "machine": machine(), "rows": rows}
+    body = {
+        "when": stamp,
+        "machine": machine(),
+        "seconds": None if seconds is None else round(seconds),
+        "sections": [s.as_json() for s in sections],
+    }
     (RESULTS / f"{name}.json").write_text(json.dumps(body, indent=2) + "\n")
-    (RESULTS / f"{name}.md").write_text(f"{markdown}\n\n_{machine()}, {stamp}_\n")
-    print(markdown)
-    print(f"\n({machine()}; written to {RESULTS}/{name}.json and .md)")
+    md = "\n\n".join(f"**{s.title}**\n\n{s.markdown}" for s in sections)
+    md += f"\n\n_Measured on {machine()}, {stamp}._\n"
+    path = RESULTS / f"{name}.md"
+    path.write_text(md)
+    print(md)
+    print(f"(written to {path} and {name}.json)")
+    return path
+
+
+def run_alone(section: Section) -> None:
+    """What a benchmark script run on its own does with its section."""
+    write_report(section.name, [section])

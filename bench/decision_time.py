@@ -1,18 +1,22 @@
 """In-process decision time: features + policy, as the service runs it per request.
 
-Measures p50/p99 over many decisions with 6 candidates, intent given and intent
-classified from the last user message, for the utility-v0 policy with the built-in
-prior and with a learned quality model (text scorers + LightGBM), and for the online
-layer (bandit-v1 over the learned model, with a correction learned for every model and
-intent group); the static-rules policy on the same requests is the baseline measured in
-the same run.
+Measures p50/p99 of one decision for 2, 6 and 20 candidates, with the intent given and
+with the intent classified from the last user message, for:
 
-The learned model is the one ``--quality-model`` names (a folder or a ``models:/``
-URI); by default one is trained for the run on ZeroEval's gsm outcomes of six models
-renamed to the six candidates (hold-out excluded), so that it knows every candidate:
-per-candidate text scores and completion lengths, the full serving path.
+- the static-rules policy: the baseline, measured on the same requests in the same run;
+- utility-v0 with the built-in prior;
+- utility-v0 with a learned quality model (text scorers + LightGBM + completion length);
+- bandit-v1 (the online layer) over the learned model, with a correction learned for
+  every model and intent group.
 
-    .venv/bin/python bench/decision_time.py [--n 20000] [--quality-model PATH]
+The candidates are 20 of ZeroEval's models, priced from its ``prices.csv`` and spread
+over its price range (a catalog written for the run); 6 and 2 are subsets spread the
+same way, the 2 being the cheapest and the dearest (static-rules' small and heavy
+models). Unless ``--quality-model`` names one, the learned model is trained for the run
+on ZeroEval's gsm outcomes of these 20 models (hold-out excluded), so it knows every
+candidate, as a model trained on the service's own log would.
+
+    .venv/bin/python bench/decision_time.py [--n 10000] [--quality-model PATH]
 """
 
 from __future__ import annotations
@@ -23,30 +27,88 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import CONVERSATION, percentiles_us, write_results
+import numpy as np
+import pandas as pd
+import yaml
+
+from bench.common import CONVERSATION, Section, percentiles_us, run_alone
 from features.extractor import Conversation
 from models.bandit import ResidualBandit
-from selector.catalog import Catalog
-from selector.config import load_settings
+from selector.config import Settings, load_settings
 from selector.service import RouteInput, SelectorService, build_policy, load_quality_model
 
+SIZES = (2, 6, 20)
 GROUPS = ["billing_dispute", "payments", "account", "general", "other"]
+POLICIES = (
+    ("static_rules_baseline", "static-rules"),
+    ("utility_v0_prior", "utility-v0 + prior"),
+    ("utility_v0_learned", "utility-v0 + learned model"),
+    ("bandit_v1_learned", "bandit-v1 + learned model"),
+)
 
-SIX = [
-    "gemini-2.5-flash-lite",
-    "gpt-5-mini",
-    "gemini-2.5-flash",
-    "claude-sonnet-3.7",
-    "gemini-2.5-pro",
-    "gpt-5",
-]
+
+def spread(items: list[str], k: int) -> list[str]:
+    """``k`` items evenly spaced over ``items`` (first and last included).
+
+    >>> spread(list("abcdefghij"), 3)
+    ['a', 'e', 'j']
+    """
+    return [items[int(i)] for i in np.linspace(0, len(items) - 1, k).round().astype(int)]
+
+
+def bench_models() -> pd.DataFrame:
+    """Twenty of ZeroEval's models spread over its price range, cheapest first."""
+    from training.data import load_source
+
+    models = load_source("zeroeval-gsm").models
+    models = models.assign(price=models["input_usd_per_mtok"] + models["output_usd_per_mtok"])
+    ordered = models.sort_values(["price", "model"]).reset_index(drop=True)
+    keep = spread(list(ordered["model"]), 20)
+    return ordered[ordered["model"].isin(keep)].reset_index(drop=True)
+
+
+def write_catalog(models: pd.DataFrame, path: Path) -> Path:
+    entries = []
+    for r in models.itertuples():
+        tier = "small" if r.price <= 1.5 else "medium" if r.price <= 8 else "large"
+        entries.append(
+            {
+                "name": r.model,
+                "provider": str(r.model).split("-")[0].lower(),
+                "tier": tier,
+                "input_usd_per_mtok": float(r.input_usd_per_mtok),
+                "output_usd_per_mtok": float(r.output_usd_per_mtok),
+                "context_window": 128_000,
+                "latency_slo_ms": 8_000,
+                "expected_latency_ms": {"small": 600, "medium": 1_200, "large": 2_400}[tier],
+                "expected_completion_tokens": 300,
+                "enabled": True,
+            }
+        )
+    path.write_text(yaml.safe_dump({"models": entries}, sort_keys=False))
+    return path
+
+
+def train_model(tmp: Path, names: list[str]) -> Path:
+    from training.data import load_source
+    from training.train import train
+
+    print("training a quality model on ZeroEval gsm (20 models) for the run…", file=sys.stderr)
+    data = load_source("zeroeval-gsm")
+    out = data.outcomes[data.outcomes["model"].isin(names)]
+    table = out.merge(data.requests, on="request_id").merge(data.models, on="model")
+    path = tmp / "twenty.parquet"
+    table.drop(columns=["eval"]).to_parquet(path)
+    train(str(path), folds=0, track=False, out=tmp)
+    return tmp / "model"
 
 
 def measure(service: SelectorService, req: RouteInput, n: int) -> dict[str, float]:
-    for _ in range(500):
+    for _ in range(min(500, n)):
         service.decide(req)
     samples = []
     gc.disable()
@@ -60,106 +122,88 @@ def measure(service: SelectorService, req: RouteInput, n: int) -> dict[str, floa
     return percentiles_us(samples)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=20_000)
-    ap.add_argument("--quality-model", default=None)
-    args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(db_path=Path(tmp) / "b.db", quality_model="prior")
+def run(n: int = 10_000, quality_model: str | None = None) -> Section:
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        models = bench_models()
+        names = list(models["model"])
+        settings: Settings = load_settings(
+            db_path=tmp / "b.db",
+            quality_model="prior",
+            catalog_path=write_catalog(models, tmp / "catalog.yaml"),
+            baseline_small_model=names[0],
+            baseline_heavy_model=names[-1],
+        )
         service = SelectorService.from_settings(settings)
-        baseline = build_policy("static-rules", service.prior, service.catalog, settings)
-        spec = args.quality_model or str(_train_model(Path(tmp), service.catalog))
+        spec = quality_model or str(train_model(tmp, names))
         learned, status = load_quality_model(
-            load_settings(db_path=Path(tmp) / "b.db", quality_model=spec), service.prior
+            settings.model_copy(update={"quality_model": spec}), service.prior
         )
         if not status.loaded:
             raise SystemExit(f"cannot load {spec}: {status.reason}")
-        with_model = build_policy("utility-v0", learned, service.catalog, settings)
         bandit = ResidualBandit()
         for i in range(5_000):  # corrections for every model × group
-            for m in service.catalog.names:
+            for m in names:
                 bandit.update(m, GROUPS[i % len(GROUPS)], (i % 13 - 6) / 100)
-        online = build_policy("bandit-v1", learned, service.catalog, settings, bandit)
-        given = RouteInput(
-            "bench", Conversation(messages=CONVERSATION, intent="card_arrival"), candidates=SIX
-        )
-        classified = RouteInput("bench", Conversation(messages=CONVERSATION), candidates=SIX)
-        utility = service.policy
-        rows = []
-        for label, req in (("intent given", given), ("intent classified", classified)):
-            service.policy = baseline
-            base = measure(service, req, args.n)
-            service.policy = utility
-            ours = measure(service, req, args.n)
-            service.policy = with_model
-            model = measure(service, req, args.n)
-            service.policy = online
-            on = measure(service, req, args.n)
-            rows.append(
-                {
-                    "case": label,
-                    "candidates": 6,
-                    "utility_v0": ours,
-                    "utility_v0_learned_model": model,
-                    "bandit_v1_learned_model": on,
-                    "static_rules_baseline": base,
-                    "p99_ratio_to_baseline": round(ours["p99_us"] / base["p99_us"], 2),
-                    "learned_p99_ratio_to_baseline": round(model["p99_us"] / base["p99_us"], 2),
-                    "online_p99_ratio_to_baseline": round(on["p99_us"] / base["p99_us"], 2),
+        policies = {
+            "static_rules_baseline": build_policy(
+                "static-rules", service.prior, service.catalog, settings
+            ),
+            "utility_v0_prior": service.policy,
+            "utility_v0_learned": build_policy("utility-v0", learned, service.catalog, settings),
+            "bandit_v1_learned": build_policy(
+                "bandit-v1", learned, service.catalog, settings, bandit
+            ),
+        }
+        rows: list[dict[str, Any]] = []
+        for size in SIZES:
+            candidates = spread(names, size)
+            for case, intent in (("intent given", "card_arrival"), ("intent classified", None)):
+                req = RouteInput(
+                    "bench",
+                    Conversation(messages=CONVERSATION, intent=intent),
+                    candidates=candidates,
+                )
+                row: dict[str, Any] = {"candidates": size, "case": case}
+                for key, policy in policies.items():
+                    service.policy = policy
+                    row[key] = measure(service, req, n)
+                base = row["static_rules_baseline"]["p99_us"]
+                row["p99_ratio_to_baseline"] = {
+                    key: round(row[key]["p99_us"] / base, 2) for key, _ in POLICIES[1:]
                 }
-            )
+                rows.append(row)
+                print(
+                    f"{size:>2} candidates, {case}: "
+                    + ", ".join(f"{k} p99 {row[k]['p99_us']} µs" for k, _ in POLICIES),
+                    file=sys.stderr,
+                )
     md = [
-        "| case (6 candidates) | static-rules p50 / p99 | utility-v0 + prior p50 / p99 "
-        "| utility-v0 + learned model p50 / p99 | bandit-v1 + learned model p50 / p99 "
-        "| p99 ratios to static-rules |",
-        "|---|---|---|---|---|---|",
+        "| candidates | intent | "
+        + " | ".join(f"{label} p50 / p99" for _, label in POLICIES)
+        + " | p99 ratio learned / bandit to static-rules |",
+        "|---|---|" + "---|" * (len(POLICIES) + 1),
     ]
     for r in rows:
-        u, b, m = r["utility_v0"], r["static_rules_baseline"], r["utility_v0_learned_model"]
-        o = r["bandit_v1_learned_model"]
-        cells = [
-            r["case"],
-            f"{b['p50_us']} / {b['p99_us']} µs",
-            f"{u['p50_us']} / {u['p99_us']} µs",
-            f"{m['p50_us']} / {m['p99_us']} µs",
-            f"{o['p50_us']} / {o['p99_us']} µs",
-            f"{r['p99_ratio_to_baseline']}× / {r['learned_p99_ratio_to_baseline']}× / "
-            f"{r['online_p99_ratio_to_baseline']}×",
-        ]
+        cells = [str(r["candidates"]), r["case"].removeprefix("intent ")]
+        cells += [f"{r[k]['p50_us']} / {r[k]['p99_us']} µs" for k, _ in POLICIES]
+        ratios = r["p99_ratio_to_baseline"]
+        cells.append(f"{ratios['utility_v0_learned']}× / {ratios['bandit_v1_learned']}×")
         md.append("| " + " | ".join(cells) + " |")
-    write_results("decision_time", rows, "\n".join(md))
-
-
-# six of ZeroEval's models stand in for the six candidates, so the learned model knows
-# every candidate (text scores and completion lengths for each), as a model trained on
-# the service's own log would
-STAND_INS = {
-    "gemma-2-9b-it": "gemini-2.5-flash-lite",
-    "gpt-4o-mini-2024-07-18": "gpt-5-mini",
-    "gemini-1.5-flash": "gemini-2.5-flash",
-    "claude-3-5-haiku-20241022": "claude-sonnet-3.7",
-    "gemini-1.5-pro": "gemini-2.5-pro",
-    "gpt-4o-2024-08-06": "gpt-5",
-}
-
-
-def _train_model(tmp: Path, catalog: Catalog) -> Path:
-    from training.data import load_source
-    from training.train import train
-
-    print("training a quality model on ZeroEval gsm (6 models) for the run…", file=sys.stderr)
-    data = load_source("zeroeval-gsm")
-    out = data.outcomes[data.outcomes["model"].isin(STAND_INS)]
-    table = out.merge(data.requests, on="request_id").assign(
-        model=lambda t: t["model"].map(STAND_INS)
+    return Section(
+        "decision_time",
+        f"In-process decision time (features + policy; {n:,} decisions per cell)",
+        "\n".join(md),
+        rows,
     )
-    table["input_usd_per_mtok"] = [catalog[m].input_usd_per_mtok for m in table["model"]]
-    table["output_usd_per_mtok"] = [catalog[m].output_usd_per_mtok for m in table["model"]]
-    path = tmp / "six.parquet"
-    table.drop(columns=["eval"]).to_parquet(path)
-    train(str(path), folds=0, track=False, out=tmp)
-    return tmp / "model"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=10_000, help="decisions timed per cell")
+    ap.add_argument("--quality-model", default=None, help="a model folder or models:/ URI")
+    args = ap.parse_args()
+    run_alone(run(args.n, args.quality_model))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
-"""`/v1/route` throughput and latency against a bare FastAPI echo endpoint.
+"""`/v1/route` and `/v1/feedback` throughput and p99 against a bare FastAPI echo endpoint.
 
 Both servers run side by side as uvicorn processes started by this script (same
 settings, one worker each), loaded in turn by wrk on loopback with the same JSON
-payload and the same concurrency; rounds alternate so that drift on a shared
-machine hits both. The figure that matters is the ratio.
+payloads and the same concurrency; rounds alternate so that drift on a shared machine
+hits both. Feedback events are call results for 1,000 decisions made first, each
+request a distinct event (a resent one would only be acknowledged); the echo endpoint
+gets the same stream of bodies. The figures that matter are the ratios.
 
     .venv/bin/python bench/http_throughput.py [--duration 8] [--connections 16] [--rounds 3]
 
@@ -31,7 +33,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import CONVERSATION, write_results  # noqa: E402
+from bench.common import CONVERSATION, Section, run_alone  # noqa: E402
 
 PAYLOAD = {
     "conversation_id": "bench-conversation",
@@ -95,20 +97,37 @@ def run_wrk(wrk: str, url: str, script: Path, duration: int, connections: int) -
     }  # type: ignore[union-attr]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--duration", type=int, default=8)
-    ap.add_argument("--connections", type=int, default=16)
-    ap.add_argument("--rounds", type=int, default=3)
-    args = ap.parse_args()
+def lua_post(body: str) -> str:
+    """A wrk script that POSTs ``body`` on every request."""
+    return (
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        f"wrk.body = [[{body}]]\n"
+    )
+
+
+def lua_feedback(decision_ids: list[str], offset: int) -> str:
+    """A wrk script that POSTs one distinct call result per request, cycling over
+    ``decision_ids``; ``offset`` keeps events of different runs distinct (a repeated
+    event is only acknowledged, not stored again, and would flatter the figure)."""
+    ids = ", ".join(f'"{d}"' for d in decision_ids)
+    return f"""
+ids = {{{ids}}}
+n = {offset}
+request = function()
+  n = n + 1
+  local body = '{{"decision_id":"' .. ids[(n % #ids) + 1] .. '","latency_ms":' ..
+    (n % 5000 + n / 1e7) .. ',"prompt_tokens":120,"completion_tokens":240,"cost_usd":0.0012}}'
+  return wrk.format("POST", nil, {{["Content-Type"] = "application/json"}}, body)
+end
+"""
+
+
+def run(duration: int = 8, connections: int = 16, rounds: int = 3) -> Section:
     wrk = ensure_wrk()
     body = json.dumps(PAYLOAD)
     with tempfile.TemporaryDirectory() as tmp:
-        script = Path(tmp) / "post.lua"
-        script.write_text(
-            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-            f"wrk.body = [[{body}]]\n"
-        )
+        route_script = Path(tmp) / "route.lua"
+        route_script.write_text(lua_post(body))
         echo_port, sel_port = free_port(), free_port()
         uvicorn = [
             sys.executable,
@@ -136,69 +155,100 @@ def main() -> None:
             sel_port,
         )
         try:
-            r = httpx.post(
-                f"http://127.0.0.1:{sel_port}/v1/route",
-                content=body,
-                headers={"content-type": "application/json"},
-            )
-            r.raise_for_status()
-            targets = {
-                "echo": f"http://127.0.0.1:{echo_port}/echo",
-                "route": f"http://127.0.0.1:{sel_port}/v1/route",
+            with httpx.Client(base_url=f"http://127.0.0.1:{sel_port}") as c:
+                decided = []
+                for i in range(1_000):
+                    r = c.post("/v1/route", json={**PAYLOAD, "conversation_id": f"c-{i}"})
+                    r.raise_for_status()
+                    decided.append(r.json()["decision_id"])
+            runs: dict[str, list[dict[str, float]]] = {
+                k: [] for k in ("echo route", "route", "echo feedback", "feedback")
             }
-            for url in targets.values():  # warm-up
-                run_wrk(wrk, url, script, 2, args.connections)
-            runs: dict[str, list[dict[str, float]]] = {k: [] for k in targets}
-            for i in range(args.rounds):
-                for name, url in targets.items():
-                    res = run_wrk(wrk, url, script, args.duration, args.connections)
+            serial = 0
+
+            def load(name: str, seconds: int) -> dict[str, float]:
+                nonlocal serial
+                serial += 1
+                if name.endswith("route"):
+                    script = route_script
+                else:  # the same stream of distinct feedback bodies to both servers
+                    script = Path(tmp) / f"feedback-{serial}.lua"
+                    script.write_text(lua_feedback(decided, serial * 10_000_000))
+                port = sel_port if name in ("route", "feedback") else echo_port
+                path = "/echo" if name.startswith("echo") else f"/v1/{name}"
+                return run_wrk(wrk, f"http://127.0.0.1:{port}{path}", script, seconds, connections)
+
+            for name in runs:  # warm-up
+                load(name, 2)
+            for i in range(rounds):
+                for name in runs:
+                    res = load(name, duration)
                     runs[name].append(res)
                     print(
-                        f"round {i + 1}/{args.rounds} {name:>5}: {res['rps']:.0f} req/s, "
-                        f"p99 {res['p99_ms']:.2f} ms",
+                        f"round {i + 1}/{rounds} {name:>13}: {res['rps']:.0f} req/s, "
+                        f"p99 {res['p99_ms']:.2f} ms, non-2xx {res['errors']:.0f}",
                         file=sys.stderr,
                     )
         finally:
             for p in (echo, sel):
                 p.send_signal(signal.SIGTERM)
                 p.wait(timeout=15)
-    med = {
-        k: {m: statistics.median(r[m] for r in v) for m in ("rps", "p99_ms", "errors")}
-        for k, v in runs.items()
-    }
-    # each round loads both servers back to back: the ratio within a round is paired,
-    # so drift of the shared machine between rounds cancels out
-    paired = [r["rps"] / e["rps"] for r, e in zip(runs["route"], runs["echo"], strict=True)]
-    ratio = statistics.median(paired)
-    rows = [
-        {
-            "endpoint": k,
-            "median_rps": round(v["rps"], 1),
-            "median_p99_ms": round(v["p99_ms"], 2),
-            "non_2xx": v["errors"],
-            "connections": args.connections,
-            "rounds": args.rounds,
-        }
-        for k, v in med.items()
-    ]
-    rows.append(
-        {
-            "route_to_echo_throughput_ratio": round(ratio, 3),
-            "per_round_ratios": [round(x, 3) for x in paired],
-        }
-    )
+    rows = []
     md = [
-        f"| endpoint (wrk, {args.connections} connections, "
-        f"median of {args.rounds} × {args.duration} s) | req/s | p99 |",
-        "|---|---|---|",
-        f"| bare FastAPI echo, same payload (baseline) | {med['echo']['rps']:.0f} "
-        f"| {med['echo']['p99_ms']:.2f} ms |",
-        f"| `POST /v1/route` (decision + durable SQLite write) | {med['route']['rps']:.0f} "
-        f"| {med['route']['p99_ms']:.2f} ms |",
-        f"| **throughput ratio route / echo** (median of per-round ratios "
-        f"{', '.join(f'{x:.2f}' for x in paired)}) | **{ratio:.2f}×** | |",
+        f"| endpoint (wrk on loopback, {connections} connections, median of {rounds} × "
+        f"{duration} s) | req/s | p99 | bare FastAPI echo of the same payload: req/s, p99 "
+        "| throughput ratio (per round) |",
+        "|---|---|---|---|---|",
     ]
-    write_results("http_throughput", rows, "\n".join(md))
+    for name, what in (
+        ("route", "`POST /v1/route` (decision + log write)"),
+        ("feedback", "`POST /v1/feedback` (call result: join, dedupe, log write)"),
+    ):
+        ours, base = runs[name], runs[f"echo {name}"]
+        # each round loads both servers back to back: the ratio within a round is
+        # paired, so drift of the shared machine between rounds cancels out
+        paired = [o["rps"] / b["rps"] for o, b in zip(ours, base, strict=True)]
+        med = {m: statistics.median(r[m] for r in ours) for m in ("rps", "p99_ms", "errors")}
+        bmed = {m: statistics.median(r[m] for r in base) for m in ("rps", "p99_ms")}
+        ratio = statistics.median(paired)
+        rows.append(
+            {
+                "endpoint": f"/v1/{name}",
+                "median_rps": round(med["rps"], 1),
+                "median_p99_ms": round(med["p99_ms"], 2),
+                "non_2xx": med["errors"],
+                "echo_baseline": {
+                    "median_rps": round(bmed["rps"], 1),
+                    "median_p99_ms": round(bmed["p99_ms"], 2),
+                },
+                "throughput_ratio": round(ratio, 3),
+                "per_round_ratios": [round(x, 3) for x in paired],
+                "p99_ratio": round(med["p99_ms"] / bmed["p99_ms"], 2),
+                "connections": connections,
+                "rounds": rounds,
+                "duration_s": duration,
+            }
+        )
+        md.append(
+            f"| {what} | {med['rps']:,.0f} | {med['p99_ms']:.2f} ms "
+            f"| {bmed['rps']:,.0f}, {bmed['p99_ms']:.2f} ms "
+            f"| **{ratio:.2f}×** ({', '.join(f'{x:.2f}' for x in paired)}) |"
+        )
+    return Section(
+        "http_throughput",
+        "HTTP throughput and p99 against a bare FastAPI echo endpoint",
+        "\n".join(md),
+        rows,
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    run_alone(run(args.duration, args.connections, args.rounds))
 
 
 if __name__ == "__main__":

@@ -14,17 +14,18 @@ samples), and a circuit breaker:
   reopens it for another cool-down.
 
 The decision path only reads cached figures; they are recomputed when a result
-arrives and, as the window slides, at most once a second.
+arrives and, as the window slides, at most once a second. The window's latencies are
+kept sorted as results come and go, so recording one costs a binary search and a short
+move, not a sort of up to ``max_samples`` values.
 """
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-
-import numpy as np
 
 __all__ = ["CLOSED", "HALF_OPEN", "OPEN", "BreakerConfig", "LatencyTracker", "ModelHealth"]
 
@@ -63,6 +64,10 @@ class ModelHealth:
 class _Model:
     slo_ms: float
     samples: deque[tuple[float, float | None, bool]] = field(default_factory=deque)
+    # the window's latencies kept sorted and its errors counted as samples come and go,
+    # so a result costs a binary search, not a sort of the window
+    sorted_ms: list[float] = field(default_factory=list)
+    errors: int = 0
     health: ModelHealth = ModelHealth(None, None, 0.0, 0, CLOSED)
     computed_at: float = float("-inf")
     state: int = CLOSED
@@ -98,11 +103,16 @@ class LatencyTracker:
             if ok:
                 m.state, m.probe_sent_at = CLOSED, None
                 m.samples.clear()
+                m.sorted_ms.clear()
+                m.errors = 0
             else:
                 m.state, m.opened_at, m.probe_sent_at = OPEN, now, None
         m.samples.append((now, latency_ms, error))
+        if latency_ms is not None:
+            bisect.insort(m.sorted_ms, latency_ms)
+        m.errors += error
         if len(m.samples) > cfg.max_samples:
-            m.samples.popleft()
+            _drop_oldest(m)
         self._recompute(m, now)
         if m.state == CLOSED and m.health.samples >= cfg.min_samples:
             p95 = m.health.p95_ms
@@ -144,24 +154,40 @@ class LatencyTracker:
 
     def _recompute(self, m: _Model, now: float) -> None:
         horizon = now - self.config.window_s
-        samples = m.samples
-        while samples and samples[0][0] < horizon:
-            samples.popleft()
-        n = len(samples)
-        lat = [s[1] for s in samples if s[1] is not None]
-        errors = sum(1 for s in samples if s[2])
-        if lat:
-            p50, p95 = np.percentile(np.asarray(lat, dtype=np.float64), (50, 95))
-            p50_ms: float | None = float(p50)
-            p95_ms: float | None = float(p95)
-        else:
-            p50_ms = p95_ms = None
+        while m.samples and m.samples[0][0] < horizon:
+            _drop_oldest(m)
+        n = len(m.samples)
         m.health = ModelHealth(
-            p50_ms=p50_ms,
-            p95_ms=p95_ms,
-            error_rate=errors / n if n else 0.0,
+            p50_ms=percentile(m.sorted_ms, 50),
+            p95_ms=percentile(m.sorted_ms, 95),
+            error_rate=m.errors / n if n else 0.0,
             samples=n,
             state=m.state,
             probing=m.probe_sent_at is not None,
         )
         m.computed_at = now
+
+
+def _drop_oldest(m: _Model) -> None:
+    _, latency_ms, error = m.samples.popleft()
+    if latency_ms is not None:
+        del m.sorted_ms[bisect.bisect_left(m.sorted_ms, latency_ms)]
+    m.errors -= error
+
+
+def percentile(ordered: list[float], q: float) -> float | None:
+    """The ``q``-th percentile of sorted values, interpolated as NumPy's default does.
+
+    >>> percentile([10.0, 20.0, 30.0, 40.0], 50)
+    25.0
+    >>> percentile([10.0, 20.0, 30.0, 40.0], 95)
+    38.5
+    >>> percentile([], 50) is None
+    True
+    """
+    if not ordered:
+        return None
+    pos = (len(ordered) - 1) * q / 100.0
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)

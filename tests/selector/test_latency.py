@@ -79,6 +79,7 @@ def test_open_circuit_lets_one_probe_through_after_cooldown() -> None:
     h = t.health("m")
     assert h.state == CLOSED
     assert h.samples == 1  # the incident's slow samples were cleared
+    assert (h.p50_ms, h.p95_ms) == (300.0, 300.0)
 
 
 def test_a_failed_probe_reopens_the_circuit() -> None:
@@ -116,3 +117,30 @@ def test_sample_count_is_bounded() -> None:
     for ms in range(100):
         t.record("m", float(ms), error=False)
     assert t.health("m").samples == 10
+
+
+def test_figures_match_a_fresh_computation_as_samples_come_and_go() -> None:
+    """The incrementally kept window gives NumPy's percentiles of the samples in it,
+    through evictions by count and by age, with some latencies missing."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    t, clock = tracker(window_s=50.0, max_samples=40, min_samples=10_000)
+    window: list[tuple[float, float | None, bool]] = []
+    for i in range(2_000):
+        clock.t += float(rng.exponential(0.6))
+        ms = None if rng.random() < 0.1 else float(rng.choice([120.0, 250.0, rng.gamma(2, 300)]))
+        err = bool(rng.random() < 0.2)
+        t.record("m", ms, error=err)
+        window = [s for s in [*window, (clock.t, ms, err)] if s[0] >= clock.t - 50.0][-40:]
+        if i % 7:
+            continue
+        h = t.health("m")
+        lat = [s[1] for s in window if s[1] is not None]
+        assert h.samples == len(window)
+        assert h.error_rate == pytest.approx(sum(s[2] for s in window) / len(window))
+        if lat:
+            p50, p95 = np.percentile(lat, (50, 95))
+            assert (h.p50_ms, h.p95_ms) == (pytest.approx(p50), pytest.approx(p95))
+        else:
+            assert h.p50_ms is None
