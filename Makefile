@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run serve test check lint typecheck bench clean
+.PHONY: install run serve test check lint typecheck bench soak clean
 
 install: $(VENV)/.installed
 
@@ -31,9 +31,14 @@ test: lint typecheck
 
 check: test
 
+# every benchmark (about 15 min); writes bench/results/latest.{md,json} and the README's tables
 bench: install
-	$(BIN)/python bench/decision_time.py
-	$(BIN)/python bench/http_throughput.py
+	$(BIN)/python bench/run.py --readme
+
+# 10 minutes at a fixed rate against a real server: flat memory, nothing acknowledged lost
+soak: install
+	$(BIN)/pytest -m soak -s -p no:cacheprovider tests/soak
+	$(BIN)/python bench/run.py --put soak
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache demo

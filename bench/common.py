@@ -67,10 +67,12 @@ class Section:
         return {"benchmark": self.name, "title": self.title, "rows": self.rows}
 
 
-def write_report(name: str, sections: list[Section], seconds: float | None = None) -> Path:
-    """Write ``results/<name>.md`` and ``.json`` with every section, the machine and the
+def write_report(
+    name: str, sections: list[Section], seconds: float | None = None, folder: Path = RESULTS
+) -> Path:
+    """Write ``<folder>/<name>.md`` and ``.json`` with every section, the machine and the
     time; print the Markdown. Returns the Markdown file."""
-    RESULTS.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
     body = {
         "when": stamp,
@@ -78,10 +80,10 @@ def write_report(name: str, sections: list[Section], seconds: float | None = Non
         "seconds": None if seconds is None else round(seconds),
         "sections": [s.as_json() for s in sections],
     }
-    (RESULTS / f"{name}.json").write_text(json.dumps(body, indent=2) + "\n")
+    (folder / f"{name}.json").write_text(json.dumps(body, indent=2) + "\n")
     md = "\n\n".join(f"**{s.title}**\n\n{s.markdown}" for s in sections)
     md += f"\n\n_Measured on {machine()}, {stamp}._\n"
-    path = RESULTS / f"{name}.md"
+    path = folder / f"{name}.md"
     path.write_text(md)
     print(md)
     print(f"(written to {path} and {name}.json)")

@@ -1,25 +1,27 @@
-"""Training time and peak memory of the quality model on a large decision log.
+"""Training time and peak memory of the quality model on large decision logs.
 
-Builds a log of ``--rows`` logged decisions (one outcome each: only the chosen model's
-is known), with real customer messages from BANKING77's training set, turn counts
-from 1 to 20, the seven catalog models chosen uniformly, an outcome drawn from a
-probability by model tier × intent group × length, a completion length by tier and
-length, and the importance weight of the logged propensity. Then fits, in the same process:
+For each size in ``--rows`` (100k and 1M by default), builds a log of that many
+logged decisions (one outcome each: only the chosen model's is known), with real
+customer messages from BANKING77's training set, turn counts from 1 to 20, the seven
+catalog models chosen uniformly, an outcome drawn from a probability by model tier ×
+intent group × length, a completion length by tier and length, and the importance
+weight of the logged propensity. Then fits on the same rows:
 
 - the baseline: LightGBM alone on the same rows (no text scorers), as
   ``QualityModel(use_text_scores=False)``;
 - the full quality model (text scorers out of fold + LightGBM).
 
-Each fit runs in a child process so its peak memory (max RSS) is its own.
+Each fit runs in a fresh interpreter so its peak memory (max RSS) is its own.
 
-    .venv/bin/python bench/train_scale.py [--rows 1000000]
+    .venv/bin/python bench/train_scale.py [--rows 100000 1000000]
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
+import json
 import resource
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 import pandas as pd
 
-from bench.common import write_results
+from bench.common import Section, run_alone
 
 BANKING = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "intents" / "banking77_train.csv"
@@ -86,7 +88,8 @@ def make_log(rows: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
     return requests, outcomes, models
 
 
-def _fit(rows: int, use_text: bool, out: Any) -> None:
+def fit_one(rows: int, use_text: bool) -> dict[str, Any]:
+    """One fit in this process: its time, this process's peak memory, its rounds."""
     from models.quality import QualityModel
 
     requests, outcomes, models = make_log(rows)
@@ -94,42 +97,64 @@ def _fit(rows: int, use_text: bool, out: Any) -> None:
     model = QualityModel(use_text_scores=use_text).fit(requests, outcomes, models)
     seconds = time.perf_counter() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    out.put({"seconds": round(seconds, 1), "peak_mb": round(peak_mb), "rounds": model.best_rounds_})
+    return {"seconds": round(seconds, 1), "peak_mb": round(peak_mb), "rounds": model.best_rounds_}
 
 
-def run(rows: int, use_text: bool) -> dict[str, Any]:
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    p = ctx.Process(target=_fit, args=(rows, use_text, q))
-    p.start()
-    result: dict[str, Any] = q.get()
-    p.join()
+def run_fit(rows: int, use_text: bool) -> dict[str, Any]:
+    """:func:`fit_one` in a fresh interpreter that imports only this script, so the
+    peak memory is the fit's whoever runs the benchmark."""
+    flag = "--text" if use_text else "--no-text"
+    out = subprocess.run(
+        [sys.executable, __file__, "--fit-one", str(rows), flag],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", type=int, default=1_000_000)
-    args = ap.parse_args()
+def run(sizes: tuple[int, ...] = (100_000, 1_000_000)) -> Section:
     if not BANKING.exists():
         raise SystemExit(f"{BANKING} not found: the benchmark reads BANKING77's messages")
-    print(f"fitting on {args.rows:,} logged decisions (baseline, then full)…", file=sys.stderr)
-    base = run(args.rows, use_text=False)
-    full = run(args.rows, use_text=True)
-    rows = [{"rows": args.rows, "lightgbm_only_baseline": base, "quality_model": full}]
-    md = "\n".join(
-        [
-            "| fit on logged decisions | time | peak memory | boosting rounds |",
-            "|---|---|---|---|",
-            f"| LightGBM only (baseline), {args.rows:,} rows | {base['seconds']} s "
-            f"| {base['peak_mb']} MB | {base['rounds']} |",
-            f"| quality model (text scorers + LightGBM), {args.rows:,} rows "
-            f"| {full['seconds']} s | {full['peak_mb']} MB | {full['rounds']} |",
-            f"| ratio full / baseline | {full['seconds'] / base['seconds']:.2f}× "
-            f"| {full['peak_mb'] / base['peak_mb']:.2f}× | |",
-        ]
+    rows = []
+    md = [
+        "| rows | LightGBM only, with the length model (baseline): time, peak memory "
+        "| quality model (text scorers out of fold + LightGBM + length model): time, peak "
+        "memory | ratio time, memory |",
+        "|---|---|---|---|",
+    ]
+    for n in sizes:
+        print(f"fitting on {n:,} logged decisions (baseline, then full)…", file=sys.stderr)
+        base = run_fit(n, use_text=False)
+        full = run_fit(n, use_text=True)
+        rows.append({"rows": n, "lightgbm_only_baseline": base, "quality_model": full})
+        md.append(
+            f"| {n:,} | {base['seconds']} s, {base['peak_mb']:,} MB "
+            f"| {full['seconds']} s, {full['peak_mb']:,} MB "
+            f"| {full['seconds'] / base['seconds']:.2f}×, "
+            f"{full['peak_mb'] / base['peak_mb']:.2f}× |"
+        )
+    return Section(
+        "train_scale",
+        "Training time and peak memory (max RSS) on logged decisions, each fit in its own process",
+        "\n".join(md),
+        rows,
     )
-    write_results("train_scale", rows, md)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--rows", type=int, nargs="+", default=[100_000, 1_000_000], help="log sizes to fit"
+    )
+    ap.add_argument("--fit-one", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--text", action=argparse.BooleanOptionalAction, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.fit_one is not None:
+        print(json.dumps(fit_one(args.fit_one, bool(args.text))))
+        return
+    run_alone(run(tuple(args.rows)))
 
 
 if __name__ == "__main__":

@@ -154,7 +154,7 @@ def build(params: BanditParams, state: dict[str, Any] | None = None) -> OnlineMo
 class ResidualBandit:
     """Per-model and per-model × group corrections of the offline utility (module doc).
 
-    Reads (:meth:`corrections`) may run on any thread while one thread updates: each
+    Reads (:meth:`correction`) may run on any thread while one thread updates: each
     key's sums are replaced as one tuple.
     """
 

@@ -10,6 +10,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from selector.latency import LatencyTracker
+from selector.online import OnlineLearner
 
 __all__ = ["ServiceMetrics"]
 
@@ -44,8 +45,28 @@ class _LiveCollector(Collector):
         yield from (p50, p95, err, state)
 
 
+class _OnlineCollector(Collector):
+    """The online layer's in-memory state: what it holds is bounded by the join window."""
+
+    def __init__(self, learner: OnlineLearner) -> None:
+        self.learner = learner
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        pending = GaugeMetricFamily(
+            "selector_online_pending_decisions",
+            "Decisions whose call results the online layer holds until their outcome "
+            "arrives or their join window closes",
+        )
+        pending.add_metric([], len(self.learner.pending))
+        updates = GaugeMetricFamily(
+            "selector_online_updates", "Outcomes the online layer has learned from"
+        )
+        updates.add_metric([], float(getattr(self.learner.bandit, "updates_", 0)))
+        yield from (pending, updates)
+
+
 class ServiceMetrics:
-    def __init__(self, tracker: LatencyTracker) -> None:
+    def __init__(self, tracker: LatencyTracker, learner: OnlineLearner | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.decisions = Counter(
             "selector_decisions",
@@ -79,6 +100,8 @@ class ServiceMetrics:
             registry=self.registry,
         )
         self.registry.register(_LiveCollector(tracker))
+        if learner is not None:
+            self.registry.register(_OnlineCollector(learner))
         self._children: dict[tuple[str, ...], Any] = {}
 
     def count_other(self, policy: str, agrees: bool) -> None:

@@ -241,7 +241,7 @@ class SelectorService:
         self.policy = policy
         self.tracker = tracker
         self.log = decision_log
-        self.metrics = ServiceMetrics(tracker)
+        self.metrics = ServiceMetrics(tracker, learner)
         self.degraded = degraded or []
         self.recent = _Recent()
         self.new_decision_id = DecisionIds()
@@ -461,11 +461,24 @@ class SelectorService:
         t0 = time.perf_counter()
         fv, decision, other = self.decide(req)
         self.metrics.decision_seconds.observe(time.perf_counter() - t0)
-        decision_id = self.new_decision_id()
+        record = self.record(req, fv, decision, other)
+        await self.log.write_decision(record)
+        self.recent.add(decision.model)
+        self.metrics.count_decision(decision.model, decision.policy)
+        if other is not None:
+            self.metrics.count_other(other.policy, other.model == decision.model)
+        for c in decision.relaxed:
+            self.metrics.relaxed.labels(c).inc()
+        return RouteResult(record.decision_id, decision, record.scores, fv.intent, fv.intent_group)
+
+    def record(
+        self, req: RouteInput, fv: FeatureVector, decision: Decision, other: Decision | None
+    ) -> DecisionRecord:
+        """What the log keeps of a decision, under a new decision id."""
         conv = req.conversation
         scores = [s.as_dict() for s in decision.scores]
-        record = DecisionRecord(
-            decision_id=decision_id,
+        return DecisionRecord(
+            decision_id=self.new_decision_id(),
             ts=time.time(),
             conversation_id=req.conversation_id,
             policy=decision.policy,
@@ -495,14 +508,6 @@ class SelectorService:
             text=req.text if self.settings.log_text == "last_user" else None,
             other=None if other is None else _other(other),
         )
-        await self.log.write_decision(record)
-        self.recent.add(decision.model)
-        self.metrics.count_decision(decision.model, decision.policy)
-        if other is not None:
-            self.metrics.count_other(other.policy, other.model == decision.model)
-        for c in decision.relaxed:
-            self.metrics.relaxed.labels(c).inc()
-        return RouteResult(decision_id, decision, scores, fv.intent, fv.intent_group)
 
     # -- feedback ------------------------------------------------------------------
     async def feedback(self, event: FeedbackEvent) -> FeedbackResult:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from prometheus_client import generate_latest
 
 from features.extractor import Conversation
 from models.bandit import build
@@ -66,6 +67,10 @@ def run_traffic(service: SelectorService, n: int, seed: int = 3) -> None:
     asyncio.run(go())
 
 
+def metrics(service: SelectorService) -> str:
+    return generate_latest(service.metrics.registry).decode()
+
+
 @pytest.fixture
 def service(tmp_path: Path) -> Any:
     svc = SelectorService.from_settings(settings_for(tmp_path))
@@ -83,6 +88,7 @@ def test_an_outcome_updates_the_decided_model_by_reward_minus_utility(
     assert service.learner is not None
     bandit = service.learner.bandit
     assert bandit.updates_ == 1
+    assert "selector_online_updates 1.0" in metrics(service)
     chosen = next(s for s in res.decision.scores if s.model == res.decision.model)
     reward = turn_reward(
         0.0,
@@ -161,6 +167,11 @@ def test_without_a_default_an_unanswered_decision_is_dropped(tmp_path: Path) -> 
         assert svc.learner is not None
         assert svc.learner.bandit.updates_ == 0
         assert silent.decision_id not in svc.learner.pending
+        # what the learner holds is on /metrics: only the decision still in its window
+        assert list(svc.learner.pending) == [later.decision_id]
+        metrics = generate_latest(svc.metrics.registry).decode()
+        assert "selector_online_pending_decisions 1.0" in metrics
+        assert "selector_online_updates 0.0" in metrics
     finally:
         svc.stop()
 

@@ -1,0 +1,92 @@
+"""The benchmark command runs every benchmark and reports each figure beside its
+baseline (small sizes here: this checks that the benchmarks work, not their figures)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT, requires_shared_data
+
+pytestmark = [
+    requires_shared_data("zeroeval", "prices.csv"),
+    requires_shared_data("intents", "banking77_train.csv"),
+]
+Report = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
+    out = tmp_path_factory.mktemp("bench")
+    only = "decision_time,log_and_learn,train_scale"
+    if shutil.which("wrk"):  # the full run installs it; the suite does not
+        only += ",http_throughput"
+    subprocess.run(
+        [sys.executable, "bench/run.py", "--quick", "--only", only, "--out", str(out)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    body: Report = json.loads((out / "quick.json").read_text())
+    body["markdown"] = (out / "quick.md").read_text()
+    return body
+
+
+def test_decision_time_covers_every_size_and_case_beside_its_baseline(report: Report) -> None:
+    (section,) = [s for s in report["sections"] if s["benchmark"] == "decision_time"]
+    cells = {(r["candidates"], r["case"]) for r in section["rows"]}
+    assert cells == {(n, c) for n in (2, 6, 20) for c in ("intent given", "intent classified")}
+    for row in section["rows"]:
+        for policy in ("static_rules_baseline", "utility_v0_learned", "bandit_v1_learned"):
+            assert 0 < row[policy]["p50_us"] <= row[policy]["p99_us"]
+        ratio = row["p99_ratio_to_baseline"]["utility_v0_learned"]
+        expected = row["utility_v0_learned"]["p99_us"] / row["static_rules_baseline"]["p99_us"]
+        assert ratio == pytest.approx(expected, abs=0.01)
+
+
+def test_write_and_update_rates_have_their_baselines(report: Report) -> None:
+    by_name = {s["benchmark"]: s["rows"] for s in report["sections"]}
+    log = {r["sync"]: r for r in by_name["log_write"]}
+    assert set(log) == {"normal", "full"}
+    for r in log.values():
+        assert r["decision_log_per_s"] > 0
+        assert r["bare_sqlite_per_s"] > 0
+    updates, fold = by_name["online_updates"]
+    assert updates["bandit_learn_per_s"] > 0
+    assert updates["vw_learn_per_s_baseline"] > 0
+    assert fold["feedback_events"] == 1_000  # a call result and an outcome per decision
+    assert fold["fold_events_per_s"] > 0
+    (train,) = by_name["train_scale"]
+    assert train["rows"] == 5_000
+    assert train["quality_model"]["peak_mb"] > 0
+    assert train["lightgbm_only_baseline"]["seconds"] > 0
+
+
+def test_the_report_names_the_machine(report: Report) -> None:
+    assert "cores" in report["machine"]
+    assert report["markdown"].rstrip().endswith("._")
+    assert "Measured on " in report["markdown"]
+
+
+def test_the_readme_block_is_replaced(tmp_path: Path) -> None:
+    from bench.run import markers, update_readme
+
+    begin, end = markers("bench")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{begin}\nold table\n{end}\n\nafter\n")
+    table = tmp_path / "latest.md"
+    table.write_text("| a | b |\n|---|---|\n| 1 | 2 |\n")
+    update_readme(readme, table)
+    assert (
+        readme.read_text() == f"# x\n\n{begin}\n| a | b |\n|---|---|\n| 1 | 2 |\n{end}\n\nafter\n"
+    )
+    readme.write_text("no markers\n")
+    with pytest.raises(SystemExit, match="bench:begin"):
+        update_readme(readme, table)
