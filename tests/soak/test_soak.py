@@ -148,15 +148,17 @@ def plot(samples: list[dict[str, float]], path: Path) -> None:
 
     t = [s["t"] / 60 for s in samples]
     fig, ax = plt.subplots(figsize=(8, 4))
-    ax.plot(t, [s["rss_mb"] for s in samples], color="tab:blue", label="server RSS (MB)")
+    (rss,) = ax.plot(t, [s["rss_mb"] for s in samples], color="tab:blue", label="server RSS (MB)")
     ax.set_xlabel("minutes")
     ax.set_ylabel("RSS (MB)")
     ax.set_ylim(bottom=0)
     ax2 = ax.twinx()
-    ax2.plot(t, [s["pending"] for s in samples], color="tab:orange", label="pending decisions")
+    (pending,) = ax2.plot(
+        t, [s["pending"] for s in samples], color="tab:orange", label="pending decisions"
+    )
     ax2.set_ylabel("pending decisions")
     ax2.set_ylim(bottom=0)
-    fig.legend(loc="lower right")
+    ax.legend(handles=[rss, pending], loc="center right")
     ax.set_title(f"soak: {RATE:.0f} decisions/s, join window {WINDOW_S:.0f} s")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -193,7 +195,7 @@ def report(summary: dict[str, Any], warm: list[dict[str, float]]) -> str:
         ),
         (
             "online layer",
-            f"at most {summary['max_pending']:,.0f} pending decisions (bound: one window, "
+            f"at most {summary['max_pending']:,.0f} pending decisions (one window of decisions: "
             f"{summary['rate_per_s'] * summary['join_window_s']:,.0f}); "
             f"{summary['updates']:,.0f} outcomes learned",
         ),
