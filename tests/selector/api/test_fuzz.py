@@ -8,8 +8,8 @@ from collections import Counter
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from schemathesis import GenerationMode
 from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 
 from tests.conftest import Server
 
