@@ -1,6 +1,7 @@
 """Schemathesis over the OpenAPI spec of a real server on loopback: valid requests of
-every operation get no 5xx and every answer conforms to the documented schema. The
-examples are derandomised, so the suite is reproducible."""
+every operation get no 5xx and every answer conforms to the documented schema, and
+requests that break the spec are rejected with the error body. The examples are
+derandomised, so the suite is reproducible."""
 
 from __future__ import annotations
 
