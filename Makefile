@@ -31,7 +31,7 @@ test: lint typecheck
 
 check: test
 
-# every benchmark (about 15 min); writes bench/results/latest.{md,json} and the README's tables
+# every benchmark (about 8 min); writes bench/results/latest.{md,json} and the README's tables
 bench: install
 	$(BIN)/python bench/run.py --readme
 

@@ -10,7 +10,7 @@ figure beside its baseline measured in the same run.
 
 Writes ``bench/results/latest.md`` and ``latest.json``; with ``--readme`` it also puts
 the tables, with the machine and date, in the README's Performance section (between
-its ``bench:begin`` and ``bench:end`` markers). About 15 minutes on 2 cores;
+its ``bench:begin`` and ``bench:end`` markers). About 8 minutes on 2 cores;
 ``--quick`` runs every benchmark small (a minute or two) to check that they work.
 
     .venv/bin/python bench/run.py [--readme] [--quick] [--only decision_time,http_throughput,...]
