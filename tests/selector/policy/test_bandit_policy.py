@@ -11,18 +11,6 @@ from selector.policy import BanditPolicy, DecisionContext, UtilityPolicy
 from tests.builders import Parts
 
 
-class Clock:
-    t = 5_000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-@pytest.fixture
-def parts() -> Parts:
-    return Parts(with_classifier=False, clock=Clock())
-
-
 def features(parts: Parts, **conv: object):  # type: ignore[no-untyped-def]
     return parts.extractor.extract(Conversation(**conv), parts.catalog.enabled_names)  # type: ignore[arg-type]
 

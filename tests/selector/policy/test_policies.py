@@ -9,18 +9,6 @@ from selector.policy import DecisionContext, StaticRulesPolicy, UtilityPolicy
 from tests.builders import Parts
 
 
-class Clock:
-    t = 5_000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-@pytest.fixture
-def parts() -> Parts:
-    return Parts(with_classifier=False, clock=Clock())
-
-
 def decide(parts: Parts, policy: object, ctx: DecisionContext | None = None, **conv: object):  # type: ignore[no-untyped-def]
     fv = parts.extractor.extract(Conversation(**conv), parts.catalog.enabled_names)  # type: ignore[arg-type]
     return policy.decide(fv, ctx or DecisionContext())  # type: ignore[attr-defined]
