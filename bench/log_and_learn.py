@@ -38,7 +38,7 @@ from features.extractor import Conversation
 from models.bandit import BanditParams, ResidualBandit
 from models.vw import VWBandit
 from selector.config import load_settings
-from selector.online import _DECISION, _NEW_FEEDBACK
+from selector.online import _CALLS, _DECISION, _NEW_FEEDBACK
 from selector.service import RouteInput, SelectorService, new_learner
 from selector.store import SCHEMA, DecisionLog, DecisionRecord, FeedbackEvent, _decision_row
 
@@ -154,7 +154,8 @@ def fold_rates(folder: Path, n: int) -> dict[str, float]:
         rows = conn.execute(_NEW_FEEDBACK, (cursor, 2_000)).fetchall()
         for row in rows:
             cursor = row[0]
-            if row[8]:  # an outcome: the fold looks up its decision
+            if row[4]:  # an outcome: the fold sums its call results, looks up its decision
+                conn.execute(_CALLS, (row[1], row[0])).fetchall()
                 _, scores, features, request, _ = conn.execute(_DECISION, (row[1],)).fetchone()
                 orjson.loads(scores), orjson.loads(features), orjson.loads(request)
         read += len(rows)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Annotated
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -22,17 +23,18 @@ __all__ = ["DEFAULT_PRIOR_PATH", "PriorQualityModel", "PriorTable", "load_prior"
 
 DEFAULT_PRIOR_PATH = Path(str(resources.files("models") / "prior.yaml"))
 Probability = float
+Delta = Annotated[float, Field(ge=-1.0, le=1.0)]  # a change of probability
 
 
 class PriorTable(BaseModel):
     """The prior as written in YAML."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     length_buckets: list[int] = Field(min_length=2, max_length=2)
     p_resolved: dict[str, dict[str, list[float]]]
-    escalation_delta: dict[str, float] = Field(default_factory=dict)
-    model_delta: dict[str, float] = Field(default_factory=dict)
+    escalation_delta: dict[str, Delta] = Field(default_factory=dict)
+    model_delta: dict[str, Delta] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> PriorTable:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from features.extractor import CandidateInfo
 from selector.errors import ConfigError
+from selector.limits import LATENCY_MS_MAX, PRICE_PER_MTOK_MAX, TOKENS_MAX
 
 __all__ = ["TIERS", "Catalog", "ModelSpec", "load_catalog"]
 
@@ -27,17 +28,18 @@ TIERS: tuple[Tier, ...] = ("small", "medium", "large")
 class ModelSpec(BaseModel):
     """One candidate LLM."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # every number finite and within :mod:`selector.limits` (``.inf`` is valid YAML)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     name: str = Field(min_length=1, max_length=128)
     provider: str = Field(min_length=1)
     tier: Tier
-    input_usd_per_mtok: float = Field(ge=0)
-    output_usd_per_mtok: float = Field(ge=0)
-    context_window: int = Field(gt=0)
-    latency_slo_ms: float = Field(gt=0)
-    expected_latency_ms: float = Field(gt=0)
-    expected_completion_tokens: int | None = Field(default=None, gt=0)
+    input_usd_per_mtok: float = Field(ge=0, le=PRICE_PER_MTOK_MAX)
+    output_usd_per_mtok: float = Field(ge=0, le=PRICE_PER_MTOK_MAX)
+    context_window: int = Field(gt=0, le=TOKENS_MAX)
+    latency_slo_ms: float = Field(gt=0, le=LATENCY_MS_MAX)
+    expected_latency_ms: float = Field(gt=0, le=LATENCY_MS_MAX)
+    expected_completion_tokens: int | None = Field(default=None, gt=0, le=TOKENS_MAX)
     enabled: bool = True
 
     @field_validator("name")

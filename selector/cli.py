@@ -65,20 +65,29 @@ def _log_settings(db_path: Path | None) -> Settings:
 @click.option("--port", type=int, default=None, help="Port [SELECTOR_PORT, 8080].")
 @_db_option
 @click.option("--catalog", "catalog_path", type=click.Path(path_type=Path), default=None)
-@click.option("--policy", default=None, help="utility-v0 (default) or static-rules.")
-@click.option("--log-level", default="info", show_default=True)
+@click.option("--policy", default=None, help="A policy of `selector policies` [SELECTOR_POLICY].")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default=None,
+    help="Lowest level logged [SELECTOR_LOG_LEVEL, info].",
+)
 def serve(
     host: str | None,
     port: int | None,
     db_path: Path | None,
     catalog_path: Path | None,
     policy: str | None,
-    log_level: str,
+    log_level: str | None,
 ) -> None:
     """Run the decision service (HTTP)."""
+    import logging
+
     import uvicorn
 
     from selector.api.app import create_app
+    from selector.api.server import uvicorn_options
+    from selector.logs import configure_logging
     from selector.service import SelectorService
 
     overrides = {
@@ -89,23 +98,23 @@ def serve(
             "db_path": db_path,
             "catalog_path": catalog_path,
             "policy": policy,
+            "log_level": log_level,
         }.items()
         if v is not None
     }
     settings = load_settings(**overrides)
+    configure_logging(settings.log_format, settings.log_level)
     service = SelectorService.from_settings(settings)  # fail fast on a bad catalog or setting
-    click.echo(
-        f"selector: policy {service.policy.name}, {len(service.catalog.enabled_names)} models, "
-        f"decision log {settings.db_path.resolve()}",
-        err=True,
+    logging.getLogger("selector").info(
+        "serving policy %s with %d models on %s:%d, decision log %s",
+        service.policy.name,
+        len(service.catalog.enabled_names),
+        settings.host,
+        settings.port,
+        settings.db_path.resolve(),
+        extra={"policy": service.policy.name, "quality_model": service.quality_status.serving},
     )
-    uvicorn.run(
-        create_app(settings, service),
-        host=settings.host,
-        port=settings.port,
-        log_level=log_level,
-        access_log=False,
-    )
+    uvicorn.run(create_app(settings, service), **uvicorn_options(settings))
 
 
 @cli.command("train-intents")
@@ -142,14 +151,69 @@ def train_intents(data: Path, out: Path | None) -> None:
 @click.option("--since", type=float, default=0.0, help="Only decisions after this Unix time.")
 def export_log_cmd(db_path: Path | None, out: Path, fmt: str | None, since: float) -> None:
     """Write the joined decision log to Parquet or CSV for training."""
+    from collections import Counter
+
     from selector.export import export_log
     from selector.store import DecisionLog
 
-    settings = load_settings(**({"db_path": db_path} if db_path else {}))
+    settings = _log_settings(db_path)
     if not settings.db_path.is_file():
         raise click.UsageError(f"no decision log at {settings.db_path}; pass --db")
-    n = export_log(DecisionLog(settings.db_path), out, fmt, since)
+    skipped: Counter[str] = Counter()
+    n = export_log(DecisionLog(settings.db_path), out, fmt, since, skipped)
     click.echo(f"wrote {n} decisions to {out}")
+    if skipped:
+        click.echo(f"left out {skipped['unreadable']:,} rows that could not be read", err=True)
+
+
+@cli.command()
+@_db_option
+@click.option(
+    "--older-than-days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Prune decisions older than this [SELECTOR_RETENTION_DAYS, 90].",
+)
+@click.option(
+    "--archive-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Archive folder [SELECTOR_ARCHIVE_DIR, the log's path + '.archive'].",
+)
+@click.option("--no-archive", is_flag=True, help="Delete without writing Parquet archives.")
+def prune(
+    db_path: Path | None, older_than_days: float | None, archive_dir: Path | None, no_archive: bool
+) -> None:
+    """Remove old decisions (and their feedback) from the decision log, archiving them to
+    Parquet first. The running service does the same every SELECTOR_PRUNE_EVERY_S."""
+    from selector.retention import prune as run_prune
+    from selector.service import saved_cursor, state_path
+    from selector.store import DecisionLog
+
+    settings = _log_settings(db_path)
+    if not settings.db_path.is_file():
+        raise click.UsageError(f"no decision log at {settings.db_path}; pass --db")
+    days = older_than_days if older_than_days is not None else settings.retention_days
+    if not days:
+        raise click.UsageError(
+            "retention is off (SELECTOR_RETENTION_DAYS=0): pass --older-than-days"
+        )
+    if days * 86_400 <= settings.join_window_s:
+        raise click.BadParameter(
+            f"{days:g} days is within the join window ({settings.join_window_s:g} s): outcomes "
+            "could still arrive for those decisions",
+            param_hint="--older-than-days",
+        )
+    folder = None if no_archive else (archive_dir or settings.archive_folder())
+    with _Bar(None, "prune") as bar:
+        result = run_prune(
+            DecisionLog(settings.db_path),
+            days * 86_400,
+            folder,
+            learned_through=saved_cursor(state_path(settings)),
+            progress=bar,
+        )
+    click.echo(result.summary())
 
 
 SOURCE_HELP = (
@@ -203,7 +267,7 @@ def _tracking_uri(value: str | None) -> str:
 class _Bar:
     """A progress bar of known steps that also prints each step's label."""
 
-    def __init__(self, total: int, desc: str) -> None:
+    def __init__(self, total: int | None, desc: str) -> None:
         from tqdm import tqdm
 
         self.bar = tqdm(total=total, desc=desc, unit="step", file=sys.stderr)
@@ -566,6 +630,13 @@ def bandit(db_path: Path | None, replay: bool, out: Path | None) -> None:
         f"{state['cursor']:,} feedback rows read; "
         + ", ".join(f"{k} {v:,}" for k, v in state["counts"].items())
     )
+    if state["skipped"]:
+        click.echo(
+            f"skipped (not learned from; the last {len(state['skipped'])} of "
+            f"{state['counts'].get('skipped', 0):,}):"
+        )
+        for rowid, decision_id, reason in state["skipped"]:
+            click.echo(f"  feedback row {rowid} (decision {decision_id}): {reason}")
     table = getattr(learner.bandit, "table", None)
     if table is not None:
         click.echo("| key | discounted outcomes | mean residual (reward − utility) |")

@@ -6,24 +6,39 @@ Reach it through :func:`get_settings`; nothing else in the code reads ``os.envir
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, get_args
 
-from pydantic import Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from selector.errors import ConfigError
+from selector.limits import (
+    COST_WEIGHT_MAX,
+    LATENCY_MS_MAX,
+    LATENCY_WEIGHT_MAX,
+    REWARD_PENALTY_MAX,
+    TOKENS_MAX,
+    WINDOW_S_MAX,
+)
 
-__all__ = ["Settings", "get_settings", "load_settings"]
+__all__ = ["AUTH_EXEMPTABLE", "Settings", "get_settings", "load_settings"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+#: endpoints an operator may open to callers without the API token (SELECTOR_AUTH_EXEMPT)
+AuthExempt = Literal["metrics", "docs"]
+AUTH_EXEMPTABLE: tuple[str, ...] = get_args(AuthExempt)
 
 
 class Settings(BaseSettings):
     """Every setting of the service, with its default."""
 
-    model_config = SettingsConfigDict(env_prefix="SELECTOR_", env_file=".env", extra="ignore")
+    # every float must be finite: ``inf`` or ``nan`` is refused with the variable's name
+    model_config = SettingsConfigDict(
+        env_prefix="SELECTOR_", env_file=".env", extra="ignore", allow_inf_nan=False
+    )
 
     host: str = Field("127.0.0.1", description="Interface the HTTP server binds.")
     port: int = Field(8080, ge=0, le=65535, description="TCP port of the HTTP server.")
@@ -49,11 +64,15 @@ class Settings(BaseSettings):
     cost_weight: float = Field(
         2.0,
         ge=0,
+        le=COST_WEIGHT_MAX,
         description="λ: utility lost per USD of expected cost of one turn (2.0: a resolved "
         "conversation is worth about $0.50 of model spend per turn).",
     )
     latency_weight: float = Field(
-        0.02, ge=0, description="Utility lost per second of expected latency."
+        0.02,
+        ge=0,
+        le=LATENCY_WEIGHT_MAX,
+        description="Utility lost per second of expected latency.",
     )
     exploration: float = Field(
         0.0, ge=0, lt=1, description="Share of decisions drawn uniformly among eligible models."
@@ -66,38 +85,111 @@ class Settings(BaseSettings):
         "claude-opus-4.1", description="static-rules: the heavy model."
     )
     baseline_max_turns: int = Field(
-        8, ge=0, description="static-rules: longest 'short' conversation."
+        8, ge=0, le=1_000_000, description="static-rules: longest 'short' conversation."
     )
-    max_fallbacks: int = Field(3, ge=0, description="Length of the fallback chain.")
+    max_fallbacks: int = Field(3, ge=0, le=100, description="Length of the fallback chain.")
     join_window_s: float = Field(
-        86_400.0, gt=0, description="Seconds after a decision during which feedback joins it."
+        86_400.0,
+        gt=0,
+        le=WINDOW_S_MAX,
+        description="Seconds after a decision during which feedback joins it.",
     )
     latency_window_s: float = Field(
-        300.0, gt=0, description="Window of the live latency and error-rate statistics."
+        300.0,
+        gt=0,
+        le=WINDOW_S_MAX,
+        description="Window of the live latency and error-rate statistics.",
     )
-    latency_max_samples: int = Field(2_000, ge=10, description="Samples kept per model.")
+    latency_max_samples: int = Field(
+        2_000, ge=10, le=1_000_000, description="Samples kept per model."
+    )
     breaker_min_samples: int = Field(
-        20, ge=1, description="Samples needed before a circuit breaker may open."
+        20, ge=1, le=1_000_000, description="Samples needed before a circuit breaker may open."
     )
     breaker_error_rate: float = Field(
         0.5, gt=0, le=1, description="Error rate at which a model's circuit opens."
     )
     breaker_cooldown_s: float = Field(
-        30.0, gt=0, description="Seconds an open circuit waits before letting a probe through."
+        30.0,
+        gt=0,
+        le=WINDOW_S_MAX,
+        description="Seconds an open circuit waits before letting a probe through.",
     )
     breaker_probe_timeout_s: float = Field(
-        60.0, gt=0, description="Seconds a probe may stay unanswered before another is sent."
+        60.0,
+        gt=0,
+        le=WINDOW_S_MAX,
+        description="Seconds a probe may stay unanswered before another is sent.",
     )
     default_completion_tokens: int = Field(
-        350, ge=1, description="Completion length assumed when a model has no estimate of its own."
+        350,
+        ge=1,
+        le=TOKENS_MAX,
+        description="Completion length assumed when a model has no estimate of its own.",
     )
     tokens_per_turn: int = Field(
-        17, ge=1, description="Prompt tokens per turn assumed when only `turns` is given."
+        17,
+        ge=1,
+        le=1_000_000,
+        description="Prompt tokens per turn assumed when only `turns` is given.",
     )
-    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body accepted.")
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, le=64 * 1_048_576, description="Largest request body accepted."
+    )
     api_token: SecretStr | None = Field(
-        None, description="When set, every /v1/* call needs 'Authorization: Bearer <token>'."
+        None,
+        description="When set, every endpoint but /healthz and /readyz needs "
+        "'Authorization: Bearer <token>' (see auth_exempt). An empty or blank value is an "
+        "error, never 'no auth'.",
     )
+    allow_unauthenticated: bool = Field(
+        False,
+        description="Serve on an interface other than loopback without an API token (only "
+        "behind a proxy that authenticates callers itself).",
+    )
+    auth_exempt: Annotated[frozenset[AuthExempt], NoDecode] = Field(
+        frozenset(),
+        description="Comma-separated endpoints open without the API token: 'metrics' "
+        "(/metrics, for a scraper that cannot send a bearer token) and 'docs' (/docs, "
+        "/redoc, /openapi.json).",
+    )
+    request_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=3_600,
+        description="A request whose headers and body have not all arrived this long after "
+        "its first byte is answered 408 and its connection closed (slow or stuck clients).",
+    )
+    keepalive_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        le=3_600,
+        description="An idle connection (new, or between requests) is closed after this long.",
+    )
+    max_connections: int = Field(
+        2_048,
+        ge=1,
+        le=1_000_000,
+        description="Open connections served at once; a connection beyond it is answered 503 "
+        "and closed at once.",
+    )
+    shutdown_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=3_600,
+        description="On SIGTERM: stop accepting, answer the requests in flight (each with "
+        "'Connection: close'), then stop; requests still running after this long are "
+        "cancelled.",
+    )
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto",
+        description="Service log: 'json' lines, readable 'text', or 'auto' (text on a terminal, "
+        "JSON lines otherwise).",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Lowest level logged."
+    )
+    access_log: bool = Field(True, description="Log one line per HTTP request.")
     quality_model: str = Field(
         "models:/model-selector-quality@champion",
         description="Offline quality model: an MLflow model URI (models:/<name>@<alias> or "
@@ -123,18 +215,21 @@ class Settings(BaseSettings):
     bandit_memory: float = Field(
         500.0,
         ge=1,
+        le=1e9,
         description="Online layer: outcomes of one model (and of one model × intent group) "
         "it mostly remembers; each outcome discounts the older ones by 1 − 1/memory.",
     )
     bandit_prior_weight: float = Field(
         200.0,
         gt=0,
+        le=1e9,
         description="Online layer: the offline model's weight, in outcomes: a correction "
         "counts in full only once many more outcomes than this back it.",
     )
     bandit_gamma: float = Field(
         10_000.0,
         gt=0,
+        le=1e12,
         description="SquareCB greediness γ: exploring costs at most (k − 1)/γ of reward per "
         "decision among k eligible models.",
     )
@@ -162,7 +257,10 @@ class Settings(BaseSettings):
         "(reproducible step by step, used by the simulator).",
     )
     bandit_save_every_s: float = Field(
-        10.0, gt=0, description="Seconds between saves of the online layer's state."
+        10.0,
+        gt=0,
+        le=WINDOW_S_MAX,
+        description="Seconds between saves of the online layer's state.",
     )
     challenger_policy: str | None = Field(
         None,
@@ -185,19 +283,117 @@ class Settings(BaseSettings):
         "the conversation id, so a conversation stays with one policy).",
     )
     reward_late_penalty: float = Field(
-        0.05, ge=0, description="Reward lost by a call slower than its deadline, or failed."
+        0.05,
+        ge=0,
+        le=REWARD_PENALTY_MAX,
+        description="Reward lost by a call slower than its deadline, or failed.",
     )
     reward_deadline_ms: float = Field(
-        3_000.0, gt=0, description="Deadline of a decision whose request set no max_latency_ms."
+        3_000.0,
+        gt=0,
+        le=LATENCY_MS_MAX,
+        description="Deadline of a decision whose request set no max_latency_ms.",
     )
     reward_default_outcome: float | None = Field(
         None,
+        ge=0,
+        le=1,
         description="Outcome assumed once when the join window closes without one (e.g. 0: "
         "silence means unresolved); unset: such decisions are not learned from.",
     )
     log_text: Literal["last_user", "none"] = Field(
         "last_user", description="Message text kept in the decision log for training."
     )
+    log_text_max_chars: int = Field(
+        4_000,
+        ge=0,
+        le=1_048_576,
+        description="Characters of the last user message kept per decision; a longer one is "
+        "cut there (its start is what the intent and training read).",
+    )
+    retention_days: float = Field(
+        90.0,
+        ge=0,
+        le=36_500,
+        description="Decisions older than this (with their feedback) leave the decision log, "
+        "archived first when `archive` is on; checked every prune_every_s. 0 keeps "
+        "everything. Must exceed the join window.",
+    )
+    archive: bool = Field(
+        True,
+        description="Write pruned decisions to Parquet (archive_dir) before deleting them.",
+    )
+    archive_dir: Path | None = Field(
+        None,
+        description="Folder of the Parquet archives (default: the decision log's path + "
+        "'.archive').",
+    )
+    prune_every_s: float = Field(
+        3_600.0, gt=0, le=WINDOW_S_MAX, description="Seconds between retention runs."
+    )
+    learner_max_lag_s: float = Field(
+        60.0,
+        gt=0,
+        le=WINDOW_S_MAX,
+        description="/readyz reports the online layer as lagging when the oldest feedback it "
+        "has not read is older than this.",
+    )
+
+    @field_validator("api_token", "admin_token")
+    @classmethod
+    def _token_is_usable(cls, v: SecretStr | None) -> SecretStr | None:
+        """A token that is set must be one a client can send: never empty or blank (that
+        would silently mean 'no auth'), visible ASCII without spaces (a header value)."""
+        if v is None:
+            return v
+        token = v.get_secret_value()
+        if not token.strip():
+            raise ValueError(
+                "is empty or blank: set a real token (for example `openssl rand -hex 32`), "
+                "or unset the variable"
+            )
+        if not all("!" <= c <= "~" for c in token):
+            raise ValueError(
+                "must be printable ASCII without spaces (it is sent in an HTTP header): "
+                "generate one with `openssl rand -hex 32`"
+            )
+        return v
+
+    @field_validator("auth_exempt", mode="before")
+    @classmethod
+    def _comma_separated(cls, v: object) -> object:
+        if isinstance(v, str):
+            return frozenset(p.strip() for p in v.split(",") if p.strip())
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.api_token is None and not self.allow_unauthenticated and not _loopback(self.host):
+            raise ValueError(
+                f"SELECTOR_HOST={self.host} serves beyond this machine without an API token: "
+                "set SELECTOR_API_TOKEN (or SELECTOR_ALLOW_UNAUTHENTICATED=true when a proxy "
+                "in front authenticates callers)"
+            )
+        if self.retention_days and self.retention_days * 86_400 <= self.join_window_s:
+            raise ValueError(
+                f"SELECTOR_RETENTION_DAYS={self.retention_days:g} is not longer than the join "
+                f"window (SELECTOR_JOIN_WINDOW_S={self.join_window_s:g}): outcomes could arrive "
+                "for pruned decisions; raise it, or set 0 to keep everything"
+            )
+        return self
+
+    def archive_folder(self) -> Path:
+        """Where pruned decisions are archived."""
+        return self.archive_dir or self.db_path.with_name(self.db_path.name + ".archive")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -205,11 +401,15 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        lines = [
-            f"SELECTOR_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-            for e in exc.errors()
-        ]
+        lines = [_problem(e["loc"], e["msg"]) for e in exc.errors()]
         raise ConfigError("invalid settings: " + "; ".join(lines)) from exc
+
+
+def _problem(loc: tuple[int | str, ...], msg: str) -> str:
+    """``SELECTOR_<FIELD>: <message>``; a check across fields names its variables itself."""
+    msg = msg.removeprefix("Value error, ")
+    name = "_".join(str(p) for p in loc if not isinstance(p, int)).upper()
+    return f"SELECTOR_{name}: {msg}" if name else msg
 
 
 @lru_cache(maxsize=1)

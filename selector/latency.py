@@ -22,12 +22,15 @@ move, not a sort of up to ``max_samples`` values.
 from __future__ import annotations
 
 import bisect
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 __all__ = ["CLOSED", "HALF_OPEN", "OPEN", "BreakerConfig", "LatencyTracker", "ModelHealth"]
+
+log = logging.getLogger("selector.circuit")
 
 CLOSED, HALF_OPEN, OPEN = 0, 1, 2
 STATE_NAMES = {CLOSED: "closed", HALF_OPEN: "half_open", OPEN: "open"}
@@ -63,6 +66,7 @@ class ModelHealth:
 @dataclass
 class _Model:
     slo_ms: float
+    name: str = ""
     samples: deque[tuple[float, float | None, bool]] = field(default_factory=deque)
     # the window's latencies kept sorted and its errors counted as samples come and go,
     # so a result costs a binary search, not a sort of the window
@@ -86,7 +90,7 @@ class LatencyTracker:
     ) -> None:
         self.config = config or BreakerConfig()
         self.clock = clock
-        self._models = {name: _Model(slo_ms=slo) for name, slo in slos.items()}
+        self._models = {name: _Model(slo_ms=slo, name=name) for name, slo in slos.items()}
 
     def record(
         self, model: str, latency_ms: float | None, error: bool, at: float | None = None
@@ -105,8 +109,14 @@ class LatencyTracker:
                 m.samples.clear()
                 m.sorted_ms.clear()
                 m.errors = 0
+                log.info("circuit of %s closed: the probe succeeded", model, extra={"model": model})
             else:
                 m.state, m.opened_at, m.probe_sent_at = OPEN, now, None
+                log.info(
+                    "circuit of %s opened again: the probe failed",
+                    model,
+                    extra={"model": model, "latency_ms": latency_ms, "error": error},
+                )
         m.samples.append((now, latency_ms, error))
         if latency_ms is not None:
             bisect.insort(m.sorted_ms, latency_ms)
@@ -119,6 +129,15 @@ class LatencyTracker:
             if m.health.error_rate >= cfg.error_rate or (p95 is not None and p95 > m.slo_ms):
                 m.state, m.opened_at = OPEN, now
                 self._recompute(m, now)
+                log.info(
+                    "circuit of %s opened: error rate %.2f, p95 %s ms (SLO %g ms) over %d calls",
+                    model,
+                    m.health.error_rate,
+                    "n/a" if p95 is None else f"{p95:.0f}",
+                    m.slo_ms,
+                    m.health.samples,
+                    extra={"model": model, "error_rate": m.health.error_rate, "p95_ms": p95},
+                )
 
     def health(self, model: str, now: float | None = None) -> ModelHealth:
         """Current figures and circuit state of ``model``."""
@@ -148,6 +167,7 @@ class LatencyTracker:
         if m.state == OPEN and now - m.opened_at >= self.config.cooldown_s:
             m.state = HALF_OPEN
             m.computed_at = float("-inf")
+            log.info("circuit of %s half-open: one probe may go", m.name, extra={"model": m.name})
         if m.probe_sent_at is not None and now - m.probe_sent_at >= self.config.probe_timeout_s:
             m.probe_sent_at = None
             m.computed_at = float("-inf")

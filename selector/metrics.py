@@ -46,27 +46,57 @@ class _LiveCollector(Collector):
 
 
 class _OnlineCollector(Collector):
-    """The online layer's in-memory state: what it holds is bounded by the join window."""
+    """How the online layer is doing: what it learned and skipped, whether it runs, how
+    far it lags behind the decision log."""
 
-    def __init__(self, learner: OnlineLearner) -> None:
+    def __init__(self, learner: OnlineLearner, background: bool) -> None:
         self.learner = learner
+        self.background = background
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        pending = GaugeMetricFamily(
-            "selector_online_pending_decisions",
-            "Decisions whose call results the online layer holds until their outcome "
-            "arrives or their join window closes",
+        learner = self.learner
+        status = learner.status(self.background)
+        figures = (
+            (
+                "selector_online_updates",
+                "Outcomes the online layer has learned from",
+                float(getattr(learner.bandit, "updates_", 0)),
+            ),
+            (
+                "selector_online_skipped_events",
+                "Feedback events the online layer could not learn from (unusable rows: see "
+                "`selector bandit`)",
+                float(learner.counts["skipped"]),
+            ),
+            (
+                "selector_online_learner_up",
+                "1 while the online layer's learner runs and its last round succeeded",
+                float(status.running and status.failure is None),
+            ),
+            (
+                "selector_online_lag_events",
+                "Feedback events in the log the online layer has not read yet",
+                float(status.lag_rows),
+            ),
+            (
+                "selector_online_lag_seconds",
+                "Age of the oldest feedback event the online layer has not read yet",
+                status.lag_s,
+            ),
         )
-        pending.add_metric([], len(self.learner.pending))
-        updates = GaugeMetricFamily(
-            "selector_online_updates", "Outcomes the online layer has learned from"
-        )
-        updates.add_metric([], float(getattr(self.learner.bandit, "updates_", 0)))
-        yield from (pending, updates)
+        for name, doc, value in figures:
+            gauge = GaugeMetricFamily(name, doc)
+            gauge.add_metric([], value)
+            yield gauge
 
 
 class ServiceMetrics:
-    def __init__(self, tracker: LatencyTracker, learner: OnlineLearner | None = None) -> None:
+    def __init__(
+        self,
+        tracker: LatencyTracker,
+        learner: OnlineLearner | None = None,
+        background: bool = True,
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.decisions = Counter(
             "selector_decisions",
@@ -101,7 +131,7 @@ class ServiceMetrics:
         )
         self.registry.register(_LiveCollector(tracker))
         if learner is not None:
-            self.registry.register(_OnlineCollector(learner))
+            self.registry.register(_OnlineCollector(learner, background))
         self._children: dict[tuple[str, ...], Any] = {}
 
     def count_other(self, policy: str, agrees: bool) -> None:

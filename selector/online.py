@@ -1,22 +1,34 @@
 """How the online layer learns: a deterministic fold over the decision log.
 
-The learner reads feedback rows in the order the log committed them (their ``rowid``)
-and keeps, for each decision still in its join window, the decided model's call result.
-When the decision's outcome arrives, it computes the reward (:mod:`selector.reward`)
-and updates the bandit with ``reward − utility`` of the decided model. The log's own
-time (the latest feedback's ``ts``) closes join windows: a decision older than the
-window without an outcome gets ``reward_default_outcome`` once, or is dropped.
+The learner reads feedback rows in the order the log committed them (their ``rowid``).
+When a decision's outcome arrives, it sums the decided model's call results from the
+log (the feedback rows of that decision read so far), computes the reward
+(:func:`selector.reward.logged_reward`) and updates the bandit with ``reward − utility``
+of the decided model. The log's own time (the latest feedback's ``ts``) closes join
+windows: a decision older than the window without an outcome gets
+``reward_default_outcome`` once, or is dropped.
 
 - A feedback event the log marked ``late`` (after the window) is not learned from.
 - A decision the gateway overrode (a call result names another ``model``) is not
   learned as the decided model's outcome; the latency of that call already counts for
   the model that served it, in the live statistics.
+- **Nothing is held per decision in memory**: call results waiting for their outcome
+  stay in the log, read back (by an index on the decision id) when the outcome comes.
+  The learner's memory does not grow with traffic, however long the join window.
+- **One event cannot stop learning.** An event no reward can be computed from (a
+  non-finite or absurd cost or latency, a decision row an older build or a hand wrote
+  differently, unreadable JSON) is skipped: counted (``skipped``, on ``/metrics``),
+  logged once with its row and decision id, and kept among the last
+  :data:`SKIPPED_KEPT` shown by ``selector bandit``. An error of the database itself is
+  not an event's fault: the fold stops before that row and the next round retries it.
 
 Because the fold reads only the log, in the log's order, a replay of the log from the
-beginning reproduces the live state exactly (``selector bandit replay``), and a
+beginning reproduces the live state exactly (``selector bandit --replay``), and a
 restart loses nothing: the state saved on disk records how far it has read, and the
 rest is read again at start. Decisions never wait for learning: in ``background``
-mode a thread reads new feedback when told there is some (and every ``poll_s``).
+mode a thread reads new feedback when told there is some (and every ``poll_s``); it
+survives any error (it backs off and retries), and says what failed in
+:meth:`OnlineLearner.status`.
 """
 
 from __future__ import annotations
@@ -30,7 +42,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -38,21 +50,27 @@ from typing import Any
 import orjson
 
 from models.bandit import BanditParams, OnlineModel, build
-from selector.reward import RewardConfig, turn_reward
+from selector.reward import CallResults, RewardConfig, UnusableRecordError, finite, logged_reward
 from selector.store import id_prefix
 
-__all__ = ["OnlineLearner", "StateError"]
+__all__ = ["SKIPPED_KEPT", "LearnerStatus", "OnlineLearner", "StateError"]
 
 log = logging.getLogger("selector.online")
-STATE_VERSION = 1
+STATE_VERSION = 2
+SKIPPED_KEPT = 50  # the most recent skipped events kept in the state
+_LOGGED_SKIPS = 100  # skipped events logged one by one per process; then every 1,000th
 _BATCH = 2_000
 
 _NEW_FEEDBACK = """
-SELECT f.rowid, f.decision_id, f.ts, f.latency_ms, f.error, f.cost_usd, f.late, f.override,
-       o.event_id IS NOT NULL, f.resolved, f.reward
+SELECT f.rowid, f.decision_id, f.ts, f.late, o.event_id IS NOT NULL, f.resolved, f.reward
 FROM feedback f
 LEFT JOIN outcomes o ON o.decision_id = f.decision_id AND o.event_id = f.event_id
 WHERE f.rowid > ? ORDER BY f.rowid LIMIT ?
+"""
+# the call results of one decision up to a row (the index feedback_decision serves it)
+_CALLS = """
+SELECT latency_ms, error IS NOT NULL, cost_usd, override FROM feedback
+WHERE decision_id = ? AND rowid <= ? AND late = 0
 """
 _DECISION = (
     "SELECT model, scores, features, request, propensity FROM decisions WHERE decision_id = ?"
@@ -63,20 +81,42 @@ WHERE decision_id >= ? AND decision_id < ?
   AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.decision_id = d.decision_id)
 ORDER BY decision_id
 """
+# what a row of the log may hold that makes it unusable (sqlite3.Error is not one of them)
+_UNUSABLE = (
+    UnusableRecordError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    OverflowError,
+)
 
 
 class StateError(ValueError):
     """A saved state that cannot be used (the message says why); the log is replayed."""
 
 
-@dataclass
-class _Pending:
-    """The decided model's call results so far (``override``: another model served)."""
+@dataclass(frozen=True, slots=True)
+class _Update:
+    """One bandit update, computed before anything is changed."""
 
-    latency_ms: float | None = None
-    cost_usd: float | None = None
-    failed: bool = False
-    override: bool = False
+    models: list[str]
+    group: str
+    utilities: list[float]
+    chosen: int
+    propensity: float
+    reward: float
+
+
+@dataclass(frozen=True)
+class LearnerStatus:
+    """How the learner is doing, for /readyz and /metrics."""
+
+    running: bool  # its thread is alive (background mode)
+    failure: str | None  # the last round's error, while it lasts
+    lag_rows: int  # feedback rows committed and not read yet
+    lag_s: float  # age of the oldest of them (0 when none)
 
 
 class OnlineLearner:
@@ -97,8 +137,9 @@ class OnlineLearner:
         self.time = 0.0  # the log's time: latest feedback ts read
         self.closed_below = ""  # decisions with smaller ids are closed
         self._closed_second = -math.inf
-        self.pending: dict[str, _Pending] = {}
         self.counts: Counter[str] = Counter()
+        self.skipped: deque[tuple[int, str, str]] = deque(maxlen=SKIPPED_KEPT)
+        self.failure: str | None = None
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
         self._wake = threading.Event()
@@ -106,10 +147,12 @@ class OnlineLearner:
         self._thread: threading.Thread | None = None
         self._saved_cursor = -1
         self._last_save = time.monotonic()
+        self._skips_logged = 0
 
     # -- the fold ------------------------------------------------------------------
     def catch_up(self) -> int:
-        """Read every feedback row committed since the last call; return how many."""
+        """Read every feedback row committed since the last call; return how many.
+        A database error propagates with the cursor before the row it hit."""
         with self._lock:
             conn = self._reader()
             n = 0
@@ -117,88 +160,137 @@ class OnlineLearner:
                 rows = conn.execute(_NEW_FEEDBACK, (self.cursor, _BATCH)).fetchall()
                 for row in rows:
                     self._apply(conn, row)
-                n += len(rows)
+                    n += 1
                 if len(rows) < _BATCH:
                     return n
 
     def _apply(self, conn: sqlite3.Connection, row: tuple[Any, ...]) -> None:
-        rowid, did, ts, latency, error, cost, late, override, is_outcome, resolved, reward = row
-        self.cursor = rowid
-        if ts > self.time:
-            self.time = ts
-            self._close_windows(conn)
+        rowid, did, ts, late, is_outcome, resolved, reward = row
+        try:
+            at = finite(ts, "the event's ts")
+        except UnusableRecordError as exc:
+            self._skip(rowid, did, str(exc))
+            self.cursor = rowid
+            return
+        if at > self.time:
+            self._close_windows(conn, at, rowid)
+            self.time = at
         if late:
             self.counts["late"] += 1
-            return
-        if did < self.closed_below:
-            return
-        p = self.pending.get(did) or _Pending()
-        if override:
-            p.override = True
-        else:
-            if latency is not None:
-                p.latency_ms = (p.latency_ms or 0.0) + latency
-            if cost is not None:
-                p.cost_usd = (p.cost_usd or 0.0) + cost
-            p.failed = p.failed or error is not None
-        if is_outcome:
-            self.pending.pop(did, None)
-            self._learn(conn, did, p, float(reward) if reward is not None else float(resolved))
-        else:
-            self.pending[did] = p
+        elif is_outcome and not str(did) < self.closed_below:
+            try:
+                outcome = reward if reward is not None else resolved
+                update = self._update(conn, did, self._calls(conn, did, rowid), outcome)
+            except _UNUSABLE as exc:
+                self._skip(rowid, did, _reason(exc))
+            else:
+                self._learn(update)
+        self.cursor = rowid
 
-    def _close_windows(self, conn: sqlite3.Connection) -> None:
-        """Close the windows of decisions older than the log's time − the join window (in
-        whole seconds, so the fold does not depend on how rows are batched)."""
-        second = math.floor(self.time - self.join_window_s)
-        if second <= self._closed_second:
-            return
-        self._closed_second = second
-        hi = id_prefix(second)
-        default = self.reward.default_outcome
-        if default is not None:
-            for (did,) in conn.execute(_UNANSWERED, (self.closed_below, hi)).fetchall():
-                self.counts["defaults"] += 1
-                self._learn(conn, did, self.pending.pop(did, _Pending()), default)
-        self.closed_below = hi
-        for did in [d for d in self.pending if d < hi]:
-            del self.pending[did]
+    def _calls(self, conn: sqlite3.Connection, did: str, upto: int) -> CallResults | None:
+        """The decided model's call results up to row ``upto``; None when the gateway
+        overrode the decision (another model served)."""
+        latency: float | None = None
+        cost: float | None = None
+        failed = False
+        for latency_ms, error, cost_usd, override in conn.execute(_CALLS, (did, upto)):
+            if override:
+                return None
+            if latency_ms is not None:
+                latency = (latency or 0.0) + finite(latency_ms, "a call's latency_ms")
+            if cost_usd is not None:
+                cost = (cost or 0.0) + finite(cost_usd, "a call's cost_usd")
+            failed = failed or bool(error)
+        return CallResults(latency, cost, failed)
 
-    def _learn(self, conn: sqlite3.Connection, did: str, p: _Pending, outcome: float) -> None:
-        if p.override:
-            self.counts["overridden"] += 1
-            return
+    def _update(
+        self, conn: sqlite3.Connection, did: str, calls: CallResults | None, outcome: Any
+    ) -> _Update | str | None:
+        """The bandit update a decision's outcome makes, or the count it falls under
+        ('overridden', 'unscored'), or None when the decision is not in the log; an
+        :class:`UnusableRecordError` (or a parse error) when the log's rows cannot say."""
+        if calls is None:
+            return "overridden"
         found = conn.execute(_DECISION, (did,)).fetchone()
         if found is None:
-            return
+            return None
         model, scores_blob, features_blob, request_blob, propensity = found
         request = orjson.loads(request_blob)
         scores = orjson.loads(scores_blob)
         chosen = next((s for s in scores if s["model"] == model), None)
         if chosen is None or "lambda" not in request:
-            self.counts["unscored"] += 1  # decided by a build that did not log its weights
-            return
-        group = orjson.loads(features_blob)["intent_group"]
-        latency = p.latency_ms if p.latency_ms is not None else chosen["expected_latency_ms"]
-        cost = p.cost_usd if p.cost_usd is not None else chosen["expected_cost_usd"]
-        r = turn_reward(
-            outcome,
-            cost,
-            latency,
-            p.failed or latency > request["deadline_ms"],
-            request["lambda"],
-            request["latency_weight_per_s"],
-            self.reward.late_penalty,
-        )
+            return "unscored"  # decided by a build that did not log its weights
+        group = str(orjson.loads(features_blob)["intent_group"])
+        reward = logged_reward(request, chosen, outcome, calls, self.reward.late_penalty)
         # the candidates the decision chose among (every one, if the log has no flags)
         among = [x for x in scores if x.get("eligible", True)]
         if chosen not in among:
             among = scores
-        names = [x["model"] for x in among]
-        self.bandit.learn(
-            names, group, [x["utility"] for x in among], names.index(model), float(propensity), r
-        )
+        names = [str(x["model"]) for x in among]
+        utilities = [finite(x["utility"], f"the utility of {x['model']}") for x in among]
+        p = finite(propensity, "the decision's propensity")
+        if not 0.0 < p <= 1.0:
+            raise UnusableRecordError(f"the decision's propensity is {p}, not in (0, 1]")
+        return _Update(names, group, utilities, names.index(model), p, reward)
+
+    def _learn(self, update: _Update | str | None) -> None:
+        if update is None:
+            return
+        if isinstance(update, str):
+            self.counts[update] += 1
+            return
+        u = update
+        self.bandit.learn(u.models, u.group, u.utilities, u.chosen, u.propensity, u.reward)
         self.counts["learned"] += 1
+
+    def _skip(self, rowid: int, did: Any, reason: str) -> None:
+        self.counts["skipped"] += 1
+        self.skipped.append((int(rowid), str(did), reason))
+        self._skips_logged += 1
+        if self._skips_logged <= _LOGGED_SKIPS or self._skips_logged % 1_000 == 0:
+            log.warning(
+                "online layer skipped feedback row %s (decision %s): %s",
+                rowid,
+                did,
+                reason,
+                extra={
+                    "feedback_row": rowid,
+                    "decision_id": str(did),
+                    "skipped": self.counts["skipped"],
+                },
+            )
+
+    def _close_windows(self, conn: sqlite3.Connection, now: float, rowid: int) -> None:
+        """Close the windows of decisions older than the log's time ``now`` − the join
+        window (in whole seconds, so the fold does not depend on how rows are batched);
+        the call results they had are those before row ``rowid``."""
+        second = math.floor(now - self.join_window_s)
+        if second <= self._closed_second:
+            return
+        hi = id_prefix(second)
+        default = self.reward.default_outcome
+        planned: list[tuple[str, _Update | str | None, str | None]] = []
+        if default is not None:
+            for (did,) in conn.execute(_UNANSWERED, (self.closed_below, hi)).fetchall():
+                try:
+                    planned.append(
+                        (
+                            did,
+                            self._update(conn, did, self._calls(conn, did, rowid - 1), default),
+                            None,
+                        )
+                    )
+                except _UNUSABLE as exc:
+                    planned.append((did, None, _reason(exc)))
+        # every read is done: now change the state (a database error above changes nothing)
+        self._closed_second = second
+        self.closed_below = hi
+        for did, update, failed in planned:
+            if failed is not None:
+                self._skip(rowid, did, failed)
+                continue
+            self.counts["defaults"] += 1
+            self._learn(update)
 
     def _reader(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -229,11 +321,8 @@ class OnlineLearner:
                 "closed_second": self._closed_second
                 if math.isfinite(self._closed_second)
                 else None,
-                "pending": {
-                    d: [p.latency_ms, p.cost_usd, p.failed, p.override]
-                    for d, p in self.pending.items()
-                },
                 "counts": dict(sorted(self.counts.items())),
+                "skipped": [list(s) for s in self.skipped],
             }
 
     def save(self, path: Path) -> None:
@@ -283,9 +372,7 @@ class OnlineLearner:
             fresh.closed_below = str(state["closed_below"])
             closed = state["closed_second"]
             fresh._closed_second = -math.inf if closed is None else float(closed)
-            fresh.pending = {
-                d: _Pending(v[0], v[1], bool(v[2]), bool(v[3])) for d, v in state["pending"].items()
-            }
+            fresh.skipped.extend((int(r), str(d), str(why)) for r, d, why in state["skipped"])
             fresh.counts = Counter({str(k): int(v) for k, v in state["counts"].items()})
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise StateError(f"{path} is not a saved state: {exc!r}") from exc
@@ -315,17 +402,55 @@ class OnlineLearner:
         self._stop.clear()
 
         def run() -> None:
+            failures = 0
             while not self._stop.is_set():
                 self._wake.wait(poll_s)
                 self._wake.clear()
                 try:
                     self.catch_up()
                     self.maybe_save(state_path, save_every_s)
-                except (sqlite3.Error, OSError) as exc:  # keep serving; retry next round
-                    log.error("online learning paused: %s", exc)
+                except Exception as exc:  # keep serving and retry, backing off
+                    failures += 1
+                    self.failure = f"{type(exc).__name__}: {exc}"
+                    if failures == 1 or failures % 60 == 0:
+                        log.error(
+                            "online learning paused (attempt %d): %s",
+                            failures,
+                            self.failure,
+                            exc_info=failures == 1,
+                        )
+                    self._stop.wait(min(30.0, poll_s * 2 ** min(failures, 6)))
+                else:
+                    if failures:
+                        log.info("online learning resumed after %d failed attempts", failures)
+                    failures = 0
+                    self.failure = None
 
         self._thread = threading.Thread(target=run, name="online-learner", daemon=True)
         self._thread.start()
+
+    def status(self, background: bool = True) -> LearnerStatus:
+        """Whether the thread runs (when ``background``), the last failure, and how far
+        behind the log the learner is (read on a connection of its own: never waits for
+        the fold)."""
+        lag_rows, lag_s = 0, 0.0
+        with (
+            contextlib.suppress(sqlite3.Error),
+            contextlib.closing(
+                sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=1.0)
+            ) as conn,
+        ):
+            cursor = self.cursor
+            top = conn.execute("SELECT MAX(rowid) FROM feedback").fetchone()[0] or 0
+            lag_rows = max(0, int(top) - cursor)
+            if lag_rows:
+                oldest = conn.execute(
+                    "SELECT ts FROM feedback WHERE rowid > ? ORDER BY rowid LIMIT 1", (cursor,)
+                ).fetchone()
+                if oldest is not None and isinstance(oldest[0], int | float):
+                    lag_s = max(0.0, time.time() - float(oldest[0]))
+        running = not background or (self._thread is not None and self._thread.is_alive())
+        return LearnerStatus(running, self.failure, lag_rows, lag_s)
 
     def maybe_save(self, path: Path | None, every_s: float) -> None:
         if path is None or self.cursor == self._saved_cursor:
@@ -340,10 +465,16 @@ class OnlineLearner:
             self._wake.set()
             self._thread.join(timeout=30)
             self._thread = None
-        with contextlib.suppress(sqlite3.Error):
+        try:
             self.catch_up()
+        except Exception as exc:  # what is left is read at the next start
+            log.error("online layer could not read the last feedback before stopping: %s", exc)
         if state_path is not None:
             self.save(state_path)
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, UnusableRecordError) else f"{type(exc).__name__}: {exc}"

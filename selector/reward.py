@@ -11,13 +11,62 @@
   ``max_latency_ms``, else ``deadline_ms``); ``error``: the call failed.
 - ``λ`` and ``w``: the cost and latency weights the decision was made with (logged with
   it), so the reward and the utility it corrects are in the same units.
+
+:func:`logged_reward` computes it from what the decision log holds, for the online
+layer and for off-policy evaluation alike. Whatever a row holds (a log written by an
+older build, or edited by hand), it returns a finite number or raises
+:class:`UnusableRecordError` saying why; callers skip that decision and count it.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["RewardConfig", "turn_reward"]
+from selector.limits import REWARD_ABS_MAX
+
+__all__ = [
+    "CallResults",
+    "RewardConfig",
+    "UnusableRecordError",
+    "finite",
+    "logged_reward",
+    "turn_reward",
+]
+
+
+class UnusableRecordError(ValueError):
+    """A logged decision or event no reward can be computed from (the message says why)."""
+
+
+def finite(value: Any, what: str) -> float:
+    """``value`` as a finite float, or an :class:`UnusableRecordError` naming ``what``.
+
+    >>> finite(3, "latency")
+    3.0
+    >>> finite(float("inf"), "cost")
+    Traceback (most recent call last):
+    ...
+    selector.reward.UnusableRecordError: cost is inf, not a finite number
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise UnusableRecordError(f"{what} is {value!r}, not a number")
+    x = float(value)
+    if not math.isfinite(x):
+        raise UnusableRecordError(f"{what} is {x}, not a finite number")
+    return x
+
+
+@dataclass(frozen=True, slots=True)
+class CallResults:
+    """What the gateway reported of the decided model's calls: total latency and cost
+    (None: not reported), and whether one failed."""
+
+    latency_ms: float | None = None
+    cost_usd: float | None = None
+    failed: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,3 +98,56 @@ def turn_reward(
         - latency_weight * latency_ms / 1000.0
         - (late_penalty if late else 0.0)
     )
+
+
+def logged_reward(
+    request: Mapping[str, Any],
+    chosen: Mapping[str, Any],
+    outcome: Any,
+    calls: CallResults,
+    late_penalty: float,
+) -> float:
+    """The reward of a logged decision: its ``request`` as logged (the weights it was
+    decided with: ``lambda``, ``latency_weight_per_s``, ``deadline_ms``), the decided
+    model's logged score ``chosen`` (expected cost and latency, used when no call was
+    reported), the ``outcome`` and the reported ``calls``.
+
+    >>> request = {"lambda": 0.1, "latency_weight_per_s": 0.002, "deadline_ms": 3000}
+    >>> chosen = {"expected_cost_usd": 0.01, "expected_latency_ms": 1500}
+    >>> round(logged_reward(request, chosen, 1.0, CallResults(), 0.05), 6)
+    0.996
+    >>> logged_reward(request, chosen, 1.0, CallResults(cost_usd=1e308), 0.05)
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    selector.reward.UnusableRecordError: the reward is -1e+307, beyond ±1e+12 (...)
+    """
+    cost_weight = finite(request.get("lambda"), "the decision's lambda")
+    latency_weight = finite(
+        request.get("latency_weight_per_s"), "the decision's latency_weight_per_s"
+    )
+    deadline = finite(request.get("deadline_ms"), "the decision's deadline_ms")
+    latency = finite(
+        calls.latency_ms if calls.latency_ms is not None else chosen.get("expected_latency_ms"),
+        "the call's latency_ms",
+    )
+    cost = finite(
+        calls.cost_usd if calls.cost_usd is not None else chosen.get("expected_cost_usd"),
+        "the call's cost_usd",
+    )
+    value = finite(outcome, "the outcome")
+    reward = turn_reward(
+        value,
+        cost,
+        latency,
+        calls.failed or latency > deadline,
+        cost_weight,
+        latency_weight,
+        late_penalty,
+    )
+    if not abs(reward) <= REWARD_ABS_MAX:
+        raise UnusableRecordError(
+            f"the reward is {reward:g}, beyond ±{REWARD_ABS_MAX:g} (outcome {value:g}, "
+            f"cost {cost:g} USD, latency {latency:g} ms)"
+        )
+    return reward

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
-import os
+import math
+import sqlite3
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
@@ -31,11 +33,15 @@ from selector.errors import (
     ModelUnavailableError,
     RequestError,
 )
+from selector.health import Health, Problem
+from selector.ids import RandomHex
 from selector.latency import BreakerConfig, LatencyTracker
+from selector.limits import LATENCY_MS_MAX
 from selector.metrics import ServiceMetrics
-from selector.online import OnlineLearner, StateError
+from selector.online import LearnerStatus, OnlineLearner, StateError
 from selector.policy import POLICIES, Decision, DecisionContext, Policy
 from selector.policy.base import QualityModel
+from selector.retention import PruneResult, prune
 from selector.reward import RewardConfig
 from selector.store import (
     DecisionLog,
@@ -45,6 +51,7 @@ from selector.store import (
     OtherDecision,
     id_prefix,
 )
+from selector.upkeep import Upkeep
 
 __all__ = [
     "DecisionIds",
@@ -59,22 +66,13 @@ RECENT_DECISIONS = 1_000
 
 
 class DecisionIds:
-    """Time-ordered, unique ids: 12 hex digits of milliseconds, then 12 random ones.
-
-    The random part comes from ``os.urandom`` read 4 KiB at a time (one system call
-    per 680 ids instead of one per id).
-    """
+    """Time-ordered, unique ids: 12 hex digits of milliseconds, then 12 random ones."""
 
     def __init__(self) -> None:
-        self._pool = b""
-        self._pos = 0
+        self._random = RandomHex(6)
 
     def __call__(self) -> str:
-        if self._pos + 6 > len(self._pool):
-            self._pool, self._pos = os.urandom(4096), 0
-        rnd = self._pool[self._pos : self._pos + 6].hex()
-        self._pos += 6
-        return f"{id_prefix(time.time())}{rnd}"
+        return f"{id_prefix(time.time())}{self._random()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,31 +136,43 @@ def load_quality_model(
     settings: Settings, prior: QualityModel
 ) -> tuple[QualityModel, QualityStatus]:
     """The quality model ``settings.quality_model`` names, or ``prior`` with the reason
-    when it cannot be loaded (checksums included); never raises for a missing model."""
-    from models.quality import QualityPredictor
-    from models.registry import bound_requests, resolve
-
+    when it cannot be loaded, whatever the failure (a missing or corrupt file or
+    registry, a failed checksum, an unreachable server, a library's own error): it
+    never raises, so no model file can stop the service."""
     spec = settings.quality_model
     if spec == "prior":
         return prior, QualityStatus(spec, prior.name, loaded=True)
-    bound_requests(settings.registry_timeout_s)
     try:
+        from models.quality import QualityPredictor
+        from models.registry import bound_requests, resolve
+
+        bound_requests(settings.registry_timeout_s)
         found = resolve(spec, settings.mlflow_tracking_uri)
         predictor = QualityPredictor.load(found.folder)
     except (ArtifactError, ConfigError) as exc:
         return prior, QualityStatus(spec, prior.name, loaded=False, reason=str(exc))
+    except Exception as exc:  # e.g. SQLAlchemy on a damaged mlflow.db
+        log.exception("quality model %s could not be loaded", spec)
+        reason = (
+            f"cannot read it from {settings.mlflow_tracking_uri}: "
+            f"{type(exc).__name__}: {_first_line(str(exc))}"
+        )
+        return prior, QualityStatus(spec, prior.name, loaded=False, reason=reason)
     predictor.name = (
         f"{found.name}/v{found.version}" if found.version is not None else str(found.folder)
     )
     return predictor, QualityStatus(spec, predictor.name, loaded=True)
 
 
-def policy_class(name: str) -> type[Policy]:
+def _first_line(text: str) -> str:
+    return (text.strip().splitlines() or ["no message"])[0][:300]
+
+
+def policy_class(name: str, variable: str = "SELECTOR_POLICY") -> type[Policy]:
+    """The policy called ``name``; a ConfigError naming ``variable`` when there is none."""
     cls = POLICIES.get(name)
     if cls is None:
-        raise ConfigError(
-            f"SELECTOR_POLICY={name!r} is not a policy; choose one of {sorted(POLICIES)}"
-        )
+        raise ConfigError(f"{variable}={name!r} is not a policy; choose one of {sorted(POLICIES)}")
     return cls
 
 
@@ -172,10 +182,11 @@ def build_policy(
     catalog: Catalog,
     settings: Settings,
     bandit: OnlineModel | None = None,
+    variable: str = "SELECTOR_POLICY",
 ) -> Policy:
     """The policy called ``name`` (see :data:`selector.policy.POLICIES`), from settings;
     an online policy reads ``bandit``'s corrections."""
-    return policy_class(name).from_settings(
+    return policy_class(name, variable).from_settings(
         quality, {m.name: m.provider for m in catalog}, settings, bandit=bandit
     )
 
@@ -185,6 +196,17 @@ def state_path(settings: Settings) -> Path:
     return settings.bandit_state_path or settings.db_path.with_name(
         settings.db_path.name + ".bandit.json"
     )
+
+
+def saved_cursor(path: Path) -> int | None:
+    """How far the online layer saved at ``path`` has read the log: None when there is no
+    saved state, 0 when it cannot be read (then nothing it might not have read is pruned)."""
+    if not path.is_file():
+        return None
+    try:
+        return int(json.loads(path.read_text(encoding="utf-8"))["state"]["cursor"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
 
 
 def new_learner(settings: Settings) -> OnlineLearner:
@@ -229,7 +251,7 @@ class SelectorService:
         policy: Policy,
         tracker: LatencyTracker,
         decision_log: DecisionLog,
-        degraded: list[str] | None = None,
+        degraded: list[tuple[str, str]] | None = None,
         prior: QualityModel | None = None,
         quality_status: QualityStatus | None = None,
         learner: OnlineLearner | None = None,
@@ -241,7 +263,9 @@ class SelectorService:
         self.policy = policy
         self.tracker = tracker
         self.log = decision_log
-        self.metrics = ServiceMetrics(tracker, learner)
+        self.metrics = ServiceMetrics(
+            tracker, learner, background=settings.bandit_updates == "background"
+        )
         self.degraded = degraded or []
         self.recent = _Recent()
         self.new_decision_id = DecisionIds()
@@ -250,6 +274,12 @@ class SelectorService:
         self.learner = learner
         self.challenger = challenger
         self._reload_lock = asyncio.Lock()
+        self.upkeep = Upkeep(
+            self.prune,
+            settings.prune_every_s,
+            lag=self._learner_status,
+            max_lag_s=settings.learner_max_lag_s,
+        )
 
     @classmethod
     def from_settings(
@@ -259,7 +289,7 @@ class SelectorService:
         statistics and circuit breakers run on: the wall clock, or a simulation's (the
         incident replay runs a day in minutes with the service's own windows)."""
         catalog = load_catalog(settings.catalog_path)
-        degraded: list[str] = []
+        degraded: list[tuple[str, str]] = []
         classifier: IntentClassifier | None = None
         try:
             loaded = IntentClassifier.load(settings.intent_model_dir)
@@ -267,7 +297,9 @@ class SelectorService:
             classifier = loaded
         except ArtifactError as exc:
             log.error("intent classifier not loaded, intents will be 'other' unless sent: %s", exc)
-            degraded.append(f"intent classifier not loaded: {exc}")
+            degraded.append(
+                ("intent_classifier", f"not loaded, intents are 'other' unless sent: {exc}")
+            )
             taxonomy = IntentTaxonomy([], [], _fallback_groups())
         tracker = LatencyTracker(
             {m.name: m.latency_slo_ms for m in catalog},
@@ -294,14 +326,18 @@ class SelectorService:
         quality, status = load_quality_model(settings, prior)
         if not status.loaded:
             log.warning("quality model not loaded, serving the prior: %s", status.reason)
+        else:
+            log.info("quality model loaded: serving %s", status.serving)
         decision_log = DecisionLog(
             settings.db_path, sync=settings.db_sync, join_window_s=settings.join_window_s
         )
         learner = None
-        names = [settings.policy] + (
-            [settings.challenger_policy] if settings.challenger_policy else []
+        named = [(settings.policy, "SELECTOR_POLICY")] + (
+            [(settings.challenger_policy, "SELECTOR_CHALLENGER_POLICY")]
+            if settings.challenger_policy
+            else []
         )
-        if any(policy_class(n).online for n in names):
+        if any(policy_class(n, v).online for n, v in named):
             learner, how = open_learner(settings)
             log.info("online layer %s", how)
         bandit = learner.bandit if learner else None
@@ -315,9 +351,14 @@ class SelectorService:
                     settings.model_copy(update={"quality_model": spec}), prior
                 )
                 if not cstatus.loaded:
-                    degraded.append(f"challenger quality model not loaded: {cstatus.reason}")
+                    degraded.append(("challenger_quality_model", f"not loaded: {cstatus.reason}"))
             challenger = build_policy(
-                settings.challenger_policy, challenger_quality, catalog, settings, bandit
+                settings.challenger_policy,
+                challenger_quality,
+                catalog,
+                settings,
+                bandit,
+                variable="SELECTOR_CHALLENGER_POLICY",
             )
         return cls(
             settings,
@@ -358,28 +399,76 @@ class SelectorService:
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
-        """Start the log writer and warm the latency tracker from the log's recent results."""
+        """Start the log writer, warm the latency tracker from the log's recent results,
+        let the online layer read what it had not, and start the upkeep thread. Nothing
+        the log holds can stop this: unusable rows are skipped and counted."""
         self.log.start()
-        since = time.time() - self.settings.latency_window_s
-        n = 0
-        for ts, model, latency_ms, error in self.log.recent_call_results(since):
-            self.tracker.record(model, latency_ms, bool(error), at=ts)
-            n += 1
-        if n:
-            log.info("latency tracker warmed with %d recent call results", n)
+        self._warm_tracker()
         if self.learner is not None:
-            n = self.learner.catch_up()
-            log.info("online layer read %d feedback rows it had not learned from", n)
+            try:
+                n = self.learner.catch_up()
+                log.info(
+                    "online layer read %d feedback rows it had not learned from",
+                    n,
+                    extra={"rows": n, "skipped": self.learner.counts["skipped"]},
+                )
+            except Exception as exc:  # a database error: the thread retries
+                log.error("online layer could not read the decision log at start: %s", exc)
             if self.settings.bandit_updates == "background":
                 self.learner.start(state_path(self.settings), self.settings.bandit_save_every_s)
+        self.upkeep.start()
+
+    def _warm_tracker(self) -> None:
+        since = time.time() - self.settings.latency_window_s
+        n = bad = 0
+        try:
+            for ts, model, latency_ms, error in self.log.recent_call_results(since):
+                if not (_number(ts) and isinstance(model, str)) or (
+                    latency_ms is not None
+                    and not (_number(latency_ms) and 0 <= latency_ms <= LATENCY_MS_MAX)
+                ):
+                    bad += 1
+                    continue
+                self.tracker.record(model, latency_ms, bool(error), at=ts)
+                n += 1
+        except sqlite3.Error as exc:
+            log.error("latency tracker not warmed from the decision log: %s", exc)
+        if n or bad:
+            log.info(
+                "latency tracker warmed with %d recent call results (%d unusable, skipped)",
+                n,
+                bad,
+                extra={"results": n, "unusable": bad},
+            )
 
     def stop(self) -> None:
+        self.upkeep.stop()
         # the learner first: its read-only connection must be closed before the log's
         # last one, which then checkpoints and removes the WAL file (what the log still
         # commits after this is read at the next start)
         if self.learner is not None:
-            self.learner.stop(state_path(self.settings))
+            try:
+                self.learner.stop(state_path(self.settings))
+            except OSError as exc:  # the log keeps everything: it is read again at start
+                log.error("online layer state not saved: %s", exc)
         self.log.close()
+
+    def _learner_status(self) -> LearnerStatus | None:
+        if self.learner is None:
+            return None
+        return self.learner.status(background=self.settings.bandit_updates == "background")
+
+    def prune(self) -> PruneResult | None:
+        """One retention run (``SELECTOR_RETENTION_DAYS``); None when retention is off."""
+        s = self.settings
+        if not s.retention_days:
+            return None
+        return prune(
+            self.log,
+            s.retention_days * 86_400,
+            s.archive_folder() if s.archive else None,
+            learned_through=self.learner.cursor if self.learner is not None else None,
+        )
 
     # -- route ---------------------------------------------------------------------
     def check_candidates(
@@ -505,9 +594,16 @@ class SelectorService:
             },
             features={"schema_version": SCHEMA_VERSION, **fv.as_dict()},
             scores=scores,
-            text=req.text if self.settings.log_text == "last_user" else None,
+            text=self._logged_text(req.text),
             other=None if other is None else _other(other),
         )
+
+    def _logged_text(self, text: str | None) -> str | None:
+        """The last user message as the log keeps it: cut to ``log_text_max_chars``."""
+        s = self.settings
+        if text is None or s.log_text == "none":
+            return None
+        return text[: s.log_text_max_chars]
 
     # -- feedback ------------------------------------------------------------------
     async def feedback(self, event: FeedbackEvent) -> FeedbackResult:
@@ -535,10 +631,17 @@ class SelectorService:
         self.metrics.feedback.labels(kind, str(result.duplicate).lower()).inc()
         if self.learner is not None and not result.duplicate:
             if self.settings.bandit_updates == "inline":
-                self.learner.catch_up()
-                self.learner.maybe_save(
-                    state_path(self.settings), self.settings.bandit_save_every_s
-                )
+                try:
+                    self.learner.catch_up()
+                    self.learner.maybe_save(
+                        state_path(self.settings), self.settings.bandit_save_every_s
+                    )
+                except Exception as exc:  # stored: learned with the next feedback
+                    log.error(
+                        "online layer did not learn from feedback on %s yet: %s",
+                        event.decision_id,
+                        exc,
+                    )
             else:
                 self.learner.notify()
         return result
@@ -563,17 +666,58 @@ class SelectorService:
             )
         return out
 
-    def degradations(self) -> list[str]:
-        """What is served in a reduced form, and why (empty when everything loaded)."""
-        out = list(self.degraded)
+    def health(self) -> Health:
+        """Whether decisions can be served and acknowledged, and every part served in a
+        reduced form (the body of ``/readyz``)."""
+        ok, why = self.log.healthy
+        problems = [Problem(part, reason) for part, reason in self.degraded]
+        if not ok:
+            problems.append(Problem("decision_log", why))
         q = self.quality_status
         if not q.loaded:
-            out.append(f"quality model {q.requested} not loaded, serving {q.serving}: {q.reason}")
+            problems.append(
+                Problem(
+                    "quality_model",
+                    f"{q.requested} not loaded, serving {q.serving}: {q.reason}",
+                )
+            )
+        if self.learner is not None:
+            problems.extend(self._learner_problems())
+        problems.extend(self.upkeep.problems())
+        return Health(ok, [] if ok else [why], problems)
+
+    def _learner_problems(self) -> list[Problem]:
+        assert self.learner is not None
+        st = self._learner_status()
+        assert st is not None
+        out = []
+        if not st.running:
+            out.append(
+                Problem(
+                    "online_learner",
+                    "stopped: decisions use what it learned so far; restart the service",
+                )
+            )
+        elif st.failure:
+            out.append(Problem("online_learner", f"failing, retrying: {st.failure}"))
+        if st.lag_s > self.settings.learner_max_lag_s:
+            out.append(
+                Problem(
+                    "online_learner",
+                    f"lagging: {st.lag_rows:,} feedback events not learned yet, the oldest "
+                    f"{st.lag_s:,.0f} s old (SELECTOR_LEARNER_MAX_LAG_S="
+                    f"{self.settings.learner_max_lag_s:g})",
+                )
+            )
         return out
 
     def readiness(self) -> tuple[bool, list[str]]:
-        ok, why = self.log.healthy
-        return ok, ([] if ok else [why])
+        h = self.health()
+        return h.ready, h.reasons
+
+
+def _number(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _other(d: Decision) -> OtherDecision:

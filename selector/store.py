@@ -35,7 +35,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from contextlib import closing, suppress
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -212,10 +212,12 @@ class DecisionLog:
         self._queue: queue.SimpleQueue[list[_Op] | None] = queue.SimpleQueue()
         self._pending: dict[asyncio.AbstractEventLoop, list[_Op]] = {}
         self._inline: sqlite3.Connection | None = None
-        # held by whoever writes on the loop's connection, and by checkpoints; a wanted
-        # checkpoint makes the loop hand its batches over instead of taking the lock
+        # held by whoever writes on the loop's connection, by checkpoints and by retention;
+        # while one of those two waits for it, the loop hands its batches to the thread
+        # instead of taking the lock (the loop never waits on the disk)
         self._write_lock = threading.Lock()
-        self._checkpoint_wanted = threading.Event()
+        self._handoffs = 0  # how many wait for the write lock (checkpoint, retention)
+        self._handoffs_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._error: str | None = None
         try:
@@ -224,10 +226,7 @@ class DecisionLog:
             conn.executescript(SCHEMA)
             conn.close()
         except (sqlite3.Error, OSError) as exc:
-            raise StoreError(
-                f"cannot open the decision log at {path}: {exc}; set SELECTOR_DB_PATH to a "
-                "writable file"
-            ) from exc
+            raise StoreError(_open_failure(path, exc)) from exc
 
     # -- lifecycle -----------------------------------------------------------------
     def _connect(self, autocheckpoint: bool = True) -> sqlite3.Connection:
@@ -269,6 +268,25 @@ class DecisionLog:
         if self._thread is None or not self._thread.is_alive():
             return False, "the decision log writer is not running"
         return True, "ok"
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the log's write lock (from a thread that is not the event loop's) for a
+        short write of another connection, e.g. a retention batch: meanwhile the loop
+        hands its batches to the log's thread, which commits them right after."""
+        with self._handoff(), self._write_lock:
+            yield
+
+    @contextmanager
+    def _handoff(self) -> Iterator[None]:
+        """While this is held, the loop hands its batches to the log's thread."""
+        with self._handoffs_lock:
+            self._handoffs += 1
+        try:
+            yield
+        finally:
+            with self._handoffs_lock:
+                self._handoffs -= 1
 
     # -- writes ------------------------------------------------------------------
     def submit_decision(self, rec: DecisionRecord) -> Future[None]:
@@ -316,7 +334,7 @@ class DecisionLog:
             return
         if (
             self._inline is not None
-            and not self._checkpoint_wanted.is_set()
+            and not self._handoffs
             and self._write_lock.acquire(blocking=False)
         ):
             try:
@@ -346,12 +364,9 @@ class DecisionLog:
                 with suppress(sqlite3.Error):  # most frames, beside the loop's writes
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                self._checkpoint_wanted.set()  # the few left, with no write beside them
-                try:
-                    with self._write_lock, suppress(sqlite3.Error):
-                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                finally:
-                    self._checkpoint_wanted.clear()
+                # the few left, with no write beside them
+                with self._handoff(), self._write_lock, suppress(sqlite3.Error):
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 last_checkpoint = now
             if first is None:
                 break
@@ -496,6 +511,23 @@ class DecisionLog:
                 t: int(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])
                 for t in ("decisions", "feedback", "outcomes")
             }
+
+
+def _open_failure(path: Path, exc: BaseException) -> str:
+    """Why the log at ``path`` cannot be opened, and what to do about it."""
+    damaged = isinstance(exc, sqlite3.DatabaseError) and not isinstance(
+        exc, sqlite3.OperationalError
+    )
+    if damaged:  # "file is not a database", "database disk image is malformed"
+        return (
+            f"the decision log at {path} is damaged ({exc}): recover what it holds with "
+            f"`sqlite3 {path} .recover | sqlite3 {path}.recovered` and point SELECTOR_DB_PATH "
+            f"at {path}.recovered, or move {path} aside to start a new, empty log"
+        )
+    return (
+        f"cannot open the decision log at {path}: {exc}; set SELECTOR_DB_PATH to a file in a "
+        "folder the service can write"
+    )
 
 
 _INSERT_DECISION = "INSERT INTO decisions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -115,6 +116,33 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def client(server: Server) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=10.0) as c:
         yield c
+
+
+@pytest.fixture
+def app_client(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """In-process clients of the ASGI app (lifespan included), one per call, with settings
+    given as keyword arguments; all are closed at the end of the test."""
+    from starlette.testclient import TestClient
+
+    from selector.api.app import create_app
+    from selector.config import load_settings
+
+    opened: list[Any] = []
+
+    def make(**overrides: Any) -> Any:
+        base: dict[str, Any] = {
+            "db_path": tmp_path / f"app{len(opened)}.db",
+            "quality_model": "prior",
+            "mlflow_tracking_uri": f"sqlite:///{tmp_path}/no-registry.db",
+        }
+        c = TestClient(create_app(load_settings(**{**base, **overrides})))
+        c.__enter__()
+        opened.append(c)
+        return c
+
+    yield make
+    for c in opened:
+        c.__exit__(None, None, None)
 
 
 def requires_shared_data(*parts: str) -> pytest.MarkDecorator:

@@ -14,6 +14,7 @@ the model, intent group, turn count and prompt length.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable
 from contextlib import closing
@@ -31,7 +32,7 @@ from selector.errors import ConfigError
 from selector.export import joined_rows
 from selector.policy import DecisionContext, Policy
 from selector.policy.base import PRIORITY_LATENCY_FACTOR
-from selector.reward import turn_reward
+from selector.reward import CallResults, UnusableRecordError, finite, logged_reward
 from selector.store import DecisionLog
 from training.ope import cross_fit, estimate_all
 
@@ -45,6 +46,7 @@ __all__ = [
 ]
 
 EXPERIMENT = "model-selector-ope"
+log = logging.getLogger("training.policy_eval")
 _P95, _ERR = C["latency_p95_ms"], C["error_rate"]
 
 
@@ -118,15 +120,15 @@ def load_logged(db_path: Path, settings: Settings, since: float = 0.0) -> Logged
     models: dict[str, int] = {}
     groups: dict[str, int] = {}
     raw: list[tuple[Any, ...]] = []
-    skipped = {"no outcome": 0, "overridden": 0, "unscored": 0}
+    skipped = {"no outcome": 0, "overridden": 0, "unscored": 0, "unusable": 0}
     ids, contexts, chosen, propensity, rewards = [], [], [], [], []
     served: list[str] = []
     other: list[str | None] = []
     other_model: list[str | None] = []
     served_p: list[float] = []
     other_p: list[float] = []
-    log = DecisionLog(db_path)
-    with closing(log.reader()) as conn:
+    decision_log = DecisionLog(db_path)
+    with closing(decision_log.reader()) as conn:
         others = {
             row[0]: (f"{row[1]} {row[2]}", row[3], orjson.loads(row[4]))
             for row in conn.execute(
@@ -134,55 +136,28 @@ def load_logged(db_path: Path, settings: Settings, since: float = 0.0) -> Logged
                 "FROM other_decisions"
             )
         }
-    for r in joined_rows(log, since):
+    unreadable: Counter[str] = Counter()
+    for r in joined_rows(decision_log, since, unreadable):
         if r["resolved"] is None and r["reward"] is None:
             skipped["no outcome"] += 1
             continue
         if r["override"]:
             skipped["overridden"] += 1
             continue
-        scores = orjson.loads(r["scores"])
-        if r.get("req_lambda") is None or not scores:
+        try:
+            parsed = _evaluable(r, settings.reward_late_penalty)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            skipped["unusable"] += 1
+            if skipped["unusable"] <= 20:
+                log.warning("decision %s left out: %s", r.get("decision_id"), exc)
+            continue
+        if parsed is None:
             skipped["unscored"] += 1
             continue
-        rows_by_model = orjson.loads(r["candidate_features"])
-        cands = list(rows_by_model)
-        request = [float(r[f"f_{name}"]) for name, _ in REQUEST_FEATURES]
-        fv = FeatureVector(
-            request=request,
-            candidates=cands,
-            candidate_rows=[rows_by_model[m] for m in cands],
-            intent=r["intent"] or "other",
-            intent_group=r["intent_group"] or "other",
-            probing=[False] * len(cands),
-            text=r["text"] or "",
-        )
-        priority = PRIORITIES.get(r.get("req_priority") or "normal", 1)
-        ctx = DecisionContext(
-            max_latency_ms=r.get("req_max_latency_ms"),
-            max_cost_usd=r.get("req_max_cost_usd"),
-            cost_weight=float(r["req_lambda"]),
-            # the log holds the weight after the priority's factor; the policy applies it
-            latency_weight=float(r["req_latency_weight_per_s"]) / PRIORITY_LATENCY_FACTOR[priority],
-            priority=priority,
-        )
+        fv, ctx, pick, reward, scores, request = parsed
+        rewards.append(reward)
+        cands = fv.candidates
         by_model = {s["model"]: s for s in scores}
-        pick = cands.index(r["model"])
-        s = by_model[r["model"]]
-        outcome = float(r["reward"]) if r["reward"] is not None else float(r["resolved"])
-        latency = r["latency_ms"] if r["latency_ms"] is not None else s["expected_latency_ms"]
-        cost = r["cost_usd"] if r["cost_usd"] is not None else s["expected_cost_usd"]
-        rewards.append(
-            turn_reward(
-                outcome,
-                cost,
-                latency,
-                bool(r["errors"]) or latency > float(r["req_deadline_ms"]),
-                ctx.cost_weight,
-                float(r["req_latency_weight_per_s"]),
-                settings.reward_late_penalty,
-            )
-        )
         ids.append(r["decision_id"])
         contexts.append((fv, ctx))
         chosen.append(pick)
@@ -215,6 +190,7 @@ def load_logged(db_path: Path, settings: Settings, since: float = 0.0) -> Logged
                     request[2],
                 )
             )
+    skipped["unusable"] += unreadable["unreadable"]
     if not ids:
         raise ConfigError(
             f"{db_path}: no decision can be evaluated on ({skipped}): the gateway must report "
@@ -243,6 +219,52 @@ def load_logged(db_path: Path, settings: Settings, since: float = 0.0) -> Logged
         other_model=other_model,
         other_probs=np.asarray(other_p),
     )
+
+
+def _evaluable(
+    r: dict[str, Any], late_penalty: float
+) -> tuple[FeatureVector, DecisionContext, int, float, list[dict[str, Any]], list[float]] | None:
+    """A joined decision rebuilt as its policy saw it, with its reward: (features,
+    context, index of the logged model, reward, scores, request features); None for a
+    decision logged without its weights. Whatever the row holds, a value that cannot be
+    used raises (ValueError and kin), never a non-finite reward."""
+    scores = orjson.loads(r["scores"])
+    if r.get("req_lambda") is None or not scores:
+        return None
+    rows_by_model = orjson.loads(r["candidate_features"])
+    cands = list(rows_by_model)
+    request = [finite(r[f"f_{name}"], name) for name, _ in REQUEST_FEATURES]
+    rows = [[finite(v, f"{m} feature") for v in rows_by_model[m]] for m in cands]
+    fv = FeatureVector(
+        request=request,
+        candidates=cands,
+        candidate_rows=rows,
+        intent=r["intent"] or "other",
+        intent_group=r["intent_group"] or "other",
+        probing=[False] * len(cands),
+        text=r["text"] or "",
+    )
+    priority = PRIORITIES.get(r.get("req_priority") or "normal", 1)
+    logged = {k[4:]: v for k, v in r.items() if k.startswith("req_")}
+    ctx = DecisionContext(
+        max_latency_ms=r.get("req_max_latency_ms"),
+        max_cost_usd=r.get("req_max_cost_usd"),
+        cost_weight=finite(r["req_lambda"], "lambda"),
+        # the log holds the weight after the priority's factor; the policy applies it
+        latency_weight=finite(r["req_latency_weight_per_s"], "latency_weight_per_s")
+        / PRIORITY_LATENCY_FACTOR[priority],
+        priority=priority,
+    )
+    by_model = {s["model"]: s for s in scores}
+    outcome = r["reward"] if r["reward"] is not None else float(r["resolved"])
+    calls = CallResults(r["latency_ms"], r["cost_usd"], bool(r["errors"]))
+    reward = logged_reward(logged, by_model[r["model"]], outcome, calls, late_penalty)
+    for s in scores:
+        finite(s.get("utility", 0.0), "utility")
+    p = finite(r["propensity"], "propensity")
+    if not 0.0 < p <= 1.0:
+        raise UnusableRecordError(f"propensity {p} is not in (0, 1]")
+    return fv, ctx, cands.index(r["model"]), reward, scores, request
 
 
 def compare(

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from selector.api.errors import install_error_handlers
-from selector.api.middleware import GuardMiddleware
+from selector.api.middleware import EdgeMiddleware
 from selector.api.raw import document, mount
 from selector.api.routes import admin, feedback, route, status
 from selector.config import Settings, get_settings
@@ -49,8 +49,14 @@ def create_app(settings: Settings | None = None, service: SelectorService | None
     mount(app, HOT_ROUTES)
     app.include_router(status.router)
     app.include_router(admin.router)
-    token = settings.api_token.get_secret_value() if settings.api_token else None
-    app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes, api_token=token)
+    app.add_middleware(
+        EdgeMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        api_token=settings.api_token.get_secret_value() if settings.api_token else None,
+        admin_token=settings.admin_token.get_secret_value() if settings.admin_token else None,
+        auth_exempt=settings.auth_exempt,
+        access_log=settings.access_log,
+    )
     _complete_openapi(app)
     return app
 
@@ -72,7 +78,9 @@ def _complete_openapi(app: FastAPI) -> None:
                 "bearer": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "Needed on /v1/* when SELECTOR_API_TOKEN is set.",
+                    "description": "Needed on every endpoint but /healthz and /readyz when "
+                    "SELECTOR_API_TOKEN is set (SELECTOR_AUTH_EXEMPT may open /metrics and "
+                    "the docs).",
                 }
             }
             components["securitySchemes"]["admin"] = {
@@ -84,7 +92,7 @@ def _complete_openapi(app: FastAPI) -> None:
                 if path.startswith("/v1/admin/"):
                     for op in ops.values():
                         op["security"] = [{"admin": []}]
-                elif path.startswith("/v1/"):
+                elif path not in ("/healthz", "/readyz"):
                     for op in ops.values():
                         op["security"] = [{"bearer": []}, {}]
             app.openapi_schema = spec

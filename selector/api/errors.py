@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from selector.errors import RequestError, SelectorError
@@ -43,10 +44,23 @@ def error_response(
     )
 
 
+def _json_problem(parser_error: str) -> str:
+    """What the JSON parser's complaint means, in the caller's terms."""
+    if "surrogate" in parser_error or "hex escape" in parser_error:
+        return (
+            "the body is not valid JSON: a string holds a lone UTF-16 surrogate escape "
+            "(\\ud800–\\udfff without its pair), which is no character; send valid Unicode "
+            f"({parser_error})"
+        )
+    if "invalid unicode code point" in parser_error:
+        return f"the body is not valid UTF-8 ({parser_error})"
+    return f"the body is not valid JSON ({parser_error})"
+
+
 def _validation_fix(err: dict[str, Any]) -> str:
     kind = err.get("type", "")
     if kind == "json_invalid":
-        return "send a valid JSON object with Content-Type: application/json"
+        return "send a valid JSON object, encoded as UTF-8, with Content-Type: application/json"
     if kind == "missing":
         return "add this field"
     if kind.endswith("_type") or kind in {"bool_parsing", "int_from_float"}:
@@ -62,7 +76,7 @@ async def _on_validation(request: Request, exc: RequestValidationError) -> Respo
         msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         if err.get("type") == "json_invalid":
             path = "body"
-            msg = f"the body is not valid JSON ({err.get('ctx', {}).get('error', 'parse error')})"
+            msg = _json_problem(str(err.get("ctx", {}).get("error", "parse error")))
         if (path, msg) in seen:
             continue
         seen.add((path, msg))
@@ -84,6 +98,27 @@ async def _on_selector_error(request: Request, exc: SelectorError) -> Response:
     return error_response(exc.http_status, exc.code, str(exc))
 
 
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+async def _on_http(request: Request, exc: HTTPException) -> Response:
+    """Starlette's own answers (no such path, wrong method) in the documented shape."""
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    if exc.status_code == 404:
+        message = f"no endpoint at {request.url.path}: see /docs for the API's paths"
+    elif exc.status_code == 405:
+        allowed = {k.lower(): v for k, v in (exc.headers or {}).items()}.get("allow", "")
+        message = f"{request.method} is not allowed on {request.url.path}" + (
+            f": use {allowed}" if allowed else ""
+        )
+    else:
+        message = str(exc.detail)
+    response = error_response(exc.status_code, code, message)
+    for k, v in (exc.headers or {}).items():
+        response.headers[k] = v
+    return response
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response(500, "internal_error", "unexpected error; see the service log")
@@ -92,4 +127,5 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
     app.add_exception_handler(SelectorError, _on_selector_error)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _on_http)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_unexpected)

@@ -1,30 +1,102 @@
-"""Pure ASGI middleware in front of the app (cheaper than per-route dependencies):
+"""The HTTP edge: one pure ASGI middleware in front of the app (cheaper than
+per-route dependencies). In order, for every request:
 
-- **body limit**: a body with a ``Content-Length`` over the limit is refused with 413
-  at once; a body without one (chunked) is read here up to the limit, then handed on;
-- **bearer token**: when a token is configured, every ``/v1/*`` call needs
-  ``Authorization: Bearer <token>`` (401 otherwise; compared in constant time), except
-  ``/v1/admin/*``, which checks the admin token itself.
+1. **request id**: the caller's ``X-Request-ID`` when it is a plain token of at most
+   128 characters, else a new one; returned in the answer's ``X-Request-ID`` and set
+   for every log line written while the request is served (:data:`selector.logs.REQUEST_ID`);
+2. **bearer tokens** (RFC 6750; the scheme is case-insensitive, the token is compared
+   in constant time):
+
+   - ``/healthz`` and ``/readyz`` are always open (``/readyz`` shows file paths only
+     to a caller with the API token);
+   - ``/v1/admin/*`` needs the admin token; while none is configured, a request with
+     credentials is refused with 403 (the endpoints are disabled), one without with 401;
+   - every other path (``/v1/*``, ``/metrics``, ``/docs``, ``/redoc``,
+     ``/openapi.json``, unknown paths) needs the API token when one is configured,
+     except the endpoints ``SELECTOR_AUTH_EXEMPT`` opens;
+3. **content type**: a ``POST``/``PUT``/``PATCH`` under ``/v1/`` must send
+   ``application/json`` (UTF-8), or get 415: a web page cannot then make a browser send
+   a decision or feedback to the service without a CORS preflight, which it refuses;
+4. **body limit**: a body with a ``Content-Length`` over the limit is refused with 413
+   at once; a body without one (chunked) is read here up to the limit, then handed on;
+5. **access log**: one line per request (method, path, status, duration) once the
+   answer is sent, unless turned off.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
+import re
+import time
+from collections.abc import Iterable
 
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["GuardMiddleware"]
+from selector.ids import RandomHex
+from selector.logs import REQUEST_ID
+
+__all__ = ["EdgeMiddleware", "access"]
+
+access = logging.getLogger("selector.access")
+
+_OPEN = frozenset({"/healthz", "/readyz"})
+_EXEMPTABLE = {
+    "metrics": frozenset({"/metrics"}),
+    "docs": frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}),
+}
+_REQUEST_ID_OK = re.compile(rb"[A-Za-z0-9._:/+=@-]{1,128}")
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 
 
 def _error(code: str, message: str) -> bytes:
-    return b'{"error":{"code":"%s","message":"%s"}}' % (code.encode(), message.encode())
+    return orjson.dumps({"error": {"code": code, "message": message}})
 
 
-class GuardMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int, api_token: str | None = None) -> None:
+def _bearer(value: bytes) -> bytes | None:
+    """The credentials of an ``Authorization: Bearer <token>`` value (any case of
+    'Bearer'), or None."""
+    scheme, _, rest = value.strip().partition(b" ")
+    if scheme.lower() != b"bearer":
+        return None
+    return rest.strip() or None
+
+
+def _is_json(content_type: bytes) -> bool:
+    media, _, params = content_type.partition(b";")
+    media = media.strip().lower()
+    if media != b"application/json" and not (
+        media.startswith(b"application/") and media.endswith(b"+json")
+    ):
+        return False
+    for param in params.split(b";"):
+        name, _, value = param.partition(b"=")
+        if name.strip().lower() == b"charset" and value.strip(b' "').lower() not in {
+            b"utf-8",
+            b"utf8",
+        }:
+            return False
+    return True
+
+
+class EdgeMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        api_token: str | None = None,
+        admin_token: str | None = None,
+        auth_exempt: Iterable[str] = (),
+        access_log: bool = True,
+    ) -> None:
         self.app = app
         self.limit = max_body_bytes
-        self.expected = b"Bearer " + api_token.encode() if api_token else None
+        self.api_token = api_token.encode() if api_token else None
+        self.admin_token = admin_token.encode() if admin_token else None
+        self.exempt = frozenset().union(*(_EXEMPTABLE[e] for e in auth_exempt))
+        self.access_log = access_log
+        self.new_id = RandomHex(8)
         self._too_large = _error(
             "payload_too_large",
             f"the request body is larger than {max_body_bytes} bytes: send less, or raise "
@@ -36,23 +108,88 @@ class GuardMiddleware:
             await self.app(scope, receive, send)
             return
         length: bytes | None = None
-        authorization = b""
+        authorization: bytes | None = None
+        content_type: bytes | None = None
+        chunked = False
+        rid: bytes | None = None
         for name, value in scope["headers"]:
             if name == b"content-length":
                 length = value
             elif name == b"authorization":
                 authorization = value
-        path = scope["path"]
-        if (
-            self.expected is not None
-            and path.startswith("/v1/")
-            and not path.startswith("/v1/admin/")  # the admin token is checked there
-        ):
-            if not authorization:
-                await _reply(send, 401, _error("unauthorized", _MISSING))
-                return
-            if not hmac.compare_digest(authorization, self.expected):
-                await _reply(send, 401, _error("unauthorized", "the bearer token is not valid"))
+            elif name == b"content-type":
+                content_type = value
+            elif name == b"x-request-id":
+                rid = value
+            elif name == b"transfer-encoding":
+                chunked = True
+        request_id = (
+            rid.decode() if rid is not None and _REQUEST_ID_OK.fullmatch(rid) else self.new_id()
+        )
+        token = REQUEST_ID.set(request_id)
+        started = time.perf_counter()
+        status = 0
+        rid_header = (b"x-request-id", request_id.encode())
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), rid_header]
+            await send(message)
+
+        try:
+            await self._handle(
+                scope, receive, send_with_id, length, authorization, content_type, chunked
+            )
+        finally:
+            if self.access_log:
+                access.info(
+                    "%s %s %d",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                        "client": (scope.get("client") or ("", 0))[0],
+                    },
+                )
+            REQUEST_ID.reset(token)
+
+    async def _handle(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        length: bytes | None,
+        authorization: bytes | None,
+        content_type: bytes | None,
+        chunked: bool,
+    ) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        refused = self._refuse_credentials(path, authorization, scope)
+        if refused is not None:
+            await _reply(send, *refused)
+            return
+        if method in _WITH_BODY and path.startswith("/v1/"):
+            has_body = chunked or (length is not None and length.strip() not in {b"", b"0"})
+            if (content_type is None and has_body) or (
+                content_type is not None and not _is_json(content_type)
+            ):
+                got = content_type.decode("latin-1")[:100] if content_type else "none"
+                await _reply(
+                    send,
+                    415,
+                    _error(
+                        "unsupported_media_type",
+                        f"send the body as JSON with 'Content-Type: application/json' "
+                        f"(UTF-8); got {got!r}",
+                    ),
+                )
                 return
         if length is not None:
             if not length.isdigit() or int(length) > self.limit:
@@ -60,7 +197,7 @@ class GuardMiddleware:
             else:
                 await self.app(scope, receive, send)
             return
-        if scope["method"] in {"GET", "HEAD", "OPTIONS", "DELETE"}:
+        if method in {"GET", "HEAD", "OPTIONS", "DELETE"}:
             await self.app(scope, receive, send)
             return
         messages: list[Message] = []
@@ -83,15 +220,53 @@ class GuardMiddleware:
 
         await self.app(scope, replay_receive, send)
 
+    def _refuse_credentials(
+        self, path: str, authorization: bytes | None, scope: Scope
+    ) -> tuple[int, bytes] | None:
+        """(status, body) when the request lacks the credentials ``path`` needs; marks a
+        caller holding the API token as ``authenticated`` in the request's state."""
+        given = None if authorization is None else _bearer(authorization)
+        holds_api_token = (
+            self.api_token is not None
+            and given is not None
+            and hmac.compare_digest(given, self.api_token)
+        )
+        if holds_api_token:
+            scope.setdefault("state", {})["authenticated"] = True
+        if path.startswith("/v1/admin/"):
+            if self.admin_token is None:
+                if authorization is None:
+                    return 401, _error("unauthorized", _ADMIN_MISSING + _ADMIN_DISABLED)
+                return 403, _error(
+                    "forbidden",
+                    "admin endpoints are disabled: set SELECTOR_ADMIN_TOKEN to enable them",
+                )
+            if given is None:
+                return 401, _error("unauthorized", _ADMIN_MISSING)
+            if not hmac.compare_digest(given, self.admin_token):
+                return 401, _error("unauthorized", "the admin token is not valid")
+            return None
+        if self.api_token is None or path in _OPEN or path in self.exempt:
+            return None
+        if given is None:
+            return 401, _error("unauthorized", _MISSING)
+        if not hmac.compare_digest(given, self.api_token):
+            return 401, _error("unauthorized", "the bearer token is not valid")
+        return None
+
 
 _MISSING = (
     "send the header 'Authorization: Bearer <token>' (the service has SELECTOR_API_TOKEN set)"
 )
+_ADMIN_MISSING = (
+    "send 'Authorization: Bearer <admin token>' (SELECTOR_ADMIN_TOKEN, not the API token)"
+)
+_ADMIN_DISABLED = "; admin endpoints are disabled until it is set"
 
 
 async def _reply(send: Send, status: int, body: bytes) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    if status == 413:
+    if status in (413, 415):
         headers.append((b"connection", b"close"))
     if status == 401:
         headers.append((b"www-authenticate", b"Bearer"))

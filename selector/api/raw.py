@@ -21,6 +21,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
+from selector.errors import FieldProblem, RequestError
+
 __all__ = ["RawRoute", "document", "json_body", "mount"]
 
 M = TypeVar("M", bound=BaseModel)
@@ -29,6 +31,17 @@ M = TypeVar("M", bound=BaseModel)
 async def json_body(request: Request, model: type[M]) -> M:
     """``model`` validated from the request's JSON body, or a RequestValidationError."""
     raw = await request.body()
+    if not raw:
+        raise RequestError(
+            [
+                FieldProblem(
+                    "body",
+                    "the request has no body",
+                    "send the JSON object with a Content-Length header (an HTTP/1.0 request "
+                    "has a body only with one) or chunked over HTTP/1.1",
+                )
+            ]
+        )
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:

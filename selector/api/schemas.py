@@ -1,15 +1,31 @@
 """Wire schemas of the HTTP API: the contract gateways integrate against.
 
 Strict types: ``false`` is not a number and ``"3"`` is not an integer. Unknown
-request fields are ignored, so gateways may send more than we read.
+request fields are ignored, so gateways may send more than we read. Every number has a
+finite range (:mod:`selector.limits`), published in the OpenAPI spec as ``minimum`` /
+``maximum``; a value outside it, ``NaN`` or an infinity is a 422 naming the field.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
+from selector.limits import (
+    COST_WEIGHT_MAX,
+    LATENCY_MS_MAX,
+    TOKENS_MAX,
+    TURNS_MAX,
+    USD_MAX,
+)
 from selector.store import FEEDBACK_FIELDS
 
 __all__ = [
@@ -22,7 +38,7 @@ __all__ = [
     "Score",
 ]
 
-_STRICT = ConfigDict(strict=True, extra="ignore")
+_STRICT = ConfigDict(strict=True, extra="ignore", allow_inf_nan=False)
 
 
 def _one_of_present(*fields: str) -> dict[str, Any]:
@@ -33,7 +49,6 @@ def _one_of_present(*fields: str) -> dict[str, Any]:
 
 
 Name = Annotated[str, Field(min_length=1, max_length=256)]
-TOKENS_MAX = 1_000_000_000  # beyond any context window; keeps counts within 64 bits
 
 
 def _integral(value: object) -> object:
@@ -44,8 +59,10 @@ def _integral(value: object) -> object:
 
 
 # non-negative counts; 12.0 is accepted as 12
-Turns = Annotated[int, Field(ge=0, le=100_000), BeforeValidator(_integral)]
+Turns = Annotated[int, Field(ge=0, le=TURNS_MAX), BeforeValidator(_integral)]
 Tokens = Annotated[int, Field(ge=0, le=TOKENS_MAX), BeforeValidator(_integral)]
+LatencyMs = Annotated[float, Field(ge=0, le=LATENCY_MS_MAX, allow_inf_nan=False)]
+Usd = Annotated[float, Field(ge=0, le=USD_MAX, allow_inf_nan=False)]
 
 
 class ContentPart(BaseModel):
@@ -73,20 +90,33 @@ class RouteRequest(BaseModel):
     """Which model should answer this turn? Send ``messages``, ``turns``, or both."""
 
     model_config = ConfigDict(
-        strict=True, extra="ignore", json_schema_extra=_one_of_present("messages", "turns")
+        strict=True,
+        extra="ignore",
+        allow_inf_nan=False,
+        json_schema_extra=_one_of_present("messages", "turns"),
     )
     conversation_id: Name
-    messages: list[Message] | None = Field(None, max_length=10_000)
+    messages: list[Message] | None = Field(None, min_length=1, max_length=10_000)
     turns: Turns | None = None
     prompt_tokens: Tokens | None = None
     intent: str | None = Field(None, min_length=1, max_length=128)
     escalation: bool = False
     priority: Literal["low", "normal", "high"] = "normal"
     candidates: list[Name] | None = Field(None, min_length=1, max_length=256)
-    max_latency_ms: float | None = Field(None, gt=0, allow_inf_nan=False)
-    max_cost_usd: float | None = Field(None, gt=0, allow_inf_nan=False)
+    max_latency_ms: float | None = Field(None, gt=0, le=LATENCY_MS_MAX, allow_inf_nan=False)
+    max_cost_usd: float | None = Field(None, gt=0, le=USD_MAX, allow_inf_nan=False)
     # bounded so that λ × cost stays a finite utility (a larger λ means "cost only")
-    cost_weight: float | None = Field(None, ge=0, le=1e6, allow_inf_nan=False)
+    cost_weight: float | None = Field(None, ge=0, le=COST_WEIGHT_MAX, allow_inf_nan=False)
+
+    @field_validator("messages", mode="before")
+    @classmethod
+    def _not_empty(cls, v: object) -> object:
+        if isinstance(v, list) and not v:
+            raise ValueError(
+                "is empty: send the conversation's messages (at least the user's last one), "
+                "or leave `messages` out and send `turns`"
+            )
+        return v
 
     @model_validator(mode="after")
     def _messages_or_turns(self) -> RouteRequest:
@@ -136,15 +166,18 @@ class FeedbackRequest(BaseModel):
     """The result of the call and/or the conversation's outcome, for one decision."""
 
     model_config = ConfigDict(
-        strict=True, extra="ignore", json_schema_extra=_one_of_present(*FEEDBACK_FIELDS)
+        strict=True,
+        extra="ignore",
+        allow_inf_nan=False,
+        json_schema_extra=_one_of_present(*FEEDBACK_FIELDS),
     )
     decision_id: Name
     model: Name | None = Field(None, description="The model that served, if not the decided one.")
-    latency_ms: float | None = Field(None, ge=0, allow_inf_nan=False)
+    latency_ms: LatencyMs | None = None
     error: str | None = Field(None, min_length=1, max_length=256)
     prompt_tokens: Tokens | None = None
     completion_tokens: Tokens | None = None
-    cost_usd: float | None = Field(None, ge=0, allow_inf_nan=False)
+    cost_usd: Usd | None = None
     resolved: bool | None = None
     reward: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
 

@@ -106,3 +106,33 @@ def test_a_catalog_with_nothing_enabled_is_refused(tmp_path: Path) -> None:
 def test_a_catalog_that_is_not_a_list_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="models"):
         load_catalog(write(tmp_path, "models: 3\n"))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("input_usd_per_mtok", ".inf"),
+        ("output_usd_per_mtok", ".nan"),
+        ("expected_latency_ms", ".inf"),
+        ("latency_slo_ms", "1.0e+300"),
+        ("input_usd_per_mtok", "1.0e+300"),
+    ],
+)
+def test_a_number_that_is_not_finite_or_beyond_its_range_is_refused(
+    tmp_path: Path, field: str, value: str
+) -> None:
+    text = GOOD.replace(f"    {field}: ", f"    {field}: {value}\n    _old_{field}: ", 1).replace(
+        f"    _old_{field}: ", "    # was: ", 1
+    )
+    with pytest.raises(ConfigError, match=rf"models\[0\] \(small\): {field}"):
+        load_catalog(write(tmp_path, text))
+
+
+def test_a_prior_with_an_infinite_delta_is_refused(tmp_path: Path) -> None:
+    from models.prior import DEFAULT_PRIOR_PATH, load_prior
+
+    text = DEFAULT_PRIOR_PATH.read_text() + "\nmodel_delta:\n  gpt-5: .inf\n"
+    bad = tmp_path / "prior.yaml"
+    bad.write_text(text)
+    with pytest.raises(ConfigError, match="model_delta"):
+        load_prior(bad)

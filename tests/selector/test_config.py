@@ -76,7 +76,8 @@ def test_without_an_intent_classifier_the_service_runs_degraded(tmp_path: object
     settings = load_settings(db_path=Path(str(tmp_path)) / "d.db", intent_model_dir=empty)
     svc = SelectorService.from_settings(settings)
     assert svc.degraded
-    assert "MANIFEST.json" in svc.degraded[0]
+    assert svc.degraded[0][0] == "intent_classifier"
+    assert "MANIFEST.json" in svc.degraded[0][1]
     svc.start()
     try:
         conv = Conversation(messages=[("user", "I was charged twice")])
@@ -99,3 +100,102 @@ def test_static_rules_need_their_models_in_the_catalog(tmp_path: object) -> None
     )
     with pytest.raises(ConfigError, match="SELECTOR_BASELINE_HEAVY_MODEL"):
         SelectorService.from_settings(settings)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SELECTOR_LATENCY_WEIGHT", "inf"),
+        ("SELECTOR_COST_WEIGHT", "nan"),
+        ("SELECTOR_COST_WEIGHT", "1e400"),
+        ("SELECTOR_REWARD_DEADLINE_MS", "-inf"),
+        ("SELECTOR_JOIN_WINDOW_S", "Infinity"),
+        ("SELECTOR_LATENCY_WEIGHT", "1e300"),  # finite, but w × latency would overflow
+        ("SELECTOR_REWARD_LATE_PENALTY", "1e308"),
+        ("SELECTOR_REWARD_DEFAULT_OUTCOME", "nan"),
+    ],
+)
+def test_a_number_that_is_not_finite_or_beyond_its_range_is_refused(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match=variable):
+        load_settings()
+
+
+@pytest.mark.parametrize("variable", ["SELECTOR_API_TOKEN", "SELECTOR_ADMIN_TOKEN"])
+@pytest.mark.parametrize("value", ["", " ", "\t", "two words", "tök"])
+def test_a_token_that_is_set_must_be_usable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    """An empty token must never mean 'no auth': it is a start-up error."""
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match=variable):
+        load_settings()
+
+
+def test_serve_refuses_an_empty_token_before_it_listens(tmp_path: object) -> None:
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "selector", "serve", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SELECTOR_API_TOKEN": "", "SELECTOR_DB_PATH": f"{tmp_path}/d.db"},
+    )
+    assert proc.returncode == 2
+    assert "SELECTOR_API_TOKEN: is empty or blank" in proc.stderr
+
+
+def test_serving_beyond_loopback_needs_a_token_or_an_explicit_opt_out() -> None:
+    with pytest.raises(ConfigError, match="SELECTOR_API_TOKEN"):
+        load_settings(host="0.0.0.0")
+    assert load_settings(host="0.0.0.0", api_token="t0ken").host == "0.0.0.0"
+    assert load_settings(host="0.0.0.0", allow_unauthenticated=True).api_token is None
+    assert load_settings(host="::1").api_token is None
+
+
+def test_the_challenger_policy_is_named_by_its_own_variable(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from selector.service import SelectorService
+
+    settings = load_settings(db_path=Path(str(tmp_path)) / "d.db", challenger_policy="nope")
+    with pytest.raises(ConfigError, match="SELECTOR_CHALLENGER_POLICY='nope'"):
+        SelectorService.from_settings(settings)
+
+
+def test_a_damaged_decision_log_says_so_and_how_to_recover(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from selector.errors import StoreError
+    from selector.store import DecisionLog
+
+    db = Path(str(tmp_path)) / "selector.db"
+    db.write_bytes(b"this is not a database, " * 400)
+    with pytest.raises(StoreError) as found:
+        DecisionLog(db)
+    message = str(found.value)
+    assert "is damaged" in message
+    assert ".recover" in message
+    assert "writable" not in message
+
+
+def test_a_damaged_mlflow_store_serves_the_prior_and_says_why(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from selector.service import SelectorService
+
+    folder = Path(str(tmp_path))
+    (folder / "mlflow.db").write_bytes(b"\x00garbage" * 1000)
+    settings = load_settings(
+        db_path=folder / "d.db", mlflow_tracking_uri=f"sqlite:///{folder}/mlflow.db"
+    )
+    svc = SelectorService.from_settings(settings)
+    status = svc.quality_status
+    assert (status.loaded, status.serving) == (False, "prior")
+    assert "not a database" in (status.reason or "")
+    assert any(p.part == "quality_model" for p in svc.health().degraded)

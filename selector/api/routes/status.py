@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import JSONResponse, Response
 
@@ -28,20 +29,54 @@ async def healthz() -> dict[str, str]:
 
 @router.get(
     "/readyz",
-    summary="Ready to serve decisions (503 with the reasons when not)",
+    summary="Ready to serve decisions (503 with the reasons when not), and every part "
+    "served in a reduced form",
     responses={503: {"description": "Not ready"}},
 )
-async def readyz(service: ServiceDep) -> Response:
-    ok, reasons = service.readiness()
-    body = {
-        "status": "ready" if ok else "not_ready",
-        "reasons": reasons,
-        "degraded": service.degradations(),
+async def readyz(request: Request, service: ServiceDep) -> Response:
+    """``status`` is ``ready`` (200) while decisions and feedback can be acknowledged,
+    else ``not_ready`` (503) with ``reasons``. ``degraded`` lists every part served in a
+    reduced form as ``{"part", "reason"}`` (see :mod:`selector.health`). A caller without
+    the API token sees file names, not absolute paths."""
+    health = service.health()
+    body: dict[str, Any] = {
+        "status": "ready" if health.ready else "not_ready",
+        "reasons": health.reasons,
+        "degraded": [p.as_dict() for p in health.degraded],
         "policy": service.policy.name,
         "quality_model": service.quality_status.as_dict(),
         "cost_weight": service.cost_weight(),
     }
-    return JSONResponse(body, status_code=200 if ok else 503)
+    if not getattr(request.state, "authenticated", False):
+        body = _redact(body)
+    return JSONResponse(body, status_code=200 if health.ready else 503)
+
+
+# an absolute path (not the ':/' of a URI like models:/name), and a file URI's path
+_URI_PATH = re.compile(r"\b(sqlite|file):/{2,}((?:[^\s/'\"`,;()]+/)*)([^\s/'\"`,;()]*)")
+_ABS_PATH = re.compile(r"(?<![\w.:/~…-])/(?:[^\s/'\"`,;:()\[\]{}<>]+/)*([^\s/'\"`,;:()\[\]{}<>]*)")
+
+
+def redact_paths(text: str) -> str:
+    """``text`` with each absolute path cut to its last part.
+
+    >>> redact_paths("cannot open /srv/sel/selector.db: locked; see sqlite:////srv/m/mlflow.db")
+    'cannot open …/selector.db: locked; see sqlite:///…/mlflow.db'
+    >>> redact_paths("models:/model-selector-quality@champion not found")
+    'models:/model-selector-quality@champion not found'
+    """
+    text = _URI_PATH.sub(lambda m: f"{m[1]}:///…/{m[3]}", text)
+    return _ABS_PATH.sub(r"…/\1", text)
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_paths(value)
+    if isinstance(value, dict):
+        return {k: _redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return value
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

@@ -120,7 +120,7 @@ def test_without_a_registry_the_prior_is_served(client: httpx.Client) -> None:
     assert body["status"] == "ready"
     assert body["quality_model"]["requested"] == f"models:/{NAME}@champion"
     assert body["quality_model"]["serving"] == "prior"
-    assert any("train and register a model first" in d for d in body["degraded"])
+    assert any("train and register a model first" in d["reason"] for d in body["degraded"])
 
 
 def test_admin_endpoints_are_off_without_an_admin_token(client: httpx.Client) -> None:
