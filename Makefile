@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run serve test check lint typecheck bench soak clean
+.PHONY: install run serve test check lint typecheck bench soak poison clean
 
 install: $(VENV)/.installed
 
@@ -39,6 +39,10 @@ bench: install
 soak: install
 	$(BIN)/pytest -m soak -s -p no:cacheprovider tests/soak
 	$(BIN)/python bench/run.py --put soak
+
+# the poison sequence against a real server: refused feedback, a poisoned log after kill -9
+poison: install
+	$(BIN)/pytest -p no:cacheprovider -v tests/selector/api/test_poison_e2e.py tests/selector/test_poison.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache demo

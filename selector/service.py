@@ -339,7 +339,7 @@ class SelectorService:
         )
         if any(policy_class(n, v).online for n, v in named):
             learner, how = open_learner(settings)
-            log.info("online layer %s", how)
+            log.info("online layer: %s", how)
         bandit = learner.bandit if learner else None
         policy = build_policy(settings.policy, quality, catalog, settings, bandit)
         challenger = None

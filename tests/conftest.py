@@ -34,6 +34,13 @@ class Server:
     env: dict[str, str]
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    def log_lines(self) -> list[str]:
+        """What the server has written to stderr (its log) so far."""
+        if self.log_path is None or not self.log_path.exists():
+            return []
+        return self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
 
     @property
     def url(self) -> str:
@@ -49,17 +56,21 @@ class Server:
             "SELECTOR_PORT": str(self.port),
         }
         env["SELECTOR_DB_PATH"] = str(self.db_path)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "selector", "serve", "--log-level", "warning"],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        env.setdefault("SELECTOR_LOG_LEVEL", "warning")
+        # the log goes to a file: a pipe nobody reads would fill and stall the server
+        self.log_path = self.db_path.parent / f"server-{self.port}.log"
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "selector", "serve"],
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                err = "\n".join(self.log_lines())
                 raise RuntimeError(f"server exited with {self.proc.returncode}: {err}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
@@ -78,15 +89,11 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        if self.proc and self.proc.stderr:
-            self.proc.stderr.close()
 
     def kill9(self) -> None:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
-        if self.proc.stderr:
-            self.proc.stderr.close()
 
 
 @pytest.fixture

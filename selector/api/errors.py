@@ -10,6 +10,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from selector.errors import RequestError, SelectorError
@@ -119,6 +120,15 @@ async def _on_http(request: Request, exc: HTTPException) -> Response:
     return response
 
 
+async def _on_disconnect(request: Request, exc: ClientDisconnect) -> Response:
+    """The client went away (or was cut off as too slow) before its body arrived whole:
+    nobody is left to answer, and it is no fault of the service."""
+    log.info(
+        "client left before its request arrived whole: %s %s", request.method, request.url.path
+    )
+    return error_response(400, "client_disconnected", "the request did not arrive whole")
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response(500, "internal_error", "unexpected error; see the service log")
@@ -128,4 +138,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
     app.add_exception_handler(SelectorError, _on_selector_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _on_http)  # type: ignore[arg-type]
+    app.add_exception_handler(ClientDisconnect, _on_disconnect)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_unexpected)

@@ -5,8 +5,12 @@ derandomised, so the suite is reproducible."""
 
 from __future__ import annotations
 
+import json
+import math
 from collections import Counter
+from typing import Any
 
+import httpx
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
@@ -65,3 +69,87 @@ def test_schema_violating_requests_are_rejected_with_a_named_error(server: Serve
 
         fuzz()
     assert answered[422] > 100, answered
+
+
+def _numeric_fields(spec: dict[str, Any], schema: str) -> dict[str, dict[str, Any]]:
+    out = {}
+    for name, prop in spec["components"]["schemas"][schema]["properties"].items():
+        for branch in prop.get("anyOf", [prop]):
+            if branch.get("type") in ("number", "integer"):
+                out[name] = branch
+    return out
+
+
+def _within(value: float, f: dict[str, Any]) -> bool:
+    if not math.isfinite(value):
+        return False
+    if f["type"] == "integer" and not float(value).is_integer():
+        return False
+    lo, hi = f.get("minimum"), f.get("maximum")
+    xlo, xhi = f.get("exclusiveMinimum"), f.get("exclusiveMaximum")
+    return (
+        (lo is None or value >= lo)
+        and (hi is None or value <= hi)
+        and (xlo is None or value > xlo)
+        and (xhi is None or value < xhi)
+    )
+
+
+def _edges(f: dict[str, Any]) -> list[float]:
+    """Each bound, the nearest numbers either side of it, and numbers no range holds."""
+    out = [0.0, -0.0, 5e-324, 1e308, -1e308, math.inf, -math.inf, math.nan]
+    for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        if key in f:
+            b = float(f[key])
+            out += [b, math.nextafter(b, math.inf), math.nextafter(b, -math.inf), b + 1, b - 1]
+    return out
+
+
+def _number(value: float) -> str:
+    """JSON text for ``value``; non-finite ones as a client would send them."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "1e999" if value > 0 else "-Infinity"
+    return repr(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
+
+
+def test_boundary_and_non_finite_numbers_are_served_or_refused_by_their_range(
+    server: Server,
+) -> None:
+    """Every numeric field of the API at each bound, just past it, and at ±1e308,
+    infinities and NaN: within the documented range the request is served, outside it
+    refused with 422 naming the field; never a 5xx."""
+    spec = httpx.get(f"{server.url}/openapi.json").json()
+    with httpx.Client(base_url=server.url, timeout=10) as c:
+        bases = {
+            "RouteRequest": ("/v1/route", {"conversation_id": "f", "turns": 2}, 200),
+            "FeedbackRequest": (
+                "/v1/feedback",
+                {"decision_id": "set for each case", "error": "timeout"},
+                202,
+            ),
+        }
+        cases = [
+            (schema, name, f, value)
+            for schema in bases
+            for name, f in _numeric_fields(spec, schema).items()
+            for value in _edges(f)
+        ]
+
+        for i, (schema, name, f, value) in enumerate(cases):
+            path, base, ok = bases[schema]
+            rest = {k: v for k, v in base.items() if k != name}
+            if schema == "FeedbackRequest":  # a decision of its own: an outcome is one
+                fresh = c.post("/v1/route", json={"conversation_id": f"f{i}", "turns": 1})
+                rest["decision_id"] = fresh.json()["decision_id"]
+            body = f'{{"{name}": {_number(value)}, {json.dumps(rest)[1:]}'
+            r = c.post(path, content=body, headers={"Content-Type": "application/json"})
+            assert r.status_code < 500, (name, value, r.text)
+            if _within(value, f):
+                assert r.status_code == ok, (name, value, r.text)
+            else:
+                assert r.status_code == 422, (name, value, r.text)
+                named = {p["field"] for p in r.json()["error"]["fields"]}
+                assert named & {name, "body"}, (name, value, r.text)
+    assert {c[1] for c in cases} >= {"latency_ms", "cost_usd", "cost_weight", "max_latency_ms"}
