@@ -148,9 +148,7 @@ def run(duration: int = 8, connections: int = 16, rounds: int = 3) -> Section:
                 "serve",
                 "--port",
                 str(sel_port),
-                "--log-level",
-                "warning",
-            ],
+            ],  # the default logging: INFO and the access log, as JSON lines (to nowhere)
             {"SELECTOR_DB_PATH": str(Path(tmp) / "bench.db")},
             sel_port,
         )

@@ -89,21 +89,28 @@ def test_an_outcome_updates_the_decided_model_by_reward_minus_utility(
     bandit = service.learner.bandit
     assert bandit.updates_ == 1
     assert "selector_online_updates 1.0" in metrics(service)
+    expected = first_correction(service, res, 0.0, 0.01, 3400.0)
+    assert bandit.correction(res.decision.model, res.intent_group) == pytest.approx(expected)
+
+
+def first_correction(
+    service: SelectorService, res: RouteResult, outcome: float, cost: float, latency: float
+) -> float:
+    """The correction of the decided model after this one outcome (late: past 3 s)."""
     chosen = next(s for s in res.decision.scores if s.model == res.decision.model)
     reward = turn_reward(
-        0.0,
-        0.01,
-        3400.0,
-        True,
+        outcome,
+        cost,
+        latency,
+        latency > 3000,
         res.decision.cost_weight,
         res.decision.latency_weight,
         service.settings.reward_late_penalty,
     )
     residual = reward - chosen.utility
-    n0 = bandit.params.prior_weight
+    n0 = service.learner.bandit.params.prior_weight  # type: ignore[union-attr]
     model_level = residual / (1 + n0)
-    expected = (residual + n0 * model_level) / (1 + n0)
-    assert bandit.correction(res.decision.model, res.intent_group) == pytest.approx(expected)
+    return (residual + n0 * model_level) / (1 + n0)
 
 
 def test_a_decision_the_gateway_overrode_is_not_learned(service: SelectorService) -> None:
@@ -192,19 +199,7 @@ def test_decisions_waiting_for_their_outcome_hold_no_memory(tmp_path: Path) -> N
         assert not [d for d in [first.decision_id, *waiting] if d in state]
         assert not [k for k, v in vars(svc.learner).items() if isinstance(v, dict) and v]
         send(svc, first.decision_id, resolved=False)
-        chosen = next(s for s in first.decision.scores if s.model == first.decision.model)
-        reward = turn_reward(
-            0.0,
-            0.01,
-            3400.0,
-            True,
-            first.decision.cost_weight,
-            first.decision.latency_weight,
-            svc.settings.reward_late_penalty,
-        )
-        n0 = svc.learner.bandit.params.prior_weight
-        residual = reward - chosen.utility
-        expected = (residual + n0 * residual / (1 + n0)) / (1 + n0)
+        expected = first_correction(svc, first, 0.0, 0.01, 3400.0)
         got = svc.learner.bandit.correction(first.decision.model, first.intent_group)  # type: ignore[attr-defined]
         assert got == pytest.approx(expected)
     finally:

@@ -1,10 +1,12 @@
 """Soak: a real server under a fixed rate of decisions and feedback for ten minutes
-(``SOAK_SECONDS``), with the online layer on and a one-minute join window, so that
-windows close many times over. Its memory must stay flat, the online layer's pending
-decisions bounded by the window, and everything acknowledged must be in the log.
+(``SOAK_SECONDS``), with the online layer on and the default join window (a day), so
+that no window closes and the decisions still waiting for their outcome only grow (30 %
+never get one). The server's memory must stay flat all the same (what a waiting
+decision needs stays in the log, not in memory), and everything acknowledged must be in
+the log.
 
 Not part of ``make test``: run it with ``make soak``. It writes ``soak.json`` and a plot
-of memory and pending decisions over time to ``SOAK_OUT`` (default bench/results/).
+of memory and waiting decisions over time to ``SOAK_OUT`` (default bench/results/).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ pytestmark = [pytest.mark.soak, pytest.mark.integration]
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "600"))
 RATE = float(os.environ.get("SOAK_RATE", "100"))  # decisions per second
-WINDOW_S = float(os.environ.get("SOAK_WINDOW_S", "60"))  # the join window
+WINDOW_S = float(os.environ.get("SOAK_WINDOW_S", "86400"))  # the join window
 OUT = Path(os.environ.get("SOAK_OUT", ROOT / "bench" / "results"))
 MESSAGES = [
     "Where is my card? I ordered it two weeks ago",
@@ -70,7 +72,11 @@ async def drive(url: str, pid: int, db: Path) -> dict[str, Any]:
 
         async def conversation(i: int, resend: bool, bad: bool, outcome: bool) -> None:
             if bad:
-                r = await c.post("/v1/route", content=b'{"conversation_id": "x", "messages": [')
+                r = await c.post(
+                    "/v1/route",
+                    content=b'{"conversation_id": "x", "messages": [',
+                    headers={"Content-Type": "application/json"},
+                )
                 codes[f"bad {r.status_code}"] += 1
                 return
             body = {
@@ -100,8 +106,9 @@ async def drive(url: str, pid: int, db: Path) -> dict[str, Any]:
                 {
                     "t": t,
                     "rss_mb": rss_mb(pid),
-                    "pending": gauge(m, "selector_online_pending_decisions"),
+                    "waiting": waiting(db),
                     "updates": gauge(m, "selector_online_updates"),
+                    "lag_events": gauge(m, "selector_online_lag_events"),
                     "wal_mb": wal.stat().st_size / 2**20 if wal.exists() else 0.0,
                 }
             )
@@ -134,6 +141,18 @@ async def drive(url: str, pid: int, db: Path) -> dict[str, Any]:
     }
 
 
+def waiting(db: Path) -> float:
+    """Decisions in their join window without an outcome: what the online layer would
+    have to hold if it kept their call results in memory."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+        found = conn.execute(
+            "SELECT COUNT(*) FROM decisions d WHERE NOT EXISTS "
+            "(SELECT 1 FROM outcomes o WHERE o.decision_id = d.decision_id) AND d.ts > ?",
+            (time.time() - WINDOW_S,),
+        ).fetchone()
+    return float(found[0])
+
+
 def slope_mb_per_hour(samples: list[dict[str, float]]) -> float:
     t = np.array([s["t"] for s in samples])
     y = np.array([s["rss_mb"] for s in samples])
@@ -154,9 +173,12 @@ def plot(samples: list[dict[str, float]], path: Path) -> None:
     ax.set_ylim(bottom=0)
     ax2 = ax.twinx()
     (pending,) = ax2.plot(
-        t, [s["pending"] for s in samples], color="tab:orange", label="pending decisions"
+        t,
+        [s["waiting"] for s in samples],
+        color="tab:orange",
+        label="decisions waiting for an outcome (kept in the log)",
     )
-    ax2.set_ylabel("pending decisions")
+    ax2.set_ylabel("decisions waiting for an outcome")
     ax2.set_ylim(bottom=0)
     ax.legend(handles=[rss, pending], loc="center right")
     ax.set_title(f"soak: {RATE:.0f} decisions/s, join window {WINDOW_S:.0f} s")
@@ -195,9 +217,10 @@ def report(summary: dict[str, Any], warm: list[dict[str, float]]) -> str:
         ),
         (
             "online layer",
-            f"at most {summary['max_pending']:,.0f} pending decisions (one window of decisions: "
-            f"{summary['rate_per_s'] * summary['join_window_s']:,.0f}); "
-            f"{summary['updates']:,.0f} outcomes learned",
+            f"{summary['max_waiting']:,.0f} decisions waiting for their outcome at the end "
+            "(their call results stay in the log: the learner holds nothing per decision); "
+            f"{summary['updates']:,.0f} outcomes learned; at most "
+            f"{summary['max_lag_events']:,.0f} feedback events not read yet at a sample",
         ),
         ("decision log", f"WAL file at most {summary['max_wal_mb']} MB"),
     ]
@@ -205,7 +228,8 @@ def report(summary: dict[str, Any], warm: list[dict[str, float]]) -> str:
     stamp = time.strftime("%Y-%m-%d %H:%M")
     lines += [
         "",
-        "![Server memory and pending decisions over the soak](bench/results/soak.png)",
+        "![Server memory and decisions waiting for their outcome over the soak]"
+        "(bench/results/soak.png)",
         "",
         f"_Measured with `make soak` on {machine()}, {stamp}._",
     ]
@@ -230,7 +254,7 @@ def test_memory_stays_flat_and_nothing_acknowledged_is_lost(
     server.stop()
 
     samples = run["samples"]
-    warm = [s for s in samples if s["t"] >= max(3 * WINDOW_S, 0.3 * SECONDS)]
+    warm = [s for s in samples if s["t"] >= 0.3 * SECONDS]  # after start-up allocations
     growth = warm[-1]["rss_mb"] - warm[0]["rss_mb"]
     summary = {
         "rate_per_s": RATE,
@@ -241,7 +265,8 @@ def test_memory_stays_flat_and_nothing_acknowledged_is_lost(
         "rss_mb_first_last": [round(samples[0]["rss_mb"], 1), round(samples[-1]["rss_mb"], 1)],
         "rss_mb_after_warm_up_first_last": [round(warm[0]["rss_mb"], 1), round(growth, 1)],
         "rss_slope_after_warm_up_mb_per_hour": round(slope_mb_per_hour(warm), 1),
-        "max_pending": max(s["pending"] for s in samples),
+        "max_waiting": max(s["waiting"] for s in samples),
+        "max_lag_events": max(s["lag_events"] for s in samples),
         "max_wal_mb": round(max(s["wal_mb"] for s in samples), 1),
         "updates": samples[-1]["updates"],
         "samples": samples,
@@ -256,9 +281,9 @@ def test_memory_stays_flat_and_nothing_acknowledged_is_lost(
     # every request answered, none with a server error; malformed ones with a 422
     assert not [k for k in codes if k.endswith((" 500", " 502", " 503", " 504"))], codes
     assert set(codes) <= KNOWN, codes
-    # the online layer holds at most one window of decisions, and keeps learning
-    bound = RATE * WINDOW_S * 1.2
-    assert summary["max_pending"] <= bound, summary["max_pending"]
+    # decisions waiting for an outcome pile up (no window closes; 30 % never get one)
+    # while memory stays flat: they are not held in memory; learning keeps up
+    assert summary["max_waiting"] > 0.2 * run["sent"], summary["max_waiting"]
     assert summary["updates"] > 0.5 * run["sent"] * 0.7
     # memory is flat once the windows turn over: under 50 MB an hour (a leak of
     # 140 bytes per decision at 100 decisions/s would pass it)

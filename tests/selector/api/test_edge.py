@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.selector.api.test_fuzz import numeric_fields
+
 ROUTE = {"conversation_id": "c-1", "messages": [{"role": "user", "content": "hello"}]}
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -168,15 +170,6 @@ def test_bad_bodies_get_messages_that_say_what_is_wrong(
     assert says in problem["problem"]
 
 
-def _numeric_fields(spec: dict[str, Any], schema: str) -> dict[str, dict[str, Any]]:
-    out = {}
-    for name, prop in spec["components"]["schemas"][schema]["properties"].items():
-        for branch in prop.get("anyOf", [prop]):
-            if branch.get("type") in ("number", "integer"):
-                out[name] = branch
-    return out
-
-
 def test_every_number_of_the_api_has_a_finite_documented_range(app_client: AppClient) -> None:
     """Every numeric request field publishes both bounds; just past either, an
     infinity, NaN and 1e308 are each refused with 422 naming the field."""
@@ -189,7 +182,7 @@ def test_every_number_of_the_api_has_a_finite_documented_range(app_client: AppCl
     }
     checked = []
     for schema, (path, base) in cases.items():
-        fields = _numeric_fields(spec, schema)
+        fields = numeric_fields(spec, schema)
         assert fields, schema
         for name, f in fields.items():
             low = f.get("minimum", f.get("exclusiveMinimum"))

@@ -71,7 +71,8 @@ def test_schema_violating_requests_are_rejected_with_a_named_error(server: Serve
     assert answered[422] > 100, answered
 
 
-def _numeric_fields(spec: dict[str, Any], schema: str) -> dict[str, dict[str, Any]]:
+def numeric_fields(spec: dict[str, Any], schema: str) -> dict[str, dict[str, Any]]:
+    """The numeric properties of ``schema`` in an OpenAPI ``spec``, by name."""
     out = {}
     for name, prop in spec["components"]["schemas"][schema]["properties"].items():
         for branch in prop.get("anyOf", [prop]):
@@ -133,7 +134,7 @@ def test_boundary_and_non_finite_numbers_are_served_or_refused_by_their_range(
         cases = [
             (schema, name, f, value)
             for schema in bases
-            for name, f in _numeric_fields(spec, schema).items()
+            for name, f in numeric_fields(spec, schema).items()
             for value in _edges(f)
         ]
 
