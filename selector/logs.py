@@ -14,12 +14,13 @@ handler. Fields of an event are passed as ``extra={...}``.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
 from contextvars import ContextVar
 from typing import Any, TextIO
+
+import orjson
 
 __all__ = ["REQUEST_ID", "JsonFormatter", "TextFormatter", "configure_logging"]
 
@@ -34,12 +35,20 @@ _STANDARD = frozenset(
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
-    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
+    d = record.__dict__
+    return {k: d[k] for k in d.keys() - _STANDARD}
+
+
+_second: list[Any] = [None, ""]  # the last whole second formatted, and its text
 
 
 def _timestamp(created: float) -> str:
-    t = time.gmtime(created)
-    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', t)}.{int(created % 1 * 1000):03d}Z"
+    """ISO 8601 in UTC with milliseconds; the date and time of a second formatted once
+    (an access log writes thousands of lines a second)."""
+    whole = int(created)
+    if _second[0] != whole:
+        _second[0], _second[1] = whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+    return f"{_second[1]}.{int(created % 1 * 1000):03d}Z"
 
 
 class _RequestIdFilter(logging.Filter):
@@ -64,7 +73,7 @@ class JsonFormatter(logging.Formatter):
         out.update(_fields(record))
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str, ensure_ascii=False)
+        return orjson.dumps(out, default=str).decode()
 
 
 class TextFormatter(logging.Formatter):
@@ -92,6 +101,11 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
     """Send every logger (the service's, uvicorn's, libraries') to one handler on
     ``stream`` (stderr) in ``fmt``; called once by ``selector serve``."""
     stream = stream or sys.stderr
+    # what no line shows is not collected per record (the logging HOWTO's "Optimization")
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging._srcfile = None  # no caller's file and line
     if fmt == "auto":
         fmt = "text" if stream.isatty() else "json"
     handler = logging.StreamHandler(stream)

@@ -105,3 +105,13 @@ def test_an_unreachable_registry_falls_back(
         assert refused.status_code == 503
         assert "unreachable" in refused.json()["error"]["message"]
         assert "still serving prior" in refused.json()["error"]["message"]
+
+
+def test_a_damaged_registry_database_falls_back(
+    tmp_path: Path, make_server: Callable[..., Server]
+) -> None:
+    """A corrupt mlflow.db used to stop the start with a SQLAlchemy traceback."""
+    (tmp_path / "mlflow.db").write_bytes(b"not an sqlite file\n" * 500)
+    server = make_server(SELECTOR_MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path}/mlflow.db")
+    with httpx.Client(base_url=server.url, timeout=30.0) as c:
+        assert_falls_back(c, "file is not a database")

@@ -135,3 +135,16 @@ def test_sigterm_under_load_answers_every_request_already_sent(
     with sqlite3.connect(server.db_path) as conn:
         stored = {r[0] for r in conn.execute("SELECT decision_id FROM decisions")}
     assert acked <= stored
+
+
+def test_an_http_1_0_body_without_a_length_is_named(server: Server) -> None:
+    """HTTP/1.0 has no chunked bodies: without Content-Length the request has none."""
+    s = connect(
+        server,
+        b"POST /v1/route HTTP/1.0\r\nContent-Type: application/json\r\n\r\n"
+        b'{"conversation_id": "c", "turns": 2}',
+    )
+    answer = answer_of(s)
+    assert answer.startswith(b"HTTP/1.1 422 "), answer
+    assert b"has no body" in answer
+    assert b"Content-Length" in answer
