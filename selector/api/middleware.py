@@ -171,10 +171,12 @@ class EdgeMiddleware:
     ) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
-        refused = self._refuse_credentials(path, authorization, scope)
+        refused, authenticated = self._check_credentials(path, authorization)
         if refused is not None:
             await _reply(send, *refused)
             return
+        if authenticated and path == "/readyz":  # a state of its own: never shared
+            scope = {**scope, "state": {**scope.get("state", {}), "authenticated": True}}
         if method in _WITH_BODY and path.startswith("/v1/"):
             has_body = chunked or (length is not None and length.strip() not in {b"", b"0"})
             if (content_type is None and has_body) or (
@@ -220,39 +222,40 @@ class EdgeMiddleware:
 
         await self.app(scope, replay_receive, send)
 
-    def _refuse_credentials(
-        self, path: str, authorization: bytes | None, scope: Scope
-    ) -> tuple[int, bytes] | None:
-        """(status, body) when the request lacks the credentials ``path`` needs; marks a
-        caller holding the API token as ``authenticated`` in the request's state."""
+    def _check_credentials(
+        self, path: str, authorization: bytes | None
+    ) -> tuple[tuple[int, bytes] | None, bool]:
+        """(status, body) when the request lacks the credentials ``path`` needs, else
+        None; and whether the caller holds the API token."""
         given = None if authorization is None else _bearer(authorization)
         holds_api_token = (
             self.api_token is not None
             and given is not None
             and hmac.compare_digest(given, self.api_token)
         )
-        if holds_api_token:
-            scope.setdefault("state", {})["authenticated"] = True
         if path.startswith("/v1/admin/"):
             if self.admin_token is None:
                 if authorization is None:
-                    return 401, _error("unauthorized", _ADMIN_MISSING + _ADMIN_DISABLED)
-                return 403, _error(
-                    "forbidden",
-                    "admin endpoints are disabled: set SELECTOR_ADMIN_TOKEN to enable them",
-                )
+                    return (401, _error("unauthorized", _ADMIN_MISSING + _ADMIN_DISABLED)), False
+                return (
+                    403,
+                    _error(
+                        "forbidden",
+                        "admin endpoints are disabled: set SELECTOR_ADMIN_TOKEN to enable them",
+                    ),
+                ), False
             if given is None:
-                return 401, _error("unauthorized", _ADMIN_MISSING)
+                return (401, _error("unauthorized", _ADMIN_MISSING)), False
             if not hmac.compare_digest(given, self.admin_token):
-                return 401, _error("unauthorized", "the admin token is not valid")
-            return None
+                return (401, _error("unauthorized", "the admin token is not valid")), False
+            return None, holds_api_token
         if self.api_token is None or path in _OPEN or path in self.exempt:
-            return None
+            return None, holds_api_token
         if given is None:
-            return 401, _error("unauthorized", _MISSING)
-        if not hmac.compare_digest(given, self.api_token):
-            return 401, _error("unauthorized", "the bearer token is not valid")
-        return None
+            return (401, _error("unauthorized", _MISSING)), False
+        if not holds_api_token:
+            return (401, _error("unauthorized", "the bearer token is not valid")), False
+        return None, True
 
 
 _MISSING = (

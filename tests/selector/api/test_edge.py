@@ -76,6 +76,7 @@ def test_readyz_shows_absolute_paths_only_to_a_caller_with_the_token(
     assert str(tmp_path) not in anonymous.text
     assert "champion" in anonymous.text  # the file name still says which
     assert str(missing) in c.get("/readyz", headers=AUTH).text
+    assert str(tmp_path) not in c.get("/readyz").text  # nothing carried over
     # without any token configured, nobody is authenticated: paths stay hidden
     assert str(tmp_path) not in app_client(quality_model=str(missing)).get("/readyz").text
 
