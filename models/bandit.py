@@ -223,6 +223,9 @@ class ResidualBandit:
             updates = int(state["updates"])
         except (KeyError, TypeError, IndexError) as exc:
             raise ValueError(f"not a bandit state: {exc!r}") from exc
+        bad = sorted(k for k, (s, w) in sums.items() if not (math.isfinite(s) and math.isfinite(w)))
+        if bad:  # e.g. saved by a build that learned from an overflowing reward
+            raise ValueError(f"not a usable bandit state: sums of {bad[:3]} are not finite")
         out = cls(params)
         out._sums, out.updates_ = sums, updates
         return out

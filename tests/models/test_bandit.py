@@ -85,3 +85,12 @@ def test_bad_parameters_and_states_are_refused_with_the_reason() -> None:
         ResidualBandit.from_state({"params": {}})
     with pytest.raises(ValueError, match="finite"):
         ResidualBandit().update("m", "g", float("nan"))
+
+
+def test_a_state_with_sums_that_are_not_finite_is_refused() -> None:
+    """A state saved by a build that learned from an overflowing reward: refused (the
+    service then rebuilds the state from the log, skipping what cannot be learned)."""
+    state = ResidualBandit().state()
+    state["sums"] = {"gpt-5": [float("-inf"), 3.0], "gpt-5|billing": [1.0, 2.0]}
+    with pytest.raises(ValueError, match="not finite"):
+        ResidualBandit.from_state(state)
