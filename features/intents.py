@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from models.artifacts import verify_manifest
-from selector.errors import ArtifactError, ConfigError
+from core.artifacts import verify_manifest
+from core.errors import ArtifactError, ConfigError
 
 __all__ = [
     "DEFAULT_INTENT_DIR",

@@ -41,7 +41,6 @@ __all__ = [
     "BanditParams",
     "OnlineModel",
     "ResidualBandit",
-    "build",
     "sample",
     "squarecb",
 ]
@@ -140,15 +139,6 @@ class OnlineModel(Protocol):
         ...
 
     def state(self) -> dict[str, Any]: ...
-
-
-def build(params: BanditParams, state: dict[str, Any] | None = None) -> OnlineModel:
-    """The learner ``params`` names, fresh or restored from ``state``."""
-    if params.learner == "vw":
-        from models.vw import VWBandit
-
-        return VWBandit(params) if state is None else VWBandit.from_state(state)
-    return ResidualBandit(params) if state is None else ResidualBandit.from_state(state)
 
 
 class ResidualBandit:

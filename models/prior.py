@@ -15,9 +15,9 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from core.errors import ConfigError
 from features.extractor import C, FeatureVector, R
 from features.schema import TIER_CODES
-from selector.errors import ConfigError
 
 __all__ = ["DEFAULT_PRIOR_PATH", "PriorQualityModel", "PriorTable", "load_prior"]
 

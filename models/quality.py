@@ -45,12 +45,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.artifacts import verify_manifest, write_manifest
+from core.errors import ArtifactError
 from features.extractor import C, FeatureVector, R
 from features.intents import word_ngrams
 from features.schema import SCHEMA_VERSION
 from features.text import TEXT_FEATURES, text_features
-from models.artifacts import verify_manifest, write_manifest
-from selector.errors import ArtifactError
 
 __all__ = [
     "FORMAT",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from selector.errors import ArtifactError, ConfigError
+from core.errors import ArtifactError, ConfigError
 
 __all__ = [
     "CHAMPION",

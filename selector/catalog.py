@@ -15,9 +15,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from core.errors import ConfigError
+from core.limits import LATENCY_MS_MAX, PRICE_PER_MTOK_MAX, TOKENS_MAX
 from features.extractor import CandidateInfo
-from selector.errors import ConfigError
-from selector.limits import LATENCY_MS_MAX, PRICE_PER_MTOK_MAX, TOKENS_MAX
 
 __all__ = ["TIERS", "Catalog", "ModelSpec", "load_catalog"]
 
@@ -28,7 +28,7 @@ TIERS: tuple[Tier, ...] = ("small", "medium", "large")
 class ModelSpec(BaseModel):
     """One candidate LLM."""
 
-    # every number finite and within :mod:`selector.limits` (``.inf`` is valid YAML)
+    # every number finite and within :mod:`core.limits` (``.inf`` is valid YAML)
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     name: str = Field(min_length=1, max_length=128)

@@ -1,69 +1,61 @@
-"""The ``selector`` command line."""
+"""The ``selector`` command line: the service's commands here; the commands of the
+packages above the service (training, the simulator) are found through the entry-point
+group ``model_selector.commands`` when first asked for, so the service never imports
+them (each entry point names a list of click commands)."""
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
 
 import click
 
-from selector.cli_options import DEFAULT_DATA, data_dir_option
-from selector.config import Settings, load_settings
-from selector.errors import ConfigError, SelectorError
+from core.errors import ConfigError, SelectorError
+from selector.cli_options import Progress, db_option, log_settings
+from selector.config import load_settings
 
 __all__ = ["main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+COMMAND_GROUP = "model_selector.commands"
+
+
+class _Commands(click.Group):
+    """The service's commands, plus those registered under :data:`COMMAND_GROUP`."""
+
+    _found: dict[str, click.Command] | None = None
+
+    def _discovered(self) -> dict[str, click.Command]:
+        if self._found is None:
+            self._found = {}
+            for ep in entry_points(group=COMMAND_GROUP):
+                try:
+                    commands = ep.load()
+                except ImportError as exc:  # an extra that is not installed
+                    logging.getLogger("selector.cli").debug("%s: %s", ep.name, exc)
+                    continue
+                self._found.update({c.name: c for c in commands if c.name})
+        return self._found
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._discovered()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or self._discovered().get(cmd_name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """model-selector: which LLM should answer each conversation turn."""
-
-
-_db_option = click.option(
-    "--db",
-    "db_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Decision log [SELECTOR_DB_PATH].",
-)
-
-
-def _estimate_options(f: Any) -> Any:
-    """The options of the commands that estimate from the decision log (ope, compare)."""
-    options = [
-        _db_option,
-        click.option(
-            "--min-ess",
-            type=float,
-            default=200.0,
-            show_default=True,
-            help="Refuse an estimate resting on a smaller effective sample.",
-        ),
-        click.option(
-            "--folds", type=int, default=2, show_default=True, help="Cross-fitting folds of DR."
-        ),
-        click.option("--seed", type=int, default=0, show_default=True),
-        click.option(
-            "--since", type=float, default=0.0, help="Only decisions after this Unix time."
-        ),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
-
-
-def _log_settings(db_path: Path | None) -> Settings:
-    """The settings, with ``--db`` when given."""
-    settings = load_settings()
-    return settings if db_path is None else settings.model_copy(update={"db_path": db_path})
 
 
 @cli.command()
 @click.option("--host", default=None, help="Interface to bind [SELECTOR_HOST, 127.0.0.1].")
 @click.option("--port", type=int, default=None, help="Port [SELECTOR_PORT, 8080].")
-@_db_option
+@db_option
 @click.option("--catalog", "catalog_path", type=click.Path(path_type=Path), default=None)
 @click.option("--policy", default=None, help="A policy of `selector policies` [SELECTOR_POLICY].")
 @click.option(
@@ -117,35 +109,8 @@ def serve(
     uvicorn.run(create_app(settings, service), **uvicorn_options(settings))
 
 
-@cli.command("train-intents")
-@click.option(
-    "--data",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_DATA / "intents",
-    show_default=True,
-    help="Folder with BANKING77 and CLINC150 files.",
-)
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Artifact folder [the built-in classifier's folder].",
-)
-def train_intents(data: Path, out: Path | None) -> None:
-    """Train the built-in intent classifier and print its held-out accuracy."""
-    from features.intents import DEFAULT_INTENT_DIR
-    from training.intents import train_and_export
-
-    if not (data / "banking77_train.csv").is_file():
-        raise click.UsageError(f"{data} does not hold banking77_train.csv; pass --data")
-    metrics = train_and_export(
-        data, out or DEFAULT_INTENT_DIR, progress=lambda m: click.echo(m, err=True)
-    )
-    click.echo(json.dumps(metrics, indent=2))
-
-
 @cli.command("export-log")
-@_db_option
+@db_option
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output file.")
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default=None)
 @click.option("--since", type=float, default=0.0, help="Only decisions after this Unix time.")
@@ -156,7 +121,7 @@ def export_log_cmd(db_path: Path | None, out: Path, fmt: str | None, since: floa
     from selector.export import export_log
     from selector.store import DecisionLog
 
-    settings = _log_settings(db_path)
+    settings = log_settings(db_path)
     if not settings.db_path.is_file():
         raise click.UsageError(f"no decision log at {settings.db_path}; pass --db")
     skipped: Counter[str] = Counter()
@@ -167,7 +132,7 @@ def export_log_cmd(db_path: Path | None, out: Path, fmt: str | None, since: floa
 
 
 @cli.command()
-@_db_option
+@db_option
 @click.option(
     "--older-than-days",
     type=click.FloatRange(min=0, min_open=True),
@@ -190,7 +155,7 @@ def prune(
     from selector.service import saved_cursor, state_path
     from selector.store import DecisionLog
 
-    settings = _log_settings(db_path)
+    settings = log_settings(db_path)
     if not settings.db_path.is_file():
         raise click.UsageError(f"no decision log at {settings.db_path}; pass --db")
     days = older_than_days if older_than_days is not None else settings.retention_days
@@ -205,7 +170,7 @@ def prune(
             param_hint="--older-than-days",
         )
     folder = None if no_archive else (archive_dir or settings.archive_folder())
-    with _Bar(None, "prune") as bar:
+    with Progress(None, "prune") as bar:
         result = run_prune(
             DecisionLog(settings.db_path),
             days * 86_400,
@@ -216,380 +181,8 @@ def prune(
     click.echo(result.summary())
 
 
-SOURCE_HELP = (
-    "routellm-mmlu, routellm-gsm8k, zeroeval-gsm, zeroeval-crux, a decision log (.db) or "
-    "its export, or a .csv/.parquet table."
-)
-
-
-def _data_options(f: Any) -> Any:
-    f = click.option("--seed", type=int, default=0, show_default=True)(f)
-    f = data_dir_option()(f)
-    return click.option("--source", required=True, help=SOURCE_HELP)(f)
-
-
-def _target_options(f: Any) -> Any:
-    f = click.option(
-        "--strong",
-        default=None,
-        help="The strong model of a strong-share target [the dearest model of the data].",
-    )(f)
-    return click.option(
-        "--target",
-        default=None,
-        metavar="KIND=VALUE",
-        help="Calibrate λ (SELECTOR_COST_WEIGHT) to strong-share=0–1, budget=USD per 1,000 "
-        "requests or min-quality=0–1.",
-    )(f)
-
-
-def _target(value: str | None) -> Any:
-    from training.tradeoff import Target
-
-    try:
-        return None if value is None else Target.parse(value)
-    except SelectorError as exc:
-        raise click.BadParameter(str(exc), param_hint="--target") from None
-
-
-def _tracking_option(f: Any) -> Any:
-    return click.option(
-        "--tracking-uri",
-        default=None,
-        help="MLflow tracking store [SELECTOR_MLFLOW_TRACKING_URI, sqlite:///mlflow.db].",
-    )(f)
-
-
-def _tracking_uri(value: str | None) -> str:
-    return value or load_settings().mlflow_tracking_uri
-
-
-class _Bar:
-    """A progress bar of known steps that also prints each step's label."""
-
-    def __init__(self, total: int | None, desc: str) -> None:
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=total, desc=desc, unit="step", file=sys.stderr)
-
-    def __call__(self, message: str) -> None:
-        self.bar.set_postfix_str(message[:60], refresh=False)
-        self.bar.update()
-
-    def __enter__(self) -> _Bar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.bar.close()
-
-
 @cli.command()
-@_data_options
-@click.option("--folds", type=int, default=5, show_default=True, help="Cross-validation folds.")
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Metrics JSON to write [evaluation-<source>.json].",
-)
-@click.option(
-    "--variant",
-    type=click.Choice(["one-model", "per-model"]),
-    default="one-model",
-    show_default=True,
-    help="One model across candidates (served), or one independent model per candidate.",
-)
-@_target_options
-@_tracking_option
-@click.option("--no-track", is_flag=True, help="Do not log the run to MLflow.")
-def evaluate(
-    source: str,
-    data_dir: Path,
-    seed: int,
-    folds: int,
-    out: Path | None,
-    variant: str,
-    target: str | None,
-    strong: str | None,
-    tracking_uri: str | None,
-    no_track: bool,
-) -> None:
-    """Cross-validate the quality model on a data source; write and log its metrics."""
-    from models.quality import QualityModel
-    from training.data import load_source
-    from training.evaluate import PerModel, cross_validate
-    from training.evaluate import evaluate as score
-    from training.train import log_evaluation
-
-    if folds < 2:
-        raise click.BadParameter("need at least 2 folds", param_hint="--folds")
-    goal = _target(target)
-    data = load_source(source, data_dir)
-    click.echo(
-        f"{data.source}: {len(data.requests)} requests, {len(data.models)} models, "
-        f"{int(data.requests['eval'].sum())} evaluated; {folds}-fold cross-validation",
-        err=True,
-    )
-    for note in data.notes:
-        click.echo(f"note: {note}", err=True)
-    model = QualityModel(seed=seed)
-
-    def make() -> QualityModel | PerModel:
-        if variant == "per-model":
-            return PerModel(lambda: QualityModel(seed=seed))
-        return QualityModel(seed=seed)
-
-    with _Bar(folds, "cross-validation") as bar:
-        oof = cross_validate(data, make, folds, seed, progress=lambda m: bar(m))
-    ev = score(data, oof, folds, seed)
-    out = out or Path(f"evaluation-{data.source.replace(':', '-')}.json")
-    body = {**ev.as_dict(), "content_hash": data.content_hash, "cost_weight": None}
-    out.write_text(json.dumps(body, indent=2) + "\n")  # kept even if the target is missed
-    click.echo(ev.table())
-    if goal is not None:
-        from training.tradeoff import calibrate
-
-        tradeoff = calibrate(
-            data, oof.p, goal, strong, f"{folds}-fold cross-validation", oof.completion
-        )
-        body["cost_weight"] = tradeoff.as_dict()
-        out.write_text(json.dumps(body, indent=2) + "\n")
-        click.echo("\n" + tradeoff.summary())
-    click.echo(f"\nmetrics written to {out}", err=True)
-    if not no_track:
-        uri = _tracking_uri(tracking_uri)
-        params = {**model.get_params(), "folds": folds, "variant": variant}
-        run_id = log_evaluation(uri, data, ev, params, out)
-        click.echo(f"MLflow run {run_id} in {uri}", err=True)
-
-
-@cli.command()
-@_data_options
-@click.option(
-    "--folds",
-    type=int,
-    default=5,
-    show_default=True,
-    help="Cross-validation folds for the reported figures (0: skip, hold-out figures only).",
-)
-@click.option("--name", default=None, help="Registered model name [model-selector-quality].")
-@click.option(
-    "--out", type=click.Path(path_type=Path), default=None, help="Also keep the model here."
-)
-@_target_options
-@_tracking_option
-def train(
-    source: str,
-    data_dir: Path,
-    seed: int,
-    folds: int,
-    name: str | None,
-    out: Path | None,
-    target: str | None,
-    strong: str | None,
-    tracking_uri: str | None,
-) -> None:
-    """Train the quality model, evaluate it, log the run to MLflow and register it."""
-    from models.registry import DEFAULT_MODEL_NAME
-    from training.train import train as run_training
-
-    if folds == 1 or folds < 0:
-        raise click.BadParameter("use 0 (no cross-validation) or at least 2", param_hint="--folds")
-    goal = _target(target)
-    uri = _tracking_uri(tracking_uri)
-    name = name or DEFAULT_MODEL_NAME
-    # steps: load, each fold, the fit (start, 5 inner folds, all, 2 for the rounds), logging
-    with _Bar(11 + folds, "train") as bar:
-        result = run_training(
-            source,
-            data_dir,
-            folds,
-            seed,
-            uri,
-            name,
-            out,
-            progress=lambda m: bar(m),
-            target=goal,
-            strong=strong,
-        )
-    for note in result.data_notes:
-        click.echo(f"note: {note}", err=True)
-    if result.cv is not None:
-        click.echo(f"{result.cv.folds}-fold cross-validation on {result.cv.source}:")
-        click.echo(result.cv.table())
-    click.echo(f"\nhold-out ({result.holdout.n_requests} requests never trained on):")
-    click.echo(result.holdout.table())
-    if result.tradeoff is not None:
-        click.echo("\n" + result.tradeoff.summary())
-    click.echo(
-        f"\nregistered {name} version {result.version} (MLflow run {result.run_id})\n"
-        f"promote it:  selector promote --name {name} --version {result.version}\n"
-        f"browse runs: mlflow ui --backend-store-uri {uri}"
-    )
-
-
-@cli.command()
-@click.option("--name", default=None, help="Registered model name [model-selector-quality].")
-@click.option("--version", "version", required=True, help="Model version to promote.")
-@data_dir_option("Folder of the public data sets (for the hold-out evaluation).")
-@click.option("--force", is_flag=True, help="Promote even if it does not beat the champion.")
-@click.option(
-    "--min-ess",
-    type=float,
-    default=200.0,
-    show_default=True,
-    help="Models learned from a decision log: refuse a DR estimate on a smaller effective sample.",
-)
-@_tracking_option
-def promote(
-    name: str | None,
-    version: str,
-    data_dir: Path,
-    force: bool,
-    min_ess: float,
-    tracking_uri: str | None,
-) -> None:
-    """Move the alias 'champion' to a model version that beats the current champion.
-
-    Models trained on a public benchmark are compared by their hold-out APGR or AIQ;
-    models learned from the service's decision log by the doubly robust value of the
-    policy each would serve, on the log's hold-out decisions.
-    """
-    from models.registry import DEFAULT_MODEL_NAME
-    from training.train import promote as run_promotion
-
-    result = run_promotion(
-        name or DEFAULT_MODEL_NAME,
-        version,
-        _tracking_uri(tracking_uri),
-        data_dir,
-        force,
-        min_ess=min_ess,
-    )
-    click.echo(result.message())
-
-
-@cli.command()
-@_estimate_options
-@click.option("--policy", default=None, help="Candidate policy [SELECTOR_POLICY].")
-@click.option(
-    "--quality-model",
-    default=None,
-    help="Its quality model: models:/<name>@<alias>, a folder, or 'prior' "
-    "[SELECTOR_QUALITY_MODEL].",
-)
-@_tracking_option
-@click.option("--no-track", is_flag=True, help="Do not record the estimate in MLflow.")
-def ope(
-    db_path: Path | None,
-    policy: str | None,
-    quality_model: str | None,
-    min_ess: float,
-    folds: int,
-    seed: int,
-    since: float,
-    tracking_uri: str | None,
-    no_track: bool,
-) -> None:
-    """Estimate a candidate policy's mean reward per decision from the decision log
-    (IPS, SNIPS, doubly robust; 95 % intervals; effective sample size)."""
-    from selector.service import SelectorService
-    from training.policy_eval import evaluate_policy, load_logged, log_to_mlflow
-
-    base = load_settings()
-    overrides: dict[str, Any] = {"mlflow_tracking_uri": _tracking_uri(tracking_uri)}
-    for key, value in (("db_path", db_path), ("policy", policy), ("quality_model", quality_model)):
-        if value is not None:
-            overrides[key] = value
-    settings = base.model_copy(update=overrides)
-    logged = load_logged(settings.db_path, settings, since)
-    service = SelectorService.from_settings(settings)
-    candidate = service.policy
-    label = f"{candidate.name}+{service.quality_status.serving}"
-    with _Bar(len(logged.ids), "scoring") as bar:
-        result = evaluate_policy(
-            logged, candidate, min_ess, folds, seed, progress=lambda _n: bar("")
-        )
-    click.echo(
-        f"{label} on {result['decisions']:,} logged decisions of {settings.db_path} "
-        f"(logged by {', '.join(f'{k} ×{v:,}' for k, v in result['logged_policies'].items())}; "
-        f"left out: {', '.join(f'{k} {v:,}' for k, v in result['skipped'].items() if v) or 'none'})"
-    )
-    click.echo(f"effective sample size: {result['ess']:,.1f}")
-    click.echo("| estimator | mean reward / decision | 95 % interval |")
-    click.echo("|---|---|---|")
-    for est in ("ips", "snips", "dr"):
-        e = result[est]
-        click.echo(f"| {est.upper()} | {e['value']:.4f} | [{e['low']:.4f}, {e['high']:.4f}] |")
-    click.echo(f"| logged policy (observed) | {result['logged_value']:.4f} | |")
-    if not no_track:
-        params = {
-            "log": str(settings.db_path),
-            "policy": candidate.name,
-            "quality_model": service.quality_status.serving,
-            "min_ess": min_ess,
-            "folds": folds,
-            "seed": seed,
-        }
-        run = log_to_mlflow(result, params, settings.mlflow_tracking_uri)
-        click.echo(f"MLflow run {run} (experiment model-selector-ope)")
-
-
-@cli.command()
-@_estimate_options
-@_tracking_option
-@click.option("--no-track", is_flag=True, help="Do not record the comparison in MLflow.")
-def compare(
-    db_path: Path | None,
-    min_ess: float,
-    folds: int,
-    seed: int,
-    since: float,
-    tracking_uri: str | None,
-    no_track: bool,
-) -> None:
-    """Compare the policies of a shadow or canary experiment: live outcomes of the
-    decisions each served, and each one's DR estimate on every decision it made."""
-    from training.policy_eval import compare as run_compare
-    from training.policy_eval import load_logged, log_comparison
-
-    settings = _log_settings(db_path)
-    logged = load_logged(settings.db_path, settings, since)
-    found = run_compare(logged, min_ess, folds, seed)
-    click.echo(f"{len(logged.ids):,} decisions with an outcome in {settings.db_path}")
-    click.echo(
-        "| policy | served | observed reward / decision [95 %] | decided | DR estimate [95 %] "
-        "| ESS | agrees with the other |"
-    )
-    click.echo("|---|---|---|---|---|---|---|")
-    for label, e in found.items():
-        live = e["live"]
-        observed = (
-            f"{live['reward']:.4f} [{live['low']:.4f}, {live['high']:.4f}]"
-            if live["decisions"] > 1
-            else "—"
-        )
-        dr = (
-            f"{e['dr']['value']:.4f} [{e['dr']['low']:.4f}, {e['dr']['high']:.4f}]"
-            if "dr" in e
-            else "refused: effective sample too small"
-        )
-        ess = f"{e['ess']:,.0f}" if "ess" in e else "—"
-        agrees = f"{e['agreement']:.1%}" if "agreement" in e else "—"
-        click.echo(
-            f"| {label} | {live['decisions']:,} | {observed} | {e['ope_decisions']:,} | {dr} "
-            f"| {ess} | {agrees} |"
-        )
-    for label, e in found.items():
-        if "refused" in e:
-            click.echo(f"{label}: {e['refused']}", err=True)
-    if not no_track:
-        run = log_comparison(found, str(settings.db_path), _tracking_uri(tracking_uri))
-        click.echo(f"MLflow run {run} (experiment model-selector-ope)")
-
-
-@cli.command()
-@_db_option
+@db_option
 @click.option(
     "--replay",
     is_flag=True,
@@ -603,11 +196,10 @@ def compare(
 )
 def bandit(db_path: Path | None, replay: bool, out: Path | None) -> None:
     """Show the online layer's state: what it learned, from how much feedback."""
-    import json
 
     from selector.service import new_learner, open_learner, state_path
 
-    settings = _log_settings(db_path)
+    settings = log_settings(db_path)
     if not settings.db_path.is_file():
         raise ConfigError(f"no decision log at {settings.db_path}: pass --db")
     path = state_path(settings)
@@ -663,17 +255,6 @@ def schema() -> None:
     from features.schema import schema_markdown
 
     click.echo(schema_markdown())
-
-
-def _add_simulator_commands() -> None:
-    from simulator.cli import demo, measure_online, simulate
-
-    cli.add_command(demo)
-    cli.add_command(measure_online)
-    cli.add_command(simulate)
-
-
-_add_simulator_commands()
 
 
 def main() -> None:

@@ -1,15 +1,28 @@
-"""Command-line options shared by the ``selector`` commands of several packages."""
+"""Command-line pieces shared by the ``selector`` commands of several packages: options,
+the settings of the log commands, a progress bar."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
-__all__ = ["DEFAULT_DATA", "data_dir_option"]
+from selector.config import Settings, load_settings
+
+__all__ = ["DEFAULT_DATA", "Progress", "data_dir_option", "db_option", "log_settings"]
 
 DEFAULT_DATA = Path("../shared/data")
+
+db_option = click.option(
+    "--db",
+    "db_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Decision log [SELECTOR_DB_PATH].",
+)
 
 
 def data_dir_option(
@@ -24,3 +37,29 @@ def data_dir_option(
         show_default=True,
         help=help_text,
     )
+
+
+def log_settings(db_path: Path | None) -> Settings:
+    """The settings, with ``--db`` when given."""
+    settings = load_settings()
+    return settings if db_path is None else settings.model_copy(update={"db_path": db_path})
+
+
+class Progress:
+    """A progress bar on stderr (of known steps, or counting) that also shows each
+    step's label."""
+
+    def __init__(self, total: int | None, desc: str) -> None:
+        from tqdm import tqdm
+
+        self.bar: Any = tqdm(total=total, desc=desc, unit="step", file=sys.stderr)
+
+    def __call__(self, message: str) -> None:
+        self.bar.set_postfix_str(message[:60], refresh=False)
+        self.bar.update()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.close()

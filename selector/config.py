@@ -14,8 +14,8 @@ from typing import Annotated, Literal, get_args
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from selector.errors import ConfigError
-from selector.limits import (
+from core.errors import ConfigError
+from core.limits import (
     COST_WEIGHT_MAX,
     LATENCY_MS_MAX,
     LATENCY_WEIGHT_MAX,

@@ -25,8 +25,8 @@ from typing import Any
 
 import orjson
 
+from core.errors import ConfigError
 from features.schema import CANDIDATE_FEATURES, REQUEST_FEATURES
-from selector.errors import ConfigError
 from selector.store import DecisionLog, id_prefix
 
 __all__ = ["export_log", "joined_rows", "write_table"]

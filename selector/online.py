@@ -49,7 +49,8 @@ from typing import Any
 
 import orjson
 
-from models.bandit import BanditParams, OnlineModel, build
+from models.bandit import BanditParams, OnlineModel
+from models.learners import build
 from selector.reward import CallResults, RewardConfig, UnusableRecordError, finite, logged_reward
 from selector.store import id_prefix
 

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from selector.limits import REWARD_ABS_MAX
+from core.limits import REWARD_ABS_MAX
 
 __all__ = [
     "CallResults",

@@ -19,24 +19,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from features.extractor import Conversation, FeatureExtractor, FeatureVector
-from features.intents import IntentClassifier, IntentTaxonomy
-from features.schema import PRIORITIES, SCHEMA_VERSION
-from models.bandit import BanditParams, OnlineModel, build
-from models.prior import PriorQualityModel, load_prior
-from selector.catalog import Catalog, load_catalog
-from selector.config import Settings
-from selector.errors import (
+from core.errors import (
     ArtifactError,
     ConfigError,
     FieldProblem,
     ModelUnavailableError,
     RequestError,
 )
+from core.limits import LATENCY_MS_MAX
+from features.extractor import Conversation, FeatureExtractor, FeatureVector
+from features.intents import IntentClassifier, IntentTaxonomy
+from features.schema import PRIORITIES, SCHEMA_VERSION
+from models.bandit import BanditParams, OnlineModel
+from models.learners import build
+from models.prior import PriorQualityModel, load_prior
+from selector.catalog import Catalog, load_catalog
+from selector.config import Settings
 from selector.health import Health, Problem
 from selector.ids import RandomHex
 from selector.latency import BreakerConfig, LatencyTracker
-from selector.limits import LATENCY_MS_MAX
 from selector.metrics import ServiceMetrics
 from selector.online import LearnerStatus, OnlineLearner, StateError
 from selector.policy import POLICIES, Decision, DecisionContext, Policy

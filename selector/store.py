@@ -42,7 +42,7 @@ from typing import Any
 
 import orjson
 
-from selector.errors import ConflictError, NotFoundError, StoreError
+from core.errors import ConflictError, NotFoundError, StoreError
 
 __all__ = [
     "DecisionLog",

@@ -1,4 +1,5 @@
-"""``selector demo`` and ``selector simulate``: the simulator's commands."""
+"""``selector demo``, ``simulate`` and ``measure-online``: the simulator's commands (found
+by ``selector`` through the ``model_selector.commands`` entry point)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from pathlib import Path
 
 import click
 
+from core.errors import SelectorError
 from selector.cli_options import data_dir_option
-from selector.errors import SelectorError
 from simulator.scenario import Scenario
 
-__all__ = ["demo", "measure_online", "simulate"]
+__all__ = ["COMMANDS", "demo", "measure_online", "simulate"]
 
 
 @contextmanager
@@ -146,3 +147,6 @@ def measure_online(data_dir: Path, out: Path) -> None:
     failed = [t for t, _, _, ok in checks(report.results) if not ok]
     if failed:
         click.echo(f"{len(failed)} target(s) missed", err=True)
+
+
+COMMANDS = [demo, simulate, measure_online]

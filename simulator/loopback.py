@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import uvicorn
 
+from core.errors import SelectorError
 from selector.api.app import create_app
 from selector.config import Settings
-from selector.errors import SelectorError
 from selector.service import SelectorService
 
 __all__ = ["Loopback", "SimClock", "serve_on_loopback"]

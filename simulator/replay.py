@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from selector.errors import SelectorError
+from core.errors import SelectorError
 from simulator.world import Conversation, Load, World
 
 __all__ = [

@@ -16,7 +16,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from selector.errors import ConfigError
+from core.errors import ConfigError
 
 __all__ = [
     "BUILTIN",

@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.errors import ConfigError
 from features.intents import IntentTaxonomy
 from selector.catalog import Catalog
-from selector.errors import ConfigError
 from simulator.scenario import Scenario
 
 __all__ = ["Conversation", "Corpus", "Load", "World", "load_corpus"]

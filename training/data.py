@@ -45,8 +45,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.errors import ConfigError
 from features.tokens import CHARS_PER_TOKEN, estimate_prompt_tokens
-from selector.errors import ConfigError
 
 __all__ = [
     "DEFAULT_DATA_DIR",

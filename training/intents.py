@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from core.artifacts import write_manifest
 from features.intents import ARRAYS_FILE, OTHER, IntentClassifier, normalize_intent
-from models.artifacts import write_manifest
 
 __all__ = ["IntentCorpus", "evaluate", "export_classifier", "load_corpus", "train_classifier"]
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from selector.errors import ConfigError
+from core.errors import ConfigError
 
 __all__ = [
     "Estimate",

@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 import orjson
 
+from core.errors import ConfigError
 from features.extractor import C, FeatureVector
 from features.schema import PRIORITIES, REQUEST_FEATURES
 from selector.config import Settings
-from selector.errors import ConfigError
 from selector.export import joined_rows
 from selector.policy import DecisionContext, Policy
 from selector.policy.base import PRIORITY_LATENCY_FACTOR

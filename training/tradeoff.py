@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from selector.errors import ConfigError
+from core.errors import ConfigError
 from training.data import RoutingData
 from training.evaluate import LAMBDAS, Replay
 

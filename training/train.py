@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import ConflictError, NotFoundError
 from models.quality import QualityModel, QualityPredictor
 from models.registry import (
     CHAMPION,
@@ -36,7 +37,6 @@ from models.registry import (
     client,
     experiment_id,
 )
-from selector.errors import ConflictError, NotFoundError
 from training.data import (
     DEFAULT_DATA_DIR,
     HOLDOUT_SHARE,
@@ -282,7 +282,7 @@ def _log_and_register(
 ) -> tuple[str, str]:
     from mlflow.exceptions import MlflowException
 
-    from models.artifacts import MANIFEST, sha256_file
+    from core.artifacts import MANIFEST, sha256_file
 
     params = {
         **model.get_params(),
@@ -393,9 +393,9 @@ def _dr_gate(
 ) -> tuple[str, float, float | None, str]:
     """DR value per decision of the ``utility-v0`` policy serving each model, on the
     hold-out decisions of the log (a ConflictError when the estimate is refused)."""
+    from core.errors import ConfigError
     from selector.catalog import load_catalog
     from selector.config import load_settings
-    from selector.errors import ConfigError
     from selector.service import build_policy
     from training.policy_eval import evaluate_policy, load_logged
 

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
-from selector.errors import RequestError, SelectorError
+from core.errors import RequestError, SelectorError
 
 __all__ = ["error_response", "field_path", "install_error_handlers"]
 

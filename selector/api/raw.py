@@ -21,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
-from selector.errors import FieldProblem, RequestError
+from core.errors import FieldProblem, RequestError
 
 __all__ = ["RawRoute", "document", "json_body", "mount"]
 

@@ -2,7 +2,7 @@
 
 Strict types: ``false`` is not a number and ``"3"`` is not an integer. Unknown
 request fields are ignored, so gateways may send more than we read. Every number has a
-finite range (:mod:`selector.limits`), published in the OpenAPI spec as ``minimum`` /
+finite range (:mod:`core.limits`), published in the OpenAPI spec as ``minimum`` /
 ``maximum``; a value outside it, ``NaN`` or an infinity is a 422 naming the field.
 """
 
@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from selector.limits import (
+from core.limits import (
     COST_WEIGHT_MAX,
     LATENCY_MS_MAX,
     TOKENS_MAX,

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from core.errors import ConfigError
 from features.extractor import C, FeatureVector, R
 from selector.config import Settings
-from selector.errors import ConfigError
 from selector.policy.base import CandidateScore, Policy, QualityModel
 
 __all__ = ["StaticRulesPolicy"]

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.errors import ArtifactError
 from features.intents import (
     DEFAULT_INTENT_DIR,
     IntentClassifier,
@@ -15,7 +16,6 @@ from features.intents import (
     normalize_intent,
     word_ngrams,
 )
-from selector.errors import ArtifactError
 from training.intents import _fit, export_classifier
 
 WORDS = [

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from core.errors import ConfigError
 from features.extractor import Conversation
 from models.prior import DEFAULT_PRIOR_PATH, load_prior
-from selector.errors import ConfigError
 from tests.builders import Parts
 
 

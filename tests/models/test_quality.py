@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.errors import ArtifactError
 from features.extractor import C, FeatureVector, R
 from features.schema import SCHEMA_VERSION
 from models.quality import (
@@ -18,7 +19,6 @@ from models.quality import (
     brier_score,
     calibration_error,
 )
-from selector.errors import ArtifactError
 from selector.policy.base import DecisionContext
 from training.data import RoutingData
 from training.evaluate import PerModel, cross_validate, evaluate

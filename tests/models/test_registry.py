@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ArtifactError, ConfigError
 from models import registry
-from selector.errors import ArtifactError, ConfigError
 
 
 def test_a_folder_resolves_to_itself(tmp_path: Path) -> None:

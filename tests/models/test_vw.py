@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from models.bandit import BanditParams, build
+from models.bandit import BanditParams
+from models.learners import build
 from models.vw import VWBandit
 
 MODELS = ["a", "b", "c"]

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ConfigError
 from selector.catalog import load_catalog
 from selector.config import PACKAGE_DIR
-from selector.errors import ConfigError
 
 GOOD = """
 models:

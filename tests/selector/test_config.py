@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.errors import ConfigError
 from selector.config import load_settings
-from selector.errors import ConfigError
 
 
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -171,7 +171,7 @@ def test_the_challenger_policy_is_named_by_its_own_variable(tmp_path: object) ->
 def test_a_damaged_decision_log_says_so_and_how_to_recover(tmp_path: object) -> None:
     from pathlib import Path
 
-    from selector.errors import StoreError
+    from core.errors import StoreError
     from selector.store import DecisionLog
 
     db = Path(str(tmp_path)) / "selector.db"

@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from core.errors import ConfigError
 from features.extractor import Conversation
 from features.schema import CANDIDATE_FEATURES, REQUEST_FEATURES
 from selector.cli import cli
 from selector.config import load_settings
-from selector.errors import ConfigError
 from selector.export import export_log
 from selector.service import RouteInput, SelectorService
 from selector.store import FeedbackEvent

@@ -14,7 +14,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from features.extractor import Conversation
-from models.bandit import build
+from models.learners import build
 from selector.config import Settings, load_settings
 from selector.online import OnlineLearner, StateError
 from selector.reward import RewardConfig, turn_reward

@@ -148,8 +148,8 @@ def test_selector_prune_archives_what_is_older_than_asked(tmp_path: Path) -> Non
 
 
 def test_retention_shorter_than_the_join_window_is_refused() -> None:
+    from core.errors import ConfigError
     from selector.config import load_settings
-    from selector.errors import ConfigError
 
     with pytest.raises(ConfigError, match="SELECTOR_RETENTION_DAYS"):
         load_settings(retention_days=0.5, join_window_s=DAY)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from selector.errors import ConflictError, NotFoundError, StoreError
+from core.errors import ConflictError, NotFoundError, StoreError
 from selector.store import DecisionLog, DecisionRecord, FeedbackEvent
 
 

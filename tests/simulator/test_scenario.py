@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from selector.errors import ConfigError
+from core.errors import ConfigError
 from simulator.scenario import BUILTIN, load_scenario
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from selector.errors import ConfigError
+from core.errors import ConfigError
 from tests.conftest import SHARED_DATA, requires_shared_data
 from training.data import STRONG, WEAK, load_source, load_table
 

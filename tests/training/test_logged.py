@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from core.errors import ConfigError
 from features.extractor import Conversation
 from models.quality import QualityModel, QualityPredictor
 from selector.cli import cli
 from selector.config import load_settings
-from selector.errors import ConfigError
 from selector.export import export_log
 from selector.service import RouteInput, SelectorService
 from tests.builders import LARGE, SMALL, TRUTH, write_outcome_log

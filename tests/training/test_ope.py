@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from selector.errors import ConfigError
+from core.errors import ConfigError
 from training.ope import cross_fit, estimate_all
 
 N, K = 6_000, 3

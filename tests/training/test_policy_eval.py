@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from core.errors import ConfigError
 from models import registry
 from selector.cli import cli
 from selector.config import Settings
-from selector.errors import ConfigError
 from selector.service import SelectorService
 from tests.builders import TRUTH, write_outcome_log
 from training.policy_eval import evaluate_policy, load_logged

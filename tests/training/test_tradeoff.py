@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from selector.errors import ConfigError
+from core.errors import ConfigError
 from tests.models.test_quality import generated
 from training.data import RoutingData
 from training.evaluate import Replay

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ArtifactError, ConflictError, NotFoundError
 from models import registry
 from models.quality import QualityModel, QualityPredictor
-from selector.errors import ArtifactError, ConflictError, NotFoundError
 from tests.models.test_quality import generated
 from training.train import promote, train
 

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from selector.errors import ArtifactError
+from core.errors import ArtifactError
 
 __all__ = ["MANIFEST", "sha256_file", "verify_manifest", "write_manifest"]
 
