@@ -38,9 +38,10 @@ from features.extractor import Conversation
 from models.bandit import BanditParams, ResidualBandit
 from models.vw import VWBandit
 from selector.config import load_settings
-from selector.online import _CALLS, _DECISION, _NEW_FEEDBACK
 from selector.service import RouteInput, SelectorService, new_learner
-from selector.store import SCHEMA, DecisionLog, DecisionRecord, FeedbackEvent, _decision_row
+from selector.store import DecisionLog, DecisionRecord, FeedbackEvent, LogReader
+from selector.store.schema import DDL
+from selector.store.writer import decision_row
 
 WRITERS = 16
 GROUPS = ["billing_dispute", "payments", "account", "general", "other"]
@@ -84,13 +85,13 @@ def bare_rate(records: list[DecisionRecord], folder: Path, sync: str) -> float:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={sync.upper()}")
     conn.execute("PRAGMA foreign_keys=ON")
-    conn.executescript(SCHEMA)
-    columns = len(_decision_row(records[0]))
+    conn.executescript(DDL)
+    columns = len(decision_row(records[0]))
     insert = f"INSERT INTO decisions VALUES ({', '.join('?' * columns)})"
     t0 = time.perf_counter()
     for i in range(0, len(records), WRITERS):
         conn.execute("BEGIN")
-        conn.executemany(insert, [_decision_row(r) for r in records[i : i + WRITERS]])
+        conn.executemany(insert, [decision_row(r) for r in records[i : i + WRITERS]])
         conn.execute("COMMIT")
     seconds = time.perf_counter() - t0
     conn.close()
@@ -147,22 +148,21 @@ def fold_rates(folder: Path, n: int) -> dict[str, float]:
     learner.stop(None)
     assert learner.bandit.updates_ == n, learner.counts  # type: ignore[attr-defined]
 
-    conn = sqlite3.connect(f"file:{folder / 'fold.db'}?mode=ro", uri=True)
+    reader = LogReader(folder / "fold.db")
     t0 = time.perf_counter()
     cursor, read = 0, 0
     while True:
-        rows = conn.execute(_NEW_FEEDBACK, (cursor, 2_000)).fetchall()
+        rows = reader.feedback_after(cursor, 2_000)
         for row in rows:
-            cursor = row[0]
-            if row[4]:  # an outcome: the fold sums its call results, looks up its decision
-                conn.execute(_CALLS, (row[1], row[0])).fetchall()
-                _, scores, features, request, _ = conn.execute(_DECISION, (row[1],)).fetchone()
-                orjson.loads(scores), orjson.loads(features), orjson.loads(request)
+            cursor = row.row
+            if row.is_outcome:  # the fold sums its call results, reads its decision
+                reader.calls(row.decision_id, row.row)
+                reader.decision(row.decision_id)
         read += len(rows)
         if len(rows) < 2_000:
             break
     reads = read / (time.perf_counter() - t0)
-    conn.close()
+    reader.close()
     return {"events": float(events), "fold": fold, "reads": reads}
 
 

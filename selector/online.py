@@ -47,12 +47,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from models.bandit import BanditParams, OnlineModel
 from models.learners import build
-from selector.reward import CallResults, RewardConfig, UnusableRecordError, finite, logged_reward
-from selector.store import id_prefix
+from selector.reward import RewardConfig, logged_reward
+from selector.store import (
+    CallResults,
+    FeedbackRow,
+    LogReader,
+    UnusableRecordError,
+    finite,
+    id_prefix,
+)
 
 __all__ = ["SKIPPED_KEPT", "LearnerStatus", "OnlineLearner", "StateError"]
 
@@ -62,26 +67,6 @@ SKIPPED_KEPT = 50  # the most recent skipped events kept in the state
 _LOGGED_SKIPS = 100  # skipped events logged one by one per process; then every 1,000th
 _BATCH = 2_000
 
-_NEW_FEEDBACK = """
-SELECT f.rowid, f.decision_id, f.ts, f.late, o.event_id IS NOT NULL, f.resolved, f.reward
-FROM feedback f
-LEFT JOIN outcomes o ON o.decision_id = f.decision_id AND o.event_id = f.event_id
-WHERE f.rowid > ? ORDER BY f.rowid LIMIT ?
-"""
-# the call results of one decision up to a row (the index feedback_decision serves it)
-_CALLS = """
-SELECT latency_ms, error IS NOT NULL, cost_usd, override FROM feedback
-WHERE decision_id = ? AND rowid <= ? AND late = 0
-"""
-_DECISION = (
-    "SELECT model, scores, features, request, propensity FROM decisions WHERE decision_id = ?"
-)
-_UNANSWERED = """
-SELECT decision_id FROM decisions d
-WHERE decision_id >= ? AND decision_id < ?
-  AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.decision_id = d.decision_id)
-ORDER BY decision_id
-"""
 # what a row of the log may hold that makes it unusable (sqlite3.Error is not one of them)
 _UNUSABLE = (
     UnusableRecordError,
@@ -142,7 +127,7 @@ class OnlineLearner:
         self.skipped: deque[tuple[int, str, str]] = deque(maxlen=SKIPPED_KEPT)
         self.failure: str | None = None
         self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
+        self._log_reader: LogReader | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -155,84 +140,65 @@ class OnlineLearner:
         """Read every feedback row committed since the last call; return how many.
         A database error propagates with the cursor before the row it hit."""
         with self._lock:
-            conn = self._reader()
+            reader = self._reader()
             n = 0
             while True:
-                rows = conn.execute(_NEW_FEEDBACK, (self.cursor, _BATCH)).fetchall()
+                rows = reader.feedback_after(self.cursor, _BATCH)
                 for row in rows:
-                    self._apply(conn, row)
+                    self._apply(reader, row)
                     n += 1
                 if len(rows) < _BATCH:
                     return n
 
-    def _apply(self, conn: sqlite3.Connection, row: tuple[Any, ...]) -> None:
-        rowid, did, ts, late, is_outcome, resolved, reward = row
+    def _apply(self, reader: LogReader, row: FeedbackRow) -> None:
         try:
-            at = finite(ts, "the event's ts")
+            at = finite(row.ts, "the event's ts")
         except UnusableRecordError as exc:
-            self._skip(rowid, did, str(exc))
-            self.cursor = rowid
+            self._skip(row.row, row.decision_id, str(exc))
+            self.cursor = row.row
             return
         if at > self.time:
-            self._close_windows(conn, at, rowid)
+            self._close_windows(reader, at, row.row)
             self.time = at
-        if late:
+        if row.late:
             self.counts["late"] += 1
-        elif is_outcome and not str(did) < self.closed_below:
+        elif row.is_outcome and not str(row.decision_id) < self.closed_below:
+            did = row.decision_id
             try:
-                outcome = reward if reward is not None else resolved
-                update = self._update(conn, did, self._calls(conn, did, rowid), outcome)
+                update = self._update(reader, did, reader.calls(did, row.row), row.outcome)
             except _UNUSABLE as exc:
-                self._skip(rowid, did, _reason(exc))
+                self._skip(row.row, did, _reason(exc))
             else:
                 self._learn(update)
-        self.cursor = rowid
-
-    def _calls(self, conn: sqlite3.Connection, did: str, upto: int) -> CallResults | None:
-        """The decided model's call results up to row ``upto``; None when the gateway
-        overrode the decision (another model served)."""
-        latency: float | None = None
-        cost: float | None = None
-        failed = False
-        for latency_ms, error, cost_usd, override in conn.execute(_CALLS, (did, upto)):
-            if override:
-                return None
-            if latency_ms is not None:
-                latency = (latency or 0.0) + finite(latency_ms, "a call's latency_ms")
-            if cost_usd is not None:
-                cost = (cost or 0.0) + finite(cost_usd, "a call's cost_usd")
-            failed = failed or bool(error)
-        return CallResults(latency, cost, failed)
+        self.cursor = row.row
 
     def _update(
-        self, conn: sqlite3.Connection, did: str, calls: CallResults | None, outcome: Any
+        self, reader: LogReader, did: str, calls: CallResults | None, outcome: Any
     ) -> _Update | str | None:
         """The bandit update a decision's outcome makes, or the count it falls under
         ('overridden', 'unscored'), or None when the decision is not in the log; an
         :class:`UnusableRecordError` (or a parse error) when the log's rows cannot say."""
         if calls is None:
             return "overridden"
-        found = conn.execute(_DECISION, (did,)).fetchone()
-        if found is None:
+        decision = reader.decision(did)
+        if decision is None:
             return None
-        model, scores_blob, features_blob, request_blob, propensity = found
-        request = orjson.loads(request_blob)
-        scores = orjson.loads(scores_blob)
-        chosen = next((s for s in scores if s["model"] == model), None)
-        if chosen is None or "lambda" not in request:
+        chosen = decision.chosen
+        if chosen is None or not decision.request.scored:
             return "unscored"  # decided by a build that did not log its weights
-        group = str(orjson.loads(features_blob)["intent_group"])
-        reward = logged_reward(request, chosen, outcome, calls, self.reward.late_penalty)
+        reward = logged_reward(decision.request, chosen, outcome, calls, self.reward.late_penalty)
         # the candidates the decision chose among (every one, if the log has no flags)
-        among = [x for x in scores if x.get("eligible", True)]
+        among = [x for x in decision.scores if x.get("eligible", True)]
         if chosen not in among:
-            among = scores
+            among = decision.scores
         names = [str(x["model"]) for x in among]
         utilities = [finite(x["utility"], f"the utility of {x['model']}") for x in among]
-        p = finite(propensity, "the decision's propensity")
+        p = finite(decision.propensity, "the decision's propensity")
         if not 0.0 < p <= 1.0:
             raise UnusableRecordError(f"the decision's propensity is {p}, not in (0, 1]")
-        return _Update(names, group, utilities, names.index(model), p, reward)
+        return _Update(
+            names, decision.intent_group, utilities, names.index(decision.model), p, reward
+        )
 
     def _learn(self, update: _Update | str | None) -> None:
         if update is None:
@@ -261,7 +227,7 @@ class OnlineLearner:
                 },
             )
 
-    def _close_windows(self, conn: sqlite3.Connection, now: float, rowid: int) -> None:
+    def _close_windows(self, reader: LogReader, now: float, rowid: int) -> None:
         """Close the windows of decisions older than the log's time ``now`` − the join
         window (in whole seconds, so the fold does not depend on how rows are batched);
         the call results they had are those before row ``rowid``."""
@@ -272,15 +238,10 @@ class OnlineLearner:
         default = self.reward.default_outcome
         planned: list[tuple[str, _Update | str | None, str | None]] = []
         if default is not None:
-            for (did,) in conn.execute(_UNANSWERED, (self.closed_below, hi)).fetchall():
+            for did in reader.unanswered(self.closed_below, hi):
                 try:
-                    planned.append(
-                        (
-                            did,
-                            self._update(conn, did, self._calls(conn, did, rowid - 1), default),
-                            None,
-                        )
-                    )
+                    update = self._update(reader, did, reader.calls(did, rowid - 1), default)
+                    planned.append((did, update, None))
                 except _UNUSABLE as exc:
                     planned.append((did, None, _reason(exc)))
         # every read is done: now change the state (a database error above changes nothing)
@@ -293,12 +254,10 @@ class OnlineLearner:
             self.counts["defaults"] += 1
             self._learn(update)
 
-    def _reader(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self._conn = sqlite3.connect(
-                f"file:{self.db_path}?mode=ro", uri=True, timeout=30.0, check_same_thread=False
-            )
-        return self._conn
+    def _reader(self) -> LogReader:
+        if self._log_reader is None:
+            self._log_reader = LogReader(self.db_path)
+        return self._log_reader
 
     # -- state ---------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
@@ -388,8 +347,7 @@ class OnlineLearner:
 
     def _max_rowid(self) -> int:
         with self._lock:
-            found = self._reader().execute("SELECT MAX(rowid) FROM feedback").fetchone()
-        return int(found[0] or 0)
+            return self._reader().last_feedback_row()
 
     # -- background ----------------------------------------------------------------
     def notify(self) -> None:
@@ -435,21 +393,12 @@ class OnlineLearner:
         behind the log the learner is (read on a connection of its own: never waits for
         the fold)."""
         lag_rows, lag_s = 0, 0.0
-        with (
-            contextlib.suppress(sqlite3.Error),
-            contextlib.closing(
-                sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=1.0)
-            ) as conn,
-        ):
+        with contextlib.suppress(sqlite3.Error), LogReader(self.db_path, timeout_s=1.0) as r:
             cursor = self.cursor
-            top = conn.execute("SELECT MAX(rowid) FROM feedback").fetchone()[0] or 0
-            lag_rows = max(0, int(top) - cursor)
-            if lag_rows:
-                oldest = conn.execute(
-                    "SELECT ts FROM feedback WHERE rowid > ? ORDER BY rowid LIMIT 1", (cursor,)
-                ).fetchone()
-                if oldest is not None and isinstance(oldest[0], int | float):
-                    lag_s = max(0.0, time.time() - float(oldest[0]))
+            lag_rows = max(0, r.last_feedback_row() - cursor)
+            oldest = r.oldest_after(cursor) if lag_rows else None
+            if oldest is not None:
+                lag_s = max(0.0, time.time() - oldest)
         running = not background or (self._thread is not None and self._thread.is_alive())
         return LearnerStatus(running, self.failure, lag_rows, lag_s)
 
@@ -472,9 +421,9 @@ class OnlineLearner:
             log.error("online layer could not read the last feedback before stopping: %s", exc)
         if state_path is not None:
             self.save(state_path)
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        if self._log_reader is not None:
+            self._log_reader.close()
+            self._log_reader = None
 
 
 def _reason(exc: BaseException) -> str:

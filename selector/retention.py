@@ -26,26 +26,23 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from selector.export import joined_rows, write_table
-from selector.store import DecisionLog, id_prefix
+from selector.export import write_table
+from selector.store import DecisionLog, LogReader, id_prefix
 
 __all__ = ["PruneResult", "prune"]
 
 log = logging.getLogger("selector.retention")
 
 _BATCH = 20_000
-_TABLES = ("decisions", "feedback", "outcomes", "other_decisions")
 
 
 @dataclass
@@ -91,37 +88,19 @@ def prune(
     result = PruneResult(cutoff)
     due_below = id_prefix(cutoff)
     after = ""
-    with closing(_writer(decision_log.path)) as conn:
-        while True:
-            ids = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT decision_id FROM decisions WHERE decision_id > ? "
-                    "AND decision_id < ? ORDER BY decision_id LIMIT ?",
-                    (after, due_below, batch),
-                )
-            ]
-            if not ids:
-                break
+    with decision_log.reader() as reader:
+        while ids := reader.due(after, due_below, batch):
             after = ids[-1]
-            top = conn.execute("SELECT MAX(rowid) FROM feedback").fetchone()[0] or 0
+            top = reader.last_feedback_row()
             safe = top - 1 if learned_through is None else min(learned_through, top - 1)
-            blocked = {
-                r[0]
-                for r in conn.execute(
-                    "SELECT DISTINCT decision_id FROM feedback WHERE decision_id >= ? "
-                    "AND decision_id <= ? AND rowid > ?",
-                    (ids[0], ids[-1], safe),
-                )
-            }
+            blocked = reader.with_feedback_after(ids[0], ids[-1], safe)
             gone = [d for d in ids if d not in blocked]
             result.kept_unread += len(ids) - len(gone)
             if not gone:
                 continue
             if archive_dir is not None:
-                result.archived.extend(_archive(decision_log, conn, gone, archive_dir, result))
-            with decision_log.exclusive():
-                result.feedback += _delete(conn, gone)
+                result.archived.extend(_archive(reader, gone, archive_dir, result))
+            result.feedback += decision_log.delete(gone)
             result.decisions += len(gone)
             progress(f"{result.decisions:,} decisions pruned")
     if result.decisions:
@@ -132,46 +111,7 @@ def prune(
     return result
 
 
-def _writer(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
-    conn.execute("PRAGMA foreign_keys=ON")
-    return conn
-
-
-def _delete(conn: sqlite3.Connection, ids: list[str]) -> int:
-    """Delete ``ids`` and everything that refers to them in one transaction; the number of
-    feedback rows removed."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS prune_ids (decision_id TEXT PRIMARY KEY)")
-        conn.execute("DELETE FROM prune_ids")
-        conn.executemany("INSERT INTO prune_ids VALUES (?)", [(d,) for d in ids])
-        removed = 0
-        for table in ("other_decisions", "outcomes", "feedback", "decisions"):
-            cur = conn.execute(
-                f"DELETE FROM {table} WHERE decision_id IN (SELECT decision_id FROM prune_ids)"
-            )
-            if table == "feedback":
-                removed = cur.rowcount
-        conn.execute(
-            "INSERT INTO meta VALUES ('pruned_through', ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (ids[-1],),
-        )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return removed
-
-
-def _archive(
-    decision_log: DecisionLog,
-    conn: sqlite3.Connection,
-    ids: list[str],
-    folder: Path,
-    result: PruneResult,
-) -> list[Path]:
+def _archive(reader: LogReader, ids: list[str], folder: Path, result: PruneResult) -> list[Path]:
     """Write ``ids`` in the joined and the raw form; both files are on disk (fsynced)
     before this returns."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -180,7 +120,7 @@ def _archive(
     skipped: Counter[str] = Counter()
     joined = [
         r
-        for r in joined_rows(decision_log, skipped=skipped, id_range=(ids[0], ids[-1]))
+        for r in reader.joined(skipped=skipped, id_range=(ids[0], ids[-1]))
         if r["decision_id"] in wanted
     ]
     result.unreadable += len(wanted) - len(joined)
@@ -191,25 +131,16 @@ def _archive(
         except (ValueError, TypeError, ArithmeticError) as exc:  # mixed types in a column
             log.warning("batch %s kept in the raw form only: %s", stem, exc)
             result.unreadable += len(joined)
-    raw: list[dict[str, Any]] = []
-    for table in _TABLES:
-        cur = conn.execute(
-            f"SELECT rowid, * FROM {table} WHERE decision_id >= ? AND decision_id <= ?",
-            (ids[0], ids[-1]),
-        )
-        names = [c[0] for c in cur.description]
-        for row in cur:
-            values = dict(zip(names, row, strict=True))
-            if values["decision_id"] not in wanted:
-                continue
-            raw.append(
-                {
-                    "table": table,
-                    "rowid": values.pop("rowid"),
-                    "decision_id": values["decision_id"],
-                    "row": orjson.dumps(values, default=_blob).decode(),
-                }
-            )
+    raw = [
+        {
+            "table": table,
+            "rowid": rowid,
+            "decision_id": row["decision_id"],
+            "row": orjson.dumps(row, default=_blob).decode(),
+        }
+        for table, rowid, row in reader.raw_rows(ids[0], ids[-1])
+        if row["decision_id"] in wanted
+    ]
     written.append(write_table(raw, folder / f"raw-{stem}.parquet"))
     _fsync_dir(folder)
     return written

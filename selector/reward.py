@@ -20,53 +20,19 @@ older build, or edited by hand), it returns a finite number or raises
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from core.limits import REWARD_ABS_MAX
+from selector.store.records import (
+    CallResults,
+    LoggedRequest,
+    UnusableRecordError,
+    finite,
+)
 
-__all__ = [
-    "CallResults",
-    "RewardConfig",
-    "UnusableRecordError",
-    "finite",
-    "logged_reward",
-    "turn_reward",
-]
-
-
-class UnusableRecordError(ValueError):
-    """A logged decision or event no reward can be computed from (the message says why)."""
-
-
-def finite(value: Any, what: str) -> float:
-    """``value`` as a finite float, or an :class:`UnusableRecordError` naming ``what``.
-
-    >>> finite(3, "latency")
-    3.0
-    >>> finite(float("inf"), "cost")
-    Traceback (most recent call last):
-    ...
-    selector.reward.UnusableRecordError: cost is inf, not a finite number
-    """
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise UnusableRecordError(f"{what} is {value!r}, not a number")
-    x = float(value)
-    if not math.isfinite(x):
-        raise UnusableRecordError(f"{what} is {x}, not a finite number")
-    return x
-
-
-@dataclass(frozen=True, slots=True)
-class CallResults:
-    """What the gateway reported of the decided model's calls: total latency and cost
-    (None: not reported), and whether one failed."""
-
-    latency_ms: float | None = None
-    cost_usd: float | None = None
-    failed: bool = False
+__all__ = ["RewardConfig", "logged_reward", "turn_reward"]
 
 
 @dataclass(frozen=True)
@@ -101,18 +67,18 @@ def turn_reward(
 
 
 def logged_reward(
-    request: Mapping[str, Any],
+    request: LoggedRequest,
     chosen: Mapping[str, Any],
     outcome: Any,
     calls: CallResults,
     late_penalty: float,
 ) -> float:
     """The reward of a logged decision: its ``request`` as logged (the weights it was
-    decided with: ``lambda``, ``latency_weight_per_s``, ``deadline_ms``), the decided
-    model's logged score ``chosen`` (expected cost and latency, used when no call was
-    reported), the ``outcome`` and the reported ``calls``.
+    decided with), the decided model's logged score ``chosen`` (expected cost and
+    latency, used when no call was reported), the ``outcome`` and the reported
+    ``calls``.
 
-    >>> request = {"lambda": 0.1, "latency_weight_per_s": 0.002, "deadline_ms": 3000}
+    >>> request = LoggedRequest(lam=0.1, latency_weight_per_s=0.002, deadline_ms=3000)
     >>> chosen = {"expected_cost_usd": 0.01, "expected_latency_ms": 1500}
     >>> round(logged_reward(request, chosen, 1.0, CallResults(), 0.05), 6)
     0.996
@@ -120,13 +86,11 @@ def logged_reward(
     ... # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    selector.reward.UnusableRecordError: the reward is -1e+307, beyond ±1e+12 (...)
+    selector.store.records.UnusableRecordError: the reward is -1e+307, beyond ±1e+12 (...)
     """
-    cost_weight = finite(request.get("lambda"), "the decision's lambda")
-    latency_weight = finite(
-        request.get("latency_weight_per_s"), "the decision's latency_weight_per_s"
-    )
-    deadline = finite(request.get("deadline_ms"), "the decision's deadline_ms")
+    cost_weight = finite(request.lam, "the decision's lambda")
+    latency_weight = finite(request.latency_weight_per_s, "the decision's latency_weight_per_s")
+    deadline = finite(request.deadline_ms, "the decision's deadline_ms")
     latency = finite(
         calls.latency_ms if calls.latency_ms is not None else chosen.get("expected_latency_ms"),
         "the call's latency_ms",

@@ -49,6 +49,7 @@ from selector.store import (
     DecisionRecord,
     FeedbackEvent,
     FeedbackResult,
+    LoggedRequest,
     OtherDecision,
     id_prefix,
 )
@@ -423,7 +424,9 @@ class SelectorService:
         since = time.time() - self.settings.latency_window_s
         n = bad = 0
         try:
-            for ts, model, latency_ms, error in self.log.recent_call_results(since):
+            with self.log.reader() as reader:
+                results = list(reader.recent_call_results(since))
+            for ts, model, latency_ms, error in results:
                 if not (_number(ts) and isinstance(model, str)) or (
                     latency_ms is not None
                     and not (_number(latency_ms) and 0 <= latency_ms <= LATENCY_MS_MAX)
@@ -577,22 +580,22 @@ class SelectorService:
             propensity=decision.propensity,
             fallbacks=decision.fallbacks,
             relaxed=decision.relaxed,
-            request={
-                "turns": conv.turns,
-                "n_messages": len(conv.messages) if conv.messages else 0,
-                "prompt_tokens": conv.prompt_tokens,
-                "intent": conv.intent,
-                "escalation": conv.escalation,
-                "priority": conv.priority,
-                "candidates": list(req.candidates) if req.candidates is not None else None,
-                "max_latency_ms": req.max_latency_ms,
-                "max_cost_usd": req.max_cost_usd,
-                "cost_weight": req.cost_weight,
+            request=LoggedRequest(
+                turns=conv.turns,
+                n_messages=len(conv.messages) if conv.messages else 0,
+                prompt_tokens=conv.prompt_tokens,
+                intent=conv.intent,
+                escalation=conv.escalation,
+                priority=conv.priority,
+                candidates=list(req.candidates) if req.candidates is not None else None,
+                max_latency_ms=req.max_latency_ms,
+                max_cost_usd=req.max_cost_usd,
+                cost_weight=req.cost_weight,
                 # what the decision's utilities assumed, for its reward (selector.reward)
-                "lambda": decision.cost_weight,
-                "latency_weight_per_s": decision.latency_weight,
-                "deadline_ms": req.max_latency_ms or self.settings.reward_deadline_ms,
-            },
+                lam=decision.cost_weight,
+                latency_weight_per_s=decision.latency_weight,
+                deadline_ms=req.max_latency_ms or self.settings.reward_deadline_ms,
+            ),
             features={"schema_version": SCHEMA_VERSION, **fv.as_dict()},
             scores=scores,
             text=self._logged_text(req.text),

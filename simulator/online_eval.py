@@ -25,10 +25,8 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 import time
 from collections.abc import Callable
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from selector.store import LogReader
 from simulator.demo import Bars, Prepared, _no_bar, prepare, service_router
 from simulator.replay import Call, OracleRouter, ReplayResult, Route, ServiceRouter, Turn, replay
 from simulator.scenario import Scenario, load_scenario
@@ -178,20 +177,18 @@ def propensity_test(db_path: Path, policy: str = ONLINE) -> dict[str, Any]:
     E = Σ pᵢ and covariance Σᵢ (diag pᵢ − pᵢpᵢᵀ); (O − E)ᵀ Σ⁺ (O − E) is χ² with
     (models − 1) degrees of freedom when the choices follow the logged probabilities.
     """
-    with closing(sqlite3.connect(db_path)) as conn:
-        rows = conn.execute(
-            "SELECT model, scores FROM decisions WHERE policy = ? ORDER BY rowid", (policy,)
-        ).fetchall()
+    with LogReader(db_path) as reader:
+        rows = reader.choices(policy)
     if not rows:
         raise ValueError(f"no {policy} decisions in {db_path}")
-    models = sorted({s["model"] for _, blob in rows for s in json.loads(blob)})
+    models = sorted({s["model"] for _, scores in rows for s in scores})
     col = {m: j for j, m in enumerate(models)}
     observed = np.zeros(len(models))
     expected = np.zeros(len(models))
     cov = np.zeros((len(models), len(models)))
-    for chosen, blob in rows:
+    for chosen, scores in rows:
         p = np.zeros(len(models))
-        for s in json.loads(blob):
+        for s in scores:
             p[col[s["model"]]] = s.get("probability") or 0.0
         observed[col[chosen]] += 1
         expected += p

@@ -344,10 +344,10 @@ def load_decision_log(path: Path) -> RoutingData:
     """
     _require(path)
     if path.suffix in LOG_SUFFIXES:
-        from selector.export import joined_rows
         from selector.store import DecisionLog
 
-        frame = pd.DataFrame.from_records(list(joined_rows(DecisionLog(path))))
+        with DecisionLog(path).reader() as reader:
+            frame = pd.DataFrame.from_records(list(reader.joined()))
     else:
         frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
     return _from_joined_log(frame, path)

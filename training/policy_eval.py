@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,11 +28,16 @@ from core.errors import ConfigError
 from features.extractor import C, FeatureVector
 from features.schema import PRIORITIES, REQUEST_FEATURES
 from selector.config import Settings
-from selector.export import joined_rows
 from selector.policy import DecisionContext, Policy
 from selector.policy.base import PRIORITY_LATENCY_FACTOR
-from selector.reward import CallResults, UnusableRecordError, finite, logged_reward
-from selector.store import DecisionLog
+from selector.reward import logged_reward
+from selector.store import (
+    CallResults,
+    DecisionLog,
+    UnusableRecordError,
+    finite,
+    logged_request,
+)
 from training.ope import cross_fit, estimate_all
 
 __all__ = [
@@ -127,17 +131,11 @@ def load_logged(db_path: Path, settings: Settings, since: float = 0.0) -> Logged
     other_model: list[str | None] = []
     served_p: list[float] = []
     other_p: list[float] = []
-    decision_log = DecisionLog(db_path)
-    with closing(decision_log.reader()) as conn:
-        others = {
-            row[0]: (f"{row[1]} {row[2]}", row[3], orjson.loads(row[4]))
-            for row in conn.execute(
-                "SELECT decision_id, policy, policy_version, model, probabilities "
-                "FROM other_decisions"
-            )
-        }
     unreadable: Counter[str] = Counter()
-    for r in joined_rows(decision_log, since, unreadable):
+    with DecisionLog(db_path).reader() as reader:
+        others = reader.other_decisions()
+        joined = list(reader.joined(since, unreadable))
+    for r in joined:
         if r["resolved"] is None and r["reward"] is None:
             skipped["no outcome"] += 1
             continue
@@ -229,7 +227,8 @@ def _evaluable(
     decision logged without its weights. Whatever the row holds, a value that cannot be
     used raises (ValueError and kin), never a non-finite reward."""
     scores = orjson.loads(r["scores"])
-    if r.get("req_lambda") is None or not scores:
+    logged = logged_request(r)
+    if not logged.scored or not scores:
         return None
     rows_by_model = orjson.loads(r["candidate_features"])
     cands = list(rows_by_model)
@@ -244,14 +243,13 @@ def _evaluable(
         probing=[False] * len(cands),
         text=r["text"] or "",
     )
-    priority = PRIORITIES.get(r.get("req_priority") or "normal", 1)
-    logged = {k[4:]: v for k, v in r.items() if k.startswith("req_")}
+    priority = PRIORITIES.get(logged.priority, 1)
     ctx = DecisionContext(
-        max_latency_ms=r.get("req_max_latency_ms"),
-        max_cost_usd=r.get("req_max_cost_usd"),
-        cost_weight=finite(r["req_lambda"], "lambda"),
+        max_latency_ms=logged.max_latency_ms,
+        max_cost_usd=logged.max_cost_usd,
+        cost_weight=finite(logged.lam, "lambda"),
         # the log holds the weight after the priority's factor; the policy applies it
-        latency_weight=finite(r["req_latency_weight_per_s"], "latency_weight_per_s")
+        latency_weight=finite(logged.latency_weight_per_s, "latency_weight_per_s")
         / PRIORITY_LATENCY_FACTOR[priority],
         priority=priority,
     )

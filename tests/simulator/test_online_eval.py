@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from selector.store import DecisionLog, DecisionRecord
+from selector.store import DecisionLog, DecisionRecord, LoggedRequest
 from simulator.online_eval import adaptation, measure_online, propensity_test
 from simulator.scenario import load_scenario
 from tests.simulator.conftest import needs_data, shrink
@@ -43,7 +43,7 @@ def write_log(path: Path, logged: list[float], drawn: list[float], n: int = 3_00
                         0.5,
                         [],
                         [],
-                        {},
+                        LoggedRequest(),
                         {},
                         [
                             {"model": m, "probability": float(x)}

@@ -27,7 +27,6 @@ challenger runs in shadow or canary mode).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import queue
 import sqlite3
@@ -36,155 +35,26 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import closing, contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from core.errors import ConflictError, NotFoundError, StoreError
+from selector.store.reader import LogReader
+from selector.store.records import DecisionRecord, FeedbackEvent, FeedbackResult, OtherDecision
+from selector.store.schema import prepare
 
-__all__ = [
-    "DecisionLog",
-    "DecisionRecord",
-    "FeedbackEvent",
-    "FeedbackResult",
-    "OtherDecision",
-    "id_prefix",
-]
+__all__ = ["DecisionLog", "decision_row"]
 
 log = logging.getLogger("selector.store")
 
-SCHEMA = """
--- decision ids start with the time in milliseconds (hex): their order is time order,
--- so time ranges are id ranges and no index on ts is kept up on the hot path.
-CREATE TABLE IF NOT EXISTS decisions (
-    decision_id     TEXT PRIMARY KEY,
-    ts              REAL NOT NULL,
-    conversation_id TEXT NOT NULL,
-    policy          TEXT NOT NULL,
-    policy_version  TEXT NOT NULL,
-    model           TEXT NOT NULL,
-    propensity      REAL NOT NULL,
-    fallbacks       BLOB NOT NULL,  -- JSON, as UTF-8 bytes
-    relaxed         BLOB NOT NULL,  -- JSON
-    request         BLOB NOT NULL,  -- JSON
-    features        BLOB NOT NULL,  -- JSON
-    scores          BLOB NOT NULL,  -- JSON
-    text            TEXT
-);
-CREATE TABLE IF NOT EXISTS feedback (
-    event_id          TEXT PRIMARY KEY,
-    decision_id       TEXT NOT NULL REFERENCES decisions(decision_id),
-    ts                REAL NOT NULL,
-    model             TEXT,
-    latency_ms        REAL,
-    error             TEXT,
-    prompt_tokens     INTEGER,
-    completion_tokens INTEGER,
-    cost_usd          REAL,
-    resolved          INTEGER,
-    reward            REAL,
-    late              INTEGER NOT NULL DEFAULT 0,
-    override          INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS feedback_decision ON feedback(decision_id);
-CREATE INDEX IF NOT EXISTS feedback_ts ON feedback(ts);
-CREATE TABLE IF NOT EXISTS outcomes (
-    decision_id TEXT PRIMARY KEY REFERENCES decisions(decision_id),
-    resolved    INTEGER,
-    reward      REAL,
-    event_id    TEXT NOT NULL,
-    ts          REAL NOT NULL
-);
--- the challenger's decision on the same request, when one runs beside the served policy
--- (shadow: never served; canary: the champion's, on the requests the challenger served)
-CREATE TABLE IF NOT EXISTS other_decisions (
-    decision_id    TEXT PRIMARY KEY REFERENCES decisions(decision_id),
-    policy         TEXT NOT NULL,
-    policy_version TEXT NOT NULL,
-    model          TEXT NOT NULL,
-    propensity     REAL NOT NULL,
-    probabilities  BLOB NOT NULL  -- JSON {model: probability of being chosen}
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-INSERT OR IGNORE INTO meta VALUES ('schema_version', '1');
-"""
 
-FEEDBACK_FIELDS = (
-    "model",
-    "latency_ms",
-    "error",
-    "prompt_tokens",
-    "completion_tokens",
-    "cost_usd",
-    "resolved",
-    "reward",
-)
 _BATCH = 512
-
-
-def id_prefix(ts: float) -> str:
-    """The smallest decision id made at or after Unix time ``ts`` (ids start with the
-    time in milliseconds, in hex)."""
-    return f"{int(ts * 1000):012x}"
 
 
 _CHECKPOINT_EVERY_S = 1.0
 _WAL_SIZE_LIMIT = 64 * 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class OtherDecision:
-    """The decision of the policy that was not served, on the same request."""
-
-    policy: str
-    policy_version: str
-    model: str
-    propensity: float
-    probabilities: dict[str, float]
-
-
-@dataclass(frozen=True, slots=True)
-class DecisionRecord:
-    decision_id: str
-    ts: float
-    conversation_id: str
-    policy: str
-    policy_version: str
-    model: str
-    propensity: float
-    fallbacks: list[str]
-    relaxed: list[str]
-    request: dict[str, Any]
-    features: dict[str, Any]
-    scores: list[dict[str, Any]]
-    text: str | None
-    other: OtherDecision | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FeedbackEvent:
-    decision_id: str
-    fields: dict[str, Any]  # the subset of FEEDBACK_FIELDS that was sent
-
-    @property
-    def event_id(self) -> str:
-        body = orjson.dumps([self.decision_id, self.fields], option=orjson.OPT_SORT_KEYS)
-        return hashlib.sha256(body).hexdigest()[:32]
-
-    @property
-    def has_outcome(self) -> bool:
-        return "resolved" in self.fields or "reward" in self.fields
-
-
-@dataclass(frozen=True, slots=True)
-class FeedbackResult:
-    decision_id: str
-    duplicate: bool
-    late: bool
-    override: bool
-    decided_model: str
 
 
 # A queued command: kind, payload, and who waits for it (a thread's Future, or an
@@ -222,9 +92,8 @@ class DecisionLog:
         self._error: str | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            conn = self._connect()
-            conn.executescript(SCHEMA)
-            conn.close()
+            with closing(self._connect()) as conn:
+                self.schema_found = prepare(conn, str(path))
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(_open_failure(path, exc)) from exc
 
@@ -400,7 +269,7 @@ class DecisionLog:
             # own decision, since it is sent only after the decision was acknowledged.
             decisions = [op for op in batch if op[0] == "decision"]
             if decisions:
-                conn.executemany(_INSERT_DECISION, [_decision_row(op[1]) for op in decisions])
+                conn.executemany(_INSERT_DECISION, [decision_row(op[1]) for op in decisions])
                 others = [
                     _other_row(rec.decision_id, o)
                     for _, rec, _ in decisions
@@ -486,31 +355,45 @@ class DecisionLog:
         )
         return FeedbackResult(ev.decision_id, False, late, override, decided_model)
 
-    # -- reads -------------------------------------------------------------------
-    def reader(self) -> sqlite3.Connection:
-        """A read-only connection (WAL lets it read while the writer writes)."""
-        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30.0)
-        conn.row_factory = sqlite3.Row
-        return conn
-
-    def recent_call_results(self, since: float) -> Iterator[tuple[float, str, float | None, bool]]:
-        """(ts, model, latency_ms, error) of call results since ``since``, oldest first;
-        a result without ``model`` is attributed to the decided model."""
-        with closing(self.reader()) as conn:
-            yield from conn.execute(
-                "SELECT f.ts, COALESCE(f.model, d.model), f.latency_ms, f.error IS NOT NULL "
-                "FROM feedback f JOIN decisions d USING (decision_id) "
-                "WHERE f.ts >= ? AND (f.latency_ms IS NOT NULL OR f.error IS NOT NULL) "
-                "ORDER BY f.ts",
-                (since,),
-            )
+    # -- reads and deletes ---------------------------------------------------------
+    def reader(self) -> LogReader:
+        """Typed reads on a read-only connection of their own (close it when done)."""
+        return LogReader(self.path)
 
     def counts(self) -> dict[str, int]:
-        with closing(self.reader()) as conn:
-            return {
-                t: int(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0])
-                for t in ("decisions", "feedback", "outcomes")
-            }
+        with self.reader() as r:
+            return r.counts()
+
+    def delete(self, ids: list[str]) -> int:
+        """Remove decisions ``ids`` with everything that refers to them, in one short
+        transaction beside the traffic (retention); the number of feedback events
+        removed."""
+        with closing(self._connect()) as conn, self.exclusive():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS prune_ids (decision_id TEXT PRIMARY KEY)"
+                )
+                conn.execute("DELETE FROM prune_ids")
+                conn.executemany("INSERT INTO prune_ids VALUES (?)", [(d,) for d in ids])
+                removed = 0
+                for table in ("other_decisions", "outcomes", "feedback", "decisions"):
+                    cur = conn.execute(
+                        f"DELETE FROM {table} "
+                        "WHERE decision_id IN (SELECT decision_id FROM prune_ids)"
+                    )
+                    if table == "feedback":
+                        removed = cur.rowcount
+                conn.execute(
+                    "INSERT INTO meta VALUES ('pruned_through', ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (max(ids),),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return removed
 
 
 def _open_failure(path: Path, exc: BaseException) -> str:
@@ -545,7 +428,7 @@ def _other_row(decision_id: str, o: OtherDecision) -> tuple[Any, ...]:
     )
 
 
-def _decision_row(r: DecisionRecord) -> tuple[Any, ...]:
+def decision_row(r: DecisionRecord) -> tuple[Any, ...]:
     return (
         r.decision_id,
         r.ts,
@@ -556,7 +439,7 @@ def _decision_row(r: DecisionRecord) -> tuple[Any, ...]:
         r.propensity,
         orjson.dumps(r.fallbacks),
         orjson.dumps(r.relaxed),
-        orjson.dumps(r.request),
+        orjson.dumps(r.request.as_json()),
         orjson.dumps(r.features),
         orjson.dumps(r.scores),
         r.text,

@@ -1,0 +1,51 @@
+"""The decision log: every decision and feedback event, and every read of them.
+
+- :mod:`~selector.store.records`: what the log holds, as typed records;
+- :mod:`~selector.store.writer`: :class:`DecisionLog`, the SQLite log written in
+  group commits before each answer;
+- :mod:`~selector.store.reader`: :class:`LogReader`, every read (the online layer, the
+  export, retention, off-policy evaluation);
+- :mod:`~selector.store.joined`: the joined log, one row per decision;
+- :mod:`~selector.store.schema`: the schema and its versioned migrations.
+
+A second storage engine implements :class:`DecisionLog`'s writes and
+:class:`LogReader`'s reads; nothing above this package writes SQL against the log.
+"""
+
+from selector.store.joined import logged_request
+from selector.store.reader import LogReader
+from selector.store.records import (
+    FEEDBACK_FIELDS,
+    CallResults,
+    DecisionRecord,
+    FeedbackEvent,
+    FeedbackResult,
+    FeedbackRow,
+    LoggedDecision,
+    LoggedRequest,
+    OtherDecision,
+    UnusableRecordError,
+    finite,
+    id_prefix,
+)
+from selector.store.schema import SCHEMA_VERSION
+from selector.store.writer import DecisionLog
+
+__all__ = [
+    "FEEDBACK_FIELDS",
+    "SCHEMA_VERSION",
+    "CallResults",
+    "DecisionLog",
+    "DecisionRecord",
+    "FeedbackEvent",
+    "FeedbackResult",
+    "FeedbackRow",
+    "LogReader",
+    "LoggedDecision",
+    "LoggedRequest",
+    "OtherDecision",
+    "UnusableRecordError",
+    "finite",
+    "id_prefix",
+    "logged_request",
+]

@@ -1,0 +1,116 @@
+"""The decision log's SQLite schema, and its migrations.
+
+``meta.schema_version`` says which version a log file holds. Opening a log creates the
+tables of a new one, migrates an older one step by step (each step in one
+transaction), and refuses one written by a newer build. Version 1 is the schema of
+every log written so far; a change of schema adds a step to :data:`MIGRATIONS`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from core.errors import StoreError
+
+__all__ = ["DDL", "MIGRATIONS", "SCHEMA_VERSION", "prepare", "version_of"]
+
+DDL = """
+-- decision ids start with the time in milliseconds (hex): their order is time order,
+-- so time ranges are id ranges and no index on ts is kept up on the hot path.
+CREATE TABLE IF NOT EXISTS decisions (
+    decision_id     TEXT PRIMARY KEY,
+    ts              REAL NOT NULL,
+    conversation_id TEXT NOT NULL,
+    policy          TEXT NOT NULL,
+    policy_version  TEXT NOT NULL,
+    model           TEXT NOT NULL,
+    propensity      REAL NOT NULL,
+    fallbacks       BLOB NOT NULL,  -- JSON, as UTF-8 bytes
+    relaxed         BLOB NOT NULL,  -- JSON
+    request         BLOB NOT NULL,  -- JSON
+    features        BLOB NOT NULL,  -- JSON
+    scores          BLOB NOT NULL,  -- JSON
+    text            TEXT
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    event_id          TEXT PRIMARY KEY,
+    decision_id       TEXT NOT NULL REFERENCES decisions(decision_id),
+    ts                REAL NOT NULL,
+    model             TEXT,
+    latency_ms        REAL,
+    error             TEXT,
+    prompt_tokens     INTEGER,
+    completion_tokens INTEGER,
+    cost_usd          REAL,
+    resolved          INTEGER,
+    reward            REAL,
+    late              INTEGER NOT NULL DEFAULT 0,
+    override          INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS feedback_decision ON feedback(decision_id);
+CREATE INDEX IF NOT EXISTS feedback_ts ON feedback(ts);
+CREATE TABLE IF NOT EXISTS outcomes (
+    decision_id TEXT PRIMARY KEY REFERENCES decisions(decision_id),
+    resolved    INTEGER,
+    reward      REAL,
+    event_id    TEXT NOT NULL,
+    ts          REAL NOT NULL
+);
+-- the challenger's decision on the same request, when one runs beside the served policy
+-- (shadow: never served; canary: the champion's, on the requests the challenger served)
+CREATE TABLE IF NOT EXISTS other_decisions (
+    decision_id    TEXT PRIMARY KEY REFERENCES decisions(decision_id),
+    policy         TEXT NOT NULL,
+    policy_version TEXT NOT NULL,
+    model          TEXT NOT NULL,
+    propensity     REAL NOT NULL,
+    probabilities  BLOB NOT NULL  -- JSON {model: probability of being chosen}
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+#: steps from version n to n + 1, in order: MIGRATIONS[0] takes a log from 1 to 2
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = []
+SCHEMA_VERSION = 1 + len(MIGRATIONS)
+
+
+def version_of(conn: sqlite3.Connection) -> int | None:
+    """The schema version of an open log (None: no tables yet)."""
+    has_meta = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+    ).fetchone()
+    if not has_meta:
+        return None
+    found = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(found[0]) if found else 1
+
+
+def prepare(conn: sqlite3.Connection, where: str) -> int:
+    """Create the tables of a new log or migrate an older one to :data:`SCHEMA_VERSION`;
+    the version the log had. A log of a newer build is a StoreError."""
+    found = version_of(conn)
+    if found is None:
+        conn.executescript(DDL)
+        conn.execute(
+            "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
+        return SCHEMA_VERSION
+    if found > SCHEMA_VERSION:
+        raise StoreError(
+            f"the decision log at {where} has schema version {found}, written by a newer "
+            f"build (this one knows {SCHEMA_VERSION}): run that build, or start a new log"
+        )
+    conn.executescript(DDL)  # tables an older build did not create yet
+    for version in range(found, SCHEMA_VERSION):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            MIGRATIONS[version - 1](conn)
+            conn.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(version + 1),)
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return found
