@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run serve test check lint typecheck bench soak poison clean
+.PHONY: install run serve test test-fast check lint typecheck bench soak poison clean
 
 install: $(VENV)/.installed
 
@@ -29,6 +29,11 @@ typecheck: install
 
 test: lint typecheck
 	$(BIN)/pytest
+
+# for local work: lint, types and the in-process tests (no real servers, benchmarks or
+# simulated days); make test runs everything
+test-fast: lint typecheck
+	$(BIN)/pytest -m "not integration and not slow and not soak"
 
 check: test
 

@@ -23,11 +23,13 @@ from core.artifacts import verify_manifest
 from core.errors import ArtifactError, ConfigError
 
 __all__ = [
+    "ARRAYS_FILE",
     "DEFAULT_INTENT_DIR",
     "OTHER",
     "IntentClassifier",
     "IntentTaxonomy",
     "normalize_intent",
+    "word_ngrams",
 ]
 
 OTHER = "other"

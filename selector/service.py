@@ -61,6 +61,11 @@ __all__ = [
     "RouteResult",
     "SelectorService",
     "build_policy",
+    "load_quality_model",
+    "new_learner",
+    "open_learner",
+    "saved_cursor",
+    "state_path",
 ]
 
 log = logging.getLogger("selector")

@@ -41,7 +41,16 @@ from simulator.report import write_report
 from simulator.scenario import Scenario
 from simulator.world import Load, World, load_corpus
 
-__all__ = ["DemoResult", "run_demo", "write_catalog"]
+__all__ = [
+    "Bars",
+    "DemoResult",
+    "Prepared",
+    "no_bar",
+    "prepare",
+    "run_demo",
+    "service_router",
+    "write_catalog",
+]
 
 MODEL_NAME = "model-selector-quality"
 # A bar factory: (total, description) → a context manager yielding an "advance by n" callable.
@@ -49,7 +58,7 @@ Bars = Callable[[int, str], AbstractContextManager[Callable[[int], None]]]
 
 
 @contextmanager
-def _no_bar(_total: int, _desc: str) -> Iterator[Callable[[int], None]]:
+def no_bar(_total: int, _desc: str) -> Iterator[Callable[[int], None]]:
     yield lambda _n: None
 
 
@@ -97,7 +106,7 @@ def prepare(
     out: Path,
     data_dir: Path,
     echo: Callable[[str], None] = lambda _m: None,
-    bars: Bars = _no_bar,
+    bars: Bars = no_bar,
     catalog_path: Path | None = None,
     timings: dict[str, float] | None = None,
 ) -> Prepared:
@@ -198,7 +207,7 @@ def run_demo(
     out: Path,
     data_dir: Path,
     echo: Callable[[str], None] = lambda _m: None,
-    bars: Bars = _no_bar,
+    bars: Bars = no_bar,
     catalog_path: Path | None = None,
 ) -> DemoResult:
     """Run the four steps of the module docstring; everything is written under ``out``."""

@@ -36,13 +36,13 @@ import pandas as pd
 from scipy import stats
 
 from selector.store import LogReader
-from simulator.demo import Bars, Prepared, _no_bar, prepare, service_router
+from simulator.demo import Bars, Prepared, no_bar, prepare, service_router
 from simulator.replay import Call, OracleRouter, ReplayResult, Route, ServiceRouter, Turn, replay
 from simulator.scenario import Scenario, load_scenario
 from simulator.world import Load, World, load_corpus
 from training.plots import pyplot
 
-__all__ = ["Watched", "adaptation", "dr_coverage", "measure_online", "propensity_test"]
+__all__ = ["Watched", "adaptation", "checks", "dr_coverage", "measure_online", "propensity_test"]
 
 ONLINE, OFFLINE = "bandit-v1", "utility-v0"
 TOLERANCE = 0.05
@@ -333,7 +333,7 @@ def run_day(
     data_dir: Path,
     policy: str,
     db_path: Path,
-    bars: Bars = _no_bar,
+    bars: Bars = no_bar,
     echo: Callable[[str], None] = lambda _m: None,
     **overrides: Any,
 ) -> Run:
@@ -381,7 +381,7 @@ def measure_online(
     out: Path,
     data_dir: Path,
     echo: Callable[[str], None] = lambda _m: None,
-    bars: Bars = _no_bar,
+    bars: Bars = no_bar,
     scenarios: dict[str, Scenario] | None = None,
     cliff_window: int = 50,
     regression_window: int = 50,

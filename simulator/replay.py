@@ -43,6 +43,7 @@ __all__ = [
     "Router",
     "RulesRouter",
     "ServiceRouter",
+    "Turn",
     "replay",
 ]
 

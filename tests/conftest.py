@@ -20,6 +20,20 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
+SERVER_FIXTURES = {"server", "client", "make_server"}
+SLOW_FOLDERS = ("tests/bench/", "tests/simulator/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that start a real server are ``integration``; the benchmarks' and the
+    simulator's are ``slow``: ``make test-fast`` leaves both out."""
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+        if any(folder in item.nodeid for folder in SLOW_FOLDERS):
+            item.add_marker(pytest.mark.slow)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

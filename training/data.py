@@ -50,11 +50,18 @@ from features.tokens import CHARS_PER_TOKEN, estimate_prompt_tokens
 
 __all__ = [
     "DEFAULT_DATA_DIR",
+    "HOLDOUT_SHARE",
+    "LOG_SUFFIXES",
     "SOURCES",
+    "STRONG",
+    "TABLE_COLUMNS",
+    "TABLE_OPTIONAL",
+    "WEAK",
     "RoutingData",
     "load_decision_log",
     "load_source",
     "load_table",
+    "unit_hash",
 ]
 
 DEFAULT_DATA_DIR = Path("../shared/data")

@@ -27,7 +27,14 @@ import numpy as np
 from core.artifacts import write_manifest
 from features.intents import ARRAYS_FILE, OTHER, IntentClassifier, normalize_intent
 
-__all__ = ["IntentCorpus", "evaluate", "export_classifier", "load_corpus", "train_classifier"]
+__all__ = [
+    "IntentCorpus",
+    "evaluate",
+    "export_classifier",
+    "load_corpus",
+    "train_and_export",
+    "train_classifier",
+]
 
 Example = tuple[str, str, str]  # text, intent, source
 
@@ -73,12 +80,15 @@ def load_corpus(data_dir: Path) -> IntentCorpus:
 
 
 @dataclass
-class _Fitted:
+class FittedClassifier:
     vectorizers: list[Any]
     model: Any
 
 
-def _fit(texts: Sequence[str], labels: Any, c: float, min_df: tuple[int, int]) -> _Fitted:
+def fit_text_classifier(
+    texts: Sequence[str], labels: Any, c: float, min_df: tuple[int, int]
+) -> FittedClassifier:
+    """Word and character n-gram TF-IDF, then a logistic regression with ``C=c``."""
     from scipy.sparse import hstack
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -91,10 +101,10 @@ def _fit(texts: Sequence[str], labels: Any, c: float, min_df: tuple[int, int]) -
     ]
     x = hstack([v.fit_transform(texts) for v in vecs]).tocsr()
     model = LogisticRegression(C=c, max_iter=300).fit(x, list(labels))
-    return _Fitted(vecs, model)
+    return FittedClassifier(vecs, model)
 
 
-def _choose_threshold(probs: np.ndarray, pred: np.ndarray, truth: np.ndarray) -> float:
+def choose_threshold(probs: np.ndarray, pred: np.ndarray, truth: np.ndarray) -> float:
     """Confidence below which a prediction becomes ``other``, maximising accuracy."""
     best_t, best_acc = 0.0, -1.0
     for t in np.linspace(0.0, 0.6, 61):
@@ -113,7 +123,7 @@ def train_classifier(
     validation_share: float = 0.1,
     seed: int = 0,
     progress: Callable[[str], None] = lambda _msg: None,
-) -> tuple[_Fitted, float, list[str]]:
+) -> tuple[FittedClassifier, float, list[str]]:
     """Fit the classifier; pick the ``other`` threshold on a validation split of ``train``."""
     texts = [t for t, _, _ in train]
     labels = np.array([y for _, y, _ in train])
@@ -127,18 +137,18 @@ def train_classifier(
         n_val = int(len(texts) * validation_share)
         val, fit_idx = order[:n_val], order[n_val:]
         progress(f"fitting on {len(fit_idx)} examples to choose the 'other' threshold")
-        tmp = _fit([texts[i] for i in fit_idx], labels[fit_idx], c, min_df)
+        tmp = fit_text_classifier([texts[i] for i in fit_idx], labels[fit_idx], c, min_df)
         clf_tmp = export_in_memory(tmp, sources, threshold=0.0)
         probs = np.vstack([clf_tmp.scores(texts[i]) for i in val])
         pred = np.array(clf_tmp.labels)[probs.argmax(axis=1)]
-        threshold = _choose_threshold(probs, pred, labels[val])
+        threshold = choose_threshold(probs, pred, labels[val])
     progress(f"fitting on all {len(texts)} examples")
-    fitted = _fit(texts, labels, c, min_df)
+    fitted = fit_text_classifier(texts, labels, c, min_df)
     return fitted, threshold, [sources[label] for label in fitted.model.classes_]
 
 
 def _arrays(
-    fitted: _Fitted, sources: dict[str, str] | list[str]
+    fitted: FittedClassifier, sources: dict[str, str] | list[str]
 ) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
     model = fitted.model
     classes = [str(c) for c in model.classes_]
@@ -175,7 +185,7 @@ def _arrays(
 
 
 def export_in_memory(
-    fitted: _Fitted, sources: dict[str, str] | list[str], threshold: float
+    fitted: FittedClassifier, sources: dict[str, str] | list[str], threshold: float
 ) -> IntentClassifier:
     """The run-time classifier of a fitted pipeline, without writing files."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -184,7 +194,7 @@ def export_in_memory(
 
 
 def export_classifier(
-    fitted: _Fitted,
+    fitted: FittedClassifier,
     sources: dict[str, str] | list[str],
     threshold: float,
     out_dir: Path,

@@ -28,6 +28,7 @@ from features.extractor import C, FeatureVector, R
 from selector.config import Settings
 
 __all__ = [
+    "PRIORITY_LATENCY_FACTOR",
     "RELAX_ORDER",
     "CandidateScore",
     "Decision",

@@ -16,7 +16,7 @@ from features.intents import (
     normalize_intent,
     word_ngrams,
 )
-from training.intents import _fit, export_classifier
+from training.intents import export_classifier, fit_text_classifier
 
 WORDS = [
     "card",
@@ -59,7 +59,7 @@ def test_runtime_classifier_matches_the_scikit_learn_model(tmp_path: Path) -> No
             words = rnd.sample(WORDS, 4) + [WORDS[i * 3]] * 2
             texts.append(" ".join(words))
             ys.append(label)
-    fitted = _fit(texts, np.array(ys), c=5.0, min_df=(1, 1))
+    fitted = fit_text_classifier(texts, np.array(ys), c=5.0, min_df=(1, 1))
     export_classifier(fitted, ["banking77"] * 4, 0.0, tmp_path, metrics={})
     clf = IntentClassifier.load(tmp_path)
     from scipy.sparse import hstack

@@ -34,11 +34,11 @@ def test_corpus_holds_both_datasets_and_out_of_scope() -> None:
 def test_threshold_choice_maximises_accuracy() -> None:
     import numpy as np
 
-    from training.intents import _choose_threshold
+    from training.intents import choose_threshold
 
     probs = np.array([[0.9, 0.1], [0.45, 0.55], [0.1, 0.9]])
     pred = np.array(["a", "b", "b"])
     truth = np.array(["a", "other", "b"])
-    t = _choose_threshold(probs, pred, truth)
+    t = choose_threshold(probs, pred, truth)
     assert 0.55 < t <= 0.6  # the lowest threshold that sends the unsure one to 'other'
-    assert _choose_threshold(probs, pred, np.array(["a", "b", "b"])) == 0.0
+    assert choose_threshold(probs, pred, np.array(["a", "b", "b"])) == 0.0
