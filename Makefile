@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run serve test test-fast check lint typecheck bench soak poison clean
+.PHONY: install run serve test test-fast check lint typecheck docs docs-serve bench soak poison clean
 
 install: $(VENV)/.installed
 
@@ -23,6 +23,14 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+# the documentation site (docs/ → build/site/); docs-serve serves it with live reload
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-serve: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
 
 typecheck: install
 	$(BIN)/mypy
@@ -37,9 +45,9 @@ test-fast: lint typecheck
 
 check: test
 
-# every benchmark (about 8 min); writes bench/results/latest.{md,json} and the README's tables
+# every benchmark (about 8 min); writes bench/results/latest.{md,json} and docs/benchmarks.md's tables
 bench: install
-	$(BIN)/python bench/run.py --readme
+	$(BIN)/python bench/run.py --docs
 
 # 10 minutes at a fixed rate against a real server: flat memory, nothing acknowledged lost
 soak: install
@@ -51,4 +59,4 @@ poison: install
 	$(BIN)/pytest -p no:cacheprovider -v tests/selector/api/test_poison_e2e.py tests/selector/test_poison.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache demo
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache demo build

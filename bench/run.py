@@ -8,18 +8,20 @@ figure beside its baseline measured in the same run.
 - decision-log write rate, bandit update rate, learning fold (bench/log_and_learn.py)
 - training time and peak memory at 100k and 1M rows (bench/train_scale.py)
 
-Writes ``bench/results/latest.md`` and ``latest.json``; with ``--readme`` it also puts
-the tables, with the machine and date, in the README's Performance section (between
-its ``bench:begin`` and ``bench:end`` markers). About 8 minutes on 2 cores;
-``--quick`` runs every benchmark small (a minute or two) to check that they work.
+Writes ``bench/results/latest.md`` and ``latest.json``; with ``--docs`` it also puts
+the tables, with the machine and date, in ``docs/benchmarks.md`` (between its
+``bench:begin`` and ``bench:end`` markers). About 8 minutes on 2 cores; ``--quick``
+runs every benchmark small (a minute or two) to check that they work. ``--put soak``
+puts the soak's report (``make soak``) in ``docs/operations.md``.
 
-    .venv/bin/python bench/run.py [--readme] [--quick] [--only decision_time,http_throughput,...]
+    .venv/bin/python bench/run.py [--docs] [--quick] [--only decision_time,http_throughput,...]
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -33,8 +35,13 @@ from bench.common import RESULTS, Section, write_report  # noqa: E402
 NAMES = ("decision_time", "http_throughput", "log_and_learn", "train_scale")
 
 
+DOCS = ROOT / "docs"
+#: the page that holds each block of figures
+PAGES = {"bench": DOCS / "benchmarks.md", "soak": DOCS / "operations.md"}
+
+
 def markers(block: str) -> tuple[str, str]:
-    """The README markers around ``block``'s text.
+    """The page's markers around ``block``'s text.
 
     >>> markers("soak")
     ('<!-- soak:begin -->', '<!-- soak:end -->')
@@ -54,37 +61,42 @@ def sections(name: str, quick: bool) -> list[Section]:
     return [train_scale.run((5_000,) if quick else (100_000, 1_000_000))]
 
 
-def update_readme(readme: Path, report: Path, block: str = "bench") -> None:
-    """Replace the text between the README's ``block`` markers with the report."""
+def put_block(page: Path, report: Path, block: str = "bench") -> None:
+    """Replace the text between the page's ``block`` markers with the report, and copy
+    the report's images (PNG files beside it, linked as ``img/<name>``) to the page's
+    ``img/`` folder."""
     begin, end = markers(block)
-    text = readme.read_text(encoding="utf-8")
+    text = page.read_text(encoding="utf-8")
     pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
     if not pattern.search(text):
-        raise SystemExit(f"{readme} has no {begin} … {end} block to put the tables in")
+        raise SystemExit(f"{page} has no {begin} … {end} block to put the tables in")
     body = report.read_text(encoding="utf-8").strip()
-    readme.write_text(pattern.sub(lambda _: f"{begin}\n{body}\n{end}", text), encoding="utf-8")
-    print(f"{report.name} written to {readme}")
+    for image in re.findall(r"\(img/([\w.-]+\.png)\)", body):
+        (page.parent / "img").mkdir(exist_ok=True)
+        shutil.copyfile(report.parent / image, page.parent / "img" / image)
+    page.write_text(pattern.sub(lambda _: f"{begin}\n{body}\n{end}", text), encoding="utf-8")
+    print(f"{report.name} written to {page}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", default=",".join(NAMES), help="comma-separated benchmarks")
     ap.add_argument("--quick", action="store_true", help="small sizes: checks, not figures")
-    ap.add_argument("--readme", action="store_true", help="put the tables in README.md")
+    ap.add_argument("--docs", action="store_true", help="put the tables in docs/benchmarks.md")
     ap.add_argument("--name", default=None, help="results file name (default latest)")
     ap.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     ap.add_argument(
         "--put",
         metavar="BLOCK",
         default=None,
-        help="only put results/<BLOCK>.md in the README's BLOCK markers (make soak: soak)",
+        help="only put results/<BLOCK>.md in its page's BLOCK markers (make soak: soak)",
     )
     args = ap.parse_args()
     if args.put:
-        update_readme(ROOT / "README.md", args.out / f"{args.put}.md", args.put)
+        put_block(PAGES[args.put], args.out / f"{args.put}.md", args.put)
         return
-    if args.readme and args.quick:
-        raise SystemExit("--readme takes figures from a full run, not --quick")
+    if args.docs and args.quick:
+        raise SystemExit("--docs takes figures from a full run, not --quick")
     chosen = [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = sorted(set(chosen) - set(NAMES))
     if unknown:
@@ -96,8 +108,8 @@ def main() -> None:
         done += sections(name, args.quick)
     name = args.name or ("quick" if args.quick else "latest")
     report = write_report(name, done, time.perf_counter() - t0, args.out)
-    if args.readme:
-        update_readme(ROOT / "README.md", report)
+    if args.docs:
+        put_block(PAGES["bench"], report)
 
 
 if __name__ == "__main__":

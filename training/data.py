@@ -17,7 +17,7 @@ A :class:`RoutingData` holds
 
 Sources (:data:`SOURCES`): RouteLLM's GSM8K and MMLU (two models, full information),
 ZeroEval's gsm and crux (many models, with prices), a generic table users fill from
-their own logs (:func:`load_table`, documented in the README), and the service's own
+their own logs (:func:`load_table`, documented in docs/your-data.md), and the service's own
 decision log (:func:`load_decision_log`).
 
 **Learning from logged decisions.** A decision log holds one outcome per request: the

@@ -5,7 +5,7 @@ A training run
 
 1. loads a data source and splits off its promotion hold-out (a fixed fifth of the
    requests by id, :meth:`RoutingData.holdout_mask`);
-2. cross-validates the model on the whole source (the figures the README reports,
+2. cross-validates the model on the whole source (the figures docs/training.md reports,
    identical to ``selector evaluate``), unless ``folds`` is 0;
 3. fits the model on the other four fifths and scores it on the hold-out;
 4. logs one MLflow run — parameters, metrics, plots, the data source with its content

@@ -75,18 +75,23 @@ def test_the_report_names_the_machine(report: Report) -> None:
     assert "Measured on " in report["markdown"]
 
 
-def test_the_readme_block_is_replaced(tmp_path: Path) -> None:
-    from bench.run import markers, update_readme
+def test_the_page_block_is_replaced_and_its_images_copied(tmp_path: Path) -> None:
+    from bench.run import markers, put_block
 
     begin, end = markers("bench")
-    readme = tmp_path / "README.md"
-    readme.write_text(f"# x\n\n{begin}\nold table\n{end}\n\nafter\n")
-    table = tmp_path / "latest.md"
-    table.write_text("| a | b |\n|---|---|\n| 1 | 2 |\n")
-    update_readme(readme, table)
-    assert (
-        readme.read_text() == f"# x\n\n{begin}\n| a | b |\n|---|---|\n| 1 | 2 |\n{end}\n\nafter\n"
+    page = tmp_path / "docs" / "benchmarks.md"
+    page.parent.mkdir()
+    page.write_text(f"# x\n\n{begin}\nold table\n{end}\n\nafter\n")
+    results = tmp_path / "results"
+    results.mkdir()
+    table = results / "latest.md"
+    table.write_text("| a | b |\n|---|---|\n| 1 | 2 |\n\n![plot](img/p.png)\n")
+    (results / "p.png").write_bytes(b"png")
+    put_block(page, table)
+    assert page.read_text() == (
+        f"# x\n\n{begin}\n| a | b |\n|---|---|\n| 1 | 2 |\n\n![plot](img/p.png)\n{end}\n\nafter\n"
     )
-    readme.write_text("no markers\n")
+    assert (page.parent / "img" / "p.png").read_bytes() == b"png"
+    page.write_text("no markers\n")
     with pytest.raises(SystemExit, match="bench:begin"):
-        update_readme(readme, table)
+        put_block(page, table)

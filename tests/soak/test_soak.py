@@ -228,8 +228,7 @@ def report(summary: dict[str, Any], warm: list[dict[str, float]]) -> str:
     stamp = time.strftime("%Y-%m-%d %H:%M")
     lines += [
         "",
-        "![Server memory and decisions waiting for their outcome over the soak]"
-        "(bench/results/soak.png)",
+        "![Server memory and decisions waiting for their outcome over the soak](img/soak.png)",
         "",
         f"_Measured with `make soak` on {machine()}, {stamp}._",
     ]
