@@ -3,15 +3,22 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run serve test test-fast check lint typecheck docs docs-serve bench soak poison clean
+.PHONY: install lock run serve test test-fast check lint typecheck docs docs-serve bench soak poison clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# the locked versions of everything (serving, the extras, the tools), then the project
+$(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
+
+# pin the versions again after a change of pyproject.toml's dependencies
+lock: install
+	$(BIN)/pip-compile --quiet --extra dev --strip-extras --no-emit-index-url \
+		--no-emit-find-links --output-file requirements.lock pyproject.toml
 
 run: install
 	$(BIN)/selector demo

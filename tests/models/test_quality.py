@@ -311,3 +311,48 @@ def test_outcome_weights_are_honoured() -> None:
     assert mean_p(outcomes) == pytest.approx(0.5, abs=0.05)
     weighted = outcomes.assign(weight=np.where(resolved > 0, 3.0, 1.0))
     assert mean_p(weighted) == pytest.approx(0.75, abs=0.05)
+
+
+SERVE_WITHOUT_EXTRAS = """
+import sys
+for name in ("sklearn", "matplotlib", "vowpalwabbit", "threadpoolctl"):  # scipy comes with lightgbm
+    sys.modules[name] = None  # an import of any of them fails, as without the extras
+import json
+from pathlib import Path
+import pandas as pd
+from models.quality import QualityPredictor
+import selector.api.app, selector.cli, selector.service, selector.retention
+folder, frame, models = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+requests, candidates = pd.read_parquet(frame), pd.read_parquet(models)
+p, _, _ = QualityPredictor.load(folder).predict_frames(requests, candidates)
+print(json.dumps(p.tolist()))
+"""
+
+
+def test_a_trained_model_is_served_without_the_training_extras(
+    fitted: tuple[RoutingData, QualityModel], tmp_path: Path
+) -> None:
+    """`pip install .` serves: loading and running a trained model, the service and its
+    commands need none of the train/sim/vw extras."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    data, model = fitted
+    folder = model.save(tmp_path / "m")
+    frame = tmp_path / "requests.parquet"
+    data.requests.head(20).to_parquet(frame)
+    models = tmp_path / "models.parquet"
+    data.models.to_parquet(models)
+    done = subprocess.run(
+        [sys.executable, "-c", SERVE_WITHOUT_EXTRAS, str(folder), str(frame), str(models)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    served = np.array(json.loads(done.stdout))
+    expected = model.predict_frames(data.requests.head(20), data.models)[0]
+    np.testing.assert_allclose(served, expected, rtol=1e-12, atol=1e-12)
