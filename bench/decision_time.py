@@ -39,7 +39,8 @@ from bench.common import CONVERSATION, Section, percentiles_us, run_alone
 from features.extractor import Conversation
 from models.bandit import ResidualBandit
 from selector.config import Settings, load_settings
-from selector.service import RouteInput, SelectorService, build_policy, load_quality_model
+from selector.service import RouteInput, SelectorService
+from selector.wiring import build_policy, build_service, load_quality_model
 
 SIZES = (2, 6, 20)
 GROUPS = ["billing_dispute", "payments", "account", "general", "other"]
@@ -134,7 +135,7 @@ def run(n: int = 10_000, quality_model: str | None = None) -> Section:
             baseline_small_model=names[0],
             baseline_heavy_model=names[-1],
         )
-        service = SelectorService.from_settings(settings)
+        service = build_service(settings)
         spec = quality_model or str(train_model(tmp, names))
         learned, status = load_quality_model(
             settings.model_copy(update={"quality_model": spec}), service.prior

@@ -38,10 +38,11 @@ from features.extractor import Conversation
 from models.bandit import BanditParams, ResidualBandit
 from models.vw import VWBandit
 from selector.config import load_settings
-from selector.service import RouteInput, SelectorService, new_learner
+from selector.service import RouteInput, SelectorService
 from selector.store import DecisionLog, DecisionRecord, FeedbackEvent, LogReader
 from selector.store.schema import DDL
 from selector.store.writer import decision_row
+from selector.wiring import build_service, new_learner
 
 WRITERS = 16
 GROUPS = ["billing_dispute", "payments", "account", "general", "other"]
@@ -135,7 +136,7 @@ def fold_rates(folder: Path, n: int) -> dict[str, float]:
     settings = load_settings(
         db_path=folder / "fold.db", quality_model="prior", policy="bandit-v1"
     ).model_copy(update={"bandit_state_path": folder / "fold.json"})
-    service = SelectorService.from_settings(settings)
+    service = build_service(settings)
     service.log.start()
     try:
         asyncio.run(_fill(service, n))
@@ -170,7 +171,7 @@ def run(decisions: int = 20_000) -> list[Section]:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         settings = load_settings(db_path=tmp / "scratch.db", quality_model="prior")
-        service = SelectorService.from_settings(settings)
+        service = build_service(settings)
         print(f"making {decisions:,} decision records…", file=sys.stderr)
         records = make_records(service, decisions)
         log: dict[str, dict[str, float]] = {}

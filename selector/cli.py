@@ -80,7 +80,7 @@ def serve(
     from selector.api.app import create_app
     from selector.api.server import uvicorn_options
     from selector.logs import configure_logging
-    from selector.service import SelectorService
+    from selector.wiring import build_service
 
     overrides = {
         k: v
@@ -96,7 +96,7 @@ def serve(
     }
     settings = load_settings(**overrides)
     configure_logging(settings.log_format, settings.log_level)
-    service = SelectorService.from_settings(settings)  # fail fast on a bad catalog or setting
+    service = build_service(settings)  # fail fast on a bad catalog or setting
     logging.getLogger("selector").info(
         "serving policy %s with %d models on %s:%d, decision log %s",
         service.policy.name,
@@ -152,8 +152,8 @@ def prune(
     """Remove old decisions (and their feedback) from the decision log, archiving them to
     Parquet first. The running service does the same every SELECTOR_PRUNE_EVERY_S."""
     from selector.retention import prune as run_prune
-    from selector.service import saved_cursor, state_path
     from selector.store import DecisionLog
+    from selector.wiring import saved_cursor, state_path
 
     settings = log_settings(db_path)
     if not settings.db_path.is_file():
@@ -197,7 +197,7 @@ def prune(
 def bandit(db_path: Path | None, replay: bool, out: Path | None) -> None:
     """Show the online layer's state: what it learned, from how much feedback."""
 
-    from selector.service import new_learner, open_learner, state_path
+    from selector.wiring import new_learner, open_learner, state_path
 
     settings = log_settings(db_path)
     if not settings.db_path.is_file():

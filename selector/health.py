@@ -9,9 +9,11 @@ Parts: ``decision_log`` (cannot write: not ready), ``quality_model`` and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["Health", "Problem"]
+__all__ = ["Health", "Problem", "QualityStatus"]
 
 
 @dataclass(frozen=True)
@@ -33,3 +35,23 @@ class Health:
     ready: bool
     reasons: list[str]
     degraded: list[Problem]
+
+
+@dataclass(frozen=True)
+class QualityStatus:
+    """Which P(resolved) model is served, and why (reported by /readyz)."""
+
+    requested: str
+    serving: str
+    loaded: bool
+    reason: str | None = None
+    at: float = field(default_factory=time.time)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requested": self.requested,
+            "serving": self.serving,
+            "loaded": self.loaded,
+            "reason": self.reason,
+            "loaded_at": self.at,
+        }

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import math
 import sqlite3
@@ -20,30 +19,23 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import (
-    ArtifactError,
-    ConfigError,
     FieldProblem,
     ModelUnavailableError,
     RequestError,
 )
 from core.limits import LATENCY_MS_MAX
 from features.extractor import Conversation, FeatureExtractor, FeatureVector
-from features.intents import IntentClassifier, IntentTaxonomy
 from features.schema import PRIORITIES, SCHEMA_VERSION
-from models.bandit import BanditParams, OnlineModel
-from models.learners import build
-from models.prior import PriorQualityModel, load_prior
-from selector.catalog import Catalog, load_catalog
+from selector.catalog import Catalog
 from selector.config import Settings
-from selector.health import Health, Problem
+from selector.health import Health, Problem, QualityStatus
 from selector.ids import RandomHex
-from selector.latency import BreakerConfig, LatencyTracker
+from selector.latency import LatencyTracker
 from selector.metrics import ServiceMetrics
-from selector.online import LearnerStatus, OnlineLearner, StateError
-from selector.policy import POLICIES, Decision, DecisionContext, Policy
+from selector.online import LearnerStatus, OnlineLearner
+from selector.policy import Decision, DecisionContext, Policy
 from selector.policy.base import QualityModel
 from selector.retention import PruneResult, prune
-from selector.reward import RewardConfig
 from selector.store import (
     DecisionLog,
     DecisionRecord,
@@ -55,18 +47,7 @@ from selector.store import (
 )
 from selector.upkeep import Upkeep
 
-__all__ = [
-    "DecisionIds",
-    "RouteInput",
-    "RouteResult",
-    "SelectorService",
-    "build_policy",
-    "load_quality_model",
-    "new_learner",
-    "open_learner",
-    "saved_cursor",
-    "state_path",
-]
+__all__ = ["DecisionIds", "RouteInput", "RouteResult", "SelectorService"]
 
 log = logging.getLogger("selector")
 RECENT_DECISIONS = 1_000
@@ -119,134 +100,6 @@ class _Recent:
         return self.counts[model] / len(self.models) if self.models else 0.0
 
 
-@dataclass(frozen=True)
-class QualityStatus:
-    """Which P(resolved) model is served, and why (reported by /readyz)."""
-
-    requested: str
-    serving: str
-    loaded: bool
-    reason: str | None = None
-    at: float = field(default_factory=time.time)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "requested": self.requested,
-            "serving": self.serving,
-            "loaded": self.loaded,
-            "reason": self.reason,
-            "loaded_at": self.at,
-        }
-
-
-def load_quality_model(
-    settings: Settings, prior: QualityModel
-) -> tuple[QualityModel, QualityStatus]:
-    """The quality model ``settings.quality_model`` names, or ``prior`` with the reason
-    when it cannot be loaded, whatever the failure (a missing or corrupt file or
-    registry, a failed checksum, an unreachable server, a library's own error): it
-    never raises, so no model file can stop the service."""
-    spec = settings.quality_model
-    if spec == "prior":
-        return prior, QualityStatus(spec, prior.name, loaded=True)
-    try:
-        from models.quality import QualityPredictor
-        from models.registry import bound_requests, resolve
-
-        bound_requests(settings.registry_timeout_s)
-        found = resolve(spec, settings.mlflow_tracking_uri)
-        predictor = QualityPredictor.load(found.folder)
-    except (ArtifactError, ConfigError) as exc:
-        return prior, QualityStatus(spec, prior.name, loaded=False, reason=str(exc))
-    except Exception as exc:  # e.g. SQLAlchemy on a damaged mlflow.db
-        log.exception("quality model %s could not be loaded", spec)
-        reason = (
-            f"cannot read it from {settings.mlflow_tracking_uri}: "
-            f"{type(exc).__name__}: {_first_line(str(exc))}"
-        )
-        return prior, QualityStatus(spec, prior.name, loaded=False, reason=reason)
-    predictor.name = (
-        f"{found.name}/v{found.version}" if found.version is not None else str(found.folder)
-    )
-    return predictor, QualityStatus(spec, predictor.name, loaded=True)
-
-
-def _first_line(text: str) -> str:
-    return (text.strip().splitlines() or ["no message"])[0][:300]
-
-
-def policy_class(name: str, variable: str = "SELECTOR_POLICY") -> type[Policy]:
-    """The policy called ``name``; a ConfigError naming ``variable`` when there is none."""
-    cls = POLICIES.get(name)
-    if cls is None:
-        raise ConfigError(f"{variable}={name!r} is not a policy; choose one of {sorted(POLICIES)}")
-    return cls
-
-
-def build_policy(
-    name: str,
-    quality: QualityModel,
-    catalog: Catalog,
-    settings: Settings,
-    bandit: OnlineModel | None = None,
-    variable: str = "SELECTOR_POLICY",
-) -> Policy:
-    """The policy called ``name`` (see :data:`selector.policy.POLICIES`), from settings;
-    an online policy reads ``bandit``'s corrections."""
-    return policy_class(name, variable).from_settings(
-        quality, {m.name: m.provider for m in catalog}, settings, bandit=bandit
-    )
-
-
-def state_path(settings: Settings) -> Path:
-    """Where the online layer's state is saved."""
-    return settings.bandit_state_path or settings.db_path.with_name(
-        settings.db_path.name + ".bandit.json"
-    )
-
-
-def saved_cursor(path: Path) -> int | None:
-    """How far the online layer saved at ``path`` has read the log: None when there is no
-    saved state, 0 when it cannot be read (then nothing it might not have read is pruned)."""
-    if not path.is_file():
-        return None
-    try:
-        return int(json.loads(path.read_text(encoding="utf-8"))["state"]["cursor"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0
-
-
-def new_learner(settings: Settings) -> OnlineLearner:
-    """An online layer's learner that has read nothing of the decision log yet."""
-    params = BanditParams(
-        memory=settings.bandit_memory,
-        prior_weight=settings.bandit_prior_weight,
-        gamma=settings.bandit_gamma,
-        min_exploration=settings.bandit_min_exploration,
-        learner=settings.bandit_learner,
-    )
-    reward = RewardConfig(
-        late_penalty=settings.reward_late_penalty,
-        deadline_ms=settings.reward_deadline_ms,
-        default_outcome=settings.reward_default_outcome,
-    )
-    return OnlineLearner(build(params), settings.db_path, reward, settings.join_window_s)
-
-
-def open_learner(settings: Settings) -> tuple[OnlineLearner, str]:
-    """The online layer's learner over the decision log: the saved one when it is usable,
-    else a new one (that will read the whole log); and what was done, for the logs."""
-    fresh = new_learner(settings)
-    path = state_path(settings)
-    try:
-        learner = OnlineLearner.from_saved(
-            path, fresh.bandit.params, settings.db_path, fresh.reward, settings.join_window_s
-        )
-        return learner, f"restored from {path} (feedback row {learner.cursor})"
-    except StateError as exc:
-        return fresh, f"{exc}: learning from the whole decision log"
-
-
 class SelectorService:
     """Route and feedback operations over the catalog, features, policy and log."""
 
@@ -263,7 +116,12 @@ class SelectorService:
         quality_status: QualityStatus | None = None,
         learner: OnlineLearner | None = None,
         challenger: Policy | None = None,
+        reload: Callable[[], tuple[Policy | None, QualityStatus]] | None = None,
+        state_file: Path | None = None,
     ) -> None:
+        """The parts, built by :func:`selector.wiring.build_service`; ``reload`` loads
+        the configured quality model again and builds the policy serving it (None: no
+        reload), ``state_file`` is where the online layer saves its state."""
         self.settings = settings
         self.catalog = catalog
         self.extractor = extractor
@@ -281,6 +139,8 @@ class SelectorService:
         self.learner = learner
         self.challenger = challenger
         self._reload_lock = asyncio.Lock()
+        self._reload = reload
+        self.state_file = state_file
         self.upkeep = Upkeep(
             self.prune,
             settings.prune_every_s,
@@ -288,118 +148,21 @@ class SelectorService:
             max_lag_s=settings.learner_max_lag_s,
         )
 
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, clock: Callable[[], float] = time.time
-    ) -> SelectorService:
-        """The service ``settings`` describe. ``clock`` is the time the live latency
-        statistics and circuit breakers run on: the wall clock, or a simulation's (the
-        incident replay runs a day in minutes with the service's own windows)."""
-        catalog = load_catalog(settings.catalog_path)
-        degraded: list[tuple[str, str]] = []
-        classifier: IntentClassifier | None = None
-        try:
-            loaded = IntentClassifier.load(settings.intent_model_dir)
-            taxonomy = IntentTaxonomy.from_classifier(loaded)
-            classifier = loaded
-        except ArtifactError as exc:
-            log.error("intent classifier not loaded, intents will be 'other' unless sent: %s", exc)
-            degraded.append(
-                ("intent_classifier", f"not loaded, intents are 'other' unless sent: {exc}")
-            )
-            taxonomy = IntentTaxonomy([], [], _fallback_groups())
-        tracker = LatencyTracker(
-            {m.name: m.latency_slo_ms for m in catalog},
-            BreakerConfig(
-                window_s=settings.latency_window_s,
-                max_samples=settings.latency_max_samples,
-                min_samples=settings.breaker_min_samples,
-                error_rate=settings.breaker_error_rate,
-                cooldown_s=settings.breaker_cooldown_s,
-                probe_timeout_s=settings.breaker_probe_timeout_s,
-            ),
-            clock=clock,
-        )
-        extractor = FeatureExtractor(
-            catalog.candidate_infos(settings.default_completion_tokens),
-            taxonomy,
-            classifier,
-            tracker,
-            tokens_per_turn=settings.tokens_per_turn,
-        )
-        prior = PriorQualityModel(
-            load_prior(settings.prior_path), taxonomy.group_names, catalog.names
-        )
-        quality, status = load_quality_model(settings, prior)
-        if not status.loaded:
-            log.warning("quality model not loaded, serving the prior: %s", status.reason)
-        else:
-            log.info("quality model loaded: serving %s", status.serving)
-        decision_log = DecisionLog(
-            settings.db_path, sync=settings.db_sync, join_window_s=settings.join_window_s
-        )
-        learner = None
-        named = [(settings.policy, "SELECTOR_POLICY")] + (
-            [(settings.challenger_policy, "SELECTOR_CHALLENGER_POLICY")]
-            if settings.challenger_policy
-            else []
-        )
-        if any(policy_class(n, v).online for n, v in named):
-            learner, how = open_learner(settings)
-            log.info("online layer: %s", how)
-        bandit = learner.bandit if learner else None
-        policy = build_policy(settings.policy, quality, catalog, settings, bandit)
-        challenger = None
-        if settings.challenger_policy:
-            challenger_quality = quality
-            spec = settings.challenger_quality_model
-            if spec and spec != settings.quality_model:
-                challenger_quality, cstatus = load_quality_model(
-                    settings.model_copy(update={"quality_model": spec}), prior
-                )
-                if not cstatus.loaded:
-                    degraded.append(("challenger_quality_model", f"not loaded: {cstatus.reason}"))
-            challenger = build_policy(
-                settings.challenger_policy,
-                challenger_quality,
-                catalog,
-                settings,
-                bandit,
-                variable="SELECTOR_CHALLENGER_POLICY",
-            )
-        return cls(
-            settings,
-            catalog,
-            extractor,
-            policy,
-            tracker,
-            decision_log,
-            degraded,
-            prior,
-            status,
-            learner,
-            challenger,
-        )
-
     async def reload_quality_model(self) -> QualityStatus:
         """Load the configured quality model again (e.g. after a promotion) off the event
         loop and swap it in; decisions in flight finish with the model they started with.
         When it cannot be loaded the current model stays and a
         :class:`ModelUnavailableError` says why."""
+        if self._reload is None:
+            raise ModelUnavailableError("this service was built without a model to reload")
         async with self._reload_lock:
-            quality, status = await asyncio.to_thread(load_quality_model, self.settings, self.prior)
-            if not status.loaded:
+            policy, status = await asyncio.to_thread(self._reload)
+            if policy is None or not status.loaded:
                 raise ModelUnavailableError(
                     f"quality model {status.requested} not loaded, still serving "
                     f"{self.quality_status.serving}: {status.reason}"
                 )
-            self.policy = build_policy(
-                self.settings.policy,
-                quality,
-                self.catalog,
-                self.settings,
-                self.learner.bandit if self.learner else None,
-            )
+            self.policy = policy
             self.quality_status = status
             log.info("quality model reloaded: serving %s", status.serving)
             return status
@@ -422,7 +185,7 @@ class SelectorService:
             except Exception as exc:  # a database error: the thread retries
                 log.error("online layer could not read the decision log at start: %s", exc)
             if self.settings.bandit_updates == "background":
-                self.learner.start(state_path(self.settings), self.settings.bandit_save_every_s)
+                self.learner.start(self.state_file, self.settings.bandit_save_every_s)
         self.upkeep.start()
 
     def _warm_tracker(self) -> None:
@@ -457,7 +220,7 @@ class SelectorService:
         # commits after this is read at the next start)
         if self.learner is not None:
             try:
-                self.learner.stop(state_path(self.settings))
+                self.learner.stop(self.state_file)
             except OSError as exc:  # the log keeps everything: it is read again at start
                 log.error("online layer state not saved: %s", exc)
         self.log.close()
@@ -642,9 +405,7 @@ class SelectorService:
             if self.settings.bandit_updates == "inline":
                 try:
                     self.learner.catch_up()
-                    self.learner.maybe_save(
-                        state_path(self.settings), self.settings.bandit_save_every_s
-                    )
+                    self.learner.maybe_save(self.state_file, self.settings.bandit_save_every_s)
                 except Exception as exc:  # stored: learned with the next feedback
                     log.error(
                         "online layer did not learn from feedback on %s yet: %s",
@@ -733,7 +494,3 @@ def _other(d: Decision) -> OtherDecision:
     return OtherDecision(
         d.policy, f"{d.version}+{d.quality_model}", d.model, d.propensity, d.probabilities()
     )
-
-
-def _fallback_groups() -> dict[str, Any]:
-    return {"default_group": "other", "groups": {"other": {"intents": ["other"]}}}

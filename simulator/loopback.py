@@ -22,6 +22,7 @@ from core.errors import SelectorError
 from selector.api.app import create_app
 from selector.config import Settings
 from selector.service import SelectorService
+from selector.wiring import build_service
 
 __all__ = ["Loopback", "SimClock", "serve_on_loopback"]
 
@@ -58,7 +59,7 @@ def serve_on_loopback(
     settings: Settings, clock: SimClock, timeout_s: float = 60.0
 ) -> Iterator[Loopback]:
     """Start the service on a free loopback port; stop it on exit."""
-    service = SelectorService.from_settings(settings, clock=clock)
+    service = build_service(settings, clock=clock)
     app = create_app(settings, service)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

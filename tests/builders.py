@@ -14,8 +14,9 @@ from models.prior import PriorQualityModel, load_prior
 from selector.catalog import Catalog, load_catalog
 from selector.config import PACKAGE_DIR, Settings, load_settings
 from selector.latency import BreakerConfig, LatencyTracker
-from selector.service import RouteInput, SelectorService
+from selector.service import RouteInput
 from selector.store import FeedbackEvent
+from selector.wiring import build_service
 
 # A two-model world whose truth is known: P(resolved) by kind of question and model.
 SMALL, LARGE = "gemini-2.5-flash-lite", "gpt-5"
@@ -82,7 +83,7 @@ def write_outcome_log(
             **settings,
         }
     )
-    service = SelectorService.from_settings(s)
+    service = build_service(s)
     kinds: dict[str, str] = {}
 
     async def run() -> None:

@@ -298,6 +298,7 @@ def promote(
         data_dir,
         force,
         min_ess=min_ess,
+        settings=load_settings(),
     )
     click.echo(result.message())
 
@@ -326,7 +327,7 @@ def ope(
 ) -> None:
     """Estimate a candidate policy's mean reward per decision from the decision log
     (IPS, SNIPS, doubly robust; 95 % intervals; effective sample size)."""
-    from selector.service import SelectorService
+    from selector.wiring import build_service
     from training.policy_eval import evaluate_policy, load_logged, log_to_mlflow
 
     base = load_settings()
@@ -335,8 +336,8 @@ def ope(
         if value is not None:
             overrides[key] = value
     settings = base.model_copy(update=overrides)
-    logged = load_logged(settings.db_path, settings, since)
-    service = SelectorService.from_settings(settings)
+    logged = load_logged(settings.db_path, settings.reward_late_penalty, since)
+    service = build_service(settings)
     candidate = service.policy
     label = f"{candidate.name}+{service.quality_status.serving}"
     with Progress(len(logged.ids), "scoring") as bar:
@@ -387,7 +388,7 @@ def compare(
     from training.policy_eval import load_logged, log_comparison
 
     settings = log_settings(db_path)
-    logged = load_logged(settings.db_path, settings, since)
+    logged = load_logged(settings.db_path, settings.reward_late_penalty, since)
     found = run_compare(logged, min_ess, folds, seed)
     click.echo(f"{len(logged.ids):,} decisions with an outcome in {settings.db_path}")
     click.echo(

@@ -27,7 +27,6 @@ import orjson
 from core.errors import ConfigError
 from features.extractor import C, FeatureVector
 from features.schema import PRIORITIES, REQUEST_FEATURES
-from selector.config import Settings
 from selector.policy import DecisionContext, Policy
 from selector.policy.base import PRIORITY_LATENCY_FACTOR
 from selector.reward import logged_reward
@@ -116,9 +115,9 @@ class LoggedDecisions:
         return rows
 
 
-def load_logged(db_path: Path, settings: Settings, since: float = 0.0) -> LoggedDecisions:
-    """Read the evaluable decisions of the log at ``db_path`` (a ConfigError says why
-    there are none)."""
+def load_logged(db_path: Path, late_penalty: float, since: float = 0.0) -> LoggedDecisions:
+    """Read the evaluable decisions of the log at ``db_path``, their rewards with
+    ``late_penalty`` for a late or failed call (a ConfigError says why there are none)."""
     if not db_path.is_file():
         raise ConfigError(f"no decision log at {db_path}: pass --db with the service's log")
     models: dict[str, int] = {}
@@ -143,7 +142,7 @@ def load_logged(db_path: Path, settings: Settings, since: float = 0.0) -> Logged
             skipped["overridden"] += 1
             continue
         try:
-            parsed = _evaluable(r, settings.reward_late_penalty)
+            parsed = _evaluable(r, late_penalty)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
             skipped["unusable"] += 1
             if skipped["unusable"] <= 20:

@@ -37,6 +37,7 @@ from models.registry import (
     client,
     experiment_id,
 )
+from selector.config import Settings
 from training.data import (
     DEFAULT_DATA_DIR,
     HOLDOUT_SHARE,
@@ -390,18 +391,18 @@ def _dr_gate(
     db_path: Path,
     seed: int,
     min_ess: float,
+    settings: Settings,
 ) -> tuple[str, float, float | None, str]:
     """DR value per decision of the ``utility-v0`` policy serving each model, on the
     hold-out decisions of the log (a ConflictError when the estimate is refused)."""
     from core.errors import ConfigError
     from selector.catalog import load_catalog
-    from selector.config import load_settings
-    from selector.service import build_policy
+    from selector.wiring import build_policy
     from training.policy_eval import evaluate_policy, load_logged
 
-    settings = load_settings(db_path=db_path)
+    settings = settings.model_copy(update={"db_path": db_path})
     catalog = load_catalog(settings.catalog_path)
-    logged = load_logged(db_path, settings)
+    logged = load_logged(db_path, settings.reward_late_penalty)
     hold = logged.subset(np.array([unit_hash(d) < HOLDOUT_SHARE for d in logged.ids]))
     values: list[dict[str, Any]] = []
     for model in (candidate, champion):
@@ -430,10 +431,13 @@ def promote(
     force: bool = False,
     seed: int = 0,
     min_ess: float = 200.0,
+    settings: Settings | None = None,
 ) -> Promotion:
     """Point the ``champion`` alias of ``name`` at ``version`` when it beats the current
     champion on the hold-out of its data source, or unconditionally with ``force`` (the
-    version is then tagged ``promotion.forced``). Refusal raises :class:`ConflictError`."""
+    version is then tagged ``promotion.forced``). Refusal raises :class:`ConflictError`.
+    A model learned from a decision log is compared by the value of the policy each
+    would serve under ``settings`` (the defaults when None)."""
     from mlflow.exceptions import MlflowException
 
     from models.registry import resolve
@@ -465,8 +469,9 @@ def promote(
     if data.logged and Path(location).suffix in LOG_SUFFIXES:
         # learned from the service's own log: compare the policies each model would serve
         # by their doubly robust value on the log's hold-out decisions
+        policy_settings = settings or Settings.model_construct()  # the defaults
         key, cand_value, champ_value, detail = _dr_gate(
-            candidate, champion, Path(location), seed, min_ess
+            candidate, champion, Path(location), seed, min_ess, policy_settings
         )
     else:
         key, cand_value = primary_metric(holdout_evaluation(candidate, data, seed))

@@ -15,6 +15,7 @@ from selector.api.raw import document, mount
 from selector.api.routes import admin, feedback, route, status
 from selector.config import Settings, get_settings
 from selector.service import SelectorService
+from selector.wiring import build_service
 
 __all__ = ["create_app"]
 
@@ -27,7 +28,7 @@ def create_app(settings: Settings | None = None, service: SelectorService | None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        svc = service or SelectorService.from_settings(settings)
+        svc = service or build_service(settings)
         svc.start()
         app.state.service = svc
         # Objects built at start-up (catalog, classifier vocabulary, app) live as long as

@@ -22,10 +22,9 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import ClassVar, Protocol
 
 from features.extractor import C, FeatureVector, R
-from selector.config import Settings
 
 __all__ = [
     "PRIORITY_LATENCY_FACTOR",
@@ -144,32 +143,6 @@ class Policy(ABC):
         self.providers = providers
         self.max_fallbacks = max_fallbacks
         self.rng = random.Random(seed)
-
-    @classmethod
-    def from_settings(
-        cls,
-        quality: QualityModel,
-        providers: dict[str, str],
-        settings: Settings,
-        bandit: Any = None,
-    ) -> Policy:
-        """The policy configured from the service's settings (``providers``: the catalog's
-        model → provider map; ``bandit``: the service's online layer, for online policies)."""
-        kwargs = cls._settings_kwargs(settings, providers)
-        if cls.online:
-            kwargs["bandit"] = bandit
-        return cls(
-            quality,
-            providers,
-            max_fallbacks=settings.max_fallbacks,
-            seed=settings.seed,
-            **kwargs,
-        )
-
-    @classmethod
-    def _settings_kwargs(cls, settings: Settings, providers: dict[str, str]) -> dict[str, Any]:
-        """Constructor arguments of this policy's own, read from settings."""
-        return {}
 
     def decide(self, fv: FeatureVector, ctx: DecisionContext) -> Decision:
         """Choose a model for ``fv`` under ``ctx``; always names one while candidates exist."""

@@ -9,11 +9,8 @@ eligible model the heavy one, as a gateway's failover list would.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from core.errors import ConfigError
 from features.extractor import C, FeatureVector, R
-from selector.config import Settings
 from selector.policy.base import CandidateScore, Policy, QualityModel
 
 __all__ = ["StaticRulesPolicy"]
@@ -43,19 +40,6 @@ class StaticRulesPolicy(Policy):
         self.small_model = small_model
         self.heavy_model = heavy_model
         self.max_turns = max_turns
-
-    @classmethod
-    def _settings_kwargs(cls, settings: Settings, providers: dict[str, str]) -> dict[str, Any]:
-        for key in ("baseline_small_model", "baseline_heavy_model"):
-            if getattr(settings, key) not in providers:
-                raise ConfigError(
-                    f"SELECTOR_{key.upper()}={getattr(settings, key)!r} is not in the catalog"
-                )
-        return {
-            "small_model": settings.baseline_small_model,
-            "heavy_model": settings.baseline_heavy_model,
-            "max_turns": settings.baseline_max_turns,
-        }
 
     def _rank(
         self, fv: FeatureVector, scores: Sequence[CandidateScore], eligible: Sequence[int]

@@ -8,10 +8,8 @@ exactly ``1 − ε + ε/k`` for the best one and ``ε/k`` for another (``k`` eli
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from features.extractor import FeatureVector
-from selector.config import Settings
 from selector.policy.base import CandidateScore, Policy, QualityModel
 
 __all__ = ["UtilityPolicy"]
@@ -35,10 +33,6 @@ class UtilityPolicy(Policy):
         if not 0.0 <= exploration < 1.0:
             raise ValueError("exploration must be in [0, 1)")
         self.exploration = exploration
-
-    @classmethod
-    def _settings_kwargs(cls, settings: Settings, providers: dict[str, str]) -> dict[str, Any]:
-        return {"exploration": settings.exploration}
 
     def _rank(
         self, fv: FeatureVector, scores: Sequence[CandidateScore], eligible: Sequence[int]

@@ -18,6 +18,7 @@ from selector.cli import cli
 from selector.config import Settings, load_settings
 from selector.service import RouteInput, SelectorService
 from selector.store import FeedbackEvent
+from selector.wiring import build_service
 from training.policy_eval import compare, load_logged
 
 SMALL, LARGE = "gemini-2.5-flash-lite", "gpt-5"
@@ -76,7 +77,7 @@ def table(db: Path, sql: str) -> list[tuple[Any, ...]]:
 
 def test_a_shadow_challenger_decides_and_logs_but_never_serves(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
-    service = SelectorService.from_settings(settings)
+    service = build_service(settings)
     results = run(service, 300)
     assert {r.decision.policy for r in results} == {"utility-v0"}
     served = dict(table(settings.db_path, "SELECT decision_id, policy FROM decisions"))
@@ -96,7 +97,7 @@ def test_a_canary_serves_its_share_of_conversations_and_each_stays_with_one_poli
     tmp_path: Path,
 ) -> None:
     settings = settings_for(tmp_path, challenger_mode="canary", canary_share=0.3)
-    service = SelectorService.from_settings(settings)
+    service = build_service(settings)
     results = run(service, 400, turns=2)
     by_conv: dict[str, set[str]] = {}
     for r, (cid,) in zip(
@@ -116,8 +117,8 @@ def test_a_canary_serves_its_share_of_conversations_and_each_stays_with_one_poli
 
 def test_compare_reports_live_outcomes_and_dr_for_both_policies(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
-    run(SelectorService.from_settings(settings), 1_200)
-    logged = load_logged(settings.db_path, settings)
+    run(build_service(settings), 1_200)
+    logged = load_logged(settings.db_path, settings.reward_late_penalty)
     found = compare(logged, min_ess=50)
     served, shadow = (
         next(k for k in found if k.startswith(p)) for p in ("utility-v0", "bandit-v1")

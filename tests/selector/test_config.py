@@ -21,18 +21,18 @@ def test_a_bad_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_an_unknown_policy_is_refused_at_start(tmp_path: object) -> None:
-    from selector.service import SelectorService
+    from selector.wiring import build_service
 
     with pytest.raises(ConfigError, match="SELECTOR_POLICY"):
-        SelectorService.from_settings(load_settings(policy="magic"))
+        build_service(load_settings(policy="magic"))
 
 
 def test_readiness_reports_a_log_that_is_not_running(tmp_path: object) -> None:
     from pathlib import Path
 
-    from selector.service import SelectorService
+    from selector.wiring import build_service
 
-    svc = SelectorService.from_settings(load_settings(db_path=Path(str(tmp_path)) / "d.db"))
+    svc = build_service(load_settings(db_path=Path(str(tmp_path)) / "d.db"))
     ok, reasons = svc.readiness()
     assert not ok
     assert reasons == ["the decision log writer is not running"]
@@ -69,12 +69,13 @@ def test_without_an_intent_classifier_the_service_runs_degraded(tmp_path: object
     from pathlib import Path
 
     from features.extractor import Conversation
-    from selector.service import RouteInput, SelectorService
+    from selector.service import RouteInput
+    from selector.wiring import build_service
 
     empty = Path(str(tmp_path)) / "no-model"
     empty.mkdir()
     settings = load_settings(db_path=Path(str(tmp_path)) / "d.db", intent_model_dir=empty)
-    svc = SelectorService.from_settings(settings)
+    svc = build_service(settings)
     assert svc.degraded
     assert svc.degraded[0][0] == "intent_classifier"
     assert "MANIFEST.json" in svc.degraded[0][1]
@@ -91,7 +92,7 @@ def test_without_an_intent_classifier_the_service_runs_degraded(tmp_path: object
 def test_static_rules_need_their_models_in_the_catalog(tmp_path: object) -> None:
     from pathlib import Path
 
-    from selector.service import SelectorService
+    from selector.wiring import build_service
 
     settings = load_settings(
         db_path=Path(str(tmp_path)) / "d.db",
@@ -99,7 +100,7 @@ def test_static_rules_need_their_models_in_the_catalog(tmp_path: object) -> None
         baseline_heavy_model="gpt-9",
     )
     with pytest.raises(ConfigError, match="SELECTOR_BASELINE_HEAVY_MODEL"):
-        SelectorService.from_settings(settings)
+        build_service(settings)
 
 
 @pytest.mark.parametrize(
@@ -161,11 +162,11 @@ def test_serving_beyond_loopback_needs_a_token_or_an_explicit_opt_out() -> None:
 def test_the_challenger_policy_is_named_by_its_own_variable(tmp_path: object) -> None:
     from pathlib import Path
 
-    from selector.service import SelectorService
+    from selector.wiring import build_service
 
     settings = load_settings(db_path=Path(str(tmp_path)) / "d.db", challenger_policy="nope")
     with pytest.raises(ConfigError, match="SELECTOR_CHALLENGER_POLICY='nope'"):
-        SelectorService.from_settings(settings)
+        build_service(settings)
 
 
 def test_a_damaged_decision_log_says_so_and_how_to_recover(tmp_path: object) -> None:
@@ -187,14 +188,14 @@ def test_a_damaged_decision_log_says_so_and_how_to_recover(tmp_path: object) -> 
 def test_a_damaged_mlflow_store_serves_the_prior_and_says_why(tmp_path: object) -> None:
     from pathlib import Path
 
-    from selector.service import SelectorService
+    from selector.wiring import build_service
 
     folder = Path(str(tmp_path))
     (folder / "mlflow.db").write_bytes(b"\x00garbage" * 1000)
     settings = load_settings(
         db_path=folder / "d.db", mlflow_tracking_uri=f"sqlite:///{folder}/mlflow.db"
     )
-    svc = SelectorService.from_settings(settings)
+    svc = build_service(settings)
     status = svc.quality_status
     assert (status.loaded, status.serving) == (False, "prior")
     assert "not a database" in (status.reason or "")

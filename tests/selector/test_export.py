@@ -16,11 +16,12 @@ from selector.config import load_settings
 from selector.export import export_log
 from selector.service import RouteInput, SelectorService
 from selector.store import FeedbackEvent
+from selector.wiring import build_service
 
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[SelectorService]:
-    svc = SelectorService.from_settings(load_settings(db_path=tmp_path / "log.db"))
+    svc = build_service(load_settings(db_path=tmp_path / "log.db"))
     svc.start()
     yield svc
     svc.stop()

@@ -18,8 +18,9 @@ from models.learners import build
 from selector.config import Settings, load_settings
 from selector.online import OnlineLearner, StateError
 from selector.reward import RewardConfig, turn_reward
-from selector.service import RouteInput, RouteResult, SelectorService, state_path
+from selector.service import RouteInput, RouteResult, SelectorService
 from selector.store import FeedbackEvent
+from selector.wiring import build_service, state_path
 
 CARD = "my new card has still not arrived"
 DISPUTE = "I was charged twice for the same order and want my money back"
@@ -73,7 +74,7 @@ def metrics(service: SelectorService) -> str:
 
 @pytest.fixture
 def service(tmp_path: Path) -> Any:
-    svc = SelectorService.from_settings(settings_for(tmp_path))
+    svc = build_service(settings_for(tmp_path))
     svc.start()
     yield svc
     svc.stop()
@@ -126,7 +127,7 @@ def test_a_decision_the_gateway_overrode_is_not_learned(service: SelectorService
 
 
 def test_late_outcomes_are_not_learned(tmp_path: Path) -> None:
-    svc = SelectorService.from_settings(settings_for(tmp_path, join_window_s=0.05))
+    svc = build_service(settings_for(tmp_path, join_window_s=0.05))
     svc.start()
     try:
         res = route(svc, CARD)
@@ -140,9 +141,7 @@ def test_late_outcomes_are_not_learned(tmp_path: Path) -> None:
 
 
 def test_the_default_outcome_applies_once_when_the_window_closes(tmp_path: Path) -> None:
-    svc = SelectorService.from_settings(
-        settings_for(tmp_path, join_window_s=0.2, reward_default_outcome=0.0)
-    )
+    svc = build_service(settings_for(tmp_path, join_window_s=0.2, reward_default_outcome=0.0))
     svc.start()
     try:
         silent = route(svc, CARD, 0)
@@ -160,7 +159,7 @@ def test_the_default_outcome_applies_once_when_the_window_closes(tmp_path: Path)
 
 
 def test_without_a_default_an_unanswered_decision_is_dropped(tmp_path: Path) -> None:
-    svc = SelectorService.from_settings(settings_for(tmp_path, join_window_s=0.2))
+    svc = build_service(settings_for(tmp_path, join_window_s=0.2))
     svc.start()
     try:
         silent = route(svc, CARD, 0)
@@ -182,7 +181,7 @@ def test_without_a_default_an_unanswered_decision_is_dropped(tmp_path: Path) -> 
 def test_decisions_waiting_for_their_outcome_hold_no_memory(tmp_path: Path) -> None:
     """Call results waiting for an outcome stay in the log: the learner's state is the
     same size after 1 or 300 unanswered decisions, and the outcome still finds them."""
-    svc = SelectorService.from_settings(settings_for(tmp_path))
+    svc = build_service(settings_for(tmp_path))
     svc.start()
     try:
         assert svc.learner is not None
@@ -209,7 +208,7 @@ def test_decisions_waiting_for_their_outcome_hold_no_memory(tmp_path: Path) -> N
 @pytest.mark.parametrize("learner", ["residual", "vw"])
 def test_replaying_the_log_reproduces_the_live_state(tmp_path: Path, learner: str) -> None:
     settings = settings_for(tmp_path, bandit_learner=learner)
-    svc = SelectorService.from_settings(settings)
+    svc = build_service(settings)
     svc.start()
     run_traffic(svc, 150)
     svc.stop()
@@ -239,17 +238,17 @@ def test_replaying_the_log_reproduces_the_live_state(tmp_path: Path, learner: st
 
 def test_a_restart_restores_the_state_and_reads_what_it_had_not(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, bandit_save_every_s=3600)
-    svc = SelectorService.from_settings(settings)
+    svc = build_service(settings)
     svc.start()
     run_traffic(svc, 40)
     svc.stop()  # saves
-    svc = SelectorService.from_settings(settings)
+    svc = build_service(settings)
     svc.start()
     run_traffic(svc, 30, seed=4)  # not saved: the next save is an hour away
     learned = svc.learner.state()  # type: ignore[union-attr]
     svc.log.close()  # a crash: the learner never saves again
 
-    again = SelectorService.from_settings(settings)
+    again = build_service(settings)
     again.start()
     try:
         assert again.learner is not None
@@ -261,7 +260,7 @@ def test_a_restart_restores_the_state_and_reads_what_it_had_not(tmp_path: Path) 
 
 def test_a_corrupt_or_foreign_state_is_refused_and_the_log_replayed(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
-    svc = SelectorService.from_settings(settings)
+    svc = build_service(settings)
     svc.start()
     run_traffic(svc, 20)
     svc.stop()
@@ -279,7 +278,7 @@ def test_a_corrupt_or_foreign_state_is_refused_and_the_log_replayed(tmp_path: Pa
     with pytest.raises(StateError, match="another configuration"):
         OnlineLearner.from_saved(path, other, *args[1:])
     path.write_text("{")
-    rebuilt = SelectorService.from_settings(settings)
+    rebuilt = build_service(settings)
     rebuilt.start()
     try:
         assert rebuilt.learner is not None
@@ -289,7 +288,7 @@ def test_a_corrupt_or_foreign_state_is_refused_and_the_log_replayed(tmp_path: Pa
 
 
 def test_decisions_do_not_wait_for_learning(tmp_path: Path) -> None:
-    svc = SelectorService.from_settings(settings_for(tmp_path, bandit_updates="background"))
+    svc = build_service(settings_for(tmp_path, bandit_updates="background"))
     svc.start()
     try:
         assert svc.learner is not None
@@ -320,7 +319,7 @@ def test_decisions_do_not_wait_for_learning(tmp_path: Path) -> None:
 
 
 def test_the_bandit_moves_traffic_off_a_model_failing_one_group(tmp_path: Path) -> None:
-    svc = SelectorService.from_settings(
+    svc = build_service(
         settings_for(tmp_path, bandit_gamma=200, bandit_prior_weight=5, bandit_memory=50)
     )
     svc.start()
@@ -340,7 +339,7 @@ def test_selector_bandit_shows_the_state_and_replays_the_log(tmp_path: Path) -> 
     from selector.cli import cli
 
     settings = settings_for(tmp_path)
-    svc = SelectorService.from_settings(settings)
+    svc = build_service(settings)
     svc.start()
     run_traffic(svc, 60)
     svc.stop()

@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from selector.cli import cli
-from selector.service import SelectorService
 from selector.store import FeedbackEvent
+from selector.wiring import build_service
 from tests.selector.test_online import (
     CARD,
     DISPUTE,
@@ -89,7 +89,7 @@ POISONS: dict[str, Any] = {
 @pytest.mark.parametrize("kind", list(POISONS))
 def test_an_unusable_event_is_skipped_and_learning_goes_on(tmp_path: Path, kind: str) -> None:
     settings = settings_for(tmp_path)
-    svc = SelectorService.from_settings(settings)
+    svc = build_service(settings)
     svc.start()
     try:
         bad = route(svc, DISPUTE, 0)
@@ -109,7 +109,7 @@ def test_an_unusable_event_is_skipped_and_learning_goes_on(tmp_path: Path, kind:
 
 def test_a_log_with_unusable_rows_starts_replays_and_evaluates(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, bandit_updates="background")
-    svc = SelectorService.from_settings(settings)
+    svc = build_service(settings)
     svc.start()
     run_traffic(svc, 60)
     poisoned = [route(svc, DISPUTE, 100 + i).decision_id for i in range(len(POISONS))]
@@ -120,7 +120,7 @@ def test_a_log_with_unusable_rows_starts_replays_and_evaluates(tmp_path: Path) -
     state = Path(f"{settings.db_path}.bandit.json")
     state.unlink(missing_ok=True)  # and the state is lost: the whole log is read at start
 
-    again = SelectorService.from_settings(settings)
+    again = build_service(settings)
     again.start()
     try:
         assert again.learner is not None
@@ -164,7 +164,7 @@ def test_a_log_with_unusable_rows_starts_replays_and_evaluates(tmp_path: Path) -
 
 def test_a_stopped_or_lagging_learner_is_reported_by_readiness(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, bandit_updates="background", learner_max_lag_s=0.2)
-    svc = SelectorService.from_settings(settings)
+    svc = build_service(settings)
     svc.start()
     try:
         assert svc.learner is not None
@@ -187,7 +187,7 @@ def test_inline_learning_never_fails_a_stored_event(tmp_path: Path) -> None:
     """With SELECTOR_BANDIT_UPDATES=inline a feedback request learns before it is
     answered: an unusable row before it must not turn the stored event into an error."""
     settings = settings_for(tmp_path)
-    svc = SelectorService.from_settings(settings)
+    svc = build_service(settings)
     svc.start()
     try:
         bad = route(svc, DISPUTE, 0)

@@ -16,8 +16,9 @@ from click.testing import CliRunner
 from features.extractor import Conversation
 from selector.cli import cli
 from selector.retention import prune
-from selector.service import RouteInput, SelectorService
+from selector.service import RouteInput
 from selector.store import id_prefix
+from selector.wiring import build_service
 from tests.selector.test_online import CARD, DISPUTE, route, run_traffic, send, settings_for
 
 DAY = 86_400.0
@@ -42,7 +43,7 @@ def age(db: Path, decision_id: str, days: float) -> str:
 
 def test_old_decisions_are_archived_then_pruned(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, policy="utility-v0")
-    svc = SelectorService.from_settings(settings)
+    svc = build_service(settings)
     svc.start()
     try:
         run_traffic(svc, 30)
@@ -75,7 +76,7 @@ def test_old_decisions_are_archived_then_pruned(tmp_path: Path) -> None:
 
 def test_decisions_the_online_layer_has_not_read_stay(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
-    svc = SelectorService.from_settings(settings)
+    svc = build_service(settings)
     svc.start()
     try:
         run_traffic(svc, 10)
@@ -102,7 +103,7 @@ def test_the_service_prunes_by_itself(tmp_path: Path) -> None:
         retention_days=2 / DAY,
         prune_every_s=0.5,
     )
-    svc = SelectorService.from_settings(settings)
+    svc = build_service(settings)
     svc.start()
     try:
         run_traffic(svc, 5)
@@ -122,7 +123,7 @@ def test_the_service_prunes_by_itself(tmp_path: Path) -> None:
 
 def test_selector_prune_archives_what_is_older_than_asked(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, policy="utility-v0")
-    svc = SelectorService.from_settings(settings)
+    svc = build_service(settings)
     svc.start()
     try:
         old = [age(settings.db_path, route(svc, CARD, i).decision_id, 10) for i in range(4)]
@@ -157,7 +158,7 @@ def test_retention_shorter_than_the_join_window_is_refused() -> None:
 
 def test_the_stored_text_of_a_decision_is_capped(tmp_path: Path) -> None:
     settings = settings_for(tmp_path, log_text_max_chars=100)
-    svc = SelectorService.from_settings(settings)
+    svc = build_service(settings)
     svc.start()
     try:
         long = "my card was charged twice " * 40_000  # about 1 MB

@@ -18,7 +18,8 @@ from models.quality import QualityModel, QualityPredictor
 from selector.cli import cli
 from selector.config import load_settings
 from selector.export import export_log
-from selector.service import RouteInput, SelectorService
+from selector.service import RouteInput
+from selector.wiring import build_service
 from tests.builders import LARGE, SMALL, TRUTH, write_outcome_log
 from training.data import MAX_IPS_WEIGHT, load_source
 from training.evaluate import Replay, cross_validate, evaluate
@@ -146,7 +147,7 @@ def test_training_from_the_log_calibrates_lambda_and_the_service_serves_it(
         settings = load_settings(
             db_path=tmp_path / "serve.db", quality_model=str(tmp_path / "m" / "model"), **env
         )
-        service = SelectorService.from_settings(settings)
+        service = build_service(settings)
         assert service.quality_status.loaded
         return service.cost_weight()
 
@@ -156,7 +157,7 @@ def test_training_from_the_log_calibrates_lambda_and_the_service_serves_it(
 
 def test_a_log_without_outcomes_is_refused_with_the_fix(tmp_path: Path) -> None:
     settings = load_settings(db_path=tmp_path / "empty.db", quality_model="prior")
-    service = SelectorService.from_settings(settings)
+    service = build_service(settings)
     service.start()
     try:
         asyncio.run(service.route(RouteInput("c", Conversation(messages=[("user", "hi")]))))

@@ -1,0 +1,302 @@
+"""The service built from its settings: the one place that reads :class:`Settings` and
+hands every part plain parameters (the catalog, the intent classifier, the live latency
+tracker, the feature extractor, the quality model, the decision log, the online layer,
+the policies).
+
+``selector serve``, the ASGI app's lifespan, the simulator and the offline jobs' OPE
+all build through :func:`build_service` and :func:`build_policy`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from core.errors import ArtifactError, ConfigError
+from features.extractor import FeatureExtractor
+from features.intents import IntentClassifier, IntentTaxonomy
+from models.bandit import BanditParams, OnlineModel
+from models.learners import build
+from models.prior import PriorQualityModel, load_prior
+from models.quality import QualityPredictor
+from models.registry import bound_requests, resolve
+from selector.catalog import Catalog, load_catalog
+from selector.config import Settings
+from selector.health import QualityStatus
+from selector.latency import BreakerConfig, LatencyTracker
+from selector.online import OnlineLearner, StateError
+from selector.policy import POLICIES, Policy, QualityModel
+from selector.reward import RewardConfig
+from selector.service import SelectorService
+from selector.store import DecisionLog
+
+__all__ = [
+    "build_policy",
+    "build_service",
+    "load_quality_model",
+    "new_learner",
+    "open_learner",
+    "policy_class",
+    "saved_cursor",
+    "state_path",
+]
+
+log = logging.getLogger("selector")
+
+
+def build_service(settings: Settings, clock: Callable[[], float] = time.time) -> SelectorService:
+    """The service ``settings`` describe. ``clock`` is the time the live latency
+    statistics and circuit breakers run on: the wall clock, or a simulation's (the
+    incident replay runs a day in minutes with the service's own windows)."""
+    bound_requests(settings.registry_timeout_s)  # once per process, before any registry call
+    catalog = load_catalog(settings.catalog_path)
+    degraded: list[tuple[str, str]] = []
+    taxonomy, classifier = _intents(settings, degraded)
+    tracker = _tracker(settings, catalog, clock)
+    extractor = FeatureExtractor(
+        catalog.candidate_infos(settings.default_completion_tokens),
+        taxonomy,
+        classifier,
+        tracker,
+        tokens_per_turn=settings.tokens_per_turn,
+    )
+    prior = PriorQualityModel(load_prior(settings.prior_path), taxonomy.group_names, catalog.names)
+    quality, status = load_quality_model(settings, prior)
+    if not status.loaded:
+        log.warning("quality model not loaded, serving the prior: %s", status.reason)
+    else:
+        log.info("quality model loaded: serving %s", status.serving)
+    learner = _learner_if_needed(settings)
+    bandit = learner.bandit if learner else None
+    policy = build_policy(settings.policy, quality, catalog, settings, bandit)
+    challenger = _challenger(settings, catalog, prior, quality, bandit, degraded)
+
+    def reload() -> tuple[Policy | None, QualityStatus]:
+        """The configured quality model loaded again, and the policy serving it."""
+        again, again_status = load_quality_model(settings, prior)
+        if not again_status.loaded:
+            return None, again_status
+        return build_policy(settings.policy, again, catalog, settings, bandit), again_status
+
+    return SelectorService(
+        settings,
+        catalog,
+        extractor,
+        policy,
+        tracker,
+        DecisionLog(settings.db_path, sync=settings.db_sync, join_window_s=settings.join_window_s),
+        degraded,
+        prior,
+        status,
+        learner,
+        challenger,
+        reload=reload,
+        state_file=state_path(settings),
+    )
+
+
+def _intents(
+    settings: Settings, degraded: list[tuple[str, str]]
+) -> tuple[IntentTaxonomy, IntentClassifier | None]:
+    """The intent classifier and its taxonomy; without one, every intent is 'other'."""
+    try:
+        loaded = IntentClassifier.load(settings.intent_model_dir)
+        return IntentTaxonomy.from_classifier(loaded), loaded
+    except ArtifactError as exc:
+        log.error("intent classifier not loaded, intents will be 'other' unless sent: %s", exc)
+        degraded.append(
+            ("intent_classifier", f"not loaded, intents are 'other' unless sent: {exc}")
+        )
+        groups = {"default_group": "other", "groups": {"other": {"intents": ["other"]}}}
+        return IntentTaxonomy([], [], groups), None
+
+
+def _tracker(settings: Settings, catalog: Catalog, clock: Callable[[], float]) -> LatencyTracker:
+    return LatencyTracker(
+        {m.name: m.latency_slo_ms for m in catalog},
+        BreakerConfig(
+            window_s=settings.latency_window_s,
+            max_samples=settings.latency_max_samples,
+            min_samples=settings.breaker_min_samples,
+            error_rate=settings.breaker_error_rate,
+            cooldown_s=settings.breaker_cooldown_s,
+            probe_timeout_s=settings.breaker_probe_timeout_s,
+        ),
+        clock=clock,
+    )
+
+
+def _learner_if_needed(settings: Settings) -> OnlineLearner | None:
+    """The online layer's learner when the served or the challenger policy reads it."""
+    named = [(settings.policy, "SELECTOR_POLICY")]
+    if settings.challenger_policy:
+        named.append((settings.challenger_policy, "SELECTOR_CHALLENGER_POLICY"))
+    if not any(policy_class(n, v).online for n, v in named):
+        return None
+    learner, how = open_learner(settings)
+    log.info("online layer: %s", how)
+    return learner
+
+
+def _challenger(
+    settings: Settings,
+    catalog: Catalog,
+    prior: QualityModel,
+    quality: QualityModel,
+    bandit: OnlineModel | None,
+    degraded: list[tuple[str, str]],
+) -> Policy | None:
+    """The policy deciding beside the served one (shadow or canary), if any."""
+    if not settings.challenger_policy:
+        return None
+    challenger_quality = quality
+    spec = settings.challenger_quality_model
+    if spec and spec != settings.quality_model:
+        challenger_quality, status = load_quality_model(
+            settings.model_copy(update={"quality_model": spec}), prior
+        )
+        if not status.loaded:
+            degraded.append(("challenger_quality_model", f"not loaded: {status.reason}"))
+    return build_policy(
+        settings.challenger_policy,
+        challenger_quality,
+        catalog,
+        settings,
+        bandit,
+        variable="SELECTOR_CHALLENGER_POLICY",
+    )
+
+
+def load_quality_model(
+    settings: Settings, prior: QualityModel
+) -> tuple[QualityModel, QualityStatus]:
+    """The quality model ``settings.quality_model`` names, or ``prior`` with the reason
+    when it cannot be loaded, whatever the failure (a missing or corrupt file or
+    registry, a failed checksum, an unreachable server, a library's own error): it
+    never raises, so no model file can stop the service."""
+    spec = settings.quality_model
+    if spec == "prior":
+        return prior, QualityStatus(spec, prior.name, loaded=True)
+    try:
+        found = resolve(spec, settings.mlflow_tracking_uri)
+        predictor = QualityPredictor.load(found.folder)
+    except (ArtifactError, ConfigError) as exc:
+        return prior, QualityStatus(spec, prior.name, loaded=False, reason=str(exc))
+    except Exception as exc:  # e.g. SQLAlchemy on a damaged mlflow.db
+        log.exception("quality model %s could not be loaded", spec)
+        reason = (
+            f"cannot read it from {settings.mlflow_tracking_uri}: "
+            f"{type(exc).__name__}: {_first_line(str(exc))}"
+        )
+        return prior, QualityStatus(spec, prior.name, loaded=False, reason=reason)
+    predictor.name = (
+        f"{found.name}/v{found.version}" if found.version is not None else str(found.folder)
+    )
+    return predictor, QualityStatus(spec, predictor.name, loaded=True)
+
+
+def _first_line(text: str) -> str:
+    return (text.strip().splitlines() or ["no message"])[0][:300]
+
+
+def policy_class(name: str, variable: str = "SELECTOR_POLICY") -> type[Policy]:
+    """The policy called ``name``; a ConfigError naming ``variable`` when there is none."""
+    cls = POLICIES.get(name)
+    if cls is None:
+        raise ConfigError(f"{variable}={name!r} is not a policy; choose one of {sorted(POLICIES)}")
+    return cls
+
+
+def _policy_options(
+    name: str, settings: Settings, catalog: Catalog, bandit: OnlineModel | None
+) -> dict[str, Any]:
+    """The constructor arguments of policy ``name`` that come from the settings."""
+    if name == "utility-v0":
+        return {"exploration": settings.exploration}
+    if name == "static-rules":
+        for key in ("baseline_small_model", "baseline_heavy_model"):
+            if getattr(settings, key) not in catalog:
+                raise ConfigError(
+                    f"SELECTOR_{key.upper()}={getattr(settings, key)!r} is not in the catalog"
+                )
+        return {
+            "small_model": settings.baseline_small_model,
+            "heavy_model": settings.baseline_heavy_model,
+            "max_turns": settings.baseline_max_turns,
+        }
+    if POLICIES[name].online:
+        return {"bandit": bandit}
+    return {}
+
+
+def build_policy(
+    name: str,
+    quality: QualityModel,
+    catalog: Catalog,
+    settings: Settings,
+    bandit: OnlineModel | None = None,
+    variable: str = "SELECTOR_POLICY",
+) -> Policy:
+    """The policy called ``name`` (see :data:`selector.policy.POLICIES`) with its
+    settings; an online policy reads ``bandit``'s corrections."""
+    cls = policy_class(name, variable)
+    return cls(
+        quality,
+        {m.name: m.provider for m in catalog},
+        max_fallbacks=settings.max_fallbacks,
+        seed=settings.seed,
+        **_policy_options(name, settings, catalog, bandit),
+    )
+
+
+def state_path(settings: Settings) -> Path:
+    """Where the online layer's state is saved."""
+    return settings.bandit_state_path or settings.db_path.with_name(
+        settings.db_path.name + ".bandit.json"
+    )
+
+
+def saved_cursor(path: Path) -> int | None:
+    """How far the online layer saved at ``path`` has read the log: None when there is no
+    saved state, 0 when it cannot be read (then nothing it might not have read is pruned)."""
+    if not path.is_file():
+        return None
+    try:
+        return int(json.loads(path.read_text(encoding="utf-8"))["state"]["cursor"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def new_learner(settings: Settings) -> OnlineLearner:
+    """An online layer's learner that has read nothing of the decision log yet."""
+    params = BanditParams(
+        memory=settings.bandit_memory,
+        prior_weight=settings.bandit_prior_weight,
+        gamma=settings.bandit_gamma,
+        min_exploration=settings.bandit_min_exploration,
+        learner=settings.bandit_learner,
+    )
+    reward = RewardConfig(
+        late_penalty=settings.reward_late_penalty,
+        deadline_ms=settings.reward_deadline_ms,
+        default_outcome=settings.reward_default_outcome,
+    )
+    return OnlineLearner(build(params), settings.db_path, reward, settings.join_window_s)
+
+
+def open_learner(settings: Settings) -> tuple[OnlineLearner, str]:
+    """The online layer's learner over the decision log: the saved one when it is usable,
+    else a new one (that will read the whole log); and what was done, for the logs."""
+    fresh = new_learner(settings)
+    path = state_path(settings)
+    try:
+        learner = OnlineLearner.from_saved(
+            path, fresh.bandit.params, settings.db_path, fresh.reward, settings.join_window_s
+        )
+        return learner, f"restored from {path} (feedback row {learner.cursor})"
+    except StateError as exc:
+        return fresh, f"{exc}: learning from the whole decision log"
