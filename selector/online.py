@@ -57,6 +57,7 @@ from selector.store import (
     UnusableRecordError,
     finite,
     id_prefix,
+    logged_propensity,
 )
 
 __all__ = ["SKIPPED_KEPT", "LearnerStatus", "OnlineLearner", "StateError"]
@@ -193,9 +194,7 @@ class OnlineLearner:
             among = decision.scores
         names = [str(x["model"]) for x in among]
         utilities = [finite(x["utility"], f"the utility of {x['model']}") for x in among]
-        p = finite(decision.propensity, "the decision's propensity")
-        if not 0.0 < p <= 1.0:
-            raise UnusableRecordError(f"the decision's propensity is {p}, not in (0, 1]")
+        p = logged_propensity(decision.propensity)
         return _Update(
             names, decision.intent_group, utilities, names.index(decision.model), p, reward
         )

@@ -451,15 +451,14 @@ class SelectorService:
                     f"{q.requested} not loaded, serving {q.serving}: {q.reason}",
                 )
             )
-        if self.learner is not None:
-            problems.extend(self._learner_problems())
+        problems.extend(self._learner_problems())
         problems.extend(self.upkeep.problems())
         return Health(ok, [] if ok else [why], problems)
 
     def _learner_problems(self) -> list[Problem]:
-        assert self.learner is not None
         st = self._learner_status()
-        assert st is not None
+        if st is None:  # no online layer
+            return []
         out = []
         if not st.running:
             out.append(

@@ -38,7 +38,6 @@ class Upkeep:
         self.first_after_s = min(first_after_s, every_s)
         self.tick_s = min(tick_s, every_s)
         self.prune_failure: str | None = None
-        self.last_prune: PruneResult | None = None
         self._lagging = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -70,13 +69,13 @@ class Upkeep:
 
     def run_prune(self) -> PruneResult | None:
         try:
-            self.last_prune = self._prune()
+            result = self._prune()
         except Exception as exc:  # nothing is deleted before it is archived: retry later
             self.prune_failure = f"{type(exc).__name__}: {exc}"
             log.exception("retention run failed; it runs again in %.0f s", self.every_s)
             return None
         self.prune_failure = None
-        return self.last_prune
+        return result
 
     def watch_lag(self) -> None:
         try:

@@ -33,8 +33,8 @@ from selector.reward import logged_reward
 from selector.store import (
     CallResults,
     DecisionLog,
-    UnusableRecordError,
     finite,
+    logged_propensity,
     logged_request,
 )
 from training.ope import cross_fit, estimate_all
@@ -258,9 +258,7 @@ def _evaluable(
     reward = logged_reward(logged, by_model[r["model"]], outcome, calls, late_penalty)
     for s in scores:
         finite(s.get("utility", 0.0), "utility")
-    p = finite(r["propensity"], "propensity")
-    if not 0.0 < p <= 1.0:
-        raise UnusableRecordError(f"propensity {p} is not in (0, 1]")
+    logged_propensity(r["propensity"])
     return fv, ctx, cands.index(r["model"]), reward, scores, request
 
 

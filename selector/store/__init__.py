@@ -27,6 +27,7 @@ from selector.store.records import (
     UnusableRecordError,
     finite,
     id_prefix,
+    logged_propensity,
 )
 from selector.store.schema import SCHEMA_VERSION
 from selector.store.writer import DecisionLog
@@ -47,5 +48,6 @@ __all__ = [
     "UnusableRecordError",
     "finite",
     "id_prefix",
+    "logged_propensity",
     "logged_request",
 ]

@@ -29,6 +29,7 @@ __all__ = [
     "UnusableRecordError",
     "finite",
     "id_prefix",
+    "logged_propensity",
 ]
 
 #: the fields a feedback event may carry (at least one is sent)
@@ -64,6 +65,20 @@ def finite(value: Any, what: str) -> float:
     if not math.isfinite(x):
         raise UnusableRecordError(f"{what} is {x}, not a finite number")
     return x
+
+
+def logged_propensity(value: Any) -> float:
+    """A logged decision's propensity, checked: finite and in (0, 1], else an
+    :class:`UnusableRecordError` (an importance weight of 1/0 or of a negative number
+    would poison learning and off-policy estimates alike).
+
+    >>> logged_propensity(0.25)
+    0.25
+    """
+    p = finite(value, "the decision's propensity")
+    if not 0.0 < p <= 1.0:
+        raise UnusableRecordError(f"the decision's propensity is {p}, not in (0, 1]")
+    return p
 
 
 def id_prefix(ts: float) -> str:
