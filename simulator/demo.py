@@ -111,7 +111,8 @@ def prepare(
     timings: dict[str, float] | None = None,
 ) -> Prepared:
     """Steps 1 and 2 of the module docstring, under ``out`` (stale results removed)."""
-    from training.train import promote, train
+    from training.promotion import promote
+    from training.train import train
 
     timings = {} if timings is None else timings
     out.mkdir(parents=True, exist_ok=True)

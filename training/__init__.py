@@ -1,9 +1,10 @@
 """Offline jobs: data sources (:mod:`training.data`), evaluation and metrics
 (:mod:`training.evaluate`, :mod:`training.metrics`), λ calibration
-(:mod:`training.tradeoff`), training, registration and promotion
-(:mod:`training.train`), off-policy evaluation on the decision log (:mod:`training.ope`,
-:mod:`training.policy_eval`), the intent classifier's training
-(:mod:`training.intents`), and their commands (:mod:`training.cli`).
+(:mod:`training.tradeoff`), training (:mod:`training.train`), experiment tracking and
+registration (:mod:`training.tracking`), promotion (:mod:`training.promotion`),
+off-policy evaluation on the decision log (:mod:`training.ope`,
+:mod:`training.policy_eval`), the intent classifier's training (:mod:`training.intents`),
+and their commands (:mod:`training.cli`).
 
 Each name below is imported from its module when first used (``train`` and
 ``evaluate`` are modules here: their functions are ``training.train.train`` and
@@ -22,7 +23,7 @@ _EXPORTS = {
     "evaluate_policy": "training.policy_eval",
     "load_logged": "training.policy_eval",
     "load_source": "training.data",
-    "promote": "training.train",
+    "promote": "training.promotion",
 }
 __all__ = sorted(_EXPORTS)
 

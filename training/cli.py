@@ -152,7 +152,7 @@ def evaluate(
     from training.data import load_source
     from training.evaluate import PerModel, cross_validate
     from training.evaluate import evaluate as score
-    from training.train import log_evaluation
+    from training.tracking import log_evaluation
 
     if folds < 2:
         raise click.BadParameter("need at least 2 folds", param_hint="--folds")
@@ -289,7 +289,7 @@ def promote(
     policy each would serve, on the log's hold-out decisions.
     """
     from models.registry import DEFAULT_MODEL_NAME
-    from training.train import promote as run_promotion
+    from training.promotion import promote as run_promotion
 
     result = run_promotion(
         name or DEFAULT_MODEL_NAME,

@@ -139,7 +139,8 @@ def test_models_learned_from_a_log_are_promoted_by_their_dr_value(
     bandit_log: tuple[Settings, dict[str, str]], tmp_path: Path
 ) -> None:
     from models.quality import QualityModel
-    from training.train import promote, train
+    from training.promotion import promote
+    from training.train import train
 
     settings, _ = bandit_log
     store = f"sqlite:///{tmp_path}/mlflow.db"

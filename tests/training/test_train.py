@@ -10,7 +10,8 @@ from core.errors import ArtifactError, ConflictError, NotFoundError
 from models import registry
 from models.quality import QualityModel, QualityPredictor
 from tests.models.test_quality import generated
-from training.train import promote, train
+from training.promotion import promote
+from training.train import train
 
 
 def write_table(folder: Path, n: int = 300, seed: int = 3) -> Path:

@@ -14,7 +14,8 @@ import pytest
 from models import registry
 from tests.conftest import Server, free_port
 from tests.training.test_train import small, write_table
-from training.train import promote, train
+from training.promotion import promote
+from training.train import train
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,239 @@
+"""What serving loads of the quality model: :class:`QualityPredictor`, plain arrays and
+a LightGBM booster. The trainer evaluates through this very class, so the figures
+measured offline are those of the model the service loads."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.errors import ArtifactError
+from features.extractor import C, FeatureVector, R
+from features.intents import word_ngrams
+from features.text import TEXT_FEATURES, text_features
+from models.quality import persistence
+from models.quality.calibration import apply_platt, sigmoid
+from models.quality.layout import FEATURE_NAMES, NGRAM_RANGE, X, clip, shape_matrix, stage2_matrix
+
+__all__ = ["QualityPredictor"]
+
+_R_TOKENS, _R_TURNS = R["prompt_tokens"], R["turns"]
+_C_IN, _C_OUT = C["input_usd_per_mtok"], C["output_usd_per_mtok"]
+_X_TOKENS, _X_TURNS, _X_INTENT, _X_MODEL = X["prompt_tokens"], X["turns"], X["intent"], X["model"]
+_X_IN, _X_OUT, _X_SCORE = X["input_usd_per_mtok"], X["output_usd_per_mtok"], X["text_score"]
+
+
+class QualityPredictor:
+    """A fitted quality model as plain arrays + a LightGBM booster (see
+    :mod:`models.quality`)."""
+
+    name = "quality-model"
+
+    def __init__(
+        self,
+        models: Sequence[str],
+        intents: Sequence[str],
+        vocab: dict[str, int],
+        idf: np.ndarray,
+        coef: np.ndarray,
+        intercept: np.ndarray,
+        shape_mean: np.ndarray,
+        shape_std: np.ndarray,
+        booster_text: str,
+        calibration: tuple[float, float] | None,
+        use_text_scores: bool = True,
+        meta: dict[str, Any] | None = None,
+        completion_text: str | None = None,
+    ) -> None:
+        import lightgbm as lgb
+
+        self.models = list(models)
+        self.intents = list(intents)
+        self.vocab = vocab
+        self.idf = np.asarray(idf, dtype=np.float64)
+        self.coef = np.asarray(coef, dtype=np.float64)  # models × (vocab + intents + shape)
+        self.intercept = np.asarray(intercept, dtype=np.float64)
+        self.shape_mean = np.asarray(shape_mean, dtype=np.float64)
+        self.shape_std = np.asarray(shape_std, dtype=np.float64)
+        self.booster_text = booster_text
+        self.booster = lgb.Booster(model_str=booster_text)
+        self.completion_text = completion_text
+        self.completion = (
+            None if completion_text is None else lgb.Booster(model_str=completion_text)
+        )
+        self.calibration = calibration
+        self.use_text_scores = use_text_scores
+        self.meta = meta or {}
+        # λ calibrated to a target at training (``selector train --target``), if any
+        policy = self.meta.get("policy") or {}
+        self.cost_weight: float | None = (
+            float(policy["cost_weight"]) if "cost_weight" in policy else None
+        )
+        self._model_code = {m: i for i, m in enumerate(self.models)}
+        self._intent_code = {m: i for i, m in enumerate(self.intents)}
+        n_vocab, n_intents = len(vocab), len(self.intents)
+        self._coef_intent = self.coef[:, n_vocab : n_vocab + n_intents]
+        self._coef_shape = self.coef[:, n_vocab + n_intents :]
+        self._check_shapes(n_vocab + n_intents + len(TEXT_FEATURES))
+
+    def _check_shapes(self, columns: int) -> None:
+        if self.coef.shape != (len(self.models), columns):
+            raise ArtifactError(
+                f"quality model: coefficients have shape {self.coef.shape}, expected "
+                f"({len(self.models)}, {columns})"
+            )
+        if self.booster.num_feature() != len(FEATURE_NAMES):
+            raise ArtifactError(
+                f"quality model: the booster reads {self.booster.num_feature()} features, "
+                f"this version of the selector builds {len(FEATURE_NAMES)}"
+            )
+
+    # -- stage 1 ---------------------------------------------------------------------------
+    def _words(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Columns and L2-normalised sublinear TF-IDF values of ``text``'s n-grams."""
+        counts: dict[int, int] = {}
+        vocab = self.vocab
+        for gram in word_ngrams(text, NGRAM_RANGE):
+            col = vocab.get(gram)
+            if col is not None:
+                counts[col] = counts.get(col, 0) + 1
+        if not counts:
+            return np.empty(0, dtype=np.intp), np.empty(0)
+        cols = np.fromiter(counts, dtype=np.intp, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        vals = (1.0 + np.log(tf)) * self.idf[cols]
+        return cols, vals / math.sqrt(float(vals @ vals))
+
+    def text_scores(
+        self, texts: Sequence[str], intent_codes: np.ndarray, shape: np.ndarray
+    ) -> np.ndarray:
+        """Stage-1 probabilities, texts × models (``shape``: the texts' raw
+        :func:`text_features`, computed once by the caller, which needs them too)."""
+        shape = np.log1p(shape)
+        z = ((shape - self.shape_mean) / self.shape_std) @ self._coef_shape.T + self.intercept
+        known = intent_codes >= 0
+        if known.any() and self._coef_intent.shape[1]:
+            z[known] += self._coef_intent[:, intent_codes[known]].T
+        for i, text in enumerate(texts):
+            cols, vals = self._words(text)
+            if len(cols):
+                z[i] += self.coef[:, cols] @ vals
+        return sigmoid(z)
+
+    # -- stage 2 ---------------------------------------------------------------------------
+    def _calibrate(self, p: np.ndarray) -> np.ndarray:
+        return apply_platt(p, self.calibration)
+
+    def predict_frame(
+        self, requests: pd.DataFrame, models: pd.DataFrame, calibrated: bool = True
+    ) -> np.ndarray:
+        """P(resolved) as a requests × models array, columns in the order of ``models``.
+
+        ``requests`` needs ``text``, ``intent``, ``turns`` and ``prompt_tokens``;
+        ``models`` needs ``model``, ``input_usd_per_mtok`` and ``output_usd_per_mtok``.
+        """
+        p, raw, _ = self.predict_frames(requests, models)
+        return p if calibrated else raw
+
+    def predict_frames(
+        self, requests: pd.DataFrame, models: pd.DataFrame
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """In one pass: calibrated P(resolved), the boosted model's raw P, and the
+        expected completion tokens (None without a length model; NaN for a model the
+        length model never saw), each requests × models."""
+        texts = [clip(t) for t in requests["text"].fillna("").astype(str)]
+        intents = requests["intent"].fillna("").astype(str)
+        icodes = np.array([self._intent_code.get(i, -1) for i in intents], dtype=np.int64)
+        names = list(models["model"])
+        mcodes = np.array([self._model_code.get(m, -1) for m in names], dtype=np.int64)
+        n, k = len(texts), len(names)
+        base = shape_matrix(texts)
+        scores = np.full((n, k), np.nan)
+        if self.use_text_scores:
+            known = mcodes >= 0
+            scores[:, known] = self.text_scores(texts, icodes, base)[:, mcodes[known]]
+        else:
+            scores[:] = 0.0
+        req_idx, mod_idx = np.repeat(np.arange(n), k), np.tile(np.arange(k), n)
+        x = stage2_matrix(base, requests, icodes, mcodes, models, scores, req_idx, mod_idx)
+        raw = np.asarray(self.booster.predict(x, num_threads=1)).reshape(n, k)
+        completion = None
+        if self.completion is not None:
+            completion = self._lengths(x, mcodes[mod_idx] >= 0).reshape(n, k)
+        return self._calibrate(raw), raw, completion
+
+    def _lengths(self, x: np.ndarray, known: np.ndarray) -> np.ndarray:
+        """Expected completion tokens of stage-2 rows ``x``; NaN for a model the length
+        model never saw, or without a length model."""
+        out = np.full(len(x), np.nan)
+        if self.completion is not None and known.any():
+            out[known] = self.completion.predict(x[known], num_threads=1)
+        return out
+
+    def predict(self, fv: FeatureVector) -> list[float]:
+        """P(resolved) of each candidate of a decision's feature vector (serving)."""
+        return self.predict_all(fv)[0]
+
+    def _rows(self, fv: FeatureVector, text: str) -> np.ndarray:
+        """The stage-2 rows of a decision's candidates."""
+        icode = self._intent_code.get(fv.intent, -1)
+        shape = text_features(text)
+        if self.use_text_scores:
+            all_scores = self.text_scores([text], np.array([icode]), np.array([shape]))[0]
+        x = np.empty((len(fv.candidates), len(FEATURE_NAMES)))
+        x[:, : len(shape)] = shape
+        req = fv.request
+        x[:, _X_TOKENS] = req[_R_TOKENS]
+        x[:, _X_TURNS] = req[_R_TURNS]
+        x[:, _X_INTENT] = icode if icode >= 0 else np.nan
+        for j, (name, row) in enumerate(zip(fv.candidates, fv.candidate_rows, strict=True)):
+            code = self._model_code.get(name, -1)
+            x[j, _X_MODEL] = code if code >= 0 else np.nan
+            x[j, _X_IN] = row[_C_IN]
+            x[j, _X_OUT] = row[_C_OUT]
+            if not self.use_text_scores:
+                x[j, _X_SCORE] = 0.0
+            else:
+                x[j, _X_SCORE] = all_scores[code] if code >= 0 else np.nan
+        return x
+
+    def predict_all(self, fv: FeatureVector) -> tuple[list[float], list[float | None] | None]:
+        """P(resolved) of each candidate and, with a length model, its expected completion
+        tokens (None for a model the length model never saw)."""
+        x = self._rows(fv, clip(fv.text))
+        p = self._calibrate(np.asarray(self.booster.predict(x, num_threads=1)))
+        lengths = None
+        if self.completion is not None:
+            tokens = self._lengths(x, ~np.isnan(x[:, _X_MODEL]))
+            lengths = [None if t != t else float(t) for t in tokens]
+        return [float(v) for v in p], lengths
+
+    def feature_importance(self) -> dict[str, float]:
+        """Total gain of each stage-2 feature."""
+        gain = self.booster.feature_importance(importance_type="gain")
+        return {name: float(g) for name, g in zip(FEATURE_NAMES, gain, strict=True)}
+
+    # -- files ---------------------------------------------------------------------------
+    def save(self, folder: Path) -> Path:
+        """Write the model to ``folder`` (created) with its manifest; returns ``folder``."""
+        return persistence.write(self, folder)
+
+    @classmethod
+    def load(cls, folder: Path) -> QualityPredictor:
+        """Load a saved model after checking every file against the manifest."""
+        folder = Path(folder)
+        arguments = persistence.read(folder)
+        try:
+            return cls(**arguments)
+        except (KeyError, ValueError, OSError) as exc:
+            raise ArtifactError(f"quality model in {folder} is malformed: {exc}") from exc
+        except Exception as exc:  # LightGBM reports a bad model text as LightGBMError
+            if type(exc).__name__ != "LightGBMError":
+                raise
+            booster = folder / persistence.BOOSTER
+            raise ArtifactError(f"{booster}: not a LightGBM model: {exc}") from exc

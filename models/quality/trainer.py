@@ -1,0 +1,363 @@
+"""The quality model's trainer, :class:`QualityModel`: fits both stages (see
+:mod:`models.quality`) and hands serving a :class:`QualityPredictor`. It follows
+scikit-learn's estimator contract: ``__init__`` stores parameters, ``fit`` returns
+``self``, learned attributes end in ``_``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.quality.calibration import crossfit_gain, platt, sigmoid
+from models.quality.layout import (
+    CATEGORICAL,
+    DEFAULT_LGB_PARAMS,
+    FEATURE_NAMES,
+    NGRAM_RANGE,
+    X,
+    clip,
+    shape_matrix,
+    stage2_matrix,
+)
+from models.quality.predictor import QualityPredictor
+
+__all__ = ["CALIBRATION_MODES", "NotFittedError", "QualityModel"]
+
+CALIBRATION_MODES = ("auto", "platt", "none")
+MIN_COMPLETION_ROWS = 50  # known completion lengths needed to fit the length model
+MAX_COMPLETION_ROWS = 200_000  # a sample this large learns lengths; more only costs time
+COMPLETION_LGB_PARAMS: dict[str, Any] = {**DEFAULT_LGB_PARAMS, "objective": "poisson"}
+_X_MODEL, _X_SCORE = X["model"], X["text_score"]
+
+
+class NotFittedError(RuntimeError):
+    pass
+
+
+def _grid(
+    outcomes: pd.DataFrame, requests: pd.DataFrame, models: list[str], column: str
+) -> np.ndarray:
+    """``outcomes[column]`` as a requests × models array (NaN where unknown)."""
+    return (
+        outcomes.pivot(index="request_id", columns="model", values=column)
+        .reindex(index=requests["request_id"], columns=models)
+        .to_numpy(dtype=float)
+    )
+
+
+class QualityModel:
+    """Stacked text scorers + LightGBM + Platt calibration; see :mod:`models.quality`."""
+
+    def __init__(
+        self,
+        text_c: float = 1.0,
+        inner_folds: int = 5,
+        max_boost_round: int = 1000,
+        early_stopping: int = 50,
+        lgb_params: dict[str, Any] | None = None,
+        use_text_scores: bool = True,
+        calibrate: str = "auto",
+        identity_dropout: float = 0.2,
+        seed: int = 0,
+    ) -> None:
+        if calibrate not in CALIBRATION_MODES:
+            raise ValueError(f"calibrate must be one of {CALIBRATION_MODES}, not {calibrate!r}")
+        self.text_c = text_c
+        self.inner_folds = inner_folds
+        self.max_boost_round = max_boost_round
+        self.early_stopping = early_stopping
+        self.lgb_params = lgb_params
+        self.use_text_scores = use_text_scores
+        self.calibrate = calibrate
+        self.identity_dropout = identity_dropout
+        self.seed = seed
+
+    def get_params(self) -> dict[str, Any]:
+        return {
+            "text_c": self.text_c,
+            "inner_folds": self.inner_folds,
+            "max_boost_round": self.max_boost_round,
+            "early_stopping": self.early_stopping,
+            "use_text_scores": self.use_text_scores,
+            "calibrate": self.calibrate,
+            "identity_dropout": self.identity_dropout,
+            "seed": self.seed,
+            **{f"lgb_{k}": v for k, v in self._lgb_params().items() if k != "verbose"},
+        }
+
+    def _lgb_params(self) -> dict[str, Any]:
+        return {**DEFAULT_LGB_PARAMS, **(self.lgb_params or {}), "seed": self.seed}
+
+    # -- stage 1 ---------------------------------------------------------------------------
+    def _text_matrix(self, texts: list[str], intent_codes: np.ndarray, shape: np.ndarray) -> Any:
+        from scipy.sparse import csr_matrix, hstack
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.vectorizer_ = TfidfVectorizer(ngram_range=NGRAM_RANGE, min_df=2, sublinear_tf=True)
+        try:
+            words = self.vectorizer_.fit_transform(texts)
+        except ValueError:  # no text at all
+            self.vectorizer_ = None
+            words = csr_matrix((len(texts), 0))
+        known = intent_codes >= 0
+        onehot = csr_matrix(
+            (np.ones(int(known.sum())), (np.flatnonzero(known), intent_codes[known])),
+            shape=(len(texts), len(self.intents_)),
+        )
+        shape = np.log1p(shape)
+        self.shape_mean_ = shape.mean(axis=0)
+        self.shape_std_ = shape.std(axis=0) + 1e-9
+        shape = (shape - self.shape_mean_) / self.shape_std_
+        return hstack([words, onehot, csr_matrix(shape)]).tocsr()
+
+    def _fit_scorers(self, x: Any, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Coefficients (models × columns) and intercepts of the per-model scorers; a
+        model with too few or one-sided labels gets its base rate."""
+        from sklearn.linear_model import LogisticRegression
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1, user_api="blas"):
+            # the solver's small vector products: BLAS threads only contend (5× slower here)
+            return self._fit_scorers_serial(x, y, w, LogisticRegression)
+
+    def _fit_scorers_serial(
+        self, x: Any, y: np.ndarray, w: np.ndarray, lr_class: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
+        coef = np.zeros((y.shape[1], x.shape[1]))
+        intercept = np.zeros(y.shape[1])
+        for j in range(y.shape[1]):
+            seen = ~np.isnan(y[:, j])
+            labels = y[seen, j]
+            if seen.sum() < 10 or labels.min() == labels.max():
+                rate = float(np.clip(labels.mean(), 1e-3, 1 - 1e-3)) if seen.any() else 0.5
+                intercept[j] = math.log(rate / (1 - rate))
+                continue
+            lr = lr_class(C=self.text_c, max_iter=2000).fit(
+                x[seen], labels, sample_weight=w[seen, j]
+            )
+            coef[j], intercept[j] = lr.coef_[0], lr.intercept_[0]
+        return coef, intercept
+
+    def _stage1(
+        self, x_text: Any, y: np.ndarray, w: np.ndarray, progress: Callable[[str], None]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Out-of-fold text scores of the training requests, then the scorers' coefficients
+        and intercepts fitted on all of them."""
+        from sklearn.model_selection import KFold
+
+        oof = np.zeros_like(y)
+        coef, intercept = np.zeros((len(self.models_), x_text.shape[1])), np.zeros(len(y.T))
+        if self.use_text_scores:
+            folds = KFold(self.inner_folds, shuffle=True, random_state=self.seed)
+            for i, (tr, te) in enumerate(folds.split(x_text)):
+                progress(f"text scorers, inner fold {i + 1}/{self.inner_folds}")
+                c, b = self._fit_scorers(x_text[tr], y[tr], w[tr])
+                oof[te] = sigmoid(x_text[te] @ c.T + b)
+            progress("text scorers on all training requests")
+            coef, intercept = self._fit_scorers(x_text, y, w)
+        return oof, coef, intercept
+
+    # -- stage 2 ---------------------------------------------------------------------------
+    @staticmethod
+    def _dataset(
+        x: np.ndarray,
+        target: np.ndarray,
+        weight: np.ndarray,
+        masked: np.ndarray,
+        rows: np.ndarray,
+        augment: bool = True,
+    ) -> Any:
+        import lightgbm as lgb
+
+        xs, ys, ws = x[rows], target[rows], weight[rows]
+        if augment and (masked & rows).any():
+            # copies of some rows with the model's identity hidden, so the trees also
+            # learn to predict from prices alone: how a new catalog entry is scored
+            copies = x[masked & rows].copy()
+            copies[:, _X_MODEL] = np.nan
+            copies[:, _X_SCORE] = np.nan
+            xs, ys = np.vstack([xs, copies]), np.concatenate([ys, target[masked & rows]])
+            ws = np.concatenate([ws, weight[masked & rows]])
+        return lgb.Dataset(
+            xs, ys, weight=ws, feature_name=FEATURE_NAMES, categorical_feature=CATEGORICAL
+        )
+
+    def _stage2(
+        self,
+        x: np.ndarray,
+        target: np.ndarray,
+        weight: np.ndarray,
+        masked: np.ndarray,
+        val_rows: np.ndarray,
+        progress: Callable[[str], None],
+    ) -> Any:
+        """The boosted model across candidates. Rounds and calibration: a fifth of the
+        training requests (``val_rows``) is held out of a probe model; the final model is
+        refitted on all requests with the rounds found."""
+        import lightgbm as lgb
+
+        params = self._lgb_params()
+        progress("gradient-boosted model across candidates: choosing the number of rounds")
+        probe = lgb.train(
+            params,
+            self._dataset(x, target, weight, masked, ~val_rows),
+            num_boost_round=self.max_boost_round,
+            valid_sets=[self._dataset(x, target, weight, masked, val_rows, augment=False)],
+            callbacks=[lgb.early_stopping(self.early_stopping, verbose=False)],
+        )
+        self.best_rounds_ = max(10, int(probe.best_iteration or self.max_boost_round))
+        self.calibration_ = None
+        self.calibration_check_ = None
+        if self.calibrate != "none" and val_rows.sum() >= 100:
+            raw = np.asarray(probe.predict(x[val_rows], num_iteration=self.best_rounds_))
+            labels = target[val_rows]
+            if self.calibrate == "auto":
+                self.calibration_check_ = crossfit_gain(raw, labels, self.seed)
+            if self.calibrate == "platt" or (self.calibration_check_ or 0.0) > 0.0:
+                self.calibration_ = platt(raw, labels)
+        progress(f"gradient-boosted model across candidates: {self.best_rounds_} rounds")
+        everything = np.ones(len(target), dtype=bool)
+        train_all = self._dataset(x, target, weight, masked, everything)
+        return lgb.train(params, train_all, num_boost_round=self.best_rounds_)
+
+    # -- public ------------------------------------------------------------------------
+    def fit(
+        self,
+        requests: pd.DataFrame,
+        outcomes: pd.DataFrame,
+        models: pd.DataFrame,
+        progress: Callable[[str], None] = lambda _m: None,
+        meta: dict[str, Any] | None = None,
+    ) -> QualityModel:
+        self.models_ = list(models["model"])
+        self.intents_ = sorted({i for i in requests["intent"].fillna("").astype(str) if i})
+        y = _grid(outcomes, requests, self.models_, "resolved")
+        # outcomes of logged decisions carry importance weights (training.data); others 1
+        w = np.ones_like(y)
+        if "weight" in outcomes:
+            w = np.nan_to_num(_grid(outcomes, requests, self.models_, "weight"), nan=1.0)
+        texts = [clip(t) for t in requests["text"].fillna("").astype(str)]
+        index = {name: i for i, name in enumerate(self.intents_)}
+        icodes = np.array(
+            [index.get(i, -1) for i in requests["intent"].fillna("").astype(str)], dtype=np.int64
+        )
+        base = shape_matrix(texts)
+        x_text = self._text_matrix(texts, icodes, base)
+        oof, coef, intercept = self._stage1(x_text, y, w, progress)
+
+        # one row per outcome known (all request × model pairs for benchmarks, the chosen
+        # model's for logged decisions), request-major
+        req_idx, mod_idx = np.nonzero(~np.isnan(y))
+        all_models = np.arange(len(self.models_))
+        x = stage2_matrix(base, requests, icodes, all_models, models, oof, req_idx, mod_idx)
+        target = y[req_idx, mod_idx]
+        # a stream of its own: a user's data drawn with the same seed must not line up
+        rng = np.random.default_rng((self.seed, 0x5E1EC7))
+        masked = rng.random(len(target)) < self.identity_dropout
+        held = rng.random(len(y)) < 0.2
+        booster = self._stage2(x, target, w[req_idx, mod_idx], masked, held[req_idx], progress)
+        completion = self._fit_completion(outcomes, requests, x, req_idx, mod_idx, held)
+        vocab = {} if self.vectorizer_ is None else self.vectorizer_.vocabulary_
+        self.predictor_ = QualityPredictor(
+            self.models_,
+            self.intents_,
+            {str(t): int(i) for t, i in vocab.items()},
+            np.zeros(0) if self.vectorizer_ is None else self.vectorizer_.idf_,
+            coef,
+            intercept,
+            self.shape_mean_,
+            self.shape_std_,
+            booster.model_to_string(),
+            self.calibration_,
+            self.use_text_scores,
+            {
+                **(meta or {}),
+                "params": self.get_params(),
+                "best_rounds": self.best_rounds_,
+                "calibration_check_brier_gain": self.calibration_check_,
+                "completion_rounds": self.completion_rounds_,
+            },
+            completion,
+        )
+        return self
+
+    def _fit_completion(
+        self,
+        outcomes: pd.DataFrame,
+        requests: pd.DataFrame,
+        x: np.ndarray,
+        req_idx: np.ndarray,
+        mod_idx: np.ndarray,
+        held: np.ndarray,
+    ) -> str | None:
+        """The completion-length model: LightGBM with a Poisson objective (its prediction
+        is the mean length, which expected cost needs) over the same rows and features,
+        where the data has lengths (at most :data:`MAX_COMPLETION_ROWS` of them, drawn at
+        random); rounds by early stopping on the same held-out fifth."""
+        import lightgbm as lgb
+
+        self.completion_rounds_: int | None = None
+        if "completion_tokens" not in outcomes:
+            return None
+        grid = _grid(outcomes, requests, self.models_, "completion_tokens")
+        tokens = grid[req_idx, mod_idx]
+        known = ~np.isnan(tokens)
+        if known.sum() < MIN_COMPLETION_ROWS:
+            return None
+        if known.sum() > MAX_COMPLETION_ROWS:
+            rng = np.random.default_rng((self.seed, 0x1E7))
+            keep = rng.choice(np.flatnonzero(known), MAX_COMPLETION_ROWS, replace=False)
+            known = np.zeros_like(known)
+            known[keep] = True
+        params = {**COMPLETION_LGB_PARAMS, "seed": self.seed}
+
+        def dataset(rows: np.ndarray) -> Any:
+            return lgb.Dataset(
+                x[rows], tokens[rows], feature_name=FEATURE_NAMES, categorical_feature=CATEGORICAL
+            )
+
+        val = known & held[req_idx]
+        rounds = self.max_boost_round
+        if val.sum() >= 20:
+            probe = lgb.train(
+                params,
+                dataset(known & ~val),
+                num_boost_round=self.max_boost_round,
+                valid_sets=[dataset(val)],
+                callbacks=[lgb.early_stopping(self.early_stopping, verbose=False)],
+            )
+            rounds = max(10, int(probe.best_iteration or self.max_boost_round))
+        self.completion_rounds_ = rounds
+        return str(lgb.train(params, dataset(known), num_boost_round=rounds).model_to_string())
+
+    def _fitted(self) -> QualityPredictor:
+        if not hasattr(self, "predictor_"):
+            raise NotFittedError(
+                "This QualityModel instance is not fitted yet. Call 'fit' with training data first."
+            )
+        return self.predictor_
+
+    def predict_proba(
+        self, requests: pd.DataFrame, models: pd.DataFrame, calibrated: bool = True
+    ) -> np.ndarray:
+        """P(resolved) as a requests × models array (columns in the order of ``models``)."""
+        return self._fitted().predict_frame(requests, models, calibrated)
+
+    def predict_frames(
+        self, requests: pd.DataFrame, models: pd.DataFrame
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """See :meth:`QualityPredictor.predict_frames`."""
+        return self._fitted().predict_frames(requests, models)
+
+    def save(self, folder: Path) -> Path:
+        """Save what serving needs (see :class:`QualityPredictor`)."""
+        return self._fitted().save(folder)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(FEATURE_NAMES)
