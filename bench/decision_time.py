@@ -39,7 +39,8 @@ from bench.common import CONVERSATION, Section, percentiles_us, run_alone
 from features.extractor import Conversation
 from models.bandit import ResidualBandit
 from selector.config import Settings, load_settings
-from selector.service import RouteInput, SelectorService
+from selector.recording import RouteInput
+from selector.service import SelectorService
 from selector.wiring import build_policy, build_service, load_quality_model
 
 SIZES = (2, 6, 20)

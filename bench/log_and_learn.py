@@ -38,7 +38,8 @@ from features.extractor import Conversation
 from models.bandit import BanditParams, ResidualBandit
 from models.vw import VWBandit
 from selector.config import load_settings
-from selector.service import RouteInput, SelectorService
+from selector.recording import RouteInput
+from selector.service import SelectorService
 from selector.store import DecisionLog, DecisionRecord, FeedbackEvent, LogReader
 from selector.store.schema import DDL
 from selector.store.writer import decision_row

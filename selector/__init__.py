@@ -17,7 +17,7 @@ _EXPORTS = {
     "DecisionLog": "selector.store",
     "LogReader": "selector.store",
     "OnlineLearner": "selector.online",
-    "RouteInput": "selector.service",
+    "RouteInput": "selector.recording",
     "SelectorService": "selector.service",
     "Settings": "selector.config",
     "create_app": "selector.api.app",

@@ -8,14 +8,14 @@ A mistake names the entry and the field, for example::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from core.errors import ConfigError
+from core.errors import ConfigError, FieldProblem, RequestError
 from core.limits import LATENCY_MS_MAX, PRICE_PER_MTOK_MAX, TOKENS_MAX
 from features.extractor import CandidateInfo
 
@@ -83,6 +83,44 @@ class Catalog:
 
     def __len__(self) -> int:
         return len(self._models)
+
+    def _unknown(self, field_name: str, name: object) -> FieldProblem:
+        return FieldProblem(
+            field_name,
+            f"unknown model {name!r}",
+            f"use one of the catalog's models: {', '.join(self.names)}",
+        )
+
+    def check_model(self, name: str, field_name: str = "model") -> str:
+        """``name``, or a :class:`RequestError` when the catalog does not have it."""
+        if name not in self._models:
+            raise RequestError([self._unknown(field_name, name)])
+        return name
+
+    def check_candidates(
+        self, names: Sequence[str] | None, field_name: str = "candidates"
+    ) -> list[str]:
+        """The enabled models among ``names`` (all enabled ones for None), in order and
+        once each, or a :class:`RequestError` naming the unknown entries."""
+        if names is None:
+            return list(self.enabled_names)
+        problems = [
+            self._unknown(f"{field_name}[{i}]", n) for i, n in enumerate(names) if n not in self
+        ]
+        if problems:
+            raise RequestError(problems)
+        out = [n for n in dict.fromkeys(names) if self._models[n].enabled]
+        if not out:
+            raise RequestError(
+                [
+                    FieldProblem(
+                        field_name,
+                        "every model named is disabled in the catalog",
+                        f"name at least one enabled model: {', '.join(self.enabled_names)}",
+                    )
+                ]
+            )
+        return out
 
     def candidate_infos(self, default_completion_tokens: int) -> list[CandidateInfo]:
         """What the feature extractor needs of each entry."""

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Health", "Problem", "QualityStatus"]
+__all__ = ["Health", "LearnerStatus", "Problem", "QualityStatus", "learner_problems"]
 
 
 @dataclass(frozen=True)
@@ -55,3 +55,39 @@ class QualityStatus:
             "reason": self.reason,
             "loaded_at": self.at,
         }
+
+
+@dataclass(frozen=True)
+class LearnerStatus:
+    """How the online layer's learner is doing, for /readyz and /metrics."""
+
+    running: bool  # its thread is alive (background mode)
+    failure: str | None  # the last round's error, while it lasts
+    lag_rows: int  # feedback rows committed and not read yet
+    lag_s: float  # age of the oldest of them (0 when none)
+
+
+def learner_problems(st: LearnerStatus | None, max_lag_s: float) -> list[Problem]:
+    """The learner's part of ``/readyz`` (none without an online layer): stopped,
+    failing, or lagging more than ``max_lag_s`` behind the log."""
+    if st is None:
+        return []
+    out = []
+    if not st.running:
+        out.append(
+            Problem(
+                "online_learner",
+                "stopped: decisions use what it learned so far; restart the service",
+            )
+        )
+    elif st.failure:
+        out.append(Problem("online_learner", f"failing, retrying: {st.failure}"))
+    if st.lag_s > max_lag_s:
+        out.append(
+            Problem(
+                "online_learner",
+                f"lagging: {st.lag_rows:,} feedback events not learned yet, the oldest "
+                f"{st.lag_s:,.0f} s old (SELECTOR_LEARNER_MAX_LAG_S={max_lag_s:g})",
+            )
+        )
+    return out

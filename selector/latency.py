@@ -23,10 +23,14 @@ from __future__ import annotations
 
 import bisect
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeGuard
+
+from core.limits import LATENCY_MS_MAX
 
 __all__ = ["CLOSED", "HALF_OPEN", "OPEN", "BreakerConfig", "LatencyTracker", "ModelHealth"]
 
@@ -139,6 +143,23 @@ class LatencyTracker:
                     extra={"model": model, "error_rate": m.health.error_rate, "p95_ms": p95},
                 )
 
+    def warm(self, results: Iterable[tuple[object, object, object, object]]) -> tuple[int, int]:
+        """Feed stored call results ``(ts, model, latency_ms, error)``, oldest first,
+        skipping unusable ones; returns how many were fed and skipped."""
+        fed = skipped = 0
+        for ts, model, latency_ms, error in results:
+            if not (_number(ts) and isinstance(model, str)):
+                skipped += 1
+            elif latency_ms is None:
+                self.record(model, None, bool(error), at=ts)
+                fed += 1
+            elif _number(latency_ms) and 0 <= latency_ms <= LATENCY_MS_MAX:
+                self.record(model, latency_ms, bool(error), at=ts)
+                fed += 1
+            else:
+                skipped += 1
+        return fed, skipped
+
     def health(self, model: str, now: float | None = None) -> ModelHealth:
         """Current figures and circuit state of ``model``."""
         m = self._models[model]
@@ -193,6 +214,10 @@ def _drop_oldest(m: _Model) -> None:
     if latency_ms is not None:
         del m.sorted_ms[bisect.bisect_left(m.sorted_ms, latency_ms)]
     m.errors -= error
+
+
+def _number(v: object) -> TypeGuard[float]:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def percentile(ordered: list[float], q: float) -> float | None:

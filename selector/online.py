@@ -49,6 +49,7 @@ from typing import Any
 
 from models.bandit import BanditParams, OnlineModel
 from models.learners import build
+from selector.health import LearnerStatus
 from selector.reward import RewardConfig, logged_reward
 from selector.store import (
     CallResults,
@@ -60,7 +61,7 @@ from selector.store import (
     logged_propensity,
 )
 
-__all__ = ["SKIPPED_KEPT", "LearnerStatus", "OnlineLearner", "StateError"]
+__all__ = ["SKIPPED_KEPT", "OnlineLearner", "StateError"]
 
 log = logging.getLogger("selector.online")
 STATE_VERSION = 2
@@ -94,16 +95,6 @@ class _Update:
     chosen: int
     propensity: float
     reward: float
-
-
-@dataclass(frozen=True)
-class LearnerStatus:
-    """How the learner is doing, for /readyz and /metrics."""
-
-    running: bool  # its thread is alive (background mode)
-    failure: str | None  # the last round's error, while it lasts
-    lag_rows: int  # feedback rows committed and not read yet
-    lag_s: float  # age of the oldest of them (0 when none)
 
 
 class OnlineLearner:

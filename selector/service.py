@@ -9,95 +9,37 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import math
-import sqlite3
 import time
-from collections import Counter, deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core.errors import (
-    FieldProblem,
-    ModelUnavailableError,
-    RequestError,
-)
-from core.limits import LATENCY_MS_MAX
-from features.extractor import Conversation, FeatureExtractor, FeatureVector
-from features.schema import PRIORITIES, SCHEMA_VERSION
+from core.errors import ModelUnavailableError
+from features.extractor import FeatureExtractor, FeatureVector
+from features.schema import PRIORITIES
+from selector import lifecycle
 from selector.catalog import Catalog
 from selector.config import Settings
-from selector.health import Health, Problem, QualityStatus
-from selector.ids import RandomHex
+from selector.health import Health, LearnerStatus, Problem, QualityStatus, learner_problems
 from selector.latency import LatencyTracker
 from selector.metrics import ServiceMetrics
-from selector.online import LearnerStatus, OnlineLearner
+from selector.online import OnlineLearner
 from selector.policy import Decision, DecisionContext, Policy
 from selector.policy.base import QualityModel
-from selector.retention import PruneResult, prune
-from selector.store import (
-    DecisionLog,
-    DecisionRecord,
-    FeedbackEvent,
-    FeedbackResult,
-    LoggedRequest,
-    OtherDecision,
-    id_prefix,
+from selector.recording import (
+    DecisionIds,
+    RecentChoices,
+    RouteInput,
+    RouteResult,
+    decision_record,
 )
+from selector.retention import PruneResult, prune
+from selector.store import DecisionLog, DecisionRecord, FeedbackEvent, FeedbackResult
 from selector.upkeep import Upkeep
 
-__all__ = ["DecisionIds", "RouteInput", "RouteResult", "SelectorService"]
+__all__ = ["SelectorService"]
 
 log = logging.getLogger("selector")
-RECENT_DECISIONS = 1_000
-
-
-class DecisionIds:
-    """Time-ordered, unique ids: 12 hex digits of milliseconds, then 12 random ones."""
-
-    def __init__(self) -> None:
-        self._random = RandomHex(6)
-
-    def __call__(self) -> str:
-        return f"{id_prefix(time.time())}{self._random()}"
-
-
-@dataclass(frozen=True, slots=True)
-class RouteInput:
-    """A validated route request, free of wire types."""
-
-    conversation_id: str
-    conversation: Conversation
-    candidates: Sequence[str] | None = None
-    max_latency_ms: float | None = None
-    max_cost_usd: float | None = None
-    cost_weight: float | None = None
-    text: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RouteResult:
-    decision_id: str
-    decision: Decision
-    scores: list[dict[str, object]]
-    intent: str
-    intent_group: str
-
-
-@dataclass
-class _Recent:
-    models: deque[str] = field(default_factory=lambda: deque(maxlen=RECENT_DECISIONS))
-    counts: Counter[str] = field(default_factory=Counter)
-
-    def add(self, model: str) -> None:
-        if len(self.models) == self.models.maxlen:
-            self.counts[self.models[0]] -= 1
-        self.models.append(model)
-        self.counts[model] += 1
-
-    def share(self, model: str) -> float:
-        return self.counts[model] / len(self.models) if self.models else 0.0
 
 
 class SelectorService:
@@ -132,7 +74,7 @@ class SelectorService:
             tracker, learner, background=settings.bandit_updates == "background"
         )
         self.degraded = degraded or []
-        self.recent = _Recent()
+        self.recent = RecentChoices()
         self.new_decision_id = DecisionIds()
         self.prior = prior or policy.quality
         self.quality_status = quality_status or QualityStatus("prior", "prior", loaded=True)
@@ -169,61 +111,14 @@ class SelectorService:
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
-        """Start the log writer, warm the latency tracker from the log's recent results,
-        let the online layer read what it had not, and start the upkeep thread. Nothing
-        the log holds can stop this: unusable rows are skipped and counted."""
-        self.log.start()
-        self._warm_tracker()
-        if self.learner is not None:
-            try:
-                n = self.learner.catch_up()
-                log.info(
-                    "online layer read %d feedback rows it had not learned from",
-                    n,
-                    extra={"rows": n, "skipped": self.learner.counts["skipped"]},
-                )
-            except Exception as exc:  # a database error: the thread retries
-                log.error("online layer could not read the decision log at start: %s", exc)
-            if self.settings.bandit_updates == "background":
-                self.learner.start(self.state_file, self.settings.bandit_save_every_s)
-        self.upkeep.start()
-
-    def _warm_tracker(self) -> None:
-        since = time.time() - self.settings.latency_window_s
-        n = bad = 0
-        try:
-            with self.log.reader() as reader:
-                results = list(reader.recent_call_results(since))
-            for ts, model, latency_ms, error in results:
-                if not (_number(ts) and isinstance(model, str)) or (
-                    latency_ms is not None
-                    and not (_number(latency_ms) and 0 <= latency_ms <= LATENCY_MS_MAX)
-                ):
-                    bad += 1
-                    continue
-                self.tracker.record(model, latency_ms, bool(error), at=ts)
-                n += 1
-        except sqlite3.Error as exc:
-            log.error("latency tracker not warmed from the decision log: %s", exc)
-        if n or bad:
-            log.info(
-                "latency tracker warmed with %d recent call results (%d unusable, skipped)",
-                n,
-                bad,
-                extra={"results": n, "unusable": bad},
-            )
+        """Start the background parts (:func:`selector.lifecycle.start`)."""
+        lifecycle.start(
+            self.settings, self.log, self.tracker, self.learner, self.upkeep, self.state_file
+        )
 
     def stop(self) -> None:
-        self.upkeep.stop()
-        # the learner first: its read-only connection must be closed before the log's
-        # last one, which then checkpoints and removes the WAL file (what the log still
-        # commits after this is read at the next start)
-        if self.learner is not None:
-            try:
-                self.learner.stop(self.state_file)
-            except OSError as exc:  # the log keeps everything: it is read again at start
-                log.error("online layer state not saved: %s", exc)
-        self.log.close()
+        """Stop the background parts (:func:`selector.lifecycle.stop`)."""
+        lifecycle.stop(self.log, self.learner, self.upkeep, self.state_file)
 
     def _learner_status(self) -> LearnerStatus | None:
         if self.learner is None:
@@ -243,36 +138,6 @@ class SelectorService:
         )
 
     # -- route ---------------------------------------------------------------------
-    def check_candidates(
-        self, names: Sequence[str] | None, field_name: str = "candidates"
-    ) -> list[str]:
-        """The enabled candidates of a request, or a RequestError naming the bad entries."""
-        if names is None:
-            return list(self.catalog.enabled_names)
-        problems = [
-            FieldProblem(
-                f"{field_name}[{i}]",
-                f"unknown model {n!r}",
-                f"use one of the catalog's models: {', '.join(self.catalog.names)}",
-            )
-            for i, n in enumerate(names)
-            if n not in self.catalog
-        ]
-        if problems:
-            raise RequestError(problems)
-        out = [n for n in dict.fromkeys(names) if self.catalog[n].enabled]
-        if not out:
-            raise RequestError(
-                [
-                    FieldProblem(
-                        field_name,
-                        "every model named is disabled in the catalog",
-                        f"name at least one enabled model: {', '.join(self.catalog.enabled_names)}",
-                    )
-                ]
-            )
-        return out
-
     def cost_weight(self, policy: Policy | None = None) -> float:
         """λ: ``SELECTOR_COST_WEIGHT`` when set, else the one the quality model was
         calibrated with (``selector train --target``), else the default."""
@@ -304,7 +169,7 @@ class SelectorService:
     ) -> tuple[FeatureVector, Decision, Decision | None]:
         """Features, the served decision and, with a challenger, the other policy's
         decision on the same features; no I/O (this is the timed hot path)."""
-        candidates = self.check_candidates(req.candidates)
+        candidates = self.catalog.check_candidates(req.candidates)
         now = self.tracker.clock() if now is None else now
         fv = self.extractor.extract(req.conversation, candidates, now)
         policy = self.policy  # one model for the whole decision, even during a reload
@@ -336,61 +201,23 @@ class SelectorService:
         self, req: RouteInput, fv: FeatureVector, decision: Decision, other: Decision | None
     ) -> DecisionRecord:
         """What the log keeps of a decision, under a new decision id."""
-        conv = req.conversation
-        scores = [s.as_dict() for s in decision.scores]
-        return DecisionRecord(
-            decision_id=self.new_decision_id(),
-            ts=time.time(),
-            conversation_id=req.conversation_id,
-            policy=decision.policy,
-            policy_version=f"{decision.version}+{decision.quality_model}",
-            model=decision.model,
-            propensity=decision.propensity,
-            fallbacks=decision.fallbacks,
-            relaxed=decision.relaxed,
-            request=LoggedRequest(
-                turns=conv.turns,
-                n_messages=len(conv.messages) if conv.messages else 0,
-                prompt_tokens=conv.prompt_tokens,
-                intent=conv.intent,
-                escalation=conv.escalation,
-                priority=conv.priority,
-                candidates=list(req.candidates) if req.candidates is not None else None,
-                max_latency_ms=req.max_latency_ms,
-                max_cost_usd=req.max_cost_usd,
-                cost_weight=req.cost_weight,
-                # what the decision's utilities assumed, for its reward (selector.reward)
-                lam=decision.cost_weight,
-                latency_weight_per_s=decision.latency_weight,
-                deadline_ms=req.max_latency_ms or self.settings.reward_deadline_ms,
-            ),
-            features={"schema_version": SCHEMA_VERSION, **fv.as_dict()},
-            scores=scores,
-            text=self._logged_text(req.text),
-            other=None if other is None else _other(other),
-        )
-
-    def _logged_text(self, text: str | None) -> str | None:
-        """The last user message as the log keeps it: cut to ``log_text_max_chars``."""
         s = self.settings
-        if text is None or s.log_text == "none":
-            return None
-        return text[: s.log_text_max_chars]
+        return decision_record(
+            self.new_decision_id(),
+            req,
+            fv,
+            decision,
+            other,
+            s.reward_deadline_ms,
+            None if req.text is None or s.log_text == "none" else req.text[: s.log_text_max_chars],
+        )
 
     # -- feedback ------------------------------------------------------------------
     async def feedback(self, event: FeedbackEvent) -> FeedbackResult:
         """Store a feedback event durably; feed its call result to the latency tracker."""
         f = event.fields
-        if "model" in f and f["model"] not in self.catalog:
-            raise RequestError(
-                [
-                    FieldProblem(
-                        "model",
-                        f"unknown model {f['model']!r}",
-                        f"use one of the catalog's models: {', '.join(self.catalog.names)}",
-                    )
-                ]
-            )
+        if "model" in f:
+            self.catalog.check_model(f["model"])
         result = await self.log.write_feedback(event)
         is_call = "latency_ms" in f or "error" in f
         if not result.duplicate and not result.late and is_call:
@@ -451,45 +278,10 @@ class SelectorService:
                     f"{q.requested} not loaded, serving {q.serving}: {q.reason}",
                 )
             )
-        problems.extend(self._learner_problems())
+        problems.extend(learner_problems(self._learner_status(), self.settings.learner_max_lag_s))
         problems.extend(self.upkeep.problems())
         return Health(ok, [] if ok else [why], problems)
-
-    def _learner_problems(self) -> list[Problem]:
-        st = self._learner_status()
-        if st is None:  # no online layer
-            return []
-        out = []
-        if not st.running:
-            out.append(
-                Problem(
-                    "online_learner",
-                    "stopped: decisions use what it learned so far; restart the service",
-                )
-            )
-        elif st.failure:
-            out.append(Problem("online_learner", f"failing, retrying: {st.failure}"))
-        if st.lag_s > self.settings.learner_max_lag_s:
-            out.append(
-                Problem(
-                    "online_learner",
-                    f"lagging: {st.lag_rows:,} feedback events not learned yet, the oldest "
-                    f"{st.lag_s:,.0f} s old (SELECTOR_LEARNER_MAX_LAG_S="
-                    f"{self.settings.learner_max_lag_s:g})",
-                )
-            )
-        return out
 
     def readiness(self) -> tuple[bool, list[str]]:
         h = self.health()
         return h.ready, h.reasons
-
-
-def _number(v: object) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _other(d: Decision) -> OtherDecision:
-    return OtherDecision(
-        d.policy, f"{d.version}+{d.quality_model}", d.model, d.propensity, d.probabilities()
-    )

@@ -9,8 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from selector.health import Problem
-from selector.online import LearnerStatus
+from selector.health import LearnerStatus, Problem
 from selector.retention import PruneResult
 
 __all__ = ["Upkeep"]

@@ -18,7 +18,7 @@ from models.quality import QualityModel, QualityPredictor
 from selector.cli import cli
 from selector.config import load_settings
 from selector.export import export_log
-from selector.service import RouteInput
+from selector.recording import RouteInput
 from selector.wiring import build_service
 from tests.builders import LARGE, SMALL, TRUTH, write_outcome_log
 from training.data import MAX_IPS_WEIGHT, load_source

@@ -9,7 +9,8 @@ from starlette.responses import Response
 from features.extractor import Conversation
 from selector.api.raw import RawRoute, json_body
 from selector.api.schemas import ErrorBody, RouteRequest, RouteResponse
-from selector.service import RouteInput, SelectorService
+from selector.recording import RouteInput
+from selector.service import SelectorService
 
 
 async def route(request: Request) -> Response:
