@@ -42,7 +42,7 @@ from selector.recording import RouteInput
 from selector.service import SelectorService
 from selector.store import DecisionLog, DecisionRecord, FeedbackEvent, LogReader
 from selector.store.schema import DDL
-from selector.store.writer import decision_row
+from selector.store.statements import decision_row
 from selector.wiring import build_service, new_learner
 
 WRITERS = 16

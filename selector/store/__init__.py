@@ -6,6 +6,8 @@
 - :mod:`~selector.store.reader`: :class:`LogReader`, every read (the online layer, the
   export, retention, off-policy evaluation);
 - :mod:`~selector.store.joined`: the joined log, one row per decision;
+- :mod:`~selector.store.statements`: the SQL of each write; :mod:`~selector.store.waiters`:
+  how results reach whoever waits for them;
 - :mod:`~selector.store.schema`: the schema and its versioned migrations.
 
 A second storage engine implements :class:`DecisionLog`'s writes and

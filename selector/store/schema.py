@@ -4,16 +4,23 @@
 tables of a new one, migrates an older one step by step (each step in one
 transaction), and refuses one written by a newer build. Version 1 is the schema of
 every log written so far; a change of schema adds a step to :data:`MIGRATIONS`.
+
+Tables: ``decisions`` (one row per decision), ``feedback`` (one row per distinct
+event; ``event_id`` is a hash of the decision id and the event's fields, so a resent
+event is recognised), ``outcomes`` (the one outcome a decision may have),
+``other_decisions`` (what the policy not served decided on the same request, when a
+challenger runs in shadow or canary mode), ``meta``.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 
 from core.errors import StoreError
 
-__all__ = ["DDL", "MIGRATIONS", "SCHEMA_VERSION", "prepare", "version_of"]
+__all__ = ["DDL", "MIGRATIONS", "SCHEMA_VERSION", "open_failure", "prepare", "version_of"]
 
 DDL = """
 -- decision ids start with the time in milliseconds (hex): their order is time order,
@@ -114,3 +121,20 @@ def prepare(conn: sqlite3.Connection, where: str) -> int:
             conn.execute("ROLLBACK")
             raise
     return found
+
+
+def open_failure(path: Path, exc: BaseException) -> str:
+    """Why the log at ``path`` cannot be opened, and what to do about it."""
+    damaged = isinstance(exc, sqlite3.DatabaseError) and not isinstance(
+        exc, sqlite3.OperationalError
+    )
+    if damaged:  # "file is not a database", "database disk image is malformed"
+        return (
+            f"the decision log at {path} is damaged ({exc}): recover what it holds with "
+            f"`sqlite3 {path} .recover | sqlite3 {path}.recovered` and point SELECTOR_DB_PATH "
+            f"at {path}.recovered, or move {path} aside to start a new, empty log"
+        )
+    return (
+        f"cannot open the decision log at {path}: {exc}; set SELECTOR_DB_PATH to a file in a "
+        "folder the service can write"
+    )

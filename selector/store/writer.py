@@ -17,11 +17,7 @@ outcome) run inside that transaction, one command at a time. Two modes:
 - ``sync="full"``: a writer thread commits each batch with an fsync while the loop
   goes on serving; it survives a power loss too, at a cost in throughput.
 
-Tables: ``decisions`` (one row per decision), ``feedback`` (one row per distinct
-event; ``event_id`` is a hash of the decision id and the event's fields, so a resent
-event is recognised), ``outcomes`` (the one outcome a decision may have),
-``other_decisions`` (what the policy not served decided on the same request, when a
-challenger runs in shadow or canary mode).
+Tables: :mod:`selector.store.schema`; the statements: :mod:`selector.store.statements`.
 """
 
 from __future__ import annotations
@@ -38,29 +34,21 @@ from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from core.errors import ConflictError, NotFoundError, StoreError
 from selector.store.reader import LogReader
-from selector.store.records import DecisionRecord, FeedbackEvent, FeedbackResult, OtherDecision
-from selector.store.schema import prepare
+from selector.store.records import DecisionRecord, FeedbackEvent, FeedbackResult
+from selector.store.schema import open_failure, prepare
+from selector.store.statements import delete_decisions, insert_decisions, insert_feedback
+from selector.store.waiters import Waiter, resolve
 
-__all__ = ["DecisionLog", "decision_row"]
+__all__ = ["DecisionLog"]
 
 log = logging.getLogger("selector.store")
 
-
-_BATCH = 512
-
-
+_BATCH = 512  # commands committed together at most
 _CHECKPOINT_EVERY_S = 1.0
 _WAL_SIZE_LIMIT = 64 * 1024 * 1024
-
-
-# A queued command: kind, payload, and who waits for it (a thread's Future, or an
-# event loop and one of its futures: those are resolved a batch at a time).
-_Waiter = Future[Any] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
-_Op = tuple[str, Any, _Waiter]
+_Op = tuple[str, Any, Waiter]  # a queued command: kind, payload, who waits
 
 
 class DecisionLog:
@@ -95,7 +83,7 @@ class DecisionLog:
             with closing(self._connect()) as conn:
                 self.schema_found = prepare(conn, str(path))
         except (sqlite3.Error, OSError) as exc:
-            raise StoreError(_open_failure(path, exc)) from exc
+            raise StoreError(open_failure(path, exc)) from exc
 
     # -- lifecycle -----------------------------------------------------------------
     def _connect(self, autocheckpoint: bool = True) -> sqlite3.Connection:
@@ -210,7 +198,7 @@ class DecisionLog:
                 results = self._write_batch(self._inline, ops)
             finally:
                 self._write_lock.release()
-            _resolve(results, on_loop=True)
+            resolve(results, on_loop=True)
         else:  # a checkpoint or the thread's own write is running: it commits these next
             self._queue.put(ops)
 
@@ -253,36 +241,30 @@ class DecisionLog:
             if batch:
                 with self._write_lock:
                     results = self._write_batch(conn, batch)
-                _resolve(results, on_loop=False)
+                resolve(results, on_loop=False)
             if stop:
                 break
         conn.close()
 
     def _write_batch(
         self, conn: sqlite3.Connection, batch: list[_Op]
-    ) -> list[tuple[_Waiter, Any, BaseException | None]]:
+    ) -> list[tuple[Waiter, Any, BaseException | None]]:
         """Run ``batch`` in one transaction; return each command's result or error."""
-        results: list[tuple[_Waiter, Any, BaseException | None]] = []
+        results: list[tuple[Waiter, Any, BaseException | None]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
             # Decisions first, in one statement: feedback never shares a batch with its
             # own decision, since it is sent only after the decision was acknowledged.
             decisions = [op for op in batch if op[0] == "decision"]
             if decisions:
-                conn.executemany(_INSERT_DECISION, [decision_row(op[1]) for op in decisions])
-                others = [
-                    _other_row(rec.decision_id, o)
-                    for _, rec, _ in decisions
-                    if (o := rec.other) is not None
-                ]
-                if others:
-                    conn.executemany(_INSERT_OTHER, others)
+                insert_decisions(conn, [rec for _, rec, _ in decisions])
                 results.extend((w, None, None) for _, _, w in decisions)
             for kind, payload, waiter in batch:
                 if kind != "feedback":
                     continue
                 try:
-                    results.append((waiter, self._insert_feedback(conn, payload), None))
+                    fed = insert_feedback(conn, payload, self.clock(), self.join_window_s)
+                    results.append((waiter, fed, None))
                 except (NotFoundError, ConflictError) as exc:
                     results.append((waiter, None, exc))
             conn.execute("COMMIT")
@@ -301,60 +283,6 @@ class DecisionLog:
             results = [(w, None, err) for _, _, w in batch]
         return results
 
-    def _insert_feedback(self, conn: sqlite3.Connection, ev: FeedbackEvent) -> FeedbackResult:
-        row = conn.execute(
-            "SELECT ts, model FROM decisions WHERE decision_id = ?", (ev.decision_id,)
-        ).fetchone()
-        if row is None:
-            raise NotFoundError(
-                f"no decision with decision_id {ev.decision_id!r}: send the id that "
-                "POST /v1/route returned"
-            )
-        decided_at, decided_model = row
-        f = ev.fields
-        event_id = ev.event_id
-        override = "model" in f and f["model"] != decided_model
-        if conn.execute("SELECT 1 FROM feedback WHERE event_id = ?", (event_id,)).fetchone():
-            return FeedbackResult(ev.decision_id, True, False, override, decided_model)
-        now = self.clock()
-        late = now - decided_at > self.join_window_s
-        resolved = f.get("resolved")
-        resolved_i = None if resolved is None else int(resolved)
-        if ev.has_outcome:
-            prev = conn.execute(
-                "SELECT resolved, reward FROM outcomes WHERE decision_id = ?", (ev.decision_id,)
-            ).fetchone()
-            if prev is not None:
-                if (prev[0], prev[1]) != (resolved_i, f.get("reward")):
-                    raise ConflictError(
-                        f"decision {ev.decision_id} already has an outcome "
-                        f"(resolved={_b(prev[0])}, reward={prev[1]}); an outcome is recorded once"
-                    )
-            elif not late:
-                conn.execute(
-                    "INSERT INTO outcomes VALUES (?,?,?,?,?)",
-                    (ev.decision_id, resolved_i, f.get("reward"), event_id, now),
-                )
-        conn.execute(
-            "INSERT INTO feedback VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                event_id,
-                ev.decision_id,
-                now,
-                f.get("model"),
-                f.get("latency_ms"),
-                f.get("error"),
-                f.get("prompt_tokens"),
-                f.get("completion_tokens"),
-                f.get("cost_usd"),
-                resolved_i,
-                f.get("reward"),
-                int(late),
-                int(override),
-            ),
-        )
-        return FeedbackResult(ev.decision_id, False, late, override, decided_model)
-
     # -- reads and deletes ---------------------------------------------------------
     def reader(self) -> LogReader:
         """Typed reads on a read-only connection of their own (close it when done)."""
@@ -369,115 +297,4 @@ class DecisionLog:
         transaction beside the traffic (retention); the number of feedback events
         removed."""
         with closing(self._connect()) as conn, self.exclusive():
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.execute(
-                    "CREATE TEMP TABLE IF NOT EXISTS prune_ids (decision_id TEXT PRIMARY KEY)"
-                )
-                conn.execute("DELETE FROM prune_ids")
-                conn.executemany("INSERT INTO prune_ids VALUES (?)", [(d,) for d in ids])
-                removed = 0
-                for table in ("other_decisions", "outcomes", "feedback", "decisions"):
-                    cur = conn.execute(
-                        f"DELETE FROM {table} "
-                        "WHERE decision_id IN (SELECT decision_id FROM prune_ids)"
-                    )
-                    if table == "feedback":
-                        removed = cur.rowcount
-                conn.execute(
-                    "INSERT INTO meta VALUES ('pruned_through', ?) "
-                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    (max(ids),),
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        return removed
-
-
-def _open_failure(path: Path, exc: BaseException) -> str:
-    """Why the log at ``path`` cannot be opened, and what to do about it."""
-    damaged = isinstance(exc, sqlite3.DatabaseError) and not isinstance(
-        exc, sqlite3.OperationalError
-    )
-    if damaged:  # "file is not a database", "database disk image is malformed"
-        return (
-            f"the decision log at {path} is damaged ({exc}): recover what it holds with "
-            f"`sqlite3 {path} .recover | sqlite3 {path}.recovered` and point SELECTOR_DB_PATH "
-            f"at {path}.recovered, or move {path} aside to start a new, empty log"
-        )
-    return (
-        f"cannot open the decision log at {path}: {exc}; set SELECTOR_DB_PATH to a file in a "
-        "folder the service can write"
-    )
-
-
-_INSERT_DECISION = "INSERT INTO decisions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
-_INSERT_OTHER = "INSERT INTO other_decisions VALUES (?,?,?,?,?,?)"
-
-
-def _other_row(decision_id: str, o: OtherDecision) -> tuple[Any, ...]:
-    return (
-        decision_id,
-        o.policy,
-        o.policy_version,
-        o.model,
-        o.propensity,
-        orjson.dumps(o.probabilities),
-    )
-
-
-def decision_row(r: DecisionRecord) -> tuple[Any, ...]:
-    return (
-        r.decision_id,
-        r.ts,
-        r.conversation_id,
-        r.policy,
-        r.policy_version,
-        r.model,
-        r.propensity,
-        orjson.dumps(r.fallbacks),
-        orjson.dumps(r.relaxed),
-        orjson.dumps(r.request.as_json()),
-        orjson.dumps(r.features),
-        orjson.dumps(r.scores),
-        r.text,
-    )
-
-
-def _resolve(results: list[tuple[_Waiter, Any, BaseException | None]], on_loop: bool) -> None:
-    """Hand results to their waiters: directly on the loop's own thread; from the
-    writer thread, with one wake-up per event loop rather than one per result."""
-    by_loop: dict[
-        asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any, BaseException | None]]
-    ] = {}
-    for waiter, value, failure in results:
-        if isinstance(waiter, Future):
-            if failure is None:
-                waiter.set_result(value)
-            else:
-                waiter.set_exception(failure)
-        else:
-            loop, fut = waiter
-            by_loop.setdefault(loop, []).append((fut, value, failure))
-    for loop, items in by_loop.items():
-        if on_loop:
-            _settle(items)
-        else:
-            with suppress(RuntimeError):  # the loop closed while we wrote
-                loop.call_soon_threadsafe(_settle, items)
-
-
-def _settle(items: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
-    for fut, value, failure in items:
-        if fut.done():  # the request was cancelled (client went away)
-            continue
-        if failure is None:
-            fut.set_result(value)
-        else:
-            fut.set_exception(failure)
-
-
-def _b(v: int | None) -> bool | None:
-    return None if v is None else bool(v)
+            return delete_decisions(conn, ids)

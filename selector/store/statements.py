@@ -1,0 +1,147 @@
+"""The SQL that writes the decision log, one function per write, each run inside the
+caller's transaction (:class:`~selector.store.writer.DecisionLog` groups them), except
+:func:`delete_decisions`, a transaction of its own."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import orjson
+
+from core.errors import ConflictError, NotFoundError
+from selector.store.records import DecisionRecord, FeedbackEvent, FeedbackResult, OtherDecision
+
+__all__ = ["decision_row", "delete_decisions", "insert_decisions", "insert_feedback"]
+
+_INSERT_DECISION = "INSERT INTO decisions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+_INSERT_OTHER = "INSERT INTO other_decisions VALUES (?,?,?,?,?,?)"
+
+
+def _other_row(decision_id: str, o: OtherDecision) -> tuple[Any, ...]:
+    return (
+        decision_id,
+        o.policy,
+        o.policy_version,
+        o.model,
+        o.propensity,
+        orjson.dumps(o.probabilities),
+    )
+
+
+def decision_row(r: DecisionRecord) -> tuple[Any, ...]:
+    """The ``decisions`` row of ``r``."""
+    return (
+        r.decision_id,
+        r.ts,
+        r.conversation_id,
+        r.policy,
+        r.policy_version,
+        r.model,
+        r.propensity,
+        orjson.dumps(r.fallbacks),
+        orjson.dumps(r.relaxed),
+        orjson.dumps(r.request.as_json()),
+        orjson.dumps(r.features),
+        orjson.dumps(r.scores),
+        r.text,
+    )
+
+
+def insert_decisions(conn: sqlite3.Connection, records: list[DecisionRecord]) -> None:
+    """Store ``records`` and the challengers' decisions beside them, in one statement each."""
+    conn.executemany(_INSERT_DECISION, [decision_row(r) for r in records])
+    others = [_other_row(r.decision_id, o) for r in records if (o := r.other) is not None]
+    if others:
+        conn.executemany(_INSERT_OTHER, others)
+
+
+def insert_feedback(
+    conn: sqlite3.Connection, ev: FeedbackEvent, now: float, join_window_s: float
+) -> FeedbackResult:
+    """Store a feedback event inside the caller's transaction: a resent event is
+    recognised, an outcome is recorded once (a different second one is a
+    :class:`ConflictError`), and one arriving after the join window is kept but marked
+    late (it is not an outcome of the decision)."""
+    row = conn.execute(
+        "SELECT ts, model FROM decisions WHERE decision_id = ?", (ev.decision_id,)
+    ).fetchone()
+    if row is None:
+        raise NotFoundError(
+            f"no decision with decision_id {ev.decision_id!r}: send the id that "
+            "POST /v1/route returned"
+        )
+    decided_at, decided_model = row
+    f = ev.fields
+    event_id = ev.event_id
+    override = "model" in f and f["model"] != decided_model
+    if conn.execute("SELECT 1 FROM feedback WHERE event_id = ?", (event_id,)).fetchone():
+        return FeedbackResult(ev.decision_id, True, False, override, decided_model)
+    late = now - decided_at > join_window_s
+    resolved = f.get("resolved")
+    resolved_i = None if resolved is None else int(resolved)
+    if ev.has_outcome:
+        prev = conn.execute(
+            "SELECT resolved, reward FROM outcomes WHERE decision_id = ?", (ev.decision_id,)
+        ).fetchone()
+        if prev is not None:
+            if (prev[0], prev[1]) != (resolved_i, f.get("reward")):
+                raise ConflictError(
+                    f"decision {ev.decision_id} already has an outcome "
+                    f"(resolved={_b(prev[0])}, reward={prev[1]}); an outcome is recorded once"
+                )
+        elif not late:
+            conn.execute(
+                "INSERT INTO outcomes VALUES (?,?,?,?,?)",
+                (ev.decision_id, resolved_i, f.get("reward"), event_id, now),
+            )
+    conn.execute(
+        "INSERT INTO feedback VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            event_id,
+            ev.decision_id,
+            now,
+            f.get("model"),
+            f.get("latency_ms"),
+            f.get("error"),
+            f.get("prompt_tokens"),
+            f.get("completion_tokens"),
+            f.get("cost_usd"),
+            resolved_i,
+            f.get("reward"),
+            int(late),
+            int(override),
+        ),
+    )
+    return FeedbackResult(ev.decision_id, False, late, override, decided_model)
+
+
+def delete_decisions(conn: sqlite3.Connection, ids: list[str]) -> int:
+    """Remove decisions ``ids`` with everything that refers to them, in one transaction;
+    the number of feedback events removed."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS prune_ids (decision_id TEXT PRIMARY KEY)")
+        conn.execute("DELETE FROM prune_ids")
+        conn.executemany("INSERT INTO prune_ids VALUES (?)", [(d,) for d in ids])
+        removed = 0
+        for table in ("other_decisions", "outcomes", "feedback", "decisions"):
+            cur = conn.execute(
+                f"DELETE FROM {table} WHERE decision_id IN (SELECT decision_id FROM prune_ids)"
+            )
+            if table == "feedback":
+                removed = cur.rowcount
+        conn.execute(
+            "INSERT INTO meta VALUES ('pruned_through', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (max(ids),),
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return removed
+
+
+def _b(v: int | None) -> bool | None:
+    return None if v is None else bool(v)
