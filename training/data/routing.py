@@ -1,0 +1,129 @@
+"""What every training source becomes: :class:`RoutingData` (see :mod:`training.data`),
+and the helpers the loaders share."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_DATA_DIR",
+    "HOLDOUT_SHARE",
+    "MAX_IPS_WEIGHT",
+    "ROUTELLM_MODELS",
+    "STRONG",
+    "WEAK",
+    "RoutingData",
+    "as_flag",
+    "hash_files",
+    "require",
+    "unit_hash",
+]
+
+DEFAULT_DATA_DIR = Path("../shared/data")
+HOLDOUT_SHARE = 0.2  # of requests kept out of every registered model, to compare them
+MAX_IPS_WEIGHT = 50.0  # cap of 1 / propensity: a propensity under 2 % counts as 2 %
+
+# RouteLLM's two models, with the list prices its paper uses for cost (USD / Mtok).
+ROUTELLM_MODELS = pd.DataFrame(
+    {
+        "model": ["mixtral-8x7b-instruct", "gpt-4-1106-preview"],
+        "input_usd_per_mtok": [0.24, 10.0],
+        "output_usd_per_mtok": [0.24, 30.0],
+    }
+)
+WEAK, STRONG = "mixtral-8x7b-instruct", "gpt-4-1106-preview"
+
+
+@dataclass
+class RoutingData:
+    requests: pd.DataFrame
+    outcomes: pd.DataFrame
+    models: pd.DataFrame
+    source: str
+    content_hash: str
+    offers: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def matrix(self, column: str = "resolved") -> pd.DataFrame:
+        """``column`` as a requests × models table (NaN where a model was not tried)."""
+        table = self.outcomes.pivot(index="request_id", columns="model", values=column)
+        return table.reindex(index=self.requests["request_id"], columns=self.models["model"])
+
+    def subset(self, mask: np.ndarray) -> RoutingData:
+        """The requests where ``mask`` is True, with their outcomes."""
+        requests = self.requests[mask].reset_index(drop=True)
+        ids = set(requests["request_id"])
+        outcomes = self.outcomes[self.outcomes["request_id"].isin(ids)]
+        offers = None
+        if self.offers is not None:
+            offers = self.offers[self.offers["request_id"].isin(ids)].reset_index(drop=True)
+        return RoutingData(
+            requests,
+            outcomes.reset_index(drop=True),
+            self.models,
+            self.source,
+            self.content_hash,
+            offers,
+            list(self.notes),
+        )
+
+    def holdout_mask(self, share: float = HOLDOUT_SHARE) -> np.ndarray:
+        """True for the requests of the promotion hold-out: a fixed function of each
+        request id, so no model trained by ``selector train`` on this source ever sees them
+        and every model can be compared on them."""
+        return np.array([unit_hash(str(r)) < share for r in self.requests["request_id"]])
+
+    @property
+    def full_information(self) -> bool:
+        """True when every model was tried on every request (benchmarks, not logs)."""
+        return len(self.outcomes) == len(self.requests) * len(self.models)
+
+    @property
+    def logged(self) -> bool:
+        """True for decisions logged with their propensities (one outcome a request)."""
+        return self.offers is not None and "propensity" in self.outcomes
+
+    def offered(self, column: str = "expected_cost_usd") -> pd.DataFrame:
+        """``column`` of the logged offers as a requests × models table (NaN where a
+        model was not a candidate)."""
+        if self.offers is None:
+            raise ValueError(f"{self.source} has no logged candidates")
+        table = self.offers.pivot(index="request_id", columns="model", values=column)
+        return table.reindex(index=self.requests["request_id"], columns=self.models["model"])
+
+
+def unit_hash(key: str) -> float:
+    """A stable number in [0, 1) from ``key``.
+
+    >>> unit_hash("q-17") == unit_hash("q-17") and 0 <= unit_hash("q-17") < 1
+    True
+    """
+    digest = hashlib.sha256(key.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def hash_files(*paths: Path) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def require(path: Path) -> Path:
+    if not path.is_file():
+        raise ConfigError(f"{path} does not exist: pass --data with the folder that holds it")
+    return path
+
+
+def as_flag(value: object) -> float:
+    """1.0 / 0.0 for 1, 0, true, false (any case, as number or text); NaN otherwise."""
+    text = str(value).strip().lower()
+    return {"1": 1.0, "1.0": 1.0, "true": 1.0, "0": 0.0, "0.0": 0.0, "false": 0.0}.get(text, np.nan)
