@@ -1,0 +1,235 @@
+"""``selector train-intents``, ``evaluate``, ``train`` and ``promote``: fitting, judging
+and promoting models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from selector.cli_options import DEFAULT_DATA, Progress, data_dir_option
+from selector.config import load_settings
+from training.cli.options import (
+    data_options,
+    resolve_tracking_uri,
+    target_options,
+    target_value,
+    tracking_option,
+)
+
+__all__ = ["evaluate", "promote", "train", "train_intents"]
+
+
+@click.command("train-intents")
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_DATA / "intents",
+    show_default=True,
+    help="Folder with BANKING77 and CLINC150 files.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Artifact folder [the built-in classifier's folder].",
+)
+def train_intents(data: Path, out: Path | None) -> None:
+    """Train the built-in intent classifier and print its held-out accuracy."""
+    from features.intents import DEFAULT_INTENT_DIR
+    from training.intents import train_and_export
+
+    if not (data / "banking77_train.csv").is_file():
+        raise click.UsageError(f"{data} does not hold banking77_train.csv; pass --data")
+    metrics = train_and_export(
+        data, out or DEFAULT_INTENT_DIR, progress=lambda m: click.echo(m, err=True)
+    )
+    click.echo(json.dumps(metrics, indent=2))
+
+
+@click.command()
+@data_options
+@click.option("--folds", type=int, default=5, show_default=True, help="Cross-validation folds.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Metrics JSON to write [evaluation-<source>.json].",
+)
+@click.option(
+    "--variant",
+    type=click.Choice(["one-model", "per-model"]),
+    default="one-model",
+    show_default=True,
+    help="One model across candidates (served), or one independent model per candidate.",
+)
+@target_options
+@tracking_option
+@click.option("--no-track", is_flag=True, help="Do not log the run to MLflow.")
+def evaluate(
+    source: str,
+    data_dir: Path,
+    seed: int,
+    folds: int,
+    out: Path | None,
+    variant: str,
+    target: str | None,
+    strong: str | None,
+    tracking_uri: str | None,
+    no_track: bool,
+) -> None:
+    """Cross-validate the quality model on a data source; write and log its metrics."""
+    from models.quality import QualityModel
+    from training.data import load_source
+    from training.evaluate import PerModel, cross_validate
+    from training.evaluate import evaluate as score
+    from training.tracking import log_evaluation
+
+    if folds < 2:
+        raise click.BadParameter("need at least 2 folds", param_hint="--folds")
+    goal = target_value(target)
+    data = load_source(source, data_dir)
+    click.echo(
+        f"{data.source}: {len(data.requests)} requests, {len(data.models)} models, "
+        f"{int(data.requests['eval'].sum())} evaluated; {folds}-fold cross-validation",
+        err=True,
+    )
+    for note in data.notes:
+        click.echo(f"note: {note}", err=True)
+    model = QualityModel(seed=seed)
+
+    def make() -> QualityModel | PerModel:
+        if variant == "per-model":
+            return PerModel(lambda: QualityModel(seed=seed))
+        return QualityModel(seed=seed)
+
+    with Progress(folds, "cross-validation") as bar:
+        oof = cross_validate(data, make, folds, seed, progress=lambda m: bar(m))
+    ev = score(data, oof, folds, seed)
+    out = out or Path(f"evaluation-{data.source.replace(':', '-')}.json")
+    body = {**ev.as_dict(), "content_hash": data.content_hash, "cost_weight": None}
+    out.write_text(json.dumps(body, indent=2) + "\n")  # kept even if the target is missed
+    click.echo(ev.table())
+    if goal is not None:
+        from training.tradeoff import calibrate
+
+        tradeoff = calibrate(
+            data, oof.p, goal, strong, f"{folds}-fold cross-validation", oof.completion
+        )
+        body["cost_weight"] = tradeoff.as_dict()
+        out.write_text(json.dumps(body, indent=2) + "\n")
+        click.echo("\n" + tradeoff.summary())
+    click.echo(f"\nmetrics written to {out}", err=True)
+    if not no_track:
+        uri = resolve_tracking_uri(tracking_uri)
+        params = {**model.get_params(), "folds": folds, "variant": variant}
+        run_id = log_evaluation(uri, data, ev, params, out)
+        click.echo(f"MLflow run {run_id} in {uri}", err=True)
+
+
+@click.command()
+@data_options
+@click.option(
+    "--folds",
+    type=int,
+    default=5,
+    show_default=True,
+    help="Cross-validation folds for the reported figures (0: skip, hold-out figures only).",
+)
+@click.option("--name", default=None, help="Registered model name [model-selector-quality].")
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=None, help="Also keep the model here."
+)
+@target_options
+@tracking_option
+def train(
+    source: str,
+    data_dir: Path,
+    seed: int,
+    folds: int,
+    name: str | None,
+    out: Path | None,
+    target: str | None,
+    strong: str | None,
+    tracking_uri: str | None,
+) -> None:
+    """Train the quality model, evaluate it, log the run to MLflow and register it."""
+    from models.registry import DEFAULT_MODEL_NAME
+    from training.train import train as run_training
+
+    if folds == 1 or folds < 0:
+        raise click.BadParameter("use 0 (no cross-validation) or at least 2", param_hint="--folds")
+    goal = target_value(target)
+    uri = resolve_tracking_uri(tracking_uri)
+    name = name or DEFAULT_MODEL_NAME
+    # steps: load, each fold, the fit (start, 5 inner folds, all, 2 for the rounds), logging
+    with Progress(11 + folds, "train") as bar:
+        result = run_training(
+            source,
+            data_dir,
+            folds,
+            seed,
+            uri,
+            name,
+            out,
+            progress=lambda m: bar(m),
+            target=goal,
+            strong=strong,
+        )
+    for note in result.data_notes:
+        click.echo(f"note: {note}", err=True)
+    if result.cv is not None:
+        click.echo(f"{result.cv.folds}-fold cross-validation on {result.cv.source}:")
+        click.echo(result.cv.table())
+    click.echo(f"\nhold-out ({result.holdout.n_requests} requests never trained on):")
+    click.echo(result.holdout.table())
+    if result.tradeoff is not None:
+        click.echo("\n" + result.tradeoff.summary())
+    click.echo(
+        f"\nregistered {name} version {result.version} (MLflow run {result.run_id})\n"
+        f"promote it:  selector promote --name {name} --version {result.version}\n"
+        f"browse runs: mlflow ui --backend-store-uri {uri}"
+    )
+
+
+@click.command()
+@click.option("--name", default=None, help="Registered model name [model-selector-quality].")
+@click.option("--version", "version", required=True, help="Model version to promote.")
+@data_dir_option("Folder of the public data sets (for the hold-out evaluation).")
+@click.option("--force", is_flag=True, help="Promote even if it does not beat the champion.")
+@click.option(
+    "--min-ess",
+    type=float,
+    default=200.0,
+    show_default=True,
+    help="Models learned from a decision log: refuse a DR estimate on a smaller effective sample.",
+)
+@tracking_option
+def promote(
+    name: str | None,
+    version: str,
+    data_dir: Path,
+    force: bool,
+    min_ess: float,
+    tracking_uri: str | None,
+) -> None:
+    """Move the alias 'champion' to a model version that beats the current champion.
+
+    Models trained on a public benchmark are compared by their hold-out APGR or AIQ;
+    models learned from the service's decision log by the doubly robust value of the
+    policy each would serve, on the log's hold-out decisions.
+    """
+    from models.registry import DEFAULT_MODEL_NAME
+    from training.promotion import promote as run_promotion
+
+    result = run_promotion(
+        name or DEFAULT_MODEL_NAME,
+        version,
+        resolve_tracking_uri(tracking_uri),
+        data_dir,
+        force,
+        min_ess=min_ess,
+        settings=load_settings(),
+    )
+    click.echo(result.message())
