@@ -1,100 +1,42 @@
-"""How the online layer learns: a deterministic fold over the decision log.
-
-The learner reads feedback rows in the order the log committed them (their ``rowid``).
-When a decision's outcome arrives, it sums the decided model's call results from the
-log (the feedback rows of that decision read so far), computes the reward
-(:func:`selector.reward.logged_reward`) and updates the bandit with ``reward − utility``
-of the decided model. The log's own time (the latest feedback's ``ts``) closes join
-windows: a decision older than the window without an outcome gets
-``reward_default_outcome`` once, or is dropped.
-
-- A feedback event the log marked ``late`` (after the window) is not learned from.
-- A decision the gateway overrode (a call result names another ``model``) is not
-  learned as the decided model's outcome; the latency of that call already counts for
-  the model that served it, in the live statistics.
-- **Nothing is held per decision in memory**: call results waiting for their outcome
-  stay in the log, read back (by an index on the decision id) when the outcome comes.
-  The learner's memory does not grow with traffic, however long the join window.
-- **One event cannot stop learning.** An event no reward can be computed from (a
-  non-finite or absurd cost or latency, a decision row an older build or a hand wrote
-  differently, unreadable JSON) is skipped: counted (``skipped``, on ``/metrics``),
-  logged once with its row and decision id, and kept among the last
-  :data:`SKIPPED_KEPT` shown by ``selector bandit``. An error of the database itself is
-  not an event's fault: the fold stops before that row and the next round retries it.
-
-Because the fold reads only the log, in the log's order, a replay of the log from the
-beginning reproduces the live state exactly (``selector bandit --replay``), and a
-restart loses nothing: the state saved on disk records how far it has read, and the
-rest is read again at start. Decisions never wait for learning: in ``background``
-mode a thread reads new feedback when told there is some (and every ``poll_s``); it
-survives any error (it backs off and retries), and says what failed in
-:meth:`OnlineLearner.status`.
-"""
+"""The online layer's learner: the fold over the decision log described in
+:mod:`selector.online`."""
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import math
-import os
 import sqlite3
 import threading
 import time
 from collections import Counter, deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from models.bandit import BanditParams, OnlineModel
 from models.learners import build
 from selector.health import LearnerStatus
-from selector.reward import RewardConfig, logged_reward
+from selector.online import state as saved_state
+from selector.online.runner import Runner
+from selector.online.state import STATE_VERSION, StateError
+from selector.online.updates import UNUSABLE, Update, reason, update_for
+from selector.reward import RewardConfig
 from selector.store import (
-    CallResults,
     FeedbackRow,
     LogReader,
     UnusableRecordError,
     finite,
     id_prefix,
-    logged_propensity,
 )
 
-__all__ = ["SKIPPED_KEPT", "OnlineLearner", "StateError"]
+__all__ = ["SKIPPED_KEPT", "OnlineLearner"]
 
 log = logging.getLogger("selector.online")
-STATE_VERSION = 2
 SKIPPED_KEPT = 50  # the most recent skipped events kept in the state
 _LOGGED_SKIPS = 100  # skipped events logged one by one per process; then every 1,000th
 _BATCH = 2_000
-
-# what a row of the log may hold that makes it unusable (sqlite3.Error is not one of them)
-_UNUSABLE = (
-    UnusableRecordError,
-    ValueError,
-    TypeError,
-    KeyError,
-    IndexError,
-    AttributeError,
-    OverflowError,
-)
-
-
-class StateError(ValueError):
-    """A saved state that cannot be used (the message says why); the log is replayed."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Update:
-    """One bandit update, computed before anything is changed."""
-
-    models: list[str]
-    group: str
-    utilities: list[float]
-    chosen: int
-    propensity: float
-    reward: float
 
 
 class OnlineLearner:
@@ -117,12 +59,9 @@ class OnlineLearner:
         self._closed_second = -math.inf
         self.counts: Counter[str] = Counter()
         self.skipped: deque[tuple[int, str, str]] = deque(maxlen=SKIPPED_KEPT)
-        self.failure: str | None = None
         self._lock = threading.Lock()
         self._log_reader: LogReader | None = None
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._runner: Runner | None = None
         self._saved_cursor = -1
         self._last_save = time.monotonic()
         self._skips_logged = 0
@@ -157,40 +96,16 @@ class OnlineLearner:
         elif row.is_outcome and not str(row.decision_id) < self.closed_below:
             did = row.decision_id
             try:
-                update = self._update(reader, did, reader.calls(did, row.row), row.outcome)
-            except _UNUSABLE as exc:
-                self._skip(row.row, did, _reason(exc))
+                update = update_for(
+                    reader, did, reader.calls(did, row.row), row.outcome, self.reward.late_penalty
+                )
+            except UNUSABLE as exc:
+                self._skip(row.row, did, reason(exc))
             else:
                 self._learn(update)
         self.cursor = row.row
 
-    def _update(
-        self, reader: LogReader, did: str, calls: CallResults | None, outcome: Any
-    ) -> _Update | str | None:
-        """The bandit update a decision's outcome makes, or the count it falls under
-        ('overridden', 'unscored'), or None when the decision is not in the log; an
-        :class:`UnusableRecordError` (or a parse error) when the log's rows cannot say."""
-        if calls is None:
-            return "overridden"
-        decision = reader.decision(did)
-        if decision is None:
-            return None
-        chosen = decision.chosen
-        if chosen is None or not decision.request.scored:
-            return "unscored"  # decided by a build that did not log its weights
-        reward = logged_reward(decision.request, chosen, outcome, calls, self.reward.late_penalty)
-        # the candidates the decision chose among (every one, if the log has no flags)
-        among = [x for x in decision.scores if x.get("eligible", True)]
-        if chosen not in among:
-            among = decision.scores
-        names = [str(x["model"]) for x in among]
-        utilities = [finite(x["utility"], f"the utility of {x['model']}") for x in among]
-        p = logged_propensity(decision.propensity)
-        return _Update(
-            names, decision.intent_group, utilities, names.index(decision.model), p, reward
-        )
-
-    def _learn(self, update: _Update | str | None) -> None:
+    def _learn(self, update: Update | str | None) -> None:
         if update is None:
             return
         if isinstance(update, str):
@@ -226,14 +141,16 @@ class OnlineLearner:
             return
         hi = id_prefix(second)
         default = self.reward.default_outcome
-        planned: list[tuple[str, _Update | str | None, str | None]] = []
+        planned: list[tuple[str, Update | str | None, str | None]] = []
         if default is not None:
             for did in reader.unanswered(self.closed_below, hi):
                 try:
-                    update = self._update(reader, did, reader.calls(did, rowid - 1), default)
+                    update = update_for(
+                        reader, did, reader.calls(did, rowid - 1), default, self.reward.late_penalty
+                    )
                     planned.append((did, update, None))
-                except _UNUSABLE as exc:
-                    planned.append((did, None, _reason(exc)))
+                except UNUSABLE as exc:
+                    planned.append((did, None, reason(exc)))
         # every read is done: now change the state (a database error above changes nothing)
         self._closed_second = second
         self.closed_below = hi
@@ -278,14 +195,7 @@ class OnlineLearner:
     def save(self, path: Path) -> None:
         """Write the state atomically, with its SHA-256, to ``path``."""
         state = self.state()
-        body = json.dumps(state, sort_keys=True, separators=(",", ":"))
-        digest = hashlib.sha256(body.encode()).hexdigest()
-        tmp = path.with_name(path.name + ".tmp")
-        with tmp.open("w", encoding="utf-8") as f:
-            f.write(f'{{"sha256":"{digest}","state":{body}}}\n')
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        saved_state.write(path, state)
         self._saved_cursor = state["cursor"]
         self._last_save = time.monotonic()
 
@@ -301,18 +211,7 @@ class OnlineLearner:
         """The learner saved at ``path``; a StateError says why it cannot be used (missing,
         corrupt, failing its checksum, saved under another configuration)."""
         fresh = cls(build(params), db_path, reward, join_window_s)
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            state = raw["state"]
-            body = json.dumps(state, sort_keys=True, separators=(",", ":"))
-        except FileNotFoundError as exc:
-            raise StateError(f"no saved state at {path}") from exc
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise StateError(f"{path} is not a saved state: {exc}") from exc
-        if hashlib.sha256(body.encode()).hexdigest() != raw.get("sha256"):
-            raise StateError(f"{path} fails its checksum: the file is corrupt or was changed")
-        if state.get("version") != STATE_VERSION:
-            raise StateError(f"{path} has state version {state.get('version')}")
+        state = saved_state.read(path)
         if state.get("config") != json.loads(json.dumps(fresh.config())):
             raise StateError(f"{path} was saved under another configuration")
         try:
@@ -342,41 +241,25 @@ class OnlineLearner:
     # -- background ----------------------------------------------------------------
     def notify(self) -> None:
         """New feedback is in the log (cheap; called on the request path)."""
-        self._wake.set()
+        if self._runner is not None:
+            self._runner.notify()
 
     def start(self, state_path: Path | None, save_every_s: float, poll_s: float = 0.5) -> None:
         """Learn on a background thread; save to ``state_path`` every ``save_every_s``."""
-        if self._thread is not None:
+        if self._runner is not None:
             return
-        self._stop.clear()
 
-        def run() -> None:
-            failures = 0
-            while not self._stop.is_set():
-                self._wake.wait(poll_s)
-                self._wake.clear()
-                try:
-                    self.catch_up()
-                    self.maybe_save(state_path, save_every_s)
-                except Exception as exc:  # keep serving and retry, backing off
-                    failures += 1
-                    self.failure = f"{type(exc).__name__}: {exc}"
-                    if failures == 1 or failures % 60 == 0:
-                        log.error(
-                            "online learning paused (attempt %d): %s",
-                            failures,
-                            self.failure,
-                            exc_info=failures == 1,
-                        )
-                    self._stop.wait(min(30.0, poll_s * 2 ** min(failures, 6)))
-                else:
-                    if failures:
-                        log.info("online learning resumed after %d failed attempts", failures)
-                    failures = 0
-                    self.failure = None
+        def step() -> None:
+            self.catch_up()
+            self.maybe_save(state_path, save_every_s)
 
-        self._thread = threading.Thread(target=run, name="online-learner", daemon=True)
-        self._thread.start()
+        self._runner = Runner(step, poll_s)
+        self._runner.start()
+
+    @property
+    def failure(self) -> str | None:
+        """The background thread's last error, while it lasts."""
+        return None if self._runner is None else self._runner.failure
 
     def status(self, background: bool = True) -> LearnerStatus:
         """Whether the thread runs (when ``background``), the last failure, and how far
@@ -389,7 +272,7 @@ class OnlineLearner:
             oldest = r.oldest_after(cursor) if lag_rows else None
             if oldest is not None:
                 lag_s = max(0.0, time.time() - oldest)
-        running = not background or (self._thread is not None and self._thread.is_alive())
+        running = not background or (self._runner is not None and self._runner.running)
         return LearnerStatus(running, self.failure, lag_rows, lag_s)
 
     def maybe_save(self, path: Path | None, every_s: float) -> None:
@@ -400,11 +283,9 @@ class OnlineLearner:
 
     def stop(self, state_path: Path | None) -> None:
         """Stop the thread, read what is left, save."""
-        if self._thread is not None:
-            self._stop.set()
-            self._wake.set()
-            self._thread.join(timeout=30)
-            self._thread = None
+        if self._runner is not None:
+            self._runner.stop()
+            self._runner = None
         try:
             self.catch_up()
         except Exception as exc:  # what is left is read at the next start
@@ -414,7 +295,3 @@ class OnlineLearner:
         if self._log_reader is not None:
             self._log_reader.close()
             self._log_reader = None
-
-
-def _reason(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, UnusableRecordError) else f"{type(exc).__name__}: {exc}"

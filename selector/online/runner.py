@@ -1,0 +1,72 @@
+"""The online layer's background thread: it runs one learning step when told there is
+new feedback (and every ``poll_s``), survives any error (backing off, then retrying),
+and says what failed while it lasts."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+__all__ = ["Runner"]
+
+log = logging.getLogger("selector.online")
+
+
+class Runner:
+    """Runs ``step`` on a thread of its own until :meth:`stop`."""
+
+    def __init__(self, step: Callable[[], None], poll_s: float = 0.5) -> None:
+        self.step = step
+        self.poll_s = poll_s
+        self.failure: str | None = None  # the last step's error, while it lasts
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def notify(self) -> None:
+        """Run a step soon (cheap; called on the request path)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="online-learner", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=30)
+        self._thread = None
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
+            try:
+                self.step()
+            except Exception as exc:  # keep serving and retry, backing off
+                failures += 1
+                self.failure = f"{type(exc).__name__}: {exc}"
+                if failures == 1 or failures % 60 == 0:
+                    log.error(
+                        "online learning paused (attempt %d): %s",
+                        failures,
+                        self.failure,
+                        exc_info=failures == 1,
+                    )
+                self._stop.wait(min(30.0, self.poll_s * 2 ** min(failures, 6)))
+            else:
+                if failures:
+                    log.info("online learning resumed after %d failed attempts", failures)
+                failures = 0
+                self.failure = None

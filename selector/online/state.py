@@ -1,0 +1,52 @@
+"""The online layer's saved state: a JSON file written atomically with its SHA-256. A
+file that is missing, corrupt, fails its checksum or has another version is refused
+with a :class:`StateError` saying why (the log is then replayed instead)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = ["STATE_VERSION", "StateError", "read", "write"]
+
+STATE_VERSION = 2
+
+
+class StateError(ValueError):
+    """A saved state that cannot be used (the message says why); the log is replayed."""
+
+
+def _body(state: dict[str, Any]) -> str:
+    return json.dumps(state, sort_keys=True, separators=(",", ":"))
+
+
+def write(path: Path, state: dict[str, Any]) -> None:
+    """Write ``state`` atomically, with its SHA-256, to ``path`` (fsynced)."""
+    body = _body(state)
+    digest = hashlib.sha256(body.encode()).hexdigest()
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        f.write(f'{{"sha256":"{digest}","state":{body}}}\n')
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def read(path: Path) -> dict[str, Any]:
+    """The state saved at ``path``, checked against its checksum and version."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        state: dict[str, Any] = raw["state"]
+        body = _body(state)
+    except FileNotFoundError as exc:
+        raise StateError(f"no saved state at {path}") from exc
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise StateError(f"{path} is not a saved state: {exc}") from exc
+    if hashlib.sha256(body.encode()).hexdigest() != raw.get("sha256"):
+        raise StateError(f"{path} fails its checksum: the file is corrupt or was changed")
+    if state.get("version") != STATE_VERSION:
+        raise StateError(f"{path} has state version {state.get('version')}")
+    return state
