@@ -21,7 +21,7 @@ _EXPORTS = {
     "cross_validate": "training.evaluate",
     "estimate_all": "training.ope",
     "evaluate_policy": "training.policy_eval",
-    "load_logged": "training.policy_eval",
+    "load_logged": "training.logged_decisions",
     "load_source": "training.data",
     "promote": "training.promotion",
 }

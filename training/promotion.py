@@ -26,7 +26,8 @@ from training.data import (
     load_source,
     unit_hash,
 )
-from training.policy_eval import evaluate_policy, load_logged
+from training.logged_decisions import load_logged
+from training.policy_eval import evaluate_policy
 from training.tracking import primary_metric
 from training.train import holdout_evaluation
 

@@ -19,7 +19,8 @@ from selector.config import Settings, load_settings
 from selector.service import RouteInput, SelectorService
 from selector.store import FeedbackEvent
 from selector.wiring import build_service
-from training.policy_eval import compare, load_logged
+from training.logged_decisions import load_logged
+from training.policy_eval import compare
 
 SMALL, LARGE = "gemini-2.5-flash-lite", "gpt-5"
 TEXTS = {"billing": "I was charged twice for order {}", "card": "my new card has not arrived {}"}

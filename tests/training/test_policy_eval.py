@@ -15,7 +15,8 @@ from selector.cli import cli
 from selector.config import Settings
 from selector.wiring import build_service
 from tests.builders import TRUTH, write_outcome_log
-from training.policy_eval import evaluate_policy, load_logged
+from training.logged_decisions import load_logged
+from training.policy_eval import evaluate_policy
 
 N = 1_500
 

@@ -39,7 +39,8 @@ def ope(
     """Estimate a candidate policy's mean reward per decision from the decision log
     (IPS, SNIPS, doubly robust; 95 % intervals; effective sample size)."""
     from selector.wiring import build_service
-    from training.policy_eval import evaluate_policy, load_logged, log_to_mlflow
+    from training.logged_decisions import load_logged
+    from training.policy_eval import evaluate_policy, log_to_mlflow
 
     base = load_settings()
     overrides: dict[str, Any] = {"mlflow_tracking_uri": resolve_tracking_uri(tracking_uri)}
@@ -95,8 +96,9 @@ def compare(
 ) -> None:
     """Compare the policies of a shadow or canary experiment: live outcomes of the
     decisions each served, and each one's DR estimate on every decision it made."""
+    from training.logged_decisions import load_logged
     from training.policy_eval import compare as run_compare
-    from training.policy_eval import load_logged, log_comparison
+    from training.policy_eval import log_comparison
 
     settings = log_settings(db_path)
     logged = load_logged(settings.db_path, settings.reward_late_penalty, since)
