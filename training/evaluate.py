@@ -17,16 +17,14 @@ import numpy as np
 import pandas as pd
 
 from models.quality import QualityModel, brier_score, calibration_error
+from training.counterfactual import compare_many
 from training.data import STRONG, WEAK, RoutingData
-from training.metrics import aiq, apgr, cost_at_parity, cpt
-from training.ope import snips
+from training.metrics import apgr, cpt
 
 __all__ = [
-    "LAMBDAS",
     "Evaluation",
     "OutOfFold",
     "PerModel",
-    "Replay",
     "cross_validate",
     "evaluate",
 ]
@@ -208,153 +206,12 @@ def _curve(
     return share[::step].tolist(), pgr[::step].tolist()
 
 
-LAMBDAS = np.concatenate([[0.0], np.geomspace(1e-2, 1e5, 120)])  # λ sweep, utility per USD
-MIN_MATCHED = 20  # logged decisions an off-policy point must rest on to be reported
-
-
-class Replay:
-    """What a choice of one model per evaluated request would have resolved and cost.
-
-    Exact where every model's outcome is known (benchmarks); on logged decisions, an
-    off-policy SNIPS estimate (:mod:`training.ope`), with its effective sample size.
-    ``available`` marks the candidates of each request (the models tried, or the
-    candidates the service considered), ``expected`` their cost as known before the
-    call: the logged estimate, or the prompt at list price plus the model's mean
-    completion on this data.
-    """
-
-    def __init__(self, data: RoutingData, completion: np.ndarray | None = None) -> None:
-        keep = data.requests["eval"].to_numpy()
-        self.models = list(data.models["model"])
-        self.n = int(keep.sum())
-        y = data.matrix().to_numpy()[keep]
-        self.logged = data.logged
-        if data.logged:
-            self.expected = data.offered().to_numpy()[keep]
-            self.available = ~np.isnan(self.expected)
-            self.expected = np.nan_to_num(self.expected)
-            seen = ~np.isnan(y)
-            self.chosen = np.argmax(seen, axis=1)
-            rows = np.arange(self.n)
-            self.resolved = y[rows, self.chosen]
-            cost = data.matrix("cost_usd").to_numpy()[keep][rows, self.chosen]
-            self.cost = np.where(np.isnan(cost), self.expected[rows, self.chosen], cost)
-            self.propensity = data.matrix("propensity").to_numpy()[keep][rows, self.chosen]
-        else:
-            self.available = ~np.isnan(y)
-            self.y = np.nan_to_num(y)
-            price = data.models.set_index("model")
-            mean = data.matrix("completion_tokens").mean().reindex(self.models).fillna(0)
-            length = np.broadcast_to(mean.to_numpy(), (self.n, len(self.models)))
-            if completion is not None:  # the length model's, where it has one
-                length = np.where(np.isnan(completion[keep]), length, completion[keep])
-            prompt = data.requests["prompt_tokens"].to_numpy(float)[keep]
-            self.expected = (
-                np.outer(prompt, price["input_usd_per_mtok"])
-                + length * price["output_usd_per_mtok"].to_numpy()
-            ) / 1e6
-            # what each call cost: as reported, else at list price from its tokens, else
-            # the expected cost
-            cost = np.full_like(self.expected, np.nan)
-            if "cost_usd" in data.outcomes:
-                cost = data.matrix("cost_usd").to_numpy()[keep]
-            if "completion_tokens" in data.outcomes:
-                tokens = data.matrix("completion_tokens").to_numpy()[keep]
-                priced = (
-                    np.outer(prompt, price["input_usd_per_mtok"])
-                    + tokens * price["output_usd_per_mtok"].to_numpy()
-                ) / 1e6
-                cost = np.where(np.isnan(cost), priced, cost)
-            self.costs = np.where(np.isnan(cost), self.expected, cost)
-
-    def choose(self, p: np.ndarray, lam: float) -> np.ndarray:
-        """Index of the candidate maximising P(resolved) − λ · expected cost."""
-        utility = np.where(self.available, p - lam * self.expected, -np.inf)
-        choice: np.ndarray = np.argmax(utility, axis=1)
-        return choice
-
-    def outcome(self, choice: np.ndarray) -> tuple[float, float, float]:
-        """(mean quality, total cost, effective sample size) of ``choice``; NaN when an
-        off-policy estimate rests on fewer than :data:`MIN_MATCHED` decisions."""
-        if not self.logged:
-            rows = np.arange(len(choice))
-            return float(self.y[rows, choice].mean()), float(self.costs[rows, choice].sum()), self.n
-        w = np.where(choice == self.chosen, 1.0 / self.propensity, 0.0)
-        q = snips(w, self.resolved)
-        c = snips(w, self.cost)
-        if q.matched < MIN_MATCHED:
-            return float("nan"), float("nan"), q.ess
-        return q.value, c.value * self.n, q.ess
-
-    def single(self, j: int) -> np.ndarray:
-        return np.full(self.n, j)
-
-
 def _many_models(
     data: RoutingData, p: np.ndarray, ev: Evaluation, seed: int, completion: np.ndarray | None
 ) -> None:
-    replay = Replay(data, completion)
-    pk = p[data.requests["eval"].to_numpy()]
-    singles = {}
-    for j, m in enumerate(replay.models):
-        q, c, _ = replay.outcome(replay.single(j))
-        if q == q:  # estimable
-            singles[m] = (q, c)
-    if not singles:
-        raise ValueError(
-            f"{data.source}: no single model can be evaluated: on logged decisions each "
-            f"model needs {MIN_MATCHED} or more logged choices"
-        )
-    best = max(singles, key=lambda m: (singles[m][0], -singles[m][1]))
-    cheapest = min(singles, key=lambda m: singles[m][1])
-    q_best, c_best = singles[best]
-    curve = [replay.outcome(replay.choose(pk, lam)) for lam in LAMBDAS]
-    points = [(q, c) for q, c, _ in curve if q == q]
-    qs, cs = [q for q, _ in points], [c for _, c in points]
-    c_lo = min(c for _, c in singles.values())
-    c_hi = max(c for _, c in singles.values())
-    rng = np.random.default_rng(seed)
-    random_choice = np.array([rng.choice(np.flatnonzero(t)) for t in replay.available])
-    q_rand, c_rand, _ = replay.outcome(random_choice)
-    rows: list[tuple[str, float | None, float | None]] = [
-        (
-            "quality model (λ sweep)",
-            aiq(cs, qs, c_lo, c_hi) if c_hi > c_lo and qs else None,
-            cost_at_parity(cs, qs, q_best, c_best) if qs else None,
-        ),
-        (f"best single model ({best})", q_best, 1.0),
-        (f"cheapest model ({cheapest})", singles[cheapest][0], singles[cheapest][1] / c_best),
-        ("random model", q_rand, c_rand / c_best if c_rand == c_rand else None),
-    ]
-    if replay.logged:
-        logged_cost = float(replay.cost.sum())
-        rows.append(("logged policy", float(replay.resolved.mean()), logged_cost / c_best))
-        ev.summary["notes"] = "off-policy (SNIPS) estimates from logged decisions" + (
-            "" if (replay.propensity < 1).any() else "; the log has no exploration: biased"
-        )
-    else:
-        yz, cz = replay.y, replay.costs
-        oracle_q = float(yz.max(axis=1).mean())
-        best_cost = np.where(yz > 0, cz, np.inf).min(axis=1)
-        oracle_cost = float(np.where(yz.max(axis=1) > 0, best_cost, cz.min(axis=1)).sum())
-        rows.append(("per-request oracle", oracle_q, oracle_cost / c_best))
-    ev.rows = [
-        {"router": r, "quality (AIQ for the λ sweep)": q, "cost vs best single": c}
-        for r, q, c in rows
-    ]
-    ev.curves = {"router": {"cost": cs, "quality": qs}, "singles": singles}
-    ev.summary.update(
-        {
-            "AIQ": rows[0][1],
-            "cost_at_parity": rows[0][2],
-            "best_single_model": best,
-            "best_single_quality": q_best,
-            "best_single_cost_usd": c_best,
-            "max_router_quality": max(qs) if qs else None,
-        }
-    )
-    if replay.logged:
-        ev.summary["effective_sample_size_min"] = float(min(e for _, _, e in curve))
+    found = compare_many(data, p, seed, completion)
+    ev.rows, ev.curves = found.rows, found.curves
+    ev.summary.update(found.summary)
 
 
 class PerModel:

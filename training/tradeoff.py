@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from core.errors import ConfigError
+from training.counterfactual import LAMBDAS, Replay
 from training.data import RoutingData
-from training.evaluate import LAMBDAS, Replay
 
 __all__ = ["KINDS", "Calibrated", "Target", "TradeOff", "calibrate", "calibrate_cost_weight"]
 

@@ -21,8 +21,9 @@ from selector.export import export_log
 from selector.recording import RouteInput
 from selector.wiring import build_service
 from tests.builders import LARGE, SMALL, TRUTH, write_outcome_log
+from training.counterfactual import Replay
 from training.data import MAX_IPS_WEIGHT, load_source
-from training.evaluate import Replay, cross_validate, evaluate
+from training.evaluate import cross_validate, evaluate
 
 N = 900
 

@@ -10,8 +10,8 @@ import pytest
 
 from core.errors import ConfigError
 from tests.models.test_quality import generated
+from training.counterfactual import Replay
 from training.data import RoutingData
-from training.evaluate import Replay
 from training.tradeoff import Target, calibrate
 
 
