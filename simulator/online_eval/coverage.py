@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from models.bandit import squarecb
-from simulator.replay import OracleRouter, Turn
+from simulator.replay import Turn
+from simulator.routers import OracleRouter
 from simulator.world import Conversation, Load, World
 from training.ope import cross_fit, estimate_all
 

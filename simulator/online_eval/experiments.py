@@ -24,7 +24,8 @@ from simulator.online_eval.measures import (
     propensity_test,
 )
 from simulator.online_eval.report import markdown, plot
-from simulator.replay import Call, OracleRouter, ReplayResult, Route, ServiceRouter, Turn, replay
+from simulator.replay import Call, ReplayResult, Route, Turn, replay
+from simulator.routers import OracleRouter, ServiceRouter
 from simulator.scenario import Scenario, load_scenario
 from simulator.world import Load, World, load_corpus
 

@@ -10,8 +10,9 @@ import pytest
 from selector.catalog import Catalog
 from selector.config import load_settings
 from simulator.loopback import SimClock, serve_on_loopback
-from simulator.replay import FixedRouter, OracleRouter, RulesRouter, ServiceRouter, Turn, replay
+from simulator.replay import Turn, replay
 from simulator.report import summarize, targets
+from simulator.routers import FixedRouter, OracleRouter, RulesRouter, ServiceRouter
 from simulator.scenario import Scenario
 from simulator.world import Corpus, Load, World
 from tests.simulator.conftest import needs_data, shrink

@@ -1,0 +1,161 @@
+"""The routers a replay compares, behind :class:`simulator.replay.Router`: the selector
+on loopback (:class:`ServiceRouter`) and the baselines, which run in the gateway itself,
+as teams run them today, without live latency or circuit breakers: ``always-heavy``,
+``static-rules`` and the ``oracle``, which knows the world's true probabilities and
+current latencies (not the dice) and picks the turn's best expected reward."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from core.errors import SelectorError
+from simulator.replay import Call, Route, Turn
+from simulator.world import Load, World
+
+__all__ = ["FixedRouter", "OracleRouter", "RulesRouter", "ServiceRouter"]
+
+
+class _Silent:
+    """Gateway-side routers: nobody to report to."""
+
+    def call_result(self, route: Route, call: Call) -> None:
+        return None
+
+    def outcome(self, route: Route, good: bool, t: float) -> None:
+        return None
+
+
+class FixedRouter(_Silent):
+    """Always the same chain (``always-heavy``: the heavy model, then a fallback)."""
+
+    def __init__(self, name: str, chain: Sequence[str]) -> None:
+        self.name = name
+        self.chain = list(chain)
+
+    def route(self, turn: Turn) -> Route:
+        return Route(list(self.chain))
+
+
+class RulesRouter(_Silent):
+    """The hand-written rule: turns ≤ ``max_turns`` → the small model, else the heavy one;
+    on a failure, the other of the two."""
+
+    def __init__(self, small: str, heavy: str, max_turns: int, name: str = "static-rules") -> None:
+        self.name = name
+        self.small, self.heavy, self.max_turns = small, heavy, max_turns
+
+    def route(self, turn: Turn) -> Route:
+        if turn.turns <= self.max_turns:
+            return Route([self.small, self.heavy])
+        return Route([self.heavy, self.small])
+
+
+class OracleRouter(_Silent):
+    """Knows the world: ranks models by the turn's true expected reward under the current
+    load: P(answer good) × P(call succeeds) − λ·cost − w·median latency − late penalty ×
+    P(late)."""
+
+    def __init__(self, world: World, load: Load, name: str = "oracle") -> None:
+        self.name = name
+        self.world = world
+        self.load = load
+
+    def expected_reward(self, model: str, turn: Turn) -> float:
+        w, sc, t = self.world, self.world.scenario, turn.t
+        rho = w.load(model, self.load.per_min(model, t), t)
+        timeout = w.p_latency_above(model, turn.prompt_tokens, rho, t, sc.gateway.timeout_ms)
+        late = w.p_latency_above(model, turn.prompt_tokens, rho, t, sc.gateway.deadline_ms)
+        success = (1.0 - w.p_error(model, rho)) * (1.0 - timeout)
+        good = w.p_good(model, turn.conversation.group, turn.user_turn, t)
+        cost = w.cost_usd(model, turn.prompt_tokens, sc.models[model].completion_tokens)
+        seconds = w.latency_ms(model, turn.prompt_tokens, rho, 0.0, t) / 1000.0
+        r = sc.reward
+        return (
+            success * good
+            - r.cost_weight * cost
+            - r.latency_per_s * seconds
+            - r.late_penalty * late
+        )
+
+    def route(self, turn: Turn) -> Route:
+        ranked = sorted(self.world.models, key=lambda m: -self.expected_reward(m, turn))
+        return Route(ranked)
+
+
+class ServiceRouter:
+    """The selector over HTTP, exactly as a gateway calls it. ``set_clock`` is called with
+    the simulated time before each request (the service's clock in the replay)."""
+
+    def __init__(
+        self,
+        name: str,
+        host: str,
+        port: int,
+        deadline_ms: float,
+        set_clock: Callable[[float], None] = lambda _t: None,
+        token: str | None = None,
+    ) -> None:
+        self.name = name
+        self.deadline_ms = deadline_ms
+        self.set_clock = set_clock
+        self.conn = http.client.HTTPConnection(host, port, timeout=30)
+        self.headers = {"content-type": "application/json"}
+        if token:
+            self.headers["authorization"] = f"Bearer {token}"
+        self.decisions: list[dict[str, Any]] = []
+
+    def _post(self, path: str, body: dict[str, Any], expect: int) -> dict[str, Any]:
+        self.conn.request("POST", path, json.dumps(body), self.headers)
+        resp = self.conn.getresponse()
+        data = resp.read()
+        if resp.status != expect:
+            raise SelectorError(
+                f"the service answered {path} with {resp.status}: {data[:500].decode()!r}"
+            )
+        out: dict[str, Any] = json.loads(data)
+        return out
+
+    def route(self, turn: Turn) -> Route:
+        self.set_clock(turn.t)
+        c = turn.conversation
+        d = self._post(
+            "/v1/route",
+            {
+                "conversation_id": c.id,
+                "messages": [{"role": "user", "content": c.text}],
+                "turns": turn.turns,
+                "prompt_tokens": turn.prompt_tokens,
+                "max_latency_ms": self.deadline_ms,
+            },
+            200,
+        )
+        self.decisions.append(
+            {"decision_id": d["decision_id"], "propensity": d["propensity"], "intent": d["intent"]}
+        )
+        return Route([d["model"], *d["fallbacks"]], d["decision_id"])
+
+    def call_result(self, route: Route, call: Call) -> None:
+        self.set_clock(call.t)
+        body: dict[str, Any] = {
+            "decision_id": route.decision_id,
+            "latency_ms": round(call.latency_ms),
+        }
+        if call.error:
+            body["error"] = call.error
+        else:
+            body["prompt_tokens"] = call.prompt_tokens
+            body["completion_tokens"] = call.completion_tokens
+            body["cost_usd"] = call.cost_usd
+        if call.model != route.chain[0]:
+            body["model"] = call.model  # a fallback served: the service flags an override
+        self._post("/v1/feedback", body, 202)
+
+    def outcome(self, route: Route, good: bool, t: float) -> None:
+        self.set_clock(t)
+        self._post("/v1/feedback", {"decision_id": route.decision_id, "resolved": good}, 202)
+
+    def close(self) -> None:
+        self.conn.close()
