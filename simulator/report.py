@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from simulator.replay import ReplayResult
+from simulator.report_plots import plot
 from simulator.scenario import Scenario
 from simulator.world import World
-from training.plots import pyplot
 
 __all__ = ["TARGETS", "hourly", "summarize", "targets", "write_report"]
 
@@ -123,83 +123,6 @@ def hourly(results: list[ReplayResult]) -> dict[str, pd.DataFrame]:
     return out
 
 
-def _shade(ax: Any, scenario: Scenario) -> None:
-    for s in scenario.day.spikes:
-        ax.axvspan(s.start_hour, s.end_hour, color="0.9", zorder=0)
-        for edge in (s.start_hour, s.end_hour):  # visible over filled areas too
-            ax.axvline(edge, color="0.3", ls="--", lw=0.8, zorder=3)
-
-
-def plot(
-    scenario: Scenario, world: World, series: dict[str, pd.DataFrame], folder: Path
-) -> list[Path]:
-    """The report's PNG plots."""
-    plt = pyplot()
-    folder.mkdir(parents=True, exist_ok=True)
-    paths: list[Path] = []
-    colors = {m: plt.get_cmap("tab10")(i) for i, m in enumerate([*world.models, "(none)"])}
-
-    policies = list(series)
-    fig, axes = plt.subplots(len(policies), 1, figsize=(9, 2.1 * len(policies)), sharex=True)
-    for ax, name in zip(np.atleast_1d(axes), policies, strict=True):
-        frame = series[name]
-        cols = [c for c in frame.columns if c.startswith("share:")]
-        models = [c.removeprefix("share:") for c in cols]
-        ax.stackplot(
-            frame.index + 0.5,
-            *[frame[c].to_numpy() for c in cols],
-            labels=models,
-            colors=[colors[m] for m in models],
-        )
-        _shade(ax, scenario)
-        ax.set_ylim(0, 1)
-        ax.set_ylabel("share")
-        ax.set_title(name, fontsize=9, loc="left")
-    handles = {m: plt.Rectangle((0, 0), 1, 1, color=colors[m]) for m in world.models}
-    fig.legend(handles.values(), handles.keys(), loc="upper right", fontsize=7, ncols=2)
-    np.atleast_1d(axes)[-1].set_xlabel("hour of the day (spike between dashed lines)")
-    fig.suptitle("Share of turns served by each model")
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
-    paths.append(folder / "traffic_share.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
-
-    for column, title, ylabel, fname, log in (
-        ("p95_latency_ms", "p95 latency of a turn, by hour", "ms", "p95_latency.png", True),
-        (
-            "cost_per_conversation_usd",
-            "Cost per conversation, by the hour it began",
-            "USD",
-            "cost_per_conversation.png",
-            False,
-        ),
-        (
-            "resolution_rate",
-            "Resolution rate, by the hour the conversation began",
-            "resolved",
-            "resolution_rate.png",
-            False,
-        ),
-    ):
-        fig, ax = plt.subplots(figsize=(8, 3.6))
-        for name, frame in series.items():
-            ax.plot(frame.index + 0.5, frame[column], "-o", ms=3, label=name)
-        if column == "p95_latency_ms":
-            ax.axhline(scenario.gateway.deadline_ms, color="k", ls=":", lw=1, label="deadline")
-        _shade(ax, scenario)
-        if log:
-            ax.set_yscale("log")
-        ax.set_xlabel("hour of the day (spike between dashed lines)")
-        ax.set_ylabel(ylabel)
-        ax.set_title(title)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        paths.append(folder / fname)
-        fig.savefig(paths[-1], dpi=110)
-        plt.close(fig)
-    return paths
-
-
 def _fmt_summary(summary: pd.DataFrame) -> str:
     lines = [
         "| policy | resolution rate | cost / conversation | p50 / p95 latency | late turns "
@@ -239,6 +162,29 @@ def _fmt_targets(checks: dict[str, list[dict[str, Any]]]) -> str:
             cells.append(f"{shown} {'✓' if r['met'] else '✗'}")
         lines.append(f"| {first['target']} | {first['goal']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _policies(scenario: Scenario) -> list[str]:
+    """The report's section describing each policy replayed."""
+    return [
+        "## Policies",
+        "",
+        f"- **always-heavy**: every turn to `{scenario.heavy_model}`, then "
+        f"`{scenario.gateway.fallback_model}` on an error or timeout.",
+        f"- **static-rules**: turns ≤ {scenario.static_rules.max_turns} → "
+        f"`{scenario.static_rules.small_model}`, else `{scenario.static_rules.heavy_model}`; "
+        "the other one on a failure. Like always-heavy, it runs in the gateway, blind to "
+        "live latency.",
+        "- **selector**: the decision service over HTTP with the offline model trained on "
+        "the simulated history, live latency tracking and circuit breakers; the gateway "
+        "follows its fallbacks.",
+        "- **selector + online**: the same with the online layer (`bandit-v1`): the offline "
+        "utility corrected per model and intent group from the outcomes the gateway reports, "
+        "SquareCB exploration with logged probabilities.",
+        "- **oracle**: knows each model's true probability of a good answer and its current "
+        "latency and error distributions (not the dice); picks the best expected reward.",
+        "",
+    ]
 
 
 def write_report(
@@ -282,23 +228,7 @@ def write_report(
         "## Plots",
         "",
         *[f"![{p.stem}](plots/{p.name})\n" for p in plots],
-        "## Policies",
-        "",
-        f"- **always-heavy**: every turn to `{scenario.heavy_model}`, then "
-        f"`{scenario.gateway.fallback_model}` on an error or timeout.",
-        f"- **static-rules**: turns ≤ {scenario.static_rules.max_turns} → "
-        f"`{scenario.static_rules.small_model}`, else `{scenario.static_rules.heavy_model}`; "
-        "the other one on a failure. Like always-heavy, it runs in the gateway, blind to "
-        "live latency.",
-        "- **selector**: the decision service over HTTP with the offline model trained on "
-        "the simulated history, live latency tracking and circuit breakers; the gateway "
-        "follows its fallbacks.",
-        "- **selector + online**: the same with the online layer (`bandit-v1`): the offline "
-        "utility corrected per model and intent group from the outcomes the gateway reports, "
-        "SquareCB exploration with logged probabilities.",
-        "- **oracle**: knows each model's true probability of a good answer and its current "
-        "latency and error distributions (not the dice); picks the best expected reward.",
-        "",
+        *_policies(scenario),
     ]
     if timings:
         md += [
