@@ -34,8 +34,10 @@ are those of the model the service loads.
 parameters, ``fit`` returns ``self``, learned attributes end in ``_``.
 
 The package: :mod:`~models.quality.layout` (the inputs and their columns),
-:mod:`~models.quality.calibration`, :mod:`~models.quality.predictor` (what serving
-loads), :mod:`~models.quality.persistence` (its files), :mod:`~models.quality.trainer`.
+:mod:`~models.quality.scorers` (stage 1), :mod:`~models.quality.calibration`,
+:mod:`~models.quality.lengths` (the completion-length model),
+:mod:`~models.quality.predictor` (what serving loads), :mod:`~models.quality.persistence`
+(its files), :mod:`~models.quality.trainer`.
 """
 
 from __future__ import annotations

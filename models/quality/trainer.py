@@ -5,7 +5,6 @@ scikit-learn's estimator contract: ``__init__`` stores parameters, ``fit`` retur
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,25 +12,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.quality.calibration import crossfit_gain, platt, sigmoid
+from models.quality.calibration import crossfit_gain, platt
 from models.quality.layout import (
     CATEGORICAL,
     DEFAULT_LGB_PARAMS,
     FEATURE_NAMES,
-    NGRAM_RANGE,
     X,
     clip,
     shape_matrix,
     stage2_matrix,
 )
+from models.quality.lengths import fit_lengths
 from models.quality.predictor import QualityPredictor
+from models.quality.scorers import out_of_fold_scores, text_matrix
 
 __all__ = ["CALIBRATION_MODES", "NotFittedError", "QualityModel"]
 
 CALIBRATION_MODES = ("auto", "platt", "none")
-MIN_COMPLETION_ROWS = 50  # known completion lengths needed to fit the length model
-MAX_COMPLETION_ROWS = 200_000  # a sample this large learns lengths; more only costs time
-COMPLETION_LGB_PARAMS: dict[str, Any] = {**DEFAULT_LGB_PARAMS, "objective": "poisson"}
 _X_MODEL, _X_SCORE = X["model"], X["text_score"]
 
 
@@ -92,75 +89,6 @@ class QualityModel:
 
     def _lgb_params(self) -> dict[str, Any]:
         return {**DEFAULT_LGB_PARAMS, **(self.lgb_params or {}), "seed": self.seed}
-
-    # -- stage 1 ---------------------------------------------------------------------------
-    def _text_matrix(self, texts: list[str], intent_codes: np.ndarray, shape: np.ndarray) -> Any:
-        from scipy.sparse import csr_matrix, hstack
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        self.vectorizer_ = TfidfVectorizer(ngram_range=NGRAM_RANGE, min_df=2, sublinear_tf=True)
-        try:
-            words = self.vectorizer_.fit_transform(texts)
-        except ValueError:  # no text at all
-            self.vectorizer_ = None
-            words = csr_matrix((len(texts), 0))
-        known = intent_codes >= 0
-        onehot = csr_matrix(
-            (np.ones(int(known.sum())), (np.flatnonzero(known), intent_codes[known])),
-            shape=(len(texts), len(self.intents_)),
-        )
-        shape = np.log1p(shape)
-        self.shape_mean_ = shape.mean(axis=0)
-        self.shape_std_ = shape.std(axis=0) + 1e-9
-        shape = (shape - self.shape_mean_) / self.shape_std_
-        return hstack([words, onehot, csr_matrix(shape)]).tocsr()
-
-    def _fit_scorers(self, x: Any, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Coefficients (models × columns) and intercepts of the per-model scorers; a
-        model with too few or one-sided labels gets its base rate."""
-        from sklearn.linear_model import LogisticRegression
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(1, user_api="blas"):
-            # the solver's small vector products: BLAS threads only contend (5× slower here)
-            return self._fit_scorers_serial(x, y, w, LogisticRegression)
-
-    def _fit_scorers_serial(
-        self, x: Any, y: np.ndarray, w: np.ndarray, lr_class: Any
-    ) -> tuple[np.ndarray, np.ndarray]:
-        coef = np.zeros((y.shape[1], x.shape[1]))
-        intercept = np.zeros(y.shape[1])
-        for j in range(y.shape[1]):
-            seen = ~np.isnan(y[:, j])
-            labels = y[seen, j]
-            if seen.sum() < 10 or labels.min() == labels.max():
-                rate = float(np.clip(labels.mean(), 1e-3, 1 - 1e-3)) if seen.any() else 0.5
-                intercept[j] = math.log(rate / (1 - rate))
-                continue
-            lr = lr_class(C=self.text_c, max_iter=2000).fit(
-                x[seen], labels, sample_weight=w[seen, j]
-            )
-            coef[j], intercept[j] = lr.coef_[0], lr.intercept_[0]
-        return coef, intercept
-
-    def _stage1(
-        self, x_text: Any, y: np.ndarray, w: np.ndarray, progress: Callable[[str], None]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Out-of-fold text scores of the training requests, then the scorers' coefficients
-        and intercepts fitted on all of them."""
-        from sklearn.model_selection import KFold
-
-        oof = np.zeros_like(y)
-        coef, intercept = np.zeros((len(self.models_), x_text.shape[1])), np.zeros(len(y.T))
-        if self.use_text_scores:
-            folds = KFold(self.inner_folds, shuffle=True, random_state=self.seed)
-            for i, (tr, te) in enumerate(folds.split(x_text)):
-                progress(f"text scorers, inner fold {i + 1}/{self.inner_folds}")
-                c, b = self._fit_scorers(x_text[tr], y[tr], w[tr])
-                oof[te] = sigmoid(x_text[te] @ c.T + b)
-            progress("text scorers on all training requests")
-            coef, intercept = self._fit_scorers(x_text, y, w)
-        return oof, coef, intercept
 
     # -- stage 2 ---------------------------------------------------------------------------
     @staticmethod
@@ -247,8 +175,18 @@ class QualityModel:
             [index.get(i, -1) for i in requests["intent"].fillna("").astype(str)], dtype=np.int64
         )
         base = shape_matrix(texts)
-        x_text = self._text_matrix(texts, icodes, base)
-        oof, coef, intercept = self._stage1(x_text, y, w, progress)
+        stage1 = text_matrix(texts, icodes, base, len(self.intents_))
+        self.vectorizer_, self.shape_mean_, self.shape_std_ = (
+            stage1.vectorizer,
+            stage1.shape_mean,
+            stage1.shape_std,
+        )
+        oof = np.zeros_like(y)
+        coef, intercept = np.zeros((len(self.models_), stage1.x.shape[1])), np.zeros(len(y.T))
+        if self.use_text_scores:
+            oof, coef, intercept = out_of_fold_scores(
+                stage1.x, y, w, self.text_c, self.inner_folds, self.seed, progress
+            )
 
         # one row per outcome known (all request × model pairs for benchmarks, the chosen
         # model's for logged decisions), request-major
@@ -261,7 +199,13 @@ class QualityModel:
         masked = rng.random(len(target)) < self.identity_dropout
         held = rng.random(len(y)) < 0.2
         booster = self._stage2(x, target, w[req_idx, mod_idx], masked, held[req_idx], progress)
-        completion = self._fit_completion(outcomes, requests, x, req_idx, mod_idx, held)
+        tokens = None
+        if "completion_tokens" in outcomes:
+            grid = _grid(outcomes, requests, self.models_, "completion_tokens")
+            tokens = grid[req_idx, mod_idx]
+        completion, self.completion_rounds_ = fit_lengths(
+            x, tokens, held[req_idx], self.seed, self.max_boost_round, self.early_stopping
+        )
         vocab = {} if self.vectorizer_ is None else self.vectorizer_.vocabulary_
         self.predictor_ = QualityPredictor(
             self.models_,
@@ -285,55 +229,6 @@ class QualityModel:
             completion,
         )
         return self
-
-    def _fit_completion(
-        self,
-        outcomes: pd.DataFrame,
-        requests: pd.DataFrame,
-        x: np.ndarray,
-        req_idx: np.ndarray,
-        mod_idx: np.ndarray,
-        held: np.ndarray,
-    ) -> str | None:
-        """The completion-length model: LightGBM with a Poisson objective (its prediction
-        is the mean length, which expected cost needs) over the same rows and features,
-        where the data has lengths (at most :data:`MAX_COMPLETION_ROWS` of them, drawn at
-        random); rounds by early stopping on the same held-out fifth."""
-        import lightgbm as lgb
-
-        self.completion_rounds_: int | None = None
-        if "completion_tokens" not in outcomes:
-            return None
-        grid = _grid(outcomes, requests, self.models_, "completion_tokens")
-        tokens = grid[req_idx, mod_idx]
-        known = ~np.isnan(tokens)
-        if known.sum() < MIN_COMPLETION_ROWS:
-            return None
-        if known.sum() > MAX_COMPLETION_ROWS:
-            rng = np.random.default_rng((self.seed, 0x1E7))
-            keep = rng.choice(np.flatnonzero(known), MAX_COMPLETION_ROWS, replace=False)
-            known = np.zeros_like(known)
-            known[keep] = True
-        params = {**COMPLETION_LGB_PARAMS, "seed": self.seed}
-
-        def dataset(rows: np.ndarray) -> Any:
-            return lgb.Dataset(
-                x[rows], tokens[rows], feature_name=FEATURE_NAMES, categorical_feature=CATEGORICAL
-            )
-
-        val = known & held[req_idx]
-        rounds = self.max_boost_round
-        if val.sum() >= 20:
-            probe = lgb.train(
-                params,
-                dataset(known & ~val),
-                num_boost_round=self.max_boost_round,
-                valid_sets=[dataset(val)],
-                callbacks=[lgb.early_stopping(self.early_stopping, verbose=False)],
-            )
-            rounds = max(10, int(probe.best_iteration or self.max_boost_round))
-        self.completion_rounds_ = rounds
-        return str(lgb.train(params, dataset(known), num_boost_round=rounds).model_to_string())
 
     def _fitted(self) -> QualityPredictor:
         if not hasattr(self, "predictor_"):
