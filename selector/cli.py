@@ -151,9 +151,10 @@ def prune(
 ) -> None:
     """Remove old decisions (and their feedback) from the decision log, archiving them to
     Parquet first. The running service does the same every SELECTOR_PRUNE_EVERY_S."""
+    from selector.online.state import saved_cursor
     from selector.retention import prune as run_prune
     from selector.store import DecisionLog
-    from selector.wiring import saved_cursor, state_path
+    from selector.wiring import state_path
 
     settings = log_settings(db_path)
     if not settings.db_path.is_file():

@@ -9,7 +9,6 @@ all build through :func:`build_service` and :func:`build_policy`.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -41,7 +40,6 @@ __all__ = [
     "new_learner",
     "open_learner",
     "policy_class",
-    "saved_cursor",
     "state_path",
 ]
 
@@ -258,17 +256,6 @@ def state_path(settings: Settings) -> Path:
     return settings.bandit_state_path or settings.db_path.with_name(
         settings.db_path.name + ".bandit.json"
     )
-
-
-def saved_cursor(path: Path) -> int | None:
-    """How far the online layer saved at ``path`` has read the log: None when there is no
-    saved state, 0 when it cannot be read (then nothing it might not have read is pruned)."""
-    if not path.is_file():
-        return None
-    try:
-        return int(json.loads(path.read_text(encoding="utf-8"))["state"]["cursor"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0
 
 
 def new_learner(settings: Settings) -> OnlineLearner:

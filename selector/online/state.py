@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["STATE_VERSION", "StateError", "read", "write"]
+__all__ = ["STATE_VERSION", "StateError", "read", "saved_cursor", "write"]
 
 STATE_VERSION = 2
 
@@ -50,3 +50,14 @@ def read(path: Path) -> dict[str, Any]:
     if state.get("version") != STATE_VERSION:
         raise StateError(f"{path} has state version {state.get('version')}")
     return state
+
+
+def saved_cursor(path: Path) -> int | None:
+    """How far the online layer saved at ``path`` has read the log: None when there is no
+    saved state, 0 when it cannot be read (then nothing it might not have read is pruned)."""
+    if not path.is_file():
+        return None
+    try:
+        return int(json.loads(path.read_text(encoding="utf-8"))["state"]["cursor"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
