@@ -118,11 +118,10 @@ class FeatureExtractor:
         self.health = health
         self.tokens_per_turn = tokens_per_turn
 
-    def extract(
-        self, conv: Conversation, candidates: Sequence[str], now: float | None = None
-    ) -> FeatureVector:
-        """Features of ``conv`` for each name in ``candidates`` (all must be known models)."""
-        turns = user_turns = last_user_chars = 0
+    def _shape(self, conv: Conversation) -> tuple[int, int, str, int, float]:
+        """Turns, user turns, the last user message, prompt tokens and whether they are
+        estimated (1.0) or sent (0.0)."""
+        turns = user_turns = 0
         last_user = ""
         if conv.messages:
             for role, content in conv.messages:
@@ -132,35 +131,73 @@ class FeatureExtractor:
                     last_user = content
                 elif role == "assistant":
                     turns += 1
-            last_user_chars = len(last_user)
         if conv.turns is not None:
             if not conv.messages:
                 user_turns = -(-conv.turns // 2)
             turns = max(turns, conv.turns)
         if conv.prompt_tokens is not None:
-            prompt_tokens, estimated = conv.prompt_tokens, 0.0
-        elif conv.messages:
-            prompt_tokens, estimated = estimate_prompt_tokens(c for _, c in conv.messages), 1.0
-        else:
-            prompt_tokens, estimated = turns * self.tokens_per_turn, 1.0
+            return turns, user_turns, last_user, conv.prompt_tokens, 0.0
+        if conv.messages:
+            return (
+                turns,
+                user_turns,
+                last_user,
+                estimate_prompt_tokens(c for _, c in conv.messages),
+                1.0,
+            )
+        return turns, user_turns, last_user, turns * self.tokens_per_turn, 1.0
 
-        taxonomy = self.taxonomy
+    def _intent(self, conv: Conversation, last_user: str) -> tuple[str, int, int, float, float]:
+        """Intent, its id, its group's id, the confidence, and whether it was sent."""
         if conv.intent is not None:
-            intent, intent_id, group_id = taxonomy.resolve(conv.intent)
-            confidence, given = 1.0, 1.0
-        elif self.classifier is not None and last_user:
+            intent, intent_id, group_id = self.taxonomy.resolve(conv.intent)
+            return intent, intent_id, group_id, 1.0, 1.0
+        if self.classifier is not None and last_user:
             label, confidence = self.classifier.predict(last_user)
-            intent, intent_id, group_id = taxonomy.resolve(label)
-            given = 0.0
-        else:
-            intent, intent_id, group_id, confidence, given = OTHER, 0, 0, 0.0, 0.0
+            intent, intent_id, group_id = self.taxonomy.resolve(label)
+            return intent, intent_id, group_id, confidence, 0.0
+        return OTHER, 0, 0, 0.0, 0.0
 
+    def _candidate(
+        self, name: str, prompt_tokens: float, now: float | None
+    ) -> tuple[list[float], bool]:
+        """A candidate's row (:data:`CANDIDATE_FEATURES`) and whether it is a probe."""
+        m = self.models[name]
+        h = self.health.health(name, now)
+        completion = m.completion_tokens
+        cost = (prompt_tokens * m.input_usd_per_mtok + completion * m.output_usd_per_mtok) / 1e6
+        if h.p50_ms is None:
+            p50, p95 = m.expected_latency_ms, 2.0 * m.expected_latency_ms
+        else:
+            p50, p95 = h.p50_ms, h.p95_ms or h.p50_ms
+        row = [
+            float(TIER_CODES[m.tier]),
+            m.input_usd_per_mtok,
+            m.output_usd_per_mtok,
+            cost,
+            float(m.context_window),
+            1.0 if prompt_tokens + completion <= m.context_window else 0.0,
+            p50,
+            p95,
+            h.error_rate,
+            float(h.samples),
+            float(h.state),
+            m.latency_slo_ms,
+        ]
+        return row, h.probing
+
+    def extract(
+        self, conv: Conversation, candidates: Sequence[str], now: float | None = None
+    ) -> FeatureVector:
+        """Features of ``conv`` for each name in ``candidates`` (all must be known models)."""
+        turns, user_turns, last_user, prompt_tokens, estimated = self._shape(conv)
+        intent, intent_id, group_id, confidence, given = self._intent(conv, last_user)
         request = [
             float(turns),
             float(user_turns),
             float(prompt_tokens),
             estimated,
-            float(last_user_chars),
+            float(len(last_user)),
             float(intent_id),
             float(group_id),
             confidence,
@@ -172,37 +209,15 @@ class FeatureExtractor:
         rows: list[list[float]] = []
         probing: list[bool] = []
         for name in candidates:
-            m = self.models[name]
-            h = self.health.health(name, now)
-            completion = m.completion_tokens
-            cost = (prompt_tokens * m.input_usd_per_mtok + completion * m.output_usd_per_mtok) / 1e6
-            if h.p50_ms is None:
-                p50, p95 = m.expected_latency_ms, 2.0 * m.expected_latency_ms
-            else:
-                p50, p95 = h.p50_ms, h.p95_ms or h.p50_ms
-            rows.append(
-                [
-                    float(TIER_CODES[m.tier]),
-                    m.input_usd_per_mtok,
-                    m.output_usd_per_mtok,
-                    cost,
-                    float(m.context_window),
-                    1.0 if prompt_tokens + completion <= m.context_window else 0.0,
-                    p50,
-                    p95,
-                    h.error_rate,
-                    float(h.samples),
-                    float(h.state),
-                    m.latency_slo_ms,
-                ]
-            )
-            probing.append(h.probing)
+            row, probe = self._candidate(name, prompt_tokens, now)
+            rows.append(row)
+            probing.append(probe)
         return FeatureVector(
             request=request,
             candidates=list(candidates),
             candidate_rows=rows,
             intent=intent,
-            intent_group=taxonomy.group_names[group_id],
+            intent_group=self.taxonomy.group_names[group_id],
             probing=probing,
             text=last_user,
         )
