@@ -178,20 +178,9 @@ class EdgeMiddleware:
         if authenticated and path == "/readyz":  # a state of its own: never shared
             scope = {**scope, "state": {**scope.get("state", {}), "authenticated": True}}
         if method in _WITH_BODY and path.startswith("/v1/"):
-            has_body = chunked or (length is not None and length.strip() not in {b"", b"0"})
-            if (content_type is None and has_body) or (
-                content_type is not None and not _is_json(content_type)
-            ):
-                got = content_type.decode("latin-1")[:100] if content_type else "none"
-                await _reply(
-                    send,
-                    415,
-                    _error(
-                        "unsupported_media_type",
-                        f"send the body as JSON with 'Content-Type: application/json' "
-                        f"(UTF-8); got {got!r}",
-                    ),
-                )
+            wrong = _wrong_content_type(length, content_type, chunked)
+            if wrong is not None:
+                await _reply(send, 415, wrong)
                 return
         if length is not None:
             if not length.isdigit() or int(length) > self.limit:
@@ -202,25 +191,31 @@ class EdgeMiddleware:
         if method in {"GET", "HEAD", "OPTIONS", "DELETE"}:
             await self.app(scope, receive, send)
             return
-        messages: list[Message] = []
-        size = 0
-        while True:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            size += len(message.get("body", b""))
-            if size > self.limit:
-                await _reply(send, 413, self._too_large)
-                return
-            if not message.get("more_body", False):
-                break
+        messages = await self._read_body(receive)
+        if messages is None:
+            await _reply(send, 413, self._too_large)
+            return
         replay = iter(messages)
 
         async def replay_receive() -> Message:
             return next(replay, None) or await receive()
 
         await self.app(scope, replay_receive, send)
+
+    async def _read_body(self, receive: Receive) -> list[Message] | None:
+        """A body sent without Content-Length, read whole; None past the size limit."""
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                return messages
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                return None
+            if not message.get("more_body", False):
+                return messages
 
     def _check_credentials(
         self, path: str, authorization: bytes | None
@@ -265,6 +260,22 @@ _ADMIN_MISSING = (
     "send 'Authorization: Bearer <admin token>' (SELECTOR_ADMIN_TOKEN, not the API token)"
 )
 _ADMIN_DISABLED = "; admin endpoints are disabled until it is set"
+
+
+def _wrong_content_type(
+    length: bytes | None, content_type: bytes | None, chunked: bool
+) -> bytes | None:
+    """The 415 body for a request under /v1/ whose body is not JSON; None when it is."""
+    has_body = chunked or (length is not None and length.strip() not in {b"", b"0"})
+    if (content_type is None and not has_body) or (
+        content_type is not None and _is_json(content_type)
+    ):
+        return None
+    got = content_type.decode("latin-1")[:100] if content_type else "none"
+    return _error(
+        "unsupported_media_type",
+        f"send the body as JSON with 'Content-Type: application/json' (UTF-8); got {got!r}",
+    )
 
 
 async def _reply(send: Send, status: int, body: bytes) -> None:
