@@ -19,9 +19,10 @@ policy (the online layer, a challenger) adds a row to the report by adding a rou
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import pandas as pd
 
@@ -84,6 +85,37 @@ class ReplayResult:
     decisions: list[dict[str, Any]] = field(default_factory=list)
 
 
+class _Served(NamedTuple):
+    """How a turn's calls went: the model that served (None: every call failed)."""
+
+    model: str | None
+    elapsed_ms: float
+    cost: float
+    completion: int
+    attempts: int
+    errors: int
+
+
+def _turn_row(turn: Turn, route: Route, s: _Served, good: bool, late: bool) -> dict[str, Any]:
+    c = turn.conversation
+    return {
+        "conversation": c.index,
+        "group": c.group,
+        "user_turn": turn.user_turn,
+        "t": turn.t,
+        "chosen": route.chain[0],
+        "served": s.model,
+        "attempts": s.attempts,
+        "errors": s.errors,
+        "latency_ms": s.elapsed_ms,
+        "prompt_tokens": turn.prompt_tokens,
+        "completion_tokens": s.completion,
+        "cost_usd": s.cost,
+        "good": good,
+        "late": late,
+    }
+
+
 def _call_chain(
     world: World,
     router: Router,
@@ -93,10 +125,9 @@ def _call_chain(
     prompt: int,
     t: float,
     load: Load,
-) -> tuple[str | None, float, float, int, int, int]:
+) -> _Served:
     """Call the models of ``route``'s chain in turn until one answers, reporting each
-    call's result: (the model that served or None, elapsed ms, cost, completion tokens,
-    attempts, errors)."""
+    call's result."""
     sc = world.scenario
     gw = sc.gateway
     elapsed_ms, cost, served, attempts, errors = 0.0, 0.0, None, 0, 0
@@ -123,7 +154,7 @@ def _call_chain(
             break
         router.call_result(route, Call(model, latency, error, end))
         errors += 1
-    return served, elapsed_ms, cost, completion, attempts, errors
+    return _Served(served, elapsed_ms, cost, completion, attempts, errors)
 
 
 def _conversation_rows(
@@ -166,11 +197,10 @@ def replay(
     sc = world.scenario
     gw = sc.gateway
     load = load if load is not None else Load(sc.load_window_s)
-    seq = 0
-    queue: list[tuple[float, int, str, Any]] = []
-    for c in conversations:
-        queue.append((c.start_s, seq, "turn", (c, 1)))
-        seq += 1
+    seq = itertools.count()
+    queue: list[tuple[float, int, str, Any]] = [
+        (c.start_s, next(seq), "turn", (c, 1)) for c in conversations
+    ]
     heapq.heapify(queue)
     context = {c.index: sc.conversation.system_prompt_tokens for c in conversations}
     turn_rows: list[dict[str, Any]] = []
@@ -181,53 +211,33 @@ def replay(
     while queue:
         t, _, kind, payload = heapq.heappop(queue)
         if kind == "outcome":
-            route, good = payload
-            router.outcome(route, good, t)
+            router.outcome(payload[0], payload[1], t)
             continue
         c, k = payload
         prompt = context[c.index] + c.user_tokens
         turn = Turn(c, k, prompt, t)
         route = router.route(turn)
-        served, elapsed_ms, cost, completion, attempts, errors = _call_chain(
-            world, router, route, c, k, prompt, t, load
+        served = _call_chain(world, router, route, c, k, prompt, t, load)
+        good = served.model is not None and bool(
+            c.u_good[k - 1] < world.p_good(served.model, c.group, k, t)
         )
-        good = served is not None and bool(c.u_good[k - 1] < world.p_good(served, c.group, k, t))
-        late = elapsed_ms > gw.deadline_ms
+        late = served.elapsed_ms > gw.deadline_ms
         state = conv_state[c.index]
-        state["cost"] += cost
+        state["cost"] += served.cost
         state["late"] += int(late)
-        state["wait_s"] += elapsed_ms / 1000.0
+        state["wait_s"] += served.elapsed_ms / 1000.0
         state["turns"] = k
-        end = t + elapsed_ms / 1000.0
+        end = t + served.elapsed_ms / 1000.0
         last = k >= c.user_turns
         wait = float(c.think_s[k - 1]) if good and not last else sc.conversation.outcome_delay_s
         if route.decision_id is not None:
-            heapq.heappush(queue, (end + wait, seq, "outcome", (route, good)))
-            seq += 1
+            heapq.heappush(queue, (end + wait, next(seq), "outcome", (route, good)))
         if good and not last:
-            context[c.index] = prompt + completion
-            heapq.heappush(queue, (end + wait, seq, "turn", (c, k + 1)))
-            seq += 1
+            context[c.index] = prompt + served.completion
+            heapq.heappush(queue, (end + wait, next(seq), "turn", (c, k + 1)))
         elif good:
             state["resolved"] = True
-        turn_rows.append(
-            {
-                "conversation": c.index,
-                "group": c.group,
-                "user_turn": k,
-                "t": t,
-                "chosen": route.chain[0],
-                "served": served,
-                "attempts": attempts,
-                "errors": errors,
-                "latency_ms": elapsed_ms,
-                "prompt_tokens": prompt,
-                "completion_tokens": completion,
-                "cost_usd": cost,
-                "good": good,
-                "late": late,
-            }
-        )
+        turn_rows.append(_turn_row(turn, route, served, good, late))
         # an escalated conversation's remaining turns will not come: count them as done
         progress(1 if good else 1 + c.user_turns - k)
     conv_rows = _conversation_rows(conversations, conv_state, sc.reward)
