@@ -94,6 +94,35 @@ class Prepared:
     version: str | None
 
 
+def _clear(out: Path) -> None:
+    """``out`` created, without the results of an earlier run."""
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in ("mlflow.db", "mlartifacts", "selector.db", "online.db", "plots"):
+        path = out / stale
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            for p in out.glob(f"{stale}*"):
+                p.unlink()
+
+
+def _settings(scenario: Scenario, out: Path, catalog_path: Path | None) -> Settings:
+    """The service's settings for ``scenario``: its reward weights and deadline, a log and
+    an MLflow store under ``out``, the champion of the demo's model."""
+    return load_settings(
+        db_path=out / "selector.db",
+        quality_model=f"models:/{MODEL_NAME}@champion",
+        mlflow_tracking_uri=f"sqlite:///{(out / 'mlflow.db').resolve()}",
+        cost_weight=scenario.reward.cost_weight,
+        latency_weight=scenario.reward.latency_per_s,
+        reward_late_penalty=scenario.reward.late_penalty,
+        reward_deadline_ms=scenario.gateway.deadline_ms,
+        seed=scenario.seed,
+        bandit_updates="inline",
+        **({"catalog_path": catalog_path} if catalog_path else {}),
+    )
+
+
 def prepare(
     scenario: Scenario,
     out: Path,
@@ -108,27 +137,9 @@ def prepare(
     from training.train import train
 
     timings = {} if timings is None else timings
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in ("mlflow.db", "mlartifacts", "selector.db", "online.db", "plots"):
-        path = out / stale
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            for p in out.glob(f"{stale}*"):
-                p.unlink()
-    tracking_uri = f"sqlite:///{(out / 'mlflow.db').resolve()}"
-    settings = load_settings(
-        db_path=out / "selector.db",
-        quality_model=f"models:/{MODEL_NAME}@champion",
-        mlflow_tracking_uri=tracking_uri,
-        cost_weight=scenario.reward.cost_weight,
-        latency_weight=scenario.reward.latency_per_s,
-        reward_late_penalty=scenario.reward.late_penalty,
-        reward_deadline_ms=scenario.gateway.deadline_ms,
-        seed=scenario.seed,
-        bandit_updates="inline",
-        **({"catalog_path": catalog_path} if catalog_path else {}),
-    )
+    _clear(out)
+    settings = _settings(scenario, out, catalog_path)
+    tracking_uri = settings.mlflow_tracking_uri
     classifier = IntentClassifier.load(settings.intent_model_dir)
     taxonomy = IntentTaxonomy.from_classifier(classifier)
 

@@ -63,6 +63,43 @@ def _summary(
     }
 
 
+def _replicates(
+    mu: np.ndarray,
+    good: np.ndarray,
+    probs: np.ndarray,
+    features: np.ndarray,
+    targets: dict[str, np.ndarray],
+    replicates: int,
+    seed: int,
+    progress: Callable[[int], None],
+) -> dict[str, list[tuple[float, float, float, float]]]:
+    """(DR value, low, high, ESS) of each target policy in each replicate: the logged
+    choices drawn from ``probs`` and their rewards anew each time."""
+    n, k = mu.shape
+    rows = np.arange(n)
+    decision_of_row = np.repeat(rows, k)
+    found: dict[str, list[tuple[float, float, float, float]]] = {t: [] for t in targets}
+    for r in range(replicates):
+        rr = np.random.default_rng(seed + 1 + r)
+        chosen = np.array([rr.choice(k, p=p / p.sum()) for p in probs])
+        # the realised reward: the mean reward with a drawn good answer for P(good)
+        reward = mu[rows, chosen] - good[rows, chosen] + (rr.random(n) < good[rows, chosen])
+        q = cross_fit(features, reward, rows * k + chosen, decision_of_row, seed=seed + r)
+        for name, target in targets.items():
+            est = estimate_all(
+                probs[rows, chosen],
+                (target == chosen).astype(float),
+                reward,
+                q[rows * k + chosen],
+                q.reshape(n, k)[rows, target],
+                min_ess=1.0,
+            )
+            dr = est["dr"]
+            found[name].append((dr["value"], dr["low"], dr["high"], est["ess"]))
+        progress(1)
+    return found
+
+
 def dr_coverage(
     world: World,
     replicates: int = 50,
@@ -88,7 +125,7 @@ def dr_coverage(
     models = list(world.models)
     day = world.traffic()
     turns = _turns(world, day, decisions)
-    n, k = len(turns), len(models)
+    n = len(turns)
     rows = np.arange(n)
     mu = np.array([[oracle.expected_reward(m, x) for m in models] for x in turns])
     good = np.array(
@@ -103,26 +140,7 @@ def dr_coverage(
     }
     groups = sorted({c.group for c in day})
     features = _reward_features(turns, groups, logging_view)
-    decision_of_row = np.repeat(rows, k)
-    found: dict[str, list[tuple[float, float, float, float]]] = {t: [] for t in targets}
-    for r in range(replicates):
-        rr = np.random.default_rng(seed + 1 + r)
-        chosen = np.array([rr.choice(k, p=p / p.sum()) for p in probs])
-        # the realised reward: the mean reward with a drawn good answer for P(good)
-        reward = mu[rows, chosen] - good[rows, chosen] + (rr.random(n) < good[rows, chosen])
-        q = cross_fit(features, reward, rows * k + chosen, decision_of_row, seed=seed + r)
-        for name, target in targets.items():
-            est = estimate_all(
-                probs[rows, chosen],
-                (target == chosen).astype(float),
-                reward,
-                q[rows * k + chosen],
-                q.reshape(n, k)[rows, target],
-                min_ess=1.0,
-            )
-            dr = est["dr"]
-            found[name].append((dr["value"], dr["low"], dr["high"], est["ess"]))
-        progress(1)
+    found = _replicates(mu, good, probs, features, targets, replicates, seed, progress)
     return {
         "replicates": replicates,
         "decisions": n,
