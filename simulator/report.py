@@ -187,6 +187,23 @@ def _policies(scenario: Scenario) -> list[str]:
     ]
 
 
+def _setting(scenario: Scenario, possible: int) -> str:
+    """The day, the spikes and the reward, in one paragraph."""
+    r = scenario.reward
+    spikes = ", ".join(
+        f"×{s.multiplier:g} from {s.start_hour:g}:00 to {s.end_hour:g}:00"
+        for s in scenario.day.spikes
+    )
+    return (
+        f"{scenario.day.conversations:,} conversations over {scenario.day.hours:g} hours "
+        f"({possible:,} user turns if none escalates), arrivals {spikes or 'without spikes'}; "
+        f"scenario seed {scenario.seed}. Every policy meets the same customers and the same "
+        f"dice. Reward per conversation: resolved − cost / ${r.value_usd:g} − "
+        f"{r.latency_per_s:g} × seconds waited − {r.late_penalty:g} × turns answered later "
+        f"than {scenario.gateway.deadline_ms:g} ms."
+    )
+
+
 def write_report(
     scenario: Scenario,
     world: World,
@@ -199,23 +216,12 @@ def write_report(
     checks = {p: targets(summary, p) for p in (SELECTOR, ONLINE) if p in summary.index}
     series = hourly(results)
     plots = plot(scenario, world, series, out / "plots")
-    possible = int(results[0].conversations["user_turns"].sum()) if results else 0
-    r = scenario.reward
-    spikes = ", ".join(
-        f"×{s.multiplier:g} from {s.start_hour:g}:00 to {s.end_hour:g}:00"
-        for s in scenario.day.spikes
-    )
     md = [
         f"# Incident replay: {scenario.name}",
         "",
         scenario.description,
         "",
-        f"{scenario.day.conversations:,} conversations over {scenario.day.hours:g} hours "
-        f"({possible:,} user turns if none escalates), arrivals {spikes or 'without spikes'}; "
-        f"scenario seed {scenario.seed}. Every policy meets the same customers and the same "
-        f"dice. Reward per conversation: resolved − cost / ${r.value_usd:g} − "
-        f"{r.latency_per_s:g} × seconds waited − {r.late_penalty:g} × turns answered later "
-        f"than {scenario.gateway.deadline_ms:g} ms.",
+        _setting(scenario, int(results[0].conversations["user_turns"].sum()) if results else 0),
         "",
         "## Summary",
         "",

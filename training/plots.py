@@ -23,14 +23,9 @@ def pyplot() -> Any:
     return plt
 
 
-def plot_evaluation(
-    ev: Evaluation, folder: Path, importance: dict[str, float] | None = None
-) -> list[Path]:
-    """Write the plots of ``ev`` (and of ``importance``, gain by feature) into ``folder``."""
-    plt = pyplot()
-    folder.mkdir(parents=True, exist_ok=True)
-    out: list[Path] = []
-
+def _routing(plt: Any, ev: Evaluation, folder: Path) -> Path:
+    """The router's cost–quality curve against the single models (many models), or its
+    PGR curve (two)."""
     fig, ax = plt.subplots(figsize=(6, 4.5))
     if "singles" in ev.curves:
         router = ev.curves["router"]
@@ -61,28 +56,36 @@ def plot_evaluation(
         ax.set_title(f"PGR curve, {ev.source} ({ev.folds}-fold CV)")
         name = "pgr_curve.png"
     ax.legend(fontsize=7)
-    out.append(_save(plt, fig, folder / name))
+    return _save(plt, fig, folder / name)
 
+
+def _calibration(plt: Any, ev: Evaluation, folder: Path) -> Path:
+    """The reliability diagram of the raw and the calibrated probabilities."""
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot([0, 1], [0, 1], ls=":", c="grey")
+    for label in ("raw", "calibrated"):
+        part = ev.calibration[label]
+        xs = [d[0] for d in part["diagram"]]
+        ys = [d[1] for d in part["diagram"]]
+        ax.plot(
+            xs, ys, "-o", ms=3, label=f"{label}: Brier {part['brier']:.3f}, ECE {part['ece']:.3f}"
+        )
+    ax.set_xlabel("predicted P(resolved)")
+    ax.set_ylabel("observed rate")
+    ax.set_title("Calibration (out-of-fold)")
+    ax.legend(fontsize=7)
+    return _save(plt, fig, folder / "calibration.png")
+
+
+def plot_evaluation(
+    ev: Evaluation, folder: Path, importance: dict[str, float] | None = None
+) -> list[Path]:
+    """Write the plots of ``ev`` (and of ``importance``, gain by feature) into ``folder``."""
+    plt = pyplot()
+    folder.mkdir(parents=True, exist_ok=True)
+    out = [_routing(plt, ev, folder)]
     if ev.calibration:
-        fig, ax = plt.subplots(figsize=(4.5, 4.5))
-        ax.plot([0, 1], [0, 1], ls=":", c="grey")
-        for label in ("raw", "calibrated"):
-            part = ev.calibration[label]
-            xs = [d[0] for d in part["diagram"]]
-            ys = [d[1] for d in part["diagram"]]
-            ax.plot(
-                xs,
-                ys,
-                "-o",
-                ms=3,
-                label=f"{label}: Brier {part['brier']:.3f}, ECE {part['ece']:.3f}",
-            )
-        ax.set_xlabel("predicted P(resolved)")
-        ax.set_ylabel("observed rate")
-        ax.set_title("Calibration (out-of-fold)")
-        ax.legend(fontsize=7)
-        out.append(_save(plt, fig, folder / "calibration.png"))
-
+        out.append(_calibration(plt, ev, folder))
     if importance:
         ranked = sorted(importance.items(), key=lambda kv: kv[1])
         fig, ax = plt.subplots(figsize=(6, 0.22 * len(ranked) + 1))
