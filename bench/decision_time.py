@@ -39,6 +39,7 @@ from bench.common import CONVERSATION, Section, percentiles_us, run_alone
 from features.extractor import Conversation
 from models.bandit import ResidualBandit
 from selector.config import Settings, load_settings
+from selector.policy import Policy
 from selector.recording import RouteInput
 from selector.service import SelectorService
 from selector.wiring import build_policy, build_service, load_quality_model
@@ -124,48 +125,63 @@ def measure(service: SelectorService, req: RouteInput, n: int) -> dict[str, floa
     return percentiles_us(samples)
 
 
+def _policies(tmp: Path, quality_model: str | None) -> tuple[SelectorService, dict[str, Policy]]:
+    """A service over a bench catalog, and the policies measured on it."""
+    models = bench_models()
+    names = list(models["model"])
+    settings: Settings = load_settings(
+        db_path=tmp / "b.db",
+        quality_model="prior",
+        catalog_path=write_catalog(models, tmp / "catalog.yaml"),
+        baseline_small_model=names[0],
+        baseline_heavy_model=names[-1],
+    )
+    service = build_service(settings)
+    spec = quality_model or str(train_model(tmp, names))
+    learned, status = load_quality_model(
+        settings.model_copy(update={"quality_model": spec}), service.prior
+    )
+    if not status.loaded:
+        raise SystemExit(f"cannot load {spec}: {status.reason}")
+    bandit = ResidualBandit()
+    for i in range(5_000):  # corrections for every model × group
+        for m in names:
+            bandit.update(m, GROUPS[i % len(GROUPS)], (i % 13 - 6) / 100)
+    catalog = service.catalog
+    return service, {
+        "static_rules_baseline": build_policy("static-rules", service.prior, catalog, settings),
+        "utility_v0_prior": service.policy,
+        "utility_v0_learned": build_policy("utility-v0", learned, catalog, settings),
+        "bandit_v1_learned": build_policy("bandit-v1", learned, catalog, settings, bandit),
+    }
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    md = [
+        "| candidates | intent | "
+        + " | ".join(f"{label} p50 / p99" for _, label in POLICIES)
+        + " | p99 ratio learned / bandit to static-rules |",
+        "|---|---|" + "---|" * (len(POLICIES) + 1),
+    ]
+    for r in rows:
+        cells = [str(r["candidates"]), r["case"].removeprefix("intent ")]
+        cells += [f"{r[k]['p50_us']} / {r[k]['p99_us']} µs" for k, _ in POLICIES]
+        ratios = r["p99_ratio_to_baseline"]
+        cells.append(f"{ratios['utility_v0_learned']}× / {ratios['bandit_v1_learned']}×")
+        md.append("| " + " | ".join(cells) + " |")
+    return "\n".join(md)
+
+
 def run(n: int = 10_000, quality_model: str | None = None) -> Section:
     with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        models = bench_models()
-        names = list(models["model"])
-        settings: Settings = load_settings(
-            db_path=tmp / "b.db",
-            quality_model="prior",
-            catalog_path=write_catalog(models, tmp / "catalog.yaml"),
-            baseline_small_model=names[0],
-            baseline_heavy_model=names[-1],
-        )
-        service = build_service(settings)
-        spec = quality_model or str(train_model(tmp, names))
-        learned, status = load_quality_model(
-            settings.model_copy(update={"quality_model": spec}), service.prior
-        )
-        if not status.loaded:
-            raise SystemExit(f"cannot load {spec}: {status.reason}")
-        bandit = ResidualBandit()
-        for i in range(5_000):  # corrections for every model × group
-            for m in names:
-                bandit.update(m, GROUPS[i % len(GROUPS)], (i % 13 - 6) / 100)
-        policies = {
-            "static_rules_baseline": build_policy(
-                "static-rules", service.prior, service.catalog, settings
-            ),
-            "utility_v0_prior": service.policy,
-            "utility_v0_learned": build_policy("utility-v0", learned, service.catalog, settings),
-            "bandit_v1_learned": build_policy(
-                "bandit-v1", learned, service.catalog, settings, bandit
-            ),
-        }
+        service, policies = _policies(Path(tmp_name), quality_model)
+        names = list(service.catalog.names)
         rows: list[dict[str, Any]] = []
         for size in SIZES:
             candidates = spread(names, size)
             for case, intent in (("intent given", "card_arrival"), ("intent classified", None)):
-                req = RouteInput(
-                    "bench",
-                    Conversation(messages=CONVERSATION, intent=intent),
-                    candidates=candidates,
-                )
+                conv = Conversation(messages=CONVERSATION, intent=intent)
+                req = RouteInput("bench", conv, candidates=candidates)
                 row: dict[str, Any] = {"candidates": size, "case": case}
                 for key, policy in policies.items():
                     service.policy = policy
@@ -180,22 +196,10 @@ def run(n: int = 10_000, quality_model: str | None = None) -> Section:
                     + ", ".join(f"{k} p99 {row[k]['p99_us']} µs" for k, _ in POLICIES),
                     file=sys.stderr,
                 )
-    md = [
-        "| candidates | intent | "
-        + " | ".join(f"{label} p50 / p99" for _, label in POLICIES)
-        + " | p99 ratio learned / bandit to static-rules |",
-        "|---|---|" + "---|" * (len(POLICIES) + 1),
-    ]
-    for r in rows:
-        cells = [str(r["candidates"]), r["case"].removeprefix("intent ")]
-        cells += [f"{r[k]['p50_us']} / {r[k]['p99_us']} µs" for k, _ in POLICIES]
-        ratios = r["p99_ratio_to_baseline"]
-        cells.append(f"{ratios['utility_v0_learned']}× / {ratios['bandit_v1_learned']}×")
-        md.append("| " + " | ".join(cells) + " |")
     return Section(
         "decision_time",
         f"In-process decision time (features + policy; {n:,} decisions per cell)",
-        "\n".join(md),
+        _table(rows),
         rows,
     )
 

@@ -26,6 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -122,75 +124,112 @@ end
 """
 
 
-def run(duration: int = 8, connections: int = 16, rounds: int = 3) -> Section:
+@contextmanager
+def _servers(tmp: Path) -> Iterator[tuple[int, int]]:
+    """The bare echo app and the selector, each a uvicorn process: their ports."""
+    echo_port, sel_port = free_port(), free_port()
+    uvicorn = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--no-access-log"]
+    uvicorn += ["--host", "127.0.0.1"]
+    echo = start([*uvicorn, "--port", str(echo_port), "bench.echo_app:app"], {}, echo_port)
+    sel = start(
+        # the default logging: INFO and the access log, as JSON lines (to nowhere)
+        [sys.executable, "-m", "selector", "serve", "--port", str(sel_port)],
+        {"SELECTOR_DB_PATH": str(tmp / "bench.db")},
+        sel_port,
+    )
+    try:
+        yield echo_port, sel_port
+    finally:
+        for proc in (echo, sel):
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=15)
+
+
+def _decide(port: int, n: int = 1_000) -> list[str]:
+    """The ids of ``n`` decisions, for feedback to refer to."""
+    decided = []
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:
+        for i in range(n):
+            r = c.post("/v1/route", json={**PAYLOAD, "conversation_id": f"c-{i}"})
+            r.raise_for_status()
+            decided.append(r.json()["decision_id"])
+    return decided
+
+
+Runs = dict[str, list[dict[str, float]]]
+
+
+def _measure(tmp: Path, duration: int, connections: int, rounds: int) -> Runs:
+    """wrk against both servers, each endpoint and its echo back to back, ``rounds`` times."""
     wrk = ensure_wrk()
-    body = json.dumps(PAYLOAD)
+    route_script = tmp / "route.lua"
+    route_script.write_text(lua_post(json.dumps(PAYLOAD)))
+    runs: Runs = {k: [] for k in ("echo route", "route", "echo feedback", "feedback")}
+    serial = 0
+    with _servers(tmp) as (echo_port, sel_port):
+        decided = _decide(sel_port)
+
+        def load(name: str, seconds: int) -> dict[str, float]:
+            nonlocal serial
+            serial += 1
+            if name.endswith("route"):
+                script = route_script
+            else:  # the same stream of distinct feedback bodies to both servers
+                script = tmp / f"feedback-{serial}.lua"
+                script.write_text(lua_feedback(decided, serial * 10_000_000))
+            port = sel_port if name in ("route", "feedback") else echo_port
+            path = "/echo" if name.startswith("echo") else f"/v1/{name}"
+            return run_wrk(wrk, f"http://127.0.0.1:{port}{path}", script, seconds, connections)
+
+        for name in runs:  # warm-up
+            load(name, 2)
+        for i in range(rounds):
+            for name in runs:
+                res = load(name, duration)
+                runs[name].append(res)
+                print(
+                    f"round {i + 1}/{rounds} {name:>13}: {res['rps']:.0f} req/s, "
+                    f"p99 {res['p99_ms']:.2f} ms, non-2xx {res['errors']:.0f}",
+                    file=sys.stderr,
+                )
+    return runs
+
+
+def _row(name: str, runs: Runs, settings: dict[str, int]) -> tuple[dict[str, object], str]:
+    """The result of one endpoint against its echo, as a JSON row and a table cell list."""
+    ours, base = runs[name], runs[f"echo {name}"]
+    # each round loads both servers back to back: the ratio within a round is
+    # paired, so drift of the shared machine between rounds cancels out
+    paired = [o["rps"] / b["rps"] for o, b in zip(ours, base, strict=True)]
+    med = {m: statistics.median(r[m] for r in ours) for m in ("rps", "p99_ms", "errors")}
+    bmed = {m: statistics.median(r[m] for r in base) for m in ("rps", "p99_ms")}
+    ratio = statistics.median(paired)
+    row = {
+        "endpoint": f"/v1/{name}",
+        "median_rps": round(med["rps"], 1),
+        "median_p99_ms": round(med["p99_ms"], 2),
+        "non_2xx": med["errors"],
+        "echo_baseline": {
+            "median_rps": round(bmed["rps"], 1),
+            "median_p99_ms": round(bmed["p99_ms"], 2),
+        },
+        "throughput_ratio": round(ratio, 3),
+        "per_round_ratios": [round(x, 3) for x in paired],
+        "p99_ratio": round(med["p99_ms"] / bmed["p99_ms"], 2),
+        **settings,
+    }
+    cells = (
+        f"| {med['rps']:,.0f} | {med['p99_ms']:.2f} ms "
+        f"| {bmed['rps']:,.0f}, {bmed['p99_ms']:.2f} ms "
+        f"| **{ratio:.2f}×** ({', '.join(f'{x:.2f}' for x in paired)}) |"
+    )
+    return row, cells
+
+
+def run(duration: int = 8, connections: int = 16, rounds: int = 3) -> Section:
     with tempfile.TemporaryDirectory() as tmp:
-        route_script = Path(tmp) / "route.lua"
-        route_script.write_text(lua_post(body))
-        echo_port, sel_port = free_port(), free_port()
-        uvicorn = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-            "--host",
-            "127.0.0.1",
-        ]
-        echo = start([*uvicorn, "--port", str(echo_port), "bench.echo_app:app"], {}, echo_port)
-        sel = start(
-            [
-                sys.executable,
-                "-m",
-                "selector",
-                "serve",
-                "--port",
-                str(sel_port),
-            ],  # the default logging: INFO and the access log, as JSON lines (to nowhere)
-            {"SELECTOR_DB_PATH": str(Path(tmp) / "bench.db")},
-            sel_port,
-        )
-        try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{sel_port}") as c:
-                decided = []
-                for i in range(1_000):
-                    r = c.post("/v1/route", json={**PAYLOAD, "conversation_id": f"c-{i}"})
-                    r.raise_for_status()
-                    decided.append(r.json()["decision_id"])
-            runs: dict[str, list[dict[str, float]]] = {
-                k: [] for k in ("echo route", "route", "echo feedback", "feedback")
-            }
-            serial = 0
-
-            def load(name: str, seconds: int) -> dict[str, float]:
-                nonlocal serial
-                serial += 1
-                if name.endswith("route"):
-                    script = route_script
-                else:  # the same stream of distinct feedback bodies to both servers
-                    script = Path(tmp) / f"feedback-{serial}.lua"
-                    script.write_text(lua_feedback(decided, serial * 10_000_000))
-                port = sel_port if name in ("route", "feedback") else echo_port
-                path = "/echo" if name.startswith("echo") else f"/v1/{name}"
-                return run_wrk(wrk, f"http://127.0.0.1:{port}{path}", script, seconds, connections)
-
-            for name in runs:  # warm-up
-                load(name, 2)
-            for i in range(rounds):
-                for name in runs:
-                    res = load(name, duration)
-                    runs[name].append(res)
-                    print(
-                        f"round {i + 1}/{rounds} {name:>13}: {res['rps']:.0f} req/s, "
-                        f"p99 {res['p99_ms']:.2f} ms, non-2xx {res['errors']:.0f}",
-                        file=sys.stderr,
-                    )
-        finally:
-            for p in (echo, sel):
-                p.send_signal(signal.SIGTERM)
-                p.wait(timeout=15)
+        runs = _measure(Path(tmp), duration, connections, rounds)
+    settings = {"connections": connections, "rounds": rounds, "duration_s": duration}
     rows = []
     md = [
         f"| endpoint (wrk on loopback, {connections} connections, median of {rounds} × "
@@ -202,36 +241,9 @@ def run(duration: int = 8, connections: int = 16, rounds: int = 3) -> Section:
         ("route", "`POST /v1/route` (decision + log write)"),
         ("feedback", "`POST /v1/feedback` (call result: join, dedupe, log write)"),
     ):
-        ours, base = runs[name], runs[f"echo {name}"]
-        # each round loads both servers back to back: the ratio within a round is
-        # paired, so drift of the shared machine between rounds cancels out
-        paired = [o["rps"] / b["rps"] for o, b in zip(ours, base, strict=True)]
-        med = {m: statistics.median(r[m] for r in ours) for m in ("rps", "p99_ms", "errors")}
-        bmed = {m: statistics.median(r[m] for r in base) for m in ("rps", "p99_ms")}
-        ratio = statistics.median(paired)
-        rows.append(
-            {
-                "endpoint": f"/v1/{name}",
-                "median_rps": round(med["rps"], 1),
-                "median_p99_ms": round(med["p99_ms"], 2),
-                "non_2xx": med["errors"],
-                "echo_baseline": {
-                    "median_rps": round(bmed["rps"], 1),
-                    "median_p99_ms": round(bmed["p99_ms"], 2),
-                },
-                "throughput_ratio": round(ratio, 3),
-                "per_round_ratios": [round(x, 3) for x in paired],
-                "p99_ratio": round(med["p99_ms"] / bmed["p99_ms"], 2),
-                "connections": connections,
-                "rounds": rounds,
-                "duration_s": duration,
-            }
-        )
-        md.append(
-            f"| {what} | {med['rps']:,.0f} | {med['p99_ms']:.2f} ms "
-            f"| {bmed['rps']:,.0f}, {bmed['p99_ms']:.2f} ms "
-            f"| **{ratio:.2f}×** ({', '.join(f'{x:.2f}' for x in paired)}) |"
-        )
+        row, cells = _row(name, runs, settings)
+        rows.append(row)
+        md.append(f"| {what} {cells}")
     return Section(
         "http_throughput",
         "HTTP throughput and p99 against a bare FastAPI echo endpoint",

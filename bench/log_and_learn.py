@@ -190,6 +190,10 @@ def run(decisions: int = 20_000) -> list[Section]:
         fold = fold_rates(tmp, decisions // 4)
         print(f"fold: {fold}", file=sys.stderr)
     size = sum(len(orjson.dumps(dataclasses.asdict(r))) for r in records[:1000]) / 1000
+    return [_log_section(log, decisions, size), _online_section(updates, fold, decisions)]
+
+
+def _log_section(log: dict[str, dict[str, float]], decisions: int, size: float) -> Section:
     log_rows: list[dict[str, Any]] = [
         {"sync": k, "writers": WRITERS, "decisions": decisions, **v} for k, v in log.items()
     ]
@@ -206,6 +210,10 @@ def run(decisions: int = 20_000) -> list[Section]:
             ),
         ]
     )
+    return Section("log_write", "Decision-log write rate", log_md, log_rows)
+
+
+def _online_section(updates: dict[str, float], fold: dict[str, float], decisions: int) -> Section:
     online_rows: list[dict[str, Any]] = [
         {
             "bandit_learn_per_s": round(updates["residual"]),
@@ -235,10 +243,7 @@ def run(decisions: int = 20_000) -> list[Section]:
             f"| {online_rows[1]['ratio']}× |",
         ]
     )
-    return [
-        Section("log_write", "Decision-log write rate", log_md, log_rows),
-        Section("online_updates", "Online layer update rate", online_md, online_rows),
-    ]
+    return Section("online_updates", "Online layer update rate", online_md, online_rows)
 
 
 def main() -> None:

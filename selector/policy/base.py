@@ -34,6 +34,7 @@ __all__ = [
     "DecisionContext",
     "Policy",
     "QualityModel",
+    "relax",
 ]
 
 RELAX_ORDER = ("budget", "deadline", "circuit_open", "context_window")
@@ -123,6 +124,23 @@ class Decision:
         return {s.model: 1.0 if s.model == self.model else 0.0 for s in self.scores}
 
 
+def relax(scores: list[CandidateScore]) -> tuple[list[int], list[str]]:
+    """The candidates that break no constraint; when there are none, constraints are
+    relaxed one at a time in :data:`RELAX_ORDER` until some candidate is left. Returns
+    the eligible candidates' indexes and the constraints relaxed."""
+    relaxed: list[str] = []
+    eligible = [i for i, s in enumerate(scores) if not s.reasons]
+    for constraint in RELAX_ORDER:
+        if eligible:
+            break
+        if not any(constraint in s.reasons for s in scores):
+            continue
+        relaxed.append(constraint)
+        allowed = set(relaxed)
+        eligible = [i for i, s in enumerate(scores) if allowed.issuperset(s.reasons)]
+    return eligible, relaxed
+
+
 class Policy(ABC):
     """Base of decision policies; subclasses implement :meth:`_rank` only."""
 
@@ -175,16 +193,7 @@ class Policy(ABC):
             utility = p * (1.0 - row[_ERR]) - ctx.cost_weight * cost - lat_w * row[_P50]
             scores.append(CandidateScore(name, p, cost, row[_P50], utility, True, tuple(reasons)))
 
-        relaxed: list[str] = []
-        eligible = [i for i, s in enumerate(scores) if not s.reasons]
-        for constraint in RELAX_ORDER:
-            if eligible:
-                break
-            if not any(constraint in s.reasons for s in scores):
-                continue
-            relaxed.append(constraint)
-            allowed = set(relaxed)
-            eligible = [i for i, s in enumerate(scores) if allowed.issuperset(s.reasons)]
+        eligible, relaxed = relax(scores)
         eligible_set = set(eligible)
         for i, s in enumerate(scores):
             s.eligible = i in eligible_set
