@@ -46,7 +46,6 @@ class RouteInput:
 class RouteResult:
     decision_id: str
     decision: Decision
-    scores: list[dict[str, object]]
     intent: str
     intent_group: str
 

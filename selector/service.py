@@ -195,7 +195,7 @@ class SelectorService:
             self.metrics.count_other(other.policy, other.model == decision.model)
         for c in decision.relaxed:
             self.metrics.relaxed.labels(c).inc()
-        return RouteResult(record.decision_id, decision, record.scores, fv.intent, fv.intent_group)
+        return RouteResult(record.decision_id, decision, fv.intent, fv.intent_group)
 
     def record(
         self, req: RouteInput, fv: FeatureVector, decision: Decision, other: Decision | None

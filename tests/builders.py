@@ -14,7 +14,7 @@ from models.prior import PriorQualityModel, load_prior
 from selector.catalog import Catalog, load_catalog
 from selector.config import PACKAGE_DIR, Settings, load_settings
 from selector.latency import BreakerConfig, LatencyTracker
-from selector.service import RouteInput
+from selector.recording import RouteInput
 from selector.store import FeedbackEvent
 from selector.wiring import build_service
 

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.responses import Response
 
 from core.errors import FieldProblem, RequestError
@@ -54,7 +54,7 @@ class RawRoute:
     endpoint: Callable[[Request], Awaitable[Response]]
     summary: str
     request_model: type[BaseModel]
-    responses: dict[int, tuple[type[BaseModel], str]] = field(default_factory=dict)
+    responses: dict[int, tuple[type[Any], str]] = field(default_factory=dict)  # models, typed dicts
     method: str = "POST"
 
 
@@ -67,9 +67,10 @@ def document(spec: dict[str, Any], routes: tuple[RawRoute, ...]) -> None:
     """Write the operations of ``routes`` (request and response schemas) into ``spec``."""
     schemas = spec.setdefault("components", {}).setdefault("schemas", {})
 
-    def ref(model: type[BaseModel]) -> dict[str, str]:
+    def ref(model: type[Any]) -> dict[str, str]:
         if model.__name__ not in schemas:
-            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            adapter = TypeAdapter(model)
+            schema = adapter.json_schema(ref_template="#/components/schemas/{model}")
             schemas.update(schema.pop("$defs", {}))
             schemas[model.__name__] = schema
         return {"$ref": f"#/components/schemas/{model.__name__}"}

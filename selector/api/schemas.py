@@ -30,12 +30,9 @@ from selector.store import FEEDBACK_FIELDS
 
 __all__ = [
     "ErrorBody",
-    "FeedbackAccepted",
     "FeedbackRequest",
     "Message",
     "RouteRequest",
-    "RouteResponse",
-    "Score",
 ]
 
 _STRICT = ConfigDict(strict=True, extra="ignore", allow_inf_nan=False)
@@ -125,43 +122,6 @@ class RouteRequest(BaseModel):
         return self
 
 
-class Score(BaseModel):
-    model: str
-    p_resolved: float
-    expected_cost_usd: float
-    expected_latency_ms: float
-    utility: float
-    eligible: bool
-    reason: str | None = Field(None, description="Why the model is not eligible.")
-    estimate: float | None = Field(
-        None, description="Online policies: the utility corrected by the online layer."
-    )
-    probability: float | None = Field(
-        None, description="Online policies: the probability this model was to be chosen."
-    )
-
-
-class PolicyInfo(BaseModel):
-    name: str
-    version: str
-    quality_model: str = Field(
-        description="The P(resolved) model: 'prior', or '<registered name>/v<version>', or "
-        "the folder it was loaded from."
-    )
-
-
-class RouteResponse(BaseModel):
-    decision_id: str
-    model: str
-    fallbacks: list[str] = Field(description="Models to try next, in order, without `model`.")
-    propensity: float = Field(gt=0, le=1, description="Probability the policy chose `model`.")
-    policy: PolicyInfo
-    scores: list[Score]
-    relaxed: list[str] = Field(description="Constraints relaxed to name a model (usually none).")
-    intent: str
-    intent_group: str
-
-
 class FeedbackRequest(BaseModel):
     """The result of the call and/or the conversation's outcome, for one decision."""
 
@@ -189,13 +149,6 @@ class FeedbackRequest(BaseModel):
 
     def event_fields(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True, exclude={"decision_id"})
-
-
-class FeedbackAccepted(BaseModel):
-    decision_id: str
-    duplicate: bool = Field(description="True when this exact event was already recorded.")
-    late: bool = Field(description="True when it arrived after the join window: kept, not joined.")
-    override: bool = Field(description="True when `model` differs from the decided model.")
 
 
 class FieldError(BaseModel):

@@ -69,7 +69,7 @@ def test_without_an_intent_classifier_the_service_runs_degraded(tmp_path: object
     from pathlib import Path
 
     from features.extractor import Conversation
-    from selector.service import RouteInput
+    from selector.recording import RouteInput
     from selector.wiring import build_service
 
     empty = Path(str(tmp_path)) / "no-model"

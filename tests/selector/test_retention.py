@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 from features.extractor import Conversation
 from selector.cli import cli
+from selector.recording import RouteInput
 from selector.retention import prune
-from selector.service import RouteInput
 from selector.store import id_prefix
 from selector.wiring import build_service
 from tests.selector.test_online import CARD, DISPUTE, route, run_traffic, send, settings_for

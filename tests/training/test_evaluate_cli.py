@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from models import registry
 from selector.cli import cli
-from tests.models.test_quality import generated
+from tests.generated_routing import generated
 
 
 def test_evaluate_writes_metrics_for_a_users_table(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from core.errors import ConfigError
-from tests.models.test_quality import generated
+from tests.generated_routing import generated
 from training.counterfactual import Replay
 from training.data import RoutingData
 from training.tradeoff import Target, calibrate

@@ -9,7 +9,7 @@ import pytest
 from core.errors import ArtifactError, ConflictError, NotFoundError
 from models import registry
 from models.quality import QualityModel, QualityPredictor
-from tests.models.test_quality import generated
+from tests.generated_routing import generated
 from training.promotion import promote
 from training.train import train
 

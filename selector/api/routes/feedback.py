@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import orjson
 from fastapi import Request
 from starlette.responses import Response
 
+from selector.api.bodies import FeedbackAccepted, feedback_accepted
+from selector.api.deps import service_of
 from selector.api.raw import RawRoute, json_body
-from selector.api.schemas import ErrorBody, FeedbackAccepted, FeedbackRequest
-from selector.service import SelectorService
+from selector.api.schemas import ErrorBody, FeedbackRequest
 from selector.store import FeedbackEvent
 
 
 async def feedback(request: Request) -> Response:
     body = await json_body(request, FeedbackRequest)
-    service: SelectorService = request.app.state.service
+    service = service_of(request)
     result = await service.feedback(FeedbackEvent(body.decision_id, body.event_fields()))
-    payload = {
-        "decision_id": result.decision_id,
-        "duplicate": result.duplicate,
-        "late": result.late,
-        "override": result.override,
-    }
-    return Response(orjson.dumps(payload), status_code=202, media_type="application/json")
+    return Response(feedback_accepted(result), status_code=202, media_type="application/json")
 
 
 ROUTE = RawRoute(

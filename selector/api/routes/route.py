@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import orjson
 from fastapi import Request
 from starlette.responses import Response
 
 from features.extractor import Conversation
+from selector.api.bodies import RouteResponse, route_response
+from selector.api.deps import service_of
 from selector.api.raw import RawRoute, json_body
-from selector.api.schemas import ErrorBody, RouteRequest, RouteResponse
+from selector.api.schemas import ErrorBody, RouteRequest
 from selector.recording import RouteInput
-from selector.service import SelectorService
 
 
 async def route(request: Request) -> Response:
     body = await json_body(request, RouteRequest)
-    service: SelectorService = request.app.state.service
+    service = service_of(request)
     messages = None
     last_user = None
     if body.messages is not None:
@@ -41,19 +41,7 @@ async def route(request: Request) -> Response:
         text=last_user,
     )
     result = await service.route(req)
-    d = result.decision
-    payload = {
-        "decision_id": result.decision_id,
-        "model": d.model,
-        "fallbacks": d.fallbacks,
-        "propensity": d.propensity,
-        "policy": {"name": d.policy, "version": d.version, "quality_model": d.quality_model},
-        "scores": result.scores,
-        "relaxed": d.relaxed,
-        "intent": result.intent,
-        "intent_group": result.intent_group,
-    }
-    return Response(orjson.dumps(payload), media_type="application/json")
+    return Response(route_response(result), media_type="application/json")
 
 
 ROUTE = RawRoute(

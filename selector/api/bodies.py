@@ -1,0 +1,139 @@
+"""Response bodies of the hot routes (``POST /v1/route``, ``POST /v1/feedback``): each a
+typed dictionary, published in the OpenAPI spec from its own definition and serialised
+by pydantic-core through its own schema, so a body holds exactly its declared fields
+whatever the internals hold. Built from the service's results here and nowhere else; the
+decision log keeps its own format (:mod:`selector.store`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, NotRequired
+
+from pydantic import Field, TypeAdapter
+from typing_extensions import TypedDict
+
+from selector.policy import CandidateScore
+from selector.recording import RouteResult
+from selector.store import FeedbackResult
+
+__all__ = [
+    "FeedbackAccepted",
+    "PolicyInfo",
+    "RouteResponse",
+    "Score",
+    "feedback_accepted",
+    "route_response",
+]
+
+
+class Score(TypedDict):
+    model: str
+    p_resolved: float
+    expected_cost_usd: float
+    expected_latency_ms: float
+    utility: float
+    eligible: bool
+    reason: NotRequired[Annotated[str, Field(description="Why the model is not eligible.")]]
+    estimate: NotRequired[
+        Annotated[
+            float | None,
+            Field(description="Online policies: the utility corrected by the online layer."),
+        ]
+    ]
+    probability: NotRequired[
+        Annotated[
+            float,
+            Field(description="Online policies: the probability this model was to be chosen."),
+        ]
+    ]
+
+
+class PolicyInfo(TypedDict):
+    name: str
+    version: str
+    quality_model: Annotated[
+        str,
+        Field(
+            description="The P(resolved) model: 'prior', or '<registered name>/v<version>', "
+            "or the folder it was loaded from."
+        ),
+    ]
+
+
+class RouteResponse(TypedDict):
+    decision_id: str
+    model: str
+    fallbacks: Annotated[
+        list[str], Field(description="Models to try next, in order, without `model`.")
+    ]
+    propensity: Annotated[
+        float, Field(gt=0, le=1, description="Probability the policy chose `model`.")
+    ]
+    policy: PolicyInfo
+    scores: list[Score]
+    relaxed: Annotated[
+        list[str], Field(description="Constraints relaxed to name a model (usually none).")
+    ]
+    intent: str
+    intent_group: str
+
+
+class FeedbackAccepted(TypedDict):
+    decision_id: str
+    duplicate: Annotated[
+        bool, Field(description="True when this exact event was already recorded.")
+    ]
+    late: Annotated[
+        bool, Field(description="True when it arrived after the join window: kept, not joined.")
+    ]
+    override: Annotated[
+        bool, Field(description="True when `model` differs from the decided model.")
+    ]
+
+
+_ROUTE = TypeAdapter(RouteResponse)
+_FEEDBACK = TypeAdapter(FeedbackAccepted)
+
+
+def _score(s: CandidateScore) -> Score:
+    out: Score = {
+        "model": s.model,
+        "p_resolved": s.p_resolved,
+        "expected_cost_usd": s.expected_cost_usd,
+        "expected_latency_ms": s.expected_latency_ms,
+        "utility": s.utility,
+        "eligible": s.eligible,
+    }
+    if not s.eligible:
+        out["reason"] = ", ".join(s.reasons)
+    if s.probability is not None:
+        out["estimate"] = s.estimate
+        out["probability"] = s.probability
+    return out
+
+
+def route_response(result: RouteResult) -> bytes:
+    """The JSON body answering ``POST /v1/route``."""
+    d = result.decision
+    body: RouteResponse = {
+        "decision_id": result.decision_id,
+        "model": d.model,
+        "fallbacks": d.fallbacks,
+        "propensity": d.propensity,
+        "policy": {"name": d.policy, "version": d.version, "quality_model": d.quality_model},
+        "scores": [_score(s) for s in d.scores],
+        "relaxed": d.relaxed,
+        "intent": result.intent,
+        "intent_group": result.intent_group,
+    }
+    return _ROUTE.dump_json(body)
+
+
+def feedback_accepted(result: FeedbackResult) -> bytes:
+    """The JSON body answering ``POST /v1/feedback``."""
+    body: FeedbackAccepted = {
+        "decision_id": result.decision_id,
+        "duplicate": result.duplicate,
+        "late": result.late,
+        "override": result.override,
+    }
+    return _FEEDBACK.dump_json(body)

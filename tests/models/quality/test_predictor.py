@@ -1,0 +1,66 @@
+"""What serving loads: the same predictions, one request at a time, as the batch."""
+
+from __future__ import annotations
+
+import pytest
+
+from features.extractor import C, FeatureVector, R
+from models.quality import QualityModel
+from selector.policy.base import DecisionContext
+from training.data import RoutingData
+
+
+def test_the_text_scorers_read_text_as_scikit_learn_does(
+    fitted: tuple[RoutingData, QualityModel],
+) -> None:
+    data, model = fitted
+    predictor = model.predictor_
+    for text in [*data.requests["text"].head(20), "", "the the dispute 42 CHARGE"]:
+        expected = model.vectorizer_.transform([text]).tocoo()
+        cols, vals = predictor._words(text)
+        got = dict(zip(cols.tolist(), vals.tolist(), strict=True))
+        want = dict(zip(expected.col.tolist(), expected.data.tolist(), strict=True))
+        assert got.keys() == want.keys()
+        for k in want:
+            assert got[k] == pytest.approx(want[k], abs=1e-12)
+
+
+def test_serving_predictions_match_the_batch_ones(
+    fitted: tuple[RoutingData, QualityModel],
+) -> None:
+    data, model = fitted
+    row = data.requests.iloc[[3]].reset_index(drop=True)
+    request = [0.0] * len(R)
+    request[R["turns"]] = float(row["turns"][0])
+    request[R["prompt_tokens"]] = float(row["prompt_tokens"][0])
+    prices = data.models.set_index("model")
+    candidates, rows = [], []
+    for name in ["strong", "cheap"]:
+        cand = [0.0] * len(C)
+        cand[C["input_usd_per_mtok"]] = float(prices.loc[name, "input_usd_per_mtok"])
+        cand[C["output_usd_per_mtok"]] = float(prices.loc[name, "output_usd_per_mtok"])
+        candidates.append(name)
+        rows.append(cand)
+    fv = FeatureVector(
+        request, candidates, rows, str(row["intent"][0]), "other", [False, False], row["text"][0]
+    )
+    p, _, lengths = model.predict_frames(row, data.models)
+    assert lengths is not None
+    batch = p[0]
+    assert model.predictor_.predict(fv) == pytest.approx([batch[1], batch[0]], abs=1e-12)
+    _, served = model.predictor_.predict_all(fv)
+    assert served == pytest.approx([lengths[0, 1], lengths[0, 0]], abs=1e-9)
+    # the policy prices each candidate's expected completion, not the catalog's guess
+    from selector.policy.utility import UtilityPolicy
+
+    decision = UtilityPolicy(model.predictor_, {"strong": "a", "cheap": "b"}).decide(
+        fv, DecisionContext()
+    )
+    tokens = float(row["prompt_tokens"][0])
+    for score, length, name in zip(decision.scores, served, candidates, strict=True):
+        assert length is not None
+        expected = (
+            tokens * prices.loc[name, "input_usd_per_mtok"]
+            + length * prices.loc[name, "output_usd_per_mtok"]
+        ) / 1e6
+        assert score.expected_cost_usd == pytest.approx(expected)

@@ -1,0 +1,145 @@
+"""The quality model's trainer on generated data whose answer is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.quality import NotFittedError, QualityModel
+from tests.generated_routing import generated
+from training.data import RoutingData
+from training.evaluate import PerModel, cross_validate, evaluate
+
+
+def test_it_learns_where_each_model_resolves() -> None:
+    data = generated()
+    model = QualityModel(inner_folds=3).fit(data.requests, data.outcomes, data.models)
+    p = model.predict_proba(data.requests, data.models)
+    easy = data.requests["text"].str.startswith("what").to_numpy()
+    assert p.shape == (len(data.requests), 2)
+    assert p[easy, 0].mean() > 0.8
+    assert p[~easy, 0].mean() < 0.35
+    assert p[~easy, 1].mean() > 0.7
+
+
+def test_cross_validated_routing_beats_random() -> None:
+    data = generated()
+    p = cross_validate(data, lambda: QualityModel(inner_folds=3), folds=3)
+    ev = evaluate(data, p, folds=3)
+    by = {r["router"]: r for r in ev.rows}
+    assert by["quality model (λ sweep)"]["cost vs best single"] is not None
+    assert by["quality model (λ sweep)"]["cost vs best single"] < 0.8
+
+
+def test_requests_without_text_still_get_predictions() -> None:
+    data = generated(200)
+    data.requests["text"] = ""
+    model = QualityModel(inner_folds=2).fit(data.requests, data.outcomes, data.models)
+    p = model.predict_proba(data.requests, data.models)
+    assert np.isfinite(p).all()
+
+
+def test_predicting_before_fitting_says_what_to_do() -> None:
+    with pytest.raises(NotFittedError, match="Call 'fit'"):
+        QualityModel().predict_proba(generated(10).requests, generated(10).models)
+
+
+def test_completion_lengths_are_learned_per_model_and_request(
+    fitted: tuple[RoutingData, QualityModel],
+) -> None:
+    data, model = fitted
+    _, _, lengths = model.predict_frames(data.requests, data.models)
+    assert lengths is not None
+    easy = data.requests["text"].str.startswith("what").to_numpy()
+    assert lengths[:, 0].mean() == pytest.approx(40, rel=0.15)  # cheap: terse
+    assert lengths[easy, 1].mean() == pytest.approx(60, rel=0.15)
+    assert lengths[~easy, 1].mean() == pytest.approx(220, rel=0.15)
+    # a model it never saw has no length: the catalog's estimate stays in use
+    newcomer = pd.DataFrame(
+        {"model": ["other"], "input_usd_per_mtok": [1.0], "output_usd_per_mtok": [1.0]}
+    )
+    _, _, unknown = model.predict_frames(data.requests, newcomer)
+    assert unknown is not None
+    assert np.isnan(unknown).all()
+
+
+def test_without_lengths_in_the_data_there_is_no_length_model() -> None:
+    data = generated(200, seed=2)
+    outcomes = data.outcomes.drop(columns="completion_tokens")
+    model = QualityModel(inner_folds=2).fit(data.requests, outcomes, data.models)
+    assert model.predictor_.completion is None
+    assert model.predict_frames(data.requests, data.models)[2] is None
+
+
+def test_a_model_it_never_saw_is_scored_by_its_prices(
+    fitted: tuple[RoutingData, QualityModel],
+) -> None:
+    data, model = fitted
+    newcomers = pd.DataFrame(
+        {
+            "model": ["cheap-2", "strong-2"],
+            "input_usd_per_mtok": [0.1, 3.0],
+            "output_usd_per_mtok": [0.4, 15.0],
+        }
+    )
+    p = model.predict_proba(data.requests, newcomers)
+    hard = ~data.requests["text"].str.startswith("what").to_numpy()
+    assert np.isfinite(p).all()
+    # the dear newcomer is trusted more on hard requests than the cheap one
+    assert p[hard, 1].mean() > p[hard, 0].mean()
+
+
+def test_calibration_modes(fitted: tuple[RoutingData, QualityModel]) -> None:
+    data, _ = fitted
+    fit = data.requests, data.outcomes, data.models
+    none = QualityModel(inner_folds=2, calibrate="none").fit(*fit)
+    assert none.calibration_ is None
+    platt = QualityModel(inner_folds=2, calibrate="platt").fit(*fit)
+    assert platt.calibration_ is not None
+    raw = platt.predict_proba(data.requests, data.models, calibrated=False)
+    np.testing.assert_allclose(raw, none.predict_proba(data.requests, data.models))
+    assert not np.allclose(raw, platt.predict_proba(data.requests, data.models))
+    auto = QualityModel(inner_folds=2).fit(*fit)
+    assert isinstance(auto.calibration_check_, float)
+    assert (auto.calibration_ is not None) == (auto.calibration_check_ > 0)
+    with pytest.raises(ValueError, match="calibrate must be one of"):
+        QualityModel(calibrate="isotonic")
+
+
+def test_one_model_per_candidate_is_available_for_comparison() -> None:
+    data = generated(300, seed=2)
+    oof = cross_validate(data, lambda: PerModel(lambda: QualityModel(inner_folds=2)), folds=2)
+    easy = data.requests["text"].str.startswith("what").to_numpy()
+    assert oof.p.shape == (300, 2)
+    assert oof.p[~easy, 0].mean() < 0.4 < oof.p[~easy, 1].mean()
+
+
+def test_outcome_weights_are_honoured() -> None:
+    """Logged decisions are importance-weighted: a weight counts as that many copies."""
+    n = 400
+    requests = pd.DataFrame(
+        {
+            "request_id": [f"r{i}" for i in range(n)],
+            "text": [f"where is my parcel number {i % 7}" for i in range(n)],
+            "intent": "",
+            "turns": 1,
+            "prompt_tokens": 20,
+            "eval": True,
+        }
+    )
+    resolved = (np.arange(n) % 2).astype(float)
+    outcomes = pd.DataFrame(
+        {"request_id": requests["request_id"], "model": "only", "resolved": resolved}
+    )
+    models = pd.DataFrame(
+        {"model": ["only"], "input_usd_per_mtok": [1.0], "output_usd_per_mtok": [2.0]}
+    )
+
+    def mean_p(out: pd.DataFrame) -> float:
+        m = QualityModel(inner_folds=2, calibrate="none").fit(requests, out, models)
+        return float(m.predict_proba(requests, models).mean())
+
+    assert mean_p(outcomes) == pytest.approx(0.5, abs=0.05)
+    weighted = outcomes.assign(weight=np.where(resolved > 0, 3.0, 1.0))
+    assert mean_p(weighted) == pytest.approx(0.75, abs=0.05)

@@ -1,0 +1,92 @@
+"""POST /v1/route in process: the service's decision as the wire contract has it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.testclient import TestClient
+
+from core.errors import StoreError
+from selector.recording import RouteInput, RouteResult
+from selector.service import SelectorService
+
+BODY = {
+    "conversation_id": "c-1",
+    "messages": [{"role": "user", "content": "I was charged twice for my order"}],
+}
+SCORE_FIELDS = {"model", "p_resolved", "expected_cost_usd", "expected_latency_ms", "utility"}
+
+
+def test_the_answer_is_the_stored_decision_with_exactly_the_contract_fields(
+    client: TestClient, service: SelectorService
+) -> None:
+    r = client.post("/v1/route", json=BODY)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == {
+        "decision_id",
+        "model",
+        "fallbacks",
+        "propensity",
+        "policy",
+        "scores",
+        "relaxed",
+        "intent",
+        "intent_group",
+    }
+    assert body["model"] in service.catalog.names
+    assert set(body["policy"]) == {"name", "version", "quality_model"}
+    for score in body["scores"]:
+        assert (
+            SCORE_FIELDS | {"eligible"}
+            <= set(score)
+            <= SCORE_FIELDS
+            | {
+                "eligible",
+                "reason",
+                "estimate",
+                "probability",
+            }
+        )
+    with service.log.reader() as reader:
+        assert reader.decision(body["decision_id"]) is not None
+
+
+def test_an_ineligible_candidate_says_why_in_one_string(
+    client: TestClient, service: SelectorService
+) -> None:
+    # a deadline between the fastest and the slowest prior p95 (2 × the expected latency)
+    p95 = sorted(2 * m.expected_latency_ms for m in service.catalog)
+    r = client.post("/v1/route", json={**BODY, "max_latency_ms": (p95[0] + p95[-1]) / 2})
+    assert r.json()["relaxed"] == []
+    scores = r.json()["scores"]
+    reasons = [s["reason"] for s in scores if not s["eligible"]]
+    assert reasons
+    assert all(isinstance(x, str) and "deadline" in x for x in reasons)
+
+
+def test_a_bad_field_is_refused_before_the_service_is_asked(
+    serve: Callable[[Any], TestClient],
+) -> None:
+    class Unreachable:
+        async def route(self, req: RouteInput) -> RouteResult:
+            raise AssertionError("the service was asked")
+
+    r = serve(Unreachable()).post("/v1/route", json={**BODY, "max_cost_usd": -1})
+    assert r.status_code == 422
+    assert r.json()["error"]["fields"][0]["field"] == "max_cost_usd"
+
+
+def test_a_log_that_cannot_write_is_503_with_the_reason(
+    serve: Callable[[Any], TestClient], service: SelectorService
+) -> None:
+    class DiskFull(SelectorService):
+        async def route(self, req: RouteInput) -> RouteResult:
+            raise StoreError("decision log write failed: database or disk is full")
+
+    failing = DiskFull.__new__(DiskFull)
+    failing.__dict__.update(service.__dict__)
+    r = serve(failing).post("/v1/route", json=BODY)
+    assert r.status_code == 503
+    assert "disk is full" in r.json()["error"]["message"]
