@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from selector.cli import cli
 from selector.store import FeedbackEvent
 from selector.wiring import build_service
-from tests.selector.test_online import (
+from tests.selector.online.traffic import (
     CARD,
     DISPUTE,
     metrics,

@@ -19,7 +19,7 @@ from selector.recording import RouteInput
 from selector.retention import prune
 from selector.store import id_prefix
 from selector.wiring import build_service
-from tests.selector.test_online import CARD, DISPUTE, route, run_traffic, send, settings_for
+from tests.selector.online.traffic import CARD, DISPUTE, route, run_traffic, send, settings_for
 
 DAY = 86_400.0
 

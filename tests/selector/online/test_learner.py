@@ -1,83 +1,28 @@
-"""The online layer learning from the real service's decision log."""
+"""The online layer's fold over the real service's decision log."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import time
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pytest
-from prometheus_client import generate_latest
 
-from features.extractor import Conversation
 from models.learners import build
-from selector.config import Settings, load_settings
-from selector.online import OnlineLearner, StateError
+from selector.online import OnlineLearner
+from selector.recording import RouteResult
 from selector.reward import RewardConfig, turn_reward
-from selector.service import RouteInput, RouteResult, SelectorService
-from selector.store import FeedbackEvent
+from selector.service import SelectorService
 from selector.wiring import build_service, state_path
-
-CARD = "my new card has still not arrived"
-DISPUTE = "I was charged twice for the same order and want my money back"
-
-
-def settings_for(folder: Path, **overrides: Any) -> Settings:
-    base: dict[str, Any] = {
-        "db_path": folder / "selector.db",
-        "policy": "bandit-v1",
-        "quality_model": "prior",
-        "seed": 11,
-        "bandit_updates": "inline",
-        "mlflow_tracking_uri": f"sqlite:///{folder}/no-registry.db",
-    }
-    return load_settings(**{**base, **overrides})
-
-
-def route(service: SelectorService, text: str, i: int = 0) -> RouteResult:
-    conv = Conversation(messages=[("user", text)])
-    return asyncio.run(service.route(RouteInput(f"c{i}", conv, max_latency_ms=3000)))
-
-
-def send(service: SelectorService, decision_id: str, **fields: Any) -> None:
-    asyncio.run(service.feedback(FeedbackEvent(decision_id, fields)))
-
-
-def run_traffic(service: SelectorService, n: int, seed: int = 3) -> None:
-    """``n`` turns with call results and outcomes; the card answers of one model fail."""
-    rng = np.random.default_rng(seed)
-
-    async def go() -> None:
-        for i in range(n):
-            text = CARD if rng.random() < 0.5 else DISPUTE
-            conv = Conversation(messages=[("user", f"{text} ({i})")])
-            res = await service.route(RouteInput(f"c{i}", conv, max_latency_ms=3000))
-            model = res.decision.model
-            latency = float(rng.uniform(200, 3500))
-            await service.feedback(
-                FeedbackEvent(res.decision_id, {"latency_ms": latency, "cost_usd": 0.002})
-            )
-            bad = text == CARD and model == service.catalog.enabled_names[0]
-            good = bool(rng.random() < (0.2 if bad else 0.9))
-            await service.feedback(FeedbackEvent(res.decision_id, {"resolved": good}))
-
-    asyncio.run(go())
-
-
-def metrics(service: SelectorService) -> str:
-    return generate_latest(service.metrics.registry).decode()
-
-
-@pytest.fixture
-def service(tmp_path: Path) -> Any:
-    svc = build_service(settings_for(tmp_path))
-    svc.start()
-    yield svc
-    svc.stop()
+from tests.selector.online.traffic import (
+    CARD,
+    DISPUTE,
+    metrics,
+    route,
+    run_traffic,
+    send,
+    settings_for,
+)
 
 
 def test_an_outcome_updates_the_decided_model_by_reward_minus_utility(
@@ -234,88 +179,6 @@ def test_replaying_the_log_reproduces_the_live_state(tmp_path: Path, learner: st
         assert {k: v for k, v in fresh.state().items() if k != "bandit"} == {
             k: v for k, v in saved.items() if k != "bandit"
         }
-
-
-def test_a_restart_restores_the_state_and_reads_what_it_had_not(tmp_path: Path) -> None:
-    settings = settings_for(tmp_path, bandit_save_every_s=3600)
-    svc = build_service(settings)
-    svc.start()
-    run_traffic(svc, 40)
-    svc.stop()  # saves
-    svc = build_service(settings)
-    svc.start()
-    run_traffic(svc, 30, seed=4)  # not saved: the next save is an hour away
-    learned = svc.learner.state()  # type: ignore[union-attr]
-    svc.log.close()  # a crash: the learner never saves again
-
-    again = build_service(settings)
-    again.start()
-    try:
-        assert again.learner is not None
-        assert again.learner.state() == learned
-        assert again.learner.bandit.updates_ == 70
-    finally:
-        again.stop()
-
-
-def test_a_corrupt_or_foreign_state_is_refused_and_the_log_replayed(tmp_path: Path) -> None:
-    settings = settings_for(tmp_path)
-    svc = build_service(settings)
-    svc.start()
-    run_traffic(svc, 20)
-    svc.stop()
-    path = state_path(settings)
-    good = path.read_text()
-    learner = svc.learner
-    assert learner is not None
-    args = (learner.bandit.params, settings.db_path, learner.reward, settings.join_window_s)
-
-    path.write_text(good.replace('"updates":20', '"updates":21'))
-    with pytest.raises(StateError, match="checksum"):
-        OnlineLearner.from_saved(path, *args)
-    other = learner.bandit.params.__class__(gamma=5.0)
-    path.write_text(good)
-    with pytest.raises(StateError, match="another configuration"):
-        OnlineLearner.from_saved(path, other, *args[1:])
-    path.write_text("{")
-    rebuilt = build_service(settings)
-    rebuilt.start()
-    try:
-        assert rebuilt.learner is not None
-        assert rebuilt.learner.bandit.state() == learner.bandit.state()
-    finally:
-        rebuilt.stop()
-
-
-def test_decisions_do_not_wait_for_learning(tmp_path: Path) -> None:
-    svc = build_service(settings_for(tmp_path, bandit_updates="background"))
-    svc.start()
-    try:
-        assert svc.learner is not None
-        run_traffic(svc, 20)
-        deadline = time.monotonic() + 10
-        while svc.learner.bandit.updates_ < 20 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert svc.learner.bandit.updates_ == 20
-        # hold the learner mid-update: routes and feedback are still answered
-        with svc.learner._lock:
-            done = threading.Event()
-
-            def traffic() -> None:
-                run_traffic(svc, 10, seed=9)
-                done.set()
-
-            t = threading.Thread(target=traffic)
-            t.start()
-            assert done.wait(10)
-            t.join()
-            assert svc.learner.bandit.updates_ == 20
-        deadline = time.monotonic() + 10
-        while svc.learner.bandit.updates_ < 30 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert svc.learner.bandit.updates_ == 30
-    finally:
-        svc.stop()
 
 
 def test_the_bandit_moves_traffic_off_a_model_failing_one_group(tmp_path: Path) -> None:

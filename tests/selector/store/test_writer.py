@@ -1,8 +1,8 @@
+"""The decision log's writes: stored before the answer, deduplicated, group-committed."""
+
 from __future__ import annotations
 
-import sqlite3
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -10,48 +10,7 @@ import pytest
 
 from core.errors import ConflictError, NotFoundError, StoreError
 from selector.store import DecisionLog, DecisionRecord, FeedbackEvent, LoggedRequest
-
-
-def record(did: str, ts: float = 1_000.0, model: str = "gpt-5") -> DecisionRecord:
-    return DecisionRecord(
-        decision_id=did,
-        ts=ts,
-        conversation_id="c",
-        policy="utility-v0",
-        policy_version="0.1",
-        model=model,
-        propensity=1.0,
-        fallbacks=["gpt-5-mini"],
-        relaxed=[],
-        request=LoggedRequest(turns=3),
-        features={"request": [1.0], "candidates": [model], "candidate_rows": [[0.0]]},
-        scores=[{"model": model}],
-        text="hello",
-    )
-
-
-class Clock:
-    t = 1_000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def log(tmp_path: Path, clock: Clock) -> Iterator[DecisionLog]:
-    store = DecisionLog(tmp_path / "d.db", join_window_s=60.0, clock=clock)
-    store.start()
-    yield store
-    store.close()
-
-
-def fb(log: DecisionLog, did: str, **fields: object):  # type: ignore[no-untyped-def]
-    return log.submit_feedback(FeedbackEvent(did, dict(fields))).result(timeout=5)
+from tests.selector.store.build import Clock, fb, record
 
 
 def test_decisions_and_feedback_are_stored(log: DecisionLog) -> None:
@@ -216,46 +175,3 @@ def test_the_wal_file_starts_over_under_sustained_writes(tmp_path: Path) -> None
     assert db_end > 1.5 * db_mid  # the writes went on at a steady pace
     assert wal_end < 1.25 * wal_mid  # and the WAL file did not grow with them
     assert not wal.exists()  # removed at a clean close
-
-
-LEGACY = Path(__file__).resolve().parents[1] / "data" / "selector-v1.db"
-
-
-def test_a_log_written_by_the_previous_build_opens_and_replays(tmp_path: Path) -> None:
-    """``tests/data/selector-v1.db`` was written by the build before the store package
-    (30 decisions of bandit-v1, each with a call result, 22 with an outcome; its online
-    state beside it): it opens at schema version 1, its rows read back typed, and a
-    replay gives exactly the state that build saved."""
-    import json
-    import shutil
-
-    from selector.config import load_settings
-    from selector.wiring import new_learner
-
-    db = tmp_path / "selector.db"
-    shutil.copy(LEGACY, db)
-    log = DecisionLog(db)
-    assert log.schema_found == 1
-    assert log.counts() == {"decisions": 30, "feedback": 52, "outcomes": 22}
-    with log.reader() as reader:
-        joined = list(reader.joined())
-        first = reader.decision(joined[0]["decision_id"])
-    assert len(joined) == 30
-    assert first is not None
-    assert first.request.scored
-    assert first.request.deadline_ms == 3000
-    settings = load_settings(db_path=db, policy="bandit-v1", quality_model="prior")
-    learner = new_learner(settings)
-    learner.catch_up()
-    saved = json.loads(LEGACY.with_name(LEGACY.name + ".bandit.json").read_text())["state"]
-    assert learner.counts["learned"] == 22
-    assert learner.state() == saved
-
-
-def test_a_log_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
-    db = tmp_path / "selector.db"
-    DecisionLog(db)
-    with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
-    with pytest.raises(StoreError, match="schema version 99, written by a newer build"):
-        DecisionLog(db)

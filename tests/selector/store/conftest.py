@@ -1,0 +1,24 @@
+"""A decision log on a temporary file, with a clock the test moves."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from selector.store import DecisionLog
+from tests.selector.store.build import Clock
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def log(tmp_path: Path, clock: Clock) -> Iterator[DecisionLog]:
+    store = DecisionLog(tmp_path / "d.db", join_window_s=60.0, clock=clock)
+    store.start()
+    yield store
+    store.close()
