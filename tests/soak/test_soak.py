@@ -58,71 +58,80 @@ def gauge(metrics: str, name: str) -> float:
     return float(found.group(1))
 
 
+class Load:
+    """What the soak sent and what the server acknowledged."""
+
+    def __init__(self, c: httpx.AsyncClient, pid: int, db: Path) -> None:
+        self.c, self.pid, self.db = c, pid, db
+        self.codes: Counter[str] = Counter()
+        self.acked_decisions: set[str] = set()
+        self.acked_events: set[tuple[str, str]] = set()
+        self.samples: list[dict[str, float]] = []
+
+    async def conversation(self, i: int, resend: bool, bad: bool, outcome: bool) -> None:
+        c, codes = self.c, self.codes
+        if bad:
+            r = await c.post(
+                "/v1/route",
+                content=b'{"conversation_id": "x", "messages": [',
+                headers={"Content-Type": "application/json"},
+            )
+            codes[f"bad {r.status_code}"] += 1
+            return
+        body = {
+            "conversation_id": f"soak-{i}",
+            "messages": [{"role": "user", "content": MESSAGES[i % len(MESSAGES)]}],
+        }
+        r = await c.post("/v1/route", json=body)
+        codes[f"route {r.status_code}"] += 1
+        if r.status_code != 200:
+            return
+        did = r.json()["decision_id"]
+        self.acked_decisions.add(did)
+        events = [{"latency_ms": 300.0 + i % 2000, "completion_tokens": 200}]
+        if outcome:
+            events.append({"resolved": i % 5 != 0})
+        for ev in events * (2 if resend else 1):
+            f = await c.post("/v1/feedback", json={"decision_id": did, **ev})
+            codes[f"feedback {f.status_code}"] += 1
+            if f.status_code == 202:
+                self.acked_events.add((did, json.dumps(ev, sort_keys=True)))
+                codes["duplicate"] += bool(f.json().get("duplicate"))
+
+    async def sample(self, t: float) -> None:
+        m = (await self.c.get("/metrics")).text
+        wal = self.db.with_name(self.db.name + "-wal")
+        self.samples.append(
+            {
+                "t": t,
+                "rss_mb": rss_mb(self.pid),
+                "waiting": waiting(self.db),
+                "updates": gauge(m, "selector_online_updates"),
+                "lag_events": gauge(m, "selector_online_lag_events"),
+                "wal_mb": wal.stat().st_size / 2**20 if wal.exists() else 0.0,
+            }
+        )
+
+
 async def drive(url: str, pid: int, db: Path) -> dict[str, Any]:
     """Open-loop load: a decision every 1/RATE s, whatever the answers' speed; each gets
     a call result, 70 % an outcome, 2 % a resent event, 1 % a malformed request."""
     rng = random.Random(0)
-    codes: Counter[str] = Counter()
-    acked_decisions: set[str] = set()
-    acked_events: set[tuple[str, str]] = set()
-    samples: list[dict[str, float]] = []
     tasks: set[asyncio.Task[None]] = set()
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(base_url=url, timeout=30.0, limits=limits) as c:
-
-        async def conversation(i: int, resend: bool, bad: bool, outcome: bool) -> None:
-            if bad:
-                r = await c.post(
-                    "/v1/route",
-                    content=b'{"conversation_id": "x", "messages": [',
-                    headers={"Content-Type": "application/json"},
-                )
-                codes[f"bad {r.status_code}"] += 1
-                return
-            body = {
-                "conversation_id": f"soak-{i}",
-                "messages": [{"role": "user", "content": MESSAGES[i % len(MESSAGES)]}],
-            }
-            r = await c.post("/v1/route", json=body)
-            codes[f"route {r.status_code}"] += 1
-            if r.status_code != 200:
-                return
-            did = r.json()["decision_id"]
-            acked_decisions.add(did)
-            events = [{"latency_ms": 300.0 + i % 2000, "completion_tokens": 200}]
-            if outcome:
-                events.append({"resolved": i % 5 != 0})
-            for ev in events * (2 if resend else 1):
-                f = await c.post("/v1/feedback", json={"decision_id": did, **ev})
-                codes[f"feedback {f.status_code}"] += 1
-                if f.status_code == 202:
-                    acked_events.add((did, json.dumps(ev, sort_keys=True)))
-                    codes["duplicate"] += bool(f.json().get("duplicate"))
-
-        async def sample(t: float) -> None:
-            m = (await c.get("/metrics")).text
-            wal = db.with_name(db.name + "-wal")
-            samples.append(
-                {
-                    "t": t,
-                    "rss_mb": rss_mb(pid),
-                    "waiting": waiting(db),
-                    "updates": gauge(m, "selector_online_updates"),
-                    "lag_events": gauge(m, "selector_online_lag_events"),
-                    "wal_mb": wal.stat().st_size / 2**20 if wal.exists() else 0.0,
-                }
-            )
-
+        load = Load(c, pid, db)
         start = time.monotonic()
         i, next_sample = 0, 0.0
         while (now := time.monotonic() - start) < SECONDS:
             if now >= next_sample:
-                await sample(now)
+                await load.sample(now)
                 next_sample += 10.0
-            due = int(now * RATE)
-            while i < due:
+            while i < int(now * RATE):
                 t = asyncio.create_task(
-                    conversation(i, rng.random() < 0.02, rng.random() < 0.01, rng.random() < 0.7)
+                    load.conversation(
+                        i, rng.random() < 0.02, rng.random() < 0.01, rng.random() < 0.7
+                    )
                 )
                 tasks.add(t)
                 t.add_done_callback(tasks.discard)
@@ -130,14 +139,14 @@ async def drive(url: str, pid: int, db: Path) -> dict[str, Any]:
             await asyncio.sleep(0.005)
         await asyncio.gather(*tasks)
         await asyncio.sleep(2.0)  # the learner's next round
-        await sample(time.monotonic() - start)
+        await load.sample(time.monotonic() - start)
     return {
         "sent": i,
         "seconds": SECONDS,
-        "codes": dict(codes),
-        "acked_decisions": acked_decisions,
-        "acked_events": acked_events,
-        "samples": samples,
+        "codes": dict(load.codes),
+        "acked_decisions": load.acked_decisions,
+        "acked_events": load.acked_events,
+        "samples": load.samples,
     }
 
 

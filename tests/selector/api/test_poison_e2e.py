@@ -43,6 +43,23 @@ def gauge(c: httpx.Client, name: str) -> float:
     return float(found[1])
 
 
+def assert_poison_refused(c: httpx.Client, did: str) -> None:
+    """Every absurd or non-finite number is a 422 naming its field."""
+    for fields in (
+        {"cost_usd": 1e308},
+        {"latency_ms": 1e308},
+        {"cost_usd": 1e4 + 1},
+        {"latency_ms": -1.0},
+        {"reward": 2.0},
+    ):
+        r = c.post("/v1/feedback", json={"decision_id": did, **fields})
+        assert r.status_code == 422, (fields, r.text)
+        assert [f["field"] for f in r.json()["error"]["fields"]] == list(fields)
+    raw = b'{"decision_id": "%s", "cost_usd": Infinity}' % did.encode()
+    r = c.post("/v1/feedback", content=raw, headers={"Content-Type": "application/json"})
+    assert r.status_code == 422
+
+
 def test_poison_is_refused_and_a_poisoned_log_is_survived(
     make_server: Callable[..., Server], tmp_path: Path
 ) -> None:
@@ -55,19 +72,7 @@ def test_poison_is_refused_and_a_poisoned_log_is_survived(
             c.post("/v1/route", json={**ROUTE, "conversation_id": f"v{i}"}).json()["decision_id"]
             for i in range(3)
         ]
-        for fields in (
-            {"cost_usd": 1e308},
-            {"latency_ms": 1e308},
-            {"cost_usd": 1e4 + 1},
-            {"latency_ms": -1.0},
-            {"reward": 2.0},
-        ):
-            r = c.post("/v1/feedback", json={"decision_id": victims[0], **fields})
-            assert r.status_code == 422, (fields, r.text)
-            assert [f["field"] for f in r.json()["error"]["fields"]] == list(fields)
-        raw = b'{"decision_id": "%s", "cost_usd": Infinity}' % victims[0].encode()
-        r = c.post("/v1/feedback", content=raw, headers={"Content-Type": "application/json"})
-        assert r.status_code == 422
+        assert_poison_refused(c, victims[0])
     first.kill9()
 
     # what no request could send, written while the service is down

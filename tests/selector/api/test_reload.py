@@ -45,6 +45,35 @@ def serving(c: httpx.Client) -> str:
     return str(body["quality_model"]["serving"])
 
 
+def reload_under_load(
+    c: httpx.Client, clients: int = 8
+) -> tuple[httpx.Response, list[tuple[int, str, object]]]:
+    """The reload's response, and every answer routed by ``clients`` threads meanwhile."""
+    answers: list[tuple[int, str, object]] = []
+    stop = threading.Event()
+
+    def load(k: int) -> None:
+        i = 0
+        while not stop.is_set() or i < 20:
+            r = c.post("/v1/route", json={**ROUTE, "conversation_id": f"c-{k}-{i}"})
+            answers.append(
+                (r.status_code, *decision_of(r.json()))
+                if r.status_code == 200
+                else (r.status_code, r.text, None)
+            )
+            i += 1
+
+    with ThreadPoolExecutor(clients) as pool:
+        running = [pool.submit(load, k) for k in range(clients)]
+        time.sleep(0.5)
+        reloaded = c.post("/v1/admin/reload", headers=ADMIN)
+        time.sleep(0.5)
+        stop.set()
+        for f in running:
+            f.result()
+    return reloaded, answers
+
+
 def test_champion_is_served_and_reloaded(
     tmp_path: Path, make_server: Callable[..., Server]
 ) -> None:
@@ -67,28 +96,7 @@ def test_champion_is_served_and_reloaded(
         # under load from eight clients, the reload fails no request, and every answer
         # is wholly one version's: its scores are those that version gives alone
         v1 = decision_of(c.post("/v1/route", json=ROUTE).json())
-        answers: list[tuple[int, str, object]] = []
-        stop = threading.Event()
-
-        def load(k: int) -> None:
-            i = 0
-            while not stop.is_set() or i < 20:
-                r = c.post("/v1/route", json={**ROUTE, "conversation_id": f"c-{k}-{i}"})
-                answers.append(
-                    (r.status_code, *decision_of(r.json()))
-                    if r.status_code == 200
-                    else (r.status_code, r.text, None)
-                )
-                i += 1
-
-        with ThreadPoolExecutor(8) as pool:
-            clients = [pool.submit(load, k) for k in range(8)]
-            time.sleep(0.5)
-            reloaded = c.post("/v1/admin/reload", headers=ADMIN)
-            time.sleep(0.5)
-            stop.set()
-            for f in clients:
-                f.result()
+        reloaded, answers = reload_under_load(c)
         assert reloaded.status_code == 200, reloaded.text
         assert reloaded.json()["quality_model"]["serving"] == f"{NAME}/v2"
         v2 = decision_of(c.post("/v1/route", json=ROUTE).json())
