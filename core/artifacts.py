@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,9 @@ def write_manifest(folder: Path, files: list[str], meta: dict[str, Any] | None =
     return out
 
 
-def verify_manifest(folder: Path) -> dict[str, Any]:
-    """Check every file listed in ``folder/MANIFEST.json``; return the manifest's ``meta``."""
+def verify_manifest(folder: Path, required: Iterable[str] = ()) -> dict[str, Any]:
+    """Check every file listed in ``folder/MANIFEST.json``, and that each of ``required``
+    (the files the loader will read) is listed; return the manifest's ``meta``."""
     path = folder / MANIFEST
     try:
         body = json.loads(path.read_text(encoding="utf-8"))
@@ -49,7 +51,15 @@ def verify_manifest(folder: Path) -> dict[str, Any]:
         raise ArtifactError(f"{path} is missing: {folder} is not a model artifact") from exc
     except (ValueError, KeyError, TypeError) as exc:
         raise ArtifactError(f"{path} is not a valid manifest: {exc}") from exc
+    unlisted = sorted(set(required) - set(files))
+    if unlisted:
+        raise ArtifactError(
+            f"{path} does not list {', '.join(unlisted)}: the file is unchecked, so it is not "
+            "read; rebuild the artifact"
+        )
     for name, expected in files.items():
+        if Path(name).name != name:
+            raise ArtifactError(f"{path} lists {name!r}, outside {folder}: rebuild the artifact")
         f = folder / name
         if not f.is_file():
             raise ArtifactError(f"{f} is listed in {MANIFEST} but missing; rebuild the artifact")

@@ -116,7 +116,7 @@ class IntentClassifier:
     def load(cls, folder: Path | None = None) -> IntentClassifier:
         """Load and checksum-verify an artifact folder (default: the built-in classifier)."""
         folder = folder or DEFAULT_INTENT_DIR
-        meta = verify_manifest(folder)
+        meta = verify_manifest(folder, [ARRAYS_FILE])
         try:
             with np.load(folder / ARRAYS_FILE, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}

@@ -104,7 +104,10 @@ def read(folder: Path) -> dict[str, Any]:
     """The constructor arguments of the model saved in ``folder``, after checking every
     file against the manifest."""
     folder = Path(folder)
-    verify_manifest(folder)
+    files = [BOOSTER, _ARRAYS, _SPEC]
+    if (folder / _COMPLETION).exists():
+        files.append(_COMPLETION)
+    verify_manifest(folder, files)
     spec = _spec(folder)
     try:
         with np.load(folder / _ARRAYS, allow_pickle=False) as z:
