@@ -28,6 +28,7 @@ __all__ = [
     "OTHER",
     "IntentClassifier",
     "IntentTaxonomy",
+    "char_wb_ngrams",
     "normalize_intent",
     "word_ngrams",
 ]

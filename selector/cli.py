@@ -17,7 +17,7 @@ from core.errors import ConfigError, SelectorError
 from selector.cli_options import Progress, db_option, log_settings
 from selector.config import load_settings
 
-__all__ = ["main"]
+__all__ = ["cli", "main"]
 
 
 COMMAND_GROUP = "model_selector.commands"

@@ -24,7 +24,7 @@ from core.limits import (
     WINDOW_S_MAX,
 )
 
-__all__ = ["AUTH_EXEMPTABLE", "Settings", "get_settings", "load_settings"]
+__all__ = ["AUTH_EXEMPTABLE", "PACKAGE_DIR", "Settings", "get_settings", "load_settings"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 #: endpoints an operator may open to callers without the API token (SELECTOR_AUTH_EXEMPT)

@@ -157,6 +157,14 @@ def _call_chain(
     return _Served(served, elapsed_ms, cost, completion, attempts, errors)
 
 
+def _settle(state: dict[str, Any], served: _Served, k: int, late: bool) -> None:
+    """Add a turn's cost and wait to its conversation's running totals."""
+    state["cost"] += served.cost
+    state["late"] += int(late)
+    state["wait_s"] += served.elapsed_ms / 1000.0
+    state["turns"] = k
+
+
 def _conversation_rows(
     conversations: Sequence[Conversation], state: dict[int, dict[str, Any]], r: Any
 ) -> list[dict[str, Any]]:
@@ -223,10 +231,7 @@ def replay(
         )
         late = served.elapsed_ms > gw.deadline_ms
         state = conv_state[c.index]
-        state["cost"] += served.cost
-        state["late"] += int(late)
-        state["wait_s"] += served.elapsed_ms / 1000.0
-        state["turns"] = k
+        _settle(state, served, k, late)
         end = t + served.elapsed_ms / 1000.0
         last = k >= c.user_turns
         wait = float(c.think_s[k - 1]) if good and not last else sc.conversation.outcome_delay_s

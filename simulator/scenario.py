@@ -21,6 +21,7 @@ from core.errors import ConfigError
 __all__ = [
     "BUILTIN",
     "GROUPS",
+    "Event",
     "Scenario",
     "load_scenario",
 ]

@@ -29,8 +29,10 @@ from features.intents import ARRAYS_FILE, OTHER, IntentClassifier, normalize_int
 
 __all__ = [
     "IntentCorpus",
+    "choose_threshold",
     "evaluate",
     "export_classifier",
+    "fit_text_classifier",
     "load_corpus",
     "train_and_export",
     "train_classifier",

@@ -153,6 +153,58 @@ class QualityModel:
         train_all = self._dataset(x, target, weight, masked, everything)
         return lgb.train(params, train_all, num_boost_round=self.best_rounds_)
 
+    def _stage1(
+        self,
+        texts: list[str],
+        icodes: np.ndarray,
+        base: np.ndarray,
+        y: np.ndarray,
+        w: np.ndarray,
+        progress: Callable[[str], None],
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The text scorers: out-of-fold scores of the training requests, coefficients and
+        intercepts (zeros without text scores)."""
+        stage1 = text_matrix(texts, icodes, base, len(self.intents_))
+        self.vectorizer_ = stage1.vectorizer
+        self.shape_mean_, self.shape_std_ = stage1.shape_mean, stage1.shape_std
+        if not self.use_text_scores:
+            coef = np.zeros((len(self.models_), stage1.x.shape[1]))
+            return np.zeros_like(y), coef, np.zeros(len(y.T))
+        return out_of_fold_scores(
+            stage1.x, y, w, self.text_c, self.inner_folds, self.seed, progress
+        )
+
+    def _predictor(
+        self,
+        coef: np.ndarray,
+        intercept: np.ndarray,
+        booster: Any,
+        completion: str | None,
+        meta: dict[str, Any] | None,
+    ) -> QualityPredictor:
+        vocab = {} if self.vectorizer_ is None else self.vectorizer_.vocabulary_
+        return QualityPredictor(
+            self.models_,
+            self.intents_,
+            {str(t): int(i) for t, i in vocab.items()},
+            np.zeros(0) if self.vectorizer_ is None else self.vectorizer_.idf_,
+            coef,
+            intercept,
+            self.shape_mean_,
+            self.shape_std_,
+            booster.model_to_string(),
+            self.calibration_,
+            self.use_text_scores,
+            {
+                **(meta or {}),
+                "params": self.get_params(),
+                "best_rounds": self.best_rounds_,
+                "calibration_check_brier_gain": self.calibration_check_,
+                "completion_rounds": self.completion_rounds_,
+            },
+            completion,
+        )
+
     # -- public ------------------------------------------------------------------------
     def fit(
         self,
@@ -175,18 +227,7 @@ class QualityModel:
             [index.get(i, -1) for i in requests["intent"].fillna("").astype(str)], dtype=np.int64
         )
         base = shape_matrix(texts)
-        stage1 = text_matrix(texts, icodes, base, len(self.intents_))
-        self.vectorizer_, self.shape_mean_, self.shape_std_ = (
-            stage1.vectorizer,
-            stage1.shape_mean,
-            stage1.shape_std,
-        )
-        oof = np.zeros_like(y)
-        coef, intercept = np.zeros((len(self.models_), stage1.x.shape[1])), np.zeros(len(y.T))
-        if self.use_text_scores:
-            oof, coef, intercept = out_of_fold_scores(
-                stage1.x, y, w, self.text_c, self.inner_folds, self.seed, progress
-            )
+        oof, coef, intercept = self._stage1(texts, icodes, base, y, w, progress)
 
         # one row per outcome known (all request × model pairs for benchmarks, the chosen
         # model's for logged decisions), request-major
@@ -206,28 +247,7 @@ class QualityModel:
         completion, self.completion_rounds_ = fit_lengths(
             x, tokens, held[req_idx], self.seed, self.max_boost_round, self.early_stopping
         )
-        vocab = {} if self.vectorizer_ is None else self.vectorizer_.vocabulary_
-        self.predictor_ = QualityPredictor(
-            self.models_,
-            self.intents_,
-            {str(t): int(i) for t, i in vocab.items()},
-            np.zeros(0) if self.vectorizer_ is None else self.vectorizer_.idf_,
-            coef,
-            intercept,
-            self.shape_mean_,
-            self.shape_std_,
-            booster.model_to_string(),
-            self.calibration_,
-            self.use_text_scores,
-            {
-                **(meta or {}),
-                "params": self.get_params(),
-                "best_rounds": self.best_rounds_,
-                "calibration_check_brier_gain": self.calibration_check_,
-                "completion_rounds": self.completion_rounds_,
-            },
-            completion,
-        )
+        self.predictor_ = self._predictor(coef, intercept, booster, completion, meta)
         return self
 
     def _fitted(self) -> QualityPredictor:

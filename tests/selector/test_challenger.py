@@ -16,7 +16,8 @@ from prometheus_client import generate_latest
 from features.extractor import Conversation
 from selector.cli import cli
 from selector.config import Settings, load_settings
-from selector.service import RouteInput, SelectorService
+from selector.recording import RouteInput
+from selector.service import SelectorService
 from selector.store import FeedbackEvent
 from selector.wiring import build_service
 from training.logged_decisions import load_logged
