@@ -67,7 +67,7 @@ class CandidateInfo:
     completion_tokens: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built on every request (see selector.store.records)
 class Conversation:
     """The parts of a route request the features are made of (not the wire schema)."""
 

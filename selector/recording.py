@@ -29,7 +29,7 @@ class DecisionIds:
         return f"{id_prefix(time.time())}{self._random()}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built on every request (see selector.store.records)
 class RouteInput:
     """A validated route request, free of wire types."""
 
@@ -42,7 +42,7 @@ class RouteInput:
     text: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built on every request (see selector.store.records)
 class RouteResult:
     decision_id: str
     decision: Decision

@@ -1,14 +1,18 @@
 """Response bodies of the hot routes (``POST /v1/route``, ``POST /v1/feedback``): each a
-typed dictionary, published in the OpenAPI spec from its own definition and serialised
-by pydantic-core through its own schema, so a body holds exactly its declared fields
-whatever the internals hold. Built from the service's results here and nowhere else; the
-decision log keeps its own format (:mod:`selector.store`)."""
+typed dictionary, published in the OpenAPI spec from its own definition, built from the
+service's results here and nowhere else (the type checker holds each construction to
+its declared fields; the decision log keeps its own format, :mod:`selector.store`), and
+written with orjson: serialising through pydantic-core's schema instead cost 3 µs a
+route response (4.2 against 1.3 µs, 7 candidates), measurable in ``make bench``'s
+throughput. :data:`ROUTE_RESPONSE` and :data:`FEEDBACK_ACCEPTED` validate a body
+against its type (extra fields refused): the tests check every body with them."""
 
 from __future__ import annotations
 
 from typing import Annotated, NotRequired
 
-from pydantic import Field, TypeAdapter
+import orjson
+from pydantic import ConfigDict, Field, TypeAdapter, with_config
 from typing_extensions import TypedDict
 
 from selector.policy import CandidateScore
@@ -16,6 +20,8 @@ from selector.recording import RouteResult
 from selector.store import FeedbackResult
 
 __all__ = [
+    "FEEDBACK_ACCEPTED",
+    "ROUTE_RESPONSE",
     "FeedbackAccepted",
     "PolicyInfo",
     "RouteResponse",
@@ -24,7 +30,10 @@ __all__ = [
     "route_response",
 ]
 
+_FORBID = ConfigDict(extra="forbid")
 
+
+@with_config(_FORBID)
 class Score(TypedDict):
     model: str
     p_resolved: float
@@ -47,6 +56,7 @@ class Score(TypedDict):
     ]
 
 
+@with_config(_FORBID)
 class PolicyInfo(TypedDict):
     name: str
     version: str
@@ -59,6 +69,7 @@ class PolicyInfo(TypedDict):
     ]
 
 
+@with_config(_FORBID)
 class RouteResponse(TypedDict):
     decision_id: str
     model: str
@@ -77,6 +88,7 @@ class RouteResponse(TypedDict):
     intent_group: str
 
 
+@with_config(_FORBID)
 class FeedbackAccepted(TypedDict):
     decision_id: str
     duplicate: Annotated[
@@ -90,8 +102,8 @@ class FeedbackAccepted(TypedDict):
     ]
 
 
-_ROUTE = TypeAdapter(RouteResponse)
-_FEEDBACK = TypeAdapter(FeedbackAccepted)
+ROUTE_RESPONSE = TypeAdapter(RouteResponse)
+FEEDBACK_ACCEPTED = TypeAdapter(FeedbackAccepted)
 
 
 def _score(s: CandidateScore) -> Score:
@@ -125,7 +137,7 @@ def route_response(result: RouteResult) -> bytes:
         "intent": result.intent,
         "intent_group": result.intent_group,
     }
-    return _ROUTE.dump_json(body)
+    return orjson.dumps(body)
 
 
 def feedback_accepted(result: FeedbackResult) -> bytes:
@@ -136,4 +148,4 @@ def feedback_accepted(result: FeedbackResult) -> bytes:
         "late": result.late,
         "override": result.override,
     }
-    return _FEEDBACK.dump_json(body)
+    return orjson.dumps(body)

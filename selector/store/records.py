@@ -4,6 +4,11 @@ and training.
 
 The logged request's weights (``LoggedRequest``) keep their historical JSON keys
 (``lambda``, ``latency_weight_per_s``, ``deadline_ms``); only this module names them.
+
+The records built on every request (a decision, its request, a feedback event and its
+result) are plain slotted dataclasses, not frozen ones: a frozen dataclass of 13 fields
+takes 1.4 µs to build against 0.26 µs (each field goes through ``object.__setattr__``),
+a cost the route's hot path measured. Nothing changes a record once built.
 """
 
 from __future__ import annotations
@@ -91,7 +96,7 @@ def id_prefix(ts: float) -> str:
     return f"{int(ts * 1000):012x}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LoggedRequest:
     """A decision's request as logged: what the gateway sent, and the weights the
     decision's utilities were computed with (for its reward: :mod:`selector.reward`).
@@ -163,7 +168,7 @@ class LoggedRequest:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OtherDecision:
     """The decision of the policy that was not served, on the same request."""
 
@@ -174,7 +179,7 @@ class OtherDecision:
     probabilities: dict[str, float]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DecisionRecord:
     """One decision as the service writes it."""
 
@@ -212,7 +217,7 @@ class LoggedDecision:
         return next((s for s in self.scores if s.get("model") == self.model), None)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FeedbackEvent:
     """One feedback request's fields, for one decision."""
 
@@ -230,7 +235,7 @@ class FeedbackEvent:
         return "resolved" in self.fields or "reward" in self.fields
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FeedbackResult:
     """What storing a feedback event found."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.testclient import TestClient
 
+from selector.api.bodies import FEEDBACK_ACCEPTED
 from selector.service import SelectorService
 
 ROUTE = {"conversation_id": "c-1", "turns": 3}
@@ -16,7 +17,7 @@ def test_feedback_is_accepted_then_recognised_as_a_duplicate(
     first = client.post("/v1/feedback", json={"decision_id": did, "latency_ms": 900.0})
     again = client.post("/v1/feedback", json={"decision_id": did, "latency_ms": 900.0})
     assert first.status_code == again.status_code == 202
-    assert first.json() == {
+    assert FEEDBACK_ACCEPTED.validate_json(first.content) == {
         "decision_id": did,
         "duplicate": False,
         "late": False,

@@ -8,14 +8,15 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from core.errors import StoreError
+from selector.api.bodies import ROUTE_RESPONSE
 from selector.recording import RouteInput, RouteResult
 from selector.service import SelectorService
+from selector.wiring import build_service
 
 BODY = {
     "conversation_id": "c-1",
     "messages": [{"role": "user", "content": "I was charged twice for my order"}],
 }
-SCORE_FIELDS = {"model", "p_resolved", "expected_cost_usd", "expected_latency_ms", "utility"}
 
 
 def test_the_answer_is_the_stored_decision_with_exactly_the_contract_fields(
@@ -23,32 +24,8 @@ def test_the_answer_is_the_stored_decision_with_exactly_the_contract_fields(
 ) -> None:
     r = client.post("/v1/route", json=BODY)
     assert r.status_code == 200, r.text
-    body = r.json()
-    assert set(body) == {
-        "decision_id",
-        "model",
-        "fallbacks",
-        "propensity",
-        "policy",
-        "scores",
-        "relaxed",
-        "intent",
-        "intent_group",
-    }
+    body = ROUTE_RESPONSE.validate_json(r.content)  # exactly the declared fields
     assert body["model"] in service.catalog.names
-    assert set(body["policy"]) == {"name", "version", "quality_model"}
-    for score in body["scores"]:
-        assert (
-            SCORE_FIELDS | {"eligible"}
-            <= set(score)
-            <= SCORE_FIELDS
-            | {
-                "eligible",
-                "reason",
-                "estimate",
-                "probability",
-            }
-        )
     with service.log.reader() as reader:
         assert reader.decision(body["decision_id"]) is not None
 
@@ -59,8 +36,9 @@ def test_an_ineligible_candidate_says_why_in_one_string(
     # a deadline between the fastest and the slowest prior p95 (2 × the expected latency)
     p95 = sorted(2 * m.expected_latency_ms for m in service.catalog)
     r = client.post("/v1/route", json={**BODY, "max_latency_ms": (p95[0] + p95[-1]) / 2})
-    assert r.json()["relaxed"] == []
-    scores = r.json()["scores"]
+    body = ROUTE_RESPONSE.validate_json(r.content)
+    assert body["relaxed"] == []
+    scores = body["scores"]
     reasons = [s["reason"] for s in scores if not s["eligible"]]
     assert reasons
     assert all(isinstance(x, str) and "deadline" in x for x in reasons)
@@ -90,3 +68,17 @@ def test_a_log_that_cannot_write_is_503_with_the_reason(
     r = serve(failing).post("/v1/route", json=BODY)
     assert r.status_code == 503
     assert "disk is full" in r.json()["error"]["message"]
+
+
+def test_an_online_policy_s_scores_carry_their_probabilities(
+    serve: Callable[[Any], TestClient], settings: Any
+) -> None:
+    online = build_service(settings.model_copy(update={"policy": "bandit-v1"}))
+    online.start()
+    try:
+        body = ROUTE_RESPONSE.validate_json(serve(online).post("/v1/route", json=BODY).content)
+    finally:
+        online.stop()
+    probabilities = [s["probability"] for s in body["scores"] if s["eligible"]]
+    assert abs(sum(probabilities) - 1.0) < 1e-9
+    assert all("estimate" in s for s in body["scores"] if "probability" in s)
