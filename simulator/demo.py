@@ -33,6 +33,8 @@ from simulator.report import write_report
 from simulator.routers import FixedRouter, OracleRouter, RulesRouter, ServiceRouter
 from simulator.scenario import Scenario
 from simulator.world import Load, World, load_corpus
+from training.promotion import promote
+from training.train import train
 
 __all__ = [
     "Bars",
@@ -133,9 +135,6 @@ def prepare(
     timings: dict[str, float] | None = None,
 ) -> Prepared:
     """Steps 1 and 2 of the module docstring, under ``out`` (stale results removed)."""
-    from training.promotion import promote
-    from training.train import train
-
     timings = {} if timings is None else timings
     _clear(out)
     settings = _settings(scenario, out, catalog_path)

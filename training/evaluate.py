@@ -19,7 +19,7 @@ import pandas as pd
 from models.quality import QualityModel, brier_score, calibration_error
 from training.counterfactual import compare_many
 from training.data import STRONG, WEAK, RoutingData
-from training.metrics import apgr, cpt
+from training.metrics import apgr, cpt, pgr_curve
 
 __all__ = [
     "Evaluation",
@@ -199,8 +199,6 @@ def _two_models(data: RoutingData, p: np.ndarray, ev: Evaluation, seed: int) -> 
 def _curve(
     score: np.ndarray, weak: np.ndarray, strong: np.ndarray
 ) -> tuple[list[float], list[float]]:
-    from training.metrics import pgr_curve
-
     share, pgr = pgr_curve(score, weak, strong)
     step = max(1, len(share) // 200)
     return share[::step].tolist(), pgr[::step].tolist()

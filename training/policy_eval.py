@@ -14,12 +14,14 @@ the model, intent group, turn count and prompt length.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from core.errors import ConfigError
+from models.registry import client, experiment_id
 from selector.policy import Policy
 from training.logged_decisions import LoggedDecisions
 from training.ope import cross_fit, estimate_all
@@ -139,8 +141,6 @@ def evaluate_policy(
 
 def log_to_mlflow(result: dict[str, Any], params: dict[str, Any], tracking_uri: str) -> str:
     """Record an evaluation as a run of the ``model-selector-ope`` experiment; its id."""
-    from models.registry import client, experiment_id
-
     c = client(tracking_uri)
     run = c.create_run(experiment_id(c, tracking_uri, EXPERIMENT), tags={"job": "ope"})
     rid = str(run.info.run_id)
@@ -160,10 +160,6 @@ def log_to_mlflow(result: dict[str, Any], params: dict[str, Any], tracking_uri: 
 
 def log_comparison(found: dict[str, dict[str, Any]], log: str, tracking_uri: str) -> str:
     """Record a comparison as a run of the ``model-selector-ope`` experiment; its id."""
-    import re
-
-    from models.registry import client, experiment_id
-
     c = client(tracking_uri)
     run = c.create_run(experiment_id(c, tracking_uri, EXPERIMENT), tags={"job": "compare"})
     rid = str(run.info.run_id)
