@@ -5,12 +5,14 @@ rows of them. Training and serving build their rows here, so they cannot drift."
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from features.text import TEXT_FEATURES, text_features
+
+if TYPE_CHECKING:  # pandas is not imported by serving: it costs 50 MB and 0.2 s
+    import pandas as pd
 
 __all__ = [
     "CATEGORICAL",

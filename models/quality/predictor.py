@@ -7,10 +7,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from core.errors import ArtifactError
 from features.extractor import C, FeatureVector, R
@@ -19,6 +18,9 @@ from features.text import TEXT_FEATURES, text_features
 from models.quality import persistence
 from models.quality.calibration import apply_platt, sigmoid
 from models.quality.layout import FEATURE_NAMES, NGRAM_RANGE, X, clip, shape_matrix, stage2_matrix
+
+if TYPE_CHECKING:  # pandas is not imported by serving: it costs 50 MB and 0.2 s
+    import pandas as pd
 
 __all__ = ["QualityPredictor"]
 

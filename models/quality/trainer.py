@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from models.quality.calibration import crossfit_gain, platt
 from models.quality.layout import (
@@ -25,6 +24,9 @@ from models.quality.layout import (
 from models.quality.lengths import fit_lengths
 from models.quality.predictor import QualityPredictor
 from models.quality.scorers import out_of_fold_scores, text_matrix
+
+if TYPE_CHECKING:  # pandas is not imported by serving: it costs 50 MB and 0.2 s
+    import pandas as pd
 
 __all__ = ["CALIBRATION_MODES", "NotFittedError", "QualityModel"]
 
