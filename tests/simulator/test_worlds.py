@@ -1,0 +1,96 @@
+"""The world generator: reproducible, and its worlds break what the selector might
+assume (quality by price, catalog priors, one deadline), over many seeds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from selector.catalog import load_catalog
+from simulator.scenario import GROUPS
+from simulator.world import Corpus, World
+from simulator.worlds import GeneratedWorld, catalog_yaml, generate
+
+SEEDS = range(200)
+TINY = Corpus(np.array([3]), np.array([80.0]), ["hi"], ["card_arrival"], ["other"])
+
+
+@pytest.fixture(scope="module")
+def worlds(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[GeneratedWorld, World]]:
+    folder = tmp_path_factory.mktemp("worlds")
+    out = []
+    for seed in SEEDS:
+        w = generate(seed)
+        path = folder / f"catalog-{seed}.yaml"
+        path.write_text(catalog_yaml(w), encoding="utf-8")
+        out.append((w, World(w.scenario, load_catalog(path), TINY)))
+    return out
+
+
+def quality(world: World) -> np.ndarray:
+    """P(good answer) at the first turn, models (in price order) × intent groups."""
+    return np.array([[world.p_good(m, g, 1) for g in GROUPS] for m in world.models])
+
+
+def test_the_same_seed_gives_the_same_world(tmp_path: Path) -> None:
+    assert generate(7) == generate(7)
+    assert catalog_yaml(generate(7)) == catalog_yaml(generate(7))
+    assert generate(7).scenario != generate(8).scenario
+
+
+def test_catalog_sizes_span_three_to_twelve_models(
+    worlds: list[tuple[GeneratedWorld, World]],
+) -> None:
+    sizes = [len(w.catalog) for w, _ in worlds]
+    assert min(sizes) == 3
+    assert max(sizes) == 12
+
+
+def test_quality_is_not_the_price_tiers(worlds: list[tuple[GeneratedWorld, World]]) -> None:
+    cheapest_best_somewhere = dearest_worst_somewhere = dearest_best_overall = 0
+    correlations = []
+    for _, world in worlds:
+        q = quality(world)
+        best_by_group = q.argmax(axis=0)
+        cheapest_best_somewhere += bool((best_by_group == 0).any())
+        dearest_worst_somewhere += bool((q.argmin(axis=0) == len(q) - 1).any())
+        dearest_best_overall += int(q.mean(axis=1).argmax() == len(q) - 1)
+        prices = np.arange(len(q))
+        correlations.append(np.corrcoef(prices, q.mean(axis=1))[0, 1])
+    n = len(worlds)
+    assert cheapest_best_somewhere > 0.15 * n  # a cheap model is the best on some intents
+    assert dearest_worst_somewhere > 0.05 * n  # a dear one the worst on some
+    assert dearest_best_overall < 0.5 * n  # the dearest is not simply the best
+    assert min(correlations) < -0.3
+    assert max(correlations) > 0.6
+
+
+def test_the_catalog_s_priors_are_off_both_ways(
+    worlds: list[tuple[GeneratedWorld, World]],
+) -> None:
+    ratios = [r for w, _ in worlds for r in w.prior_latency_ratio.values()]
+    assert 1 / 3 <= min(ratios) < 0.4
+    assert 2.5 < max(ratios) <= 3.0
+    assert 0.3 < float(np.mean(np.array(ratios) > 1.0)) < 0.7
+
+
+def test_deadlines_events_and_spikes_vary(worlds: list[tuple[GeneratedWorld, World]]) -> None:
+    deadlines = [w.scenario.gateway.deadline_ms for w, _ in worlds]
+    assert min(deadlines) < 2_000
+    assert max(deadlines) > 7_000
+    kinds = [e.kind for w, _ in worlds for e in w.scenario.events]
+    assert 0.3 * len(worlds) < kinds.count("latency") < 0.7 * len(worlds)
+    assert 0.3 * len(worlds) < kinds.count("quality") < 0.7 * len(worlds)
+    spiked = sum(bool(w.scenario.day.spikes) for w, _ in worlds)
+    assert 0.3 * len(worlds) < spiked < 0.7 * len(worlds)
+
+
+def test_every_probability_of_the_truth_is_a_probability(
+    worlds: list[tuple[GeneratedWorld, World]],
+) -> None:
+    for _, world in worlds:
+        q = quality(world)
+        assert ((q > 0) & (q < 1)).all()
+        assert q.std() > 0  # the models differ
