@@ -1,7 +1,9 @@
 """The simulated support world and the incident replay: scenarios
 (:mod:`simulator.scenario`), the world (:mod:`simulator.world`), the gateway replay
 (:mod:`simulator.replay`), ``selector demo`` (:mod:`simulator.demo`), the online layer's
-measurements (:mod:`simulator.online_eval`), and their commands (:mod:`simulator.cli`).
+measurements (:mod:`simulator.online_eval`), generated worlds (:mod:`simulator.worlds`)
+and the selector measured in them (:mod:`simulator.worlds_eval`), and their commands
+(:mod:`simulator.cli`).
 
 Each name below is imported from its module when first used."""
 
@@ -15,6 +17,7 @@ _EXPORTS = {
     "Scenario": "simulator.scenario",
     "load_scenario": "simulator.scenario",
     "measure_online": "simulator.online_eval",
+    "measure_worlds": "simulator.worlds_eval",
     "run_demo": "simulator.demo",
 }
 __all__ = sorted(_EXPORTS)

@@ -14,7 +14,7 @@ from core.errors import SelectorError
 from selector.cli_options import data_dir_option
 from simulator.scenario import Scenario
 
-__all__ = ["COMMANDS", "demo", "measure_online", "simulate"]
+__all__ = ["COMMANDS", "demo", "measure_online", "measure_worlds", "simulate"]
 
 
 @contextmanager
@@ -149,4 +149,37 @@ def measure_online(data_dir: Path, out: Path) -> None:
         click.echo(f"{len(failed)} target(s) missed", err=True)
 
 
-COMMANDS = [demo, simulate, measure_online]
+@click.command("measure-worlds")
+@_data_option
+@click.option("--worlds", "n", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--first-seed", type=int, default=0, show_default=True)
+@click.option(
+    "--conversations",
+    type=click.IntRange(10, 100_000),
+    default=400,
+    show_default=True,
+    help="Conversations in each world's day.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("worlds"),
+    show_default=True,
+    help="Folder of the report (worlds.md, worlds.json, worlds.png) and each world's files.",
+)
+def measure_worlds(n: int, first_seed: int, conversations: int, data_dir: Path, out: Path) -> None:
+    """Measure the selector in generated worlds it did not write, from a cold start:
+    each policy's reward per conversation as a share of the oracle's, per world and as
+    a distribution, beside uniform random, the dearest, the cheapest and the static
+    rules."""
+    from simulator.worlds_eval import markdown
+    from simulator.worlds_eval import measure_worlds as run
+
+    result = run(
+        n, out, data_dir, conversations, first_seed, echo=lambda m: click.echo(m, err=True)
+    )
+    click.echo(markdown(result))
+    click.echo(f"report: {(out / 'worlds.md').resolve()}")
+
+
+COMMANDS = [demo, simulate, measure_online, measure_worlds]

@@ -11,11 +11,13 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from core.errors import SelectorError
 from simulator.replay import Call, Route, Turn
 from simulator.world import Load, World
 
-__all__ = ["FixedRouter", "OracleRouter", "RulesRouter", "ServiceRouter"]
+__all__ = ["FixedRouter", "OracleRouter", "RandomRouter", "RulesRouter", "ServiceRouter"]
 
 
 class _Silent:
@@ -37,6 +39,19 @@ class FixedRouter(_Silent):
 
     def route(self, turn: Turn) -> Route:
         return Route(list(self.chain))
+
+
+class RandomRouter(_Silent):
+    """A model drawn uniformly for each turn (the others, shuffled, as fallbacks): what
+    choosing blindly earns, the floor a selector must clear."""
+
+    def __init__(self, models: Sequence[str], seed: int, name: str = "uniform-random") -> None:
+        self.name = name
+        self.models = list(models)
+        self.rng = np.random.default_rng((seed, 0x4A2D))
+
+    def route(self, turn: Turn) -> Route:
+        return Route([self.models[i] for i in self.rng.permutation(len(self.models))])
 
 
 class RulesRouter(_Silent):

@@ -1,0 +1,234 @@
+"""``selector measure-worlds``: the selector in support worlds it did not write.
+
+Each world is drawn by :func:`simulator.worlds.generate` from its seed. The selector
+starts **cold**: the world's catalog (list prices, latency priors off from the truth)
+and the built-in P(resolved) prior, no model trained on the world. Its day is replayed
+through the real service on loopback for each served policy, and through the gateway's
+own baselines: uniform random, always the dearest model, always the cheapest, the
+static rules, and the oracle that knows the world's truth. Every policy meets the same
+customers and the same dice; each one's figure is its reward per conversation as a
+share of the oracle's.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from features.intents import IntentClassifier, IntentTaxonomy
+from selector.catalog import load_catalog
+from selector.config import load_settings
+from simulator.demo import Bars, no_bar, service_router
+from simulator.replay import ReplayResult, replay
+from simulator.routers import FixedRouter, OracleRouter, RandomRouter, RulesRouter
+from simulator.world import Corpus, Load, World, load_corpus
+from simulator.worlds import GeneratedWorld, catalog_yaml, generate
+
+__all__ = [
+    "BASELINES",
+    "SERVED",
+    "markdown",
+    "measure_world",
+    "measure_worlds",
+    "plot",
+    "summarize",
+]
+
+SERVED = ("utility-v0", "bandit-v1")  # the service's policies, as the service names them
+BASELINES = ("uniform-random", "always-dearest", "always-cheapest", "static-rules")
+ORACLE = "oracle"
+
+
+def _baselines(w: GeneratedWorld, world: World, load: Load) -> list[tuple[Any, Load | None]]:
+    sc = w.scenario
+    names = [e["name"] for e in w.catalog]
+    return [
+        (RandomRouter(names, w.seed), None),
+        (FixedRouter("always-dearest", [names[-1], sc.gateway.fallback_model]), None),
+        (
+            FixedRouter("always-cheapest", [names[0], names[1] if len(names) > 1 else names[0]]),
+            None,
+        ),
+        (
+            RulesRouter(
+                sc.static_rules.small_model,
+                sc.static_rules.heavy_model,
+                sc.static_rules.max_turns,
+            ),
+            None,
+        ),
+        (OracleRouter(world, load), load),
+    ]
+
+
+def measure_world(
+    seed: int,
+    out: Path,
+    corpus: Corpus,
+    conversations: int = 400,
+    policies: Sequence[str] = SERVED,
+    bars: Bars = no_bar,
+) -> dict[str, Any]:
+    """Reward per conversation of every policy in the world of ``seed``, and its share of
+    the oracle's."""
+    w = generate(seed, conversations)
+    folder = out / f"world-{seed}"
+    folder.mkdir(parents=True, exist_ok=True)
+    catalog_path = folder / "catalog.yaml"
+    catalog_path.write_text(catalog_yaml(w), encoding="utf-8")
+    world = World(w.scenario, load_catalog(catalog_path), corpus)
+    day = world.traffic()
+    turns = sum(c.user_turns for c in day)
+    results: list[ReplayResult] = []
+    for router, load in _baselines(w, world, Load(w.scenario.load_window_s)):
+        with bars(turns, f"{seed}: {router.name}") as advance:
+            results.append(replay(world, day, router, load=load, progress=advance))
+    sc = w.scenario
+    settings = load_settings(
+        catalog_path=catalog_path,
+        quality_model="prior",
+        cost_weight=sc.reward.cost_weight,
+        latency_weight=sc.reward.latency_per_s,
+        reward_late_penalty=sc.reward.late_penalty,
+        reward_deadline_ms=sc.gateway.deadline_ms,
+        seed=seed,
+        bandit_updates="inline",
+        baseline_small_model=sc.static_rules.small_model,
+        baseline_heavy_model=sc.static_rules.heavy_model,
+        mlflow_tracking_uri=f"sqlite:///{folder.resolve()}/no-registry.db",
+    )
+    for policy in policies:
+        db = folder / f"{policy}.db"
+        for stale in folder.glob(db.name + "*"):
+            stale.unlink()
+        with (
+            service_router(settings, sc, policy, policy=policy, db_path=db) as router,
+            bars(turns, f"{seed}: {policy}") as advance,
+        ):
+            results.append(replay(world, day, router, progress=advance))
+    reward = {r.policy: float(r.conversations["reward"].mean()) for r in results}
+    oracle = reward[ORACLE]
+    return {
+        "seed": seed,
+        "models": len(w.catalog),
+        "deadline_ms": sc.gateway.deadline_ms,
+        "price_quality_correlation": round(w.price_quality_correlation, 3),
+        "events": [e.kind for e in sc.events],
+        "reward_per_conversation": reward,
+        "share_of_oracle": {p: (r / oracle if oracle > 0 else None) for p, r in reward.items()},
+    }
+
+
+def summarize(worlds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per policy: the distribution of its share of the oracle's reward over the worlds,
+    and how often it beat uniform random and the best static policy of each world."""
+    policies = [p for p in worlds[0]["share_of_oracle"] if p != ORACLE]
+    out: dict[str, Any] = {"worlds": len(worlds), "policies": {}}
+    for p in policies:
+        shares = np.array([w["share_of_oracle"][p] for w in worlds], dtype=float)
+        beats_random = [
+            w["reward_per_conversation"][p] >= w["reward_per_conversation"]["uniform-random"]
+            for w in worlds
+        ]
+        beats_static = [
+            w["reward_per_conversation"][p]
+            > max(w["reward_per_conversation"][b] for b in BASELINES if b != "uniform-random")
+            for w in worlds
+        ]
+        out["policies"][p] = {
+            "median": float(np.nanmedian(shares)),
+            "p10": float(np.nanpercentile(shares, 10)),
+            "min": float(np.nanmin(shares)),
+            "at_least_random": float(np.mean(beats_random)),
+            "above_best_static": float(np.mean(beats_static)),
+        }
+    return out
+
+
+def measure_worlds(
+    n: int,
+    out: Path,
+    data_dir: Path,
+    conversations: int = 400,
+    first_seed: int = 0,
+    policies: Sequence[str] = SERVED,
+    echo: Callable[[str], None] = lambda _m: None,
+    bars: Bars = no_bar,
+) -> dict[str, Any]:
+    """:func:`measure_world` for the seeds ``first_seed`` … ``first_seed + n − 1``;
+    writes ``worlds.json`` under ``out``."""
+    classifier = IntentClassifier.load()
+    corpus = load_corpus(data_dir, IntentTaxonomy.from_classifier(classifier), "test")
+    worlds = []
+    t0 = time.perf_counter()
+    for seed in range(first_seed, first_seed + n):
+        found = measure_world(seed, out, corpus, conversations, policies, bars)
+        worlds.append(found)
+        shares = ", ".join(
+            f"{p} {s:.3f}" for p, s in found["share_of_oracle"].items() if s is not None
+        )
+        echo(f"world {seed} ({found['models']} models): {shares}")
+    result = {
+        "conversations_per_world": conversations,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "summary": summarize(worlds),
+        "worlds": worlds,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "worlds.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    plot(result, out / "worlds.png")
+    (out / "worlds.md").write_text(markdown(result), encoding="utf-8")
+    return result
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The report: the distribution of each policy's share of the oracle's reward."""
+    s = result["summary"]
+    lines = [
+        "# The selector in worlds it did not write",
+        "",
+        f"{s['worlds']} worlds drawn by `simulator/worlds.py` (seeds "
+        f"{result['worlds'][0]['seed']}–{result['worlds'][-1]['seed']}), "
+        f"{result['conversations_per_world']} conversations each, cold start (the world's "
+        "catalog and the built-in prior). Share: reward per conversation over the oracle's.",
+        "",
+        "| policy | median share | 10th percentile | worst | at least random | above the best "
+        "static policy |",
+        "|---|---|---|---|---|---|",
+    ]
+    for p, d in s["policies"].items():
+        lines.append(
+            f"| {p} | {d['median']:.3f} | {d['p10']:.3f} | {d['min']:.3f} "
+            f"| {d['at_least_random']:.0%} | {d['above_best_static']:.0%} |"
+        )
+    lines += ["", "![shares](worlds.png)", ""]
+    return "\n".join(lines)
+
+
+def plot(result: dict[str, Any], path: Path) -> Path:
+    """Each policy's shares over the worlds, as a box plot with every world's point."""
+    from training.plots import pyplot
+
+    plt = pyplot()
+    policies = list(result["summary"]["policies"])
+    data = [
+        [w["share_of_oracle"][p] for w in result["worlds"] if w["share_of_oracle"][p] is not None]
+        for p in policies
+    ]
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    ax.boxplot(data, orientation="horizontal", tick_labels=policies, showfliers=False)
+    rng = np.random.default_rng(0)
+    for i, values in enumerate(data, start=1):
+        ax.scatter(values, i + rng.uniform(-0.15, 0.15, len(values)), s=8, alpha=0.5)
+    ax.axvline(1.0, color="0.5", ls=":", lw=0.8)
+    ax.set_xlabel("reward per conversation, share of the oracle's")
+    ax.set_title(f"{len(result['worlds'])} generated worlds, cold start")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
