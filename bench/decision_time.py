@@ -7,7 +7,11 @@ with the intent classified from the last user message, for:
 - utility-v0 with the built-in prior;
 - utility-v0 with a learned quality model (text scorers + LightGBM + completion length);
 - bandit-v1 (the online layer) over the learned model, with a correction learned for
-  every model and intent group.
+  every model and intent group;
+- bandit-v2 (the contextual online layer, the default policy) over the learned model,
+  with a regression learned for every model.
+
+The last column is bandit-v2's p99 over utility-v0's with the same learned model.
 
 The candidates are 20 of ZeroEval's models, priced from its ``prices.csv`` and spread
 over its price range (a catalog written for the run); 6 and 2 are subsets spread the
@@ -37,7 +41,9 @@ import yaml
 
 from bench.common import CONVERSATION, Section, percentiles_us, run_alone
 from features.extractor import Conversation
-from models.bandit import ResidualBandit
+from models.bandit import BanditParams, ResidualBandit
+from models.contexts import context
+from models.contextual import ContextualBandit
 from selector.config import Settings, load_settings
 from selector.policy import Policy
 from selector.recording import RouteInput
@@ -51,6 +57,7 @@ POLICIES = (
     ("utility_v0_prior", "utility-v0 + prior"),
     ("utility_v0_learned", "utility-v0 + learned model"),
     ("bandit_v1_learned", "bandit-v1 + learned model"),
+    ("bandit_v2_learned", "bandit-v2 + learned model"),
 )
 
 
@@ -144,15 +151,21 @@ def _policies(tmp: Path, quality_model: str | None) -> tuple[SelectorService, di
     if not status.loaded:
         raise SystemExit(f"cannot load {spec}: {status.reason}")
     bandit = ResidualBandit()
+    contextual = ContextualBandit(BanditParams(learner="contextual"))
     for i in range(5_000):  # corrections for every model × group
         for m in names:
             bandit.update(m, GROUPS[i % len(GROUPS)], (i % 13 - 6) / 100)
+    for i in range(2_000):  # a regression for every model
+        for m in names:
+            x = context(i % 7, 1 + i % 20, 100 + 7 * i % 900, i % 11 == 0, i % 3, 0.8, 0.01, 900)
+            contextual.update(m, x, (i % 13 - 6) / 100)
     catalog = service.catalog
     return service, {
         "static_rules_baseline": build_policy("static-rules", service.prior, catalog, settings),
         "utility_v0_prior": service.policy,
         "utility_v0_learned": build_policy("utility-v0", learned, catalog, settings),
         "bandit_v1_learned": build_policy("bandit-v1", learned, catalog, settings, bandit),
+        "bandit_v2_learned": build_policy("bandit-v2", learned, catalog, settings, contextual),
     }
 
 
@@ -160,14 +173,16 @@ def _table(rows: list[dict[str, Any]]) -> str:
     md = [
         "| candidates | intent | "
         + " | ".join(f"{label} p50 / p99" for _, label in POLICIES)
-        + " | p99 ratio learned / bandit to static-rules |",
-        "|---|---|" + "---|" * (len(POLICIES) + 1),
+        + " | p99 ratio learned / bandit-v1 to static-rules | p99 ratio bandit-v2 to "
+        "utility-v0 (learned model) |",
+        "|---|---|" + "---|" * (len(POLICIES) + 2),
     ]
     for r in rows:
         cells = [str(r["candidates"]), r["case"].removeprefix("intent ")]
         cells += [f"{r[k]['p50_us']} / {r[k]['p99_us']} µs" for k, _ in POLICIES]
         ratios = r["p99_ratio_to_baseline"]
         cells.append(f"{ratios['utility_v0_learned']}× / {ratios['bandit_v1_learned']}×")
+        cells.append(f"**{r['bandit_v2_to_utility_v0']}×**")
         md.append("| " + " | ".join(cells) + " |")
     return "\n".join(md)
 
@@ -190,6 +205,9 @@ def run(n: int = 10_000, quality_model: str | None = None) -> Section:
                 row["p99_ratio_to_baseline"] = {
                     key: round(row[key]["p99_us"] / base, 2) for key, _ in POLICIES[1:]
                 }
+                row["bandit_v2_to_utility_v0"] = round(
+                    row["bandit_v2_learned"]["p99_us"] / row["utility_v0_learned"]["p99_us"], 2
+                )
                 rows.append(row)
                 print(
                     f"{size:>2} candidates, {case}: "

@@ -38,12 +38,13 @@ from features.extractor import Conversation
 from models.bandit import BanditParams, ResidualBandit
 from models.vw import VWBandit
 from selector.config import load_settings
+from selector.learning import new_learner
 from selector.recording import RouteInput
 from selector.service import SelectorService
 from selector.store import DecisionLog, DecisionRecord, FeedbackEvent, LogReader
 from selector.store.schema import DDL
 from selector.store.statements import decision_row
-from selector.wiring import build_service, new_learner
+from selector.wiring import build_service
 
 WRITERS = 16
 GROUPS = ["billing_dispute", "payments", "account", "general", "other"]

@@ -2,7 +2,7 @@
 schema, shared by serving and training (:mod:`features.schema`,
 :mod:`features.extractor`), the token estimate (:mod:`features.tokens`), the intent
 classifier and its taxonomy (:mod:`features.intents`), text shape features
-(:mod:`features.text`).
+(:mod:`features.text`), latency estimates with their evidence (:mod:`features.estimates`).
 
 Each name below is imported from its module when first used."""
 
@@ -15,6 +15,9 @@ from core.lazy import load
 _EXPORTS = {
     "CandidateInfo": "features.extractor",
     "Conversation": "features.extractor",
+    "EstimateConfig": "features.estimates",
+    "LatencyEstimate": "features.estimates",
+    "LogLatency": "features.estimates",
     "FeatureExtractor": "features.extractor",
     "FeatureVector": "features.extractor",
     "IntentClassifier": "features.intents",

@@ -7,9 +7,10 @@ two can never disagree. The schema is in :mod:`features.schema`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from features.estimates import PRIOR_SD, LatencyEstimate
 from features.intents import OTHER, IntentClassifier, IntentTaxonomy
 from features.schema import CANDIDATE_FEATURES, PRIORITIES, REQUEST_FEATURES, TIER_CODES
 from features.tokens import estimate_prompt_tokens
@@ -44,6 +45,8 @@ class _Health(Protocol):
     def state(self) -> int: ...
     @property
     def probing(self) -> bool: ...
+    @property
+    def estimate(self) -> LatencyEstimate | None: ...
 
 
 class HealthSource(Protocol):
@@ -90,6 +93,9 @@ class FeatureVector:
     intent_group: str
     probing: list[bool]
     text: str = ""  # the last user message: the text features of the quality model read it
+    # per candidate: sd of the log of its latency estimate, and the calls behind it
+    latency_sd: list[float] = field(default_factory=list)
+    evidence: list[float] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -160,16 +166,22 @@ class FeatureExtractor:
 
     def _candidate(
         self, name: str, prompt_tokens: float, now: float | None
-    ) -> tuple[list[float], bool]:
-        """A candidate's row (:data:`CANDIDATE_FEATURES`) and whether it is a probe."""
+    ) -> tuple[list[float], _Health, LatencyEstimate]:
+        """A candidate's row (:data:`CANDIDATE_FEATURES`), its health and its latency
+        estimate."""
         m = self.models[name]
         h = self.health.health(name, now)
         completion = m.completion_tokens
         cost = (prompt_tokens * m.input_usd_per_mtok + completion * m.output_usd_per_mtok) / 1e6
-        if h.p50_ms is None:
-            p50, p95 = m.expected_latency_ms, 2.0 * m.expected_latency_ms
-        else:
-            p50, p95 = h.p50_ms, h.p95_ms or h.p50_ms
+        e = h.estimate
+        if e is None:  # a source without estimates: the prior, then the window's figures
+            if h.p50_ms is None:
+                prior = m.expected_latency_ms
+                e = LatencyEstimate(prior, 2.0 * prior, PRIOR_SD, 0.0, h.error_rate)
+            else:
+                p95 = h.p95_ms or h.p50_ms
+                e = LatencyEstimate(h.p50_ms, p95, 0.0, float(h.samples), h.error_rate)
+        p50, p95 = e.p50_ms, e.p95_ms
         row = [
             float(TIER_CODES[m.tier]),
             m.input_usd_per_mtok,
@@ -179,12 +191,12 @@ class FeatureExtractor:
             1.0 if prompt_tokens + completion <= m.context_window else 0.0,
             p50,
             p95,
-            h.error_rate,
+            e.error_rate,
             float(h.samples),
             float(h.state),
             m.latency_slo_ms,
         ]
-        return row, h.probing
+        return row, h, e
 
     def extract(
         self, conv: Conversation, candidates: Sequence[str], now: float | None = None
@@ -208,10 +220,14 @@ class FeatureExtractor:
         ]
         rows: list[list[float]] = []
         probing: list[bool] = []
+        sds: list[float] = []
+        evidence: list[float] = []
         for name in candidates:
-            row, probe = self._candidate(name, prompt_tokens, now)
+            row, h, e = self._candidate(name, prompt_tokens, now)
             rows.append(row)
-            probing.append(probe)
+            probing.append(h.probing)
+            sds.append(e.sd)
+            evidence.append(e.evidence)
         return FeatureVector(
             request=request,
             candidates=list(candidates),
@@ -220,4 +236,6 @@ class FeatureExtractor:
             intent_group=self.taxonomy.group_names[group_id],
             probing=probing,
             text=last_user,
+            latency_sd=sds,
+            evidence=evidence,
         )

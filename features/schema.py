@@ -46,9 +46,17 @@ CANDIDATE_FEATURES: tuple[tuple[str, str], ...] = (
     ("expected_cost_usd", "prompt tokens × input price + expected completion × output price"),
     ("context_window", "largest prompt + completion in tokens"),
     ("fits_context", "1 when prompt + expected completion fit the context window"),
-    ("latency_p50_ms", "live rolling p50 latency; the catalog prior while no samples"),
-    ("latency_p95_ms", "live rolling p95 latency; 2 × the prior p50 while no samples"),
-    ("error_rate", "live share of failed calls in the window"),
+    (
+        "latency_p50_ms",
+        "p50 latency: the catalog prior shrunk toward the calls seen (features/estimates.py); "
+        "the window's p50 once it holds enough calls",
+    ),
+    ("latency_p95_ms", "p95 latency, the same way (2 × the prior p50 before any call)"),
+    (
+        "error_rate",
+        "share of failed calls: a prior of 1 % shrunk toward the calls seen; the window's "
+        "share once it holds enough calls",
+    ),
     ("latency_samples", "calls behind the live figures (0: priors in use)"),
     ("circuit_state", "0 closed, 1 half-open, 2 open"),
     ("latency_slo_ms", "the model's p95 latency objective (catalog)"),

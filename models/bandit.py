@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 __all__ = [
@@ -53,8 +53,10 @@ class BanditParams:
     memory: float = 500.0  # outcomes: the discount per outcome of a key is 1 − 1/memory
     prior_weight: float = 200.0  # n₀: the offline model's weight, in outcomes
     gamma: float = 10_000.0  # SquareCB greediness (exploration cost ≤ (k − 1)/γ per decision)
-    min_exploration: float = 0.01  # ε: the uniform floor mixed into every distribution
-    learner: str = "residual"  # "residual" (this module) or "vw" (models/vw.py)
+    min_exploration: float = 0.003  # ε: the uniform floor mixed into every distribution
+    learner: str = "residual"  # "residual" (this module), "vw" (models/vw.py), "contextual"
+    ridge: float = 4.0  # contextual: the prior's weight n₀ of each regression, in outcomes
+    posterior_scale: float = 0.3  # contextual: scales the estimates' sd (more: explore more)
 
     def __post_init__(self) -> None:
         if not self.memory >= 1.0:
@@ -65,8 +67,17 @@ class BanditParams:
             raise ValueError(f"gamma must be > 0, got {self.gamma}")
         if self.learner not in LEARNERS:
             raise ValueError(f"learner must be one of {sorted(LEARNERS)}, got {self.learner!r}")
+        if not self.ridge > 0.0:
+            raise ValueError(f"ridge must be > 0, got {self.ridge}")
+        if not self.posterior_scale > 0.0:
+            raise ValueError(f"posterior_scale must be > 0, got {self.posterior_scale}")
         if not 0.0 <= self.min_exploration < 1.0:
             raise ValueError(f"min_exploration must be in [0, 1), got {self.min_exploration}")
+
+    def as_state(self) -> dict[str, Any]:
+        """The parameters its learner reads, for a saved state (one learner's state does
+        not change when another's parameters are added)."""
+        return {k: getattr(self, k) for k in _READS[self.learner]}
 
 
 def squarecb(estimates: Sequence[float], gamma: float, floor: float = 0.0) -> list[float]:
@@ -111,7 +122,13 @@ def sample(probs: Sequence[float], u: float) -> int:
     return max(i for i, p in enumerate(probs) if p > 0.0)  # rounding left u ≥ Σp
 
 
-LEARNERS = ("residual", "vw")
+LEARNERS = ("residual", "vw", "contextual")
+_COMMON = ("memory", "gamma", "min_exploration", "learner")
+_READS = {
+    "residual": ("prior_weight", *_COMMON),
+    "vw": ("prior_weight", *_COMMON),
+    "contextual": (*_COMMON, "ridge", "posterior_scale"),
+}
 
 
 class OnlineModel(Protocol):
@@ -120,8 +137,16 @@ class OnlineModel(Protocol):
     params: BanditParams
     updates_: int
 
+    #: True when it reads each candidate's context (:func:`models.contextual.context`)
+    contextual: bool
+
     def distribution(
-        self, models: Sequence[str], group: str, utilities: Sequence[float], u: float
+        self,
+        models: Sequence[str],
+        group: str,
+        utilities: Sequence[float],
+        u: float,
+        contexts: Sequence[list[float]] | None = None,
     ) -> tuple[list[float], list[float], int]:
         """Estimates, probabilities and the index drawn with ``u`` ∈ [0, 1)."""
         ...
@@ -134,6 +159,7 @@ class OnlineModel(Protocol):
         chosen: int,
         propensity: float,
         reward: float,
+        contexts: Sequence[list[float]] | None = None,
     ) -> None:
         """Learn one outcome of a decision among ``models`` (the eligible ones)."""
         ...
@@ -147,6 +173,8 @@ class ResidualBandit:
     Reads (:meth:`correction`) may run on any thread while one thread updates: each
     key's sums are replaced as one tuple.
     """
+
+    contextual = False
 
     def __init__(self, params: BanditParams | None = None) -> None:
         self.params = params or BanditParams()
@@ -167,9 +195,15 @@ class ResidualBandit:
         return (s + n0 * r_model) / (w + n0)
 
     def distribution(
-        self, models: Sequence[str], group: str, utilities: Sequence[float], u: float
+        self,
+        models: Sequence[str],
+        group: str,
+        utilities: Sequence[float],
+        u: float,
+        contexts: Sequence[list[float]] | None = None,
     ) -> tuple[list[float], list[float], int]:
-        """Corrected utilities, SquareCB's probabilities over them, and the draw ``u``."""
+        """Corrected utilities, SquareCB's probabilities over them, and the draw ``u``
+        (``contexts`` are not read)."""
         estimates = [x + self.correction(m, group) for m, x in zip(models, utilities, strict=True)]
         probs = squarecb(estimates, self.params.gamma, self.params.min_exploration)
         return estimates, probs, sample(probs, u)
@@ -182,6 +216,7 @@ class ResidualBandit:
         chosen: int,
         propensity: float,
         reward: float,
+        contexts: Sequence[list[float]] | None = None,
     ) -> None:
         self.update(models[chosen], group, reward - utilities[chosen])
 
@@ -199,7 +234,7 @@ class ResidualBandit:
     def state(self) -> dict[str, Any]:
         """JSON-ready state: parameters, sums, update count."""
         return {
-            "params": asdict(self.params),
+            "params": self.params.as_state(),
             "sums": {k: [s, w] for k, (s, w) in sorted(self._sums.items())},
             "updates": self.updates_,
         }

@@ -19,7 +19,6 @@ import re
 import tempfile
 import threading
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,8 @@ def _args(params: BanditParams) -> str:
 class VWBandit:
     """A learner behind :class:`models.bandit.OnlineModel` on VW's ``cb_explore_adf``."""
 
+    contextual = False
+
     def __init__(self, params: BanditParams | None = None, initial: Path | None = None) -> None:
         from vowpalwabbit import Workspace
 
@@ -55,7 +56,12 @@ class VWBandit:
         ]
 
     def distribution(
-        self, models: Sequence[str], group: str, utilities: Sequence[float], u: float
+        self,
+        models: Sequence[str],
+        group: str,
+        utilities: Sequence[float],
+        u: float,
+        contexts: Sequence[list[float]] | None = None,
     ) -> tuple[list[float], list[float], int]:
         if len(models) == 1:
             return list(utilities), [1.0], 0
@@ -74,6 +80,7 @@ class VWBandit:
         chosen: int,
         propensity: float,
         reward: float,
+        contexts: Sequence[list[float]] | None = None,
     ) -> None:
         lines = self._lines(models, group, utilities)
         lines[1 + chosen] = f"0:{-reward:.6f}:{propensity:.6f} {lines[1 + chosen]}"
@@ -86,7 +93,7 @@ class VWBandit:
             path = Path(tmp) / "vw.model"
             self._vw.save(str(path))
             blob = base64.b64encode(path.read_bytes()).decode()
-        return {"params": asdict(self.params), "vw_model": blob, "updates": self.updates_}
+        return {"params": self.params.as_state(), "vw_model": blob, "updates": self.updates_}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> VWBandit:

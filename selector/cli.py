@@ -151,10 +151,10 @@ def prune(
 ) -> None:
     """Remove old decisions (and their feedback) from the decision log, archiving them to
     Parquet first. The running service does the same every SELECTOR_PRUNE_EVERY_S."""
+    from selector.learning import state_path
     from selector.online.state import saved_cursor
     from selector.retention import prune as run_prune
     from selector.store import DecisionLog
-    from selector.wiring import state_path
 
     settings = log_settings(db_path)
     if not settings.db_path.is_file():
@@ -198,7 +198,7 @@ def prune(
 def bandit(db_path: Path | None, replay: bool, out: Path | None) -> None:
     """Show the online layer's state: what it learned, from how much feedback."""
 
-    from selector.wiring import new_learner, open_learner, state_path
+    from selector.learning import new_learner, open_learner, state_path
 
     settings = log_settings(db_path)
     if not settings.db_path.is_file():

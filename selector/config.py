@@ -59,7 +59,7 @@ class Settings(BaseSettings):
         "fsynced; it survives a power loss too, at a cost in throughput.",
     )
     policy: str = Field(
-        "utility-v0", description="Decision policy served (see `selector policies`)."
+        "bandit-v2", description="Decision policy served (see `selector policies`)."
     )
     cost_weight: float = Field(
         2.0,
@@ -102,6 +102,49 @@ class Settings(BaseSettings):
     )
     latency_max_samples: int = Field(
         2_000, ge=10, le=1_000_000, description="Samples kept per model."
+    )
+    latency_prior_weight: float = Field(
+        3.0,
+        gt=0,
+        le=1e6,
+        description="Weight of the catalog's expected_latency_ms, in calls, in a model's "
+        "latency estimate (the prior shrinks toward the calls seen as they accrue).",
+    )
+    latency_prior_sd: float = Field(
+        0.6,
+        gt=0,
+        le=5,
+        description="How far the catalog's latency priors may be off: the standard deviation "
+        "of ln(true median / expected_latency_ms); 0.6 puts the truth within ×⅓–×3 nine "
+        "times in ten.",
+    )
+    latency_memory: float = Field(
+        200.0,
+        ge=1,
+        le=1e9,
+        description="Calls of one model its latency estimate mostly remembers (each call "
+        "discounts the older ones by 1 − 1/memory).",
+    )
+    probe_share: float = Field(
+        0.02,
+        ge=0,
+        lt=1,
+        description="Share of decisions given to each model that breaks a constraint only on "
+        "a guess (its latency has too little evidence yet may meet the deadline), until it "
+        "has probe_evidence calls; 0 turns probing off.",
+    )
+    probe_max_share: float = Field(
+        0.1,
+        ge=0,
+        lt=1,
+        description="Most decisions given to probes in all (each probe's share is cut to fit).",
+    )
+    probe_evidence: float = Field(
+        10.0,
+        gt=0,
+        le=1e6,
+        description="Calls of a model's latency estimate after which it is judged on them "
+        "alone and no longer probed.",
     )
     breaker_min_samples: int = Field(
         20, ge=1, le=1_000_000, description="Samples needed before a circuit breaker may open."
@@ -234,16 +277,37 @@ class Settings(BaseSettings):
         "decision among k eligible models.",
     )
     bandit_min_exploration: float = Field(
-        0.01,
+        0.003,
         ge=0,
         lt=1,
-        description="Uniform exploration floor ε mixed into every bandit-v1 distribution.",
+        description="Uniform exploration floor ε mixed into every online policy's distribution.",
     )
     bandit_learner: Literal["residual", "vw"] = Field(
         "residual",
-        description="Online layer's learner: 'residual' (corrections of the offline utility "
+        description="bandit-v1's learner: 'residual' (corrections of the offline utility "
         "per model and model × intent group) or 'vw' (Vowpal Wabbit cb_explore_adf with "
-        "SquareCB).",
+        "SquareCB). bandit-v2 always uses its contextual learner.",
+    )
+    bandit_ridge: float = Field(
+        4.0,
+        gt=0,
+        le=1e9,
+        description="bandit-v2 serving the built-in prior: the weight, in outcomes, of the "
+        "offline utility (no correction) in each model's regression on the context.",
+    )
+    bandit_ridge_learned: float = Field(
+        50.0,
+        gt=0,
+        le=1e9,
+        description="bandit-v2 serving a quality model (SELECTOR_QUALITY_MODEL other than "
+        "'prior'), trained on outcomes: the same weight, larger because it was learned.",
+    )
+    bandit_posterior_scale: float = Field(
+        0.3,
+        gt=0,
+        le=100,
+        description="bandit-v2: a factor on the standard deviation of each estimate: more "
+        "explores more (each model is chosen with its probability of being the best).",
     )
     bandit_state_path: Path | None = Field(
         None,

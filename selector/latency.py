@@ -1,7 +1,9 @@
 """Live latency and health of each model, fed by call results from feedback.
 
 Per model: rolling p50/p95 latency and error rate over a time window (bounded in
-samples), and a circuit breaker:
+samples), the estimate decisions read (:mod:`features.estimates`: the catalog's prior
+shrunk toward the calls seen, with its evidence; the window's own figures once it holds
+``min_samples`` calls), and a circuit breaker:
 
 - **closed** — the model is eligible. The circuit opens when, with at least
   ``min_samples`` calls in the window, the error rate reaches ``error_rate`` or the
@@ -10,7 +12,8 @@ samples), and a circuit breaker:
 - **half-open** — the model is eligible for one probe. When a decision picks it, no
   other decision may until the probe's result arrives (or ``probe_timeout_s`` passes).
   A successful probe (no error, latency within the SLO) closes the circuit and clears
-  the window, so the slow samples of the incident do not reopen it; a failed one
+  the window and the estimate (back to the prior), so the slow samples of the incident
+  do not reopen it or keep it from being chosen; a failed one
   reopens it for another cool-down.
 
 The decision path only reads cached figures; they are recomputed when a result
@@ -31,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import TypeGuard
 
 from core.limits import LATENCY_MS_MAX
+from features.estimates import EstimateConfig, LatencyEstimate, LogLatency
 
 __all__ = ["CLOSED", "HALF_OPEN", "OPEN", "BreakerConfig", "LatencyTracker", "ModelHealth"]
 
@@ -61,6 +65,9 @@ class ModelHealth:
     samples: int
     state: int
     probing: bool = False
+    # what decisions read (:mod:`features.estimates`): the prior shrunk toward the calls
+    # seen, or the window's figures once it holds ``min_samples`` calls
+    estimate: LatencyEstimate | None = None
 
     @property
     def state_name(self) -> str:
@@ -71,6 +78,7 @@ class ModelHealth:
 class _Model:
     slo_ms: float
     name: str = ""
+    latency: LogLatency | None = None  # None: no prior given
     samples: deque[tuple[float, float | None, bool]] = field(default_factory=deque)
     # the window's latencies kept sorted and its errors counted as samples come and go,
     # so a result costs a binary search, not a sort of the window
@@ -91,10 +99,22 @@ class LatencyTracker:
         slos: dict[str, float],
         config: BreakerConfig | None = None,
         clock: Callable[[], float] = time.time,
+        priors: dict[str, float] | None = None,
+        estimates: EstimateConfig | None = None,
     ) -> None:
+        """``slos``: each model's p95 objective; ``priors``: each model's expected
+        latency (the catalog's), the start of its estimate."""
         self.config = config or BreakerConfig()
         self.clock = clock
-        self._models = {name: _Model(slo_ms=slo, name=name) for name, slo in slos.items()}
+        priors = priors or {}
+        self._models = {
+            name: _Model(
+                slo_ms=slo,
+                name=name,
+                latency=LogLatency(priors[name], estimates) if name in priors else None,
+            )
+            for name, slo in slos.items()
+        }
 
     def record(
         self, model: str, latency_ms: float | None, error: bool, at: float | None = None
@@ -113,6 +133,8 @@ class LatencyTracker:
                 m.samples.clear()
                 m.sorted_ms.clear()
                 m.errors = 0
+                if m.latency is not None:  # the incident's calls do not describe it now
+                    m.latency = LogLatency(math.exp(m.latency.log_prior), m.latency.config)
                 log.info("circuit of %s closed: the probe succeeded", model, extra={"model": model})
             else:
                 m.state, m.opened_at, m.probe_sent_at = OPEN, now, None
@@ -124,6 +146,8 @@ class LatencyTracker:
         m.samples.append((now, latency_ms, error))
         if latency_ms is not None:
             bisect.insort(m.sorted_ms, latency_ms)
+        if m.latency is not None:
+            m.latency.add_call(latency_ms, error, now)
         m.errors += error
         if len(m.samples) > cfg.max_samples:
             _drop_oldest(m)
@@ -198,13 +222,26 @@ class LatencyTracker:
         while m.samples and m.samples[0][0] < horizon:
             _drop_oldest(m)
         n = len(m.samples)
+        p50, p95 = percentile(m.sorted_ms, 50), percentile(m.sorted_ms, 95)
+        estimate = None
+        if m.latency is not None:
+            estimate = m.latency.estimate(now)
+            if n >= self.config.min_samples:  # enough calls in the window: its own figures
+                estimate = LatencyEstimate(
+                    p50 if p50 is not None else estimate.p50_ms,
+                    p95 if p95 is not None else estimate.p95_ms,
+                    estimate.sd,
+                    estimate.evidence,
+                    m.errors / n,
+                )
         m.health = ModelHealth(
-            p50_ms=percentile(m.sorted_ms, 50),
-            p95_ms=percentile(m.sorted_ms, 95),
+            p50_ms=p50,
+            p95_ms=p95,
             error_rate=m.errors / n if n else 0.0,
             samples=n,
             state=m.state,
             probing=m.probe_sent_at is not None,
+            estimate=estimate,
         )
         m.computed_at = now
 

@@ -106,7 +106,7 @@ class ServiceMetrics:
         )
         self.feedback = Counter(
             "selector_feedback_events",
-            "Feedback events by kind (call, outcome, both) and whether a duplicate",
+            "Feedback events by kind (call, outcome, both, conversation) and whether a duplicate",
             ["kind", "duplicate"],
             registry=self.registry,
         )

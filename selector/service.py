@@ -1,8 +1,5 @@
-"""The selector service: the pieces composed into route and feedback operations.
-
-Built once per process from :class:`~selector.config.Settings` and kept in the app's
-lifespan state; the HTTP layer only translates wire schemas to these calls.
-"""
+"""The selector service: the pieces composed into route and feedback operations, built
+once per process (:mod:`selector.wiring`); the HTTP layer only translates wire schemas."""
 
 from __future__ import annotations
 
@@ -34,7 +31,14 @@ from selector.recording import (
     decision_record,
 )
 from selector.retention import PruneResult, prune
-from selector.store import DecisionLog, DecisionRecord, FeedbackEvent, FeedbackResult
+from selector.store import (
+    ConversationOutcome,
+    ConversationResult,
+    DecisionLog,
+    DecisionRecord,
+    FeedbackEvent,
+    FeedbackResult,
+)
 from selector.upkeep import Upkeep
 
 __all__ = ["SelectorService"]
@@ -221,26 +225,34 @@ class SelectorService:
         result = await self.log.write_feedback(event)
         is_call = "latency_ms" in f or "error" in f
         if not result.duplicate and not result.late and is_call:
-            self.tracker.record(
-                f.get("model", result.decided_model), f.get("latency_ms"), "error" in f
-            )
-        kind = (
-            "both" if is_call and event.has_outcome else "outcome" if event.has_outcome else "call"
-        )
+            served = f.get("model", result.decided_model)
+            self.tracker.record(served, f.get("latency_ms"), "error" in f)
+        kind = "outcome" if event.has_outcome else "call"
+        kind = "both" if is_call and event.has_outcome else kind
         self.metrics.feedback.labels(kind, str(result.duplicate).lower()).inc()
-        if self.learner is not None and not result.duplicate:
-            if self.settings.bandit_updates == "inline":
-                try:
-                    self.learner.catch_up()
-                    self.learner.maybe_save(self.state_file, self.settings.bandit_save_every_s)
-                except Exception as exc:  # stored: learned with the next feedback
-                    log.error(
-                        "online layer did not learn from feedback on %s yet: %s",
-                        event.decision_id,
-                        exc,
-                    )
-            else:
-                self.learner.notify()
+        if not result.duplicate:
+            self._learn_now(event.decision_id)
+        return result
+
+    def _learn_now(self, about: str) -> None:
+        """New feedback is in the log: learn it now (inline) or tell the learner."""
+        if self.learner is None:
+            return
+        if self.settings.bandit_updates != "inline":
+            self.learner.notify()
+            return
+        try:
+            self.learner.catch_up()
+            self.learner.maybe_save(self.state_file, self.settings.bandit_save_every_s)
+        except Exception as exc:  # stored: learned with the next feedback
+            log.error("online layer did not learn from feedback on %s yet: %s", about, exc)
+
+    async def conversation_outcome(self, outcome: ConversationOutcome) -> ConversationResult:
+        """Credit a conversation's outcome to each of its decisions that has none yet."""
+        result = await self.log.write_conversation_outcome(outcome)
+        self.metrics.feedback.labels("conversation", str(result.duplicate).lower()).inc()
+        if result.credited:
+            self._learn_now(outcome.conversation_id)
         return result
 
     # -- status --------------------------------------------------------------------

@@ -12,14 +12,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from core.errors import ArtifactError, ConfigError
+from features.estimates import EstimateConfig
 from features.extractor import FeatureExtractor
 from features.intents import IntentClassifier, IntentTaxonomy
-from models.bandit import BanditParams, OnlineModel
-from models.learners import build
+from models.bandit import OnlineModel
 from models.prior import PriorQualityModel, load_prior
 from models.quality import QualityPredictor
 from models.registry import bound_requests, resolve
@@ -27,21 +26,12 @@ from selector.catalog import Catalog, load_catalog
 from selector.config import Settings
 from selector.health import QualityStatus
 from selector.latency import BreakerConfig, LatencyTracker
-from selector.online import OnlineLearner, StateError
-from selector.policy import POLICIES, Policy, QualityModel
-from selector.reward import RewardConfig
+from selector.learning import learner_if_needed, state_path
+from selector.policy import POLICIES, Policy, ProbeConfig, QualityModel, policy_class
 from selector.service import SelectorService
 from selector.store import DecisionLog
 
-__all__ = [
-    "build_policy",
-    "build_service",
-    "load_quality_model",
-    "new_learner",
-    "open_learner",
-    "policy_class",
-    "state_path",
-]
+__all__ = ["build_policy", "build_service", "load_quality_model"]
 
 log = logging.getLogger("selector")
 
@@ -68,7 +58,7 @@ def build_service(settings: Settings, clock: Callable[[], float] = time.time) ->
         log.warning("quality model not loaded, serving the prior: %s", status.reason)
     else:
         log.info("quality model loaded: serving %s", status.serving)
-    learner = _learner_if_needed(settings)
+    learner = learner_if_needed(settings)
     bandit = learner.bandit if learner else None
     policy = build_policy(settings.policy, quality, catalog, settings, bandit)
     challenger = _challenger(settings, catalog, prior, quality, bandit, degraded)
@@ -125,19 +115,13 @@ def _tracker(settings: Settings, catalog: Catalog, clock: Callable[[], float]) -
             probe_timeout_s=settings.breaker_probe_timeout_s,
         ),
         clock=clock,
+        priors={m.name: m.expected_latency_ms for m in catalog},
+        estimates=EstimateConfig(
+            prior_weight=settings.latency_prior_weight,
+            prior_sd=settings.latency_prior_sd,
+            memory=settings.latency_memory,
+        ),
     )
-
-
-def _learner_if_needed(settings: Settings) -> OnlineLearner | None:
-    """The online layer's learner when the served or the challenger policy reads it."""
-    named = [(settings.policy, "SELECTOR_POLICY")]
-    if settings.challenger_policy:
-        named.append((settings.challenger_policy, "SELECTOR_CHALLENGER_POLICY"))
-    if not any(policy_class(n, v).online for n, v in named):
-        return None
-    learner, how = open_learner(settings)
-    log.info("online layer: %s", how)
-    return learner
 
 
 def _challenger(
@@ -201,14 +185,6 @@ def _first_line(text: str) -> str:
     return (text.strip().splitlines() or ["no message"])[0][:300]
 
 
-def policy_class(name: str, variable: str = "SELECTOR_POLICY") -> type[Policy]:
-    """The policy called ``name``; a ConfigError naming ``variable`` when there is none."""
-    cls = POLICIES.get(name)
-    if cls is None:
-        raise ConfigError(f"{variable}={name!r} is not a policy; choose one of {sorted(POLICIES)}")
-    return cls
-
-
 def _policy_options(
     name: str, settings: Settings, catalog: Catalog, bandit: OnlineModel | None
 ) -> dict[str, Any]:
@@ -242,48 +218,17 @@ def build_policy(
     """The policy called ``name`` (see :data:`selector.policy.POLICIES`) with its
     settings; an online policy reads ``bandit``'s corrections."""
     cls = policy_class(name, variable)
-    return cls(
+    policy = cls(
         quality,
         {m.name: m.provider for m in catalog},
         max_fallbacks=settings.max_fallbacks,
         seed=settings.seed,
         **_policy_options(name, settings, catalog, bandit),
     )
-
-
-def state_path(settings: Settings) -> Path:
-    """Where the online layer's state is saved."""
-    return settings.bandit_state_path or settings.db_path.with_name(
-        settings.db_path.name + ".bandit.json"
-    )
-
-
-def new_learner(settings: Settings) -> OnlineLearner:
-    """An online layer's learner that has read nothing of the decision log yet."""
-    params = BanditParams(
-        memory=settings.bandit_memory,
-        prior_weight=settings.bandit_prior_weight,
-        gamma=settings.bandit_gamma,
-        min_exploration=settings.bandit_min_exploration,
-        learner=settings.bandit_learner,
-    )
-    reward = RewardConfig(
-        late_penalty=settings.reward_late_penalty,
-        deadline_ms=settings.reward_deadline_ms,
-        default_outcome=settings.reward_default_outcome,
-    )
-    return OnlineLearner(build(params), settings.db_path, reward, settings.join_window_s)
-
-
-def open_learner(settings: Settings) -> tuple[OnlineLearner, str]:
-    """The online layer's learner over the decision log: the saved one when it is usable,
-    else a new one (that will read the whole log); and what was done, for the logs."""
-    fresh = new_learner(settings)
-    path = state_path(settings)
-    try:
-        learner = OnlineLearner.from_saved(
-            path, fresh.bandit.params, settings.db_path, fresh.reward, settings.join_window_s
+    if cls.probed and settings.probe_share > 0.0:
+        policy.probes = ProbeConfig(
+            share=settings.probe_share,
+            max_share=settings.probe_max_share,
+            evidence=settings.probe_evidence,
         )
-        return learner, f"restored from {path} (feedback row {learner.cursor})"
-    except StateError as exc:
-        return fresh, f"{exc}: learning from the whole decision log"
+    return policy

@@ -133,7 +133,7 @@ def measure_online(data_dir: Path, out: Path) -> None:
     the cost of exploring in a calm world, and its logged propensities.
 
     Trains the offline model once, then replays the built-in scenarios cliff,
-    regression and calm through the service with the online layer (bandit-v1) and
+    regression and calm through the service with the online layer (bandit-v2) and
     without it (utility-v0). Writes online.md, online.json and plots.
     """
     from simulator.online_eval import checks

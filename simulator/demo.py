@@ -248,7 +248,7 @@ def run_demo(
 
     for name, policy, db in (
         ("selector", "utility-v0", "selector.db"),
-        ("selector + online", "bandit-v1", "online.db"),
+        ("selector + online", "bandit-v2", "online.db"),
     ):
         t0 = time.perf_counter()
         with (

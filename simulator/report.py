@@ -178,9 +178,10 @@ def _policies(scenario: Scenario) -> list[str]:
         "- **selector**: the decision service over HTTP with the offline model trained on "
         "the simulated history, live latency tracking and circuit breakers; the gateway "
         "follows its fallbacks.",
-        "- **selector + online**: the same with the online layer (`bandit-v1`): the offline "
-        "utility corrected per model and intent group from the outcomes the gateway reports, "
-        "SquareCB exploration with logged probabilities.",
+        "- **selector + online**: the same with the online layer (`bandit-v2`, the default "
+        "policy): the offline utility corrected per model by a regression on the request's "
+        "context, learned from the outcomes the gateway reports; each model chosen with its "
+        "probability of being the best, logged.",
         "- **oracle**: knows each model's true probability of a good answer and its current "
         "latency and error distributions (not the dice); picks the best expected reward.",
         "",

@@ -39,7 +39,7 @@ __all__ = [
     "summarize",
 ]
 
-SERVED = ("utility-v0", "bandit-v1")  # the service's policies, as the service names them
+SERVED = ("utility-v0", "bandit-v1", "bandit-v2")  # the service's policies, by their names
 BASELINES = ("uniform-random", "always-dearest", "always-cheapest", "static-rules")
 ORACLE = "oracle"
 

@@ -39,15 +39,17 @@ def default_catalog() -> Catalog:
 class Parts:
     """Catalog, classifier, taxonomy, tracker, extractor and prior, wired as the service does."""
 
-    def __init__(self, with_classifier: bool = True, clock: object = None) -> None:
+    def __init__(
+        self, with_classifier: bool = True, clock: object = None, priors: bool = False
+    ) -> None:
         self.catalog = default_catalog()
         self.classifier = IntentClassifier.load()
         self.taxonomy = IntentTaxonomy.from_classifier(self.classifier)
-        kwargs = {"clock": clock} if clock is not None else {}
+        kwargs: dict[str, Any] = {"clock": clock} if clock is not None else {}
+        if priors:  # the service's latency estimates, from the catalog's priors
+            kwargs["priors"] = {m.name: m.expected_latency_ms for m in self.catalog}
         self.tracker = LatencyTracker(
-            {m.name: m.latency_slo_ms for m in self.catalog},
-            BreakerConfig(min_samples=5),
-            **kwargs,  # type: ignore[arg-type]
+            {m.name: m.latency_slo_ms for m in self.catalog}, BreakerConfig(min_samples=5), **kwargs
         )
         self.extractor = FeatureExtractor(
             self.catalog.candidate_infos(350),
@@ -77,6 +79,7 @@ def write_outcome_log(
     s = load_settings(
         **{
             "db_path": folder / "selector.db",
+            "policy": "utility-v0",  # ε-exploration: propensities these tests know
             "quality_model": "prior",
             "seed": seed,
             "mlflow_tracking_uri": f"sqlite:///{folder}/mlflow.db",

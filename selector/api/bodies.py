@@ -12,20 +12,24 @@ from __future__ import annotations
 from typing import Annotated, NotRequired
 
 import orjson
-from pydantic import ConfigDict, Field, TypeAdapter, with_config
+from pydantic import ConfigDict, Field, RootModel, TypeAdapter, with_config
 from typing_extensions import TypedDict
 
 from selector.policy import CandidateScore
 from selector.recording import RouteResult
-from selector.store import FeedbackResult
+from selector.store import ConversationResult, FeedbackResult
 
 __all__ = [
+    "CONVERSATION_OUTCOME_ACCEPTED",
     "FEEDBACK_ACCEPTED",
     "ROUTE_RESPONSE",
+    "ConversationOutcomeAccepted",
     "FeedbackAccepted",
+    "FeedbackAnswer",
     "PolicyInfo",
     "RouteResponse",
     "Score",
+    "conversation_outcome_accepted",
     "feedback_accepted",
     "route_response",
 ]
@@ -42,6 +46,24 @@ class Score(TypedDict):
     utility: float
     eligible: bool
     reason: NotRequired[Annotated[str, Field(description="Why the model is not eligible.")]]
+    p_over_deadline: NotRequired[
+        Annotated[
+            float,
+            Field(
+                description="When the request has a deadline: the probability that the "
+                "model's true p95 latency is past it, given the evidence behind its estimate."
+            ),
+        ]
+    ]
+    probe: NotRequired[
+        Annotated[
+            bool,
+            Field(
+                description="True when the model, judged on a guess, was offered a share of "
+                "probe traffic."
+            ),
+        ]
+    ]
     estimate: NotRequired[
         Annotated[
             float | None,
@@ -84,6 +106,14 @@ class RouteResponse(TypedDict):
     relaxed: Annotated[
         list[str], Field(description="Constraints relaxed to name a model (usually none).")
     ]
+    relaxed_by: Annotated[
+        dict[str, float],
+        Field(
+            description="For a relaxed budget or deadline: how far the least violation "
+            "(the model named, unless a probe was drawn) breaks it, as a share of the "
+            "limit (0.04 is 4 % over)."
+        ),
+    ]
     intent: str
     intent_group: str
 
@@ -102,8 +132,29 @@ class FeedbackAccepted(TypedDict):
     ]
 
 
+@with_config(_FORBID)
+class ConversationOutcomeAccepted(TypedDict):
+    conversation_id: str
+    credited: Annotated[
+        list[str],
+        Field(description="The decisions credited with the conversation's outcome now."),
+    ]
+    kept: Annotated[
+        int, Field(description="Decisions that keep an outcome of their own, sent earlier.")
+    ]
+    late: Annotated[int, Field(description="Decisions past their join window: not credited.")]
+    duplicate: Annotated[
+        bool, Field(description="True when this outcome was already recorded, and nothing new.")
+    ]
+
+
+class FeedbackAnswer(RootModel[FeedbackAccepted | ConversationOutcomeAccepted]):
+    """A decision's event stored, or a conversation's outcome credited to its decisions."""
+
+
 ROUTE_RESPONSE = TypeAdapter(RouteResponse)
 FEEDBACK_ACCEPTED = TypeAdapter(FeedbackAccepted)
+CONVERSATION_OUTCOME_ACCEPTED = TypeAdapter(ConversationOutcomeAccepted)
 
 
 def _score(s: CandidateScore) -> Score:
@@ -117,6 +168,10 @@ def _score(s: CandidateScore) -> Score:
     }
     if not s.eligible:
         out["reason"] = ", ".join(s.reasons)
+    if s.p_over_deadline is not None:
+        out["p_over_deadline"] = s.p_over_deadline
+    if s.probe:
+        out["probe"] = True
     if s.probability is not None:
         out["estimate"] = s.estimate
         out["probability"] = s.probability
@@ -134,8 +189,21 @@ def route_response(result: RouteResult) -> bytes:
         "policy": {"name": d.policy, "version": d.version, "quality_model": d.quality_model},
         "scores": [_score(s) for s in d.scores],
         "relaxed": d.relaxed,
+        "relaxed_by": d.relaxed_by,
         "intent": result.intent,
         "intent_group": result.intent_group,
+    }
+    return orjson.dumps(body)
+
+
+def conversation_outcome_accepted(result: ConversationResult) -> bytes:
+    """The JSON body answering ``POST /v1/feedback`` with a ``conversation_id``."""
+    body: ConversationOutcomeAccepted = {
+        "conversation_id": result.conversation_id,
+        "credited": result.credited,
+        "kept": result.kept,
+        "late": result.late,
+        "duplicate": result.duplicate,
     }
     return orjson.dumps(body)
 

@@ -123,15 +123,26 @@ class RouteRequest(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
-    """The result of the call and/or the conversation's outcome, for one decision."""
+    """The result of a call and/or the outcome, for one decision; or, with
+    ``conversation_id`` instead of ``decision_id``, the outcome of a whole conversation."""
 
     model_config = ConfigDict(
         strict=True,
         extra="ignore",
         allow_inf_nan=False,
-        json_schema_extra=_one_of_present(*FEEDBACK_FIELDS),
+        json_schema_extra={
+            "allOf": [
+                _one_of_present(*FEEDBACK_FIELDS),
+                {"oneOf": _one_of_present("decision_id", "conversation_id")["anyOf"]},
+            ]
+        },
     )
-    decision_id: Name
+    decision_id: Name | None = Field(None, description="The decision, as POST /v1/route named it.")
+    conversation_id: Name | None = Field(
+        None,
+        description="Instead of decision_id, with resolved and/or reward only: the "
+        "conversation's outcome, credited to each of its decisions that has none yet.",
+    )
     model: Name | None = Field(None, description="The model that served, if not the decided one.")
     latency_ms: LatencyMs | None = None
     error: str | None = Field(None, min_length=1, max_length=256)
@@ -143,12 +154,24 @@ class FeedbackRequest(BaseModel):
 
     @model_validator(mode="after")
     def _something(self) -> FeedbackRequest:
-        if not self.event_fields():
+        fields = self.event_fields()
+        if not fields:
             raise ValueError("send at least one of " + ", ".join(FEEDBACK_FIELDS))
+        if (self.decision_id is None) == (self.conversation_id is None):
+            raise ValueError(
+                "send decision_id (feedback on one decision) or conversation_id (the outcome "
+                "of a whole conversation), exactly one of them"
+            )
+        if self.conversation_id is not None and not set(fields) <= {"resolved", "reward"}:
+            extra = ", ".join(sorted(set(fields) - {"resolved", "reward"}))
+            raise ValueError(
+                f"a conversation's outcome carries resolved and/or reward only, not {extra}: "
+                "send call results with their decision_id"
+            )
         return self
 
     def event_fields(self) -> dict[str, Any]:
-        return self.model_dump(exclude_none=True, exclude={"decision_id"})
+        return self.model_dump(exclude_none=True, exclude={"decision_id", "conversation_id"})
 
 
 class FieldError(BaseModel):

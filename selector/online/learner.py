@@ -21,7 +21,7 @@ from selector.health import LearnerStatus
 from selector.online import state as saved_state
 from selector.online.runner import Runner
 from selector.online.state import STATE_VERSION, StateError
-from selector.online.updates import UNUSABLE, Update, reason, update_for
+from selector.online.updates import UNUSABLE, Update, due, reason, update_for
 from selector.reward import RewardConfig
 from selector.store import (
     FeedbackRow,
@@ -93,17 +93,21 @@ class OnlineLearner:
             self.time = at
         if row.late:
             self.counts["late"] += 1
-        elif row.is_outcome and not str(row.decision_id) < self.closed_below:
+        elif not str(row.decision_id) < self.closed_below:
             did = row.decision_id
             try:
-                update = update_for(
-                    reader, did, reader.calls(did, row.row), row.outcome, self.reward.late_penalty
-                )
+                ready = due(reader, row)
+                update = None if ready is None else self._update(reader, did, row.row, ready[0])
             except UNUSABLE as exc:
                 self._skip(row.row, did, reason(exc))
             else:
                 self._learn(update)
         self.cursor = row.row
+
+    def _update(self, reader: LogReader, did: str, upto: int, outcome: Any) -> Update | str | None:
+        """The update of decision ``did``'s ``outcome`` with its calls up to row ``upto``."""
+        calls, contextual = reader.calls(did, upto), self.bandit.contextual
+        return update_for(reader, did, calls, outcome, self.reward.late_penalty, contextual)
 
     def _learn(self, update: Update | str | None) -> None:
         if update is None:
@@ -112,7 +116,9 @@ class OnlineLearner:
             self.counts[update] += 1
             return
         u = update
-        self.bandit.learn(u.models, u.group, u.utilities, u.chosen, u.propensity, u.reward)
+        self.bandit.learn(
+            u.models, u.group, u.utilities, u.chosen, u.propensity, u.reward, u.contexts
+        )
         self.counts["learned"] += 1
 
     def _skip(self, rowid: int, did: Any, reason: str) -> None:
@@ -120,17 +126,10 @@ class OnlineLearner:
         self.skipped.append((int(rowid), str(did), reason))
         self._skips_logged += 1
         if self._skips_logged <= _LOGGED_SKIPS or self._skips_logged % 1_000 == 0:
-            log.warning(
-                "online layer skipped feedback row %s (decision %s): %s",
-                rowid,
-                did,
-                reason,
-                extra={
-                    "feedback_row": rowid,
-                    "decision_id": str(did),
-                    "skipped": self.counts["skipped"],
-                },
-            )
+            extra = {"feedback_row": rowid, "decision_id": str(did)}
+            extra["skipped"] = self.counts["skipped"]
+            msg = "online layer skipped feedback row %s (decision %s): %s"
+            log.warning(msg, rowid, did, reason, extra=extra)
 
     def _close_windows(self, reader: LogReader, now: float, rowid: int) -> None:
         """Close the windows of decisions older than the log's time ``now`` − the join
@@ -141,24 +140,28 @@ class OnlineLearner:
             return
         hi = id_prefix(second)
         default = self.reward.default_outcome
-        planned: list[tuple[str, Update | str | None, str | None]] = []
+        planned: list[tuple[str, Update | str | None, str]] = []  # the kind, or why skipped
+        closing = [
+            (did, outcome, "without_calls")
+            for did, outcome in reader.answered_without_calls(self.closed_below, hi, rowid)
+        ]
         if default is not None:
-            for did in reader.unanswered(self.closed_below, hi):
-                try:
-                    update = update_for(
-                        reader, did, reader.calls(did, rowid - 1), default, self.reward.late_penalty
-                    )
-                    planned.append((did, update, None))
-                except UNUSABLE as exc:
-                    planned.append((did, None, reason(exc)))
+            closing += [
+                (did, default, "defaults") for did in reader.unanswered(self.closed_below, hi)
+            ]
+        for did, outcome, kind in closing:
+            try:
+                planned.append((did, self._update(reader, did, rowid - 1, outcome), kind))
+            except UNUSABLE as exc:
+                planned.append((did, None, reason(exc)))
         # every read is done: now change the state (a database error above changes nothing)
         self._closed_second = second
         self.closed_below = hi
-        for did, update, failed in planned:
-            if failed is not None:
-                self._skip(rowid, did, failed)
+        for did, update, kind in planned:
+            if update is None and kind not in ("defaults", "without_calls"):
+                self._skip(rowid, did, kind)
                 continue
-            self.counts["defaults"] += 1
+            self.counts[kind] += 1
             self._learn(update)
 
     def _reader(self) -> LogReader:
@@ -171,7 +174,7 @@ class OnlineLearner:
         """What the state depends on besides the log: a state saved under another
         configuration is not restored (the log is replayed instead)."""
         return {
-            "bandit": asdict(self.bandit.params),
+            "bandit": self.bandit.params.as_state(),
             "reward": asdict(self.reward),
             "join_window_s": self.join_window_s,
         }

@@ -6,10 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from models.contexts import logged_contexts
 from selector.reward import logged_reward
-from selector.store import CallResults, LogReader, UnusableRecordError, finite, logged_propensity
+from selector.store import (
+    CallResults,
+    FeedbackRow,
+    LogReader,
+    UnusableRecordError,
+    finite,
+    logged_propensity,
+)
 
-__all__ = ["UNUSABLE", "Update", "reason", "update_for"]
+__all__ = ["UNUSABLE", "Update", "due", "reason", "update_for"]
 
 # what a row of the log may hold that makes it unusable (sqlite3.Error is not one of them)
 UNUSABLE = (
@@ -33,14 +41,22 @@ class Update:
     chosen: int
     propensity: float
     reward: float
+    contexts: list[list[float]] | None = None  # for a contextual learner
 
 
 def update_for(
-    reader: LogReader, did: str, calls: CallResults | None, outcome: Any, late_penalty: float
+    reader: LogReader,
+    did: str,
+    calls: CallResults | None,
+    outcome: Any,
+    late_penalty: float,
+    contextual: bool = False,
 ) -> Update | str | None:
     """The bandit update a decision's outcome makes, or the count it falls under
     ('overridden', 'unscored'), or None when the decision is not in the log; an
-    :class:`UnusableRecordError` (or a parse error) when the log's rows cannot say."""
+    :class:`UnusableRecordError` (or a parse error) when the log's rows cannot say.
+    With ``contextual``, each candidate's context is rebuilt from the logged features
+    (:func:`models.contextual.logged_contexts`)."""
     if calls is None:
         return "overridden"
     decision = reader.decision(did)
@@ -57,8 +73,36 @@ def update_for(
     names = [str(x["model"]) for x in among]
     utilities = [finite(x["utility"], f"the utility of {x['model']}") for x in among]
     p = logged_propensity(decision.propensity)
-    return Update(names, decision.intent_group, utilities, names.index(decision.model), p, reward)
+    contexts = None
+    if contextual:
+        if not decision.features:
+            raise UnusableRecordError("the decision's features were not logged")
+        contexts = logged_contexts(decision.features, among)
+    chosen_at = names.index(decision.model)
+    return Update(names, decision.intent_group, utilities, chosen_at, p, reward, contexts)
 
 
 def reason(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, UnusableRecordError) else f"{type(exc).__name__}: {exc}"
+
+
+def due(reader: LogReader, row: FeedbackRow) -> tuple[Any, str] | None:
+    """Whether feedback ``row`` completes its decision for learning: the outcome to learn
+    and why, or None. A decision is learned once it has both its outcome and a call
+    result, at the later of the two (so the order they arrive in does not change the
+    reward), or when its join window closes with an outcome and no call result."""
+    did = row.decision_id
+    if row.is_outcome:
+        calls = reader.calls(did, row.row)
+        if calls is not None and not calls.reported:
+            return None  # the call result will complete it, or the window's close
+        return row.outcome, "outcome"
+    if not row.is_call:
+        return None
+    found = reader.outcome(did)
+    if found is None or found[0] > row.row:
+        return None
+    before = reader.calls(did, row.row - 1)
+    if before is None or before.reported:
+        return None  # learned already, when the first call result came
+    return found[1], "call result after the outcome"

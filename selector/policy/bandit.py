@@ -1,22 +1,31 @@
-"""``bandit-v1``: the offline utility corrected by the online layer, explored with SquareCB.
+"""The online policies: the offline utility corrected by the online layer, explored
+with SquareCB.
 
-Each eligible candidate's estimate is its utility (offline P(resolved), expected cost,
-live latency and error rate) plus the correction the online layer learned for its
-model on the request's intent group (:mod:`models.bandit`). The choice is drawn from
-SquareCB's distribution over those estimates with the configured floor; the chosen
-model's probability is the decision's propensity, and every candidate's estimate and
-probability are logged with its score (ineligible ones with probability 0).
+- ``bandit-v1``: each eligible candidate's estimate is its utility (offline
+  P(resolved), expected cost, live latency and error rate) plus the correction the
+  online layer learned for its model on the request's intent group
+  (:mod:`models.bandit`).
+- ``bandit-v2``: the correction is a regression per model on the request's context,
+  and exploration is optimistic where the evidence is thin (:mod:`models.contextual`).
+
+The choice is drawn from SquareCB's distribution over the estimates with the configured
+floor; the chosen model's probability is the decision's propensity, and every
+candidate's estimate and probability are logged with its score (ineligible ones with
+probability 0).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from features.extractor import FeatureVector
-from models.bandit import OnlineModel, ResidualBandit
+from models.bandit import BanditParams, OnlineModel
+from models.contexts import context_of
+from models.learners import build
 from selector.policy.base import CandidateScore, Policy, QualityModel
 
-__all__ = ["BanditPolicy"]
+__all__ = ["BanditPolicy", "ContextualPolicy"]
 
 
 class BanditPolicy(Policy):
@@ -25,6 +34,7 @@ class BanditPolicy(Policy):
     name = "bandit-v1"
     version = "1.0"
     online = True
+    learner: ClassVar[str | None] = None  # the learner it needs (None: the configured one)
 
     def __init__(
         self,
@@ -35,7 +45,9 @@ class BanditPolicy(Policy):
         bandit: OnlineModel | None = None,
     ) -> None:
         super().__init__(quality, providers, max_fallbacks, seed)
-        self.bandit: OnlineModel = bandit if bandit is not None else ResidualBandit()
+        if bandit is None:
+            bandit = build(BanditParams(learner=self.learner or "residual"))
+        self.bandit: OnlineModel = bandit
 
     def _rank(
         self, fv: FeatureVector, scores: Sequence[CandidateScore], eligible: Sequence[int]
@@ -45,6 +57,7 @@ class BanditPolicy(Policy):
             fv.intent_group,
             [scores[i].utility for i in eligible],
             self.rng.random(),
+            self._contexts(fv, scores, eligible),
         )
         for s in scores:
             s.probability = 0.0
@@ -53,3 +66,21 @@ class BanditPolicy(Policy):
         order = sorted(range(len(eligible)), key=lambda j: -estimates[j])
         order.remove(pick)
         return [eligible[pick], *(eligible[j] for j in order)], probs[pick]
+
+    def _contexts(
+        self, fv: FeatureVector, scores: Sequence[CandidateScore], eligible: Sequence[int]
+    ) -> list[list[float]] | None:
+        """Each eligible candidate's context, for a learner that reads them."""
+        if not self.bandit.contextual:
+            return None
+        rows, request = fv.candidate_rows, fv.request
+        return [context_of(request, rows[i], scores[i].p_resolved) for i in eligible]
+
+
+class ContextualPolicy(BanditPolicy):
+    """``bandit-v2``: utility + the contextual layer's correction (:mod:`models.contextual`),
+    SquareCB over optimistic estimates, exact propensities."""
+
+    name = "bandit-v2"
+    version = "2.0"
+    learner: ClassVar[str | None] = "contextual"

@@ -1,4 +1,4 @@
-"""What every decision policy shares: scoring, constraints, relaxation, fallbacks.
+"""What every decision policy shares: scoring, constraints, relaxation, probes, fallbacks.
 
 A policy's public :meth:`Policy.decide` scores each candidate,
 
@@ -6,14 +6,10 @@ A policy's public :meth:`Policy.decide` scores each candidate,
 
 (``w`` is the latency weight, doubled for ``high`` priority and halved for ``low``),
 marks the candidates that break a constraint, relaxes constraints when none is left,
-and builds the fallback chain. Its private :meth:`Policy._rank` hook — the only part
-a policy writes — orders the eligible candidates and says with what probability the
-first one was chosen.
-
-Constraints and their reasons, relaxed in this order when no candidate meets them all:
-``budget`` (expected cost > ``max_cost_usd``), ``deadline`` (expected p95 latency >
-``max_latency_ms``), ``circuit_open`` (the circuit is open, or half-open with its probe
-in flight), ``context_window`` (the prompt plus the expected completion does not fit).
+offers probe traffic to models judged on a guess, and builds the fallback chain
+(:mod:`selector.policy.constraints` says how). Its private :meth:`Policy._rank` hook —
+the only part a policy writes — orders the eligible candidates and says with what
+probability the first one was chosen.
 """
 
 from __future__ import annotations
@@ -25,20 +21,24 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
 from features.extractor import C, FeatureVector, R
+from selector.policy.constraints import (
+    HARD,
+    ProbeConfig,
+    judge_deadline,
+    mix_probes,
+    over_by,
+    relax,
+)
 
 __all__ = [
     "PRIORITY_LATENCY_FACTOR",
-    "RELAX_ORDER",
     "CandidateScore",
     "Decision",
     "DecisionContext",
     "Policy",
     "QualityModel",
-    "relax",
 ]
 
-RELAX_ORDER = ("budget", "deadline", "circuit_open", "context_window")
-HARD = frozenset({"circuit_open", "context_window"})  # never offered as fallbacks
 PRIORITY_LATENCY_FACTOR = (0.5, 1.0, 2.0)  # low, normal, high
 
 _COST, _FITS, _P50, _P95 = (
@@ -84,6 +84,10 @@ class CandidateScore:
     # set by an online policy: the corrected utility and the probability of being chosen
     estimate: float | None = None
     probability: float | None = None
+    # how far over each limit it is (a share of the limit), when it breaks one
+    over: dict[str, float] | None = None
+    p_over_deadline: float | None = None  # P(true p95 > the deadline), when one is set
+    probe: bool = False  # offered probe traffic
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -96,6 +100,10 @@ class CandidateScore:
         }
         if not self.eligible:
             out["reason"] = ", ".join(self.reasons)
+        if self.p_over_deadline is not None:
+            out["p_over_deadline"] = self.p_over_deadline
+        if self.probe:
+            out["probe"] = True
         if self.probability is not None:
             out["estimate"] = self.estimate
             out["probability"] = self.probability
@@ -111,6 +119,7 @@ class Decision:
     version: str
     scores: list[CandidateScore]
     relaxed: list[str] = field(default_factory=list)
+    relaxed_by: dict[str, float] = field(default_factory=dict)
     quality_model: str = ""
     # the weights the utilities were computed with: λ per USD, latency weight per second
     cost_weight: float = 0.0
@@ -124,29 +133,15 @@ class Decision:
         return {s.model: 1.0 if s.model == self.model else 0.0 for s in self.scores}
 
 
-def relax(scores: list[CandidateScore]) -> tuple[list[int], list[str]]:
-    """The candidates that break no constraint; when there are none, constraints are
-    relaxed one at a time in :data:`RELAX_ORDER` until some candidate is left. Returns
-    the eligible candidates' indexes and the constraints relaxed."""
-    relaxed: list[str] = []
-    eligible = [i for i, s in enumerate(scores) if not s.reasons]
-    for constraint in RELAX_ORDER:
-        if eligible:
-            break
-        if not any(constraint in s.reasons for s in scores):
-            continue
-        relaxed.append(constraint)
-        allowed = set(relaxed)
-        eligible = [i for i, s in enumerate(scores) if allowed.issuperset(s.reasons)]
-    return eligible, relaxed
-
-
 class Policy(ABC):
     """Base of decision policies; subclasses implement :meth:`_rank` only."""
 
     name: ClassVar[str]
     version: ClassVar[str] = "0"
     online: ClassVar[bool] = False  # reads the online layer's corrections (built with one)
+    probed: ClassVar[bool] = True  # takes probe traffic when configured (baselines may not)
+    # probe traffic for models judged on a guess (None: none; set by the wiring)
+    probes: ProbeConfig | None = None
 
     def __init__(
         self,
@@ -166,39 +161,16 @@ class Policy(ABC):
         """Choose a model for ``fv`` under ``ctx``; always names one while candidates exist."""
         if not fv.candidates:
             raise ValueError("no candidates to choose from")
-        lengths = None
-        if self._predict_all is not None:
-            p_resolved, lengths = self._predict_all(fv)
-        else:
-            p_resolved = self.quality.predict(fv)
-        prompt = fv.request[_PROMPT]
-        lat_w = ctx.latency_weight * PRIORITY_LATENCY_FACTOR[ctx.priority] / 1000.0
-        scores: list[CandidateScore] = []
-        for j, (name, row, p, probing) in enumerate(
-            zip(fv.candidates, fv.candidate_rows, p_resolved, fv.probing, strict=True)
-        ):
-            cost = row[_COST]
-            if lengths is not None and lengths[j] is not None:
-                cost = (prompt * row[_IN] + lengths[j] * row[_OUT]) / 1e6
-            reasons = []
-            if ctx.max_cost_usd is not None and cost > ctx.max_cost_usd:
-                reasons.append("budget")
-            if ctx.max_latency_ms is not None and row[_P95] > ctx.max_latency_ms:
-                reasons.append("deadline")
-            state = row[_STATE]
-            if state == _OPEN or (state == _HALF_OPEN and probing):
-                reasons.append("circuit_open")
-            if row[_FITS] == 0.0:
-                reasons.append("context_window")
-            utility = p * (1.0 - row[_ERR]) - ctx.cost_weight * cost - lat_w * row[_P50]
-            scores.append(CandidateScore(name, p, cost, row[_P50], utility, True, tuple(reasons)))
-
-        eligible, relaxed = relax(scores)
-        eligible_set = set(eligible)
+        scores = self._score(fv, ctx)
+        found = relax(scores)
+        eligible_set = set(found.eligible)
         for i, s in enumerate(scores):
             s.eligible = i in eligible_set
 
-        ranking, propensity = self._rank(fv, scores, eligible)
+        ranking, propensity = self._rank(fv, scores, found.eligible)
+        probes = [i for i, s in enumerate(scores) if s.probe and i not in eligible_set]
+        if probes and self.probes is not None:
+            ranking, propensity = self._probe(scores, ranking, propensity, probes)
         chosen = ranking[0]
         return Decision(
             model=scores[chosen].model,
@@ -207,11 +179,60 @@ class Policy(ABC):
             policy=self.name,
             version=self.version,
             scores=scores,
-            relaxed=relaxed,
+            relaxed=found.relaxed,
+            relaxed_by=found.relaxed_by,
             quality_model=self.quality.name,
             cost_weight=ctx.cost_weight,
-            latency_weight=lat_w * 1000.0,
+            latency_weight=ctx.latency_weight * PRIORITY_LATENCY_FACTOR[ctx.priority],
         )
+
+    def _score(self, fv: FeatureVector, ctx: DecisionContext) -> list[CandidateScore]:
+        """Each candidate's utility, and the constraints it breaks (and by how much)."""
+        lengths = None
+        if self._predict_all is not None:
+            p_resolved, lengths = self._predict_all(fv)
+        else:
+            p_resolved = self.quality.predict(fv)
+        prompt = fv.request[_PROMPT]
+        lat_w = ctx.latency_weight * PRIORITY_LATENCY_FACTOR[ctx.priority] / 1000.0
+        max_cost, deadline = ctx.max_cost_usd, ctx.max_latency_ms
+        sds = fv.latency_sd or [0.0] * len(fv.candidates)
+        evidence_needed = self.probes.evidence if self.probes is not None else 0.0
+        scores: list[CandidateScore] = []
+        for j, (name, row, p, probing) in enumerate(
+            zip(fv.candidates, fv.candidate_rows, p_resolved, fv.probing, strict=True)
+        ):
+            cost = row[_COST]
+            if lengths is not None and lengths[j] is not None:
+                cost = (prompt * row[_IN] + lengths[j] * row[_OUT]) / 1e6
+            utility = p * (1.0 - row[_ERR]) - ctx.cost_weight * cost - lat_w * row[_P50]
+            score = CandidateScore(name, p, cost, row[_P50], utility, True)
+            reasons: list[str] = []
+            if max_cost is not None and cost > max_cost:
+                reasons.append("budget")
+                score.over = {"budget": over_by(cost, max_cost)}
+            if deadline is not None:
+                thin = bool(fv.evidence) and fv.evidence[j] < evidence_needed
+                judge_deadline(score, reasons, row[_P95], sds[j], deadline, thin, self.probes)
+            state = row[_STATE]
+            if state == _OPEN or (state == _HALF_OPEN and probing):
+                reasons.append("circuit_open")
+            if row[_FITS] == 0.0:
+                reasons.append("context_window")
+            score.reasons = tuple(reasons)
+            score.probe = score.probe and score.reasons == ("deadline",)
+            scores.append(score)
+        return scores
+
+    def _probe(
+        self,
+        scores: Sequence[CandidateScore],
+        ranking: list[int],
+        propensity: float,
+        probes: Sequence[int],
+    ) -> tuple[list[int], float]:
+        assert self.probes is not None
+        return mix_probes(self.probes, scores, ranking, propensity, probes, self.rng.random())
 
     def distribution(self, fv: FeatureVector, ctx: DecisionContext) -> list[float]:
         """The probability this policy gives each of ``fv.candidates`` (for off-policy

@@ -25,6 +25,7 @@ class StaticRulesPolicy(Policy):
 
     name = "static-rules"
     version = "1.0"
+    probed = False  # a gateway's hand-written rules do not probe
 
     def __init__(
         self,

@@ -19,6 +19,8 @@ from selector.store.reader import LogReader
 from selector.store.records import (
     FEEDBACK_FIELDS,
     CallResults,
+    ConversationOutcome,
+    ConversationResult,
     DecisionRecord,
     FeedbackEvent,
     FeedbackResult,
@@ -38,6 +40,8 @@ __all__ = [
     "FEEDBACK_FIELDS",
     "SCHEMA_VERSION",
     "CallResults",
+    "ConversationOutcome",
+    "ConversationResult",
     "DecisionLog",
     "DecisionRecord",
     "FeedbackEvent",

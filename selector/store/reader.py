@@ -32,16 +32,34 @@ __all__ = ["LogReader"]
 
 _LAST = "\U0010ffff"  # sorts after every decision id
 
-_FEEDBACK_AFTER = """
-SELECT f.rowid, f.decision_id, f.ts, f.late, o.event_id IS NOT NULL, f.resolved, f.reward
+_IS_CALL = (
+    "(latency_ms IS NOT NULL OR error IS NOT NULL OR cost_usd IS NOT NULL OR model IS NOT NULL)"
+)
+_FEEDBACK_AFTER = f"""
+SELECT f.rowid, f.decision_id, f.ts, f.late, o.event_id IS NOT NULL, f.resolved, f.reward,
+       {_IS_CALL.replace("(", "(f.").replace(" OR ", " OR f.")}
 FROM feedback f
 LEFT JOIN outcomes o ON o.decision_id = f.decision_id AND o.event_id = f.event_id
 WHERE f.rowid > ? ORDER BY f.rowid LIMIT ?
 """
 # the call results of one decision up to a row (the index feedback_decision serves it)
-_CALLS = """
+_CALLS = f"""
 SELECT latency_ms, error IS NOT NULL, cost_usd, override FROM feedback
-WHERE decision_id = ? AND rowid <= ? AND late = 0
+WHERE decision_id = ? AND rowid <= ? AND late = 0 AND {_IS_CALL}
+"""
+# a decision's outcome, and the row of the event that brought it
+_OUTCOME = """
+SELECT f.rowid, o.resolved, o.reward FROM outcomes o JOIN feedback f ON f.event_id = o.event_id
+WHERE o.decision_id = ?
+"""
+_WITHOUT_CALLS = f"""
+SELECT o.decision_id, o.resolved, o.reward FROM outcomes o
+WHERE o.decision_id >= ? AND o.decision_id < ?
+  AND NOT EXISTS (
+    SELECT 1 FROM feedback f
+    WHERE f.decision_id = o.decision_id AND f.rowid < ? AND f.late = 0 AND {_IS_CALL}
+  )
+ORDER BY o.decision_id
 """
 _DECISION = (
     "SELECT model, scores, features, request, propensity FROM decisions WHERE decision_id = ?"
@@ -83,7 +101,7 @@ class LogReader:
     def feedback_after(self, row: int, limit: int) -> list[FeedbackRow]:
         """Feedback events committed after ``row``, in commit order, at most ``limit``."""
         return [
-            FeedbackRow(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[5], r[6])
+            FeedbackRow(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[5], r[6], bool(r[7]))
             for r in self._conn.execute(_FEEDBACK_AFTER, (row, limit))
         ]
 
@@ -92,10 +110,11 @@ class LogReader:
         None when the gateway overrode the decision (another model served)."""
         latency: float | None = None
         cost: float | None = None
-        failed = False
+        failed = reported = False
         for latency_ms, error, cost_usd, override in self._conn.execute(
             _CALLS, (decision_id, upto_row)
         ):
+            reported = True
             if override:
                 return None
             if latency_ms is not None:
@@ -103,7 +122,28 @@ class LogReader:
             if cost_usd is not None:
                 cost = (cost or 0.0) + finite(cost_usd, "a call's cost_usd")
             failed = failed or bool(error)
-        return CallResults(latency, cost, failed)
+        return CallResults(latency, cost, failed, reported)
+
+    def outcome(self, decision_id: str) -> tuple[int, Any] | None:
+        """The row of the event that brought the decision's outcome, and the outcome (the
+        ``reward`` sent, else ``resolved``); None without one."""
+        found = self._conn.execute(_OUTCOME, (decision_id,)).fetchone()
+        if found is None:
+            return None
+        row, resolved, reward = found
+        return int(row), reward if reward is not None else resolved
+
+    def answered_without_calls(
+        self, from_id: str, below_id: str, before_row: int
+    ) -> list[tuple[str, Any]]:
+        """Decisions with ids in [``from_id``, ``below_id``) that have an outcome but no
+        call result before ``before_row``, and their outcomes."""
+        return [
+            (did, reward if reward is not None else resolved)
+            for did, resolved, reward in self._conn.execute(
+                _WITHOUT_CALLS, (from_id, below_id, before_row)
+            )
+        ]
 
     def decision(self, decision_id: str) -> LoggedDecision | None:
         """The decision as logged (None: not in the log)."""
@@ -111,13 +151,15 @@ class LogReader:
         if found is None:
             return None
         model, scores, features, request, propensity = found
+        vector = orjson.loads(features)
         return LoggedDecision(
             decision_id,
             model,
             propensity,
             LoggedRequest.from_json(orjson.loads(request)),
             list(orjson.loads(scores)),
-            str(orjson.loads(features)["intent_group"]),
+            str(vector["intent_group"]),
+            vector,
         )
 
     def unanswered(self, from_id: str, below_id: str) -> list[str]:

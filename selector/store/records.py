@@ -5,10 +5,9 @@ and training.
 The logged request's weights (``LoggedRequest``) keep their historical JSON keys
 (``lambda``, ``latency_weight_per_s``, ``deadline_ms``); only this module names them.
 
-The records built on every request (a decision, its request, a feedback event and its
-result) are plain slotted dataclasses, not frozen ones: a frozen dataclass of 13 fields
-takes 1.4 µs to build against 0.26 µs (each field goes through ``object.__setattr__``),
-a cost the route's hot path measured. Nothing changes a record once built.
+The records built on every request are plain slotted dataclasses, not frozen ones: a
+frozen one of 13 fields takes 1.4 µs to build against 0.26 µs, a cost the route's hot
+path measured. Nothing changes a record once built.
 """
 
 from __future__ import annotations
@@ -24,6 +23,8 @@ import orjson
 __all__ = [
     "FEEDBACK_FIELDS",
     "CallResults",
+    "ConversationOutcome",
+    "ConversationResult",
     "DecisionRecord",
     "FeedbackEvent",
     "FeedbackResult",
@@ -51,7 +52,7 @@ FEEDBACK_FIELDS = (
 
 
 class UnusableRecordError(ValueError):
-    """A logged decision or event no reward can be computed from (the message says why)."""
+    """A logged decision or event no reward can be computed from (it says why)."""
 
 
 def finite(value: Any, what: str) -> float:
@@ -61,7 +62,6 @@ def finite(value: Any, what: str) -> float:
     3.0
     >>> finite(float("inf"), "cost")
     Traceback (most recent call last):
-    ...
     selector.store.records.UnusableRecordError: cost is inf, not a finite number
     """
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -74,8 +74,7 @@ def finite(value: Any, what: str) -> float:
 
 def logged_propensity(value: Any) -> float:
     """A logged decision's propensity, checked: finite and in (0, 1], else an
-    :class:`UnusableRecordError` (an importance weight of 1/0 or of a negative number
-    would poison learning and off-policy estimates alike).
+    :class:`UnusableRecordError` (a weight of 1/0 would poison learning and OPE alike).
 
     >>> logged_propensity(0.25)
     0.25
@@ -210,6 +209,7 @@ class LoggedDecision:
     request: LoggedRequest
     scores: list[dict[str, Any]]
     intent_group: str
+    features: dict[str, Any] | None = None  # the feature vector as logged
 
     @property
     def chosen(self) -> dict[str, Any] | None:
@@ -236,6 +236,30 @@ class FeedbackEvent:
 
 
 @dataclass(slots=True)
+class ConversationOutcome:
+    """A conversation's outcome (``resolved`` and/or ``reward``), for its decisions."""
+
+    conversation_id: str
+    fields: dict[str, Any]  # resolved and/or reward
+
+    def event_id(self, decision_id: str) -> str:
+        """The event it makes for one decision (a resent outcome has the same ones)."""
+        body = [decision_id, self.fields, {"conversation_id": self.conversation_id}]
+        return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+
+
+@dataclass(slots=True)
+class ConversationResult:
+    """The decisions a conversation's outcome credited, kept (theirs) and missed (late)."""
+
+    conversation_id: str
+    credited: list[str]
+    kept: int
+    late: int
+    duplicate: bool
+
+
+@dataclass(slots=True)
 class FeedbackResult:
     """What storing a feedback event found."""
 
@@ -257,6 +281,7 @@ class FeedbackRow:
     is_outcome: bool  # this event is the decision's recorded outcome
     resolved: Any
     reward: Any
+    is_call: bool = False  # it reports a call's result (latency, error, cost or model)
 
     @property
     def outcome(self) -> Any:
@@ -266,9 +291,10 @@ class FeedbackRow:
 
 @dataclass(frozen=True, slots=True)
 class CallResults:
-    """What the gateway reported of the decided model's calls: total latency and cost
-    (None: not reported), and whether one failed."""
+    """The decided model's calls as reported: total latency and cost (None: not
+    reported), whether one failed, whether any came at all."""
 
     latency_ms: float | None = None
     cost_usd: float | None = None
     failed: bool = False
+    reported: bool = False

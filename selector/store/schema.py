@@ -2,8 +2,10 @@
 
 ``meta.schema_version`` says which version a log file holds. Opening a log creates the
 tables of a new one, migrates an older one step by step (each step in one
-transaction), and refuses one written by a newer build. Version 1 is the schema of
-every log written so far; a change of schema adds a step to :data:`MIGRATIONS`.
+transaction), and refuses one written by a newer build. Version 1 is the first schema;
+version 2 adds ``outcomes.via`` (an outcome credited from the conversation's) and an
+index of decisions by conversation. A change of schema adds a step to
+:data:`MIGRATIONS`.
 
 Tables: ``decisions`` (one row per decision), ``feedback`` (one row per distinct
 event; ``event_id`` is a hash of the decision id and the event's fields, so a resent
@@ -20,7 +22,15 @@ from pathlib import Path
 
 from core.errors import StoreError
 
-__all__ = ["DDL", "MIGRATIONS", "SCHEMA_VERSION", "open_failure", "prepare", "version_of"]
+__all__ = [
+    "DDL",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "connect",
+    "open_failure",
+    "prepare",
+    "version_of",
+]
 
 DDL = """
 -- decision ids start with the time in milliseconds (hex): their order is time order,
@@ -62,8 +72,10 @@ CREATE TABLE IF NOT EXISTS outcomes (
     resolved    INTEGER,
     reward      REAL,
     event_id    TEXT NOT NULL,
-    ts          REAL NOT NULL
+    ts          REAL NOT NULL,
+    via         TEXT  -- NULL: the decision's own outcome; 'conversation': its conversation's
 );
+CREATE INDEX IF NOT EXISTS decisions_conversation ON decisions(conversation_id);
 -- the challenger's decision on the same request, when one runs beside the served policy
 -- (shadow: never served; canary: the champion's, on the requests the challenger served)
 CREATE TABLE IF NOT EXISTS other_decisions (
@@ -77,9 +89,33 @@ CREATE TABLE IF NOT EXISTS other_decisions (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
+
+def _v2(conn: sqlite3.Connection) -> None:
+    """Version 2: an outcome says whether it came from the conversation's outcome; the
+    decisions of a conversation are found by an index."""
+    conn.execute("ALTER TABLE outcomes ADD COLUMN via TEXT")
+    conn.execute("CREATE INDEX IF NOT EXISTS decisions_conversation ON decisions(conversation_id)")
+
+
 #: steps from version n to n + 1, in order: MIGRATIONS[0] takes a log from 1 to 2
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = []
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v2]
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
+
+
+_WAL_SIZE_LIMIT = 64 * 1024 * 1024
+
+
+def connect(path: Path, sync: str, autocheckpoint: bool = True) -> sqlite3.Connection:
+    """A write connection to the log at ``path``: WAL, ``sync`` ('normal' or 'full')."""
+    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={sync.upper()}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    # a WAL file that grew in a burst is cut back to this size when it starts over
+    conn.execute(f"PRAGMA journal_size_limit={_WAL_SIZE_LIMIT}")
+    if not autocheckpoint:
+        conn.execute("PRAGMA wal_autocheckpoint=0")
+    return conn
 
 
 def version_of(conn: sqlite3.Connection) -> int | None:

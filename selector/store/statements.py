@@ -10,12 +10,34 @@ from typing import Any
 import orjson
 
 from core.errors import ConflictError, NotFoundError
-from selector.store.records import DecisionRecord, FeedbackEvent, FeedbackResult, OtherDecision
+from selector.store.records import (
+    ConversationOutcome,
+    ConversationResult,
+    DecisionRecord,
+    FeedbackEvent,
+    FeedbackResult,
+    OtherDecision,
+)
 
-__all__ = ["decision_row", "delete_decisions", "insert_decisions", "insert_feedback"]
+__all__ = [
+    "decision_row",
+    "delete_decisions",
+    "insert_conversation_outcome",
+    "insert_decisions",
+    "insert_feedback",
+]
 
 _INSERT_DECISION = "INSERT INTO decisions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
 _INSERT_OTHER = "INSERT INTO other_decisions VALUES (?,?,?,?,?,?)"
+_INSERT_OUTCOME = (
+    "INSERT INTO outcomes (decision_id, resolved, reward, event_id, ts, via) VALUES (?,?,?,?,?,?)"
+)
+_INSERT_FEEDBACK = "INSERT INTO feedback VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+_OF_CONVERSATION = """
+SELECT d.decision_id, d.ts, o.resolved, o.reward, o.via FROM decisions d
+LEFT JOIN outcomes o USING (decision_id)
+WHERE d.conversation_id = ? ORDER BY d.decision_id
+"""
 
 
 def _other_row(decision_id: str, o: OtherDecision) -> tuple[Any, ...]:
@@ -92,11 +114,10 @@ def insert_feedback(
                 )
         elif not late:
             conn.execute(
-                "INSERT INTO outcomes VALUES (?,?,?,?,?)",
-                (ev.decision_id, resolved_i, f.get("reward"), event_id, now),
+                _INSERT_OUTCOME, (ev.decision_id, resolved_i, f.get("reward"), event_id, now, None)
             )
     conn.execute(
-        "INSERT INTO feedback VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        _INSERT_FEEDBACK,
         (
             event_id,
             ev.decision_id,
@@ -114,6 +135,45 @@ def insert_feedback(
         ),
     )
     return FeedbackResult(ev.decision_id, False, late, override, decided_model)
+
+
+def insert_conversation_outcome(
+    conn: sqlite3.Connection, ev: ConversationOutcome, now: float, join_window_s: float
+) -> ConversationResult:
+    """Credit a conversation's outcome to each of its decisions that has none yet, within
+    the join window, inside the caller's transaction. A decision that has an outcome of
+    its own keeps it; one already credited with a different outcome of the conversation
+    is a :class:`ConflictError` (nothing is written)."""
+    rows = conn.execute(_OF_CONVERSATION, (ev.conversation_id,)).fetchall()
+    if not rows:
+        raise NotFoundError(
+            f"no decision with conversation_id {ev.conversation_id!r}: send the id the "
+            "conversation's POST /v1/route requests carried"
+        )
+    resolved = ev.fields.get("resolved")
+    outcome = (None if resolved is None else int(resolved), ev.fields.get("reward"))
+    credited: list[str] = []
+    kept = late = same = 0
+    for did, ts, had_resolved, had_reward, via in rows:
+        if via == "conversation":
+            if (had_resolved, had_reward) != outcome:
+                raise ConflictError(
+                    f"conversation {ev.conversation_id} already has an outcome "
+                    f"(resolved={_b(had_resolved)}, reward={had_reward}); an outcome is "
+                    "recorded once"
+                )
+            same += 1
+        elif had_resolved is not None or had_reward is not None:
+            kept += 1
+        elif now - ts > join_window_s:
+            late += 1
+        else:
+            credited.append(did)
+    for did in credited:
+        event_id = ev.event_id(did)
+        conn.execute(_INSERT_FEEDBACK, (event_id, did, now, *([None] * 6), *outcome, 0, 0))
+        conn.execute(_INSERT_OUTCOME, (did, *outcome, event_id, now, "conversation"))
+    return ConversationResult(ev.conversation_id, credited, kept, late, same > 0 and not credited)
 
 
 def delete_decisions(conn: sqlite3.Connection, ids: list[str]) -> int:

@@ -5,15 +5,14 @@ event loop share one transaction, and each request is answered only after its
 commit. The checks that must not race (a duplicate event, a second, different
 outcome) run inside that transaction, one command at a time. Two modes:
 
-- ``sync="normal"`` (default): the loop's own thread writes each batch; a commit is
-  an append to the WAL, without fsync. It survives a crash or ``kill -9`` of the
-  process, not a power loss. WAL checkpoints (which do fsync) run on a background
-  thread, so the loop never waits for the disk. Each round copies most frames beside
-  the loop's writes, then the few left while the loop hands its batches to that thread
-  (which commits them right after): a checkpoint with no write beside it copies every
-  frame, so the next commit starts the WAL file over. Under sustained load the file
-  stays about a second of writes long; when every checkpoint ran beside writes, none
-  finished and the file grew without bound.
+- ``sync="normal"`` (default): the loop's own thread writes each batch; a commit is an
+  append to the WAL, without fsync. It survives a crash or ``kill -9`` of the process,
+  not a power loss. WAL checkpoints (which do fsync) run on a background thread, so the
+  loop never waits for the disk. Each round copies most frames beside the loop's
+  writes, then the few left while the loop hands its batches to that thread (which
+  commits them right after): a checkpoint with no write beside it copies every frame,
+  so the next commit starts the WAL file over; the file stays about a second of writes
+  long under load (when every checkpoint ran beside writes, it grew without bound).
 - ``sync="full"``: a writer thread commits each batch with an fsync while the loop
   goes on serving; it survives a power loss too, at a cost in throughput.
 
@@ -35,10 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ConflictError, NotFoundError, StoreError
+from selector.store import records as rec
+from selector.store import statements as sql
 from selector.store.reader import LogReader
-from selector.store.records import DecisionRecord, FeedbackEvent, FeedbackResult
-from selector.store.schema import open_failure, prepare
-from selector.store.statements import delete_decisions, insert_decisions, insert_feedback
+from selector.store.schema import connect, open_failure, prepare
 from selector.store.waiters import Waiter, resolve
 
 __all__ = ["DecisionLog"]
@@ -47,7 +46,6 @@ log = logging.getLogger("selector.store")
 
 _BATCH = 512  # commands committed together at most
 _CHECKPOINT_EVERY_S = 1.0
-_WAL_SIZE_LIMIT = 64 * 1024 * 1024
 _Op = tuple[str, Any, Waiter]  # a queued command: kind, payload, who waits
 
 
@@ -87,17 +85,7 @@ class DecisionLog:
 
     # -- lifecycle -----------------------------------------------------------------
     def _connect(self, autocheckpoint: bool = True) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path, timeout=30.0, isolation_level=None, check_same_thread=False
-        )
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={self.sync.upper()}")
-        conn.execute("PRAGMA foreign_keys=ON")
-        # a WAL file that grew in a burst is cut back to this size when it starts over
-        conn.execute(f"PRAGMA journal_size_limit={_WAL_SIZE_LIMIT}")
-        if not autocheckpoint:
-            conn.execute("PRAGMA wal_autocheckpoint=0")
-        return conn
+        return connect(self.path, self.sync, autocheckpoint)
 
     def start(self) -> None:
         """Open the write connections and start the background thread."""
@@ -146,21 +134,28 @@ class DecisionLog:
                 self._handoffs -= 1
 
     # -- writes ------------------------------------------------------------------
-    def submit_decision(self, rec: DecisionRecord) -> Future[None]:
-        """From any thread: store ``rec``; the future completes once it is committed."""
-        return self._submit("decision", rec)
+    def submit_decision(self, record: rec.DecisionRecord) -> Future[None]:
+        """From any thread: store ``record``; the future completes once it is committed."""
+        return self._submit("decision", record)
 
-    def submit_feedback(self, event: FeedbackEvent) -> Future[FeedbackResult]:
+    def submit_feedback(self, event: rec.FeedbackEvent) -> Future[rec.FeedbackResult]:
         """From any thread: store ``event`` (may fail with NotFound or Conflict)."""
         return self._submit("feedback", event)
 
-    async def write_decision(self, rec: DecisionRecord) -> None:
-        """From an event loop: store ``rec``; returns once it is committed."""
-        await self._submit_async("decision", rec)
+    async def write_decision(self, record: rec.DecisionRecord) -> None:
+        """From an event loop: store ``record``; returns once it is committed."""
+        await self._submit_async("decision", record)
 
-    async def write_feedback(self, event: FeedbackEvent) -> FeedbackResult:
+    async def write_feedback(self, event: rec.FeedbackEvent) -> rec.FeedbackResult:
         """From an event loop: store ``event``; returns once it is committed."""
-        result: FeedbackResult = await self._submit_async("feedback", event)
+        result: rec.FeedbackResult = await self._submit_async("feedback", event)
+        return result
+
+    async def write_conversation_outcome(
+        self, event: rec.ConversationOutcome
+    ) -> rec.ConversationResult:
+        """From an event loop: credit a conversation's outcome to its decisions."""
+        result: rec.ConversationResult = await self._submit_async("conversation", event)
         return result
 
     def _submit(self, kind: str, payload: Any) -> Future[Any]:
@@ -257,13 +252,17 @@ class DecisionLog:
             # own decision, since it is sent only after the decision was acknowledged.
             decisions = [op for op in batch if op[0] == "decision"]
             if decisions:
-                insert_decisions(conn, [rec for _, rec, _ in decisions])
+                sql.insert_decisions(conn, [r for _, r, _ in decisions])
                 results.extend((w, None, None) for _, _, w in decisions)
             for kind, payload, waiter in batch:
-                if kind != "feedback":
+                if kind == "decision":
                     continue
+                # both refuse an event (NotFound, Conflict) before writing any of its rows
+                write: Callable[..., Any] = sql.insert_feedback
+                if kind == "conversation":
+                    write = sql.insert_conversation_outcome
                 try:
-                    fed = insert_feedback(conn, payload, self.clock(), self.join_window_s)
+                    fed = write(conn, payload, self.clock(), self.join_window_s)
                     results.append((waiter, fed, None))
                 except (NotFoundError, ConflictError) as exc:
                     results.append((waiter, None, exc))
@@ -297,4 +296,4 @@ class DecisionLog:
         transaction beside the traffic (retention); the number of feedback events
         removed."""
         with closing(self._connect()) as conn, self.exclusive():
-            return delete_decisions(conn, ids)
+            return sql.delete_decisions(conn, ids)

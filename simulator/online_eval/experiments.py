@@ -134,18 +134,23 @@ def _event(scenario: Scenario, kind: str) -> Any:
 
 
 def _aim_changes(
-    sc: dict[str, Scenario], calm_choices: pd.DataFrame, prepared: Prepared, data_dir: Path
+    sc: dict[str, Scenario],
+    calm_choices: pd.DataFrame,
+    prepared: Prepared,
+    data_dir: Path,
+    windows: dict[str, int],
 ) -> dict[str, tuple[Scenario, dict[str, Any]]]:
-    """The cliff and the regression aimed at the model the online layer used most before
-    them in the calm day (the days are identical until then): overall for the cliff, on
-    the intent group for the regression."""
+    """The cliff and the regression aimed at the model the online layer used most in the
+    last window of decisions before them in the calm day (the days are identical until
+    then; the share before the change is measured on that window): overall for the
+    cliff, on the intent group for the regression."""
     changed = {}
     for name, kind in (("cliff", "latency"), ("regression", "quality")):
         e = _event(sc[name], kind)
         before = calm_choices[calm_choices["t"] < e.start_hour * 3600]
         if e.group is not None:
             before = before[before["group"] == e.group]
-        top = str(before["chosen"].value_counts().index[0])
+        top = str(before["chosen"].tail(windows[name]).value_counts().index[0])
         update: dict[str, Any] = {"model": top}
         if kind == "latency":
             update["multiplier"] = cliff_multiplier(sc[name], prepared, data_dir, top, e)
@@ -228,7 +233,9 @@ def measure_online(
 
     run("calm", sc["calm"])
     calm_choices = runs["calm", ONLINE].watched.frame()
-    for name, (scenario, update) in _aim_changes(sc, calm_choices, prepared, data_dir).items():
+    windows = {"cliff": cliff_window, "regression": regression_window}
+    aimed = _aim_changes(sc, calm_choices, prepared, data_dir, windows)
+    for name, (scenario, update) in aimed.items():
         echo(f"{name}: the event hits {update['model']}, the most used model before it ({update})")
         run(name, scenario)
         sc = {**sc, name: scenario}

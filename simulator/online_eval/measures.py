@@ -15,7 +15,7 @@ from selector.store import LogReader
 
 __all__ = ["OFFLINE", "ONLINE", "TARGETS", "TOLERANCE", "adaptation", "propensity_test"]
 
-ONLINE, OFFLINE = "bandit-v1", "utility-v0"
+ONLINE, OFFLINE = "bandit-v2", "utility-v0"
 TOLERANCE = 0.05
 TARGETS = {
     "cliff_decisions": 300,

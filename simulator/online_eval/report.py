@@ -62,7 +62,7 @@ def markdown(results: dict[str, Any], plots: list[Path]) -> str:
         "",
         "Every figure below comes from `selector measure-online` (seeded: a rerun gives the "
         "same numbers). The offline model is trained on the calm world's history; the online "
-        "layer (`bandit-v1`) and the offline policy alone (`utility-v0`) then serve the same "
+        "layer (`bandit-v2`) and the offline policy alone (`utility-v0`) then serve the same "
         "days. A share is the model's share over a sliding window of decisions; its optimum "
         "is the oracle's share on the same turns under the same load.",
         "",

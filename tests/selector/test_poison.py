@@ -30,8 +30,10 @@ from tests.selector.online.traffic import (
 
 
 def write_outcome(db: Path, decision_id: str, outcome: bool = True, **fields: Any) -> None:
-    """A feedback event (with an outcome unless ``outcome`` is False), written straight
-    into the log (as a damaged log, an older build or a hand could)."""
+    """A feedback event: a call result (900 ms unless ``fields`` say) with an outcome
+    unless ``outcome`` is False, written straight into the log (as a damaged log, an
+    older build or a hand could)."""
+    fields = {"latency_ms": 900.0, **fields}
     event = f"poison-{decision_id}-{len(fields)}-{time.monotonic_ns()}"
     with sqlite3.connect(db) as conn:
         conn.execute(
@@ -41,7 +43,7 @@ def write_outcome(db: Path, decision_id: str, outcome: bool = True, **fields: An
         )
         if outcome:
             conn.execute(
-                "INSERT INTO outcomes VALUES (?, 1, NULL, ?, ?)",
+                "INSERT INTO outcomes VALUES (?, 1, NULL, ?, ?, NULL)",
                 (decision_id, event, time.time()),
             )
 

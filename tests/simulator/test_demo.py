@@ -45,7 +45,7 @@ def test_the_demo_trains_serves_replays_and_reports(
         overridden = db.execute(
             "SELECT COUNT(DISTINCT decision_id) FROM feedback WHERE override = 1"
         ).fetchone()[0]
-    assert policies == {"bandit-v1"}
+    assert policies == {"bandit-v2"}
     # every outcome was learned from, but those of decisions a fallback served
     state = json.loads((out / "online.db.bandit.json").read_text())["state"]
     assert state["counts"].get("overridden", 0) == overridden

@@ -51,11 +51,12 @@ def test_measure_worlds_replays_each_world_through_every_policy(tmp_path: Path) 
         "oracle",
         "utility-v0",
         "bandit-v1",
+        "bandit-v2",
     }
     for world in result["worlds"]:
         assert set(world["share_of_oracle"]) == expected
         assert world["share_of_oracle"]["oracle"] == 1.0
     assert set(result["summary"]["policies"]) == expected - {"oracle"}
-    assert "| bandit-v1 |" in done.stdout
+    assert "| bandit-v2 |" in done.stdout
     assert (tmp_path / "worlds.png").stat().st_size > 0
     assert (tmp_path / "world-0" / "catalog.yaml").is_file()

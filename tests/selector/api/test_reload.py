@@ -81,7 +81,11 @@ def test_champion_is_served_and_reloaded(
     table = str(write_table(tmp_path))
     train(table, folds=0, tracking_uri=store, make_model=small)
     promote(NAME, "1", store)
-    server = make_server(SELECTOR_MLFLOW_TRACKING_URI=store, SELECTOR_ADMIN_TOKEN="admin-secret")
+    server = make_server(  # a deterministic policy: each answer is wholly one version's
+        SELECTOR_MLFLOW_TRACKING_URI=store,
+        SELECTOR_ADMIN_TOKEN="admin-secret",
+        SELECTOR_POLICY="utility-v0",
+    )
     with httpx.Client(base_url=server.url, timeout=30.0) as c:
         assert serving(c) == f"{NAME}/v1"
         routed = c.post("/v1/route", json=ROUTE).json()

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from selector.learning import state_path
 from selector.online import OnlineLearner, StateError
-from selector.wiring import build_service, state_path
+from selector.wiring import build_service
 from tests.selector.online.traffic import run_traffic, settings_for
 
 

@@ -23,13 +23,20 @@ def test_a_log_written_by_the_previous_build_opens_and_replays(tmp_path: Path) -
     import shutil
 
     from selector.config import load_settings
-    from selector.wiring import new_learner
+    from selector.learning import new_learner
 
     db = tmp_path / "selector.db"
     shutil.copy(LEGACY, db)
     log = DecisionLog(db)
     assert log.schema_found == 1
     assert log.counts() == {"decisions": 30, "feedback": 52, "outcomes": 22}
+    with sqlite3.connect(db) as conn:  # migrated to version 2
+        assert (
+            conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+        )
+        assert "via" in {r[1] for r in conn.execute("PRAGMA table_info(outcomes)")}
+        indexes = {r[1] for r in conn.execute("PRAGMA index_list(decisions)")}
+        assert "decisions_conversation" in indexes
     with log.reader() as reader:
         joined = list(reader.joined())
         first = reader.decision(joined[0]["decision_id"])
@@ -37,7 +44,9 @@ def test_a_log_written_by_the_previous_build_opens_and_replays(tmp_path: Path) -
     assert first is not None
     assert first.request.scored
     assert first.request.deadline_ms == 3000
-    settings = load_settings(db_path=db, policy="bandit-v1", quality_model="prior")
+    settings = load_settings(  # under the settings that build ran with
+        db_path=db, policy="bandit-v1", quality_model="prior", bandit_min_exploration=0.01
+    )
     learner = new_learner(settings)
     learner.catch_up()
     saved = json.loads(LEGACY.with_name(LEGACY.name + ".bandit.json").read_text())["state"]

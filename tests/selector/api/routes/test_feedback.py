@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from starlette.testclient import TestClient
 
-from selector.api.bodies import FEEDBACK_ACCEPTED
+from selector.api.bodies import CONVERSATION_OUTCOME_ACCEPTED, FEEDBACK_ACCEPTED
 from selector.service import SelectorService
 
 ROUTE = {"conversation_id": "c-1", "turns": 3}
@@ -38,3 +39,67 @@ def test_a_second_different_outcome_is_409(client: TestClient) -> None:
     assert client.post("/v1/feedback", json={"decision_id": did, "resolved": True}).is_success
     r = client.post("/v1/feedback", json={"decision_id": did, "resolved": False})
     assert r.status_code == 409
+
+
+def _decisions(client: TestClient, conversation: str, n: int) -> list[str]:
+    body = {"conversation_id": conversation, "turns": 3}
+    return [client.post("/v1/route", json=body).json()["decision_id"] for _ in range(n)]
+
+
+def test_a_conversation_outcome_credits_each_decision_without_one(
+    client: TestClient, service: SelectorService
+) -> None:
+    own, *rest = _decisions(client, "c-9", 3)
+    _decisions(client, "another", 1)
+    assert client.post("/v1/feedback", json={"decision_id": own, "resolved": True}).is_success
+    r = client.post("/v1/feedback", json={"conversation_id": "c-9", "resolved": False})
+    assert r.status_code == 202, r.text
+    assert CONVERSATION_OUTCOME_ACCEPTED.validate_json(r.content) == {
+        "conversation_id": "c-9",
+        "credited": rest,
+        "kept": 1,
+        "late": 0,
+        "duplicate": False,
+    }
+    assert service.log.counts()["outcomes"] == 3  # the other conversation's: none
+    again = client.post("/v1/feedback", json={"conversation_id": "c-9", "resolved": False})
+    assert again.status_code == 202
+    assert again.json()["duplicate"] is True
+    assert again.json()["credited"] == []
+    conflict = client.post("/v1/feedback", json={"conversation_id": "c-9", "resolved": True})
+    assert conflict.status_code == 409
+    assert "conversation c-9 already has an outcome" in conflict.json()["error"]["message"]
+    assert service.log.counts()["outcomes"] == 3
+
+
+def test_a_graded_conversation_outcome_is_stored_as_its_reward(
+    client: TestClient, service: SelectorService
+) -> None:
+    ids = _decisions(client, "graded", 2)
+    r = client.post("/v1/feedback", json={"conversation_id": "graded", "reward": 0.7})
+    assert r.json()["credited"] == ids
+    with service.log.reader() as reader:
+        outcomes = [reader.outcome(d) for d in ids]
+    assert [o[1] for o in outcomes if o is not None] == [0.7, 0.7]
+
+
+def test_a_conversation_never_routed_is_404(client: TestClient) -> None:
+    r = client.post("/v1/feedback", json={"conversation_id": "nobody", "resolved": True})
+    assert r.status_code == 404
+    assert "conversation_id 'nobody'" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({"conversation_id": "c", "latency_ms": 5.0}, "resolved and/or reward only"),
+        ({"conversation_id": "c", "decision_id": "d", "resolved": True}, "exactly one"),
+        ({"resolved": True}, "exactly one"),
+    ],
+)
+def test_a_conversation_outcome_that_cannot_be_is_422(
+    client: TestClient, body: dict[str, object], says: str
+) -> None:
+    r = client.post("/v1/feedback", json=body)
+    assert r.status_code == 422
+    assert says in r.text

@@ -1,0 +1,102 @@
+"""Latency and error-rate estimates: the prior shrinks toward the calls seen, with the
+evidence behind it; one call cannot replace the prior."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from features.estimates import EstimateConfig, LogLatency, p_above
+
+
+def test_before_any_call_the_estimate_is_the_prior_with_its_uncertainty() -> None:
+    e = LogLatency(800.0, EstimateConfig(prior_sd=0.6)).estimate()
+    assert e.p50_ms == pytest.approx(800.0)
+    assert e.p95_ms == pytest.approx(1600.0)
+    assert e.sd == pytest.approx(0.6)
+    assert e.evidence == 0.0
+    assert e.error_rate == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize("factor", [1 / 3, 3.0])
+def test_calls_move_the_estimate_to_the_truth_and_shrink_its_uncertainty(factor: float) -> None:
+    rng = np.random.default_rng(1)
+    est = LogLatency(1_000.0)
+    truth = 1_000.0 * factor
+    sds = []
+    for latency in truth * np.exp(0.3 * rng.standard_normal(200)):
+        est.add_call(float(latency), error=False)
+        sds.append(est.estimate().sd)
+    e = est.estimate()
+    assert e.p50_ms == pytest.approx(truth, rel=0.1)
+    assert e.p95_ms == pytest.approx(truth * math.exp(1.645 * 0.3), rel=0.15)
+    assert sds[-1] < sds[9] < sds[0] < 0.6
+    assert e.evidence > 50
+
+
+def test_one_absurd_call_moves_the_median_by_a_bounded_factor() -> None:
+    est = LogLatency(1_000.0, EstimateConfig(prior_weight=3.0))
+    est.add_call(1e308, error=False)
+    e = est.estimate()
+    assert math.isfinite(e.p50_ms)
+    assert e.p50_ms <= 1_000.0 * 10 ** (1 / 4) * 1.0001
+    for _ in range(30):
+        est.add_call(1_000.0, error=False)
+    assert est.estimate().p50_ms == pytest.approx(1_000.0, rel=0.1)
+
+
+def test_unusable_latencies_are_ignored_but_the_call_counts() -> None:
+    est = LogLatency(500.0)
+    for bad in (float("nan"), float("inf"), -5.0, 0.0):
+        est.add_call(bad, error=True)
+    assert est.estimate().p50_ms == pytest.approx(500.0)
+    assert est.calls == pytest.approx(4, rel=0.02)  # discounted by 1 − 1/memory per call
+    assert est.error_rate() == pytest.approx((20 * 0.01 + 4) / 24, rel=0.02)
+
+
+def test_one_error_among_few_calls_is_not_read_as_a_third_of_calls_failing() -> None:
+    est = LogLatency(500.0)
+    for error in (False, True, False):
+        est.add_call(400.0, error=error)
+    assert est.error_rate() < 0.06
+    for _ in range(400):
+        est.add_call(400.0, error=True)
+    assert est.error_rate() > 0.85  # the data outweighs the prior in the end
+
+
+def test_probability_above_a_limit() -> None:
+    assert p_above(2_000.0, 0.0, 3_000.0) == 0.0
+    assert p_above(4_000.0, 0.0, 3_000.0) == 1.0
+    assert p_above(3_000.0, 0.4, 3_000.0) == pytest.approx(0.5)
+    low, high = p_above(2_000.0, 0.6, 3_000.0), p_above(4_000.0, 0.6, 3_000.0)
+    assert 0.0 < low < 0.5 < high < 1.0
+    assert p_above(1.0, 0.5, 0.0) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("prior_weight", 0.0), ("prior_sd", -1.0), ("memory", 0.5)]
+)
+def test_bad_settings_are_refused(field: str, value: float) -> None:
+    with pytest.raises(ValueError, match=field):
+        EstimateConfig(**{field: value})
+
+
+def test_a_bad_prior_is_refused() -> None:
+    with pytest.raises(ValueError, match="prior latency"):
+        LogLatency(0.0)
+
+
+def test_evidence_fades_with_time_and_the_prior_returns() -> None:
+    est = LogLatency(1_000.0, EstimateConfig(half_life_s=600.0))
+    for i in range(50):
+        est.add_call(3_000.0, error=False, at=float(i))
+    now = est.estimate(49.0)
+    assert now.p50_ms == pytest.approx(3_000.0, rel=0.1)
+    later = est.estimate(49.0 + 600.0)
+    assert later.evidence == pytest.approx(now.evidence / 2)
+    assert later.sd > now.sd
+    gone = est.estimate(49.0 + 600.0 * 30)
+    assert gone.p50_ms == pytest.approx(1_000.0, rel=0.01)
+    assert gone.sd == pytest.approx(0.6, rel=0.01)

@@ -1,0 +1,152 @@
+"""bandit-v2's online layer: per-model regressions of the residual on the context,
+probability matching over their posteriors, exact probabilities, JSON state."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+from models.bandit import BanditParams
+from models.contexts import DIM, context
+from models.contextual import ContextualBandit, probability_best
+
+
+def ctx(group: int, turns: int = 3) -> list[float]:
+    return context(group, turns, 400, 0, 1, 0.8, 0.0, 800)
+
+
+def play(
+    bandit: ContextualBandit,
+    truth: dict[tuple[str, int], float],
+    utilities: dict[str, float],
+    n: int,
+    seed: int,
+) -> list[tuple[int, str]]:
+    """``n`` decisions between the models of ``truth`` on groups 1 and 2, each learned
+    from a Bernoulli reward; returns each decision's group and choice."""
+    rng = random.Random(seed)
+    models = sorted({m for m, _ in truth})
+    out = []
+    for _ in range(n):
+        group = rng.choice((1, 2))
+        xs = [ctx(group) for _ in models]
+        us = [utilities[m] for m in models]
+        _, probs, pick = bandit.distribution(models, "g", us, rng.random(), xs)
+        assert sum(probs) == pytest.approx(1.0)
+        reward = float(rng.random() < truth[models[pick], group])
+        bandit.learn(models, "g", us, pick, probs[pick], reward, xs)
+        out.append((group, models[pick]))
+    return out
+
+
+TRUTH = {("a", 1): 0.9, ("a", 2): 0.5, ("b", 1): 0.6, ("b", 2): 0.85}
+
+
+def test_it_learns_which_model_is_best_in_each_context() -> None:
+    # the offline utility says "a" everywhere; the truth differs by intent group
+    bandit = ContextualBandit(BanditParams(learner="contextual", gamma=1_000.0))
+    history = play(bandit, TRUTH, {"a": 0.8, "b": 0.7}, 2_000, seed=1)
+    last = history[-600:]
+    right = sum(m == ("a" if g == 1 else "b") for g, m in last)
+    assert right / len(last) > 0.85
+    mean, _ = bandit.estimates(["a", "b"], [0.8, 0.7], [ctx(2), ctx(2)])
+    assert mean[1] > mean[0]
+    mean, _ = bandit.estimates(["a", "b"], [0.8, 0.7], [ctx(1), ctx(1)])
+    assert mean[0] > mean[1]
+
+
+def test_a_model_the_prior_undersells_is_tried_and_found() -> None:
+    truth = {("a", 1): 0.6, ("a", 2): 0.6, ("b", 1): 0.9, ("b", 2): 0.9}
+    bandit = ContextualBandit(BanditParams(learner="contextual", gamma=10_000.0))
+    history = play(bandit, truth, {"a": 0.8, "b": 0.6}, 1_500, seed=2)
+    assert sum(m == "b" for _, m in history[-500:]) > 400
+
+
+def test_a_model_that_regresses_loses_its_traffic() -> None:
+    bandit = ContextualBandit(BanditParams(learner="contextual", memory=300, gamma=1_000.0))
+    good = {("a", 1): 0.9, ("a", 2): 0.9, ("b", 1): 0.7, ("b", 2): 0.7}
+    play(bandit, good, {"a": 0.8, "b": 0.8}, 1_500, seed=3)
+    bad = {**good, ("a", 1): 0.3, ("a", 2): 0.3}
+    history = play(bandit, bad, {"a": 0.8, "b": 0.8}, 800, seed=4)
+    assert sum(m == "b" for _, m in history[-300:]) > 250
+
+
+def test_probabilities_are_exact_and_the_draw_follows_them() -> None:
+    bandit = ContextualBandit(BanditParams(learner="contextual", gamma=50.0))
+    models, us = ["a", "b", "c"], [0.8, 0.75, 0.5]
+    xs = [ctx(1)] * 3
+    counts = np.zeros(3)
+    probs: list[float] = []
+    rng = random.Random(5)
+    n = 20_000
+    for _ in range(n):
+        _, probs, pick = bandit.distribution(models, "g", us, rng.random(), xs)
+        counts[pick] += 1
+    assert sum(probs) == pytest.approx(1.0)
+    expected = np.array(probs) * n
+    assert np.all(np.abs(counts - expected) < 4 * np.sqrt(expected) + 1)
+
+
+def test_the_state_is_json_and_restores_the_same_estimates() -> None:
+    bandit = ContextualBandit(BanditParams(learner="contextual"))
+    play(bandit, TRUTH, {"a": 0.8, "b": 0.7}, 300, seed=6)
+    state = json.loads(json.dumps(bandit.state()))
+    back = ContextualBandit.from_state(state)
+    xs = [ctx(1), ctx(2, turns=9)]
+    for restored, live in zip(
+        back.estimates(["a", "b"], [0.8, 0.7], xs),
+        bandit.estimates(["a", "b"], [0.8, 0.7], xs),
+        strict=True,
+    ):
+        assert restored.tolist() == live.tolist()
+    assert back.updates_ == 300
+    assert back.state() == state
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda s: s.update(dim=DIM + 1), "terms"),
+        (lambda s: s["models"]["a"].update(b=[float("nan")] * DIM), "not finite"),
+        (lambda s: s["models"]["a"].update(b=[0.0]), "wrong shape"),
+        (lambda s: s.pop("models"), "not a contextual"),
+    ],
+)
+def test_a_bad_state_is_refused_with_a_reason(change, message: str) -> None:  # type: ignore[no-untyped-def]
+    bandit = ContextualBandit(BanditParams(learner="contextual"))
+    bandit.update("a", ctx(1), 0.1)
+    state = json.loads(json.dumps(bandit.state()))
+    change(state)
+    with pytest.raises(ValueError, match=message):
+        ContextualBandit.from_state(state)
+
+
+def test_bad_updates_are_refused_and_change_nothing() -> None:
+    bandit = ContextualBandit(BanditParams(learner="contextual"))
+    with pytest.raises(ValueError, match="finite"):
+        bandit.update("a", ctx(1), float("inf"))
+    with pytest.raises(ValueError, match="context"):
+        bandit.update("a", [1.0, 2.0], 0.1)
+    with pytest.raises(ValueError, match="context"):
+        bandit.distribution(["a"], "g", [0.5], 0.1)
+    assert bandit.updates_ == 0
+    assert bandit.state()["models"] == {}
+
+
+def test_context_terms_stay_bounded_for_any_request() -> None:
+    for args in [(0, 0, 0, 0, 0, 0.0, 0.0, 0.0), (99, 1e9, 1e12, 1, 2, 1.0, 1.0, 1e12)]:
+        x = context(*args)  # type: ignore[arg-type]
+        assert len(x) == DIM
+        assert all(abs(v) < 10 for v in x)
+
+
+def test_probability_best_follows_the_overlap_of_the_estimates() -> None:
+    probs = probability_best(np.array([0.9, 0.88, 0.5]), np.array([0.02, 0.02, 0.02]))
+    assert sum(probs) == pytest.approx(1.0)
+    assert 0.6 < probs[0] < 0.8  # a 0.71 chance that 0.9 ± 0.02 beats 0.88 ± 0.02
+    assert probs[2] < 1e-6
+    wide = probability_best(np.array([0.9, 0.5]), np.array([0.02, 0.5]))
+    assert 0.15 < wide[1] < 0.25  # the uncertain one is tried as often as it may be best
