@@ -167,16 +167,32 @@ def measure_online(data_dir: Path, out: Path) -> None:
     show_default=True,
     help="Folder of the report (worlds.md, worlds.json, worlds.png) and each world's files.",
 )
-def measure_worlds(n: int, first_seed: int, conversations: int, data_dir: Path, out: Path) -> None:
-    """Measure the selector in generated worlds it did not write, from a cold start:
-    each policy's reward per conversation as a share of the oracle's, per world and as
-    a distribution, beside uniform random, the dearest, the cheapest and the static
-    rules."""
+@click.option(
+    "--start",
+    type=click.Choice(["cold", "warm"]),
+    default="cold",
+    show_default=True,
+    help="cold: the catalog and the built-in prior; warm: a quality model trained on a "
+    "history of the world that its dearest model served alone.",
+)
+def measure_worlds(
+    n: int, first_seed: int, conversations: int, data_dir: Path, out: Path, start: str
+) -> None:
+    """Measure the selector in generated worlds it did not write, from a cold or a warm
+    start: each policy's reward per conversation as a share of the oracle's, per world
+    and as a distribution, beside uniform random, the dearest, the cheapest and the
+    static rules."""
     from simulator.worlds_eval import markdown
     from simulator.worlds_eval import measure_worlds as run
 
     result = run(
-        n, out, data_dir, conversations, first_seed, echo=lambda m: click.echo(m, err=True)
+        n,
+        out,
+        data_dir,
+        conversations,
+        first_seed,
+        echo=lambda m: click.echo(m, err=True),
+        warm=start == "warm",
     )
     click.echo(markdown(result))
     click.echo(f"report: {(out / 'worlds.md').resolve()}")

@@ -2,7 +2,9 @@
 
 Each world is drawn by :func:`simulator.worlds.generate` from its seed. The selector
 starts **cold**: the world's catalog (list prices, latency priors off from the truth)
-and the built-in P(resolved) prior, no model trained on the world. Its day is replayed
+and the built-in P(resolved) prior, no model trained on the world; or **warm**: with a
+quality model trained on a history of the world in which one model, the dearest,
+answered every turn (as a team that ran its strongest model for everything has). Its day is replayed
 through the real service on loopback for each served policy, and through the gateway's
 own baselines: uniform random, always the dearest model, always the cheapest, the
 static rules, and the oracle that knows the world's truth. Every policy meets the same
@@ -66,6 +68,21 @@ def _baselines(w: GeneratedWorld, world: World, load: Load) -> list[tuple[Any, L
     ]
 
 
+def warm_model(w: GeneratedWorld, world: World, past: Corpus, folder: Path) -> Path:
+    """A quality model trained on a history of the world (before its day's events) in
+    which only the dearest model answered; the folder it was written to."""
+    from simulator.history import history_table
+    from training.train import train
+
+    sc = w.scenario.model_copy(update={"events": []})
+    table = history_table(World(sc, world.catalog, past))
+    served = w.catalog[-1]["name"]  # the catalog is ordered by price
+    path = folder / "history.parquet"
+    table[table["model"] == served].to_parquet(path, index=False)
+    train(str(path), folds=0, seed=w.seed, track=False, out=folder / "warm")
+    return folder / "warm" / "model"
+
+
 def measure_world(
     seed: int,
     out: Path,
@@ -73,9 +90,11 @@ def measure_world(
     conversations: int = 400,
     policies: Sequence[str] = SERVED,
     bars: Bars = no_bar,
+    past: Corpus | None = None,
 ) -> dict[str, Any]:
     """Reward per conversation of every policy in the world of ``seed``, and its share of
-    the oracle's."""
+    the oracle's; warm (a model trained on a one-model history) when ``past``, the
+    corpus of the history, is given."""
     w = generate(seed, conversations)
     folder = out / f"world-{seed}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -89,9 +108,10 @@ def measure_world(
         with bars(turns, f"{seed}: {router.name}") as advance:
             results.append(replay(world, day, router, load=load, progress=advance))
     sc = w.scenario
+    quality = "prior" if past is None else str(warm_model(w, world, past, folder))
     settings = load_settings(
         catalog_path=catalog_path,
-        quality_model="prior",
+        quality_model=quality,
         cost_weight=sc.reward.cost_weight,
         latency_weight=sc.reward.latency_per_s,
         reward_late_penalty=sc.reward.late_penalty,
@@ -115,6 +135,7 @@ def measure_world(
     oracle = reward[ORACLE]
     return {
         "seed": seed,
+        "start": "cold" if past is None else "warm",
         "models": len(w.catalog),
         "deadline_ms": sc.gateway.deadline_ms,
         "price_quality_correlation": round(w.price_quality_correlation, 3),
@@ -159,21 +180,25 @@ def measure_worlds(
     policies: Sequence[str] = SERVED,
     echo: Callable[[str], None] = lambda _m: None,
     bars: Bars = no_bar,
+    warm: bool = False,
 ) -> dict[str, Any]:
-    """:func:`measure_world` for the seeds ``first_seed`` … ``first_seed + n − 1``;
-    writes ``worlds.json`` under ``out``."""
+    """:func:`measure_world` for the seeds ``first_seed`` … ``first_seed + n − 1``, cold
+    or ``warm``; writes ``worlds.json`` under ``out``."""
     classifier = IntentClassifier.load()
-    corpus = load_corpus(data_dir, IntentTaxonomy.from_classifier(classifier), "test")
+    taxonomy = IntentTaxonomy.from_classifier(classifier)
+    corpus = load_corpus(data_dir, taxonomy, "test")
+    past = load_corpus(data_dir, taxonomy, "train") if warm else None
     worlds = []
     t0 = time.perf_counter()
     for seed in range(first_seed, first_seed + n):
-        found = measure_world(seed, out, corpus, conversations, policies, bars)
+        found = measure_world(seed, out, corpus, conversations, policies, bars, past)
         worlds.append(found)
         shares = ", ".join(
             f"{p} {s:.3f}" for p, s in found["share_of_oracle"].items() if s is not None
         )
         echo(f"world {seed} ({found['models']} models): {shares}")
     result = {
+        "start": "warm" if warm else "cold",
         "conversations_per_world": conversations,
         "seconds": round(time.perf_counter() - t0, 1),
         "summary": summarize(worlds),
@@ -194,8 +219,13 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"{s['worlds']} worlds drawn by `simulator/worlds.py` (seeds "
         f"{result['worlds'][0]['seed']}–{result['worlds'][-1]['seed']}), "
-        f"{result['conversations_per_world']} conversations each, cold start (the world's "
-        "catalog and the built-in prior). Share: reward per conversation over the oracle's.",
+        f"{result['conversations_per_world']} conversations each, "
+        + (
+            "warm start (a quality model trained on a history the dearest model served alone)."
+            if result.get("start") == "warm"
+            else "cold start (the world's catalog and the built-in prior)."
+        )
+        + " Share: reward per conversation over the oracle's.",
         "",
         "| policy | median share | 10th percentile | worst | at least random | above the best "
         "static policy |",
@@ -227,7 +257,7 @@ def plot(result: dict[str, Any], path: Path) -> Path:
         ax.scatter(values, i + rng.uniform(-0.15, 0.15, len(values)), s=8, alpha=0.5)
     ax.axvline(1.0, color="0.5", ls=":", lw=0.8)
     ax.set_xlabel("reward per conversation, share of the oracle's")
-    ax.set_title(f"{len(result['worlds'])} generated worlds, cold start")
+    ax.set_title(f"{len(result['worlds'])} generated worlds, {result.get('start', 'cold')} start")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -122,6 +122,25 @@ class RouteRequest(BaseModel):
         return self
 
 
+_NULL, _NOT_NULL = {"type": "null"}, {"not": {"type": "null"}}
+_OUTCOME_FIELDS = ("resolved", "reward")
+# JSON schema: feedback on one decision, or the outcome of a whole conversation
+_FOR_DECISION = {
+    "required": ["decision_id"],
+    "properties": {"decision_id": _NOT_NULL, "conversation_id": _NULL},
+    **_one_of_present(*FEEDBACK_FIELDS),
+}
+_FOR_CONVERSATION = {
+    "required": ["conversation_id"],
+    "properties": {
+        "conversation_id": _NOT_NULL,
+        "decision_id": _NULL,
+        **{f: _NULL for f in FEEDBACK_FIELDS if f not in _OUTCOME_FIELDS},
+    },
+    **_one_of_present(*_OUTCOME_FIELDS),
+}
+
+
 class FeedbackRequest(BaseModel):
     """The result of a call and/or the outcome, for one decision; or, with
     ``conversation_id`` instead of ``decision_id``, the outcome of a whole conversation."""
@@ -130,12 +149,7 @@ class FeedbackRequest(BaseModel):
         strict=True,
         extra="ignore",
         allow_inf_nan=False,
-        json_schema_extra={
-            "allOf": [
-                _one_of_present(*FEEDBACK_FIELDS),
-                {"oneOf": _one_of_present("decision_id", "conversation_id")["anyOf"]},
-            ]
-        },
+        json_schema_extra={"oneOf": [_FOR_DECISION, _FOR_CONVERSATION]},
     )
     decision_id: Name | None = Field(None, description="The decision, as POST /v1/route named it.")
     conversation_id: Name | None = Field(
@@ -162,8 +176,8 @@ class FeedbackRequest(BaseModel):
                 "send decision_id (feedback on one decision) or conversation_id (the outcome "
                 "of a whole conversation), exactly one of them"
             )
-        if self.conversation_id is not None and not set(fields) <= {"resolved", "reward"}:
-            extra = ", ".join(sorted(set(fields) - {"resolved", "reward"}))
+        if self.conversation_id is not None and not set(fields) <= set(_OUTCOME_FIELDS):
+            extra = ", ".join(sorted(set(fields) - set(_OUTCOME_FIELDS)))
             raise ValueError(
                 f"a conversation's outcome carries resolved and/or reward only, not {extra}: "
                 "send call results with their decision_id"
