@@ -162,7 +162,7 @@ def _policies(tmp: Path, quality_model: str | None) -> tuple[SelectorService, di
     catalog = service.catalog
     return service, {
         "static_rules_baseline": build_policy("static-rules", service.prior, catalog, settings),
-        "utility_v0_prior": service.policy,
+        "utility_v0_prior": build_policy("utility-v0", service.prior, catalog, settings),
         "utility_v0_learned": build_policy("utility-v0", learned, catalog, settings),
         "bandit_v1_learned": build_policy("bandit-v1", learned, catalog, settings, bandit),
         "bandit_v2_learned": build_policy("bandit-v2", learned, catalog, settings, contextual),
