@@ -288,7 +288,7 @@ def test_a_conversation_outcome_is_learned_for_each_decision_it_credits(tmp_path
         credited = asyncio.run(
             svc.conversation_outcome(ConversationOutcome("whole", {"resolved": True}))
         )
-        assert credited.credited == [r.decision_id for r in results]
+        assert sorted(credited.credited) == sorted(r.decision_id for r in results)
         assert svc.learner is not None
         assert svc.learner.bandit.updates_ == 2
         send(svc, results[2].decision_id, latency_ms=700.0)  # its call result completes it

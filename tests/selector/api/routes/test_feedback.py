@@ -54,9 +54,11 @@ def test_a_conversation_outcome_credits_each_decision_without_one(
     assert client.post("/v1/feedback", json={"decision_id": own, "resolved": True}).is_success
     r = client.post("/v1/feedback", json={"conversation_id": "c-9", "resolved": False})
     assert r.status_code == 202, r.text
-    assert CONVERSATION_OUTCOME_ACCEPTED.validate_json(r.content) == {
+    body = CONVERSATION_OUTCOME_ACCEPTED.validate_json(r.content)
+    assert sorted(body["credited"]) == sorted(rest)  # in id order: ids of one ms may not sort
+    assert body == {
         "conversation_id": "c-9",
-        "credited": rest,
+        "credited": body["credited"],
         "kept": 1,
         "late": 0,
         "duplicate": False,
@@ -77,7 +79,7 @@ def test_a_graded_conversation_outcome_is_stored_as_its_reward(
 ) -> None:
     ids = _decisions(client, "graded", 2)
     r = client.post("/v1/feedback", json={"conversation_id": "graded", "reward": 0.7})
-    assert r.json()["credited"] == ids
+    assert sorted(r.json()["credited"]) == sorted(ids)
     with service.log.reader() as reader:
         outcomes = [reader.outcome(d) for d in ids]
     assert [o[1] for o in outcomes if o is not None] == [0.7, 0.7]
