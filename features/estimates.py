@@ -90,12 +90,15 @@ class LogLatency:
         self.config = config or EstimateConfig()
         self.log_prior = math.log(prior_ms)
         self._keep = 1.0 - 1.0 / self.config.memory
-        self.weight = 0.0  # W
-        self.mean = 0.0  # discounted mean of the clipped log latencies
-        self.sq = 0.0  # and of their squares
-        self.calls = 0.0  # discounted calls, failed or not
-        self.errors = 0.0  # discounted failed calls
-        self.last_s = -math.inf  # when the last call was learned
+        # W; the discounted mean of the clipped log latencies and of their squares; the
+        # discounted calls, failed or not, and failed; when the last call was learned
+        self.weight = self.mean = self.sq = self.calls = self.errors = 0.0
+        self.last_s = -math.inf
+
+    def reset(self) -> None:
+        """Forget every call: back to the prior."""
+        self.weight = self.mean = self.sq = self.calls = self.errors = 0.0
+        self.last_s = -math.inf
 
     def _fade(self, now: float | None) -> float:
         """The factor time has taken off the evidence since the last call."""

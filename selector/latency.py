@@ -134,7 +134,7 @@ class LatencyTracker:
                 m.sorted_ms.clear()
                 m.errors = 0
                 if m.latency is not None:  # the incident's calls do not describe it now
-                    m.latency = LogLatency(math.exp(m.latency.log_prior), m.latency.config)
+                    m.latency.reset()
                 log.info("circuit of %s closed: the probe succeeded", model, extra={"model": model})
             else:
                 m.state, m.opened_at, m.probe_sent_at = OPEN, now, None

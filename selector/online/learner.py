@@ -97,17 +97,16 @@ class OnlineLearner:
             did = row.decision_id
             try:
                 ready = due(reader, row)
-                update = None if ready is None else self._update(reader, did, row.row, ready[0])
+                update = None if ready is None else self._update_for(reader, did, *ready)
             except UNUSABLE as exc:
                 self._skip(row.row, did, reason(exc))
             else:
                 self._learn(update)
         self.cursor = row.row
 
-    def _update(self, reader: LogReader, did: str, upto: int, outcome: Any) -> Update | str | None:
-        """The update of decision ``did``'s ``outcome`` with its calls up to row ``upto``."""
-        calls, contextual = reader.calls(did, upto), self.bandit.contextual
-        return update_for(reader, did, calls, outcome, self.reward.late_penalty, contextual)
+    def _update_for(self, reader: LogReader, did: str, outcome: Any, calls: Any) -> Any:
+        penalty, contextual = self.reward.late_penalty, self.bandit.contextual
+        return update_for(reader, did, calls, outcome, penalty, contextual)
 
     def _learn(self, update: Update | str | None) -> None:
         if update is None:
@@ -151,7 +150,8 @@ class OnlineLearner:
             ]
         for did, outcome, kind in closing:
             try:
-                planned.append((did, self._update(reader, did, rowid - 1, outcome), kind))
+                calls = reader.calls(did, rowid - 1)
+                planned.append((did, self._update_for(reader, did, outcome, calls), kind))
             except UNUSABLE as exc:
                 planned.append((did, None, reason(exc)))
         # every read is done: now change the state (a database error above changes nothing)

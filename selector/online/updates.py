@@ -86,17 +86,18 @@ def reason(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, UnusableRecordError) else f"{type(exc).__name__}: {exc}"
 
 
-def due(reader: LogReader, row: FeedbackRow) -> tuple[Any, str] | None:
+def due(reader: LogReader, row: FeedbackRow) -> tuple[Any, CallResults | None] | None:
     """Whether feedback ``row`` completes its decision for learning: the outcome to learn
-    and why, or None. A decision is learned once it has both its outcome and a call
-    result, at the later of the two (so the order they arrive in does not change the
-    reward), or when its join window closes with an outcome and no call result."""
+    and the decision's call results up to ``row`` (None: overridden), or None. A decision
+    is learned once it has both its outcome and a call result, at the later of the two
+    (so the order they arrive in does not change the reward), or when its join window
+    closes with an outcome and no call result."""
     did = row.decision_id
     if row.is_outcome:
         calls = reader.calls(did, row.row)
         if calls is not None and not calls.reported:
             return None  # the call result will complete it, or the window's close
-        return row.outcome, "outcome"
+        return row.outcome, calls
     if not row.is_call:
         return None
     found = reader.outcome(did)
@@ -105,4 +106,4 @@ def due(reader: LogReader, row: FeedbackRow) -> tuple[Any, str] | None:
     before = reader.calls(did, row.row - 1)
     if before is None or before.reported:
         return None  # learned already, when the first call result came
-    return found[1], "call result after the outcome"
+    return found[1], reader.calls(did, row.row)

@@ -170,7 +170,8 @@ class Policy(ABC):
         ranking, propensity = self._rank(fv, scores, found.eligible)
         probes = [i for i, s in enumerate(scores) if s.probe and i not in eligible_set]
         if probes and self.probes is not None:
-            ranking, propensity = self._probe(scores, ranking, propensity, probes)
+            u = self.rng.random()
+            ranking, propensity = mix_probes(self.probes, scores, ranking, propensity, probes, u)
         chosen = ranking[0]
         return Decision(
             model=scores[chosen].model,
@@ -223,16 +224,6 @@ class Policy(ABC):
             score.probe = score.probe and score.reasons == ("deadline",)
             scores.append(score)
         return scores
-
-    def _probe(
-        self,
-        scores: Sequence[CandidateScore],
-        ranking: list[int],
-        propensity: float,
-        probes: Sequence[int],
-    ) -> tuple[list[int], float]:
-        assert self.probes is not None
-        return mix_probes(self.probes, scores, ranking, propensity, probes, self.rng.random())
 
     def distribution(self, fv: FeatureVector, ctx: DecisionContext) -> list[float]:
         """The probability this policy gives each of ``fv.candidates`` (for off-policy

@@ -32,12 +32,17 @@ __all__ = ["LogReader"]
 
 _LAST = "\U0010ffff"  # sorts after every decision id
 
-_IS_CALL = (
-    "(latency_ms IS NOT NULL OR error IS NOT NULL OR cost_usd IS NOT NULL OR model IS NOT NULL)"
-)
+
+def _is_call(t: str = "") -> str:
+    """SQL: the feedback row (of table alias ``t``) reports a call's result."""
+    return "(" + " OR ".join(f"{t}{c} IS NOT NULL" for c in _CALL_COLUMNS) + ")"
+
+
+_CALL_COLUMNS = ("latency_ms", "error", "cost_usd", "model")
+_IS_CALL = _is_call()
 _FEEDBACK_AFTER = f"""
 SELECT f.rowid, f.decision_id, f.ts, f.late, o.event_id IS NOT NULL, f.resolved, f.reward,
-       {_IS_CALL.replace("(", "(f.").replace(" OR ", " OR f.")}
+       {_is_call("f.")}
 FROM feedback f
 LEFT JOIN outcomes o ON o.decision_id = f.decision_id AND o.event_id = f.event_id
 WHERE f.rowid > ? ORDER BY f.rowid LIMIT ?
@@ -57,7 +62,7 @@ SELECT o.decision_id, o.resolved, o.reward FROM outcomes o
 WHERE o.decision_id >= ? AND o.decision_id < ?
   AND NOT EXISTS (
     SELECT 1 FROM feedback f
-    WHERE f.decision_id = o.decision_id AND f.rowid < ? AND f.late = 0 AND {_IS_CALL}
+    WHERE f.decision_id = o.decision_id AND f.rowid < ? AND f.late = 0 AND {_is_call("f.")}
   )
 ORDER BY o.decision_id
 """
