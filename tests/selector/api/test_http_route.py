@@ -93,7 +93,14 @@ def test_deadline_excludes_slow_models_with_a_reason(client: httpx.Client) -> No
     by_model = {s["model"]: s for s in body["scores"]}  # type: ignore[attr-defined]
     assert by_model["gpt-5"]["eligible"] is False
     assert by_model["gpt-5"]["reason"] == "deadline"
-    assert by_model[body["model"]]["eligible"] is True
+    chosen = by_model[body["model"]]  # type: ignore[index]
+    # eligible, or a model judged on a guess and drawn for its probe share
+    assert chosen["eligible"] is True or (
+        chosen["probe"] is True and chosen["reason"] == "deadline"
+    )
+    assert body["propensity"] == pytest.approx(chosen["probability"])
+    probes = [s for s in by_model.values() if s.get("probe")]
+    assert all(s["reason"] == "deadline" and 0 < s["probability"] <= 0.02 for s in probes)
 
 
 def test_impossible_constraints_are_relaxed_and_named(client: httpx.Client) -> None:
