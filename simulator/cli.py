@@ -91,9 +91,10 @@ def simulate(scenario: str, data_dir: Path, out: Path | None, seed: int | None) 
     from features.intents import IntentClassifier, IntentTaxonomy
     from selector.catalog import load_catalog
     from selector.config import load_settings
+    from simulator.corpus import load_corpus
     from simulator.history import history_table
     from simulator.inspect import describe, traffic_table, truth_table
-    from simulator.world import World, load_corpus
+    from simulator.world import World
 
     sc = _scenario(scenario)
     settings = load_settings()

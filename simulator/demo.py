@@ -26,13 +26,14 @@ import yaml
 from features.intents import IntentClassifier, IntentTaxonomy
 from selector.catalog import Catalog, load_catalog
 from selector.config import Settings, load_settings
+from simulator.corpus import load_corpus
 from simulator.history import history_table
 from simulator.loopback import SimClock, serve_on_loopback
 from simulator.replay import ReplayResult, Router, replay
 from simulator.report import write_report
 from simulator.routers import FixedRouter, OracleRouter, RulesRouter, ServiceRouter
 from simulator.scenario import Scenario
-from simulator.world import Load, World, load_corpus
+from simulator.world import Load, World
 from training.promotion import promote
 from training.train import train
 

@@ -47,6 +47,7 @@ class Turn:
     user_turn: int  # 1-based
     prompt_tokens: int
     t: float
+    deployed: tuple[str, ...] = ()  # the models the gateway can call now (empty: all)
 
     @property
     def turns(self) -> int:
@@ -75,6 +76,10 @@ class Router(Protocol):
     def call_result(self, route: Route, call: Call) -> None: ...
 
     def outcome(self, route: Route, good: bool, t: float) -> None: ...
+
+    def conversation_outcome(self, conversation: Conversation, resolved: bool, t: float) -> None:
+        """The conversation's outcome, once, where the scenario reports outcomes by
+        conversation."""
 
 
 @dataclass
@@ -132,7 +137,8 @@ def _call_chain(
     gw = sc.gateway
     elapsed_ms, cost, served, attempts, errors = 0.0, 0.0, None, 0, 0
     completion = 0
-    for model in route.chain[: gw.max_attempts]:
+    chain = [m for m in route.chain if world.available(m, t)]  # never an undeployed model
+    for model in chain[: gw.max_attempts]:
         now = t + elapsed_ms / 1000.0
         col = world.column[model]
         rho = world.load(model, load.per_min(model, now), now)
@@ -149,7 +155,7 @@ def _call_chain(
         if error is None:
             served = model
             completion = world.completion_tokens(model, float(c.z_length[k - 1, col]))
-            cost = world.cost_usd(model, prompt, completion)
+            cost = world.cost_usd(model, prompt, completion, end)
             router.call_result(route, Call(model, latency, None, end, prompt, completion, cost))
             break
         router.call_result(route, Call(model, latency, error, end))
@@ -210,6 +216,7 @@ def replay(
         (c.start_s, next(seq), "turn", (c, 1)) for c in conversations
     ]
     heapq.heapify(queue)
+    by_turn = sc.conversation.outcome_level == "turn"
     context = {c.index: sc.conversation.system_prompt_tokens for c in conversations}
     turn_rows: list[dict[str, Any]] = []
     conv_state: dict[int, dict[str, Any]] = {
@@ -221,9 +228,13 @@ def replay(
         if kind == "outcome":
             router.outcome(payload[0], payload[1], t)
             continue
+        if kind == "conversation":
+            router.conversation_outcome(payload[0], payload[1], t)
+            continue
         c, k = payload
         prompt = context[c.index] + c.user_tokens
-        turn = Turn(c, k, prompt, t)
+        deployed = world.deployed(t)
+        turn = Turn(c, k, prompt, t, () if len(deployed) == len(world.models) else tuple(deployed))
         route = router.route(turn)
         served = _call_chain(world, router, route, c, k, prompt, t, load)
         good = served.model is not None and bool(
@@ -235,13 +246,15 @@ def replay(
         end = t + served.elapsed_ms / 1000.0
         last = k >= c.user_turns
         wait = float(c.think_s[k - 1]) if good and not last else sc.conversation.outcome_delay_s
-        if route.decision_id is not None:
+        if route.decision_id is not None and by_turn:
             heapq.heappush(queue, (end + wait, next(seq), "outcome", (route, good)))
         if good and not last:
             context[c.index] = prompt + served.completion
             heapq.heappush(queue, (end + wait, next(seq), "turn", (c, k + 1)))
-        elif good:
-            state["resolved"] = True
+        else:
+            state["resolved"] = good
+            if not by_turn:
+                heapq.heappush(queue, (end + wait, next(seq), "conversation", (c, good)))
         turn_rows.append(_turn_row(turn, route, served, good, late))
         # an escalated conversation's remaining turns will not come: count them as done
         progress(1 if good else 1 + c.user_turns - k)

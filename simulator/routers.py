@@ -15,7 +15,7 @@ import numpy as np
 
 from core.errors import SelectorError
 from simulator.replay import Call, Route, Turn
-from simulator.world import Load, World
+from simulator.world import Conversation, Load, World
 
 __all__ = ["FixedRouter", "OracleRouter", "RandomRouter", "RulesRouter", "ServiceRouter"]
 
@@ -27,6 +27,9 @@ class _Silent:
         return None
 
     def outcome(self, route: Route, good: bool, t: float) -> None:
+        return None
+
+    def conversation_outcome(self, conversation: Conversation, resolved: bool, t: float) -> None:
         return None
 
 
@@ -51,7 +54,8 @@ class RandomRouter(_Silent):
         self.rng = np.random.default_rng((seed, 0x4A2D))
 
     def route(self, turn: Turn) -> Route:
-        return Route([self.models[i] for i in self.rng.permutation(len(self.models))])
+        models = list(turn.deployed) or self.models
+        return Route([models[i] for i in self.rng.permutation(len(models))])
 
 
 class RulesRouter(_Silent):
@@ -85,7 +89,7 @@ class OracleRouter(_Silent):
         late = w.p_latency_above(model, turn.prompt_tokens, rho, t, sc.gateway.deadline_ms)
         success = (1.0 - w.p_error(model, rho)) * (1.0 - timeout)
         good = w.p_good(model, turn.conversation.group, turn.user_turn, t)
-        cost = w.cost_usd(model, turn.prompt_tokens, sc.models[model].completion_tokens)
+        cost = w.cost_usd(model, turn.prompt_tokens, sc.models[model].completion_tokens, t)
         seconds = w.latency_ms(model, turn.prompt_tokens, rho, 0.0, t) / 1000.0
         r = sc.reward
         return (
@@ -96,7 +100,8 @@ class OracleRouter(_Silent):
         )
 
     def route(self, turn: Turn) -> Route:
-        ranked = sorted(self.world.models, key=lambda m: -self.expected_reward(m, turn))
+        models = list(turn.deployed) or self.world.models
+        ranked = sorted(models, key=lambda m: -self.expected_reward(m, turn))
         return Route(ranked)
 
 
@@ -136,17 +141,16 @@ class ServiceRouter:
     def route(self, turn: Turn) -> Route:
         self.set_clock(turn.t)
         c = turn.conversation
-        d = self._post(
-            "/v1/route",
-            {
-                "conversation_id": c.id,
-                "messages": [{"role": "user", "content": c.text}],
-                "turns": turn.turns,
-                "prompt_tokens": turn.prompt_tokens,
-                "max_latency_ms": self.deadline_ms,
-            },
-            200,
-        )
+        body: dict[str, Any] = {
+            "conversation_id": c.id,
+            "messages": [{"role": "user", "content": c.text}],
+            "turns": turn.turns,
+            "prompt_tokens": turn.prompt_tokens,
+            "max_latency_ms": self.deadline_ms,
+        }
+        if turn.deployed:
+            body["candidates"] = list(turn.deployed)  # the gateway's deployed models now
+        d = self._post("/v1/route", body, 200)
         self.decisions.append(
             {"decision_id": d["decision_id"], "propensity": d["propensity"], "intent": d["intent"]}
         )
@@ -171,6 +175,11 @@ class ServiceRouter:
     def outcome(self, route: Route, good: bool, t: float) -> None:
         self.set_clock(t)
         self._post("/v1/feedback", {"decision_id": route.decision_id, "resolved": good}, 202)
+
+    def conversation_outcome(self, conversation: Conversation, resolved: bool, t: float) -> None:
+        self.set_clock(t)
+        body = {"conversation_id": conversation.id, "resolved": resolved}
+        self._post("/v1/feedback", body, 202)
 
     def close(self) -> None:
         self.conn.close()

@@ -23,6 +23,7 @@ __all__ = [
     "GROUPS",
     "Event",
     "Scenario",
+    "UnseenIntents",
     "load_scenario",
 ]
 
@@ -49,6 +50,22 @@ class Spike(_Strict):
         return self
 
 
+class UnseenIntents(_Strict):
+    """Conversations opened with an utterance of CLINC150 (intents the classifier, trained
+    on BANKING77, never saw); each CLINC150 domain is served as one of the quality
+    groups (``groups``; a domain not named is ``other``)."""
+
+    share: float = Field(ge=0, le=1, description="Share of the day's conversations.")
+    groups: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known(self) -> UnseenIntents:
+        bad = sorted({g for g in self.groups.values() if g not in GROUPS})
+        if bad:
+            raise ValueError(f"groups: unknown quality groups {bad}; use one of {list(GROUPS)}")
+        return self
+
+
 class Day(_Strict):
     conversations: int = Field(gt=0, description="Conversations started over the day.")
     hours: float = Field(24.0, gt=0, le=24)
@@ -57,6 +74,7 @@ class Day(_Strict):
         0.6, ge=0, lt=1, description="Arrival rate ∝ 1 + A·cos(2π(hour − peak) / 24)."
     )
     spikes: list[Spike] = Field(default_factory=list)
+    unseen_intents: UnseenIntents | None = None
 
 
 class ConversationShape(_Strict):
@@ -69,6 +87,11 @@ class ConversationShape(_Strict):
     )
     outcome_delay_s: float = Field(
         120.0, ge=0, description="After the last turn, seconds until its outcome is known."
+    )
+    outcome_level: Literal["turn", "conversation"] = Field(
+        "turn",
+        description="turn: each decision's outcome is reported; conversation: only the "
+        "conversation's, once, after its last turn (by conversation_id).",
     )
 
 
@@ -153,13 +176,17 @@ class ModelWorld(_Strict):
 
 
 class Event(_Strict):
-    """A change in the world during the day: a provider slowdown or a quality regression."""
+    """A change in the world during the day: a provider slowdown (``latency``), a quality
+    regression (``quality``), a price change (``price``), or a model that the gateway
+    deploys only from ``start_hour`` (``added``) or stops calling at it (``removed``)."""
 
-    kind: Literal["latency", "quality"]
+    kind: Literal["latency", "quality", "price", "added", "removed"]
     model: str
     start_hour: float = Field(ge=0, le=24)
     end_hour: float = Field(24.0, gt=0, le=24)
-    multiplier: float = Field(1.0, gt=0, description="latency: time multiplied by this.")
+    multiplier: float = Field(
+        1.0, gt=0, description="latency: time multiplied by this; price: cost multiplied."
+    )
     delta: float = Field(0.0, ge=-1, le=1, description="quality: added to the probability.")
     group: str | None = Field(None, description="quality: only this intent group.")
 
@@ -201,6 +228,13 @@ class Scenario(_Strict):
         for where, name in named.items():
             if name not in known:
                 raise ValueError(f"{where}: {name!r} is not one of the scenario's models")
+        deployed = [
+            m
+            for m in known
+            if not any(e.kind in ("added", "removed") and e.model == m for e in self.events)
+        ]
+        if self.events and not deployed:
+            raise ValueError("events: every model is added or removed; keep one deployed all day")
         for name, m in self.models.items():
             bad = [g for g in m.group_offsets if g not in GROUPS]
             if bad:

@@ -29,54 +29,18 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from core.errors import ConfigError
-from features.intents import IntentTaxonomy
 from selector.catalog import Catalog
-from simulator.scenario import Scenario
+from simulator.corpus import Corpus
+from simulator.scenario import Event, Scenario
 
-__all__ = ["Conversation", "Corpus", "Load", "World", "load_corpus"]
+__all__ = ["Conversation", "Load", "World"]
 
 CHARS_PER_TOKEN = 4.0
 _GRID = 4_096  # points of the arrival profile's inverse CDF
-
-
-@dataclass(frozen=True)
-class Corpus:
-    """The real data the traffic is shaped by."""
-
-    user_turns: np.ndarray  # SGD: user turns of each dialogue
-    user_chars: np.ndarray  # SGD: mean characters of its user messages
-    texts: list[str]  # BANKING77 utterances
-    intents: list[str]  # and their intents
-    groups: list[str]  # and the intents' groups
-
-
-def load_corpus(data_dir: Path, taxonomy: IntentTaxonomy, split: str) -> Corpus:
-    """SGD dialogue shapes and one BANKING77 split (``train`` for history, ``test`` for
-    the replayed day: the intent classifier was trained on ``train``)."""
-    sgd = data_dir / "dialogues" / "sgd_dialogues.csv.gz"
-    banking = data_dir / "intents" / f"banking77_{split}.csv"
-    for path in (sgd, banking):
-        if not path.exists():
-            raise ConfigError(
-                f"{path} not found: the simulator reads the shared public data; "
-                "pass --data DIR (the folder holding dialogues/ and intents/)"
-            )
-    d = pd.read_csv(sgd, usecols=["n_user_turns", "user_chars"])
-    b = pd.read_csv(banking)
-    intents = [str(c) for c in b["category"]]
-    return Corpus(
-        user_turns=d["n_user_turns"].to_numpy(int),
-        user_chars=(d["user_chars"] / d["n_user_turns"]).to_numpy(float),
-        texts=[str(t) for t in b["text"]],
-        intents=intents,
-        groups=[taxonomy.group_of.get(taxonomy.resolve(i)[0], "other") for i in intents],
-    )
 
 
 @dataclass
@@ -165,10 +129,12 @@ class World:
         shapes = rng.integers(0, len(self.corpus.user_turns), n)
         utter = rng.integers(0, len(self.corpus.texts), n)
         k = len(self.models)
+        opening = self._openings(seed, utter)
         out: list[Conversation] = []
         for i in range(n):
             turns = int(min(self.corpus.user_turns[shapes[i]], sc.conversation.max_user_turns))
             r = np.random.default_rng([seed, 1, i])
+            text, intent, group = opening[i]
             out.append(
                 Conversation(
                     index=i,
@@ -176,15 +142,41 @@ class World:
                     start_s=float(starts[i]),
                     user_turns=turns,
                     user_tokens=max(1, round(self.corpus.user_chars[shapes[i]] / CHARS_PER_TOKEN)),
-                    text=self.corpus.texts[utter[i]],
-                    intent=self.corpus.intents[utter[i]],
-                    group=self.corpus.groups[utter[i]],
+                    text=text,
+                    intent=intent,
+                    group=group,
                     think_s=r.exponential(sc.conversation.think_time_s, turns),
                     u_good=r.random(turns),
                     z_latency=r.standard_normal((turns, k)),
                     u_error=r.random((turns, k)),
                     z_length=r.standard_normal((turns, k)),
                 )
+            )
+        return out
+
+    def _openings(self, seed: int, utter: np.ndarray) -> list[tuple[str, str, str]]:
+        """Each conversation's opening message, intent and quality group: BANKING77's
+        utterance ``utter[i]``, or, for the day's share of unseen intents (drawn from a
+        generator of their own, so a day without them is unchanged), CLINC150's."""
+        c = self.corpus
+        out = [(c.texts[u], c.intents[u], c.groups[u]) for u in utter]
+        unseen = self.scenario.day.unseen_intents
+        if unseen is None or unseen.share == 0:
+            return out
+        if not c.unseen_texts:
+            raise ConfigError(
+                f"scenario {self.scenario.name}: day.unseen_intents needs CLINC150 "
+                "(intents/clinc150_data_full.json and clinc150_domains.json in the data folder)"
+            )
+        rng = np.random.default_rng([seed, 2])
+        swap = rng.random(len(out)) < unseen.share
+        pick = rng.integers(0, len(c.unseen_texts), len(out))
+        for i in np.flatnonzero(swap):
+            domain = c.unseen_domains[pick[i]]
+            out[i] = (
+                c.unseen_texts[pick[i]],
+                f"clinc150:{domain}",
+                unseen.groups.get(domain, "other"),
             )
         return out
 
@@ -196,14 +188,8 @@ class World:
         table = sc.quality.tiers[tier]
         p = table.get(group, table["other"]) + m.quality_offset + m.group_offsets.get(group, 0.0)
         p -= sc.quality.decline_per_turn[tier] * (user_turn - 1)
-        hour = t / 3600.0
-        for e in sc.events:
-            if (
-                e.kind == "quality"
-                and e.model == model
-                and e.start_hour <= hour < e.end_hour
-                and (e.group is None or e.group == group)
-            ):
+        for e in self._in_force("quality", model, t):
+            if e.group is None or e.group == group:
                 p += e.delta
         return min(max(p, 0.01), 0.999)
 
@@ -217,10 +203,8 @@ class World:
     ) -> float:
         m = self.scenario.models[model]
         base = m.base_ms + m.ms_per_1k_prompt_tokens * prompt_tokens / 1000.0
-        hour = t / 3600.0
-        for e in self.scenario.events:
-            if e.kind == "latency" and e.model == model and e.start_hour <= hour < e.end_hour:
-                base *= e.multiplier
+        for e in self._in_force("latency", model, t):
+            base *= e.multiplier
         return float(base * math.exp(m.jitter * z) * (1.0 + load**self.scenario.sharpness))
 
     def p_latency_above(
@@ -243,5 +227,37 @@ class World:
         mean = self.scenario.models[model].completion_tokens
         return max(1, round(mean * math.exp(sigma * z - sigma * sigma / 2)))
 
-    def cost_usd(self, model: str, prompt_tokens: float, completion_tokens: float) -> float:
-        return self.catalog[model].cost_usd(prompt_tokens, completion_tokens)
+    def _in_force(self, kind: str, model: str, t: float) -> list[Event]:
+        hour = t / 3600.0
+        return [
+            e
+            for e in self.scenario.events
+            if e.kind == kind and e.model == model and e.start_hour <= hour < e.end_hour
+        ]
+
+    def cost_usd(
+        self, model: str, prompt_tokens: float, completion_tokens: float, t: float = 0.0
+    ) -> float:
+        """What the provider bills: the catalog's list price times any price change in
+        force at ``t`` (the catalog is not told)."""
+        cost = self.catalog[model].cost_usd(prompt_tokens, completion_tokens)
+        for e in self._in_force("price", model, t):
+            cost *= e.multiplier
+        return cost
+
+    def available(self, model: str, t: float) -> bool:
+        """Whether the gateway has ``model`` deployed at ``t`` (``added`` and ``removed``
+        events)."""
+        hour = t / 3600.0
+        for e in self.scenario.events:
+            if e.model != model:
+                continue
+            if e.kind == "added" and hour < e.start_hour:
+                return False
+            if e.kind == "removed" and hour >= e.start_hour:
+                return False
+        return True
+
+    def deployed(self, t: float) -> list[str]:
+        """The models the gateway can call at ``t``, in the scenario's order."""
+        return [m for m in self.models if self.available(m, t)]

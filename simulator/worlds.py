@@ -17,9 +17,14 @@ nothing the selector assumes holds by construction:
   by up to ×2; error rates from 0.1 % to 3 %, capacities from 30 to 400 calls a minute;
 - **the gateway**: a deadline from 1.5 s to 8 s, 2 or 3 attempts, a reward valuing a
   resolved conversation at $2 to $50 and waiting, and late turns, at drawn prices;
-- **the day**: arrivals with a drawn peak, a traffic spike in half the worlds, outcome
-  delays from 30 s to an hour, and mid-day events: a latency cliff on a random model
-  (half the worlds) and a quality regression on a random model and group (half).
+- **the customers**: in half the worlds 10–50 % of conversations open with an intent the
+  classifier never saw (CLINC150's, each of its domains served as a drawn quality group);
+- **the outcomes**: delayed from 30 s to an hour after a conversation's last turn, and in
+  a third of the worlds reported only once per conversation (by ``conversation_id``);
+- **the day**: arrivals with a drawn peak, a traffic spike in half the worlds, and
+  mid-day events: a latency cliff on a random model (half the worlds), a quality
+  regression on a random model and group (half), a price change the catalog is not told
+  of (a third), a model the gateway deploys mid-day and one it retires (a quarter each).
 
 A world's numbers are drawn from one generator seeded by ``seed`` alone: the same seed
 gives the same world on any machine.
@@ -41,6 +46,19 @@ __all__ = ["GeneratedWorld", "catalog_yaml", "generate"]
 PROVIDERS = ("northwind", "aperture", "tessellate", "quokka")
 TYPICAL_PROMPT_TOKENS = 2_000  # the prompt the catalog's latency prior describes
 _TIERS = ("small", "medium", "large")
+CLINC150_DOMAINS = (  # clinc150_domains.json's ten, and its out-of-scope utterances
+    "auto_and_commute",
+    "banking",
+    "credit_cards",
+    "home",
+    "kitchen_and_dining",
+    "meta",
+    "small_talk",
+    "travel",
+    "utility",
+    "work",
+    "out_of_scope",
+)
 
 
 @dataclass(frozen=True)
@@ -153,7 +171,45 @@ def _events(rng: np.random.Generator, names: list[str]) -> list[dict[str, Any]]:
                 "group": str(rng.choice(GROUPS)),
             }
         )
+    events.extend(_deployment_events(rng, names))
     return events
+
+
+def _deployment_events(rng: np.random.Generator, names: list[str]) -> list[dict[str, Any]]:
+    """A price change (a third of the worlds), a model the gateway deploys mid-day and
+    one it retires (a quarter each); the cheapest model stays deployed all day."""
+    events: list[dict[str, Any]] = []
+    if rng.random() < 1 / 3:
+        events.append(
+            {
+                "kind": "price",
+                "model": str(rng.choice(names)),
+                "start_hour": round(float(rng.uniform(4.0, 16.0)), 2),
+                "multiplier": round(float(_loguniform(rng, 0.25, 4.0)), 3),
+            }
+        )
+    movable = list(rng.permutation(names[1:])) if len(names) > 2 else []
+    for kind in ("added", "removed"):
+        if movable and rng.random() < 0.25:
+            events.append(
+                {
+                    "kind": kind,
+                    "model": str(movable.pop()),
+                    "start_hour": round(float(rng.uniform(6.0, 16.0)), 2),
+                }
+            )
+    return events
+
+
+def _unseen(rng: np.random.Generator) -> dict[str, Any] | None:
+    """In half the worlds, a share of conversations (10–50 %) opens with an intent from
+    CLINC150, each of its domains served as a drawn quality group."""
+    if rng.random() >= 0.5:
+        return None
+    return {
+        "share": round(float(rng.uniform(0.1, 0.5)), 3),
+        "groups": {d: str(rng.choice(GROUPS)) for d in CLINC150_DOMAINS},
+    }
 
 
 def _day(rng: np.random.Generator, conversations: int) -> dict[str, Any]:
@@ -173,6 +229,7 @@ def _day(rng: np.random.Generator, conversations: int) -> dict[str, Any]:
         "peak_hour": round(float(rng.uniform(8.0, 20.0)), 2),
         "diurnal_amplitude": round(float(rng.uniform(0.2, 0.8)), 3),
         "spikes": spikes,
+        "unseen_intents": _unseen(rng),
     }
 
 
@@ -201,6 +258,7 @@ def generate(seed: int, conversations: int = 400) -> GeneratedWorld:
             "think_time_s": round(float(rng.uniform(10.0, 60.0)), 1),
             "system_prompt_tokens": int(rng.integers(200, 2_000)),
             "outcome_delay_s": round(float(_loguniform(rng, 30.0, 3_600.0)), 1),
+            "outcome_level": "conversation" if rng.random() < 1 / 3 else "turn",
         },
         "gateway": {
             "timeout_ms": round(deadline * float(rng.uniform(1.2, 2.0))),

@@ -25,10 +25,11 @@ import numpy as np
 from features.intents import IntentClassifier, IntentTaxonomy
 from selector.catalog import load_catalog
 from selector.config import load_settings
+from simulator.corpus import Corpus, load_corpus
 from simulator.demo import Bars, no_bar, service_router
 from simulator.replay import ReplayResult, replay
 from simulator.routers import FixedRouter, OracleRouter, RandomRouter, RulesRouter
-from simulator.world import Corpus, Load, World, load_corpus
+from simulator.world import Load, World
 from simulator.worlds import GeneratedWorld, catalog_yaml, generate
 
 __all__ = [

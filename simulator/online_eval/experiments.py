@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from simulator.corpus import load_corpus
 from simulator.demo import Bars, Prepared, no_bar, prepare, service_router
 from simulator.online_eval.coverage import dr_coverage
 from simulator.online_eval.measures import (
@@ -27,7 +28,7 @@ from simulator.online_eval.report import markdown, plot
 from simulator.replay import Call, ReplayResult, Route, Turn, replay
 from simulator.routers import OracleRouter, ServiceRouter
 from simulator.scenario import Scenario, load_scenario
-from simulator.world import Load, World, load_corpus
+from simulator.world import Conversation, Load, World
 
 __all__ = ["OnlineReport", "Run", "Watched", "measure_online", "run_day"]
 
@@ -60,6 +61,10 @@ class Watched:
     def outcome(self, route: Route, good: bool, t: float) -> None:
         self.feedback_t.append(t)
         self.inner.outcome(route, good, t)
+
+    def conversation_outcome(self, conversation: Conversation, resolved: bool, t: float) -> None:
+        self.feedback_t.append(t)
+        self.inner.conversation_outcome(conversation, resolved, t)
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.choices, columns=["t", "group", "chosen", "optimum"])

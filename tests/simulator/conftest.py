@@ -8,8 +8,9 @@ import pytest
 
 from features.intents import IntentClassifier, IntentTaxonomy
 from selector.catalog import Catalog
+from simulator.corpus import Corpus, load_corpus
 from simulator.scenario import Scenario, load_scenario
-from simulator.world import Corpus, World, load_corpus
+from simulator.world import World
 from tests.builders import default_catalog
 from tests.conftest import SHARED_DATA, requires_shared_data
 

@@ -3,9 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from selector.catalog import Catalog
+from simulator.corpus import Corpus
 from simulator.history import history_table
 from simulator.scenario import load_scenario
-from simulator.world import Corpus, World
+from simulator.world import World
 from tests.simulator.conftest import needs_data, shrink
 from training.data import load_table
 

@@ -7,9 +7,11 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from core.errors import ConfigError
 from selector.catalog import Catalog
-from simulator.scenario import Event, Scenario
-from simulator.world import Corpus, World
+from simulator.corpus import Corpus
+from simulator.scenario import Event, Scenario, UnseenIntents
+from simulator.world import World
 from tests.simulator.conftest import needs_data
 
 pytestmark = needs_data
@@ -37,6 +39,45 @@ def test_intent_groups_follow_the_intent_data(world: World, corpus: Corpus) -> N
     for group, n in want.items():
         assert got[group] / len(day) == pytest.approx(n / len(corpus.groups), abs=0.03)
     assert {c.intent for c in day} <= set(corpus.intents)
+
+
+def test_a_share_of_customers_opens_with_intents_the_classifier_never_saw(
+    world: World, corpus: Corpus
+) -> None:
+    sc = world.scenario
+    plain = world.traffic(seed=4, conversations=4000)
+    unseen = UnseenIntents(share=0.3, groups={"travel": "billing_dispute"})
+    mixed = World(
+        sc.model_copy(update={"day": sc.day.model_copy(update={"unseen_intents": unseen})}),
+        world.catalog,
+        corpus,
+    ).traffic(seed=4, conversations=4000)
+    new = [c for c in mixed if c.intent.startswith("clinc150:")]
+    assert len(new) / len(mixed) == pytest.approx(0.3, abs=0.03)
+    assert {c.text for c in new} <= set(corpus.unseen_texts)
+    assert not {c.text for c in new} & set(corpus.texts)
+    # each domain is served as its group (travel → billing disputes; the rest "other")
+    assert {c.group for c in new if c.intent == "clinc150:travel"} == {"billing_dispute"}
+    assert {c.group for c in new if c.intent != "clinc150:travel"} == {"other"}
+    # the rest of the day is the day without them: same customers, same dice
+    for a, b in zip(plain, mixed, strict=True):
+        assert a.start_s == b.start_s
+        assert np.array_equal(a.u_good, b.u_good)
+        if not b.intent.startswith("clinc150:"):
+            assert (a.text, a.group) == (b.text, b.group)
+
+
+def test_a_world_with_unseen_intents_needs_their_data(world: World, corpus: Corpus) -> None:
+    sc = world.scenario
+    unseen = UnseenIntents(share=0.1)
+    bare = Corpus(corpus.user_turns, corpus.user_chars, corpus.texts, corpus.intents, corpus.groups)
+    w = World(
+        sc.model_copy(update={"day": sc.day.model_copy(update={"unseen_intents": unseen})}),
+        world.catalog,
+        bare,
+    )
+    with pytest.raises(ConfigError, match=r"clinc150_data_full\.json"):
+        w.traffic(conversations=10)
 
 
 def test_arrivals_follow_the_diurnal_profile_and_triple_in_the_spike(world: World) -> None:

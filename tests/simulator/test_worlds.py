@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from selector.catalog import load_catalog
+from simulator.corpus import Corpus
 from simulator.scenario import GROUPS
-from simulator.world import Corpus, World
+from simulator.world import World
 from simulator.worlds import GeneratedWorld, catalog_yaml, generate
 
 SEEDS = range(200)
@@ -85,6 +86,53 @@ def test_deadlines_events_and_spikes_vary(worlds: list[tuple[GeneratedWorld, Wor
     assert 0.3 * len(worlds) < kinds.count("quality") < 0.7 * len(worlds)
     spiked = sum(bool(w.scenario.day.spikes) for w, _ in worlds)
     assert 0.3 * len(worlds) < spiked < 0.7 * len(worlds)
+
+
+def test_prices_deployments_outcomes_and_intents_change_too(
+    worlds: list[tuple[GeneratedWorld, World]],
+) -> None:
+    n = len(worlds)
+    kinds = [e.kind for w, _ in worlds for e in w.scenario.events]
+    assert 0.2 * n < kinds.count("price") < 0.5 * n
+    assert 0.1 * n < kinds.count("added") < 0.4 * n
+    assert 0.1 * n < kinds.count("removed") < 0.4 * n
+    by_conversation = sum(
+        w.scenario.conversation.outcome_level == "conversation" for w, _ in worlds
+    )
+    assert 0.2 * n < by_conversation < 0.5 * n
+    unseen = [w.scenario.day.unseen_intents for w, _ in worlds]
+    shares = [u.share for u in unseen if u is not None]
+    assert 0.3 * n < len(shares) < 0.7 * n
+    assert min(shares) < 0.2
+    assert max(shares) > 0.4
+    for w, world in worlds:
+        moved = {e.model for e in w.scenario.events if e.kind in ("added", "removed")}
+        assert w.catalog[0]["name"] not in moved  # one model is always deployed
+        for hour in (0.0, 12.0, 23.9):
+            assert world.deployed(hour * 3600)
+    prices = [e.multiplier for w, _ in worlds for e in w.scenario.events if e.kind == "price"]
+    assert min(prices) < 0.5
+    assert max(prices) > 2.0
+
+
+def test_events_change_the_truth_from_their_hour(
+    worlds: list[tuple[GeneratedWorld, World]],
+) -> None:
+    seen = set()
+    for w, world in worlds:
+        for e in w.scenario.events:
+            before, after = (e.start_hour - 0.01) * 3600, (e.start_hour + 0.01) * 3600
+            if e.kind == "price":
+                ratio = world.cost_usd(e.model, 1000, 100, after) / world.cost_usd(
+                    e.model, 1000, 100, before
+                )
+                assert ratio == pytest.approx(e.multiplier)
+            elif e.kind in ("added", "removed"):
+                assert world.available(e.model, after) == (e.kind == "added")
+                assert world.available(e.model, before) == (e.kind == "removed")
+                assert (e.model in world.deployed(after)) == (e.kind == "added")
+            seen.add(e.kind)
+    assert seen == {"latency", "quality", "price", "added", "removed"}
 
 
 def test_every_probability_of_the_truth_is_a_probability(
