@@ -69,12 +69,15 @@ def write_outcome_log(
     seed: int,
     unanswered: int = 0,
     override_first: bool = False,
+    graded: bool = False,
     **settings: Any,
 ) -> tuple[Settings, dict[str, str]]:
     """``n`` decisions of the real service (prior quality model, ``settings``) between
     SMALL and LARGE on billing and card questions, outcomes drawn from TRUTH; the last
     ``unanswered`` get none, and with ``override_first`` the gateway serves the other
-    model for the first. Returns the settings and each decision's kind of question."""
+    model for the first; with ``graded`` each outcome is a ``reward`` in [0, 1] around
+    TRUTH (σ 0.15) instead of ``resolved``. Returns the settings and each decision's kind
+    of question."""
     rng = np.random.default_rng(seed)
     s = load_settings(
         **{
@@ -101,9 +104,12 @@ def write_outcome_log(
             kinds[res.decision_id] = kind
             if i >= n - unanswered:
                 continue
-            fields: dict[str, object] = {
-                "resolved": bool(rng.random() < TRUTH[kind, res.decision.model])
-            }
+            truth = TRUTH[kind, res.decision.model]
+            fields: dict[str, object] = (
+                {"reward": float(np.clip(truth + rng.normal(0.0, 0.15), 0.0, 1.0))}
+                if graded
+                else {"resolved": bool(rng.random() < truth)}
+            )
             if override_first and i == 0:
                 fields["model"] = LARGE if res.decision.model == SMALL else SMALL
             await service.feedback(FeedbackEvent(res.decision_id, fields))

@@ -42,7 +42,7 @@ The package: :mod:`~models.quality.layout` (the inputs and their columns),
 
 from __future__ import annotations
 
-from models.quality.calibration import brier_score, calibration_error
+from models.quality.calibration import binary_rows, brier_score, calibration_error
 from models.quality.persistence import FORMAT
 from models.quality.predictor import QualityPredictor
 from models.quality.trainer import NotFittedError, QualityModel
@@ -52,6 +52,7 @@ __all__ = [
     "NotFittedError",
     "QualityModel",
     "QualityPredictor",
+    "binary_rows",
     "brier_score",
     "calibration_error",
 ]

@@ -8,6 +8,7 @@ import numpy as np
 
 __all__ = [
     "apply_platt",
+    "binary_rows",
     "brier_score",
     "calibration_error",
     "crossfit_gain",
@@ -21,8 +22,28 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return out
 
 
+def binary_rows(
+    y: np.ndarray, w: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Graded outcomes as binary ones a classifier can fit: a label ``y`` strictly between
+    0 and 1 becomes two rows, labelled 1 with weight ``w·y`` and 0 with weight ``w·(1 − y)``
+    (their log-loss is the graded label's cross-entropy). Returns the row each comes
+    from, its label and its weight; 0/1 labels stay one row each, in order.
+
+    >>> binary_rows(np.array([1.0, 0.25]))
+    (array([0, 1, 1]), array([1., 1., 0.]), array([1.  , 0.25, 0.75]))
+    """
+    y = np.asarray(y, float)
+    w = np.ones_like(y) if w is None else np.asarray(w, float)
+    soft = (y > 0) & (y < 1)
+    rows = np.concatenate([np.arange(len(y)), np.flatnonzero(soft)])
+    labels = np.concatenate([np.where(soft, 1.0, y), np.zeros(int(soft.sum()))])
+    weights = np.concatenate([np.where(soft, w * y, w), w[soft] * (1 - y[soft])])
+    return rows, labels, weights
+
+
 def brier_score(p: np.ndarray, y: np.ndarray) -> float:
-    """Mean squared error of probabilities ``p`` against 0/1 outcomes ``y``.
+    """Mean squared error of probabilities ``p`` against outcomes ``y`` (0/1 or graded).
 
     >>> round(brier_score(np.array([0.9, 0.2]), np.array([1.0, 0.0])), 3)
     0.025
@@ -69,12 +90,15 @@ def crossfit_gain(p: np.ndarray, y: np.ndarray, seed: int) -> float:
 
 
 def platt(p: np.ndarray, y: np.ndarray) -> tuple[float, float] | None:
-    """(a, b) of sigmoid(a · logit(p) + b) fitted to outcomes ``y``; None when ``y`` is
-    one-sided."""
+    """(a, b) of sigmoid(a · logit(p) + b) fitted to outcomes ``y`` (0/1 or graded);
+    None when ``y`` is one-sided."""
     from sklearn.linear_model import LogisticRegression
 
-    if y.min() == y.max():
+    rows, labels, weights = binary_rows(y)
+    if labels.min() == labels.max():
         return None
-    q = np.clip(p, 1e-6, 1 - 1e-6)
-    lr = LogisticRegression(C=1e6, max_iter=1000).fit(np.log(q / (1 - q))[:, None], y)
+    q = np.clip(p, 1e-6, 1 - 1e-6)[rows]
+    lr = LogisticRegression(C=1e6, max_iter=1000).fit(
+        np.log(q / (1 - q))[:, None], labels, sample_weight=weights
+    )
     return float(lr.coef_[0, 0]), float(lr.intercept_[0])

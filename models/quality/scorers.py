@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from models.quality.calibration import sigmoid
+from models.quality.calibration import binary_rows, sigmoid
 from models.quality.layout import NGRAM_RANGE
 
 __all__ = ["TextMatrix", "fit_scorers", "out_of_fold_scores", "text_matrix"]
@@ -65,13 +65,13 @@ def fit_scorers(
     with threadpool_limits(1, user_api="blas"):
         for j in range(y.shape[1]):
             seen = ~np.isnan(y[:, j])
-            labels = y[seen, j]
+            rows, labels, weights = binary_rows(y[seen, j], w[seen, j])
             if seen.sum() < 10 or labels.min() == labels.max():
-                rate = float(np.clip(labels.mean(), 1e-3, 1 - 1e-3)) if seen.any() else 0.5
+                rate = float(np.clip(y[seen, j].mean(), 1e-3, 1 - 1e-3)) if seen.any() else 0.5
                 intercept[j] = math.log(rate / (1 - rate))
                 continue
             lr = LogisticRegression(C=text_c, max_iter=2000).fit(
-                x[seen], labels, sample_weight=w[seen, j]
+                x[seen][rows], labels, sample_weight=weights
             )
             coef[j], intercept[j] = lr.coef_[0], lr.intercept_[0]
     return coef, intercept

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from models.quality.calibration import crossfit_gain, platt
+from models.quality.calibration import binary_rows, crossfit_gain, platt
 from models.quality.layout import (
     CATEGORICAL,
     DEFAULT_LGB_PARAMS,
@@ -113,6 +113,9 @@ class QualityModel:
             copies[:, _X_SCORE] = np.nan
             xs, ys = np.vstack([xs, copies]), np.concatenate([ys, target[masked & rows]])
             ws = np.concatenate([ws, weight[masked & rows]])
+        pick, ys, ws = binary_rows(ys, ws)  # graded outcomes as weighted 0/1 pairs
+        if len(pick) > len(xs):
+            xs = xs[pick]
         return lgb.Dataset(
             xs, ys, weight=ws, feature_name=FEATURE_NAMES, categorical_feature=CATEGORICAL
         )

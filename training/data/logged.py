@@ -26,7 +26,9 @@ def load_decision_log(path: Path) -> RoutingData:
 
     One outcome per decision, the chosen model's, weighted by its logged propensity
     (see the module docstring for the method and its bias). The label is ``resolved``;
-    a decision with only a ``reward`` counts as resolved when the reward is ≥ 0.5.
+    a decision with only a graded ``reward`` in [0, 1] is learned as that reward: the
+    quality model fits it as a share resolved (cross-entropy, see
+    :func:`models.quality.binary_rows`), not rounded to 0 or 1.
     Decisions without an outcome yet, and those the gateway overrode, are left out and
     counted in ``notes``.
     """
@@ -40,12 +42,12 @@ def load_decision_log(path: Path) -> RoutingData:
 
 
 def _labels(frame: pd.DataFrame, path: Path) -> tuple[pd.Series, pd.Series, pd.Series, list[str]]:
-    """Each decision's label (``resolved``, else ``reward`` ≥ 0.5), its propensity, which
+    """Each decision's label (``resolved``, else its graded ``reward``), its propensity, which
     decisions to keep (an outcome and no override), and notes on those left out."""
     total = len(frame)
     label = frame["resolved"].map(lambda v: np.nan if pd.isna(v) else as_flag(v))
     reward = pd.to_numeric(frame["reward"], errors="coerce")
-    label = label.where(label.notna(), (reward >= 0.5).astype(float).where(reward.notna()))
+    label = label.where(label.notna(), reward.clip(0.0, 1.0))
     override = frame["override"].map(as_flag).fillna(0.0) > 0 if "override" in frame else False
     keep = label.notna() & ~override
     prop = pd.to_numeric(frame["propensity"], errors="coerce")

@@ -52,7 +52,12 @@ class RoutingData:
     notes: list[str] = field(default_factory=list)
 
     def matrix(self, column: str = "resolved") -> pd.DataFrame:
-        """``column`` as a requests × models table (NaN where a model was not tried)."""
+        """``column`` as a requests × models table (NaN where a model was not tried, and
+        everywhere when the data has no such column)."""
+        if column not in self.outcomes:
+            return pd.DataFrame(
+                np.nan, index=self.requests["request_id"], columns=self.models["model"]
+            )
         table = self.outcomes.pivot(index="request_id", columns="model", values=column)
         return table.reindex(index=self.requests["request_id"], columns=self.models["model"])
 

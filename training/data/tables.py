@@ -17,7 +17,8 @@ __all__ = ["TABLE_COLUMNS", "TABLE_NUMERIC", "TABLE_OPTIONAL", "load_table"]
 TABLE_COLUMNS = {
     "request_id": "identifies the request (several rows per request: one per model tried)",
     "model": "the model that answered",
-    "resolved": "1 when it resolved the request (or answered correctly), else 0",
+    "resolved": "1 when it resolved the request (or answered correctly), else 0; or a "
+    "graded outcome in [0, 1] (a judge's score), learned as it is",
 }
 TABLE_OPTIONAL = {
     "text": "prompt or last user message",
@@ -34,15 +35,21 @@ TABLE_NUMERIC = [c for c in TABLE_OPTIONAL if c not in ("text", "intent")]
 
 
 def _checked(df: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, pd.Series]:
-    """``df`` with its numeric columns parsed, and ``resolved`` as 0.0/1.0; a bad value
+    """``df`` with its numeric columns parsed, and ``resolved`` as a number in [0, 1]; a bad value
     is an error naming its row (1-based, header = row 1) and column."""
 
     def bad(row: int, column: str, problem: str) -> ConfigError:
         return ConfigError(f"{path.name}: row {row + 2}, column {column!r}: {problem}")
 
     resolved = df["resolved"].map(as_flag)
+    graded = pd.to_numeric(df["resolved"].where(resolved.isna()), errors="coerce")
+    resolved = resolved.where(resolved.notna(), graded.where((graded >= 0) & (graded <= 1)))
     for i in np.flatnonzero(resolved.isna().to_numpy())[:1]:
-        raise bad(i, "resolved", f"{df['resolved'].iloc[i]!r} is not 0/1 or true/false")
+        raise bad(
+            i,
+            "resolved",
+            f"{df['resolved'].iloc[i]!r} is not 0/1, true/false or a graded outcome in [0, 1]",
+        )
     for column in ("request_id", "model"):
         for i in np.flatnonzero(df[column].isna().to_numpy())[:1]:
             raise bad(i, column, "empty")
@@ -62,7 +69,8 @@ def _checked(df: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, pd.Series]:
 def load_table(path: Path) -> RoutingData:
     """A user's own outcomes: CSV or Parquet with one row per request × model tried.
 
-    Required columns: ``request_id``, ``model``, ``resolved`` (0/1 or true/false);
+    Required columns: ``request_id``, ``model``, ``resolved`` (0/1, true/false, or a
+    graded outcome in [0, 1]);
     optional: see :data:`TABLE_OPTIONAL`. A bad value is an error naming its row
     (1-based, as a spreadsheet shows it, header = row 1) and column.
     """

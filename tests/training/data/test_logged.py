@@ -111,6 +111,21 @@ def test_a_model_learned_from_the_log_knows_where_the_small_model_fails(
     assert ev.summary["max_router_quality"] > logged["quality (AIQ for the λ sweep)"]
 
 
+def test_graded_rewards_are_learned_as_they_are_not_rounded(tmp_path: Path) -> None:
+    settings, kinds = write_outcome_log(tmp_path, 600, 11, exploration=0.5, graded=True)
+    data = load_source(str(settings.db_path))
+    labels = data.outcomes["resolved"]
+    assert ((labels > 0) & (labels < 1)).mean() > 0.5  # the rewards, as they came
+    model = QualityModel(inner_folds=2).fit(data.requests, data.outcomes, data.models)
+    p = pd.DataFrame(model.predict_proba(data.requests, data.models), columns=data.models["model"])
+    billing = (data.requests["request_id"].map(kinds) == "billing").to_numpy()
+    # rounded at 0.5, the small model's 0.25 on billing would be learned as about 0.05,
+    # and the large model's 0.85 as about 0.99
+    for kind, rows in (("billing", billing), ("card", ~billing)):
+        for model_name in (SMALL, LARGE):
+            assert p[model_name][rows].mean() == pytest.approx(TRUTH[kind, model_name], abs=0.08)
+
+
 def test_training_from_the_log_calibrates_lambda_and_the_service_serves_it(
     log: tuple[Path, dict[str, str]], tmp_path: Path
 ) -> None:

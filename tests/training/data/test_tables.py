@@ -49,6 +49,8 @@ def test_a_users_table_loads(tmp_path: Path) -> None:
     ("row", "message"),
     [
         ({"request_id": "r", "model": "a", "resolved": "maybe"}, "row 3, column 'resolved'"),
+        ({"request_id": "r", "model": "a", "resolved": 1.5}, "graded outcome in \\[0, 1\\]"),
+        ({"request_id": "r", "model": "a", "resolved": -0.2}, "row 3, column 'resolved'"),
         (
             {"request_id": "r", "model": "a", "resolved": 1, "cost_usd": -2},
             "row 3, column 'cost_usd'",
@@ -71,3 +73,13 @@ def test_bad_rows_are_named_by_row_and_column(
 def test_missing_columns_are_listed(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="resolved"):
         load_table(write(tmp_path, [{"request_id": "r", "model": "a"}]))
+
+
+def test_graded_outcomes_load_as_they_are(tmp_path: Path) -> None:
+    rows = [
+        {"request_id": "r1", "model": "a", "resolved": 0.75},
+        {"request_id": "r1", "model": "b", "resolved": "0.2"},
+        {"request_id": "r2", "model": "a", "resolved": "TRUE"},
+    ]
+    m = load_table(write(tmp_path, rows)).matrix()
+    assert (m.loc["r1", "a"], m.loc["r1", "b"], m.loc["r2", "a"]) == (0.75, 0.2, 1.0)
