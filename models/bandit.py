@@ -160,8 +160,10 @@ class OnlineModel(Protocol):
         propensity: float,
         reward: float,
         contexts: Sequence[list[float]] | None = None,
+        weight: float = 1.0,
     ) -> None:
-        """Learn one outcome of a decision among ``models`` (the eligible ones)."""
+        """Learn one outcome of a decision among ``models`` (the eligible ones), counted
+        as ``weight`` of an observation (a share of a conversation's outcome)."""
         ...
 
     def state(self) -> dict[str, Any]: ...
@@ -217,17 +219,21 @@ class ResidualBandit:
         propensity: float,
         reward: float,
         contexts: Sequence[list[float]] | None = None,
+        weight: float = 1.0,
     ) -> None:
-        self.update(models[chosen], group, reward - utilities[chosen])
+        self.update(models[chosen], group, reward - utilities[chosen], weight)
 
-    def update(self, model: str, group: str, residual: float) -> None:
-        """Learn one outcome: ``residual`` = observed reward − the utility decided on."""
+    def update(self, model: str, group: str, residual: float, weight: float = 1.0) -> None:
+        """Learn one outcome: ``residual`` = observed reward − the utility decided on,
+        counted as ``weight`` of an observation (discounted as that share of one)."""
         if not math.isfinite(residual):
             raise ValueError(f"residual must be a finite number, got {residual!r}")
-        keep = self._keep
+        if not 0 < weight <= 1:
+            raise ValueError(f"weight must be in (0, 1], got {weight!r}")
+        keep = self._keep**weight
         for key in (model, f"{model}|{group}"):
             s, w = self._sums.get(key, (0.0, 0.0))
-            self._sums[key] = (keep * s + residual, keep * w + 1.0)
+            self._sums[key] = (keep * s + weight * residual, keep * w + weight)
         self.updates_ += 1
 
     # -- state ---------------------------------------------------------------------

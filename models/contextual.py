@@ -14,7 +14,9 @@ latency):
 where ``rᵢ`` are the residuals of the decisions that chose ``m``, ``Λ₀ = n₀ · I`` the
 prior (a correction of 0, worth ``n₀ = ridge`` outcomes) and ``wᵢ`` discounts: every
 outcome of ``m`` multiplies the older ones by ``1 − 1/memory``, so a model that
-regresses loses its traffic after a few dozen outcomes however long it was good.
+regresses loses its traffic after a few dozen outcomes however long it was good. An
+outcome weighs 1, or 1/n when it is one of n decisions credited with their
+conversation's outcome (one observation, not n, and discounted as one).
 Beside them one *shared* regression, on the terms whose meaning all models share (not
 the bias or the intent group), learns from every outcome what the models' own do not
 explain: that the offline P(resolved)'s gaps are wrong in this world, say, which one
@@ -160,8 +162,7 @@ class ContextualBandit:
         u: float,
         contexts: Sequence[list[float]] | None = None,
     ) -> tuple[list[float], list[float], int]:
-        """Estimates, each candidate's probability of being the best (mixed with the
-        floor ε), and the candidate drawn with ``u``."""
+        """Estimates, each one's probability of being the best (mixed with ε), the draw."""
         if contexts is None:
             raise ValueError("the contextual learner needs each candidate's context")
         mean, sd = self.estimates(models, utilities, contexts)
@@ -179,28 +180,31 @@ class ContextualBandit:
         propensity: float,
         reward: float,
         contexts: Sequence[list[float]] | None = None,
+        weight: float = 1.0,
     ) -> None:
         if contexts is None:
             raise ValueError("the contextual learner needs the chosen model's context")
-        self.update(models[chosen], contexts[chosen], reward - utilities[chosen])
+        self.update(models[chosen], contexts[chosen], reward - utilities[chosen], weight)
 
-    def update(self, model: str, x: Sequence[float], residual: float) -> None:
-        """Learn one outcome of ``model`` on context ``x``: ``residual`` = observed
-        reward − the utility decided on. The shared regression learns what the model's
-        own does not explain, then the model's what the shared one does not."""
+    def update(self, model: str, x: Sequence[float], residual: float, weight: float = 1.0) -> None:
+        """Learn one outcome (``residual`` = reward − utility) of ``model`` on ``x``,
+        weighing ``weight``: the shared regression first, then the model's own."""
         if not math.isfinite(residual):
             raise ValueError(f"residual must be a finite number, got {residual!r}")
+        if not 0 < weight <= 1:
+            raise ValueError(f"weight must be in (0, 1], got {weight!r}")
         v = np.asarray(x, dtype=float)
         if v.shape != (DIM,) or not np.all(np.isfinite(v)):
             raise ValueError(f"a context must be {DIM} finite numbers")
         with self._write:
             own = self._fit.get(model, self._fresh)[0]
             error = residual - float((own + self._shared) @ v)
-            w = self._keep * self._noise_weight
-            self._noise = (w * self._noise + error * error) / (w + 1.0)
-            self._noise_weight = w + 1.0
+            keep = self._keep**weight
+            w = keep * self._noise_weight
+            self._noise = (w * self._noise + weight * error * error) / (w + weight)
+            self._noise_weight = w + weight
             a, b = self._shared_ab
-            a, b = self._step(a, b, v * _SHARED_TERMS, residual - float(own @ v))
+            a, b = self._step(a, b, v * _SHARED_TERMS, residual - float(own @ v), weight)
             self._shared_ab = (a, b)
             shared = np.linalg.solve(a, b)
             a, b = self._step(
@@ -208,6 +212,7 @@ class ContextualBandit:
                 self._b.get(model, np.zeros(DIM)),
                 v,
                 residual - float(shared @ v),
+                weight,
             )
             self._a[model], self._b[model] = a, b
             inverse = np.linalg.inv(a)
@@ -218,12 +223,13 @@ class ContextualBandit:
             self.updates_ += 1
 
     def _step(
-        self, a: np.ndarray, b: np.ndarray, v: np.ndarray, target: float
+        self, a: np.ndarray, b: np.ndarray, v: np.ndarray, target: float, weight: float
     ) -> tuple[np.ndarray, np.ndarray]:
-        """One discounted ridge update of ``(A, b)`` with ``(v, target)``."""
+        """One discounted ridge update of ``(A, b)`` with ``(v, target)``, weighing ``weight``."""
+        keep = self._keep**weight
         return (
-            self._keep * (a - self._prior) + self._prior + np.outer(v, v),
-            self._keep * b + target * v,
+            keep * (a - self._prior) + self._prior + weight * np.outer(v, v),
+            keep * b + weight * target * v,
         )
 
     # -- state ---------------------------------------------------------------------

@@ -81,6 +81,7 @@ class VWBandit:
         propensity: float,
         reward: float,
         contexts: Sequence[list[float]] | None = None,
+        weight: float = 1.0,  # not used: VW's cb labels carry no weight
     ) -> None:
         lines = self._lines(models, group, utilities)
         lines[1 + chosen] = f"0:{-reward:.6f}:{propensity:.6f} {lines[1 + chosen]}"

@@ -116,7 +116,7 @@ class OnlineLearner:
             return
         u = update
         self.bandit.learn(
-            u.models, u.group, u.utilities, u.chosen, u.propensity, u.reward, u.contexts
+            u.models, u.group, u.utilities, u.chosen, u.propensity, u.reward, u.contexts, u.weight
         )
         self.counts["learned"] += 1
 

@@ -42,6 +42,7 @@ class Update:
     propensity: float
     reward: float
     contexts: list[list[float]] | None = None  # for a contextual learner
+    weight: float = 1.0  # 1 / the decisions one conversation-level outcome was credited to
 
 
 def update_for(
@@ -79,7 +80,9 @@ def update_for(
             raise UnusableRecordError("the decision's features were not logged")
         contexts = logged_contexts(decision.features, among)
     chosen_at = names.index(decision.model)
-    return Update(names, decision.intent_group, utilities, chosen_at, p, reward, contexts)
+    # a conversation's outcome credited to its n decisions is one observation, not n
+    weight = 1.0 / reader.credited_with(did)
+    return Update(names, decision.intent_group, utilities, chosen_at, p, reward, contexts, weight)
 
 
 def reason(exc: BaseException) -> str:

@@ -57,6 +57,13 @@ _OUTCOME = """
 SELECT f.rowid, o.resolved, o.reward FROM outcomes o JOIN feedback f ON f.event_id = o.event_id
 WHERE o.decision_id = ?
 """
+_CREDITED_WITH = """
+SELECT CASE WHEN o.via = 'conversation' THEN (
+    SELECT COUNT(*) FROM outcomes o2 JOIN decisions d2 USING (decision_id)
+    WHERE o2.via = 'conversation' AND o2.ts = o.ts AND d2.conversation_id = d.conversation_id
+  ) ELSE 1 END
+FROM outcomes o JOIN decisions d USING (decision_id) WHERE o.decision_id = ?
+"""
 _WITHOUT_CALLS = f"""
 SELECT o.decision_id, o.resolved, o.reward FROM outcomes o
 WHERE o.decision_id >= ? AND o.decision_id < ?
@@ -137,6 +144,13 @@ class LogReader:
             return None
         row, resolved, reward = found
         return int(row), reward if reward is not None else resolved
+
+    def credited_with(self, decision_id: str) -> int:
+        """How many decisions the decision's outcome was credited to at once: those of its
+        conversation credited by the same conversation-level outcome; 1 for an outcome of
+        its own (or none)."""
+        found = self._conn.execute(_CREDITED_WITH, (decision_id,)).fetchone()
+        return max(1, int(found[0])) if found is not None else 1
 
     def answered_without_calls(
         self, from_id: str, below_id: str, before_row: int

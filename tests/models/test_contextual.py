@@ -136,6 +136,30 @@ def test_bad_updates_are_refused_and_change_nothing() -> None:
     assert bandit.state()["models"] == {}
 
 
+def test_n_updates_weighing_one_nth_learn_what_one_update_does() -> None:
+    """A conversation's outcome credited to its n decisions counts as one observation."""
+    one, split = (ContextualBandit(BanditParams(learner="contextual")) for _ in range(2))
+    x = ctx(1)
+    one.update("a", x, 0.4)
+    for _ in range(4):
+        split.update("a", x, 0.4, weight=0.25)
+    models, utilities, xs = ["a", "b"], [0.5, 0.5], [x, x]
+    mean_one, sd_one = one.estimates(models, utilities, xs)
+    mean_split, sd_split = split.estimates(models, utilities, xs)
+    assert mean_split[0] == pytest.approx(mean_one[0], rel=1e-2)
+    # b learns from the shared regression only, whose target is what a's own does not
+    # explain yet: the four steps see a's own grow, one step does not
+    assert mean_split[1] == pytest.approx(mean_one[1], abs=0.02)
+    assert sd_split == pytest.approx(sd_one, rel=0.03)
+    # four full updates of the same residual are surer of it than one
+    four = ContextualBandit(BanditParams(learner="contextual"))
+    for _ in range(4):
+        four.update("a", x, 0.4)
+    assert four.estimates(models, utilities, xs)[1][0] < 0.9 * sd_one[0]
+    with pytest.raises(ValueError, match="weight"):
+        one.update("a", x, 0.4, weight=0.0)
+
+
 def test_context_terms_stay_bounded_for_any_request() -> None:
     for args in [(0, 0, 0, 0, 0, 0.0, 0.0, 0.0), (99, 1e9, 1e12, 1, 2, 1.0, 1.0, 1e12)]:
         x = context(*args)  # type: ignore[arg-type]

@@ -13,10 +13,11 @@ from features.extractor import Conversation
 from models.learners import build
 from selector.learning import state_path
 from selector.online import OnlineLearner
+from selector.online.updates import update_for
 from selector.recording import RouteInput, RouteResult
 from selector.reward import RewardConfig, turn_reward
 from selector.service import SelectorService
-from selector.store import ConversationOutcome
+from selector.store import ConversationOutcome, DecisionLog
 from selector.wiring import build_service
 from tests.selector.online.traffic import (
     CARD,
@@ -293,5 +294,37 @@ def test_a_conversation_outcome_is_learned_for_each_decision_it_credits(tmp_path
         assert svc.learner.bandit.updates_ == 2
         send(svc, results[2].decision_id, latency_ms=700.0)  # its call result completes it
         assert svc.learner.bandit.updates_ == 3
+    finally:
+        svc.stop()
+
+
+def test_a_conversation_outcome_weighs_as_one_observation_over_its_decisions(
+    tmp_path: Path,
+) -> None:
+    settings = settings_for(tmp_path)
+    svc = build_service(settings)
+    svc.start()
+    try:
+        conv = Conversation(messages=[("user", DISPUTE)])
+        results = [
+            asyncio.run(svc.route(RouteInput("whole", conv, max_latency_ms=3000))) for _ in range(4)
+        ]
+        own = route(svc, CARD, 9)
+        for res in [*results, own]:
+            send(svc, res.decision_id, latency_ms=800.0, cost_usd=0.002)
+        send(svc, own.decision_id, resolved=True)
+        asyncio.run(svc.conversation_outcome(ConversationOutcome("whole", {"resolved": False})))
+        assert svc.learner is not None
+        with DecisionLog(settings.db_path).reader() as reader:
+            assert [reader.credited_with(r.decision_id) for r in results] == [4] * 4
+            assert reader.credited_with(own.decision_id) == 1
+            weights = [
+                update_for(
+                    reader, r.decision_id, reader.calls(r.decision_id, 10**9), 0.0, 0.0, True
+                )
+                for r in [*results, own]
+            ]
+        assert [u.weight for u in weights] == [0.25] * 4 + [1.0]  # type: ignore[union-attr]
+        assert svc.learner.bandit.updates_ == 5
     finally:
         svc.stop()
