@@ -198,6 +198,25 @@ def _conversation_rows(
     return conv_rows
 
 
+def _fresh_state() -> dict[str, Any]:
+    """A conversation's running totals before its first turn."""
+    return {"cost": 0.0, "late": 0, "turns": 0, "resolved": False, "wait_s": 0.0}
+
+
+def _report(router: Router, kind: str, payload: Any, t: float) -> None:
+    """Tell ``router`` an outcome: a turn's (``outcome``) or a conversation's."""
+    if kind == "outcome":
+        router.outcome(payload[0], payload[1], t)
+    else:
+        router.conversation_outcome(payload[0], payload[1], t)
+
+
+def _deployed(world: World, t: float) -> tuple[str, ...]:
+    """The models deployed at ``t`` when some are not (empty: all are)."""
+    deployed = world.deployed(t)
+    return () if len(deployed) == len(world.models) else tuple(deployed)
+
+
 def replay(
     world: World,
     conversations: Sequence[Conversation],
@@ -219,22 +238,15 @@ def replay(
     by_turn = sc.conversation.outcome_level == "turn"
     context = {c.index: sc.conversation.system_prompt_tokens for c in conversations}
     turn_rows: list[dict[str, Any]] = []
-    conv_state: dict[int, dict[str, Any]] = {
-        c.index: {"cost": 0.0, "late": 0, "turns": 0, "resolved": False, "wait_s": 0.0}
-        for c in conversations
-    }
+    conv_state = {c.index: _fresh_state() for c in conversations}
     while queue:
         t, _, kind, payload = heapq.heappop(queue)
-        if kind == "outcome":
-            router.outcome(payload[0], payload[1], t)
-            continue
-        if kind == "conversation":
-            router.conversation_outcome(payload[0], payload[1], t)
+        if kind != "turn":
+            _report(router, kind, payload, t)
             continue
         c, k = payload
         prompt = context[c.index] + c.user_tokens
-        deployed = world.deployed(t)
-        turn = Turn(c, k, prompt, t, () if len(deployed) == len(world.models) else tuple(deployed))
+        turn = Turn(c, k, prompt, t, _deployed(world, t))
         route = router.route(turn)
         served = _call_chain(world, router, route, c, k, prompt, t, load)
         good = served.model is not None and bool(

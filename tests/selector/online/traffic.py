@@ -12,6 +12,7 @@ from prometheus_client import generate_latest
 from features.extractor import Conversation
 from selector.config import Settings, load_settings
 from selector.recording import RouteInput, RouteResult
+from selector.reward import turn_reward
 from selector.service import SelectorService
 from selector.store import FeedbackEvent
 
@@ -64,3 +65,23 @@ def run_traffic(service: SelectorService, n: int, seed: int = 3) -> None:
 
 def metrics(service: SelectorService) -> str:
     return generate_latest(service.metrics.registry).decode()
+
+
+def first_correction(
+    service: SelectorService, res: RouteResult, outcome: float, cost: float, latency: float
+) -> float:
+    """The correction of the decided model after this one outcome (late: past 3 s)."""
+    chosen = next(s for s in res.decision.scores if s.model == res.decision.model)
+    reward = turn_reward(
+        outcome,
+        cost,
+        latency,
+        latency > 3000,
+        res.decision.cost_weight,
+        res.decision.latency_weight,
+        service.settings.reward_late_penalty,
+    )
+    residual = reward - chosen.utility
+    n0 = service.learner.bandit.params.prior_weight  # type: ignore[union-attr]
+    model_level = residual / (1 + n0)
+    return (residual + n0 * model_level) / (1 + n0)
