@@ -1,10 +1,9 @@
 """The real data a simulated day is shaped by (:class:`Corpus`): SGD's dialogue shapes,
-BANKING77's opening messages and intents, and CLINC150's utterances for intents the
-selector's classifier never saw."""
+BANKING77's opening messages and intents, and SGD's opening messages for intents the
+selector's classifier never saw (restaurants, flights, events...)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,25 +25,21 @@ class Corpus:
     texts: list[str]  # BANKING77 utterances
     intents: list[str]  # and their intents
     groups: list[str]  # and the intents' groups
-    unseen_texts: list[str] = field(default_factory=list)  # CLINC150 utterances
-    unseen_domains: list[str] = field(default_factory=list)  # and their domains
+    unseen_texts: list[str] = field(default_factory=list)  # SGD's opening messages
+    unseen_domains: list[str] = field(default_factory=list)  # and their services
 
 
-def _clinc(data_dir: Path, split: str) -> tuple[list[str], list[str]]:
-    """CLINC150's utterances of one split (``train`` or ``test``), out-of-scope ones
-    included (domain ``out_of_scope``), and each one's domain."""
-    folder = data_dir / "intents"
-    full, domains = folder / "clinc150_data_full.json", folder / "clinc150_domains.json"
-    if not (full.exists() and domains.exists()):
-        return [], []
-    data = json.loads(full.read_text(encoding="utf-8"))
-    domain_of = {
-        i: d
-        for d, intents in json.loads(domains.read_text(encoding="utf-8")).items()
-        for i in intents
-    }
-    rows = data[split] + data[f"oos_{split}"]
-    return [str(t) for t, _ in rows], [domain_of.get(i, "out_of_scope") for _, i in rows]
+def _unseen(sgd: pd.DataFrame, split: str) -> tuple[list[str], list[str]]:
+    """The opening messages of SGD's dialogues (``train`` for history; ``dev`` and
+    ``test`` for the day), whose intents the classifier never saw (it is trained on
+    BANKING77 and CLINC150), and each one's service (``Restaurants_2`` → ``Restaurants``)."""
+    rows = sgd[sgd["split"].isin(["train"] if split == "train" else ["dev", "test"])]
+    rows = rows[rows["first_user_utterance"].notna()]
+    services = rows["services"].astype(str).str.split(r"[,;| ]").str[0]
+    return (
+        [str(t) for t in rows["first_user_utterance"]],
+        [str(v) for v in services.str.replace(r"_\d+$", "", regex=True)],
+    )
 
 
 def load_corpus(data_dir: Path, taxonomy: IntentTaxonomy, split: str) -> Corpus:
@@ -58,10 +53,12 @@ def load_corpus(data_dir: Path, taxonomy: IntentTaxonomy, split: str) -> Corpus:
                 f"{path} not found: the simulator reads the shared public data; "
                 "pass --data DIR (the folder holding dialogues/ and intents/)"
             )
-    d = pd.read_csv(sgd, usecols=["n_user_turns", "user_chars"])
+    d = pd.read_csv(
+        sgd, usecols=["split", "services", "n_user_turns", "user_chars", "first_user_utterance"]
+    )
     b = pd.read_csv(banking)
     intents = [str(c) for c in b["category"]]
-    unseen_texts, unseen_domains = _clinc(data_dir, split)
+    unseen_texts, unseen_domains = _unseen(d, split)
     return Corpus(
         user_turns=d["n_user_turns"].to_numpy(int),
         user_chars=(d["user_chars"] / d["n_user_turns"]).to_numpy(float),

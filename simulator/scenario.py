@@ -51,9 +51,10 @@ class Spike(_Strict):
 
 
 class UnseenIntents(_Strict):
-    """Conversations opened with an utterance of CLINC150 (intents the classifier, trained
-    on BANKING77, never saw); each CLINC150 domain is served as one of the quality
-    groups (``groups``; a domain not named is ``other``)."""
+    """Conversations opened with the first message of an SGD dialogue (restaurants,
+    flights, events...: intents the classifier, trained on BANKING77 and CLINC150, never
+    saw); each SGD service is answered as one of the quality groups (``groups``; a
+    service not named is ``other``)."""
 
     share: float = Field(ge=0, le=1, description="Share of the day's conversations.")
     groups: dict[str, str] = Field(default_factory=dict)

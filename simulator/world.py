@@ -157,7 +157,7 @@ class World:
     def _openings(self, seed: int, utter: np.ndarray) -> list[tuple[str, str, str]]:
         """Each conversation's opening message, intent and quality group: BANKING77's
         utterance ``utter[i]``, or, for the day's share of unseen intents (drawn from a
-        generator of their own, so a day without them is unchanged), CLINC150's."""
+        generator of their own, so a day without them is unchanged), an SGD dialogue's."""
         c = self.corpus
         out = [(c.texts[u], c.intents[u], c.groups[u]) for u in utter]
         unseen = self.scenario.day.unseen_intents
@@ -165,8 +165,9 @@ class World:
             return out
         if not c.unseen_texts:
             raise ConfigError(
-                f"scenario {self.scenario.name}: day.unseen_intents needs CLINC150 "
-                "(intents/clinc150_data_full.json and clinc150_domains.json in the data folder)"
+                f"scenario {self.scenario.name}: day.unseen_intents needs the opening "
+                "messages of SGD's dialogues (first_user_utterance of "
+                "dialogues/sgd_dialogues.csv.gz), and the corpus has none"
             )
         rng = np.random.default_rng([seed, 2])
         swap = rng.random(len(out)) < unseen.share
@@ -175,7 +176,7 @@ class World:
             domain = c.unseen_domains[pick[i]]
             out[i] = (
                 c.unseen_texts[pick[i]],
-                f"clinc150:{domain}",
+                f"sgd:{domain}",
                 unseen.groups.get(domain, "other"),
             )
         return out

@@ -18,7 +18,8 @@ nothing the selector assumes holds by construction:
 - **the gateway**: a deadline from 1.5 s to 8 s, 2 or 3 attempts, a reward valuing a
   resolved conversation at $2 to $50 and waiting, and late turns, at drawn prices;
 - **the customers**: in half the worlds 10–50 % of conversations open with an intent the
-  classifier never saw (CLINC150's, each of its domains served as a drawn quality group);
+  classifier never saw (the first message of an SGD dialogue: restaurants, flights,
+  events...; each SGD service answered as well as a drawn quality group);
 - **the outcomes**: delayed from 30 s to an hour after a conversation's last turn, and in
   a third of the worlds reported only once per conversation (by ``conversation_id``);
 - **the day**: arrivals with a drawn peak, a traffic spike in half the worlds, and
@@ -41,24 +42,16 @@ import yaml
 
 from simulator.scenario import GROUPS, Scenario
 
-__all__ = ["GeneratedWorld", "catalog_yaml", "generate"]
+__all__ = ["SGD_SERVICES", "GeneratedWorld", "catalog_yaml", "generate"]
 
 PROVIDERS = ("northwind", "aperture", "tessellate", "quokka")
 TYPICAL_PROMPT_TOKENS = 2_000  # the prompt the catalog's latency prior describes
 _TIERS = ("small", "medium", "large")
-CLINC150_DOMAINS = (  # clinc150_domains.json's ten, and its out-of-scope utterances
-    "auto_and_commute",
-    "banking",
-    "credit_cards",
-    "home",
-    "kitchen_and_dining",
-    "meta",
-    "small_talk",
-    "travel",
-    "utility",
-    "work",
-    "out_of_scope",
-)
+SGD_SERVICES = (  # the services of SGD's dialogues, as simulator.corpus names them
+    "Alarm", "Banks", "Buses", "Calendar", "Events", "Flights", "Homes", "Hotels", "Media",
+    "Movies", "Music", "Payment", "RentalCars", "Restaurants", "RideSharing", "Services",
+    "Trains", "Travel", "Weather",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -202,13 +195,14 @@ def _deployment_events(rng: np.random.Generator, names: list[str]) -> list[dict[
 
 
 def _unseen(rng: np.random.Generator) -> dict[str, Any] | None:
-    """In half the worlds, a share of conversations (10–50 %) opens with an intent from
-    CLINC150, each of its domains served as a drawn quality group."""
+    """In half the worlds, a share of conversations (10–50 %) opens with an intent the
+    classifier never saw (an SGD dialogue's), each SGD service answered as well as a
+    drawn quality group."""
     if rng.random() >= 0.5:
         return None
     return {
         "share": round(float(rng.uniform(0.1, 0.5)), 3),
-        "groups": {d: str(rng.choice(GROUPS)) for d in CLINC150_DOMAINS},
+        "groups": {d: str(rng.choice(GROUPS)) for d in SGD_SERVICES},
     }
 
 

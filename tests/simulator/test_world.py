@@ -12,6 +12,7 @@ from selector.catalog import Catalog
 from simulator.corpus import Corpus
 from simulator.scenario import Event, Scenario, UnseenIntents
 from simulator.world import World
+from simulator.worlds import SGD_SERVICES
 from tests.simulator.conftest import needs_data
 
 pytestmark = needs_data
@@ -46,24 +47,27 @@ def test_a_share_of_customers_opens_with_intents_the_classifier_never_saw(
 ) -> None:
     sc = world.scenario
     plain = world.traffic(seed=4, conversations=4000)
-    unseen = UnseenIntents(share=0.3, groups={"travel": "billing_dispute"})
+    unseen = UnseenIntents(share=0.3, groups={"Restaurants": "billing_dispute"})
     mixed = World(
         sc.model_copy(update={"day": sc.day.model_copy(update={"unseen_intents": unseen})}),
         world.catalog,
         corpus,
     ).traffic(seed=4, conversations=4000)
-    new = [c for c in mixed if c.intent.startswith("clinc150:")]
+    new = [c for c in mixed if c.intent.startswith("sgd:")]
     assert len(new) / len(mixed) == pytest.approx(0.3, abs=0.03)
     assert {c.text for c in new} <= set(corpus.unseen_texts)
     assert not {c.text for c in new} & set(corpus.texts)
-    # each domain is served as its group (travel → billing disputes; the rest "other")
-    assert {c.group for c in new if c.intent == "clinc150:travel"} == {"billing_dispute"}
-    assert {c.group for c in new if c.intent != "clinc150:travel"} == {"other"}
+    # each service is answered as its group (restaurants → billing disputes; the rest
+    # "other"), and the generator draws a group for every service of the data
+    assert {c.group for c in new if c.intent == "sgd:Restaurants"} == {"billing_dispute"}
+    assert {c.group for c in new if c.intent != "sgd:Restaurants"} == {"other"}
+    assert {c.intent.removeprefix("sgd:") for c in new} <= set(SGD_SERVICES)
+    assert set(corpus.unseen_domains) <= set(SGD_SERVICES)
     # the rest of the day is the day without them: same customers, same dice
     for a, b in zip(plain, mixed, strict=True):
         assert a.start_s == b.start_s
         assert np.array_equal(a.u_good, b.u_good)
-        if not b.intent.startswith("clinc150:"):
+        if not b.intent.startswith("sgd:"):
             assert (a.text, a.group) == (b.text, b.group)
 
 
@@ -76,7 +80,7 @@ def test_a_world_with_unseen_intents_needs_their_data(world: World, corpus: Corp
         world.catalog,
         bare,
     )
-    with pytest.raises(ConfigError, match=r"clinc150_data_full\.json"):
+    with pytest.raises(ConfigError, match="first_user_utterance"):
         w.traffic(conversations=10)
 
 
