@@ -11,7 +11,7 @@ from selector.catalog import Catalog
 from selector.config import load_settings
 from simulator.corpus import Corpus
 from simulator.loopback import SimClock, serve_on_loopback
-from simulator.replay import Route, Turn, replay
+from simulator.replay import ReplayResult, Route, Turn, replay
 from simulator.report import summarize, targets
 from simulator.routers import FixedRouter, OracleRouter, RulesRouter, ServiceRouter
 from simulator.scenario import Event, Scenario
@@ -130,22 +130,29 @@ def test_the_oracle_earns_more_reward_than_the_gateway_baselines(world: World) -
     assert targets(s) == []  # no selector row: nothing to check
 
 
+def through_the_service(
+    world: World, day: list[Conversation], db_path: Path
+) -> tuple[ReplayResult, float]:
+    """``day`` replayed through the real service on loopback (prior quality model, its
+    log at ``db_path``), and the service's clock at the end."""
+    clock = SimClock()
+    settings = load_settings(db_path=db_path, quality_model="prior")
+    with serve_on_loopback(settings, clock) as server:
+        router = ServiceRouter(
+            "selector", server.host, server.port, world.scenario.gateway.deadline_ms, clock.set
+        )
+        try:
+            return replay(world, day, router), clock()
+        finally:
+            router.close()
+
+
 def test_the_replay_drives_the_real_service_as_a_gateway_would(
     world: World, tmp_path: Path
 ) -> None:
-    sc = world.scenario
     day = world.traffic(conversations=40)
-    clock = SimClock()
-    settings = load_settings(db_path=tmp_path / "selector.db", quality_model="prior")
-    with serve_on_loopback(settings, clock) as server:
-        router = ServiceRouter(
-            "selector", server.host, server.port, sc.gateway.deadline_ms, clock.set
-        )
-        try:
-            result = replay(world, day, router)
-        finally:
-            router.close()
-        assert clock() >= max(c.start_s for c in day)  # the service ran on simulated time
+    result, clock = through_the_service(world, day, tmp_path / "selector.db")
+    assert clock >= max(c.start_s for c in day)  # the service ran on simulated time
     t = result.turns
     with sqlite3.connect(tmp_path / "selector.db") as db:
         decisions = dict(db.execute("SELECT decision_id, model FROM decisions"))
@@ -231,16 +238,9 @@ def test_the_service_credits_a_conversation_s_outcome_to_each_of_its_decisions(
     sc = world.scenario
     shape = sc.conversation.model_copy(update={"outcome_level": "conversation"})
     world = World(sc.model_copy(update={"conversation": shape}), world.catalog, world.corpus)
-    clock = SimClock()
-    settings = load_settings(db_path=tmp_path / "selector.db", quality_model="prior")
-    with serve_on_loopback(settings, clock) as server:
-        router = ServiceRouter(
-            "selector", server.host, server.port, sc.gateway.deadline_ms, clock.set
-        )
-        try:
-            result = replay(world, world.traffic(conversations=30), router)
-        finally:
-            router.close()
+    result, _ = through_the_service(
+        world, world.traffic(conversations=30), tmp_path / "selector.db"
+    )
     with sqlite3.connect(tmp_path / "selector.db") as db:
         credited = dict(
             db.execute(
