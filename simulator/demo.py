@@ -198,8 +198,9 @@ def service_router(
             f"{name} on {server.url}: policy {svc.policy.name}, quality model "
             f"{svc.quality_status.serving}, λ {svc.cost_weight():g}"
         )
+        gw = scenario.gateway
         router = ServiceRouter(
-            name, server.host, server.port, scenario.gateway.deadline_ms, clock.set
+            name, server.host, server.port, gw.deadline_ms, clock.set, budget_usd=gw.budget_usd
         )
         try:
             yield router

@@ -75,7 +75,7 @@ class RulesRouter(_Silent):
 class OracleRouter(_Silent):
     """Knows the world: ranks models by the turn's true expected reward under the current
     load: P(answer good) × P(call succeeds) − λ·cost − w·median latency − late penalty ×
-    P(late)."""
+    P(late); under a budget, those within it first."""
 
     def __init__(self, world: World, load: Load, name: str = "oracle") -> None:
         self.name = name
@@ -89,7 +89,7 @@ class OracleRouter(_Silent):
         late = w.p_latency_above(model, turn.prompt_tokens, rho, t, sc.gateway.deadline_ms)
         success = (1.0 - w.p_error(model, rho)) * (1.0 - timeout)
         good = w.p_good(model, turn.conversation.group, turn.user_turn, t)
-        cost = w.cost_usd(model, turn.prompt_tokens, sc.models[model].completion_tokens, t)
+        cost = self.expected_cost(model, turn)
         seconds = w.latency_ms(model, turn.prompt_tokens, rho, 0.0, t) / 1000.0
         r = sc.reward
         return (
@@ -100,9 +100,23 @@ class OracleRouter(_Silent):
         )
 
     def route(self, turn: Turn) -> Route:
+        """The best expected reward first; under the gateway's budget, the models within
+        it first (by expected reward), then the rest by cost, as the selector relaxes."""
         models = list(turn.deployed) or self.world.models
         ranked = sorted(models, key=lambda m: -self.expected_reward(m, turn))
-        return Route(ranked)
+        budget = self.world.scenario.gateway.budget_usd
+        if budget is None:
+            return Route(ranked)
+        cost = {m: self.expected_cost(m, turn) for m in models}
+        within = [m for m in ranked if cost[m] <= budget]
+        return Route(
+            within + sorted((m for m in ranked if cost[m] > budget), key=lambda m: cost[m])
+        )
+
+    def expected_cost(self, model: str, turn: Turn) -> float:
+        w = self.world
+        mean = w.scenario.models[model].completion_tokens
+        return w.cost_usd(model, turn.prompt_tokens, mean, turn.t)
 
 
 class ServiceRouter:
@@ -117,9 +131,11 @@ class ServiceRouter:
         deadline_ms: float,
         set_clock: Callable[[float], None] = lambda _t: None,
         token: str | None = None,
+        budget_usd: float | None = None,
     ) -> None:
         self.name = name
         self.deadline_ms = deadline_ms
+        self.budget_usd = budget_usd
         self.set_clock = set_clock
         self.conn = http.client.HTTPConnection(host, port, timeout=30)
         self.headers = {"content-type": "application/json"}
@@ -150,6 +166,8 @@ class ServiceRouter:
         }
         if turn.deployed:
             body["candidates"] = list(turn.deployed)  # the gateway's deployed models now
+        if self.budget_usd is not None:
+            body["max_cost_usd"] = self.budget_usd
         d = self._post("/v1/route", body, 200)
         self.decisions.append(
             {"decision_id": d["decision_id"], "propensity": d["propensity"], "intent": d["intent"]}

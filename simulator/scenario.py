@@ -105,6 +105,9 @@ class Gateway(_Strict):
     fallback_model: str = Field(
         description="The second model of the baselines' chains (a model of another provider)."
     )
+    budget_usd: float | None = Field(
+        None, gt=0, description="Most a turn should cost, sent as max_cost_usd (none: no budget)."
+    )
 
 
 class Reward(_Strict):

@@ -15,8 +15,10 @@ nothing the selector assumes holds by construction:
 - **latency and errors** unrelated to the catalog: the catalog's ``expected_latency_ms``
   is the truth's typical latency times a factor from ⅓ to 3, its completion length off
   by up to ×2; error rates from 0.1 % to 3 %, capacities from 30 to 400 calls a minute;
-- **the gateway**: a deadline from 1.5 s to 8 s, 2 or 3 attempts, a reward valuing a
-  resolved conversation at $2 to $50 and waiting, and late turns, at drawn prices;
+- **the gateway**: a deadline from 1.5 s to 8 s, 2 or 3 attempts, in a third of the
+  worlds a budget per turn (sent as ``max_cost_usd``: between what the second-cheapest
+  and the dearest model cost on a typical turn), a reward valuing a resolved
+  conversation at $2 to $50 and waiting, and late turns, at drawn prices;
 - **the customers**: in half the worlds 10–50 % of conversations open with an intent the
   classifier never saw (the first message of an SGD dialogue: restaurants, flights,
   events...; each SGD service answered as well as a drawn quality group);
@@ -40,6 +42,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from simulator.draws import draw_events, loguniform
 from simulator.scenario import GROUPS, Scenario
 
 __all__ = ["SGD_SERVICES", "GeneratedWorld", "catalog_yaml", "generate"]
@@ -65,15 +68,11 @@ class GeneratedWorld:
     price_quality_correlation: float  # of the model offsets with log price
 
 
-def _loguniform(rng: np.random.Generator, lo: float, hi: float, size: int | None = None) -> Any:
-    return np.exp(rng.uniform(math.log(lo), math.log(hi), size))
-
-
 def _models(
     rng: np.random.Generator, n: int
 ) -> tuple[list[str], np.ndarray, np.ndarray, list[str], float]:
     names = [f"model-{i + 1:02d}" for i in range(n)]
-    price_in = np.sort(_loguniform(rng, 0.05, 15.0, n))
+    price_in = np.sort(loguniform(rng, 0.05, 15.0, n))
     price_out = price_in * rng.uniform(2.0, 6.0, n)
     tiers = [_TIERS[min(2, 3 * i // n)] for i in range(n)]  # by price, as labelled
     rho = float(rng.uniform(-0.3, 0.7))
@@ -101,12 +100,12 @@ def _quality(
 
 def _model_truth(rng: np.random.Generator, offset: float, by_group: np.ndarray) -> dict[str, Any]:
     return {
-        "base_ms": round(float(_loguniform(rng, 150.0, 1500.0)), 1),
+        "base_ms": round(float(loguniform(rng, 150.0, 1500.0)), 1),
         "ms_per_1k_prompt_tokens": round(float(rng.uniform(20.0, 120.0)), 1),
         "jitter": round(float(rng.uniform(0.15, 0.4)), 3),
-        "capacity_per_min": round(float(_loguniform(rng, 30.0, 400.0)), 1),
+        "capacity_per_min": round(float(loguniform(rng, 30.0, 400.0)), 1),
         "background_load": round(float(rng.uniform(0.05, 0.4)), 3),
-        "error_rate": round(float(_loguniform(rng, 0.001, 0.03)), 4),
+        "error_rate": round(float(loguniform(rng, 0.001, 0.03)), 4),
         "overload_error_rate": round(float(rng.uniform(0.0, 0.3)), 3),
         "completion_tokens": round(float(rng.uniform(100.0, 400.0)), 1),
         "quality_offset": round(float(offset), 4),
@@ -123,7 +122,7 @@ def _catalog_entry(
     truth: dict[str, Any],
 ) -> tuple[dict[str, Any], float]:
     typical = truth["base_ms"] + truth["ms_per_1k_prompt_tokens"] * TYPICAL_PROMPT_TOKENS / 1000
-    ratio = float(_loguniform(rng, 1 / 3, 3.0))
+    ratio = float(loguniform(rng, 1 / 3, 3.0))
     expected = max(1.0, round(typical * ratio))
     entry = {
         "name": name,
@@ -135,63 +134,10 @@ def _catalog_entry(
         "latency_slo_ms": float(round(expected * float(rng.uniform(2.0, 4.0)))),
         "expected_latency_ms": float(expected),
         "expected_completion_tokens": max(
-            1, round(truth["completion_tokens"] * float(_loguniform(rng, 0.5, 2.0)))
+            1, round(truth["completion_tokens"] * float(loguniform(rng, 0.5, 2.0)))
         ),
     }
     return entry, ratio
-
-
-def _events(rng: np.random.Generator, names: list[str]) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    if rng.random() < 0.5:
-        start = float(rng.uniform(6.0, 16.0))
-        events.append(
-            {
-                "kind": "latency",
-                "model": str(rng.choice(names)),
-                "start_hour": round(start, 2),
-                "end_hour": round(min(24.0, start + float(rng.uniform(1.0, 6.0))), 2),
-                "multiplier": round(float(rng.uniform(3.0, 10.0)), 2),
-            }
-        )
-    if rng.random() < 0.5:
-        events.append(
-            {
-                "kind": "quality",
-                "model": str(rng.choice(names)),
-                "start_hour": round(float(rng.uniform(6.0, 18.0)), 2),
-                "delta": -round(float(rng.uniform(0.05, 0.3)), 3),
-                "group": str(rng.choice(GROUPS)),
-            }
-        )
-    events.extend(_deployment_events(rng, names))
-    return events
-
-
-def _deployment_events(rng: np.random.Generator, names: list[str]) -> list[dict[str, Any]]:
-    """A price change (a third of the worlds), a model the gateway deploys mid-day and
-    one it retires (a quarter each); the cheapest model stays deployed all day."""
-    events: list[dict[str, Any]] = []
-    if rng.random() < 1 / 3:
-        events.append(
-            {
-                "kind": "price",
-                "model": str(rng.choice(names)),
-                "start_hour": round(float(rng.uniform(4.0, 16.0)), 2),
-                "multiplier": round(float(_loguniform(rng, 0.25, 4.0)), 3),
-            }
-        )
-    movable = list(rng.permutation(names[1:])) if len(names) > 2 else []
-    for kind in ("added", "removed"):
-        if movable and rng.random() < 0.25:
-            events.append(
-                {
-                    "kind": kind,
-                    "model": str(movable.pop()),
-                    "start_hour": round(float(rng.uniform(6.0, 16.0)), 2),
-                }
-            )
-    return events
 
 
 def _unseen(rng: np.random.Generator) -> dict[str, Any] | None:
@@ -204,6 +150,20 @@ def _unseen(rng: np.random.Generator) -> dict[str, Any] | None:
         "share": round(float(rng.uniform(0.1, 0.5)), 3),
         "groups": {d: str(rng.choice(GROUPS)) for d in SGD_SERVICES},
     }
+
+
+def _budget(rng: np.random.Generator, catalog: list[dict[str, Any]]) -> float | None:
+    """In a third of the worlds, a budget per turn between what the second-cheapest and
+    the dearest model cost on a typical turn (log-uniform): at least two models fit it
+    there, the dearest never, and longer conversations' turns break it for more."""
+    if rng.random() >= 1 / 3:
+        return None
+    typical = sorted(
+        (e["input_usd_per_mtok"] * TYPICAL_PROMPT_TOKENS
+         + e["output_usd_per_mtok"] * e["expected_completion_tokens"]) / 1e6
+        for e in catalog
+    )  # fmt: skip
+    return round(float(loguniform(rng, typical[1], typical[-1])), 8)
 
 
 def _day(rng: np.random.Generator, conversations: int) -> dict[str, Any]:
@@ -242,7 +202,7 @@ def generate(seed: int, conversations: int = 400) -> GeneratedWorld:
     deadline = round(float(rng.uniform(1500.0, 8000.0)))
     cheapest, dearest = names[0], names[-1]
     other_provider = [e["name"] for e in catalog if e["provider"] != catalog[-1]["provider"]]
-    raw = {
+    raw: dict[str, Any] = {
         "name": f"world-{seed}",
         "description": f"A support world drawn from seed {seed}.",
         "seed": int(seed),
@@ -251,7 +211,7 @@ def generate(seed: int, conversations: int = 400) -> GeneratedWorld:
             "max_user_turns": 25,
             "think_time_s": round(float(rng.uniform(10.0, 60.0)), 1),
             "system_prompt_tokens": int(rng.integers(200, 2_000)),
-            "outcome_delay_s": round(float(_loguniform(rng, 30.0, 3_600.0)), 1),
+            "outcome_delay_s": round(float(loguniform(rng, 30.0, 3_600.0)), 1),
             "outcome_level": "conversation" if rng.random() < 1 / 3 else "turn",
         },
         "gateway": {
@@ -261,7 +221,7 @@ def generate(seed: int, conversations: int = 400) -> GeneratedWorld:
             "fallback_model": str(rng.choice(other_provider or names[:-1] or names)),
         },
         "reward": {
-            "value_usd": round(float(_loguniform(rng, 2.0, 50.0)), 2),
+            "value_usd": round(float(loguniform(rng, 2.0, 50.0)), 2),
             "latency_per_s": round(float(rng.uniform(0.0, 0.005)), 5),
             "late_penalty": round(float(rng.uniform(0.0, 0.1)), 4),
         },
@@ -273,8 +233,9 @@ def generate(seed: int, conversations: int = 400) -> GeneratedWorld:
         },
         "quality": quality,
         "models": truth,
-        "events": _events(rng, names),
+        "events": draw_events(rng, names),
     }
+    raw["gateway"]["budget_usd"] = _budget(rng, catalog)  # drawn last: the rest stays put
     return GeneratedWorld(
         seed=int(seed),
         scenario=Scenario.model_validate(raw),

@@ -8,9 +8,13 @@ import pytest
 
 from features.intents import IntentClassifier, IntentTaxonomy
 from selector.catalog import Catalog
+from selector.config import load_settings
 from simulator.corpus import Corpus, load_corpus
+from simulator.loopback import SimClock, serve_on_loopback
+from simulator.replay import ReplayResult, replay
+from simulator.routers import ServiceRouter
 from simulator.scenario import Scenario, load_scenario
-from simulator.world import World
+from simulator.world import Conversation, World
 from tests.builders import default_catalog
 from tests.conftest import SHARED_DATA, requires_shared_data
 
@@ -55,3 +59,21 @@ def world(incident: Scenario, catalog: Catalog, corpus: Corpus) -> World:
 @pytest.fixture
 def data_dir() -> Path:
     return SHARED_DATA
+
+
+def through_the_service(
+    world: World, day: list[Conversation], db_path: Path
+) -> tuple[ReplayResult, float]:
+    """``day`` replayed through the real service on loopback (prior quality model, its
+    log at ``db_path``), and the service's clock at the end."""
+    clock = SimClock()
+    settings = load_settings(db_path=db_path, quality_model="prior")
+    with serve_on_loopback(settings, clock) as server:
+        gw = world.scenario.gateway
+        router = ServiceRouter(
+            "selector", server.host, server.port, gw.deadline_ms, clock.set, None, gw.budget_usd
+        )
+        try:
+            return replay(world, day, router), clock()
+        finally:
+            router.close()

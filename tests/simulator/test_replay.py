@@ -8,15 +8,13 @@ from pathlib import Path
 import pytest
 
 from selector.catalog import Catalog
-from selector.config import load_settings
 from simulator.corpus import Corpus
-from simulator.loopback import SimClock, serve_on_loopback
-from simulator.replay import ReplayResult, Route, Turn, replay
+from simulator.replay import Turn, replay
 from simulator.report import summarize, targets
-from simulator.routers import FixedRouter, OracleRouter, RulesRouter, ServiceRouter
-from simulator.scenario import Event, Scenario
-from simulator.world import Conversation, Load, World
-from tests.simulator.conftest import needs_data, shrink
+from simulator.routers import FixedRouter, OracleRouter, RulesRouter
+from simulator.scenario import Scenario
+from simulator.world import Load, World
+from tests.simulator.conftest import needs_data, shrink, through_the_service
 
 pytestmark = needs_data
 
@@ -130,23 +128,6 @@ def test_the_oracle_earns_more_reward_than_the_gateway_baselines(world: World) -
     assert targets(s) == []  # no selector row: nothing to check
 
 
-def through_the_service(
-    world: World, day: list[Conversation], db_path: Path
-) -> tuple[ReplayResult, float]:
-    """``day`` replayed through the real service on loopback (prior quality model, its
-    log at ``db_path``), and the service's clock at the end."""
-    clock = SimClock()
-    settings = load_settings(db_path=db_path, quality_model="prior")
-    with serve_on_loopback(settings, clock) as server:
-        router = ServiceRouter(
-            "selector", server.host, server.port, world.scenario.gateway.deadline_ms, clock.set
-        )
-        try:
-            return replay(world, day, router), clock()
-        finally:
-            router.close()
-
-
 def test_the_replay_drives_the_real_service_as_a_gateway_would(
     world: World, tmp_path: Path
 ) -> None:
@@ -174,92 +155,3 @@ def test_the_replay_drives_the_real_service_as_a_gateway_would(
         assert bool(override) == (model is not None and model != decisions[decision_id])
         assert (cost is None) == (error is not None)
     assert t["cost_usd"].sum() == pytest.approx(sum(c[4] or 0 for c in calls))
-
-
-class _Recorder(FixedRouter):
-    """A fixed chain that records what the gateway told it."""
-
-    def __init__(self, chain: list[str]) -> None:
-        super().__init__("recorder", chain)
-        self.deployed: list[tuple[str, ...]] = []
-        self.outcomes: list[tuple[str, bool]] = []
-
-    def route(self, turn: Turn) -> Route:
-        self.deployed.append(turn.deployed)
-        return Route(list(self.chain), decision_id=f"d{len(self.deployed)}")
-
-    def outcome(self, route: Route, good: bool, t: float) -> None:
-        self.outcomes.append(("turn", good))
-
-    def conversation_outcome(self, conversation: Conversation, resolved: bool, t: float) -> None:
-        self.outcomes.append((conversation.id, resolved))
-
-
-def test_a_retired_model_is_never_called_and_the_router_is_told(
-    incident: Scenario, catalog: Catalog, corpus: Corpus
-) -> None:
-    sc = shrink(incident, 60)
-    heavy, fallback = sc.heavy_model, sc.gateway.fallback_model
-    retired = Event(kind="removed", model=heavy, start_hour=12.0)
-    world = World(sc.model_copy(update={"events": [retired]}), catalog, corpus)
-    router = _Recorder([heavy, fallback])
-    t = replay(world, world.traffic(), router).turns
-    after = t["t"] >= 12 * 3600
-    assert after.any()
-    assert (~after).any()
-    assert (t.loc[after, "served"] != heavy).all()
-    assert (t.loc[~after, "served"] == heavy).mean() > 0.9
-    told = [d for d, late in zip(router.deployed, after, strict=True) if late]
-    assert told
-    assert all(heavy not in d and fallback in d for d in told)
-    assert all(d == () for d, late in zip(router.deployed, after, strict=True) if not late)
-
-
-def test_outcomes_by_conversation_come_once_per_conversation_after_its_last_turn(
-    incident: Scenario, catalog: Catalog, corpus: Corpus
-) -> None:
-    sc = shrink(incident, 60)
-    shape = sc.conversation.model_copy(update={"outcome_level": "conversation"})
-    world = World(sc.model_copy(update={"conversation": shape}), catalog, corpus)
-    router = _Recorder([sc.heavy_model, sc.gateway.fallback_model])
-    day = world.traffic()
-    result = replay(world, day, router)
-    assert not [o for o in router.outcomes if o[0] == "turn"]
-    resolved = dict(
-        zip(result.conversations["conversation"], result.conversations["resolved"], strict=True)
-    )
-    assert dict(router.outcomes) == {c.id: bool(resolved[c.index]) for c in day}
-    assert len(router.outcomes) == len(day)
-
-
-def test_the_service_credits_a_conversation_s_outcome_to_each_of_its_decisions(
-    world: World, tmp_path: Path
-) -> None:
-    sc = world.scenario
-    shape = sc.conversation.model_copy(update={"outcome_level": "conversation"})
-    world = World(sc.model_copy(update={"conversation": shape}), world.catalog, world.corpus)
-    result, _ = through_the_service(
-        world, world.traffic(conversations=30), tmp_path / "selector.db"
-    )
-    with sqlite3.connect(tmp_path / "selector.db") as db:
-        credited = dict(
-            db.execute(
-                "SELECT d.conversation_id, MIN(o.resolved) = MAX(o.resolved) AND "
-                "COUNT(*) = COUNT(o.decision_id) FROM decisions d "
-                "LEFT JOIN outcomes o USING (decision_id) GROUP BY d.conversation_id"
-            )
-        )
-        vias = {v for (v,) in db.execute("SELECT DISTINCT via FROM outcomes")}
-        resolved = dict(
-            db.execute(
-                "SELECT d.conversation_id, MAX(o.resolved) FROM decisions d "
-                "JOIN outcomes o USING (decision_id) GROUP BY d.conversation_id"
-            )
-        )
-    day = {c.index: c.id for c in world.traffic(conversations=30)}
-    assert all(credited.values())  # every decision credited, each with its conversation's
-    assert vias == {"conversation"}
-    conv = result.conversations
-    assert resolved == {
-        day[i]: int(r) for i, r in zip(conv["conversation"], conv["resolved"], strict=True)
-    }

@@ -115,6 +115,28 @@ def test_prices_deployments_outcomes_and_intents_change_too(
     assert max(prices) > 2.0
 
 
+def test_a_third_of_the_gateways_send_a_budget_that_some_models_fit(
+    worlds: list[tuple[GeneratedWorld, World]],
+) -> None:
+    budgets = 0
+    for w, _ in worlds:
+        budget = w.scenario.gateway.budget_usd
+        if budget is None:
+            continue
+        budgets += 1
+        typical = sorted(
+            (
+                e["input_usd_per_mtok"] * 2_000
+                + e["output_usd_per_mtok"] * e["expected_completion_tokens"]
+            )
+            / 1e6
+            for e in w.catalog
+        )
+        assert sum(c <= budget for c in typical) >= 2
+        assert typical[-1] >= budget
+    assert 0.2 * len(worlds) < budgets < 0.5 * len(worlds)
+
+
 def test_events_change_the_truth_from_their_hour(
     worlds: list[tuple[GeneratedWorld, World]],
 ) -> None:
