@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.errors import ConfigError
 from models.quality import QualityModel, brier_score, calibration_error
 from training.counterfactual import compare_many
 from training.data import STRONG, WEAK, RoutingData
@@ -27,6 +28,7 @@ __all__ = [
     "PerModel",
     "cross_validate",
     "evaluate",
+    "strong_and_weak",
 ]
 
 
@@ -106,13 +108,34 @@ def cross_validate(
     return OutOfFold(p, p_raw, None if np.isnan(completion).all() else completion)
 
 
-def evaluate(data: RoutingData, oof: OutOfFold, folds: int, seed: int = 0) -> Evaluation:
-    """Metrics of out-of-fold predictions and of the baselines, on the evaluation rows."""
+def strong_and_weak(data: RoutingData, strong: str | None = None) -> tuple[int, int] | None:
+    """For a table of two models' outcomes (not a decision log), the columns of the strong
+    and the weak model: ``strong`` if named, else the dearer by list price; None for
+    other data."""
+    names = [str(m) for m in data.models["model"]]
+    if len(names) != 2 or data.logged:
+        return None
+    if strong is not None:
+        if strong not in names:
+            raise ConfigError(f"--strong {strong}: not a model of {data.source} ({names})")
+        s = names.index(strong)
+    else:
+        price = data.models["input_usd_per_mtok"] + data.models["output_usd_per_mtok"]
+        s = int(np.argmax(price.to_numpy(float)))
+    return s, 1 - s
+
+
+def evaluate(
+    data: RoutingData, oof: OutOfFold, folds: int, seed: int = 0, strong: str | None = None
+) -> Evaluation:
+    """Metrics of out-of-fold predictions and of the baselines, on the evaluation rows;
+    APGR and CPT for two models (``strong``: the strong one's name, else the dearer)."""
     ev = Evaluation(data.source, folds, seed, int(data.requests["eval"].sum()))
-    if list(data.models["model"]) == [WEAK, STRONG] and not data.logged:
-        _two_models(data, oof.p, ev, seed)
+    pair = strong_and_weak(data, strong)
+    if list(data.models["model"]) == [WEAK, STRONG] and not data.logged:  # RouteLLM's
+        _two_models(data, oof.p, ev, seed, (1, 0))
         raw = Evaluation(data.source, folds, seed, ev.n_requests)
-        _two_models(data, oof.p_raw, raw, seed)
+        _two_models(data, oof.p_raw, raw, seed, (1, 0))
         ev.summary["APGR_uncalibrated"] = raw.summary["APGR"]
         ev.summary["CPT(50%)_uncalibrated"] = raw.summary["CPT(50%)"]
     else:
@@ -121,6 +144,11 @@ def evaluate(data: RoutingData, oof: OutOfFold, folds: int, seed: int = 0) -> Ev
         _many_models(data, oof.p_raw, raw, seed, oof.completion)
         ev.summary["AIQ_uncalibrated"] = raw.summary["AIQ"]
         ev.summary["cost_at_parity_uncalibrated"] = raw.summary["cost_at_parity"]
+        if pair is not None:  # a user's two models: APGR and CPT beside the λ sweep
+            both = Evaluation(data.source, folds, seed, ev.n_requests)
+            _two_models(data, oof.p, both, seed, pair)
+            ev.summary.update({k: v for k, v in both.summary.items() if k not in ev.summary})
+            ev.curves["quality model (P strong − P weak)"] = both.curves[both.rows[0]["router"]]
     ev.calibration = _calibration(data, oof)
     if oof.completion is not None:
         ev.summary.update(_completion_accuracy(data, oof.completion))
@@ -166,13 +194,18 @@ def _calibration(data: RoutingData, oof: OutOfFold, bins: int = 10) -> dict[str,
     return out
 
 
-def _two_models(data: RoutingData, p: np.ndarray, ev: Evaluation, seed: int) -> None:
-    keep = data.requests["eval"].to_numpy()
-    y = data.matrix().to_numpy()[keep]
-    weak, strong = y[:, 0], y[:, 1]
+def _two_models(
+    data: RoutingData, p: np.ndarray, ev: Evaluation, seed: int, pair: tuple[int, int]
+) -> None:
+    """APGR and CPT on the evaluated requests both models answered."""
+    s, w = pair
+    y = data.matrix().to_numpy()
+    keep = data.requests["eval"].to_numpy() & ~np.isnan(y[:, s]) & ~np.isnan(y[:, w])
+    y = y[keep]
+    weak, strong = y[:, w], y[:, s]
     rng = np.random.default_rng(seed)
     routers = {
-        "quality model (P strong − P weak)": (p[keep, 1] - p[keep, 0]),
+        "quality model (P strong − P weak)": (p[keep, s] - p[keep, w]),
         "random": rng.random(int(keep.sum())),
         "prompt length": data.requests["text"].str.len().to_numpy(dtype=float)[keep],
         "per-request oracle": strong - weak,
@@ -188,7 +221,11 @@ def _two_models(data: RoutingData, p: np.ndarray, ev: Evaluation, seed: int) -> 
             }
         )
         ev.curves[name] = {"share": share, "pgr": pgr}
+    names = list(data.models["model"])
     ev.summary = {
+        "strong_model": str(names[s]),
+        "weak_model": str(names[w]),
+        "requests_both_answered": int(keep.sum()),
         "weak_quality": float(weak.mean()),
         "strong_quality": float(strong.mean()),
         "oracle_quality": float(np.maximum(weak, strong).mean()),

@@ -27,7 +27,7 @@ from pathlib import Path
 from models.quality import QualityModel, QualityPredictor
 from models.registry import DEFAULT_MODEL_NAME, DEFAULT_TRACKING_URI
 from training.data import DEFAULT_DATA_DIR, SOURCES, RoutingData, load_source
-from training.evaluate import Evaluation, OutOfFold, cross_validate, evaluate
+from training.evaluate import Evaluation, OutOfFold, cross_validate, evaluate, strong_and_weak
 from training.plots import plot_evaluation, plot_tradeoff
 from training.tracking import Trained, log_and_register
 from training.tradeoff import Calibrated, Target, calibrate
@@ -155,6 +155,7 @@ def train(
     make = make_model or (lambda: QualityModel(seed=seed))
     t0 = time.perf_counter()
     data = load_source(source, data_dir)
+    strong_and_weak(data, strong)  # a --strong the data lacks fails before the work
     location = source if source in SOURCES else str(Path(source).resolve())
     progress(
         f"{data.source}: {len(data.requests)} requests, {len(data.models)} models "
@@ -166,7 +167,7 @@ def train(
     if folds:
         t0 = time.perf_counter()
         oof = cross_validate(data, make, folds, seed, progress=progress)
-        cv = evaluate(data, oof, folds, seed)
+        cv = evaluate(data, oof, folds, seed, strong)
         timings["cross_validation"] = time.perf_counter() - t0
         if target is not None:
             tradeoff = calibrate(

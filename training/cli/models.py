@@ -82,7 +82,7 @@ def evaluate(
     """Cross-validate the quality model on a data source; write and log its metrics."""
     from models.quality import QualityModel
     from training.data import load_source
-    from training.evaluate import PerModel, cross_validate
+    from training.evaluate import PerModel, cross_validate, strong_and_weak
     from training.evaluate import evaluate as score
     from training.tracking import log_evaluation
 
@@ -90,6 +90,7 @@ def evaluate(
         raise click.BadParameter("need at least 2 folds", param_hint="--folds")
     goal = target_value(target)
     data = load_source(source, data_dir)
+    strong_and_weak(data, strong)  # a --strong the data lacks fails before the work
     click.echo(
         f"{data.source}: {len(data.requests)} requests, {len(data.models)} models, "
         f"{int(data.requests['eval'].sum())} evaluated; {folds}-fold cross-validation",
@@ -106,11 +107,19 @@ def evaluate(
 
     with Progress(folds, "cross-validation") as bar:
         oof = cross_validate(data, make, folds, seed, progress=lambda m: bar(m))
-    ev = score(data, oof, folds, seed)
+    ev = score(data, oof, folds, seed, strong)
     out = out or Path(f"evaluation-{data.source.replace(':', '-')}.json")
     body = {**ev.as_dict(), "content_hash": data.content_hash, "cost_weight": None}
     out.write_text(json.dumps(body, indent=2) + "\n")  # kept even if the target is missed
     click.echo(ev.table())
+    if "strong_model" in ev.summary:
+        m = ev.summary
+        click.echo(
+            f"two models, {m['strong_model']} the strong one "
+            f"({'--strong' if strong else 'the dearer; --strong NAME to choose'}): APGR "
+            f"{m['APGR']:.3f}, CPT(50%) {m['CPT(50%)']:.3f}, CPT(80%) {m['CPT(80%)']:.3f} "
+            f"on the {m['requests_both_answered']} requests both answered"
+        )
     if goal is not None:
         from training.tradeoff import calibrate
 

@@ -9,10 +9,11 @@ import pandas as pd
 
 from core.errors import ConfigError
 from features.tokens import estimate_prompt_tokens
+from selector.catalog import Catalog
 from training.data.logged import from_joined_log
 from training.data.routing import RoutingData, as_flag, hash_files, require
 
-__all__ = ["TABLE_COLUMNS", "TABLE_NUMERIC", "TABLE_OPTIONAL", "load_table"]
+__all__ = ["OUTCOME_COLUMNS", "TABLE_COLUMNS", "TABLE_NUMERIC", "TABLE_OPTIONAL", "load_table"]
 
 TABLE_COLUMNS = {
     "request_id": "identifies the request (several rows per request: one per model tried)",
@@ -20,7 +21,9 @@ TABLE_COLUMNS = {
     "resolved": "1 when it resolved the request (or answered correctly), else 0; or a "
     "graded outcome in [0, 1] (a judge's score), learned as it is",
 }
+OUTCOME_COLUMNS = ("resolved", "reward")  # at least one; reward wins where both are given
 TABLE_OPTIONAL = {
+    "reward": "a graded outcome in [0, 1] (a judge's score), beside or instead of resolved",
     "text": "prompt or last user message",
     "intent": "intent or another category of the request",
     "turns": "conversation turns",
@@ -31,7 +34,7 @@ TABLE_OPTIONAL = {
     "input_usd_per_mtok": "the model's price per million prompt tokens",
     "output_usd_per_mtok": "the model's price per million completion tokens",
 }
-TABLE_NUMERIC = [c for c in TABLE_OPTIONAL if c not in ("text", "intent")]
+TABLE_NUMERIC = [c for c in TABLE_OPTIONAL if c not in ("text", "intent", "reward")]
 
 
 def _checked(df: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, pd.Series]:
@@ -41,15 +44,19 @@ def _checked(df: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, pd.Series]:
     def bad(row: int, column: str, problem: str) -> ConfigError:
         return ConfigError(f"{path.name}: row {row + 2}, column {column!r}: {problem}")
 
-    resolved = df["resolved"].map(as_flag)
-    graded = pd.to_numeric(df["resolved"].where(resolved.isna()), errors="coerce")
-    resolved = resolved.where(resolved.notna(), graded.where((graded >= 0) & (graded <= 1)))
+    resolved = pd.Series(np.nan, index=df.index)
+    for column in (c for c in OUTCOME_COLUMNS if c in df):  # reward last: it wins
+        flag = df[column].map(as_flag)
+        graded = pd.to_numeric(df[column].where(flag.isna()), errors="coerce")
+        value = flag.where(flag.notna(), graded.where((graded >= 0) & (graded <= 1)))
+        wrong = value.isna() & df[column].notna()
+        for i in np.flatnonzero(wrong.to_numpy())[:1]:
+            raise bad(
+                i, column, f"'{df[column].iloc[i]}' is not 0/1, true/false or a number in [0, 1]"
+            )
+        resolved = value.where(value.notna(), resolved)
     for i in np.flatnonzero(resolved.isna().to_numpy())[:1]:
-        raise bad(
-            i,
-            "resolved",
-            f"{df['resolved'].iloc[i]!r} is not 0/1, true/false or a graded outcome in [0, 1]",
-        )
+        raise bad(i, " or ".join(c for c in OUTCOME_COLUMNS if c in df), "empty: no outcome")
     for column in ("request_id", "model"):
         for i in np.flatnonzero(df[column].isna().to_numpy())[:1]:
             raise bad(i, column, "empty")
@@ -66,22 +73,76 @@ def _checked(df: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, pd.Series]:
     return df, resolved
 
 
-def load_table(path: Path) -> RoutingData:
+def _read(path: Path) -> pd.DataFrame:
+    """The table at ``path``; a file that cannot be read is a one-line error."""
+    try:
+        return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise ConfigError(f"{path.name}: the file is empty: write a header and rows") from None
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        kind = "Parquet" if path.suffix == ".parquet" else "CSV"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{path.name}: not a readable {kind} file: {first}") from None
+
+
+def _served_catalog() -> Catalog | None:
+    """The catalog the service would load (SELECTOR_CATALOG_PATH, else the built-in one)."""
+    from selector.catalog import load_catalog
+    from selector.config import load_settings
+
+    return load_catalog(load_settings().catalog_path)
+
+
+def _prices(df: pd.DataFrame, path: Path, catalog: Catalog | None) -> pd.DataFrame:
+    """Each model's prices: the table's, else the catalog's; missing ones are an error."""
+    cols = ["input_usd_per_mtok", "output_usd_per_mtok"]
+    present = [c for c in cols if c in df]
+    models = df.groupby("model", sort=True)[present].first().reindex(columns=cols).reset_index()
+    if models[cols].isna().any().any() and catalog is None:
+        catalog = _served_catalog()
+    for i, name in enumerate(models["model"]):
+        if models.loc[i, cols].isna().any() and catalog is not None and str(name) in catalog:
+            spec = catalog[str(name)]
+            models.loc[i, cols] = [spec.input_usd_per_mtok, spec.output_usd_per_mtok]
+    unpriced = [
+        str(m)
+        for m, ok in zip(models["model"], models[cols].notna().all(axis=1), strict=True)
+        if not ok
+    ]
+    if unpriced:
+        raise ConfigError(
+            f"{path.name}: no prices for model(s) {unpriced}: add the columns "
+            "input_usd_per_mtok and output_usd_per_mtok (USD per million tokens), or list "
+            "the models in the catalog (SELECTOR_CATALOG_PATH)"
+        )
+    return models
+
+
+def load_table(path: Path, catalog: Catalog | None = None) -> RoutingData:
     """A user's own outcomes: CSV or Parquet with one row per request × model tried.
 
-    Required columns: ``request_id``, ``model``, ``resolved`` (0/1, true/false, or a
-    graded outcome in [0, 1]);
+    Required columns: ``request_id``, ``model``, and ``resolved`` (0/1, true/false, or a
+    graded outcome in [0, 1]) or ``reward`` (graded; it wins where both are given); a
+    model's prices come from the table, else from ``catalog``, else it is an error
+    naming the models;
     optional: see :data:`TABLE_OPTIONAL`. A bad value is an error naming its row
     (1-based, as a spreadsheet shows it, header = row 1) and column.
     """
     require(path)
-    df = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    df = _read(path)
     if {"decision_id", "propensity"} <= set(df.columns):  # written by `selector export-log`
         return from_joined_log(df, path)
-    missing = [c for c in TABLE_COLUMNS if c not in df.columns]
+    missing = [c for c in ("request_id", "model") if c not in df.columns]
+    if not any(c in df.columns for c in OUTCOME_COLUMNS):
+        missing.append("resolved (or reward)")
     if missing:
         raise ConfigError(
-            f"{path.name}: missing column(s) {missing}; required: {list(TABLE_COLUMNS)}"
+            f"{path.name}: missing column(s) {missing}; required: request_id, model, and "
+            "resolved (0/1) or reward (0–1)"
+        )
+    if df.empty:
+        raise ConfigError(
+            f"{path.name}: no rows: give one row per request and model tried, with its outcome"
         )
 
     df, resolved = _checked(df, path)
@@ -104,11 +165,7 @@ def load_table(path: Path) -> RoutingData:
     keep = ["request_id", "model", "resolved"] + [
         c for c in ("completion_tokens", "cost_usd", "latency_ms") if c in df
     ]
-    price_cols = [c for c in ("input_usd_per_mtok", "output_usd_per_mtok") if c in df]
-    models = df.groupby("model", sort=True)[price_cols].first().reset_index()
-    for c in ("input_usd_per_mtok", "output_usd_per_mtok"):
-        if c not in models:
-            models[c] = 0.0
+    models = _prices(df, path, catalog)
     return RoutingData(
         requests, df[keep].reset_index(drop=True), models, f"table:{path.name}", hash_files(path)
     )

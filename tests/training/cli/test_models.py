@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 from click.testing import CliRunner
 
 from models import registry
@@ -32,6 +33,10 @@ def test_evaluate_writes_metrics_for_a_users_table(tmp_path: Path) -> None:
     assert metrics["summary"]["best_single_model"] == "strong"
     assert len(metrics["content_hash"]) == 64
     assert "quality model (λ sweep)" in result.output
+    # two models: APGR and CPT beside the λ sweep, the dearer as the strong one
+    assert metrics["summary"]["strong_model"] == "strong"
+    assert metrics["summary"]["APGR"] > 0.6  # random's is 0.5
+    assert "two models, strong the strong one (the dearer" in result.output
     c = registry.client(store)
     runs = c.search_runs([registry.experiment_id(c, store)])
     assert [r.data.tags["job"] for r in runs] == ["evaluate"]
@@ -43,3 +48,50 @@ def test_evaluate_needs_two_folds() -> None:
     result = CliRunner().invoke(cli, ["evaluate", "--source", "routellm-mmlu", "--folds", "1"])
     assert result.exit_code != 0
     assert "--folds" in result.output
+
+
+def test_a_table_with_only_the_required_columns_and_text_evaluates(tmp_path: Path) -> None:
+    data = generated(240, seed=5)
+    third = data.outcomes[data.outcomes["model"] == "cheap"].assign(model="middle")
+    table = pd.concat([data.outcomes, third])[["request_id", "model", "resolved"]]
+    table = table.merge(data.requests[["request_id", "text"]], on="request_id")
+    prices = {"cheap": (0.1, 0.4), "middle": (1.0, 4.0), "strong": (3.0, 15.0)}
+    table["input_usd_per_mtok"] = table["model"].map(lambda m: prices[m][0])
+    table["output_usd_per_mtok"] = table["model"].map(lambda m: prices[m][1])
+    path = tmp_path / "plain.csv"
+    table.to_csv(path, index=False)
+    out = tmp_path / "metrics.json"
+    result = CliRunner().invoke(
+        cli,
+        [
+            *("evaluate", "--source", str(path), "--folds", "2", "--out", str(out)),
+            *("--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(out.read_text())["summary"]
+    assert summary["AIQ"] is not None
+    assert "APGR" not in summary  # three models
+
+
+def test_the_strong_model_of_two_can_be_named(tmp_path: Path) -> None:
+    data = generated(200, seed=2)
+    table = data.outcomes.merge(data.requests[["request_id", "text"]], on="request_id")
+    path = tmp_path / "two.parquet"
+    table.merge(data.models, on="model").to_parquet(path)
+    out = tmp_path / "metrics.json"
+    result = CliRunner().invoke(
+        cli,
+        [
+            *("evaluate", "--source", str(path), "--folds", "2", "--out", str(out)),
+            *("--strong", "cheap", "--tracking-uri", f"sqlite:///{tmp_path}/mlflow.db"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["summary"]["strong_model"] == "cheap"
+    bad = CliRunner().invoke(
+        cli, ["evaluate", "--source", str(path), "--folds", "2", "--strong", "nope"]
+    )
+    assert bad.exit_code != 0
+    assert "--strong nope: not a model" in str(bad.exception)
+    assert "cross-validation" not in bad.output  # refused before the work

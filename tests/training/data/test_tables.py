@@ -8,12 +8,15 @@ import pandas as pd
 import pytest
 
 from core.errors import ConfigError
+from tests.builders import default_catalog
 from training.data import load_table
 
+PRICES = {"input_usd_per_mtok": 1.0, "output_usd_per_mtok": 4.0}
 
-def write(tmp_path: Path, rows: list[dict[str, object]]) -> Path:
+
+def write(tmp_path: Path, rows: list[dict[str, object]], priced: bool = True) -> Path:
     path = tmp_path / "outcomes.csv"
-    pd.DataFrame(rows).to_csv(path, index=False)
+    pd.DataFrame([{**PRICES, **r} if priced else r for r in rows]).to_csv(path, index=False)
     return path
 
 
@@ -49,7 +52,10 @@ def test_a_users_table_loads(tmp_path: Path) -> None:
     ("row", "message"),
     [
         ({"request_id": "r", "model": "a", "resolved": "maybe"}, "row 3, column 'resolved'"),
-        ({"request_id": "r", "model": "a", "resolved": 1.5}, "graded outcome in \\[0, 1\\]"),
+        (
+            {"request_id": "r", "model": "a", "resolved": 1.5},
+            "'1.5' is not 0/1, true/false or a number in \\[0, 1\\]",
+        ),
         ({"request_id": "r", "model": "a", "resolved": -0.2}, "row 3, column 'resolved'"),
         (
             {"request_id": "r", "model": "a", "resolved": 1, "cost_usd": -2},
@@ -83,3 +89,62 @@ def test_graded_outcomes_load_as_they_are(tmp_path: Path) -> None:
     ]
     m = load_table(write(tmp_path, rows)).matrix()
     assert (m.loc["r1", "a"], m.loc["r1", "b"], m.loc["r2", "a"]) == (0.75, 0.2, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.csv", b"", "empty.csv: the file is empty"),
+        ("header.csv", b"request_id,model,resolved\n", "header.csv: no rows"),
+        ("zero.parquet", b"", "zero.parquet: not a readable Parquet file"),
+        ("junk.parquet", b"not parquet at all", "junk.parquet: not a readable Parquet file"),
+        ("binary.csv", bytes(range(256)) * 4, "binary.csv: not a readable CSV file"),
+    ],
+)
+def test_an_unreadable_table_is_one_line_naming_it(
+    tmp_path: Path, name: str, content: bytes, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match=message) as caught:
+        load_table(path)
+    assert "\n" not in str(caught.value)
+
+
+def test_missing_prices_are_an_error_naming_the_models_unless_the_catalog_has_them(
+    tmp_path: Path,
+) -> None:
+    catalog = default_catalog()
+    known = catalog.names[0]
+    rows = [
+        {"request_id": "r1", "model": known, "resolved": 1},
+        {"request_id": "r1", "model": "house-model", "resolved": 0},
+    ]
+    with pytest.raises(ConfigError, match=r"no prices for model\(s\) \['house-model'\]"):
+        load_table(write(tmp_path, rows, priced=False), catalog)
+    rows[1]["model"] = catalog.names[1]
+    models = load_table(write(tmp_path, rows, priced=False), catalog).models.set_index("model")
+    for name in catalog.names[:2]:
+        assert models.loc[name, "input_usd_per_mtok"] == catalog[name].input_usd_per_mtok
+        assert models.loc[name, "output_usd_per_mtok"] == catalog[name].output_usd_per_mtok
+    # the table's own prices win over the catalog's
+    priced = load_table(write(tmp_path, rows), catalog).models
+    assert (priced["input_usd_per_mtok"] == 1.0).all()
+
+
+def test_a_reward_column_is_the_outcome_beside_or_instead_of_resolved(tmp_path: Path) -> None:
+    rows = [
+        {"request_id": "r1", "model": "a", "resolved": 1, "reward": 0.4},
+        {"request_id": "r1", "model": "b", "resolved": 0, "reward": None},
+        {"request_id": "r2", "model": "a", "resolved": None, "reward": "0.9"},
+    ]
+    m = load_table(write(tmp_path, rows)).matrix()
+    assert (m.loc["r1", "a"], m.loc["r1", "b"], m.loc["r2", "a"]) == (0.4, 0.0, 0.9)
+    only = [{"request_id": "r1", "model": "a", "reward": 0.25}]
+    assert load_table(write(tmp_path, only)).matrix().loc["r1", "a"] == 0.25
+    with pytest.raises(ConfigError, match="row 2, column 'reward'"):
+        load_table(write(tmp_path, [{"request_id": "r1", "model": "a", "reward": 2}]))
+    with pytest.raises(ConfigError, match=r"row 2, column 'resolved or reward': empty"):
+        load_table(
+            write(tmp_path, [{"request_id": "r1", "model": "a", "resolved": None, "reward": None}])
+        )
