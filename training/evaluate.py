@@ -29,6 +29,7 @@ __all__ = [
     "cross_validate",
     "evaluate",
     "strong_and_weak",
+    "two_model_line",
 ]
 
 
@@ -123,6 +124,16 @@ def strong_and_weak(data: RoutingData, strong: str | None = None) -> tuple[int, 
         price = data.models["input_usd_per_mtok"] + data.models["output_usd_per_mtok"]
         s = int(np.argmax(price.to_numpy(float)))
     return s, 1 - s
+
+
+def two_model_line(m: dict[str, Any], named: bool) -> str:
+    """One line of a two-model evaluation's APGR and CPT (its ``summary`` ``m``)."""
+    return (
+        f"two models, {m['strong_model']} the strong one "
+        f"({'--strong' if named else 'the dearer; --strong NAME to choose'}): APGR "
+        f"{m['APGR']:.3f}, CPT(50%) {m['CPT(50%)']:.3f}, CPT(80%) {m['CPT(80%)']:.3f} "
+        f"on the {m['requests_both_answered']} requests both answered"
+    )
 
 
 def evaluate(

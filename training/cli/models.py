@@ -82,7 +82,7 @@ def evaluate(
     """Cross-validate the quality model on a data source; write and log its metrics."""
     from models.quality import QualityModel
     from training.data import load_source
-    from training.evaluate import PerModel, cross_validate, strong_and_weak
+    from training.evaluate import PerModel, cross_validate, strong_and_weak, two_model_line
     from training.evaluate import evaluate as score
     from training.tracking import log_evaluation
 
@@ -91,13 +91,10 @@ def evaluate(
     goal = target_value(target)
     data = load_source(source, data_dir)
     strong_and_weak(data, strong)  # a --strong the data lacks fails before the work
-    click.echo(
-        f"{data.source}: {len(data.requests)} requests, {len(data.models)} models, "
-        f"{int(data.requests['eval'].sum())} evaluated; {folds}-fold cross-validation",
-        err=True,
-    )
-    for note in data.notes:
-        click.echo(f"note: {note}", err=True)
+    n = int(data.requests["eval"].sum())
+    heading = f"{len(data.requests)} requests, {len(data.models)} models, {n} evaluated"
+    click.echo(f"{data.source}: {heading}; {folds}-fold cross-validation", err=True)
+    click.echo("".join(f"note: {note}\n" for note in data.notes), err=True, nl=False)
     model = QualityModel(seed=seed)
 
     def make() -> QualityModel | PerModel:
@@ -113,13 +110,7 @@ def evaluate(
     out.write_text(json.dumps(body, indent=2) + "\n")  # kept even if the target is missed
     click.echo(ev.table())
     if "strong_model" in ev.summary:
-        m = ev.summary
-        click.echo(
-            f"two models, {m['strong_model']} the strong one "
-            f"({'--strong' if strong else 'the dearer; --strong NAME to choose'}): APGR "
-            f"{m['APGR']:.3f}, CPT(50%) {m['CPT(50%)']:.3f}, CPT(80%) {m['CPT(80%)']:.3f} "
-            f"on the {m['requests_both_answered']} requests both answered"
-        )
+        click.echo(two_model_line(ev.summary, strong is not None))
     if goal is not None:
         from training.tradeoff import calibrate
 
