@@ -119,6 +119,8 @@ def from_joined_log(frame: pd.DataFrame, path: Path) -> RoutingData:
             "eval": True,
         }
     ).fillna({"turns": 1, "prompt_tokens": 0})
+    if "conversation_id" in df:  # a conversation's decisions stay in one fold
+        requests["group"] = df["conversation_id"].astype("string").fillna(ids).to_numpy()
     weight = np.minimum(1.0 / prop.to_numpy(float), MAX_IPS_WEIGHT)
     outcomes = pd.DataFrame(
         {

@@ -83,7 +83,30 @@ class RoutingData:
         """True for the requests of the promotion hold-out: a fixed function of each
         request id, so no model trained by ``selector train`` on this source ever sees them
         and every model can be compared on them."""
-        return np.array([unit_hash(str(r)) < share for r in self.requests["request_id"]])
+        return np.array([unit_hash(str(r)) < share for r in self.groups()])
+
+    def groups(self) -> pd.Series:
+        """Each request's group (the table's ``group``, else its ``conversation_id``), kept
+        whole in one fold and on one side of the hold-out; else the request itself."""
+        if "group" in self.requests:
+            return self.requests["group"].astype(str)
+        return self.requests["request_id"].astype(str)
+
+    def folds(self, n: int, seed: int) -> list[np.ndarray]:
+        """The requests of each of ``n`` cross-validation folds: whole groups, drawn by
+        ``seed`` (requests shuffled alike when the data has no groups)."""
+        from sklearn.model_selection import KFold
+
+        if "group" not in self.requests:
+            split = KFold(n, shuffle=True, random_state=seed).split(self.requests)
+            return [te for _, te in split]
+        names, group = np.unique(self.groups().to_numpy(), return_inverse=True)
+        if len(names) < n:
+            raise ConfigError(
+                f"{self.source}: {len(names)} groups cannot fill {n} folds: use fewer folds"
+            )
+        fold = np.random.default_rng(seed).permutation(len(names)) % n
+        return [np.flatnonzero(fold[group] == i) for i in range(n)]
 
     @property
     def full_information(self) -> bool:

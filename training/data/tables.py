@@ -26,6 +26,9 @@ TABLE_OPTIONAL = {
     "reward": "a graded outcome in [0, 1] (a judge's score), beside or instead of resolved",
     "text": "prompt or last user message",
     "intent": "intent or another category of the request",
+    "group": "requests that belong together (a conversation's turns, near-duplicates): kept "
+    "in one cross-validation fold and on one side of the hold-out",
+    "conversation_id": "the conversation: the group when there is no group column",
     "turns": "conversation turns",
     "prompt_tokens": "prompt tokens (else estimated from text)",
     "completion_tokens": "completion tokens",
@@ -34,7 +37,9 @@ TABLE_OPTIONAL = {
     "input_usd_per_mtok": "the model's price per million prompt tokens",
     "output_usd_per_mtok": "the model's price per million completion tokens",
 }
-TABLE_NUMERIC = [c for c in TABLE_OPTIONAL if c not in ("text", "intent", "reward")]
+TABLE_NUMERIC = [
+    c for c in TABLE_OPTIONAL if c not in ("text", "intent", "reward", "group", "conversation_id")
+]
 
 
 def _checked(df: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, pd.Series]:
@@ -158,6 +163,9 @@ def load_table(path: Path, catalog: Catalog | None = None) -> RoutingData:
             "eval": True,
         }
     )
+    grouping = next((c for c in ("group", "conversation_id") if c in df), None)
+    if grouping is not None:  # a request without one is a group of its own
+        requests["group"] = first[grouping].astype("string").fillna(first["request_id"]).to_numpy()
     if "prompt_tokens" in df:
         requests["prompt_tokens"] = first["prompt_tokens"].to_numpy()
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -148,3 +149,37 @@ def test_a_reward_column_is_the_outcome_beside_or_instead_of_resolved(tmp_path: 
         load_table(
             write(tmp_path, [{"request_id": "r1", "model": "a", "resolved": None, "reward": None}])
         )
+
+
+def test_a_conversation_s_requests_stay_in_one_fold_and_one_side_of_the_hold_out(
+    tmp_path: Path,
+) -> None:
+    rows = [
+        {"request_id": f"c{c}-t{t}", "model": "a", "resolved": t % 2, "conversation_id": f"c{c}"}
+        for c in range(60)
+        for t in range(4)
+    ]
+    data = load_table(write(tmp_path, rows))
+    conversation = data.requests["request_id"].str.split("-").str[0].to_numpy()
+    folds = data.folds(5, seed=3)
+    assert sorted(np.concatenate(folds)) == list(range(len(data.requests)))
+    for te in folds:
+        inside = set(conversation[te])
+        assert not inside & set(conversation[np.setdiff1d(np.arange(len(conversation)), te)])
+        assert 8 <= len(inside) <= 16  # 60 conversations over 5 folds
+    held = data.holdout_mask()
+    for c in set(conversation):
+        assert len(set(held[conversation == c])) == 1
+    assert 0 < held.mean() < 0.5
+    # a group column wins over the conversation; too few groups for the folds is an error
+    grouped = [{**r, "group": "all"} for r in rows]
+    with pytest.raises(ConfigError, match="1 groups cannot fill 5 folds"):
+        load_table(write(tmp_path, grouped)).folds(5, seed=0)
+
+
+def test_without_groups_the_folds_are_the_shuffled_requests(tmp_path: Path) -> None:
+    rows = [{"request_id": f"r{i}", "model": "a", "resolved": i % 2} for i in range(50)]
+    folds = load_table(write(tmp_path, rows)).folds(5, seed=1)
+    assert [len(f) for f in folds] == [10] * 5
+    assert sorted(np.concatenate(folds)) == list(range(50))
+    assert list(folds[0]) != sorted(folds[0]) or list(folds[1]) != list(range(10, 20))
