@@ -13,10 +13,11 @@ from training.data import RoutingData
 from training.metrics import aiq, cost_at_parity
 from training.ope import snips
 
-__all__ = ["LAMBDAS", "MIN_MATCHED", "Compared", "Replay", "compare_many"]
+__all__ = ["LAMBDAS", "MIN_COMPLETE", "MIN_MATCHED", "Compared", "Replay", "compare_many"]
 
 LAMBDAS = np.concatenate([[0.0], np.geomspace(1e-2, 1e5, 120)])  # λ sweep, utility per USD
 MIN_MATCHED = 20  # logged decisions an off-policy point must rest on to be reported
+MIN_COMPLETE = 30  # requests every model answered, for the baselines to be replayed on them
 
 
 class Replay:
@@ -33,9 +34,24 @@ class Replay:
     def __init__(self, data: RoutingData, completion: np.ndarray | None = None) -> None:
         keep = data.requests["eval"].to_numpy()
         self.models = list(data.models["model"])
+        self.logged = data.logged
+        self.rule = "every evaluated request"
+        if not data.logged:  # the same requests and answers for the router and baselines
+            answered = data.matrix().notna().all(axis=1).to_numpy()
+            if (keep & answered).sum() >= MIN_COMPLETE:
+                self.rule = (
+                    f"the {int((keep & answered).sum())} of {int(keep.sum())} evaluated "
+                    "requests every model answered"
+                )
+                keep = keep & answered
+            elif not answered[keep].all():
+                self.rule = (
+                    f"every evaluated request; fewer than {MIN_COMPLETE} have an answer from "
+                    "every model, so a model's missing answers count as unresolved for it"
+                )
+        self.rows = keep  # the requests replayed, of all of data's
         self.n = int(keep.sum())
         y = data.matrix().to_numpy()[keep]
-        self.logged = data.logged
         if data.logged:
             self.expected = data.offered().to_numpy()[keep]
             self.available = ~np.isnan(self.expected)
@@ -142,7 +158,7 @@ def compare_many(
     """The λ sweep of P(resolved) ``p`` against the best, cheapest and a random model,
     and the logged policy or the per-request oracle, on the evaluation rows of ``data``."""
     replay = Replay(data, completion)
-    pk = p[data.requests["eval"].to_numpy()]
+    pk = p[replay.rows]
     singles = _singles(replay, data.source)
     best = max(singles, key=lambda m: (singles[m][0], -singles[m][1]))
     cheapest = min(singles, key=lambda m: singles[m][1])
@@ -175,6 +191,7 @@ def compare_many(
             "best_single_quality": q_best,
             "best_single_cost_usd": c_best,
             "max_router_quality": max(qs) if qs else None,
+            "compared_on": replay.rule,
         }
     )
     if replay.logged:

@@ -202,9 +202,7 @@ def calibrate(
     """:func:`calibrate_cost_weight` on ``data`` with ``p`` for all its requests × models
     (only the evaluated requests count) and the expected completion lengths, if any."""
     replay = Replay(data, completion)
-    setting, sweep = calibrate_cost_weight(
-        replay, p[data.requests["eval"].to_numpy()], target, strong
-    )
+    setting, sweep = calibrate_cost_weight(replay, p[replay.rows], target, strong)
     return Calibrated(
         target, replay.models[strong_model(replay, strong)], setting, sweep, measured_on
     )

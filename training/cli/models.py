@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -48,6 +49,17 @@ def train_intents(data: Path, out: Path | None) -> None:
     click.echo(json.dumps(metrics, indent=2))
 
 
+def _compared(summary: dict[str, Any], strong_named: bool) -> str:
+    """Which requests the router and the baselines were replayed on, and for two models
+    their APGR and CPT."""
+    from training.evaluate import two_model_line
+
+    lines = [f"compared on {summary['compared_on']}"] if "compared_on" in summary else []
+    if "strong_model" in summary:
+        lines.append(two_model_line(summary, strong_named))
+    return "\n".join(lines)
+
+
 @click.command()
 @data_options
 @click.option("--folds", type=int, default=5, show_default=True, help="Cross-validation folds.")
@@ -82,7 +94,7 @@ def evaluate(
     """Cross-validate the quality model on a data source; write and log its metrics."""
     from models.quality import QualityModel
     from training.data import load_source
-    from training.evaluate import PerModel, cross_validate, strong_and_weak, two_model_line
+    from training.evaluate import PerModel, cross_validate, strong_and_weak
     from training.evaluate import evaluate as score
     from training.tracking import log_evaluation
 
@@ -109,8 +121,7 @@ def evaluate(
     body = {**ev.as_dict(), "content_hash": data.content_hash, "cost_weight": None}
     out.write_text(json.dumps(body, indent=2) + "\n")  # kept even if the target is missed
     click.echo(ev.table())
-    if "strong_model" in ev.summary:
-        click.echo(two_model_line(ev.summary, strong is not None))
+    click.echo(_compared(ev.summary, strong is not None))
     if goal is not None:
         from training.tradeoff import calibrate
 
