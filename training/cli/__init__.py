@@ -1,12 +1,13 @@
-"""``selector train``, ``evaluate``, ``promote``, ``ope``, ``compare`` and
-``train-intents``: the offline jobs' commands (found by ``selector`` through the
+"""``selector train``, ``evaluate``, ``promote``, ``ope``, ``compare``,
+``train-intents`` and ``catalog``: the offline jobs' commands (found by ``selector`` through the
 ``model_selector.commands`` entry point)."""
 
 from __future__ import annotations
 
+from training.cli.catalog import catalog
 from training.cli.logged import compare, ope
 from training.cli.models import evaluate, promote, train, train_intents
 
 __all__ = ["COMMANDS"]
 
-COMMANDS = [train_intents, evaluate, train, promote, ope, compare]
+COMMANDS = [train_intents, evaluate, train, promote, ope, compare, catalog]

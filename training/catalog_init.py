@@ -1,0 +1,123 @@
+"""``selector catalog init``: a catalog written from an outcome table, so a team can route
+among the models it already runs without inventing their figures.
+
+Every entry comes from the table where the table says it, and is marked as guessed
+where it does not:
+
+- prices: the table's ``input_usd_per_mtok`` / ``output_usd_per_mtok`` (the table loader
+  refuses a model without them, unless the served catalog lists it);
+- ``tier``: by price, the cheapest third ``small``, the dearest third ``large``;
+- ``expected_latency_ms``: the median of the model's ``latency_ms``; ``latency_slo_ms``:
+  its 95th percentile × 1.5 (without latencies: 1,000 ms and 4,000 ms, guessed);
+- ``expected_completion_tokens``: the mean of its ``completion_tokens`` (without them the
+  entry leaves it out, and the service's default applies);
+- ``provider``: from the name (``gpt``/``o1``… openai, ``claude`` anthropic, ``gemini``
+  and ``gemma`` google, ``llama`` meta, ``mistral``/``mixtral`` mistral), else
+  ``unknown``; ``context_window``: 128,000 (guessed: tables do not say).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+
+from selector.catalog import TIERS
+from training.data import RoutingData
+
+__all__ = ["catalog_yaml"]
+
+_PROVIDERS = (
+    (("gpt", "o1", "o3", "o4", "chatgpt"), "openai"),
+    (("claude",), "anthropic"),
+    (("gemini", "gemma"), "google"),
+    (("llama", "meta-"), "meta"),
+    (("mistral", "mixtral", "codestral"), "mistral"),
+    (("qwen",), "alibaba"),
+    (("deepseek",), "deepseek"),
+)
+_CONTEXT_WINDOW = 128_000
+_LATENCY_MS, _SLO_MS = 1_000.0, 4_000.0
+
+
+def _number(x: float) -> str:
+    """``x`` as a YAML float in plain notation (``1e-05`` would be read as text).
+
+    >>> _number(0.000012), _number(3.0), _number(0.1)
+    ('0.000012', '3.0', '0.1')
+    """
+    text = f"{x:.10f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
+
+
+def _provider(name: str) -> str | None:
+    low = name.lower()
+    for prefixes, provider in _PROVIDERS:
+        if any(low.startswith(p) or f"/{p}" in low for p in prefixes):
+            return provider
+    return None
+
+
+def _column(data: RoutingData, column: str, model: str) -> np.ndarray:
+    if column not in data.outcomes:
+        return np.zeros(0)
+    rows = data.outcomes[data.outcomes["model"] == model]
+    values = pd.to_numeric(rows[column], errors="coerce").to_numpy(float)
+    kept: np.ndarray = values[np.isfinite(values) & (values > 0)]
+    return kept
+
+
+def _entry(data: RoutingData, model: str, tier: str, prices: tuple[float, float]) -> list[str]:
+    """The YAML lines of one model, each guessed field with a comment saying so."""
+    provider = _provider(model)
+    latency = _column(data, "latency_ms", model)
+    tokens = _column(data, "completion_tokens", model)
+    lines = [
+        f"  - name: {json.dumps(model)}",
+        f"    provider: {provider or 'unknown'}"
+        + ("" if provider else "  # guessed: the name does not say; set it"),
+        f"    tier: {tier}  # by price among the table's models",
+        f"    input_usd_per_mtok: {_number(prices[0])}",
+        f"    output_usd_per_mtok: {_number(prices[1])}",
+        f"    context_window: {_CONTEXT_WINDOW}  # guessed: the table does not say; set it",
+    ]
+    if len(latency):
+        typical, p95 = float(np.median(latency)), float(np.quantile(latency, 0.95))
+        lines += [
+            f"    expected_latency_ms: {typical:.0f}  # median of {len(latency)} latencies",
+            f"    latency_slo_ms: {max(p95 * 1.5, typical + 1):.0f}  # their p95 × 1.5",
+        ]
+    else:
+        lines += [
+            f"    expected_latency_ms: {_LATENCY_MS:.0f}  # guessed: no latency_ms in the table",
+            f"    latency_slo_ms: {_SLO_MS:.0f}  # guessed: no latency_ms in the table",
+        ]
+    if len(tokens):
+        mean = max(1, math.ceil(float(tokens.mean())))
+        lines.append(f"    expected_completion_tokens: {mean}  # mean of {len(tokens)} answers")
+    return lines
+
+
+def catalog_yaml(data: RoutingData) -> str:
+    """A catalog file for the models of ``data`` (see the module docstring)."""
+    models = data.models.assign(
+        price=data.models["input_usd_per_mtok"] + data.models["output_usd_per_mtok"]
+    ).sort_values(["price", "model"], kind="stable")
+    n = len(models)
+    lines = [
+        f"# A catalog written by `selector catalog init` from {data.source}.",
+        "# Check every field marked 'guessed', then: selector catalog check <this file>",
+        "models:",
+    ]
+    for i, (name, p_in, p_out) in enumerate(
+        zip(
+            models["model"],
+            models["input_usd_per_mtok"],
+            models["output_usd_per_mtok"],
+            strict=True,
+        )
+    ):
+        lines += _entry(data, str(name), TIERS[min(2, 3 * i // n)], (float(p_in), float(p_out)))
+    return "\n".join(lines) + "\n"
