@@ -10,11 +10,12 @@ from typing import Any
 
 import click
 
+from core.paths import default_data_dir
 from selector.config import Settings, load_settings
 
 __all__ = ["DEFAULT_DATA", "Progress", "data_dir_option", "db_option", "log_settings"]
 
-DEFAULT_DATA = Path("../shared/data")
+DEFAULT_DATA = default_data_dir()  # SELECTOR_DATA_DIR, else ../shared/data (core.paths)
 
 db_option = click.option(
     "--db",

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import ConfigError
+from core.paths import default_data_dir
 
 __all__ = [
     "DEFAULT_DATA_DIR",
@@ -26,7 +27,7 @@ __all__ = [
     "unit_hash",
 ]
 
-DEFAULT_DATA_DIR = Path("../shared/data")
+DEFAULT_DATA_DIR = default_data_dir()  # SELECTOR_DATA_DIR, else ../shared/data (core.paths)
 HOLDOUT_SHARE = 0.2  # of requests kept out of every registered model, to compare them
 MAX_IPS_WEIGHT = 50.0  # cap of 1 / propensity: a propensity under 2 % counts as 2 %
 
