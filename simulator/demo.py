@@ -175,7 +175,7 @@ def prepare(
             name=MODEL_NAME,
             progress=lambda _m: advance(1),
         )
-    promotion = promote(MODEL_NAME, str(trained.version), tracking_uri, data_dir)
+    promotion = promote(MODEL_NAME, str(trained.version), tracking_uri, data_dir, settings=settings)
     echo(f"trained and registered: {promotion.message()}")
     timings["training"] = time.perf_counter() - t0
     return Prepared(settings, catalog, taxonomy, trained.run_id, trained.version)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from features.extractor import Conversation, FeatureExtractor
 from features.intents import IntentClassifier, IntentTaxonomy
@@ -120,3 +121,29 @@ def write_outcome_log(
     finally:
         service.stop()
     return s, kinds
+
+
+def covering(folder: Path, names: list[str], **overrides: Any) -> Settings:
+    """Settings whose catalog holds exactly ``names``: the built-in catalog's entries for
+    its models, plain ones for the others (so a model trained on them may be promoted)."""
+    base = default_catalog()
+    entries = []
+    for i, name in enumerate(names):
+        if name in base:
+            entries.append(base[name].model_dump(exclude_none=True))
+            continue
+        entries.append(
+            {
+                "name": name,
+                "provider": "test",
+                "tier": "small",
+                "input_usd_per_mtok": 0.1 * (i + 1),
+                "output_usd_per_mtok": 0.4 * (i + 1),
+                "context_window": 128_000,
+                "latency_slo_ms": 3000.0,
+                "expected_latency_ms": 800.0,
+            }
+        )
+    path = folder / "covering-catalog.yaml"
+    path.write_text(yaml.safe_dump({"models": entries}, sort_keys=False), encoding="utf-8")
+    return load_settings(catalog_path=path, **overrides)

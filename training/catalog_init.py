@@ -6,7 +6,8 @@ where it does not:
 
 - prices: the table's ``input_usd_per_mtok`` / ``output_usd_per_mtok`` (the table loader
   refuses a model without them, unless the served catalog lists it);
-- ``tier``: by price, the cheapest third ``small``, the dearest third ``large``;
+- ``tier``: by price, the cheapest third ``small``, the dearest third ``large`` (of two
+  models, one of each);
 - ``expected_latency_ms``: the median of the model's ``latency_ms``; ``latency_slo_ms``:
   its 95th percentile × 1.5 (without latencies: 1,000 ms and 4,000 ms, guessed);
 - ``expected_completion_tokens``: the mean of its ``completion_tokens`` (without them the
@@ -119,5 +120,6 @@ def catalog_yaml(data: RoutingData) -> str:
             strict=True,
         )
     ):
-        lines += _entry(data, str(name), TIERS[min(2, 3 * i // n)], (float(p_in), float(p_out)))
+        tier = TIERS[2 * i] if n == 2 else TIERS[min(2, 3 * i // n)]
+        lines += _entry(data, str(name), tier, (float(p_in), float(p_out)))
     return "\n".join(lines) + "\n"

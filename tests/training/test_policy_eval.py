@@ -14,7 +14,7 @@ from models import registry
 from selector.cli import cli
 from selector.config import Settings
 from selector.wiring import build_service
-from tests.builders import TRUTH, write_outcome_log
+from tests.builders import LARGE, SMALL, TRUTH, covering, write_outcome_log
 from training.logged_decisions import load_logged
 from training.policy_eval import evaluate_policy
 
@@ -144,6 +144,7 @@ def test_models_learned_from_a_log_are_promoted_by_their_dr_value(
     from training.train import train
 
     settings, _ = bandit_log
+    cover = covering(tmp_path, [SMALL, LARGE])
     store = f"sqlite:///{tmp_path}/mlflow.db"
     weak = QualityModel(
         inner_folds=2, use_text_scores=False, max_boost_round=10, lgb_params={"learning_rate": 1e-6}
@@ -151,9 +152,11 @@ def test_models_learned_from_a_log_are_promoted_by_their_dr_value(
     for make in (lambda: QualityModel(seed=0, inner_folds=2), lambda: weak):
         train(str(settings.db_path), folds=0, tracking_uri=store, make_model=make)
     # about 300 hold-out decisions: a lower threshold than the default
-    second = promote("model-selector-quality", "2", store, min_ess=30)  # no champion yet
+    second = promote(
+        "model-selector-quality", "2", store, min_ess=30, settings=cover
+    )  # no champion yet
     assert second.metric == "DR reward / decision"
-    first = promote("model-selector-quality", "1", store, min_ess=30)
+    first = promote("model-selector-quality", "1", store, min_ess=30, settings=cover)
     assert first.metric == "DR reward / decision"
     assert first.champion_value is not None
     assert first.promoted == (first.candidate_value > first.champion_value)

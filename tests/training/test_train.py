@@ -9,6 +9,8 @@ import pytest
 from core.errors import ArtifactError, ConflictError, NotFoundError
 from models import registry
 from models.quality import QualityModel, QualityPredictor
+from selector.config import Settings
+from tests.builders import covering
 from tests.generated_routing import generated
 from training.promotion import promote
 from training.train import train
@@ -25,6 +27,11 @@ def write_table(folder: Path, n: int = 300, seed: int = 3) -> Path:
 @pytest.fixture
 def store(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path}/mlflow.db"
+
+
+def covers(folder: Path) -> Settings:
+    """A catalog of the generated data's models."""
+    return covering(folder, ["cheap", "strong"])
 
 
 def small(seed: int = 0) -> QualityModel:
@@ -81,19 +88,40 @@ def test_the_hold_out_is_never_trained_on(tmp_path: Path, store: str) -> None:
     assert not seen[0] & held
 
 
+def test_a_model_that_does_not_know_the_catalog_is_not_promoted_unless_forced(
+    tmp_path: Path, store: str
+) -> None:
+    train(str(write_table(tmp_path)), folds=0, tracking_uri=store, make_model=small)
+    served = covering(tmp_path, ["cheap", "strong", "gpt-5", "other-house-model"])
+    with pytest.raises(
+        ConflictError,
+        match=r"does not know 2 of the catalog's enabled models \(gpt-5, other-house-model\)",
+    ):
+        promote("model-selector-quality", "1", store, settings=served)
+    assert registry.client(store).get_registered_model("model-selector-quality").aliases == {}
+    forced = promote("model-selector-quality", "1", store, force=True, settings=served)
+    assert forced.promoted
+    assert forced.forced
+    assert "2 catalog models unknown" in forced.message()
+    tags = registry.client(store).get_model_version("model-selector-quality", "1").tags
+    assert tags["promotion.unknown_models"] == "gpt-5,other-house-model"
+    # a catalog it knows whole: no question asked
+    assert not promote("model-selector-quality", "1", store, settings=covers(tmp_path)).forced
+
+
 def test_promotion_needs_a_better_model_or_force(tmp_path: Path, store: str) -> None:
     table = str(write_table(tmp_path))
     for _ in range(2):  # the same model twice: v2 ties v1
         train(table, folds=0, tracking_uri=store, make_model=small)
-    first = promote("model-selector-quality", "1", store)
+    first = promote("model-selector-quality", "1", store, settings=covers(tmp_path))
     assert first.promoted
     assert first.previous is None
     assert not first.forced
     with pytest.raises(ConflictError, match="does not beat the champion; pass --force"):
-        promote("model-selector-quality", "2", store)
+        promote("model-selector-quality", "2", store, settings=covers(tmp_path))
     c = registry.client(store)
     assert str(c.get_model_version_by_alias("model-selector-quality", "champion").version) == "1"
-    forced = promote("model-selector-quality", "2", store, force=True)
+    forced = promote("model-selector-quality", "2", store, force=True, settings=covers(tmp_path))
     assert forced.promoted
     assert forced.forced
     assert forced.previous == "1"
@@ -111,19 +139,21 @@ def test_promotion_of_a_weaker_model_is_refused(tmp_path: Path, store: str) -> N
         inner_folds=2, use_text_scores=False, max_boost_round=10, lgb_params={"learning_rate": 1e-6}
     )
     train(table, folds=0, tracking_uri=store, make_model=lambda: weak)
-    promote("model-selector-quality", "2", store)  # no champion yet: any model is better
-    better = promote("model-selector-quality", "1", store)
+    promote(
+        "model-selector-quality", "2", store, settings=covers(tmp_path)
+    )  # no champion yet: any model is better
+    better = promote("model-selector-quality", "1", store, settings=covers(tmp_path))
     assert better.promoted
     assert better.champion_value is not None
     assert better.candidate_value > better.champion_value
     with pytest.raises(ConflictError):
-        promote("model-selector-quality", "2", store)
+        promote("model-selector-quality", "2", store, settings=covers(tmp_path))
 
 
 def test_unknown_versions_and_missing_stores_say_what_to_do(tmp_path: Path, store: str) -> None:
     with pytest.raises(ArtifactError, match="train and register a model first"):
-        promote("model-selector-quality", "1", store)
+        promote("model-selector-quality", "1", store, settings=covers(tmp_path))
     assert not (tmp_path / "mlflow.db").exists()  # looking did not create a store
     train(str(write_table(tmp_path)), folds=0, tracking_uri=store, make_model=small)
     with pytest.raises(NotFoundError, match="has no version '9'"):
-        promote("model-selector-quality", "9", store)
+        promote("model-selector-quality", "9", store, settings=covers(tmp_path))

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from models import registry
+from tests.builders import covering
 from tests.conftest import Server, free_port
 from tests.training.test_train import small, write_table
 from training.promotion import promote
@@ -59,7 +60,7 @@ def test_a_damaged_champion_falls_back_and_a_repaired_one_is_reloaded(
 ) -> None:
     store = f"sqlite:///{tmp_path}/mlflow.db"
     train(str(write_table(tmp_path)), folds=0, tracking_uri=store, make_model=small)
-    promote(NAME, "1", store)
+    promote(NAME, "1", store, settings=covering(tmp_path, ["cheap", "strong"]))
     booster = registry.resolve(f"models:/{NAME}/1", store).folder / "booster.txt"
     good = booster.read_bytes()
     damage(booster)

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from models import registry
+from tests.builders import covering
 from tests.conftest import Server
 from tests.training.test_train import small, write_table
 from training.promotion import promote
@@ -80,7 +81,7 @@ def test_champion_is_served_and_reloaded(
     store = f"sqlite:///{tmp_path}/mlflow.db"
     table = str(write_table(tmp_path))
     train(table, folds=0, tracking_uri=store, make_model=small)
-    promote(NAME, "1", store)
+    promote(NAME, "1", store, settings=covering(tmp_path, ["cheap", "strong"]))
     server = make_server(  # a deterministic policy: each answer is wholly one version's
         SELECTOR_MLFLOW_TRACKING_URI=store,
         SELECTOR_ADMIN_TOKEN="admin-secret",
@@ -92,7 +93,7 @@ def test_champion_is_served_and_reloaded(
         assert routed["policy"]["quality_model"] == f"{NAME}/v1"
 
         train(table, folds=0, tracking_uri=store, make_model=lambda: small(seed=1))
-        promote(NAME, "2", store, force=True)
+        promote(NAME, "2", store, force=True, settings=covering(tmp_path, ["cheap", "strong"]))
         assert c.post("/v1/admin/reload").status_code == 401
         assert c.post("/v1/admin/reload", headers={"Authorization": "Bearer x"}).status_code == 401
         assert serving(c) == f"{NAME}/v1"
@@ -115,7 +116,7 @@ def test_champion_is_served_and_reloaded(
 
         # a champion whose files were changed is refused; the current model stays
         train(table, folds=0, tracking_uri=store, make_model=small)
-        promote(NAME, "3", store, force=True)
+        promote(NAME, "3", store, force=True, settings=covering(tmp_path, ["cheap", "strong"]))
         folder = registry.resolve(f"models:/{NAME}/3", store).folder
         (folder / "booster.txt").write_text("tree\n")
         refused = c.post("/v1/admin/reload", headers=ADMIN)
