@@ -19,9 +19,16 @@ import pandas as pd
 
 from features.intents import IntentClassifier
 from simulator.world import World
-from training.data import TABLE_COLUMNS, TABLE_OPTIONAL
+from training.data import TABLE_COLUMNS
 
 __all__ = ["history_table"]
+
+# the columns of an outcome table (training.data) the history fills, in its order
+HISTORY_COLUMNS = (
+    *TABLE_COLUMNS,
+    *("text", "intent", "turns", "prompt_tokens", "completion_tokens", "cost_usd"),
+    *("latency_ms", "input_usd_per_mtok", "output_usd_per_mtok"),
+)
 
 
 def history_table(
@@ -36,7 +43,7 @@ def history_table(
         seed=sc.seed + sc.history.seed_offset, conversations=sc.history.conversations
     )
     labels: dict[str, str] = {}
-    rows: dict[str, list[object]] = {k: [] for k in (*TABLE_COLUMNS, *TABLE_OPTIONAL)}
+    rows: dict[str, list[object]] = {k: [] for k in HISTORY_COLUMNS}
     mix = np.random.default_rng([sc.seed + sc.history.seed_offset, 2])
     for c in convs:
         if classifier is not None and c.text not in labels:

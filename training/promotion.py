@@ -164,13 +164,7 @@ def promote(
         return predictor
 
     candidate = load(version)
-    unknown = _unknown_models(candidate, settings)
-    if unknown and not force:
-        raise ConflictError(
-            f"{name} v{version} does not know {len(unknown)} of the catalog's enabled models "
-            f"({', '.join(unknown)}): it would score them by their prices alone. Train on "
-            "outcomes of those models, disable them in the catalog, or pass --force"
-        )
+    unknown = _unknown_models(candidate, settings, f"{name} v{version}", force)
     champion = None if current is None else load(current)
     if data.logged and Path(location).suffix in LOG_SUFFIXES:
         policy_settings = settings or Settings.model_construct()  # the defaults
@@ -198,22 +192,37 @@ def promote(
         raise ConflictError(
             result.message() + ": it does not beat the champion; pass --force to promote anyway"
         )
+    return _record(c, result, unknown)
+
+
+def _record(c: Any, result: Promotion, unknown: list[str]) -> Promotion:
+    """Move the alias and tag the version with the promotion (forced, models unknown)."""
+    name, version = result.name, result.version
+    if unknown:
+        result.forced = True
+        note = f"{len(unknown)} catalog models unknown"
+        result.detail = f"{result.detail}; {note}" if result.detail else note
     c.set_registered_model_alias(name, CHAMPION, version)
     c.set_model_version_tag(name, version, "promotion", result.message())
-    if result.forced or unknown:
+    if result.forced:
         c.set_model_version_tag(name, version, "promotion.forced", "true")
-        result.forced = True
     if unknown:
         c.set_model_version_tag(name, version, "promotion.unknown_models", ",".join(unknown))
-        result.detail = "; ".join(
-            filter(None, [result.detail, f"{len(unknown)} catalog models unknown"])
-        )
     return result
 
 
-def _unknown_models(candidate: QualityPredictor, settings: Settings | None) -> list[str]:
+def _unknown_models(
+    candidate: QualityPredictor, settings: Settings | None, label: str, force: bool
+) -> list[str]:
     """The enabled models of the served catalog (``settings``' or the defaults') that
-    ``candidate`` was not trained on."""
+    ``candidate`` was not trained on; without ``force``, a :class:`ConflictError`."""
     path = (settings or Settings.model_construct()).catalog_path
     known = set(candidate.models)
-    return [m for m in load_catalog(path).enabled_names if m not in known]
+    unknown = [m for m in load_catalog(path).enabled_names if m not in known]
+    if unknown and not force:
+        raise ConflictError(
+            f"{label} does not know {len(unknown)} of the catalog's enabled models "
+            f"({', '.join(unknown)}): it would score them by their prices alone. Train on "
+            "outcomes of those models, disable them in the catalog, or pass --force"
+        )
+    return unknown
