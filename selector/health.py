@@ -46,6 +46,7 @@ class QualityStatus:
     loaded: bool
     reason: str | None = None
     at: float = field(default_factory=time.time)
+    unknown_models: tuple[str, ...] = ()  # enabled models it was not trained on
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -54,7 +55,19 @@ class QualityStatus:
             "loaded": self.loaded,
             "reason": self.reason,
             "loaded_at": self.at,
+            "unknown_models": list(self.unknown_models),
         }
+
+    def problems(self) -> list[Problem]:
+        """What /readyz lists as degraded of the quality model."""
+        if not self.loaded:
+            why = f"{self.requested} not loaded, serving {self.serving}: {self.reason}"
+            return [Problem("quality_model", why)]
+        if self.unknown_models:
+            names = ", ".join(self.unknown_models)
+            why = f"{self.serving} was not trained on {names}: scored by their prices alone"
+            return [Problem("quality_model", why)]
+        return []
 
 
 @dataclass(frozen=True)

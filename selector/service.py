@@ -282,14 +282,7 @@ class SelectorService:
         problems = [Problem(part, reason) for part, reason in self.degraded]
         if not ok:
             problems.append(Problem("decision_log", why))
-        q = self.quality_status
-        if not q.loaded:
-            problems.append(
-                Problem(
-                    "quality_model",
-                    f"{q.requested} not loaded, serving {q.serving}: {q.reason}",
-                )
-            )
+        problems.extend(self.quality_status.problems())
         problems.extend(learner_problems(self._learner_status(), self.settings.learner_max_lag_s))
         problems.extend(self.upkeep.problems())
         return Health(ok, [] if ok else [why], problems)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from core.errors import ArtifactError, ConfigError
@@ -53,7 +53,7 @@ def build_service(settings: Settings, clock: Callable[[], float] = time.time) ->
         tokens_per_turn=settings.tokens_per_turn,
     )
     prior = PriorQualityModel(load_prior(settings.prior_path), taxonomy.group_names, catalog.names)
-    quality, status = load_quality_model(settings, prior)
+    quality, status = load_quality_model(settings, prior, catalog.enabled_names)
     if not status.loaded:
         log.warning("quality model not loaded, serving the prior: %s", status.reason)
     else:
@@ -65,7 +65,7 @@ def build_service(settings: Settings, clock: Callable[[], float] = time.time) ->
 
     def reload() -> tuple[Policy | None, QualityStatus]:
         """The configured quality model loaded again, and the policy serving it."""
-        again, again_status = load_quality_model(settings, prior)
+        again, again_status = load_quality_model(settings, prior, catalog.enabled_names)
         if not again_status.loaded:
             return None, again_status
         return build_policy(settings.policy, again, catalog, settings, bandit), again_status
@@ -154,12 +154,13 @@ def _challenger(
 
 
 def load_quality_model(
-    settings: Settings, prior: QualityModel
+    settings: Settings, prior: QualityModel, enabled: Sequence[str] = ()
 ) -> tuple[QualityModel, QualityStatus]:
     """The quality model ``settings.quality_model`` names, or ``prior`` with the reason
     when it cannot be loaded, whatever the failure (a missing or corrupt file or
     registry, a failed checksum, an unreachable server, a library's own error): it
-    never raises, so no model file can stop the service."""
+    never raises, so no model file can stop the service. The status names the models
+    of ``enabled`` the loaded model was not trained on (it scores them by price)."""
     spec = settings.quality_model
     if spec == "prior":
         return prior, QualityStatus(spec, prior.name, loaded=True)
@@ -178,7 +179,8 @@ def load_quality_model(
     predictor.name = (
         f"{found.name}/v{found.version}" if found.version is not None else str(found.folder)
     )
-    return predictor, QualityStatus(spec, predictor.name, loaded=True)
+    unknown = tuple(m for m in enabled if m not in set(predictor.models))
+    return predictor, QualityStatus(spec, predictor.name, loaded=True, unknown_models=unknown)
 
 
 def _first_line(text: str) -> str:

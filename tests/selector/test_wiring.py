@@ -40,3 +40,16 @@ def test_served_on_the_prior_the_service_loads_no_heavy_library(tmp_path: Path) 
     loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
     assert sorted(loaded & set(HEAVY)) == []
     assert {"fastapi", "orjson", "numpy"} <= loaded  # the check sees what is loaded
+
+
+def test_the_quality_model_s_problems_name_what_it_cannot_score() -> None:
+    from selector.health import QualityStatus
+
+    assert QualityStatus("models:/q@champion", "q/v1", loaded=True).problems() == []
+    [gap] = QualityStatus("m", "q/v1", loaded=True, unknown_models=("a", "b")).problems()
+    assert (gap.part, gap.reason) == (
+        "quality_model",
+        "q/v1 was not trained on a, b: scored by their prices alone",
+    )
+    [lost] = QualityStatus("m", "prior", loaded=False, reason="gone").problems()
+    assert lost.reason == "m not loaded, serving prior: gone"

@@ -89,6 +89,13 @@ def test_champion_is_served_and_reloaded(
     )
     with httpx.Client(base_url=server.url, timeout=30.0) as c:
         assert serving(c) == f"{NAME}/v1"
+        # it knows the table's two models, not the built-in catalog's: /readyz says so
+        body = c.get("/readyz").json()
+        unknown = body["quality_model"]["unknown_models"]
+        assert "gpt-5" in unknown
+        assert "cheap" not in unknown
+        [why] = [d["reason"] for d in body["degraded"] if d["part"] == "quality_model"]
+        assert f"{NAME}/v1 was not trained on {', '.join(unknown)}" in why
         routed = c.post("/v1/route", json=ROUTE).json()
         assert routed["policy"]["quality_model"] == f"{NAME}/v1"
 
