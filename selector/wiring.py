@@ -179,7 +179,8 @@ def load_quality_model(
     predictor.name = (
         f"{found.name}/v{found.version}" if found.version is not None else str(found.folder)
     )
-    unknown = tuple(m for m in enabled if m not in set(predictor.models))
+    known = set(predictor.models)
+    unknown = tuple(m for m in enabled if m not in known)
     return predictor, QualityStatus(spec, predictor.name, loaded=True, unknown_models=unknown)
 
 

@@ -90,7 +90,7 @@ def _read(path: Path) -> pd.DataFrame:
         raise ConfigError(f"{path.name}: not a readable {kind} file: {first}") from None
 
 
-def _served_catalog() -> Catalog | None:
+def _served_catalog() -> Catalog:
     """The catalog the service would load (SELECTOR_CATALOG_PATH, else the built-in one)."""
     from selector.catalog import load_catalog
     from selector.config import load_settings
@@ -103,12 +103,14 @@ def _prices(df: pd.DataFrame, path: Path, catalog: Catalog | None) -> pd.DataFra
     cols = ["input_usd_per_mtok", "output_usd_per_mtok"]
     present = [c for c in cols if c in df]
     models = df.groupby("model", sort=True)[present].first().reindex(columns=cols).reset_index()
-    if models[cols].isna().any().any() and catalog is None:
-        catalog = _served_catalog()
-    for i, name in enumerate(models["model"]):
-        if models.loc[i, cols].isna().any() and catalog is not None and str(name) in catalog:
-            spec = catalog[str(name)]
-            models.loc[i, cols] = [spec.input_usd_per_mtok, spec.output_usd_per_mtok]
+    missing = models[cols].isna().any(axis=1).to_numpy()
+    if missing.any():
+        catalog = catalog or _served_catalog()
+        for i in map(int, np.flatnonzero(missing)):
+            name = str(models.loc[i, "model"])
+            if name in catalog:
+                spec = catalog[name]
+                models.loc[i, cols] = [spec.input_usd_per_mtok, spec.output_usd_per_mtok]
     unpriced = [
         str(m)
         for m, ok in zip(models["model"], models[cols].notna().all(axis=1), strict=True)
