@@ -7,6 +7,8 @@ figure beside its baseline measured in the same run.
   Debian's packages when missing)
 - decision-log write rate, bandit update rate, learning fold (bench/log_and_learn.py)
 - training time and peak memory at 100k and 1M rows (bench/train_scale.py)
+- the latency the LiteLLM plug-in adds to a ``litellm.Router`` call, against a bare
+  route call (bench/litellm_overhead.py)
 
 Writes ``bench/results/latest.md`` and ``latest.json``; with ``--docs`` it also puts
 the tables, with the machine and date, in ``docs/benchmarks.md`` (between its
@@ -29,10 +31,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import decision_time, http_throughput, log_and_learn, train_scale  # noqa: E402
+from bench import (  # noqa: E402
+    decision_time,
+    http_throughput,
+    litellm_overhead,
+    log_and_learn,
+    train_scale,
+)
 from bench.common import RESULTS, Section, write_report  # noqa: E402
 
-NAMES = ("decision_time", "http_throughput", "log_and_learn", "train_scale")
+NAMES = ("decision_time", "http_throughput", "log_and_learn", "train_scale", "litellm_overhead")
 
 
 DOCS = ROOT / "docs"
@@ -58,6 +66,8 @@ def sections(name: str, quick: bool) -> list[Section]:
         return [http_throughput.run()]
     if name == "log_and_learn":
         return log_and_learn.run(decisions=2_000 if quick else 20_000)
+    if name == "litellm_overhead":
+        return [litellm_overhead.run(calls=40, rounds=2) if quick else litellm_overhead.run()]
     return [train_scale.run((5_000,) if quick else (100_000, 1_000_000))]
 
 

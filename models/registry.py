@@ -12,13 +12,18 @@ serving a local folder (or the prior) starts without it.
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from core.errors import ArtifactError, ConfigError
+from core.paths import default_tracking_uri
+
+log = logging.getLogger("selector.registry")
 
 __all__ = [
     "CHAMPION",
@@ -33,7 +38,7 @@ __all__ = [
     "sqlite_path",
 ]
 
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+DEFAULT_TRACKING_URI = default_tracking_uri()
 DEFAULT_MODEL_NAME = "model-selector-quality"
 DEFAULT_EXPERIMENT = "model-selector"
 CHAMPION = "champion"
@@ -143,6 +148,26 @@ def _parse_models_uri(uri: str) -> tuple[str, str | None, str | None]:
     )
 
 
+def _moved(source: str, tracking_uri: str) -> str:
+    """``source``, a model's artifact location as the store recorded it; when the store
+    was moved (a SQLite store and its ``mlartifacts/`` folder copied or renamed
+    together), the same artifacts beside the database where it is now. MLflow records
+    absolute locations: without this, a moved store would silently serve the prior."""
+    db = sqlite_path(tracking_uri)
+    recorded = Path(unquote(urlparse(source).path)) if source.startswith("file:") else Path(source)
+    if db is None or recorded.exists() or "mlartifacts" not in recorded.parts:
+        return source
+    inside = recorded.parts[len(recorded.parts) - recorded.parts[::-1].index("mlartifacts") :]
+    here = db.resolve().parent / "mlartifacts" / Path(*inside)
+    if not here.exists():
+        raise ArtifactError(
+            f"the model's files are not at {recorded} (where the store recorded them) nor "
+            f"at {here} (beside {db}): copy the store's mlartifacts/ folder with its database"
+        )
+    log.info("store moved: the model's files are read from %s", here)
+    return here.as_uri()
+
+
 def resolve(spec: str, tracking_uri: str = DEFAULT_TRACKING_URI) -> ResolvedModel:
     """Find the model ``spec`` names (a folder or a ``models:/`` URI) on local disk,
     downloading it from the registry when needed; :class:`ArtifactError` when absent."""
@@ -163,7 +188,7 @@ def resolve(spec: str, tracking_uri: str = DEFAULT_TRACKING_URI) -> ResolvedMode
         )
         import mlflow.artifacts
 
-        source = c.get_model_version_download_uri(name, mv.version)
+        source = _moved(c.get_model_version_download_uri(name, mv.version), tracking_uri)
         local = mlflow.artifacts.download_artifacts(artifact_uri=source)
     except MlflowException as exc:
         raise ArtifactError(f"{spec} not found in {tracking_uri}: {exc.message}") from exc

@@ -23,6 +23,7 @@ from core.limits import (
     TOKENS_MAX,
     WINDOW_S_MAX,
 )
+from core.paths import default_tracking_uri, home
 
 __all__ = ["AUTH_EXEMPTABLE", "PACKAGE_DIR", "Settings", "get_settings", "load_settings"]
 
@@ -51,7 +52,10 @@ class Settings(BaseSettings):
     intent_model_dir: Path | None = Field(
         None, description="Folder of the intent classifier artifact (default: the built-in one)."
     )
-    db_path: Path = Field(Path("selector.db"), description="SQLite decision log.")
+    db_path: Path = Field(
+        default_factory=lambda: home() / "selector.db",
+        description="SQLite decision log (default: selector.db in SELECTOR_HOME).",
+    )
     db_sync: Literal["normal", "full"] = Field(
         "normal",
         description="'normal': commits are WAL appends written before each answer; they "
@@ -241,7 +245,9 @@ class Settings(BaseSettings):
         "the prior and /readyz says why.",
     )
     mlflow_tracking_uri: str = Field(
-        "sqlite:///mlflow.db", description="MLflow tracking store and model registry."
+        default_factory=default_tracking_uri,
+        description="MLflow tracking store and model registry (default: mlflow.db in "
+        "SELECTOR_HOME, its artifacts in mlartifacts/ beside it).",
     )
     registry_timeout_s: float = Field(
         10.0,

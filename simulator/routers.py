@@ -6,14 +6,18 @@ current latencies (not the dice) and picks the turn's best expected reward."""
 
 from __future__ import annotations
 
-import http.client
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from core.errors import SelectorError
+from selector.client import (
+    Options,
+    SelectorClient,
+    SelectorRejectedError,
+    SelectorUnavailableError,
+)
 from simulator.replay import Call, Route, Turn
 from simulator.world import Conversation, Load, World
 
@@ -120,8 +124,9 @@ class OracleRouter(_Silent):
 
 
 class ServiceRouter:
-    """The selector over HTTP, exactly as a gateway calls it. ``set_clock`` is called with
-    the simulated time before each request (the service's clock in the replay)."""
+    """The selector over HTTP, exactly as a gateway calls it (through
+    :class:`selector.client.SelectorClient`). ``set_clock`` is called with the simulated
+    time before each request (the service's clock in the replay)."""
 
     def __init__(
         self,
@@ -137,67 +142,60 @@ class ServiceRouter:
         self.deadline_ms = deadline_ms
         self.budget_usd = budget_usd
         self.set_clock = set_clock
-        self.conn = http.client.HTTPConnection(host, port, timeout=30)
-        self.headers = {"content-type": "application/json"}
-        if token:
-            self.headers["authorization"] = f"Bearer {token}"
+        # no default model: a replay that cannot reach the service is a failed replay
+        options = Options(timeout_s=30, feedback_timeout_s=30)
+        self.client = SelectorClient(f"http://{host}:{port}", token=token, options=options)
         self.decisions: list[dict[str, Any]] = []
 
-    def _post(self, path: str, body: dict[str, Any], expect: int) -> dict[str, Any]:
-        self.conn.request("POST", path, json.dumps(body), self.headers)
-        resp = self.conn.getresponse()
-        data = resp.read()
-        if resp.status != expect:
-            raise SelectorError(
-                f"the service answered {path} with {resp.status}: {data[:500].decode()!r}"
-            )
-        out: dict[str, Any] = json.loads(data)
-        return out
+    def _report(self, report: Callable[[], object]) -> None:
+        try:
+            report()
+        except (SelectorRejectedError, SelectorUnavailableError) as exc:
+            raise SelectorError(f"the service refused feedback: {exc}") from exc
 
     def route(self, turn: Turn) -> Route:
         self.set_clock(turn.t)
         c = turn.conversation
-        body: dict[str, Any] = {
-            "conversation_id": c.id,
-            "messages": [{"role": "user", "content": c.text}],
-            "turns": turn.turns,
-            "prompt_tokens": turn.prompt_tokens,
-            "max_latency_ms": self.deadline_ms,
-        }
-        if turn.deployed:
-            body["candidates"] = list(turn.deployed)  # the gateway's deployed models now
-        if self.budget_usd is not None:
-            body["max_cost_usd"] = self.budget_usd
-        d = self._post("/v1/route", body, 200)
+        try:
+            d = self.client.route(
+                c.id,
+                [{"role": "user", "content": c.text}],
+                # the gateway's deployed models now
+                candidates=list(turn.deployed) or None,
+                turns=turn.turns,
+                prompt_tokens=turn.prompt_tokens,
+                max_latency_ms=self.deadline_ms,
+                max_cost_usd=self.budget_usd,
+            )
+        except (SelectorRejectedError, SelectorUnavailableError) as exc:
+            raise SelectorError(f"the service did not route: {exc}") from exc
         self.decisions.append(
-            {"decision_id": d["decision_id"], "propensity": d["propensity"], "intent": d["intent"]}
+            {"decision_id": d.decision_id, "propensity": d.propensity, "intent": d.intent}
         )
-        return Route([d["model"], *d["fallbacks"]], d["decision_id"])
+        return Route(list(d.chain), d.decision_id)
 
     def call_result(self, route: Route, call: Call) -> None:
         self.set_clock(call.t)
-        body: dict[str, Any] = {
-            "decision_id": route.decision_id,
-            "latency_ms": round(call.latency_ms),
-        }
+        fields: dict[str, Any] = {"latency_ms": round(call.latency_ms)}
         if call.error:
-            body["error"] = call.error
+            fields["error"] = call.error
         else:
-            body["prompt_tokens"] = call.prompt_tokens
-            body["completion_tokens"] = call.completion_tokens
-            body["cost_usd"] = call.cost_usd
+            fields["prompt_tokens"] = call.prompt_tokens
+            fields["completion_tokens"] = call.completion_tokens
+            fields["cost_usd"] = call.cost_usd
         if call.model != route.chain[0]:
-            body["model"] = call.model  # a fallback served: the service flags an override
-        self._post("/v1/feedback", body, 202)
+            fields["model"] = call.model  # a fallback served: the service flags an override
+        decision = str(route.decision_id)
+        self._report(lambda: self.client.report_call(decision, **fields))
 
     def outcome(self, route: Route, good: bool, t: float) -> None:
         self.set_clock(t)
-        self._post("/v1/feedback", {"decision_id": route.decision_id, "resolved": good}, 202)
+        decision = str(route.decision_id)
+        self._report(lambda: self.client.report_outcome(decision, resolved=good))
 
     def conversation_outcome(self, conversation: Conversation, resolved: bool, t: float) -> None:
         self.set_clock(t)
-        body = {"conversation_id": conversation.id, "resolved": resolved}
-        self._post("/v1/feedback", body, 202)
+        self._report(lambda: self.client.report_conversation(conversation.id, resolved=resolved))
 
     def close(self) -> None:
-        self.conn.close()
+        self.client.close()

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from training.data import RoutingData
 from training.metrics import aiq, cost_at_parity
@@ -20,6 +21,28 @@ MIN_MATCHED = 20  # logged decisions an off-policy point must rest on to be repo
 MIN_COMPLETE = 30  # requests every model answered, for the baselines to be replayed on them
 
 
+def _replayed(data: RoutingData) -> tuple[np.ndarray, str]:
+    """The requests to replay, and the rule that chose them: the evaluated ones every
+    model answered (the same requests and answers for the router and the baselines),
+    unless fewer than :data:`MIN_COMPLETE` are."""
+    keep = data.requests["eval"].to_numpy()
+    if data.logged:
+        return keep, "every evaluated request"
+    answered = data.matrix().notna().all(axis=1).to_numpy()
+    if (keep & answered).sum() >= MIN_COMPLETE:
+        rule = (
+            f"the {int((keep & answered).sum())} of {int(keep.sum())} evaluated "
+            "requests every model answered"
+        )
+        return keep & answered, rule
+    if not answered[keep].all():
+        return keep, (
+            f"every evaluated request; fewer than {MIN_COMPLETE} have an answer from "
+            "every model, so a model's missing answers count as unresolved for it"
+        )
+    return keep, "every evaluated request"
+
+
 class Replay:
     """What a choice of one model per evaluated request would have resolved and cost.
 
@@ -27,29 +50,23 @@ class Replay:
     off-policy SNIPS estimate (:mod:`training.ope`), with its effective sample size.
     ``available`` marks the candidates of each request (the models tried, or the
     candidates the service considered), ``expected`` their cost as known before the
-    call: the logged estimate, or the prompt at list price plus the model's mean
-    completion on this data.
+    call: the logged estimate, or the prompt at list price plus the completion length
+    the service would assume: the length model's, else the model's mean completion on
+    this data, else the catalog's ``expected_completion_tokens`` (the setting
+    ``default_completion_tokens`` where the catalog has none).
     """
 
     def __init__(self, data: RoutingData, completion: np.ndarray | None = None) -> None:
-        keep = data.requests["eval"].to_numpy()
         self.models = list(data.models["model"])
         self.logged = data.logged
-        self.rule = "every evaluated request"
-        if not data.logged:  # the same requests and answers for the router and baselines
-            answered = data.matrix().notna().all(axis=1).to_numpy()
-            if (keep & answered).sum() >= MIN_COMPLETE:
-                self.rule = (
-                    f"the {int((keep & answered).sum())} of {int(keep.sum())} evaluated "
-                    "requests every model answered"
-                )
-                keep = keep & answered
-            elif not answered[keep].all():
-                self.rule = (
-                    f"every evaluated request; fewer than {MIN_COMPLETE} have an answer from "
-                    "every model, so a model's missing answers count as unresolved for it"
-                )
+        keep, self.rule = _replayed(data)
         self.rows = keep  # the requests replayed, of all of data's
+        # the service's cold-start scoring (training.data.tables.with_served_priors)
+        frame = data.models.set_index("model").reindex(self.models)
+        self.keep = 1.0 - frame.get("error_prior", pd.Series(0.0, frame.index)).fillna(0).to_numpy()
+        self.penalty = (
+            frame.get("latency_penalty", pd.Series(0.0, frame.index)).fillna(0).to_numpy()
+        )
         self.n = int(keep.sum())
         y = data.matrix().to_numpy()[keep]
         if data.logged:
@@ -67,7 +84,11 @@ class Replay:
             self.available = ~np.isnan(y)
             self.y = np.nan_to_num(y)
             price = data.models.set_index("model")
-            mean = data.matrix("completion_tokens").mean().reindex(self.models).fillna(0)
+            mean = data.matrix("completion_tokens").mean().reindex(self.models)
+            if "expected_completion_tokens" in data.models:  # the catalog's, for the rest
+                prior = data.models.set_index("model")["expected_completion_tokens"]
+                mean = mean.fillna(prior.reindex(self.models))
+            mean = mean.fillna(0)
             length = np.broadcast_to(mean.to_numpy(), (self.n, len(self.models)))
             if completion is not None:  # the length model's, where it has one
                 length = np.where(np.isnan(completion[keep]), length, completion[keep])
@@ -91,8 +112,11 @@ class Replay:
             self.costs = np.where(np.isnan(cost), self.expected, cost)
 
     def choose(self, p: np.ndarray, lam: float) -> np.ndarray:
-        """Index of the candidate maximising P(resolved) − λ · expected cost."""
-        utility = np.where(self.available, p - lam * self.expected, -np.inf)
+        """Index of the candidate maximising the service's utility before any call:
+        P(resolved) × (1 − prior error rate) − λ · expected cost − latency penalty."""
+        utility = np.where(
+            self.available, p * self.keep - lam * self.expected - self.penalty, -np.inf
+        )
         choice: np.ndarray = np.argmax(utility, axis=1)
         return choice
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from core.errors import ConfigError
 from models.quality import QualityModel, brier_score, calibration_error
+from training.baselines import NAIVE, NaiveText, PerModel
 from training.counterfactual import compare_many
 from training.data import STRONG, WEAK, RoutingData
 from training.metrics import apgr, cpt, pgr_curve
@@ -25,7 +25,6 @@ from training.metrics import apgr, cpt, pgr_curve
 __all__ = [
     "Evaluation",
     "OutOfFold",
-    "PerModel",
     "cross_validate",
     "evaluate",
     "strong_and_weak",
@@ -41,6 +40,7 @@ class OutOfFold:
     p: np.ndarray
     p_raw: np.ndarray
     completion: np.ndarray | None = None  # expected completion tokens, NaN where unknown
+    naive: np.ndarray | None = None  # the naive baseline's P(resolved), on the same folds
 
 
 @dataclass
@@ -81,31 +81,37 @@ def _fmt(v: Any) -> str:
 
 def cross_validate(
     data: RoutingData,
-    make_model: Callable[[], QualityModel | PerModel],
+    make_model: Callable[[], QualityModel | PerModel | NaiveText],
     folds: int = 5,
     seed: int = 0,
     progress: Callable[[str], None] = lambda _m: None,
+    naive: bool = False,
 ) -> OutOfFold:
-    """Out-of-fold P(resolved) of models made by ``make_model``, whole groups to a fold."""
+    """Out-of-fold P(resolved) of models made by ``make_model``, whole groups to a fold;
+    with ``naive``, the naive baseline's too (:class:`training.baselines.NaiveText`)."""
     p = np.zeros((len(data.requests), len(data.models)))
     p_raw = np.zeros_like(p)
+    naive_p = np.zeros_like(p) if naive else None
     completion = np.full_like(p, np.nan)  # stays NaN without a length model
     everything = np.arange(len(data.requests))
     for i, te in enumerate(data.folds(folds, seed)):
         tr = np.setdiff1d(everything, te)
         t0 = time.perf_counter()
         train_ids = set(data.requests["request_id"].iloc[tr])
-        model = make_model().fit(
+        fold = (
             data.requests.iloc[tr].reset_index(drop=True),
             data.outcomes[data.outcomes["request_id"].isin(train_ids)],
             data.models,
         )
+        model = make_model().fit(*fold)
         test = data.requests.iloc[te].reset_index(drop=True)
         p[te], p_raw[te], lengths = model.predict_frames(test, data.models)
         if lengths is not None:
             completion[te] = lengths
+        if naive_p is not None:
+            naive_p[te] = NaiveText(seed).fit(*fold).predict_frames(test, data.models)[0]
         progress(f"fold {i + 1}/{folds} done in {time.perf_counter() - t0:.0f} s")
-    return OutOfFold(p, p_raw, None if np.isnan(completion).all() else completion)
+    return OutOfFold(p, p_raw, None if np.isnan(completion).all() else completion, naive_p)
 
 
 def strong_and_weak(data: RoutingData, strong: str | None = None) -> tuple[int, int] | None:
@@ -132,6 +138,7 @@ def two_model_line(m: dict[str, Any], named: bool) -> str:
         f"({'--strong' if named else 'the dearer; --strong NAME to choose'}): APGR "
         f"{m['APGR']:.3f}, CPT(50%) {m['CPT(50%)']:.3f}, CPT(80%) {m['CPT(80%)']:.3f} "
         f"on the {m['requests_both_answered']} requests both answered"
+        + (f"; the naive baseline's APGR {m['APGR_naive']:.3f}" if "APGR_naive" in m else "")
     )
 
 
@@ -143,7 +150,7 @@ def evaluate(
     ev = Evaluation(data.source, folds, seed, int(data.requests["eval"].sum()))
     pair = strong_and_weak(data, strong)
     if list(data.models["model"]) == [WEAK, STRONG] and not data.logged:  # RouteLLM's
-        _two_models(data, oof.p, ev, seed, (1, 0))
+        _two_models(data, oof.p, ev, seed, (1, 0), oof.naive)
         raw = Evaluation(data.source, folds, seed, ev.n_requests)
         _two_models(data, oof.p_raw, raw, seed, (1, 0))
         ev.summary["APGR_uncalibrated"] = raw.summary["APGR"]
@@ -154,15 +161,27 @@ def evaluate(
         _many_models(data, oof.p_raw, raw, seed, oof.completion)
         ev.summary["AIQ_uncalibrated"] = raw.summary["AIQ"]
         ev.summary["cost_at_parity_uncalibrated"] = raw.summary["cost_at_parity"]
+        if oof.naive is not None:
+            _naive_sweep(data, oof, ev, seed)
         if pair is not None:  # a user's two models: APGR and CPT beside the λ sweep
             both = Evaluation(data.source, folds, seed, ev.n_requests)
-            _two_models(data, oof.p, both, seed, pair)
+            _two_models(data, oof.p, both, seed, pair, oof.naive)
             ev.summary.update({k: v for k, v in both.summary.items() if k not in ev.summary})
             ev.curves["quality model (P strong − P weak)"] = both.curves[both.rows[0]["router"]]
     ev.calibration = _calibration(data, oof)
     if oof.completion is not None:
         ev.summary.update(_completion_accuracy(data, oof.completion))
     return ev
+
+
+def _naive_sweep(data: RoutingData, oof: OutOfFold, ev: Evaluation, seed: int) -> None:
+    """The naive baseline's λ sweep, on the same requests and expected costs, as the row
+    after the quality model's."""
+    assert oof.naive is not None
+    row = compare_many(data, oof.naive, seed, oof.completion).rows[0]
+    ev.rows.insert(1, {**row, "router": f"{NAIVE} (λ sweep)"})
+    quality, cost = list(row.values())[1:]
+    ev.summary["AIQ_naive"], ev.summary["cost_at_parity_naive"] = quality, cost
 
 
 def _completion_accuracy(data: RoutingData, predicted: np.ndarray) -> dict[str, float]:
@@ -205,9 +224,15 @@ def _calibration(data: RoutingData, oof: OutOfFold, bins: int = 10) -> dict[str,
 
 
 def _two_models(
-    data: RoutingData, p: np.ndarray, ev: Evaluation, seed: int, pair: tuple[int, int]
+    data: RoutingData,
+    p: np.ndarray,
+    ev: Evaluation,
+    seed: int,
+    pair: tuple[int, int],
+    naive: np.ndarray | None = None,
 ) -> None:
-    """APGR and CPT on the evaluated requests both models answered."""
+    """APGR and CPT on the evaluated requests both models answered (and the naive
+    baseline's, given its P(resolved))."""
     s, w = pair
     y = data.matrix().to_numpy()
     keep = data.requests["eval"].to_numpy() & ~np.isnan(y[:, s]) & ~np.isnan(y[:, w])
@@ -220,6 +245,9 @@ def _two_models(
         "prompt length": data.requests["text"].str.len().to_numpy(dtype=float)[keep],
         "per-request oracle": strong - weak,
     }
+    if naive is not None:
+        routers = {f"{NAIVE} (P strong − P weak)": naive[keep, s] - naive[keep, w], **routers}
+        routers = dict(sorted(routers.items(), key=lambda kv: not kv[0].startswith("quality")))
     for name, score in routers.items():
         share, pgr = _curve(score, weak, strong)
         ev.rows.append(
@@ -241,6 +269,8 @@ def _two_models(
         "oracle_quality": float(np.maximum(weak, strong).mean()),
         **{k: v for k, v in ev.rows[0].items() if k != "router"},
     }
+    if naive is not None:
+        ev.summary.update({f"{k}_naive": v for k, v in ev.rows[1].items() if k != "router"})
 
 
 def _curve(
@@ -257,41 +287,3 @@ def _many_models(
     found = compare_many(data, p, seed, completion)
     ev.rows, ev.curves = found.rows, found.curves
     ev.summary.update(found.summary)
-
-
-class PerModel:
-    """The alternative to one model across candidates: an independent quality model per
-    candidate, each fitted on that candidate's outcomes only (no prices, no sharing).
-    Same interface as :class:`QualityModel`, for :func:`cross_validate`; measured
-    against it by ``selector evaluate --variant per-model``."""
-
-    def __init__(self, make: Callable[[], QualityModel]) -> None:
-        self.make = make
-
-    def fit(self, requests: pd.DataFrame, outcomes: pd.DataFrame, models: pd.DataFrame) -> PerModel:
-        self.models_ = list(models["model"])
-        self.fitted_ = {}
-        for name in self.models_:
-            mine = outcomes[outcomes["model"] == name]
-            if mine.empty:
-                continue
-            self.fitted_[name] = self.make().fit(
-                requests, mine, models[models["model"] == name].reset_index(drop=True)
-            )
-        return self
-
-    def predict_frames(
-        self, requests: pd.DataFrame, models: pd.DataFrame
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        p = np.full((len(requests), len(models)), 0.5)
-        raw = p.copy()
-        completion = np.full_like(p, np.nan)
-        for j, name in enumerate(models["model"]):
-            model = self.fitted_.get(name)
-            if model is not None:
-                one = models[models["model"] == name].reset_index(drop=True)
-                pj, rj, cj = model.predict_frames(requests, one)
-                p[:, j], raw[:, j] = pj[:, 0], rj[:, 0]
-                if cj is not None:
-                    completion[:, j] = cj[:, 0]
-        return p, raw, None if np.isnan(completion).all() else completion

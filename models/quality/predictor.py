@@ -71,6 +71,9 @@ class QualityPredictor:
         self.calibration = calibration
         self.use_text_scores = use_text_scores
         self.meta = meta or {}
+        self.completion_means: dict[str, float] = dict(
+            self.meta.get("completion_tokens_mean") or {}
+        )
         # λ calibrated to a target at training (``selector train --target``), if any
         policy = self.meta.get("policy") or {}
         self.cost_weight: float | None = (
@@ -205,14 +208,17 @@ class QualityPredictor:
         return x
 
     def predict_all(self, fv: FeatureVector) -> tuple[list[float], list[float | None] | None]:
-        """P(resolved) of each candidate and, with a length model, its expected completion
-        tokens (None for a model the length model never saw)."""
+        """P(resolved) of each candidate and its expected completion tokens: the length
+        model's (None for a model it never saw), else the model's mean completion on the
+        training data (None without one); None altogether without either."""
         x = self._rows(fv, clip(fv.text))
         p = self._calibrate(np.asarray(self.booster.predict(x, num_threads=1)))
         lengths = None
         if self.completion is not None:
             tokens = self._lengths(x, ~np.isnan(x[:, _X_MODEL]))
             lengths = [None if t != t else float(t) for t in tokens]
+        elif self.completion_means:  # no length model: each model's mean on the training data
+            lengths = [self.completion_means.get(name) for name in fv.candidates]
         return [float(v) for v in p], lengths
 
     def feature_importance(self) -> dict[str, float]:

@@ -206,6 +206,9 @@ class QualityModel:
                 "best_rounds": self.best_rounds_,
                 "calibration_check_brier_gain": self.calibration_check_,
                 "completion_rounds": self.completion_rounds_,
+                # each model's mean completion on the training data: the served cost's
+                # length where there is no length model, as offline (training.counterfactual)
+                "completion_tokens_mean": self.completion_means_,
             },
             completion,
         )
@@ -246,7 +249,12 @@ class QualityModel:
         held = rng.random(len(y)) < 0.2
         booster = self._stage2(x, target, w[req_idx, mod_idx], masked, held[req_idx], progress)
         tokens = None
+        self.completion_means_: dict[str, float] = {}
         if "completion_tokens" in outcomes:
+            means = outcomes.groupby("model")["completion_tokens"].mean().dropna()
+            self.completion_means_ = {
+                str(m): float(v) for m, v in means.items() if m in set(self.models_)
+            }
             grid = _grid(outcomes, requests, self.models_, "completion_tokens")
             tokens = grid[req_idx, mod_idx]
         completion, self.completion_rounds_ = fit_lengths(

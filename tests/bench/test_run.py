@@ -24,7 +24,7 @@ Report = dict[str, Any]
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
     out = tmp_path_factory.mktemp("bench")
-    only = "decision_time,log_and_learn,train_scale"
+    only = "decision_time,log_and_learn,train_scale,litellm_overhead"
     if shutil.which("wrk"):  # the full run installs it; the suite does not
         only += ",http_throughput"
     subprocess.run(
@@ -67,6 +67,18 @@ def test_write_and_update_rates_have_their_baselines(report: Report) -> None:
     assert train["rows"] == 5_000
     assert train["quality_model"]["peak_mb"] > 0
     assert train["lightgbm_only_baseline"]["seconds"] > 0
+
+
+def test_the_litellm_plug_in_is_timed_beside_the_plain_router_and_a_bare_route(
+    report: Report,
+) -> None:
+    (section,) = [s for s in report["sections"] if s["benchmark"] == "litellm_overhead"]
+    by = {r["variant"]: r for r in section["rows"]}
+    for variant in ("plain", "routed", "route"):
+        assert by[variant]["calls"] == 40
+        assert 0 < by[variant]["p50_ms"] <= by[variant]["p99_ms"]
+    added = by["routed"]["p50_ms"] - by["plain"]["p50_ms"]
+    assert by["added"]["p50_ms"] == pytest.approx(added, abs=0.01)
 
 
 def test_the_report_names_the_machine(report: Report) -> None:

@@ -93,8 +93,9 @@ def evaluate(
 ) -> None:
     """Cross-validate the quality model on a data source; write and log its metrics."""
     from models.quality import QualityModel
+    from training.baselines import PerModel
     from training.data import load_source
-    from training.evaluate import PerModel, cross_validate, strong_and_weak
+    from training.evaluate import cross_validate, strong_and_weak
     from training.evaluate import evaluate as score
     from training.tracking import log_evaluation
 
@@ -115,7 +116,7 @@ def evaluate(
         return QualityModel(seed=seed)
 
     with Progress(folds, "cross-validation") as bar:
-        oof = cross_validate(data, make, folds, seed, progress=lambda m: bar(m))
+        oof = cross_validate(data, make, folds, seed, progress=lambda m: bar(m), naive=True)
     ev = score(data, oof, folds, seed, strong)
     out = out or Path(f"evaluation-{data.source.replace(':', '-')}.json")
     body = {**ev.as_dict(), "content_hash": data.content_hash, "cost_weight": None}

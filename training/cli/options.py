@@ -84,7 +84,8 @@ def tracking_option(f: Any) -> Any:
     return click.option(
         "--tracking-uri",
         default=None,
-        help="MLflow tracking store [SELECTOR_MLFLOW_TRACKING_URI, sqlite:///mlflow.db].",
+        help="MLflow tracking store [SELECTOR_MLFLOW_TRACKING_URI, else mlflow.db in "
+        "SELECTOR_HOME].",
     )(f)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,14 @@ from selector.catalog import Catalog
 from training.data.logged import from_joined_log
 from training.data.routing import RoutingData, as_flag, hash_files, require
 
-__all__ = ["OUTCOME_COLUMNS", "TABLE_COLUMNS", "TABLE_NUMERIC", "TABLE_OPTIONAL", "load_table"]
+__all__ = [
+    "OUTCOME_COLUMNS",
+    "TABLE_COLUMNS",
+    "TABLE_NUMERIC",
+    "TABLE_OPTIONAL",
+    "load_table",
+    "with_served_priors",
+]
 
 TABLE_COLUMNS = {
     "request_id": "identifies the request (several rows per request: one per model tried)",
@@ -96,6 +104,54 @@ def _served_catalog() -> Catalog:
     from selector.config import load_settings
 
     return load_catalog(load_settings().catalog_path)
+
+
+def with_served_priors(data: RoutingData, catalog: Catalog | None = None) -> RoutingData:
+    """``data`` with what the service assumes of each model before any call, for the
+    offline replays to score candidates as the service does
+    (:class:`training.counterfactual.Replay`), as columns of ``models``:
+
+    - ``expected_completion_tokens``, for the models ``data`` has no completion lengths
+      of: the catalog's, else the setting ``default_completion_tokens``;
+    - ``latency_penalty``: ``latency_weight`` × the catalog's ``expected_latency_ms`` / 1000
+      (0 for a model the catalog does not list);
+    - ``error_prior``: the error rate every model starts with (1 %).
+
+    Decision logs are returned as they are: their costs are the ones the service used."""
+    if data.logged:
+        return data
+    from features.estimates import EstimateConfig
+    from selector.config import load_settings
+
+    settings = load_settings()
+    catalog = catalog or _served_catalog()
+    lengths = data.matrix("completion_tokens")
+    names = [str(m) for m in data.models["model"]]
+    tokens, penalty = [], []
+    specs = {spec.name: spec for spec in catalog}
+    for m in names:
+        spec = specs.get(m)
+        prior = (
+            spec.expected_completion_tokens if spec else None
+        ) or settings.default_completion_tokens
+        tokens.append(float(prior) if lengths[m].isna().all() else np.nan)
+        latency = spec.expected_latency_ms if spec else 0.0
+        penalty.append(settings.latency_weight * latency / 1000.0)
+    unknown = [m for m in names if m not in specs]
+    notes = list(data.notes)
+    if unknown:
+        notes.append(
+            f"{len(unknown)} of {len(names)} models are not in the served catalog "
+            f"({', '.join(unknown[:5])}{', …' if len(unknown) > 5 else ''}): offline, their "
+            "latency is not scored; set SELECTOR_CATALOG_PATH to the catalog you serve "
+            "(selector catalog init --from TABLE writes one)"
+        )
+    models = data.models.assign(
+        expected_completion_tokens=tokens,
+        latency_penalty=penalty,
+        error_prior=EstimateConfig().prior_error_rate,
+    )
+    return dataclasses.replace(data, models=models, notes=notes)
 
 
 def _prices(df: pd.DataFrame, path: Path, catalog: Catalog | None) -> pd.DataFrame:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+
+import pandas as pd
 import pytest
 
 from features.extractor import C, FeatureVector, R
@@ -25,25 +28,46 @@ def test_the_text_scorers_read_text_as_scikit_learn_does(
             assert got[k] == pytest.approx(want[k], abs=1e-12)
 
 
+def features_of(data: RoutingData, row: pd.DataFrame, candidates: list[str]) -> FeatureVector:
+    """The feature vector the service builds for request ``row`` of ``data``."""
+    request = [0.0] * len(R)
+    request[R["turns"]] = float(row["turns"][0])
+    request[R["prompt_tokens"]] = float(row["prompt_tokens"][0])
+    prices = data.models.set_index("model")
+    rows = []
+    for name in candidates:
+        cand = [0.0] * len(C)
+        cand[C["input_usd_per_mtok"]] = float(prices.loc[name, "input_usd_per_mtok"])
+        cand[C["output_usd_per_mtok"]] = float(prices.loc[name, "output_usd_per_mtok"])
+        rows.append(cand)
+    flags = [False] * len(candidates)
+    return FeatureVector(
+        request, candidates, rows, str(row["intent"][0]), "other", flags, row["text"][0]
+    )
+
+
+def test_without_a_length_model_each_models_mean_on_the_training_data_is_served(
+    fitted: tuple[RoutingData, QualityModel],
+) -> None:
+    data, model = fitted
+    means = data.outcomes.groupby("model")["completion_tokens"].mean()
+    assert model.predictor_.completion_means == pytest.approx(means.to_dict())
+    alone = copy.copy(model.predictor_)
+    alone.completion = None  # as when the table had too few lengths for a length model
+    row = data.requests.iloc[[3]].reset_index(drop=True)
+    _, lengths = alone.predict_all(features_of(data, row, ["strong", "cheap"]))
+    assert lengths == pytest.approx([means["strong"], means["cheap"]])
+    alone.completion_means = {}
+    assert alone.predict_all(features_of(data, row, ["cheap"]))[1] is None
+
+
 def test_serving_predictions_match_the_batch_ones(
     fitted: tuple[RoutingData, QualityModel],
 ) -> None:
     data, model = fitted
     row = data.requests.iloc[[3]].reset_index(drop=True)
-    request = [0.0] * len(R)
-    request[R["turns"]] = float(row["turns"][0])
-    request[R["prompt_tokens"]] = float(row["prompt_tokens"][0])
-    prices = data.models.set_index("model")
-    candidates, rows = [], []
-    for name in ["strong", "cheap"]:
-        cand = [0.0] * len(C)
-        cand[C["input_usd_per_mtok"]] = float(prices.loc[name, "input_usd_per_mtok"])
-        cand[C["output_usd_per_mtok"]] = float(prices.loc[name, "output_usd_per_mtok"])
-        candidates.append(name)
-        rows.append(cand)
-    fv = FeatureVector(
-        request, candidates, rows, str(row["intent"][0]), "other", [False, False], row["text"][0]
-    )
+    candidates = ["strong", "cheap"]
+    fv = features_of(data, row, candidates)
     p, _, lengths = model.predict_frames(row, data.models)
     assert lengths is not None
     batch = p[0]
@@ -57,6 +81,7 @@ def test_serving_predictions_match_the_batch_ones(
         fv, DecisionContext()
     )
     tokens = float(row["prompt_tokens"][0])
+    prices = data.models.set_index("model")
     for score, length, name in zip(decision.scores, served, candidates, strict=True):
         assert length is not None
         expected = (

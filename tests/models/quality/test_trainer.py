@@ -8,8 +8,9 @@ import pytest
 
 from models.quality import NotFittedError, QualityModel
 from tests.generated_routing import generated
+from training.baselines import PerModel
 from training.data import RoutingData
-from training.evaluate import PerModel, cross_validate, evaluate
+from training.evaluate import cross_validate, evaluate
 
 
 def test_it_learns_where_each_model_resolves() -> None:

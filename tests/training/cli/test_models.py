@@ -74,6 +74,25 @@ def test_a_table_with_only_the_required_columns_and_text_evaluates(tmp_path: Pat
     assert "APGR" not in summary  # three models
 
 
+def test_a_table_of_catalog_models_with_lengths_but_no_prices_evaluates(tmp_path: Path) -> None:
+    data = generated(200, seed=3)
+    names = {"cheap": "gemini-2.5-flash-lite", "strong": "gpt-5"}  # both in the catalog
+    table = data.outcomes.assign(model=data.outcomes["model"].map(names))
+    table = table[["request_id", "model", "resolved", "completion_tokens"]]
+    path = tmp_path / "lengths.csv"
+    table.merge(data.requests[["request_id", "text"]], on="request_id").to_csv(path, index=False)
+    out = tmp_path / "metrics.json"
+    result = CliRunner().invoke(
+        cli,
+        ["evaluate", "--source", str(path), "--folds", "2", "--out", str(out), "--no-track"],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(out.read_text())["summary"]
+    assert summary["best_single_cost_usd"] > 0  # priced from the catalog, not at 0
+    assert summary["strong_model"] == "gpt-5"  # the dearer by the catalog's prices
+    assert "APGR_naive" in summary
+
+
 def test_the_strong_model_of_two_can_be_named(tmp_path: Path) -> None:
     data = generated(200, seed=2)
     table = data.outcomes.merge(data.requests[["request_id", "text"]], on="request_id")

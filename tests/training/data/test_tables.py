@@ -10,7 +10,9 @@ import pytest
 
 from core.errors import ConfigError
 from tests.builders import default_catalog
+from training.counterfactual import Replay
 from training.data import load_table
+from training.data.tables import with_served_priors
 
 PRICES = {"input_usd_per_mtok": 1.0, "output_usd_per_mtok": 4.0}
 
@@ -183,3 +185,48 @@ def test_without_groups_the_folds_are_the_shuffled_requests(tmp_path: Path) -> N
     assert [len(f) for f in folds] == [10] * 5
     assert sorted(np.concatenate(folds)) == list(range(50))
     assert list(folds[0]) != sorted(folds[0]) or list(folds[1]) != list(range(10, 20))
+
+
+def test_offline_replays_assume_what_the_service_assumes_of_each_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog = default_catalog()
+    known = "gpt-5"
+    rows = [
+        {"request_id": f"r{i}", "model": m, "resolved": 1, "text": "hi", "prompt_tokens": 100}
+        for i in range(40)
+        for m in (known, "house-model")
+    ]
+    data = with_served_priors(load_table(write(tmp_path, rows)), catalog)
+    monkeypatch.setenv("SELECTOR_LATENCY_WEIGHT", "0.05")
+    weighted = with_served_priors(load_table(write(tmp_path, rows)), catalog)
+    models = data.models.set_index("model")
+    spec = catalog[known]
+    # no lengths in the table: the catalog's, else the default setting (350)
+    assert models.loc[known, "expected_completion_tokens"] == spec.expected_completion_tokens
+    assert models.loc["house-model", "expected_completion_tokens"] == 350
+    assert models.loc[known, "latency_penalty"] == pytest.approx(
+        0.02 * spec.expected_latency_ms / 1000
+    )
+    assert models.loc["house-model", "latency_penalty"] == 0.0  # not in the catalog
+    assert weighted.models.set_index("model").loc[known, "latency_penalty"] == pytest.approx(
+        0.05 * spec.expected_latency_ms / 1000
+    )
+    assert (models["error_prior"] == 0.01).all()
+    assert any("house-model" in note and "SELECTOR_CATALOG_PATH" in note for note in data.notes)
+    # the replay scores as the service does: equal P(resolved) and cost, the slower loses
+    replay = Replay(data)
+    p = np.full((replay.n, 2), 0.8)
+    priced = replay.expected.copy()
+    replay.expected[:] = priced.mean()
+    slow = int(np.argmax(replay.penalty))
+    assert (replay.choose(p, lam=0.0) == 1 - slow).all()
+
+
+def test_with_lengths_in_the_table_no_length_is_assumed(tmp_path: Path) -> None:
+    rows = [
+        {"request_id": f"r{i}", "model": "gpt-5", "resolved": 1, "completion_tokens": 90}
+        for i in range(5)
+    ]
+    data = with_served_priors(load_table(write(tmp_path, rows)), default_catalog())
+    assert data.models["expected_completion_tokens"].isna().all()

@@ -1,5 +1,6 @@
-"""A fake OpenAI-compatible backend: answers every chat completion with the model's name,
-and fails the models named in ``FAKE_LLM_FAILING`` (comma-separated) with a 500."""
+"""A fake OpenAI-compatible backend (the LLM provider, for the LiteLLM tests and benchmark):
+answers every chat completion with the model's name, and fails the models named in
+``FAKE_LLM_FAILING`` (comma-separated) with a 500."""
 
 from __future__ import annotations
 
