@@ -10,14 +10,13 @@ import httpx
 
 from selector.client.results import Accepted, Decision, SelectorUnavailableError
 from selector.client.wire import (
-    Options,
+    ClientBase,
     accepted,
     conversation_body,
     decided,
     decision_id_of,
     fallback,
     feedback_body,
-    headers,
     left,
     route_body,
     wait_or_raise,
@@ -26,24 +25,16 @@ from selector.client.wire import (
 __all__ = ["AsyncSelectorClient"]
 
 
-class AsyncSelectorClient:
+class AsyncSelectorClient(ClientBase):
     """Asks the service which model answers, and reports how it went.
 
     The same methods as :class:`~selector.client.SelectorClient`, awaited.
     """
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        token: str | None = None,
-        options: Options | None = None,
-        http: httpx.AsyncClient | None = None,
-        **option_fields: Any,
-    ) -> None:
-        self.options = options or Options(**option_fields)
-        self._own = http is None
-        self.http = http or httpx.AsyncClient(base_url=base_url, headers=headers(token))
+    http: httpx.AsyncClient
+
+    def make_http(self, base_url: str, headers: dict[str, str]) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=base_url, headers=headers)
 
     async def _post(self, path: str, body: dict[str, Any], budget_s: float) -> httpx.Response:
         started = time.monotonic()

@@ -9,14 +9,13 @@ import httpx
 
 from selector.client.results import Accepted, Decision, SelectorUnavailableError
 from selector.client.wire import (
-    Options,
+    ClientBase,
     accepted,
     conversation_body,
     decided,
     decision_id_of,
     fallback,
     feedback_body,
-    headers,
     left,
     route_body,
     wait_or_raise,
@@ -25,7 +24,7 @@ from selector.client.wire import (
 __all__ = ["SelectorClient"]
 
 
-class SelectorClient:
+class SelectorClient(ClientBase):
     """Asks the service which model answers, and reports how it went.
 
     >>> c = SelectorClient("http://127.0.0.1:9", default_model="small", retries=0)
@@ -35,18 +34,10 @@ class SelectorClient:
     >>> c.close()
     """
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        token: str | None = None,
-        options: Options | None = None,
-        http: httpx.Client | None = None,
-        **option_fields: Any,
-    ) -> None:
-        self.options = options or Options(**option_fields)
-        self._own = http is None
-        self.http = http or httpx.Client(base_url=base_url, headers=headers(token))
+    http: httpx.Client
+
+    def make_http(self, base_url: str, headers: dict[str, str]) -> httpx.Client:
+        return httpx.Client(base_url=base_url, headers=headers)
 
     def _post(self, path: str, body: dict[str, Any], budget_s: float) -> httpx.Response:
         started = time.monotonic()

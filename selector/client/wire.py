@@ -24,6 +24,7 @@ from selector.client.results import (
 
 __all__ = [
     "RETRYABLE",
+    "ClientBase",
     "Options",
     "accepted",
     "conversation_body",
@@ -95,6 +96,27 @@ def wait_or_raise(
     if not retry or delay is None or time.monotonic() - started + delay >= budget_s:
         raise SelectorUnavailableError(f"{path}: {exc!r}") from exc
     return delay
+
+
+class ClientBase:
+    """What both clients hold: their :class:`Options` and an httpx client (``http``, made
+    by the subclass's ``make_http`` unless one is given, and then not closed by it)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        options: Options | None = None,
+        http: Any = None,
+        **option_fields: Any,
+    ) -> None:
+        self.options = options or Options(**option_fields)
+        self._own = http is None
+        self.http = http or self.make_http(base_url, headers(token))
+
+    def make_http(self, base_url: str, headers: dict[str, str]) -> Any:
+        raise NotImplementedError
 
 
 def headers(token: str | None) -> dict[str, str]:

@@ -6,8 +6,8 @@
   retries a failed call, serves the decision's fallbacks in order without asking again;
 - :class:`SelectorFeedback`, a LiteLLM callback: reports each call's result (the model
   that served, latency, tokens, cost, or the error) to ``POST /v1/feedback``;
-- :class:`SelectorPreCallHook`, for the LiteLLM proxy: rewrites each request's model to
-  the one the selector chose (each catalog model is a model group of the proxy);
+- :class:`selector.integrations.litellm_proxy.SelectorPreCallHook`, for the LiteLLM
+  proxy: rewrites each request's model to the one the selector chose;
 - :func:`decision_of`, the decision id in a request's metadata, for the application to
   report the outcome later (``await selector.report_outcome(decision_of(metadata),
   resolved=True)``, or ``report_conversation`` by conversation).
@@ -30,6 +30,7 @@ from litellm.types.router import CustomRoutingStrategyBase
 from selector.client import (
     AsyncSelectorClient,
     Decision,
+    SelectorClient,
     SelectorRejectedError,
     SelectorUnavailableError,
 )
@@ -40,8 +41,8 @@ __all__ = [
     "DECISION",
     "ROUTE_FIELDS",
     "SelectorFeedback",
-    "SelectorPreCallHook",
     "SelectorRouting",
+    "decide",
     "decision_of",
     "deployments",
     "install",
@@ -87,7 +88,26 @@ def _messages(messages: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     return [{"role": m["role"], "content": m.get("content")} for m in messages or []]
 
 
-async def _decide(
+def _route_args(
+    metadata: dict[str, Any], messages: list[dict[str, Any]] | None
+) -> tuple[str, list[dict[str, Any]], dict[str, Any]]:
+    """The conversation, its messages and the optional route fields of a request."""
+    fields = metadata.get(ROUTE_FIELDS)
+    return (
+        _conversation(metadata),
+        _messages(messages),
+        dict(fields) if isinstance(fields, dict) else {},
+    )
+
+
+def _instead(default: str, candidates: list[str], exc: Exception) -> Decision:
+    """The default's decision when the selector cannot or will not decide, logged."""
+    decision = default_decision(default, candidates, str(exc))
+    log.warning("selector did not decide (%s): %s serves this call", exc, decision.model)
+    return decision
+
+
+async def decide(
     client: AsyncSelectorClient,
     default: str,
     metadata: dict[str, Any],
@@ -95,28 +115,65 @@ async def _decide(
     candidates: list[str],
 ) -> Decision:
     """The selector's decision, or the default's when it cannot or will not decide."""
-    fields = metadata.get(ROUTE_FIELDS)
+    conversation, sent, fields = _route_args(metadata, messages)
     try:
-        return await client.route(
-            _conversation(metadata),
-            _messages(messages),
-            candidates=candidates,
-            **(fields if isinstance(fields, dict) else {}),
-        )
+        return await client.route(conversation, sent, candidates=candidates, **fields)
     except (SelectorUnavailableError, SelectorRejectedError) as exc:
-        decision = default_decision(default, candidates, str(exc))
-        log.warning("selector did not decide (%s): %s serves this call", exc, decision.model)
-        return decision
+        return _instead(default, candidates, exc)
 
 
 class SelectorRouting(CustomRoutingStrategyBase):
     """Picks each call's deployment by asking the selector; on the router's retries of a
-    failed call, the decision's next fallback."""
+    failed call, the decision's next fallback. Async calls (``acompletion``) ask through
+    ``client``; sync ones (``completion``) through ``sync_client`` when given, else the
+    default serves them (and the log says so)."""
 
-    def __init__(self, router: Router, client: AsyncSelectorClient, default: str) -> None:
+    def __init__(
+        self,
+        router: Router,
+        client: AsyncSelectorClient,
+        default: str,
+        sync_client: SelectorClient | None = None,
+    ) -> None:
         self.router = router
         self.client = client  # its options carry the time budget (timeout_s)
         self.default = default  # the catalog model to serve when the selector cannot decide
+        self.sync_client = sync_client
+
+    def _request(
+        self, model: str, specific: bool | None, request_kwargs: dict[str, Any] | None
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, Any], list[str] | None]:
+        """The group's deployments by catalog name, the request's metadata, and the chain
+        left to try when the router retries a call the selector decided."""
+        group = [d for d in deployments(self.router) if d["model_name"] == model]
+        if specific and not group:  # a deployment asked for by its own name or id
+            group = [
+                d
+                for d in deployments(self.router)
+                if model in (d["litellm_params"]["model"], (d.get("model_info") or {}).get("id"))
+            ]
+        if not group:
+            raise ValueError(f"no deployment of the model group {model!r} in the router")
+        kwargs = request_kwargs if request_kwargs is not None else {}
+        metadata = kwargs.get("metadata")
+        if not isinstance(metadata, dict):
+            metadata = kwargs["metadata"] = {}
+        chain = metadata.get(CHAIN)
+        retry = [*chain[1:], chain[0]] if chain else None  # the next model of the decision
+        return {selector_model(d): d for d in group}, metadata, retry
+
+    @staticmethod
+    def _settle(
+        by_name: dict[str, dict[str, Any]], metadata: dict[str, Any], chain: list[str]
+    ) -> dict[str, Any]:
+        metadata[CHAIN] = chain
+        return by_name[chain[0]]
+
+    @staticmethod
+    def _chain(metadata: dict[str, Any], decision: Decision) -> list[str]:
+        if decision.decision_id is not None:
+            metadata[DECISION] = decision.decision_id
+        return list(decision.chain)
 
     async def async_get_available_deployment(
         self,
@@ -126,88 +183,113 @@ class SelectorRouting(CustomRoutingStrategyBase):
         specific_deployment: bool | None = False,
         request_kwargs: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        by_name = {
-            selector_model(d): d for d in deployments(self.router) if d["model_name"] == model
-        }
-        if not by_name:
-            raise ValueError(f"no deployment of the model group {model!r} in the router")
-        kwargs = request_kwargs if request_kwargs is not None else {}
-        metadata = kwargs.get("metadata")
-        if not isinstance(metadata, dict):
-            metadata = kwargs["metadata"] = {}
-        chain = metadata.get(CHAIN)
-        if chain:  # the router retries a failed call: the next model of the decision
-            chain = [*chain[1:], chain[0]]
-        else:
-            decision = await _decide(self.client, self.default, metadata, messages, list(by_name))
-            chain = list(decision.chain)
-            if decision.decision_id is not None:
-                metadata[DECISION] = decision.decision_id
-        metadata[CHAIN] = chain
-        return by_name[chain[0]]
+        by_name, metadata, chain = self._request(model, specific_deployment, request_kwargs)
+        if chain is None:
+            names = list(by_name)
+            decision = await decide(self.client, self.default, metadata, messages, names)
+            chain = self._chain(metadata, decision)
+        return self._settle(by_name, metadata, chain)
 
-    def get_available_deployment(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        raise NotImplementedError("the selector routes the router's async calls (acompletion)")
+    def get_available_deployment(
+        self,
+        model: str,
+        messages: list[dict[str, Any]] | None = None,
+        input: Any = None,
+        specific_deployment: bool | None = False,
+        request_kwargs: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        by_name, metadata, chain = self._request(model, specific_deployment, request_kwargs)
+        if chain is None:
+            names = list(by_name)
+            if self.sync_client is None:
+                why = RuntimeError("a sync call, and SelectorRouting has no sync_client")
+                decision = _instead(self.default, names, why)
+            else:
+                conversation, sent, fields = _route_args(metadata, messages)
+                try:
+                    decision = self.sync_client.route(
+                        conversation, sent, candidates=names, **fields
+                    )
+                except (SelectorUnavailableError, SelectorRejectedError) as exc:
+                    decision = _instead(self.default, names, exc)
+            chain = self._chain(metadata, decision)
+        return self._settle(by_name, metadata, chain)
+
+
+def _reported(kwargs: dict[str, Any]) -> tuple[str, str] | None:
+    """The decision a call's result is reported against, and the model that served;
+    None for a call the selector did not decide."""
+    metadata = (kwargs.get("litellm_params") or {}).get("metadata") or {}
+    decision_id = decision_of(metadata)
+    if decision_id is None:
+        return None
+    return decision_id, selector_model({"litellm_params": {"model": kwargs.get("model", "")}})
+
+
+def _succeeded(kwargs: dict[str, Any], response_obj: Any, start: Any, end: Any) -> dict[str, Any]:
+    """A successful call's result: latency, tokens and LiteLLM's cost of it."""
+    fields: dict[str, Any] = {"latency_ms": (end - start).total_seconds() * 1e3}
+    usage = getattr(response_obj, "usage", None)
+    if usage is not None:
+        fields["prompt_tokens"] = usage.prompt_tokens
+        fields["completion_tokens"] = usage.completion_tokens
+    cost = kwargs.get("response_cost")
+    if isinstance(cost, int | float) and cost >= 0:
+        fields["cost_usd"] = float(cost)
+    return fields
+
+
+def _failed(kwargs: dict[str, Any], start: Any, end: Any) -> dict[str, Any]:
+    """A failed call's result: the error's type and how long it took."""
+    error = type(kwargs.get("exception")).__name__
+    return {"error": error[:256] or "error", "latency_ms": (end - start).total_seconds() * 1e3}
 
 
 class SelectorFeedback(CustomLogger):
-    """Reports each call's result (latency, tokens, cost, or error) against its decision."""
+    """Reports each call's result (latency, tokens, cost, or error) against its decision:
+    async calls' through ``client``, sync calls' through ``sync_client`` when given."""
 
-    def __init__(self, client: AsyncSelectorClient) -> None:
+    def __init__(
+        self, client: AsyncSelectorClient, sync_client: SelectorClient | None = None
+    ) -> None:
         super().__init__()
         self.client = client
+        self.sync_client = sync_client
 
     async def _report(self, kwargs: dict[str, Any], fields: dict[str, Any]) -> None:
-        metadata = (kwargs.get("litellm_params") or {}).get("metadata") or {}
-        decision_id = decision_of(metadata)
-        if decision_id is None:  # routed without the selector
+        target = _reported(kwargs)
+        if target is None:
             return
-        served = selector_model({"litellm_params": {"model": kwargs.get("model", "")}})
         try:
-            await self.client.report_call(decision_id, model=served, **fields)
+            await self.client.report_call(target[0], model=target[1], **fields)
         except (SelectorUnavailableError, SelectorRejectedError) as exc:
-            log.warning("the result of %s was not reported: %s", decision_id, exc)
+            log.warning("the result of %s was not reported: %s", target[0], exc)
+
+    def _report_sync(self, kwargs: dict[str, Any], fields: dict[str, Any]) -> None:
+        target = _reported(kwargs)
+        if target is None or self.sync_client is None:
+            return
+        try:
+            self.sync_client.report_call(target[0], model=target[1], **fields)
+        except (SelectorUnavailableError, SelectorRejectedError) as exc:
+            log.warning("the result of %s was not reported: %s", target[0], exc)
 
     async def async_log_success_event(
         self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
     ) -> None:
-        fields: dict[str, Any] = {"latency_ms": (end_time - start_time).total_seconds() * 1e3}
-        usage = getattr(response_obj, "usage", None)
-        if usage is not None:
-            fields["prompt_tokens"] = usage.prompt_tokens
-            fields["completion_tokens"] = usage.completion_tokens
-        cost = kwargs.get("response_cost")
-        if isinstance(cost, int | float) and cost >= 0:
-            fields["cost_usd"] = float(cost)
-        await self._report(kwargs, fields)
+        await self._report(kwargs, _succeeded(kwargs, response_obj, start_time, end_time))
 
     async def async_log_failure_event(
         self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
     ) -> None:
-        error = type(kwargs.get("exception")).__name__
-        latency_ms = (end_time - start_time).total_seconds() * 1e3
-        await self._report(kwargs, {"error": error[:256] or "error", "latency_ms": latency_ms})
+        await self._report(kwargs, _failed(kwargs, start_time, end_time))
 
+    def log_success_event(
+        self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
+        self._report_sync(kwargs, _succeeded(kwargs, response_obj, start_time, end_time))
 
-class SelectorPreCallHook(CustomLogger):
-    """For the LiteLLM proxy, where each catalog model is a model group: before each call,
-    the request's ``model`` becomes the selector's choice among ``models`` (the groups it
-    may choose from; a request for another model is left alone)."""
-
-    def __init__(self, client: AsyncSelectorClient, default: str, models: list[str]) -> None:
-        super().__init__()
-        self.client = client
-        self.default = default
-        self.models = list(models)
-
-    async def async_pre_call_hook(
-        self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: str
-    ) -> dict[str, Any]:
-        if data.get("model") not in self.models or "messages" not in data:
-            return data
-        metadata = data.setdefault("metadata", {})
-        decision = await _decide(self.client, self.default, metadata, data["messages"], self.models)
-        data["model"] = decision.model
-        if decision.decision_id is not None:
-            metadata[DECISION] = decision.decision_id
-        return data
+    def log_failure_event(
+        self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
+    ) -> None:
+        self._report_sync(kwargs, _failed(kwargs, start_time, end_time))

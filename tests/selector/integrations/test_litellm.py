@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from selector.client import AsyncSelectorClient
+from selector.client import AsyncSelectorClient, SelectorClient
 from tests.conftest import Server, free_port
 
 litellm = pytest.importorskip("litellm")
@@ -23,12 +24,12 @@ from selector.integrations.litellm import (  # noqa: E402
     CHAIN,
     ROUTE_FIELDS,
     SelectorFeedback,
-    SelectorPreCallHook,
     SelectorRouting,
     decision_of,
     install,
     selector_model,
 )
+from selector.integrations.litellm_proxy import SelectorPreCallHook  # noqa: E402
 
 pytestmark = [
     pytest.mark.integration,
@@ -135,6 +136,40 @@ def test_without_the_selector_the_default_deployment_serves(
     assert served == SMALL
     assert decision_of(metadata) is None
     assert any("serves this call" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("with_sync_client", [True, False])
+def test_sync_calls_are_routed_through_the_sync_client_or_served_by_the_default(
+    with_sync_client: bool, server: Server, backend: Callable[..., str]
+) -> None:
+    router = router_over(backend())
+    client = AsyncSelectorClient(server.url, timeout_s=5)
+    sync = SelectorClient(server.url, timeout_s=5) if with_sync_client else None
+    install(router, SelectorRouting(router, client, default=SMALL, sync_client=sync))
+    litellm.callbacks = [SelectorFeedback(client, sync_client=sync)]
+    metadata: dict[str, Any] = {"conversation_id": "c-sync", **CHEAPEST}
+    before = {m: figures["samples"] for m, figures in live(server).items()}
+    try:
+        response = router.completion(
+            model="support", messages=[{"role": "user", "content": "hi"}], metadata=metadata
+        )
+        served = str(response.choices[0].message.content).removeprefix("answered by ")
+        for _ in range(100):  # LiteLLM runs sync callbacks in a thread of its own
+            if not with_sync_client or live(server)[served]["samples"] > before[served]:
+                break
+            time.sleep(0.05)
+    finally:
+        litellm.callbacks = []
+        router.reset()
+        asyncio.run(client.aclose())
+        if sync is not None:
+            sync.close()
+    assert served == metadata[CHAIN][0]
+    assert (decision_of(metadata) is not None) is with_sync_client
+    if with_sync_client:  # the call's result, reported through the sync client
+        assert live(server)[served]["samples"] == before[served] + 1
+    else:
+        assert served == SMALL  # the default
 
 
 def test_the_proxy_hook_rewrites_the_model_to_the_selectors_choice(server: Server) -> None:
