@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_MODEL_NAME",
     "DEFAULT_TRACKING_URI",
     "ResolvedModel",
+    "alias_version",
     "bound_requests",
     "client",
     "experiment_id",
@@ -168,6 +169,27 @@ def _moved(source: str, tracking_uri: str) -> str:
     return here.as_uri()
 
 
+def alias_version(spec: str, tracking_uri: str) -> str | None:
+    """The version a ``models:/<name>@<alias>`` URI names now: None when the alias is not
+    set (or the store does not exist yet); :class:`ArtifactError` when the store cannot be
+    read. Used to notice a promotion without loading anything."""
+    name, alias, _ = _parse_models_uri(spec)
+    if alias is None:
+        raise ConfigError(f"{spec} names a fixed version, not an alias to follow")
+    try:
+        c = client(tracking_uri, create=False)
+    except ArtifactError:
+        if sqlite_path(tracking_uri) is not None:
+            return None  # no store yet: nothing promoted
+        raise
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(c.get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
 def resolve(spec: str, tracking_uri: str = DEFAULT_TRACKING_URI) -> ResolvedModel:
     """Find the model ``spec`` names (a folder or a ``models:/`` URI) on local disk,
     downloading it from the registry when needed; :class:`ArtifactError` when absent."""
@@ -189,7 +211,7 @@ def resolve(spec: str, tracking_uri: str = DEFAULT_TRACKING_URI) -> ResolvedMode
         import mlflow.artifacts
 
         source = _moved(c.get_model_version_download_uri(name, mv.version), tracking_uri)
-        local = mlflow.artifacts.download_artifacts(artifact_uri=source)
+        local = mlflow.artifacts.download_artifacts(artifact_uri=source, tracking_uri=tracking_uri)
     except MlflowException as exc:
         raise ArtifactError(f"{spec} not found in {tracking_uri}: {exc.message}") from exc
     except OSError as exc:

@@ -249,6 +249,15 @@ class Settings(BaseSettings):
         description="MLflow tracking store and model registry (default: mlflow.db in "
         "SELECTOR_HOME, its artifacts in mlartifacts/ beside it).",
     )
+    model_poll_s: float = Field(
+        30.0,
+        ge=0,
+        le=86_400,
+        description="How often (seconds) the service asks the registry which version "
+        "SELECTOR_QUALITY_MODEL's alias (models:/<name>@<alias>) names; a newly promoted "
+        "version is loaded and swapped in, as POST /v1/admin/reload does, so every replica "
+        "serves it within this bound without a restart. 0: only on reload.",
+    )
     registry_timeout_s: float = Field(
         10.0,
         gt=0,

@@ -212,3 +212,19 @@ def backend() -> Iterator[Callable[..., str]]:
     for proc in started:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """One PostgreSQL server for the session (:mod:`tests.postgres`); skipped where it is
+    neither installed nor installable."""
+    from tests.postgres import Postgres, postgres_bin
+
+    found = postgres_bin()
+    if found is None:
+        pytest.skip("PostgreSQL's server is not installed and cannot be (not root)")
+    server = Postgres(found).start()
+    server.wait_ready()
+    yield server
+    server.stop()
+    server.remove()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,11 +16,26 @@ from selector.api.raw import document, mount
 from selector.api.routes import admin, feedback, route, status
 from selector.config import Settings, get_settings
 from selector.service import SelectorService
+from selector.watch import follows, watch_champion
 from selector.wiring import build_service
 
 __all__ = ["create_app"]
 
 HOT_ROUTES = (route.ROUTE, feedback.ROUTE)
+
+
+def _watch(svc: SelectorService) -> asyncio.Task[None] | None:
+    """The task following the registry's alias (:mod:`selector.watch`), if the settings ask
+    for one."""
+    s = svc.settings
+    if s.model_poll_s <= 0 or not follows(s.quality_model):
+        return None
+    from models.registry import alias_version
+
+    def version_now() -> str | None:
+        return alias_version(s.quality_model, s.mlflow_tracking_uri)
+
+    return asyncio.create_task(watch_champion(svc, version_now, s.model_poll_s))
 
 
 def create_app(settings: Settings | None = None, service: SelectorService | None = None) -> FastAPI:
@@ -35,9 +51,12 @@ def create_app(settings: Settings | None = None, service: SelectorService | None
         # the process: keep the cyclic GC from rescanning them (a full pass took ~40 ms).
         gc.collect()
         gc.freeze()
+        watching = _watch(svc)
         try:
             yield
         finally:
+            if watching is not None:
+                watching.cancel()
             svc.stop()
 
     app = FastAPI(

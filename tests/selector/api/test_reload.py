@@ -86,6 +86,7 @@ def test_champion_is_served_and_reloaded(
         SELECTOR_MLFLOW_TRACKING_URI=store,
         SELECTOR_ADMIN_TOKEN="admin-secret",
         SELECTOR_POLICY="utility-v0",
+        SELECTOR_MODEL_POLL_S="0",  # reloads on demand only (following: test_watch.py)
     )
     with httpx.Client(base_url=server.url, timeout=30.0) as c:
         assert serving(c) == f"{NAME}/v1"
