@@ -42,8 +42,8 @@ class NaiveText:
         except ValueError:  # no words at all: every model gets its mean
             self.vectorizer_ = None
         row = pd.Series(np.arange(len(requests)), index=requests["request_id"])
-        y_all = outcomes["resolved"].to_numpy(float)
-        self.mean_ = float(np.nanmean(y_all)) if len(y_all) else 0.5
+        y_all = outcomes["resolved"].dropna().to_numpy(float)
+        self.mean_ = float(y_all.mean()) if len(y_all) else 0.5
         self.fitted_: dict[str, Any] = {}
         for name in models["model"]:
             mine = outcomes[(outcomes["model"] == name) & outcomes["resolved"].notna()]

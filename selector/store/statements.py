@@ -25,6 +25,7 @@ __all__ = [
     "insert_conversation_outcome",
     "insert_decisions",
     "insert_feedback",
+    "other_row",
 ]
 
 _INSERT_DECISION = "INSERT INTO decisions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
@@ -40,7 +41,8 @@ WHERE d.conversation_id = ? ORDER BY d.decision_id
 """
 
 
-def _other_row(decision_id: str, o: OtherDecision) -> tuple[Any, ...]:
+def other_row(decision_id: str, o: OtherDecision) -> tuple[Any, ...]:
+    """The ``other_decisions`` row of a challenger's decision ``o``."""
     return (
         decision_id,
         o.policy,
@@ -73,7 +75,7 @@ def decision_row(r: DecisionRecord) -> tuple[Any, ...]:
 def insert_decisions(conn: sqlite3.Connection, records: list[DecisionRecord]) -> None:
     """Store ``records`` and the challengers' decisions beside them, in one statement each."""
     conn.executemany(_INSERT_DECISION, [decision_row(r) for r in records])
-    others = [_other_row(r.decision_id, o) for r in records if (o := r.other) is not None]
+    others = [other_row(r.decision_id, o) for r in records if (o := r.other) is not None]
     if others:
         conn.executemany(_INSERT_OTHER, others)
 

@@ -1,7 +1,15 @@
 """The decision log on PostgreSQL (``pip install "model-selector[postgres]"``), for
-replicas that share one log. So far: :mod:`~selector.store.postgres.cursor`, reading a
-table in one global order that concurrent writers cannot break (what each replica's
-learner folds, in the same order as every other replica's)."""
+replicas that share one log. So far:
+
+- :mod:`~selector.store.postgres.cursor`: reading a table in one global order that
+  concurrent writers cannot break (what each replica's learner folds, in the same order
+  as every other replica's);
+- :mod:`~selector.store.postgres.schema`: the tables and their versioned migrations,
+  made once by replicas starting together;
+- :mod:`~selector.store.postgres.statements`: the writes, exactly-once across replicas.
+
+The service does not serve from PostgreSQL yet: the writer that groups these writes into
+commits and the reader the online layer folds come next."""
 
 from __future__ import annotations
 

@@ -1,0 +1,163 @@
+"""The SQL that writes the decision log on PostgreSQL, one function per write, each run
+inside the caller's transaction (a group commit gives each event a savepoint of its own,
+so that a refused one undoes nothing else); what holds on SQLite (:mod:`selector.store.statements`)
+holds here across replicas, by the database's own unique keys rather than a look before
+writing:
+
+- a resent event is stored once: ``INSERT … ON CONFLICT (event_id) DO NOTHING
+  RETURNING``, whichever replica it reaches, however many at once;
+- a decision's outcome is recorded once: the second, different one, from any replica, is
+  a :class:`ConflictError` (its insert waits on the first's key, then finds it);
+- time is the database's (``statement_timestamp()``), for decisions and feedback alike,
+  so the join window does not depend on the replicas' clocks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.errors import ConflictError, NotFoundError
+from selector.store.records import (
+    ConversationOutcome,
+    ConversationResult,
+    DecisionRecord,
+    FeedbackEvent,
+    FeedbackResult,
+)
+from selector.store.statements import decision_row, other_row
+
+__all__ = [
+    "NOW",
+    "insert_conversation_outcome",
+    "insert_decisions",
+    "insert_feedback",
+]
+
+NOW = "extract(epoch FROM statement_timestamp())"
+_DECISION_COLUMNS = (
+    "decision_id, ts, conversation_id, policy, policy_version, model, propensity, "
+    "fallbacks, relaxed, request, features, scores, text"
+)
+_INSERT_DECISION = (
+    f"INSERT INTO decisions ({_DECISION_COLUMNS}) "
+    f"VALUES (%s, {NOW}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+_INSERT_OTHER = "INSERT INTO other_decisions VALUES (%s, %s, %s, %s, %s, %s)"
+_FEEDBACK_COLUMNS = (
+    "event_id, decision_id, ts, model, latency_ms, error, prompt_tokens, "
+    "completion_tokens, cost_usd, resolved, reward, late, override"
+)
+_INSERT_FEEDBACK = (
+    f"INSERT INTO feedback ({_FEEDBACK_COLUMNS}) "
+    f"VALUES (%s, %s, {NOW}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+)
+_INSERT_OUTCOME = (
+    "INSERT INTO outcomes (decision_id, resolved, reward, event_id, ts, via) "
+    f"VALUES (%s, %s, %s, %s, {NOW}, %s) ON CONFLICT (decision_id) DO NOTHING "
+    "RETURNING decision_id"
+)
+_DECISION = f"SELECT {NOW} - ts, model FROM decisions WHERE decision_id = %s"
+_OF_CONVERSATION = f"""
+SELECT d.decision_id, {NOW} - d.ts, o.resolved, o.reward, o.via FROM decisions d
+LEFT JOIN outcomes o USING (decision_id)
+WHERE d.conversation_id = %s ORDER BY d.decision_id
+"""
+
+
+def insert_decisions(conn: Any, records: list[DecisionRecord]) -> None:
+    """Store ``records`` (at the database's time) and the challengers' decisions."""
+    with conn.cursor() as cur:
+        cur.executemany(_INSERT_DECISION, [_without_ts(decision_row(r)) for r in records])
+        others = [other_row(r.decision_id, o) for r in records if (o := r.other) is not None]
+        if others:
+            cur.executemany(_INSERT_OTHER, others)
+
+
+def _without_ts(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return (row[0], *row[2:])
+
+
+def _outcome_of(conn: Any, decision_id: str) -> tuple[Any, Any]:
+    found = conn.execute(
+        "SELECT resolved, reward FROM outcomes WHERE decision_id = %s", (decision_id,)
+    ).fetchone()
+    return (found[0], found[1]) if found else (None, None)
+
+
+def insert_feedback(conn: Any, ev: FeedbackEvent, join_window_s: float) -> FeedbackResult:
+    """Store a feedback event; see the module docstring for what a resend, a second
+    outcome and a late event do."""
+    row = conn.execute(_DECISION, (ev.decision_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(
+            f"no decision with decision_id {ev.decision_id!r}: send the id that "
+            "POST /v1/route returned"
+        )
+    age_s, decided_model = row
+    f = ev.fields
+    override = "model" in f and f["model"] != decided_model
+    late = age_s > join_window_s
+    resolved = None if f.get("resolved") is None else int(f["resolved"])
+    stored = conn.execute(
+        _INSERT_FEEDBACK,
+        (
+            ev.event_id, ev.decision_id, f.get("model"), f.get("latency_ms"), f.get("error"),
+            f.get("prompt_tokens"), f.get("completion_tokens"), f.get("cost_usd"),
+            resolved, f.get("reward"), int(late), int(override),
+        ),
+    ).fetchone()  # fmt: skip
+    if stored is None:
+        return FeedbackResult(ev.decision_id, True, False, override, decided_model)
+    if ev.has_outcome and not late:
+        outcome = (resolved, f.get("reward"))
+        first = conn.execute(_INSERT_OUTCOME, (ev.decision_id, *outcome, ev.event_id, None))
+        if first.fetchone() is None and _outcome_of(conn, ev.decision_id) != outcome:
+            had = _outcome_of(conn, ev.decision_id)
+            raise ConflictError(
+                f"decision {ev.decision_id} already has an outcome (resolved="
+                f"{None if had[0] is None else bool(had[0])}, reward={had[1]}); an outcome "
+                "is recorded once"
+            )
+    return FeedbackResult(ev.decision_id, False, late, override, decided_model)
+
+
+def insert_conversation_outcome(
+    conn: Any, ev: ConversationOutcome, join_window_s: float
+) -> ConversationResult:
+    """Credit a conversation's outcome to each of its decisions that has none yet, within
+    the join window; one credited with a different outcome of the conversation is a
+    :class:`ConflictError` (the caller rolls back: nothing is written)."""
+    rows = conn.execute(_OF_CONVERSATION, (ev.conversation_id,)).fetchall()
+    if not rows:
+        raise NotFoundError(
+            f"no decision with conversation_id {ev.conversation_id!r}: send the id the "
+            "conversation's POST /v1/route requests carried"
+        )
+    resolved = ev.fields.get("resolved")
+    outcome = (None if resolved is None else int(resolved), ev.fields.get("reward"))
+    credited: list[str] = []
+    kept = late = same = 0
+    for did, age_s, had_resolved, had_reward, via in rows:
+        if via == "conversation":
+            if (had_resolved, had_reward) != outcome:
+                raise ConflictError(
+                    f"conversation {ev.conversation_id} already has an outcome; an outcome "
+                    "is recorded once"
+                )
+            same += 1
+        elif had_resolved is not None or had_reward is not None:
+            kept += 1
+        elif age_s > join_window_s:
+            late += 1
+        else:
+            event_id = ev.event_id(did)
+            row = (event_id, did, *([None] * 6), *outcome, 0, 0)
+            conn.execute(_INSERT_FEEDBACK, row)
+            if conn.execute(_INSERT_OUTCOME, (did, *outcome, event_id, "conversation")).fetchone():
+                credited.append(did)
+            elif _outcome_of(conn, did) != outcome:  # a replica credited it meanwhile
+                raise ConflictError(f"decision {did} already has an outcome")
+            else:
+                same += 1
+    return ConversationResult(ev.conversation_id, credited, kept, late, same > 0 and not credited)

@@ -1,0 +1,148 @@
+"""The log's writes on a real PostgreSQL, from several connections at once as replicas
+would write them: a schema made once by replicas starting together; 50 copies of one
+event stored once; two different outcomes of one decision, one stored and the other
+refused, whichever connection sends it; the join window on the database's clock; a
+conversation's outcome credited once."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from core.errors import ConflictError, NotFoundError
+from selector.store import ConversationOutcome, FeedbackEvent, FeedbackResult
+from selector.store.postgres.schema import SCHEMA_VERSION, prepare, version_of
+from selector.store.postgres.statements import (
+    insert_conversation_outcome,
+    insert_decisions,
+    insert_feedback,
+)
+from tests.postgres import Postgres
+from tests.selector.store.build import record
+
+psycopg = pytest.importorskip("psycopg")
+pytestmark = pytest.mark.integration
+WINDOW_S = 3600.0
+
+
+@pytest.fixture
+def database(postgres: Postgres) -> str:
+    """A new, empty database; its URL."""
+    name = f"log_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres.url, autocommit=True) as c:
+        c.execute(f"CREATE DATABASE {name}")
+    return postgres.url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture
+def log(database: str) -> str:
+    with psycopg.connect(database, autocommit=True) as c:
+        prepare(c, "test")
+        with c.transaction():
+            insert_decisions(c, [record("d1"), record("d2")])
+    return database
+
+
+def together(n: int, work: Callable[[int], Any]) -> list[Any]:
+    """``work(i)`` for i < n, each on a thread of its own, started at once: results or
+    the exceptions raised."""
+    out: list[Any] = [None] * n
+    start = threading.Barrier(n)
+
+    def run(i: int) -> None:
+        start.wait()
+        try:
+            out[i] = work(i)
+        except Exception as exc:  # collected for the test to look at
+            out[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def write(url: str, step: Callable[[Any], Any]) -> Any:
+    """``step(conn)`` in one transaction of a connection of its own, as a replica's."""
+    with psycopg.connect(url, autocommit=True) as c, c.transaction():
+        return step(c)
+
+
+def test_replicas_starting_together_make_the_schema_once(database: str) -> None:
+    found = together(4, lambda _i: write(database, lambda c: None) or prepare_on(database))
+    assert found == [SCHEMA_VERSION] * 4
+    with psycopg.connect(database) as c:
+        assert version_of(c) == SCHEMA_VERSION
+        assert c.execute("SELECT count(*) FROM meta").fetchone()[0] == 1
+
+
+def prepare_on(url: str) -> int:
+    with psycopg.connect(url, autocommit=True) as c:
+        return prepare(c, "test")
+
+
+def test_fifty_copies_of_one_event_from_five_connections_are_stored_once(log: str) -> None:
+    event = FeedbackEvent("d1", {"latency_ms": 812.0, "resolved": True})
+
+    def send(_i: int) -> list[FeedbackResult]:
+        return [write(log, lambda c: insert_feedback(c, event, WINDOW_S)) for _ in range(10)]
+
+    results = [r for batch in together(5, send) for r in batch]
+    assert len(results) == 50
+    assert sum(not r.duplicate for r in results) == 1
+    with psycopg.connect(log) as c:
+        assert c.execute("SELECT count(*) FROM feedback").fetchone()[0] == 1
+        assert c.execute("SELECT resolved FROM outcomes").fetchall() == [(1,)]
+
+
+def test_two_different_outcomes_sent_at_once_one_is_stored_and_the_other_refused(
+    log: str,
+) -> None:
+    events = [FeedbackEvent("d1", {"resolved": r}) for r in (True, False)] * 4
+    found = together(
+        len(events), lambda i: write(log, lambda c: insert_feedback(c, events[i], WINDOW_S))
+    )
+    refused = [r for r in found if isinstance(r, ConflictError)]
+    stored = [r for r in found if isinstance(r, FeedbackResult)]
+    assert len(refused) == 4  # every copy of the outcome that lost
+    assert len(stored) == 4  # the winner, and its copies (duplicates)
+    with psycopg.connect(log) as c:
+        [(resolved,)] = c.execute("SELECT resolved FROM outcomes").fetchall()
+        kept = c.execute("SELECT resolved FROM feedback").fetchall()
+    assert kept == [(resolved,)]  # the refused outcome left nothing behind
+
+
+def test_the_join_window_is_on_the_database_clock(log: str) -> None:
+    with psycopg.connect(log, autocommit=True) as c:
+        c.execute("UPDATE decisions SET ts = ts - 7200 WHERE decision_id = 'd2'")
+    late = write(
+        log, lambda c: insert_feedback(c, FeedbackEvent("d2", {"resolved": True}), WINDOW_S)
+    )
+    on_time = write(
+        log, lambda c: insert_feedback(c, FeedbackEvent("d1", {"resolved": True}), WINDOW_S)
+    )
+    assert late.late
+    assert not on_time.late
+    with psycopg.connect(log) as c:
+        assert c.execute("SELECT decision_id FROM outcomes").fetchall() == [("d1",)]
+    with pytest.raises(NotFoundError, match="no decision with decision_id 'nope'"):
+        write(
+            log, lambda c: insert_feedback(c, FeedbackEvent("nope", {"resolved": True}), WINDOW_S)
+        )
+
+
+def test_a_conversations_outcome_is_credited_once(log: str) -> None:
+    won = ConversationOutcome("c", {"resolved": True})
+    results = together(
+        3, lambda _i: write(log, lambda c: insert_conversation_outcome(c, won, WINDOW_S))
+    )
+    assert sorted(len(r.credited) for r in results) == [0, 0, 2]
+    other = ConversationOutcome("c", {"resolved": False})
+    with pytest.raises(ConflictError):
+        write(log, lambda c: insert_conversation_outcome(c, other, WINDOW_S))
