@@ -5,6 +5,7 @@ caller's transaction (:class:`~selector.store.writer.DecisionLog` groups them), 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -26,6 +27,9 @@ __all__ = [
     "insert_decisions",
     "insert_feedback",
     "other_row",
+    "outcome_of",
+    "sort_conversation",
+    "unknown",
 ]
 
 _INSERT_DECISION = "INSERT INTO decisions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
@@ -91,10 +95,7 @@ def insert_feedback(
         "SELECT ts, model FROM decisions WHERE decision_id = ?", (ev.decision_id,)
     ).fetchone()
     if row is None:
-        raise NotFoundError(
-            f"no decision with decision_id {ev.decision_id!r}: send the id that "
-            "POST /v1/route returned"
-        )
+        raise unknown("decision_id", ev.decision_id)
     decided_at, decided_model = row
     f = ev.fields
     event_id = ev.event_id
@@ -139,24 +140,32 @@ def insert_feedback(
     return FeedbackResult(ev.decision_id, False, late, override, decided_model)
 
 
-def insert_conversation_outcome(
-    conn: sqlite3.Connection, ev: ConversationOutcome, now: float, join_window_s: float
-) -> ConversationResult:
-    """Credit a conversation's outcome to each of its decisions that has none yet, within
-    the join window, inside the caller's transaction. A decision that has an outcome of
-    its own keeps it; one already credited with a different outcome of the conversation
-    is a :class:`ConflictError` (nothing is written)."""
-    rows = conn.execute(_OF_CONVERSATION, (ev.conversation_id,)).fetchall()
-    if not rows:
-        raise NotFoundError(
-            f"no decision with conversation_id {ev.conversation_id!r}: send the id the "
-            "conversation's POST /v1/route requests carried"
-        )
+def unknown(field: str, value: str) -> NotFoundError:
+    """The error for feedback on a decision or conversation the log does not hold."""
+    fix = {
+        "decision_id": "send the id that POST /v1/route returned",
+        "conversation_id": "send the id the conversation's POST /v1/route requests carried",
+    }[field]
+    return NotFoundError(f"no decision with {field} {value!r}: {fix}")
+
+
+def outcome_of(ev: ConversationOutcome) -> tuple[int | None, float | None]:
+    """A conversation's outcome as the log stores it: (resolved as 0/1, reward)."""
     resolved = ev.fields.get("resolved")
-    outcome = (None if resolved is None else int(resolved), ev.fields.get("reward"))
+    return (None if resolved is None else int(resolved), ev.fields.get("reward"))
+
+
+def sort_conversation(
+    ev: ConversationOutcome, rows: list[tuple[Any, ...]], late: Callable[[float], bool]
+) -> tuple[list[str], int, int, int]:
+    """The conversation's decisions (``rows``: id, time, resolved, reward, via) to credit
+    with its outcome, and how many keep their own, are too late (``late(time)``), or were
+    credited with the same outcome already; a different outcome of the conversation
+    already credited is a :class:`ConflictError`."""
+    outcome = outcome_of(ev)
     credited: list[str] = []
-    kept = late = same = 0
-    for did, ts, had_resolved, had_reward, via in rows:
+    kept = missed = same = 0
+    for did, at, had_resolved, had_reward, via in rows:
         if via == "conversation":
             if (had_resolved, had_reward) != outcome:
                 raise ConflictError(
@@ -167,10 +176,25 @@ def insert_conversation_outcome(
             same += 1
         elif had_resolved is not None or had_reward is not None:
             kept += 1
-        elif now - ts > join_window_s:
-            late += 1
+        elif late(at):
+            missed += 1
         else:
             credited.append(did)
+    return credited, kept, missed, same
+
+
+def insert_conversation_outcome(
+    conn: sqlite3.Connection, ev: ConversationOutcome, now: float, join_window_s: float
+) -> ConversationResult:
+    """Credit a conversation's outcome to each of its decisions that has none yet, within
+    the join window, inside the caller's transaction. A decision that has an outcome of
+    its own keeps it; one already credited with a different outcome of the conversation
+    is a :class:`ConflictError` (nothing is written)."""
+    rows = conn.execute(_OF_CONVERSATION, (ev.conversation_id,)).fetchall()
+    if not rows:
+        raise unknown("conversation_id", ev.conversation_id)
+    outcome = outcome_of(ev)
+    credited, kept, late, same = sort_conversation(ev, rows, lambda ts: now - ts > join_window_s)
     for did in credited:
         event_id = ev.event_id(did)
         conn.execute(_INSERT_FEEDBACK, (event_id, did, now, *([None] * 6), *outcome, 0, 0))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.errors import ConflictError, NotFoundError
+from core.errors import ConflictError
 from selector.store.records import (
     ConversationOutcome,
     ConversationResult,
@@ -24,7 +24,13 @@ from selector.store.records import (
     FeedbackEvent,
     FeedbackResult,
 )
-from selector.store.statements import decision_row, other_row
+from selector.store.statements import (
+    decision_row,
+    other_row,
+    outcome_of,
+    sort_conversation,
+    unknown,
+)
 
 __all__ = [
     "NOW",
@@ -90,10 +96,7 @@ def insert_feedback(conn: Any, ev: FeedbackEvent, join_window_s: float) -> Feedb
     outcome and a late event do."""
     row = conn.execute(_DECISION, (ev.decision_id,)).fetchone()
     if row is None:
-        raise NotFoundError(
-            f"no decision with decision_id {ev.decision_id!r}: send the id that "
-            "POST /v1/route returned"
-        )
+        raise unknown("decision_id", ev.decision_id)
     age_s, decided_model = row
     f = ev.fields
     override = "model" in f and f["model"] != decided_model
@@ -130,34 +133,17 @@ def insert_conversation_outcome(
     :class:`ConflictError` (the caller rolls back: nothing is written)."""
     rows = conn.execute(_OF_CONVERSATION, (ev.conversation_id,)).fetchall()
     if not rows:
-        raise NotFoundError(
-            f"no decision with conversation_id {ev.conversation_id!r}: send the id the "
-            "conversation's POST /v1/route requests carried"
-        )
-    resolved = ev.fields.get("resolved")
-    outcome = (None if resolved is None else int(resolved), ev.fields.get("reward"))
+        raise unknown("conversation_id", ev.conversation_id)
+    outcome = outcome_of(ev)
+    todo, kept, late, same = sort_conversation(ev, rows, lambda age: age > join_window_s)
     credited: list[str] = []
-    kept = late = same = 0
-    for did, age_s, had_resolved, had_reward, via in rows:
-        if via == "conversation":
-            if (had_resolved, had_reward) != outcome:
-                raise ConflictError(
-                    f"conversation {ev.conversation_id} already has an outcome; an outcome "
-                    "is recorded once"
-                )
-            same += 1
-        elif had_resolved is not None or had_reward is not None:
-            kept += 1
-        elif age_s > join_window_s:
-            late += 1
+    for did in todo:
+        event_id = ev.event_id(did)
+        conn.execute(_INSERT_FEEDBACK, (event_id, did, *([None] * 6), *outcome, 0, 0))
+        if conn.execute(_INSERT_OUTCOME, (did, *outcome, event_id, "conversation")).fetchone():
+            credited.append(did)
+        elif _outcome_of(conn, did) != outcome:  # a replica credited it meanwhile
+            raise ConflictError(f"decision {did} already has an outcome")
         else:
-            event_id = ev.event_id(did)
-            row = (event_id, did, *([None] * 6), *outcome, 0, 0)
-            conn.execute(_INSERT_FEEDBACK, row)
-            if conn.execute(_INSERT_OUTCOME, (did, *outcome, event_id, "conversation")).fetchone():
-                credited.append(did)
-            elif _outcome_of(conn, did) != outcome:  # a replica credited it meanwhile
-                raise ConflictError(f"decision {did} already has an outcome")
-            else:
-                same += 1
+            same += 1
     return ConversationResult(ev.conversation_id, credited, kept, late, same > 0 and not credited)
