@@ -9,6 +9,8 @@ figure beside its baseline measured in the same run.
 - training time and peak memory at 100k and 1M rows (bench/train_scale.py)
 - the latency the LiteLLM plug-in adds to a ``litellm.Router`` call, against a bare
   route call (bench/litellm_overhead.py)
+- the decision log's write rate on PostgreSQL, against bare psycopg inserts of the same
+  rows (bench/postgres_log.py; the server is Debian's, installed when missing as root)
 
 Writes ``bench/results/latest.md`` and ``latest.json``; with ``--docs`` it also puts
 the tables, with the machine and date, in ``docs/benchmarks.md`` (between its
@@ -36,11 +38,19 @@ from bench import (  # noqa: E402
     http_throughput,
     litellm_overhead,
     log_and_learn,
+    postgres_log,
     train_scale,
 )
 from bench.common import RESULTS, Section, write_report  # noqa: E402
 
-NAMES = ("decision_time", "http_throughput", "log_and_learn", "train_scale", "litellm_overhead")
+NAMES = (
+    "decision_time",
+    "http_throughput",
+    "log_and_learn",
+    "train_scale",
+    "litellm_overhead",
+    "postgres_log",
+)
 
 
 DOCS = ROOT / "docs"
@@ -66,6 +76,8 @@ def sections(name: str, quick: bool) -> list[Section]:
         return [http_throughput.run()]
     if name == "log_and_learn":
         return log_and_learn.run(decisions=2_000 if quick else 20_000)
+    if name == "postgres_log":
+        return [postgres_log.run(decisions=300 if quick else 5_000)]
     if name == "litellm_overhead":
         return [litellm_overhead.run(calls=40, rounds=2) if quick else litellm_overhead.run()]
     return [train_scale.run((5_000,) if quick else (100_000, 1_000_000))]

@@ -65,13 +65,29 @@ class Postgres:
         if not data.exists():
             self._run("initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync")
         self.port = free_port()
+        self.start_again()
+        return self
+
+    def start_again(self) -> None:
+        """Start the stopped cluster again on its port."""
+        data = self.folder / "data"
         options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
         self._run("pg_ctl", "-D", str(data), "-o", options, "-l", str(self.folder / "log"), "-w",
                   "start")  # fmt: skip
-        return self
 
     def stop(self, mode: str = "fast") -> None:
         self._run("pg_ctl", "-D", str(self.folder / "data"), "-m", mode, "-w", "stop")
+
+    def new_database(self) -> str:
+        """A new, empty database on this server: its URL."""
+        import uuid
+
+        import psycopg
+
+        name = f"db_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.url, autocommit=True) as c:
+            c.execute(f"CREATE DATABASE {name}")
+        return self.url.rsplit("/", 1)[0] + f"/{name}"
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ConflictError, NotFoundError, StoreError
-from selector.store import records as rec
 from selector.store import statements as sql
+from selector.store.commands import LogWrites
 from selector.store.reader import LogReader
 from selector.store.schema import connect, open_failure, prepare
 from selector.store.waiters import Waiter, resolve
@@ -49,7 +49,7 @@ _CHECKPOINT_EVERY_S = 1.0
 _Op = tuple[str, Any, Waiter]  # a queued command: kind, payload, who waits
 
 
-class DecisionLog:
+class DecisionLog(LogWrites):
     """SQLite decision log, committed in groups (see the module docstring)."""
 
     def __init__(
@@ -134,30 +134,6 @@ class DecisionLog:
                 self._handoffs -= 1
 
     # -- writes ------------------------------------------------------------------
-    def submit_decision(self, record: rec.DecisionRecord) -> Future[None]:
-        """From any thread: store ``record``; the future completes once it is committed."""
-        return self._submit("decision", record)
-
-    def submit_feedback(self, event: rec.FeedbackEvent) -> Future[rec.FeedbackResult]:
-        """From any thread: store ``event`` (may fail with NotFound or Conflict)."""
-        return self._submit("feedback", event)
-
-    async def write_decision(self, record: rec.DecisionRecord) -> None:
-        """From an event loop: store ``record``; returns once it is committed."""
-        await self._submit_async("decision", record)
-
-    async def write_feedback(self, event: rec.FeedbackEvent) -> rec.FeedbackResult:
-        """From an event loop: store ``event``; returns once it is committed."""
-        result: rec.FeedbackResult = await self._submit_async("feedback", event)
-        return result
-
-    async def write_conversation_outcome(
-        self, event: rec.ConversationOutcome
-    ) -> rec.ConversationResult:
-        """From an event loop: credit a conversation's outcome to its decisions."""
-        result: rec.ConversationResult = await self._submit_async("conversation", event)
-        return result
-
     def _submit(self, kind: str, payload: Any) -> Future[Any]:
         fut: Future[Any] = Future()
         if self._thread is None:

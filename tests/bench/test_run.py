@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT, requires_shared_data
+from tests.postgres import postgres_bin
 
 pytestmark = [
     requires_shared_data("zeroeval", "prices.csv"),
@@ -25,6 +26,8 @@ Report = dict[str, Any]
 def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
     out = tmp_path_factory.mktemp("bench")
     only = "decision_time,log_and_learn,train_scale,litellm_overhead"
+    if postgres_bin() is not None:  # installed by the PostgreSQL tests' fixture as root
+        only += ",postgres_log"
     if shutil.which("wrk"):  # the full run installs it; the suite does not
         only += ",http_throughput"
     subprocess.run(
@@ -79,6 +82,20 @@ def test_the_litellm_plug_in_is_timed_beside_the_plain_router_and_a_bare_route(
         assert 0 < by[variant]["p50_ms"] <= by[variant]["p99_ms"]
     added = by["routed"]["p50_ms"] - by["plain"]["p50_ms"]
     assert by["added"]["p50_ms"] == pytest.approx(added, abs=0.01)
+
+
+def test_the_postgres_log_is_timed_beside_bare_inserts(report: Report) -> None:
+    found = [s for s in report["sections"] if s["benchmark"] == "postgres_log"]
+    if not found:
+        pytest.skip("PostgreSQL's server is not installed")
+    [row] = found[0]["rows"]
+    assert row["decisions"] == 300
+    assert row["postgres_log_per_s"] > 0
+    assert row["bare_psycopg_per_s"] > 0
+    assert row["ratio"] == pytest.approx(
+        row["postgres_log_per_s"] / row["bare_psycopg_per_s"], abs=0.01
+    )
+    assert 1 <= row["records_per_commit"] <= 16  # grouped, never more than the writers
 
 
 def test_the_report_names_the_machine(report: Report) -> None:

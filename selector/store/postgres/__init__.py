@@ -6,10 +6,13 @@ replicas that share one log. So far:
   as every other replica's);
 - :mod:`~selector.store.postgres.schema`: the tables and their versioned migrations,
   made once by replicas starting together;
-- :mod:`~selector.store.postgres.statements`: the writes, exactly-once across replicas.
+- :mod:`~selector.store.postgres.statements`: the writes, exactly-once across replicas;
+- :mod:`~selector.store.postgres.writer`: :class:`PostgresLog`, committing them in
+  groups before each acknowledgement (the same write calls as the SQLite log's,
+  :class:`selector.store.commands.LogWrites`).
 
-The service does not serve from PostgreSQL yet: the writer that groups these writes into
-commits and the reader the online layer folds come next."""
+The service does not serve from PostgreSQL yet: the reader the online layer folds, and
+the setting that chooses the engine, come next."""
 
 from __future__ import annotations
 

@@ -7,7 +7,6 @@ conversation's outcome credited once."""
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -31,11 +30,7 @@ WINDOW_S = 3600.0
 
 @pytest.fixture
 def database(postgres: Postgres) -> str:
-    """A new, empty database; its URL."""
-    name = f"log_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres.url, autocommit=True) as c:
-        c.execute(f"CREATE DATABASE {name}")
-    return postgres.url.rsplit("/", 1)[0] + f"/{name}"
+    return postgres.new_database()
 
 
 @pytest.fixture

@@ -1,0 +1,99 @@
+"""The PostgreSQL log's writer against a real server: an acknowledged write is committed
+(another connection reads it); a refused event in a batch undoes nothing else; writes
+from threads and from an event loop; with the server stopped nothing is acknowledged and
+the log says why, and once it is back the writer reconnects."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from core.errors import ConflictError, NotFoundError, StoreError
+from selector.store import ConversationOutcome, FeedbackEvent
+from selector.store.postgres.writer import PostgresLog
+from tests.postgres import Postgres, postgres_bin
+from tests.selector.store.build import record
+
+psycopg = pytest.importorskip("psycopg")
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def log(postgres: Postgres) -> Iterator[PostgresLog]:
+    writer = PostgresLog(postgres.new_database())
+    writer.start()
+    yield writer
+    writer.close()
+
+
+def count(url: str, table: str) -> int:
+    with psycopg.connect(url) as c:
+        return int(c.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def test_what_is_acknowledged_is_committed(log: PostgresLog) -> None:
+    with ThreadPoolExecutor(6) as pool:
+        futures = [pool.submit(log.submit_decision, record(f"d{i:03d}")) for i in range(300)]
+        for f in futures:
+            f.result().result(timeout=10)
+    assert count(log.url, "decisions") == 300  # read by another connection
+    assert 1 <= log.commits <= 300
+    assert log.healthy == (True, "ok")
+
+
+def test_a_refused_event_undoes_nothing_else_in_its_batch(log: PostgresLog) -> None:
+    log.submit_decision(record("d1")).result(timeout=10)
+    log.submit_feedback(FeedbackEvent("d1", {"resolved": True})).result(timeout=10)
+    sent = [
+        log.submit_feedback(FeedbackEvent("d1", {"latency_ms": 900.0})),
+        log.submit_feedback(FeedbackEvent("d1", {"resolved": False})),  # a second outcome
+        log.submit_feedback(FeedbackEvent("nope", {"resolved": True})),
+        log.submit_feedback(FeedbackEvent("d1", {"latency_ms": 950.0})),
+    ]
+    assert not sent[0].result(timeout=10).duplicate
+    with pytest.raises(ConflictError):
+        sent[1].result(timeout=10)
+    with pytest.raises(NotFoundError):
+        sent[2].result(timeout=10)
+    assert not sent[3].result(timeout=10).duplicate
+    assert count(log.url, "feedback") == 3  # the outcome and both call results
+
+
+def test_an_event_loop_awaits_its_commits(log: PostgresLog) -> None:
+    async def run() -> tuple[bool, list[str]]:
+        await log.write_decision(record("d1"))
+        fed = await log.write_feedback(FeedbackEvent("d1", {"latency_ms": 700.0}))
+        credited = await log.write_conversation_outcome(ConversationOutcome("c", {"reward": 0.5}))
+        return fed.duplicate, credited.credited
+
+    duplicate, credited = asyncio.run(run())
+    assert not duplicate
+    assert credited == ["d1"]
+
+
+def test_with_the_server_down_nothing_is_acknowledged_and_it_resumes() -> None:
+    found = postgres_bin()
+    if found is None:
+        pytest.skip("PostgreSQL's server is not installed")
+    server = Postgres(found).start()
+    try:
+        server.wait_ready()
+        writer = PostgresLog(server.new_database())
+        writer.start()
+        writer.submit_decision(record("d1")).result(timeout=10)
+        server.stop("immediate")
+        with pytest.raises(StoreError, match="nothing from this request was acknowledged"):
+            writer.submit_decision(record("d2")).result(timeout=30)
+        assert writer.healthy[0] is False
+        server.start_again()
+        server.wait_ready()
+        writer.submit_decision(record("d3")).result(timeout=30)
+        assert writer.healthy == (True, "ok")
+        assert count(writer.url, "decisions") == 2  # d1 and d3: d2 was never acknowledged
+        writer.close()
+    finally:
+        server.stop()
+        server.remove()
