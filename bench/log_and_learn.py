@@ -42,6 +42,7 @@ from selector.learning import new_learner
 from selector.recording import RouteInput
 from selector.service import SelectorService
 from selector.store import DecisionLog, DecisionRecord, FeedbackEvent, LogReader
+from selector.store.commands import LogWrites
 from selector.store.schema import DDL
 from selector.store.statements import decision_row
 from selector.wiring import build_service
@@ -61,7 +62,9 @@ def make_records(service: SelectorService, n: int) -> list[DecisionRecord]:
     return out
 
 
-async def _write_all(log: DecisionLog, records: list[DecisionRecord]) -> float:
+async def write_all(log: LogWrites, records: list[DecisionRecord]) -> float:
+    """Seconds to write ``records`` through ``log`` from :data:`WRITERS` concurrent
+    writers on one event loop, each awaiting its acknowledgement."""
     it = iter(records)
 
     async def writer() -> None:
@@ -77,7 +80,7 @@ def log_rate(records: list[DecisionRecord], folder: Path, sync: str) -> float:
     log = DecisionLog(folder / f"log-{sync}.db", sync=sync)
     log.start()
     try:
-        seconds = asyncio.run(_write_all(log, records))
+        seconds = asyncio.run(write_all(log, records))
     finally:
         log.close()
     return len(records) / seconds

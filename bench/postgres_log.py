@@ -24,7 +24,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import Section
-from bench.log_and_learn import WRITERS, make_records
+from bench.log_and_learn import WRITERS, make_records, write_all
 from selector.config import load_settings
 from selector.store import DecisionRecord
 from selector.store.postgres.schema import prepare
@@ -34,24 +34,12 @@ from selector.wiring import build_service
 from tests.postgres import Postgres, postgres_bin
 
 
-async def _write_all(log: PostgresLog, records: list[DecisionRecord]) -> float:
-    it = iter(records)
-
-    async def writer() -> None:
-        for rec in it:
-            await log.write_decision(rec)
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(writer() for _ in range(WRITERS)))
-    return time.perf_counter() - t0
-
-
 def log_rate(url: str, records: list[DecisionRecord]) -> tuple[float, float]:
     """Records a second through the log, and records per commit."""
     log = PostgresLog(url)
     log.start()
     try:
-        seconds = asyncio.run(_write_all(log, records))
+        seconds = asyncio.run(write_all(log, records))
     finally:
         log.close()
     return len(records) / seconds, len(records) / max(log.commits, 1)

@@ -6,6 +6,7 @@ completing once the write is committed. An engine implements ``_submit`` and
 from __future__ import annotations
 
 import asyncio
+import threading
 from concurrent.futures import Future
 from typing import Any
 
@@ -15,7 +16,19 @@ __all__ = ["LogWrites"]
 
 
 class LogWrites:
-    """The decision log's write calls, over an engine's ``_submit`` / ``_submit_async``."""
+    """The decision log's write calls, over an engine's ``_submit`` / ``_submit_async``;
+    its health, from its writer thread (``_thread``) and last failure (``_error``)."""
+
+    _thread: threading.Thread | None = None
+    _error: str | None = None
+
+    @property
+    def healthy(self) -> tuple[bool, str]:
+        if self._error:
+            return False, self._error
+        if self._thread is None or not self._thread.is_alive():
+            return False, "the decision log writer is not running"
+        return True, "ok"
 
     def submit_decision(self, record: rec.DecisionRecord) -> Future[None]:
         """From any thread: store ``record``; the future completes once it is committed."""

@@ -106,14 +106,6 @@ class DecisionLog(LogWrites):
             self._inline.close()
             self._inline = None
 
-    @property
-    def healthy(self) -> tuple[bool, str]:
-        if self._error:
-            return False, self._error
-        if self._thread is None or not self._thread.is_alive():
-            return False, "the decision log writer is not running"
-        return True, "ok"
-
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         """Hold the log's write lock (from a thread that is not the event loop's) for a

@@ -65,14 +65,6 @@ class PostgresLog(LogWrites):
             self._thread.join(timeout=30)
             self._thread = None
 
-    @property
-    def healthy(self) -> tuple[bool, str]:
-        if self._error:
-            return False, self._error
-        if self._thread is None or not self._thread.is_alive():
-            return False, "the decision log writer is not running"
-        return True, "ok"
-
     # -- writes ------------------------------------------------------------------
     def _submit(self, kind: str, payload: Any) -> Future[Any]:
         fut: Future[Any] = Future()
