@@ -11,7 +11,6 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from core.errors import SelectorError
 from selector.service import SelectorService
 
 __all__ = ["follows", "watch_champion"]
@@ -39,13 +38,13 @@ async def watch_champion(
         try:
             status = await service.reload_quality_model()
             log.info("promotion followed: serving %s", status.serving)
-        except SelectorError as exc:
+        except Exception as exc:  # the task must outlive any failure: the next poll retries
             log.warning("version %s was promoted but not loaded: %s", version, exc)
 
 
 def _asked(version_now: Callable[[], str | None]) -> str | None:
     try:
         return version_now()
-    except SelectorError as exc:
+    except Exception as exc:  # a registry down must not end the watch
         log.warning("the registry could not be asked for the served alias: %s", exc)
         return None

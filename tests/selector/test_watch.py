@@ -5,6 +5,7 @@ reported while the current model stays."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ import httpx
 import pytest
 
 from models import registry
-from selector.watch import follows
+from selector.watch import follows, watch_champion
 from tests.builders import covering
 from tests.conftest import Server, free_port
 from tests.postgres import Postgres
@@ -126,3 +127,35 @@ def test_only_an_alias_is_followed() -> None:
     assert not follows("models:/model-selector-quality/3")
     assert not follows("prior")
     assert not follows("/srv/models/quality")
+
+
+def test_the_watch_outlives_a_registry_that_fails_and_a_reload_that_fails() -> None:
+    answers = iter([None, RuntimeError("registry down"), "2", "3", "3", "4"])
+
+    def version_now() -> str | None:
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    class Service:
+        reloads = 0
+
+        async def reload_quality_model(self) -> object:
+            self.reloads += 1
+            if self.reloads == 2:
+                raise RuntimeError("v3 is broken")
+            return type("Status", (), {"serving": f"v{self.reloads}"})()
+
+    service = Service()
+
+    async def run() -> None:
+        task = asyncio.create_task(watch_champion(service, version_now, 0.01))  # type: ignore[arg-type]
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if service.reloads == 3:
+                break
+        task.cancel()
+
+    asyncio.run(run())
+    assert service.reloads == 3  # 2, then 3 (failed, not retried), then 4
