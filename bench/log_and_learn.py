@@ -42,7 +42,7 @@ from selector.learning import new_learner
 from selector.recording import RouteInput
 from selector.service import SelectorService
 from selector.store import DecisionLog, DecisionRecord, FeedbackEvent, LogReader
-from selector.store.commands import LogWrites
+from selector.store.commands import LogEngine
 from selector.store.schema import DDL
 from selector.store.statements import decision_row
 from selector.wiring import build_service
@@ -62,7 +62,7 @@ def make_records(service: SelectorService, n: int) -> list[DecisionRecord]:
     return out
 
 
-async def write_all(log: LogWrites, records: list[DecisionRecord]) -> float:
+async def write_all(log: LogEngine, records: list[DecisionRecord]) -> float:
     """Seconds to write ``records`` through ``log`` from :data:`WRITERS` concurrent
     writers on one event loop, each awaiting its acknowledgement."""
     it = iter(records)
@@ -147,7 +147,7 @@ def fold_rates(folder: Path, n: int) -> dict[str, float]:
         asyncio.run(_fill(service, n))
     finally:
         service.log.close()
-    learner = new_learner(settings)
+    learner = new_learner(settings, service.log)
     t0 = time.perf_counter()
     events = learner.catch_up()
     fold = events / (time.perf_counter() - t0)

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from core.errors import ConfigError, SelectorError
-from selector.cli_options import Progress, db_option, log_settings
+from selector.cli_options import Progress, db_option, db_overrides, existing_log, log_settings
 from selector.config import load_settings
 
 __all__ = ["cli", "main"]
@@ -67,7 +67,7 @@ def cli() -> None:
 def serve(
     host: str | None,
     port: int | None,
-    db_path: Path | None,
+    db_path: str | None,
     catalog_path: Path | None,
     policy: str | None,
     log_level: str | None,
@@ -87,14 +87,13 @@ def serve(
         for k, v in {
             "host": host,
             "port": port,
-            "db_path": db_path,
             "catalog_path": catalog_path,
             "policy": policy,
             "log_level": log_level,
         }.items()
         if v is not None
     }
-    settings = load_settings(**overrides)
+    settings = load_settings(**overrides, **db_overrides(db_path))
     configure_logging(settings.log_format, settings.log_level)
     service = build_service(settings)  # fail fast on a bad catalog or setting
     logging.getLogger("selector").info(
@@ -103,7 +102,7 @@ def serve(
         len(service.catalog.enabled_names),
         settings.host,
         settings.port,
-        settings.db_path.resolve(),
+        service.log.where,
         extra={"policy": service.policy.name, "quality_model": service.quality_status.serving},
     )
     uvicorn.run(create_app(settings, service), **uvicorn_options(settings))
@@ -114,18 +113,14 @@ def serve(
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output file.")
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default=None)
 @click.option("--since", type=float, default=0.0, help="Only decisions after this Unix time.")
-def export_log_cmd(db_path: Path | None, out: Path, fmt: str | None, since: float) -> None:
+def export_log_cmd(db_path: str | None, out: Path, fmt: str | None, since: float) -> None:
     """Write the joined decision log to Parquet or CSV for training."""
     from collections import Counter
 
     from selector.export import export_log
-    from selector.store import DecisionLog
 
-    settings = log_settings(db_path)
-    if not settings.db_path.is_file():
-        raise click.UsageError(f"no decision log at {settings.db_path}; pass --db")
     skipped: Counter[str] = Counter()
-    n = export_log(DecisionLog(settings.db_path), out, fmt, since, skipped)
+    n = export_log(existing_log(log_settings(db_path)), out, fmt, since, skipped)
     click.echo(f"wrote {n} decisions to {out}")
     if skipped:
         click.echo(f"left out {skipped['unreadable']:,} rows that could not be read", err=True)
@@ -147,18 +142,16 @@ def export_log_cmd(db_path: Path | None, out: Path, fmt: str | None, since: floa
 )
 @click.option("--no-archive", is_flag=True, help="Delete without writing Parquet archives.")
 def prune(
-    db_path: Path | None, older_than_days: float | None, archive_dir: Path | None, no_archive: bool
+    db_path: str | None, older_than_days: float | None, archive_dir: Path | None, no_archive: bool
 ) -> None:
     """Remove old decisions (and their feedback) from the decision log, archiving them to
     Parquet first. The running service does the same every SELECTOR_PRUNE_EVERY_S."""
-    from selector.learning import state_path
-    from selector.online.state import saved_cursor
+    from selector.engine import state_store
     from selector.retention import prune as run_prune
-    from selector.store import DecisionLog
 
     settings = log_settings(db_path)
-    if not settings.db_path.is_file():
-        raise click.UsageError(f"no decision log at {settings.db_path}; pass --db")
+    decision_log = existing_log(settings)
+    saved = state_store(settings).cursor()
     days = older_than_days if older_than_days is not None else settings.retention_days
     if not days:
         raise click.UsageError(
@@ -173,10 +166,10 @@ def prune(
     folder = None if no_archive else (archive_dir or settings.archive_folder())
     with Progress(None, "prune") as bar:
         result = run_prune(
-            DecisionLog(settings.db_path),
+            decision_log,
             days * 86_400,
             folder,
-            learned_through=saved_cursor(state_path(settings)),
+            learned_through=None if saved is None else decision_log.dialect.load(saved),
             progress=bar,
         )
     click.echo(result.summary())
@@ -195,32 +188,33 @@ def prune(
     default=None,
     help="With --replay: write the rebuilt state here (e.g. to replace a lost one).",
 )
-def bandit(db_path: Path | None, replay: bool, out: Path | None) -> None:
+def bandit(db_path: str | None, replay: bool, out: Path | None) -> None:
     """Show the online layer's state: what it learned, from how much feedback."""
-
-    from selector.learning import new_learner, open_learner, state_path
+    from selector.engine import state_store
+    from selector.learning import new_learner, open_learner
+    from selector.online import StateFile
 
     settings = log_settings(db_path)
-    if not settings.db_path.is_file():
+    if settings.postgres_url is None and not settings.db_path.is_file():
         raise ConfigError(f"no decision log at {settings.db_path}: pass --db")
-    path = state_path(settings)
-    learner, how = open_learner(settings)
-    click.echo(f"saved state {path}: {how}")
+    source = existing_log(settings)
+    learner, how = open_learner(settings, source)
+    click.echo(f"saved state {state_store(settings).where}: {how}")
     learner.catch_up()
     if replay:
-        fresh = new_learner(settings)
+        fresh = new_learner(settings, source)
         fresh.catch_up()
         same = fresh.state() == learner.state()
         click.echo(
             "a replay of the log gives the same state" if same else "a replay of the log differs"
         )
         if out is not None:
-            fresh.save(out)
+            fresh.save(StateFile(out))
             click.echo(f"rebuilt state written to {out}")
         learner = fresh
     state = learner.state()
     click.echo(
-        f"{state['cursor']:,} feedback rows read; "
+        f"feedback read up to row {state['cursor']}; "
         + ", ".join(f"{k} {v:,}" for k, v in state["counts"].items())
     )
     if state["skipped"]:

@@ -12,17 +12,27 @@ import click
 
 from core.paths import default_data_dir
 from selector.config import Settings, load_settings
+from selector.store.commands import LogEngine
 
-__all__ = ["DEFAULT_DATA", "Progress", "data_dir_option", "db_option", "log_settings"]
+__all__ = [
+    "DEFAULT_DATA",
+    "Progress",
+    "data_dir_option",
+    "db_option",
+    "db_overrides",
+    "existing_log",
+    "log_settings",
+]
 
 DEFAULT_DATA = default_data_dir()  # SELECTOR_DATA_DIR, else ../shared/data (core.paths)
 
 db_option = click.option(
     "--db",
     "db_path",
-    type=click.Path(path_type=Path),
+    metavar="PATH|URL",
     default=None,
-    help="Decision log [SELECTOR_DB_PATH].",
+    help="Decision log: a SQLite file, or postgresql://USER:PASSWORD@HOST:PORT/DB "
+    "[SELECTOR_DATABASE_URL, SELECTOR_DB_PATH].",
 )
 
 
@@ -40,10 +50,31 @@ def data_dir_option(
     )
 
 
-def log_settings(db_path: Path | None) -> Settings:
+def db_overrides(db: str | Path | None) -> dict[str, object]:
+    """The settings ``--db`` overrides: a URL names the database, a path the SQLite file
+    (in place of any SELECTOR_DATABASE_URL)."""
+    if db is None:
+        return {}
+    if "://" in str(db):
+        return {"database_url": str(db)}
+    return {"db_path": Path(db), "database_url": None}
+
+
+def log_settings(db: str | Path | None) -> Settings:
     """The settings, with ``--db`` when given."""
-    settings = load_settings()
-    return settings if db_path is None else settings.model_copy(update={"db_path": db_path})
+    return load_settings(**db_overrides(db))
+
+
+def existing_log(settings: Settings) -> LogEngine:
+    """The decision log the settings name, not started (a SQLite file must exist: else
+    a usage error)."""
+    from core.errors import ConfigError
+    from selector.engine import existing_log as existing
+
+    try:
+        return existing(settings)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from exc
 
 
 class Progress:

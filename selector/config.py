@@ -56,6 +56,25 @@ class Settings(BaseSettings):
         default_factory=lambda: home() / "selector.db",
         description="SQLite decision log (default: selector.db in SELECTOR_HOME).",
     )
+    database_url: SecretStr | None = Field(
+        None,
+        description="The decision log's database: sqlite:///PATH (the default, at "
+        "SELECTOR_DB_PATH) or postgresql://USER:PASSWORD@HOST:PORT/DB, which replicas share "
+        "(pip install 'model-selector[postgres]').",
+    )
+    replica_id: str = Field(
+        "",
+        max_length=200,
+        description="This replica's name on the feedback it stores in a shared log "
+        "(default: host name and process id).",
+    )
+    shared_poll_s: float = Field(
+        0.5,
+        gt=0,
+        le=60,
+        description="PostgreSQL: how often a replica reads the feedback the others stored "
+        "when no notification woke it (LISTEN/NOTIFY wakes it at once).",
+    )
     db_sync: Literal["normal", "full"] = Field(
         "normal",
         description="'normal': commits are WAL appends written before each answer; they "
@@ -438,6 +457,27 @@ class Settings(BaseSettings):
             )
         return v
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None:
+            return v
+        url = v.get_secret_value().strip()
+        if not url:
+            raise ValueError(
+                "is empty: unset it for the SQLite log at SELECTOR_DB_PATH, or give "
+                "sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB"
+            )
+        if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
+            return SecretStr(url)
+        if url.startswith(("postgresql://", "postgres://")):
+            return SecretStr(url)
+        scheme = url.split("://", 1)[0] if "://" in url else url[:20]
+        raise ValueError(
+            f"names no database this service can use ({scheme!r}): give sqlite:///PATH or "
+            "postgresql://USER:PASSWORD@HOST:PORT/DB"
+        )
+
     @field_validator("auth_exempt", mode="before")
     @classmethod
     def _comma_separated(cls, v: object) -> object:
@@ -447,6 +487,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
+        url = self.database_url.get_secret_value() if self.database_url else ""
+        if url.startswith("sqlite:///"):
+            self.db_path = Path(url.removeprefix("sqlite:///"))
         if self.api_token is None and not self.allow_unauthenticated and not _loopback(self.host):
             raise ValueError(
                 f"SELECTOR_HOST={self.host} serves beyond this machine without an API token: "
@@ -460,6 +503,12 @@ class Settings(BaseSettings):
                 "for pruned decisions; raise it, or set 0 to keep everything"
             )
         return self
+
+    @property
+    def postgres_url(self) -> str | None:
+        """The PostgreSQL log's URL, when the log is on PostgreSQL."""
+        url = self.database_url.get_secret_value() if self.database_url else ""
+        return url if url.startswith(("postgresql://", "postgres://")) else None
 
     def archive_folder(self) -> Path:
         """Where pruned decisions are archived."""

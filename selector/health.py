@@ -4,16 +4,31 @@ service served in a reduced form, each as ``{"part": ..., "reason": ...}``.
 Parts: ``decision_log`` (cannot write: not ready), ``quality_model`` and
 ``challenger_quality_model`` (serving the prior), ``intent_classifier`` (intents are
 'other' unless sent), ``online_learner`` (stopped, failing or lagging),
-``retention`` (the last run failed).
+``retention`` (the last run failed), ``replicas`` (live state not shared with the other
+replicas of a PostgreSQL log).
+
+``/v1/models`` reports each model's live figures (:func:`models_status`).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Health", "LearnerStatus", "Problem", "QualityStatus", "learner_problems"]
+if TYPE_CHECKING:
+    from selector.catalog import Catalog
+    from selector.latency import LatencyTracker
+    from selector.recording import RecentChoices
+
+__all__ = [
+    "Health",
+    "LearnerStatus",
+    "Problem",
+    "QualityStatus",
+    "learner_problems",
+    "models_status",
+]
 
 
 @dataclass(frozen=True)
@@ -103,4 +118,23 @@ def learner_problems(st: LearnerStatus | None, max_lag_s: float) -> list[Problem
                 f"{st.lag_s:,.0f} s old (SELECTOR_LEARNER_MAX_LAG_S={max_lag_s:g})",
             )
         )
+    return out
+
+
+def models_status(
+    catalog: Catalog, tracker: LatencyTracker, recent: RecentChoices
+) -> list[dict[str, Any]]:
+    """Each catalog model, its live figures and circuit, and its recent share of
+    decisions."""
+    out = []
+    for m in catalog:
+        h = tracker.health(m.name)
+        live = {
+            "latency_p50_ms": h.p50_ms,
+            "latency_p95_ms": h.p95_ms,
+            "error_rate": h.error_rate,
+            "samples": h.samples,
+            "circuit": h.state_name,
+        }
+        out.append({**m.model_dump(), "live": live, "recent_share": round(recent.share(m.name), 4)})
     return out

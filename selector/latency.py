@@ -11,6 +11,10 @@ shrunk toward the calls seen, with its evidence; the window's own figures once i
 - **open** — the model is not eligible, until ``cooldown_s`` has passed.
 - **half-open** — the model is eligible for one probe. When a decision picks it, no
   other decision may until the probe's result arrives (or ``probe_timeout_s`` passes).
+  With ``shared_probes`` (replicas sharing one log), the model is eligible only once
+  this replica holds the probe's lease (:meth:`LatencyTracker.wanted`,
+  :meth:`LatencyTracker.grant`): one replica probes, the others learn its result from
+  the log.
   A successful probe (no error, latency within the SLO) closes the circuit and clears
   the window and the estimate (back to the prior), so the slow samples of the incident
   do not reopen it or keep it from being chosen; a failed one
@@ -28,20 +32,26 @@ import bisect
 import logging
 import math
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeGuard
 
 from core.limits import LATENCY_MS_MAX
 from features.estimates import EstimateConfig, LatencyEstimate, LogLatency
+from selector.live_window import (
+    CLOSED,
+    HALF_OPEN,
+    OPEN,
+    ModelHealth,
+    ModelWindow,
+    drop_oldest,
+    percentile,
+)
 
 __all__ = ["CLOSED", "HALF_OPEN", "OPEN", "BreakerConfig", "LatencyTracker", "ModelHealth"]
 
 log = logging.getLogger("selector.circuit")
 
-CLOSED, HALF_OPEN, OPEN = 0, 1, 2
-STATE_NAMES = {CLOSED: "closed", HALF_OPEN: "half_open", OPEN: "open"}
 _REFRESH_S = 1.0
 
 
@@ -55,42 +65,6 @@ class BreakerConfig:
     probe_timeout_s: float = 60.0
 
 
-@dataclass(frozen=True, slots=True)
-class ModelHealth:
-    """What the decision path reads about one model."""
-
-    p50_ms: float | None
-    p95_ms: float | None
-    error_rate: float
-    samples: int
-    state: int
-    probing: bool = False
-    # what decisions read (:mod:`features.estimates`): the prior shrunk toward the calls
-    # seen, or the window's figures once it holds ``min_samples`` calls
-    estimate: LatencyEstimate | None = None
-
-    @property
-    def state_name(self) -> str:
-        return STATE_NAMES[self.state]
-
-
-@dataclass
-class _Model:
-    slo_ms: float
-    name: str = ""
-    latency: LogLatency | None = None  # None: no prior given
-    samples: deque[tuple[float, float | None, bool]] = field(default_factory=deque)
-    # the window's latencies kept sorted and its errors counted as samples come and go,
-    # so a result costs a binary search, not a sort of the window
-    sorted_ms: list[float] = field(default_factory=list)
-    errors: int = 0
-    health: ModelHealth = ModelHealth(None, None, 0.0, 0, CLOSED)
-    computed_at: float = float("-inf")
-    state: int = CLOSED
-    opened_at: float = 0.0
-    probe_sent_at: float | None = None
-
-
 class LatencyTracker:
     """Rolling latency/error statistics and a circuit breaker for each model."""
 
@@ -101,14 +75,18 @@ class LatencyTracker:
         clock: Callable[[], float] = time.time,
         priors: dict[str, float] | None = None,
         estimates: EstimateConfig | None = None,
+        shared_probes: bool = False,
     ) -> None:
         """``slos``: each model's p95 objective; ``priors``: each model's expected
-        latency (the catalog's), the start of its estimate."""
+        latency (the catalog's), the start of its estimate; ``shared_probes``: a
+        half-open model waits for the probe's lease (replicas)."""
         self.config = config or BreakerConfig()
         self.clock = clock
+        self.shared_probes = shared_probes
+        self._released: list[str] = []
         priors = priors or {}
         self._models = {
-            name: _Model(
+            name: ModelWindow(
                 slo_ms=slo,
                 name=name,
                 latency=LogLatency(priors[name], estimates) if name in priors else None,
@@ -127,6 +105,10 @@ class LatencyTracker:
         cfg = self.config
         self._advance(m, now)
         if m.state == HALF_OPEN:
+            m.lease_wanted = False
+            if m.lease_held:
+                m.lease_held = False
+                self._released.append(model)
             ok = not error and (latency_ms is None or latency_ms <= m.slo_ms)
             if ok:
                 m.state, m.probe_sent_at = CLOSED, None
@@ -150,7 +132,7 @@ class LatencyTracker:
             m.latency.add_call(latency_ms, error, now)
         m.errors += error
         if len(m.samples) > cfg.max_samples:
-            _drop_oldest(m)
+            drop_oldest(m)
         self._recompute(m, now)
         if m.state == CLOSED and m.health.samples >= cfg.min_samples:
             p95 = m.health.p95_ms
@@ -207,20 +189,53 @@ class LatencyTracker:
     def models(self) -> Iterable[str]:
         return self._models.keys()
 
-    def _advance(self, m: _Model, now: float) -> None:
+    def wanted(self, now: float | None = None) -> list[str]:
+        """Shared probes: the half-open models waiting for the probe's lease."""
+        now = self.clock() if now is None else now
+        for m in self._models.values():
+            self._advance(m, now)
+        return [n for n, m in self._models.items() if m.lease_wanted and m.state == HALF_OPEN]
+
+    def grant(self, model: str) -> None:
+        """Shared probes: this replica holds ``model``'s probe lease; one decision may
+        pick it."""
+        m = self._models.get(model)
+        if m is not None and m.state == HALF_OPEN and m.lease_wanted:
+            m.lease_wanted, m.lease_held, m.probe_sent_at = False, True, None
+            m.computed_at = float("-inf")
+
+    def released(self) -> list[str]:
+        """Shared probes: the models whose probe this replica held and that has ended
+        (their leases can go), since the last call."""
+        out, self._released = self._released, []
+        return out
+
+    def _advance(self, m: ModelWindow, now: float) -> None:
         """Time-driven transitions: open → half-open after the cool-down; a probe times out."""
         if m.state == OPEN and now - m.opened_at >= self.config.cooldown_s:
             m.state = HALF_OPEN
             m.computed_at = float("-inf")
+            self._await_lease(m, now)
             log.info("circuit of %s half-open: one probe may go", m.name, extra={"model": m.name})
         if m.probe_sent_at is not None and now - m.probe_sent_at >= self.config.probe_timeout_s:
             m.probe_sent_at = None
             m.computed_at = float("-inf")
+            if m.state == HALF_OPEN:
+                self._await_lease(m, now)
 
-    def _recompute(self, m: _Model, now: float) -> None:
+    def _await_lease(self, m: ModelWindow, now: float) -> None:
+        """Shared probes: no decision here may probe ``m`` before this replica holds the
+        lease (it counts as a probe in flight meanwhile)."""
+        if self.shared_probes:
+            if m.lease_held:
+                m.lease_held = False
+                self._released.append(m.name)
+            m.lease_wanted, m.probe_sent_at = True, now
+
+    def _recompute(self, m: ModelWindow, now: float) -> None:
         horizon = now - self.config.window_s
         while m.samples and m.samples[0][0] < horizon:
-            _drop_oldest(m)
+            drop_oldest(m)
         n = len(m.samples)
         p50, p95 = percentile(m.sorted_ms, 50), percentile(m.sorted_ms, 95)
         estimate = None
@@ -246,30 +261,5 @@ class LatencyTracker:
         m.computed_at = now
 
 
-def _drop_oldest(m: _Model) -> None:
-    _, latency_ms, error = m.samples.popleft()
-    if latency_ms is not None:
-        del m.sorted_ms[bisect.bisect_left(m.sorted_ms, latency_ms)]
-    m.errors -= error
-
-
 def _number(v: object) -> TypeGuard[float]:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def percentile(ordered: list[float], q: float) -> float | None:
-    """The ``q``-th percentile of sorted values, interpolated as NumPy's default does.
-
-    >>> percentile([10.0, 20.0, 30.0, 40.0], 50)
-    25.0
-    >>> percentile([10.0, 20.0, 30.0, 40.0], 95)
-    38.5
-    >>> percentile([], 50) is None
-    True
-    """
-    if not ordered:
-        return None
-    pos = (len(ordered) - 1) * q / 100.0
-    lo = int(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)

@@ -1,20 +1,22 @@
-"""The online layer built from the settings: its learner, restored from its saved state
-when that is usable, else new (it then reads the whole decision log)."""
+"""The online layer built from the settings: its learner over the decision log, restored
+from its saved state (:func:`selector.engine.state_store`) when that is usable, else new
+(it then reads the whole log)."""
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from core.errors import ConfigError
 from models.bandit import BanditParams
 from models.learners import build
 from selector.config import Settings
+from selector.engine import state_store
 from selector.online import OnlineLearner, StateError
 from selector.policy import Policy, policy_class
 from selector.reward import RewardConfig
+from selector.store.commands import LogEngine
 
-__all__ = ["learner_if_needed", "learner_kind", "new_learner", "open_learner", "state_path"]
+__all__ = ["learner_if_needed", "learner_kind", "new_learner", "open_learner"]
 
 log = logging.getLogger("selector")
 
@@ -41,23 +43,17 @@ def learner_kind(settings: Settings) -> str:
     return needed.pop() if needed else settings.bandit_learner
 
 
-def learner_if_needed(settings: Settings) -> OnlineLearner | None:
-    """The online layer's learner when the served or the challenger policy reads it."""
+def learner_if_needed(settings: Settings, source: LogEngine) -> OnlineLearner | None:
+    """The online layer's learner over ``source`` when the served or the challenger
+    policy reads it."""
     if not _online_policies(settings):
         return None
-    learner, how = open_learner(settings)
+    learner, how = open_learner(settings, source)
     log.info("online layer: %s", how)
     return learner
 
 
-def state_path(settings: Settings) -> Path:
-    """Where the online layer's state is saved."""
-    return settings.bandit_state_path or settings.db_path.with_name(
-        settings.db_path.name + ".bandit.json"
-    )
-
-
-def new_learner(settings: Settings) -> OnlineLearner:
+def new_learner(settings: Settings, source: LogEngine) -> OnlineLearner:
     """An online layer's learner that has read nothing of the decision log yet."""
     params = BanditParams(
         memory=settings.bandit_memory,
@@ -77,18 +73,19 @@ def new_learner(settings: Settings) -> OnlineLearner:
         deadline_ms=settings.reward_deadline_ms,
         default_outcome=settings.reward_default_outcome,
     )
-    return OnlineLearner(build(params), settings.db_path, reward, settings.join_window_s)
+    return OnlineLearner(build(params), source, reward, settings.join_window_s)
 
 
-def open_learner(settings: Settings) -> tuple[OnlineLearner, str]:
-    """The online layer's learner over the decision log: the saved one when it is usable,
-    else a new one (that will read the whole log); and what was done, for the logs."""
-    fresh = new_learner(settings)
-    path = state_path(settings)
+def open_learner(settings: Settings, source: LogEngine) -> tuple[OnlineLearner, str]:
+    """The online layer's learner over the decision log ``source``: the saved one when
+    it is usable, else a new one (that will read the whole log); and what was done, for
+    the logs."""
+    fresh = new_learner(settings, source)
+    store = state_store(settings)
     try:
         learner = OnlineLearner.from_saved(
-            path, fresh.bandit.params, settings.db_path, fresh.reward, settings.join_window_s
+            store, fresh.bandit.params, source, fresh.reward, settings.join_window_s
         )
-        return learner, f"restored from {path} (feedback row {learner.cursor})"
+        return learner, f"restored from {store.where} (feedback row {learner.cursor})"
     except StateError as exc:
         return fresh, f"{exc}: learning from the whole decision log"

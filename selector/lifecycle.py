@@ -6,27 +6,30 @@ counted, and a database error is logged and retried by the parts that read."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from selector.config import Settings
 from selector.latency import LatencyTracker
-from selector.online import OnlineLearner
-from selector.store import DecisionLog
+from selector.online import OnlineLearner, StateStore
+from selector.store import READ_ERRORS
+from selector.store.commands import LogEngine
 from selector.upkeep import Upkeep
+
+if TYPE_CHECKING:
+    from selector.replicas import Replicas
 
 __all__ = ["start", "stop"]
 
 log = logging.getLogger("selector")
 
 
-def _warm(decision_log: DecisionLog, tracker: LatencyTracker, window_s: float) -> None:
+def _warm(decision_log: LogEngine, tracker: LatencyTracker, window_s: float) -> None:
     since = time.time() - window_s
     try:
         with decision_log.reader() as reader:
             n, bad = tracker.warm(list(reader.recent_call_results(since)))
-    except sqlite3.Error as exc:
+    except READ_ERRORS as exc:
         log.error("latency tracker not warmed from the decision log: %s", exc)
         return
     if n or bad:
@@ -52,32 +55,42 @@ def _catch_up(learner: OnlineLearner) -> None:
 
 def start(
     settings: Settings,
-    decision_log: DecisionLog,
+    decision_log: LogEngine,
     tracker: LatencyTracker,
     learner: OnlineLearner | None,
     upkeep: Upkeep,
-    state_file: Path | None,
+    state_file: StateStore | None,
+    replicas: Replicas | None = None,
 ) -> None:
     """Start the log writer, warm the latency tracker from the log's recent results,
     let the online layer read what it had not (and start its thread in background mode),
-    and start the upkeep thread."""
+    start sharing live state with the other replicas, and start the upkeep thread."""
     decision_log.start()
     _warm(decision_log, tracker, settings.latency_window_s)
     if learner is not None:
         _catch_up(learner)
         if settings.bandit_updates == "background":
             learner.start(state_file, settings.bandit_save_every_s)
+    if replicas is not None:
+        try:
+            replicas.start()
+        except READ_ERRORS as exc:  # its thread retries; health says so meanwhile
+            log.error("live state not shared with the other replicas yet: %s", exc)
     upkeep.start()
 
 
 def stop(
-    decision_log: DecisionLog,
+    decision_log: LogEngine,
     learner: OnlineLearner | None,
     upkeep: Upkeep,
-    state_file: Path | None,
+    state_file: StateStore | None,
+    replicas: Replicas | None = None,
 ) -> None:
-    """Stop the upkeep, then the learner (saving its state), then the log."""
+    """Stop the upkeep and the sharing, then the learner (saving its state), then the
+    log."""
     upkeep.stop()
+    if replicas is not None:
+        replicas.stop()
     # the learner first: its read-only connection must be closed before the log's last
     # one, which then checkpoints and removes the WAL file (what the log still commits
     # after this is read at the next start)

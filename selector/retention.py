@@ -36,7 +36,8 @@ from typing import Any
 import orjson
 
 from selector.export import write_table
-from selector.store import DecisionLog, LogReader, id_prefix
+from selector.store import LogReader, id_prefix
+from selector.store.commands import LogEngine
 
 __all__ = ["PruneResult", "prune"]
 
@@ -70,10 +71,10 @@ class PruneResult:
 
 
 def prune(
-    decision_log: DecisionLog,
+    decision_log: LogEngine,
     older_than_s: float,
     archive_dir: Path | None,
-    learned_through: int | None = None,
+    learned_through: Any = None,
     now: float | None = None,
     batch: int = _BATCH,
     progress: Callable[[str], None] = lambda _m: None,
@@ -91,8 +92,7 @@ def prune(
     with decision_log.reader() as reader:
         while ids := reader.due(after, due_below, batch):
             after = ids[-1]
-            top = reader.last_feedback_row()
-            safe = top - 1 if learned_through is None else min(learned_through, top - 1)
+            safe = reader.prunable_through(learned_through)
             blocked = reader.with_feedback_after(ids[0], ids[-1], safe)
             gone = [d for d in ids if d not in blocked]
             result.kept_unread += len(ids) - len(gone)

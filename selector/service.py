@@ -8,8 +8,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ModelUnavailableError
 from features.extractor import FeatureExtractor, FeatureVector
@@ -17,10 +16,17 @@ from features.schema import PRIORITIES
 from selector import lifecycle
 from selector.catalog import Catalog
 from selector.config import Settings
-from selector.health import Health, LearnerStatus, Problem, QualityStatus, learner_problems
+from selector.health import (
+    Health,
+    LearnerStatus,
+    Problem,
+    QualityStatus,
+    learner_problems,
+    models_status,
+)
 from selector.latency import LatencyTracker
 from selector.metrics import ServiceMetrics
-from selector.online import OnlineLearner
+from selector.online import OnlineLearner, StateStore
 from selector.policy import Decision, DecisionContext, Policy
 from selector.policy.base import QualityModel
 from selector.recording import (
@@ -34,12 +40,15 @@ from selector.retention import PruneResult, prune
 from selector.store import (
     ConversationOutcome,
     ConversationResult,
-    DecisionLog,
     DecisionRecord,
     FeedbackEvent,
     FeedbackResult,
 )
+from selector.store.commands import LogEngine
 from selector.upkeep import Upkeep
+
+if TYPE_CHECKING:
+    from selector.replicas import Replicas
 
 __all__ = ["SelectorService"]
 
@@ -56,18 +65,20 @@ class SelectorService:
         extractor: FeatureExtractor,
         policy: Policy,
         tracker: LatencyTracker,
-        decision_log: DecisionLog,
+        decision_log: LogEngine,
         degraded: list[tuple[str, str]] | None = None,
         prior: QualityModel | None = None,
         quality_status: QualityStatus | None = None,
         learner: OnlineLearner | None = None,
         challenger: Policy | None = None,
         reload: Callable[[], tuple[Policy | None, QualityStatus]] | None = None,
-        state_file: Path | None = None,
+        state_file: StateStore | None = None,
+        replicas: Replicas | None = None,
     ) -> None:
         """The parts, built by :func:`selector.wiring.build_service`; ``reload`` loads
         the configured quality model again and builds the policy serving it (None: no
-        reload), ``state_file`` is where the online layer saves its state."""
+        reload), ``state_file`` is where the online layer saves its state, ``replicas``
+        the live state shared with other replicas (a PostgreSQL log)."""
         self.settings = settings
         self.catalog = catalog
         self.extractor = extractor
@@ -87,6 +98,7 @@ class SelectorService:
         self._reload_lock = asyncio.Lock()
         self._reload = reload
         self.state_file = state_file
+        self.replicas = replicas
         self.upkeep = Upkeep(
             self.prune,
             settings.prune_every_s,
@@ -117,12 +129,18 @@ class SelectorService:
     def start(self) -> None:
         """Start the background parts (:func:`selector.lifecycle.start`)."""
         lifecycle.start(
-            self.settings, self.log, self.tracker, self.learner, self.upkeep, self.state_file
+            self.settings,
+            self.log,
+            self.tracker,
+            self.learner,
+            self.upkeep,
+            self.state_file,
+            self.replicas,
         )
 
     def stop(self) -> None:
         """Stop the background parts (:func:`selector.lifecycle.stop`)."""
-        lifecycle.stop(self.log, self.learner, self.upkeep, self.state_file)
+        lifecycle.stop(self.log, self.learner, self.upkeep, self.state_file, self.replicas)
 
     def _learner_status(self) -> LearnerStatus | None:
         if self.learner is None:
@@ -257,23 +275,8 @@ class SelectorService:
 
     # -- status --------------------------------------------------------------------
     def models_status(self) -> list[dict[str, Any]]:
-        out = []
-        for m in self.catalog:
-            h = self.tracker.health(m.name)
-            out.append(
-                {
-                    **m.model_dump(),
-                    "live": {
-                        "latency_p50_ms": h.p50_ms,
-                        "latency_p95_ms": h.p95_ms,
-                        "error_rate": h.error_rate,
-                        "samples": h.samples,
-                        "circuit": h.state_name,
-                    },
-                    "recent_share": round(self.recent.share(m.name), 4),
-                }
-            )
-        return out
+        """Each catalog model with its live figures (the body of ``/v1/models``)."""
+        return models_status(self.catalog, self.tracker, self.recent)
 
     def health(self) -> Health:
         """Whether decisions can be served and acknowledged, and every part served in a
@@ -285,6 +288,8 @@ class SelectorService:
         problems.extend(self.quality_status.problems())
         problems.extend(learner_problems(self._learner_status(), self.settings.learner_max_lag_s))
         problems.extend(self.upkeep.problems())
+        if self.replicas is not None and self.replicas.failure:
+            problems.append(Problem("replicas", f"live state not shared: {self.replicas.failure}"))
         return Health(ok, [] if ok else [why], problems)
 
     def readiness(self) -> tuple[bool, list[str]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ArtifactError, ConfigError
 from features.estimates import EstimateConfig
@@ -24,12 +24,16 @@ from models.quality import QualityPredictor
 from models.registry import bound_requests, resolve
 from selector.catalog import Catalog, load_catalog
 from selector.config import Settings
+from selector.engine import open_log, replica_id, state_store
 from selector.health import QualityStatus
 from selector.latency import BreakerConfig, LatencyTracker
-from selector.learning import learner_if_needed, state_path
+from selector.learning import learner_if_needed
+from selector.online import OnlineLearner
 from selector.policy import POLICIES, Policy, ProbeConfig, QualityModel, policy_class
 from selector.service import SelectorService
-from selector.store import DecisionLog
+
+if TYPE_CHECKING:
+    from selector.replicas import Replicas
 
 __all__ = ["build_policy", "build_service", "load_quality_model"]
 
@@ -58,7 +62,8 @@ def build_service(settings: Settings, clock: Callable[[], float] = time.time) ->
         log.warning("quality model not loaded, serving the prior: %s", status.reason)
     else:
         log.info("quality model loaded: serving %s", status.serving)
-    learner = learner_if_needed(settings)
+    decision_log = open_log(settings)
+    learner = learner_if_needed(settings, decision_log)
     bandit = learner.bandit if learner else None
     policy = build_policy(settings.policy, quality, catalog, settings, bandit)
     challenger = _challenger(settings, catalog, prior, quality, bandit, degraded)
@@ -76,15 +81,28 @@ def build_service(settings: Settings, clock: Callable[[], float] = time.time) ->
         extractor,
         policy,
         tracker,
-        DecisionLog(settings.db_path, sync=settings.db_sync, join_window_s=settings.join_window_s),
+        decision_log,
         degraded,
         prior,
         status,
         learner,
         challenger,
         reload=reload,
-        state_file=state_path(settings),
+        state_file=state_store(settings),
+        replicas=_replicas(settings, tracker, learner),
     )
+
+
+def _replicas(
+    settings: Settings, tracker: LatencyTracker, learner: OnlineLearner | None
+) -> Replicas | None:
+    """The live state shared with the other replicas, when the log is PostgreSQL's."""
+    url = settings.postgres_url
+    if url is None:
+        return None
+    from selector.replicas import Replicas
+
+    return Replicas(url, replica_id(settings), tracker, learner, settings.shared_poll_s)
 
 
 def _intents(
@@ -121,6 +139,7 @@ def _tracker(settings: Settings, catalog: Catalog, clock: Callable[[], float]) -
             prior_sd=settings.latency_prior_sd,
             memory=settings.latency_memory,
         ),
+        shared_probes=settings.postgres_url is not None,
     )
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,7 +20,8 @@ from features.schema import PRIORITIES, REQUEST_FEATURES
 from selector.policy import DecisionContext
 from selector.policy.base import PRIORITY_LATENCY_FACTOR
 from selector.reward import logged_reward
-from selector.store import CallResults, DecisionLog, finite, logged_propensity, logged_request
+from selector.store import CallResults, finite, logged_propensity, logged_request
+from selector.store.commands import LogEngine
 
 __all__ = ["LoggedDecisions", "load_logged"]
 
@@ -217,14 +217,14 @@ class _Builder:
         )
 
 
-def load_logged(db_path: Path, late_penalty: float, since: float = 0.0) -> LoggedDecisions:
-    """Read the evaluable decisions of the log at ``db_path``, their rewards with
+def load_logged(
+    decision_log: LogEngine, late_penalty: float, since: float = 0.0
+) -> LoggedDecisions:
+    """Read the evaluable decisions of ``decision_log``, their rewards with
     ``late_penalty`` for a late or failed call (a ConfigError says why there are none)."""
-    if not db_path.is_file():
-        raise ConfigError(f"no decision log at {db_path}: pass --db with the service's log")
     skipped = {"no outcome": 0, "overridden": 0, "unscored": 0, "unusable": 0}
     unreadable: Counter[str] = Counter()
-    with DecisionLog(db_path).reader() as reader:
+    with decision_log.reader() as reader:
         rows = _Builder(reader.other_decisions())
         joined = list(reader.joined(since, unreadable))
     for r in joined:
@@ -248,7 +248,7 @@ def load_logged(db_path: Path, late_penalty: float, since: float = 0.0) -> Logge
     skipped["unusable"] += unreadable["unreadable"]
     if not rows.ids:
         raise ConfigError(
-            f"{db_path}: no decision can be evaluated on ({skipped}): the gateway must report "
-            "outcomes (resolved or reward) through POST /v1/feedback"
+            f"{decision_log.where}: no decision can be evaluated on ({skipped}): the gateway "
+            "must report outcomes (resolved or reward) through POST /v1/feedback"
         )
     return rows.build(skipped)

@@ -17,6 +17,7 @@ from models.quality import QualityPredictor
 from models.registry import CHAMPION, DEFAULT_TRACKING_URI, client, resolve
 from selector.catalog import load_catalog
 from selector.config import Settings
+from selector.engine import existing_log
 from selector.wiring import build_policy
 from training.data import (
     DEFAULT_DATA_DIR,
@@ -78,9 +79,9 @@ def _dr_gate(
 ) -> Scores:
     """DR value per decision of the ``utility-v0`` policy serving each model, on the
     hold-out decisions of the log (a ConflictError when the estimate is refused)."""
-    settings = settings.model_copy(update={"db_path": db_path})
+    settings = settings.model_copy(update={"db_path": db_path, "database_url": None})
     catalog = load_catalog(settings.catalog_path)
-    logged = load_logged(db_path, settings.reward_late_penalty)
+    logged = load_logged(existing_log(settings), settings.reward_late_penalty)
     hold = logged.subset(np.array([unit_hash(d) < HOLDOUT_SHARE for d in logged.ids]))
     values: list[dict[str, Any]] = []
     for model in (candidate, champion):

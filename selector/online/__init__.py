@@ -37,6 +37,6 @@ The package: :mod:`~selector.online.learner` (the fold), :mod:`~selector.online.
 from __future__ import annotations
 
 from selector.online.learner import SKIPPED_KEPT, OnlineLearner
-from selector.online.state import StateError
+from selector.online.state import StateError, StateFile, StateStore
 
-__all__ = ["SKIPPED_KEPT", "OnlineLearner", "StateError"]
+__all__ = ["SKIPPED_KEPT", "OnlineLearner", "StateError", "StateFile", "StateStore"]

@@ -3,24 +3,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
-import sqlite3
 import threading
 import time
 from collections import Counter, deque
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from models.bandit import BanditParams, OnlineModel
 from models.learners import build
 from selector.health import LearnerStatus
-from selector.online import state as saved_state
+from selector.online.lag import LagReader
 from selector.online.runner import Runner
-from selector.online.state import STATE_VERSION, StateError
+from selector.online.state import STATE_VERSION, StateError, StateStore
 from selector.online.updates import UNUSABLE, Update, due, reason, update_for
 from selector.reward import RewardConfig
 from selector.store import (
@@ -30,6 +27,7 @@ from selector.store import (
     finite,
     id_prefix,
 )
+from selector.store.commands import LogEngine
 
 __all__ = ["SKIPPED_KEPT", "OnlineLearner"]
 
@@ -40,29 +38,30 @@ _BATCH = 2_000
 
 
 class OnlineLearner:
-    """The fold of the module docstring over the log at ``db_path``."""
+    """The fold of the module docstring over the log ``source``."""
 
     def __init__(
         self,
         bandit: OnlineModel,
-        db_path: Path,
+        source: LogEngine,
         reward: RewardConfig,
         join_window_s: float,
     ) -> None:
         self.bandit = bandit
-        self.db_path = db_path
+        self.source = source
         self.reward = reward
         self.join_window_s = join_window_s
-        self.cursor = 0  # rowid of the last feedback row read
+        self.cursor: Any = source.dialect.start  # the place of the last feedback row read
         self.time = 0.0  # the log's time: latest feedback ts read
         self.closed_below = ""  # decisions with smaller ids are closed
         self._closed_second = -math.inf
         self.counts: Counter[str] = Counter()
-        self.skipped: deque[tuple[int, str, str]] = deque(maxlen=SKIPPED_KEPT)
+        self.skipped: deque[tuple[Any, str, str]] = deque(maxlen=SKIPPED_KEPT)
         self._lock = threading.Lock()
         self._log_reader: LogReader | None = None
+        self._lag = LagReader(source)
         self._runner: Runner | None = None
-        self._saved_cursor = -1
+        self._saved_cursor: Any = None
         self._last_save = time.monotonic()
         self._skips_logged = 0
 
@@ -120,9 +119,10 @@ class OnlineLearner:
         )
         self.counts["learned"] += 1
 
-    def _skip(self, rowid: int, did: Any, reason: str) -> None:
+    def _skip(self, rowid: Any, did: Any, reason: str) -> None:
         self.counts["skipped"] += 1
-        self.skipped.append((int(rowid), str(did), reason))
+        rowid = self.source.dialect.dump(rowid)
+        self.skipped.append((rowid, str(did), reason))
         self._skips_logged += 1
         if self._skips_logged <= _LOGGED_SKIPS or self._skips_logged % 1_000 == 0:
             extra = {"feedback_row": rowid, "decision_id": str(did)}
@@ -130,7 +130,7 @@ class OnlineLearner:
             msg = "online layer skipped feedback row %s (decision %s): %s"
             log.warning(msg, rowid, did, reason, extra=extra)
 
-    def _close_windows(self, reader: LogReader, now: float, rowid: int) -> None:
+    def _close_windows(self, reader: LogReader, now: float, rowid: Any) -> None:
         """Close the windows of decisions older than the log's time ``now`` − the join
         window (in whole seconds, so the fold does not depend on how rows are batched);
         the call results they had are those before row ``rowid``."""
@@ -150,7 +150,7 @@ class OnlineLearner:
             ]
         for did, outcome, kind in closing:
             try:
-                calls = reader.calls(did, rowid - 1)
+                calls = reader.calls(did, rowid, before=True)
                 planned.append((did, self._update_for(reader, did, outcome, calls), kind))
             except UNUSABLE as exc:
                 planned.append((did, None, reason(exc)))
@@ -166,7 +166,7 @@ class OnlineLearner:
 
     def _reader(self) -> LogReader:
         if self._log_reader is None:
-            self._log_reader = LogReader(self.db_path)
+            self._log_reader = self.source.reader()
         return self._log_reader
 
     # -- state ---------------------------------------------------------------------
@@ -185,7 +185,7 @@ class OnlineLearner:
                 "version": STATE_VERSION,
                 "config": self.config(),
                 "bandit": self.bandit.state(),
-                "cursor": self.cursor,
+                "cursor": self.source.dialect.dump(self.cursor),
                 "time": self.time,
                 "closed_below": self.closed_below,
                 "closed_second": self._closed_second
@@ -195,49 +195,51 @@ class OnlineLearner:
                 "skipped": [list(s) for s in self.skipped],
             }
 
-    def save(self, path: Path) -> None:
-        """Write the state atomically, with its SHA-256, to ``path``."""
-        state = self.state()
-        saved_state.write(path, state)
-        self._saved_cursor = state["cursor"]
+    def save(self, store: StateStore) -> None:
+        """Save the state in ``store`` (atomically, with its SHA-256)."""
+        with self._lock:
+            cursor = self.cursor
+        store.write(self.state())
+        self._saved_cursor = cursor
         self._last_save = time.monotonic()
 
     @classmethod
     def from_saved(
         cls,
-        path: Path,
+        store: StateStore,
         params: BanditParams,
-        db_path: Path,
+        source: LogEngine,
         reward: RewardConfig,
         join_window_s: float,
     ) -> OnlineLearner:
-        """The learner saved at ``path``; a StateError says why it cannot be used (missing,
-        corrupt, failing its checksum, saved under another configuration)."""
-        fresh = cls(build(params), db_path, reward, join_window_s)
-        state = saved_state.read(path)
+        """The learner saved in ``store``; a StateError says why it cannot be used
+        (missing, corrupt, failing its checksum, saved under another configuration)."""
+        fresh = cls(build(params), source, reward, join_window_s)
+        path = store.where
+        state = store.read(fresh.config())
         if state.get("config") != json.loads(json.dumps(fresh.config())):
             raise StateError(f"{path} was saved under another configuration")
         try:
             fresh.bandit = build(params, state["bandit"])
-            fresh.cursor = int(state["cursor"])
+            fresh.cursor = source.dialect.load(state["cursor"])
             fresh.time = float(state["time"])
             fresh.closed_below = str(state["closed_below"])
             closed = state["closed_second"]
             fresh._closed_second = -math.inf if closed is None else float(closed)
-            fresh.skipped.extend((int(r), str(d), str(why)) for r, d, why in state["skipped"])
+            fresh.skipped.extend((r, str(d), str(why)) for r, d, why in state["skipped"])
             fresh.counts = Counter({str(k): int(v) for k, v in state["counts"].items()})
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise StateError(f"{path} is not a saved state: {exc!r}") from exc
         top = fresh._max_rowid()
         if fresh.cursor > top:
             raise StateError(
-                f"{path} has read {fresh.cursor} feedback rows but the log at {db_path} "
-                f"has {top}: it belongs to another log"
+                f"{path} has read the log up to feedback row {fresh.cursor} but the log at "
+                f"{source.where} ends at {top}: it belongs to another log"
             )
         fresh._saved_cursor = fresh.cursor
         return fresh
 
-    def _max_rowid(self) -> int:
+    def _max_rowid(self) -> Any:
         with self._lock:
             return self._reader().last_feedback_row()
 
@@ -247,8 +249,10 @@ class OnlineLearner:
         if self._runner is not None:
             self._runner.notify()
 
-    def start(self, state_path: Path | None, save_every_s: float, poll_s: float = 0.5) -> None:
-        """Learn on a background thread; save to ``state_path`` every ``save_every_s``."""
+    def start(
+        self, state_path: StateStore | None, save_every_s: float, poll_s: float = 0.5
+    ) -> None:
+        """Learn on a background thread; save in ``state_path`` every ``save_every_s``."""
         if self._runner is not None:
             return
 
@@ -268,23 +272,17 @@ class OnlineLearner:
         """Whether the thread runs (when ``background``), the last failure, and how far
         behind the log the learner is (read on a connection of its own: never waits for
         the fold)."""
-        lag_rows, lag_s = 0, 0.0
-        with contextlib.suppress(sqlite3.Error), LogReader(self.db_path, timeout_s=1.0) as r:
-            cursor = self.cursor
-            lag_rows = max(0, r.last_feedback_row() - cursor)
-            oldest = r.oldest_after(cursor) if lag_rows else None
-            if oldest is not None:
-                lag_s = max(0.0, time.time() - oldest)
+        lag_rows, lag_s = self._lag.lag(self.cursor, keep=self._runner is not None)
         running = not background or (self._runner is not None and self._runner.running)
         return LearnerStatus(running, self.failure, lag_rows, lag_s)
 
-    def maybe_save(self, path: Path | None, every_s: float) -> None:
+    def maybe_save(self, path: StateStore | None, every_s: float) -> None:
         if path is None or self.cursor == self._saved_cursor:
             return
         if time.monotonic() - self._last_save >= every_s:
             self.save(path)
 
-    def stop(self, state_path: Path | None) -> None:
+    def stop(self, state_path: StateStore | None) -> None:
         """Stop the thread, read what is left, save."""
         if self._runner is not None:
             self._runner.stop()
@@ -298,3 +296,4 @@ class OnlineLearner:
         if self._log_reader is not None:
             self._log_reader.close()
             self._log_reader = None
+        self._lag.close()

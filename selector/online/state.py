@@ -8,9 +8,18 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["STATE_VERSION", "StateError", "read", "saved_cursor", "write"]
+__all__ = [
+    "STATE_VERSION",
+    "StateError",
+    "StateFile",
+    "StateStore",
+    "body_of",
+    "read",
+    "saved_cursor",
+    "write",
+]
 
 STATE_VERSION = 2
 
@@ -19,13 +28,48 @@ class StateError(ValueError):
     """A saved state that cannot be used (the message says why); the log is replayed."""
 
 
-def _body(state: dict[str, Any]) -> str:
+class StateStore(Protocol):
+    """Where the online layer's state is saved: a file (:class:`StateFile`), or the
+    shared log's table of snapshots (PostgreSQL)."""
+
+    where: str
+
+    def read(self, config: dict[str, Any]) -> dict[str, Any]:
+        """The state saved under ``config``; a StateError says why there is none usable."""
+        ...
+
+    def write(self, state: dict[str, Any]) -> None: ...
+
+    def cursor(self) -> Any:
+        """How far the saved state has read the log (None: nothing saved)."""
+        ...
+
+
+class StateFile:
+    """The state in a JSON file at ``path``, written atomically with its SHA-256."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.where = str(path)
+
+    def read(self, config: dict[str, Any]) -> dict[str, Any]:
+        return read(self.path)
+
+    def write(self, state: dict[str, Any]) -> None:
+        write(self.path, state)
+
+    def cursor(self) -> Any:
+        return saved_cursor(self.path)
+
+
+def body_of(state: dict[str, Any]) -> str:
+    """The state as the canonical JSON its checksum is of."""
     return json.dumps(state, sort_keys=True, separators=(",", ":"))
 
 
 def write(path: Path, state: dict[str, Any]) -> None:
     """Write ``state`` atomically, with its SHA-256, to ``path`` (fsynced)."""
-    body = _body(state)
+    body = body_of(state)
     digest = hashlib.sha256(body.encode()).hexdigest()
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as f:
@@ -40,7 +84,7 @@ def read(path: Path) -> dict[str, Any]:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         state: dict[str, Any] = raw["state"]
-        body = _body(state)
+        body = body_of(state)
     except FileNotFoundError as exc:
         raise StateError(f"no saved state at {path}") from exc
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -52,12 +96,12 @@ def read(path: Path) -> dict[str, Any]:
     return state
 
 
-def saved_cursor(path: Path) -> int | None:
+def saved_cursor(path: Path) -> Any:
     """How far the online layer saved at ``path`` has read the log: None when there is no
     saved state, 0 when it cannot be read (then nothing it might not have read is pruned)."""
     if not path.is_file():
         return None
     try:
-        return int(json.loads(path.read_text(encoding="utf-8"))["state"]["cursor"])
+        return json.loads(path.read_text(encoding="utf-8"))["state"]["cursor"]
     except (OSError, ValueError, KeyError, TypeError):
         return 0

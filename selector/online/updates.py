@@ -106,7 +106,7 @@ def due(reader: LogReader, row: FeedbackRow) -> tuple[Any, CallResults | None] |
     found = reader.outcome(did)
     if found is None or found[0] > row.row:
         return None
-    before = reader.calls(did, row.row - 1)
+    before = reader.calls(did, row.row, before=True)
     if before is None or before.reported:
         return None  # learned already, when the first call result came
     return found[1], reader.calls(did, row.row)

@@ -14,6 +14,7 @@ A second storage engine implements :class:`DecisionLog`'s writes and
 :class:`LogReader`'s reads; nothing above this package writes SQL against the log.
 """
 
+from selector.store.dialect import READ_ERRORS, Dialect
 from selector.store.joined import logged_request
 from selector.store.reader import LogReader
 from selector.store.records import (
@@ -38,12 +39,14 @@ from selector.store.writer import DecisionLog
 
 __all__ = [
     "FEEDBACK_FIELDS",
+    "READ_ERRORS",
     "SCHEMA_VERSION",
     "CallResults",
     "ConversationOutcome",
     "ConversationResult",
     "DecisionLog",
     "DecisionRecord",
+    "Dialect",
     "FeedbackEvent",
     "FeedbackResult",
     "FeedbackRow",

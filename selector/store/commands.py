@@ -1,26 +1,55 @@
-"""What both engines of the decision log offer to write with: the same five calls, from a
-thread (a :class:`~concurrent.futures.Future`) or from an event loop (awaited), each
-completing once the write is committed. An engine implements ``_submit`` and
-``_submit_async``: how a command reaches its writer."""
+"""What both engines of the decision log offer: the same write calls, from a thread (a
+:class:`~concurrent.futures.Future`) or from an event loop (awaited), each completing
+once the write is committed, and the same reads, deletes and lifecycle. An engine
+implements ``_submit`` and ``_submit_async`` (how a command reaches its writer) and the
+methods below that raise NotImplementedError."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from concurrent.futures import Future
 from typing import Any
 
 from selector.store import records as rec
+from selector.store.dialect import Dialect
+from selector.store.reader import LogReader
 
-__all__ = ["LogWrites"]
+__all__ = ["LogEngine", "unwritable"]
+
+log = logging.getLogger("selector.store")
 
 
-class LogWrites:
+class LogEngine:
     """The decision log's write calls, over an engine's ``_submit`` / ``_submit_async``;
     its health, from its writer thread (``_thread``) and last failure (``_error``)."""
 
+    dialect: Dialect  # how its reads order feedback rows
+    where: str  # the log, for messages (never a password)
     _thread: threading.Thread | None = None
     _error: str | None = None
+
+    def start(self) -> None:
+        """Start the writer."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Write what is queued, then stop the writer."""
+        raise NotImplementedError
+
+    def reader(self) -> LogReader:
+        """Typed reads on a connection of their own (close it when done)."""
+        raise NotImplementedError
+
+    def counts(self) -> dict[str, int]:
+        with self.reader() as r:
+            return r.counts()
+
+    def delete(self, ids: list[str]) -> int:
+        """Remove decisions ``ids`` with everything that refers to them (retention); the
+        number of feedback events removed."""
+        raise NotImplementedError
 
     @property
     def healthy(self) -> tuple[bool, str]:
@@ -59,3 +88,10 @@ class LogWrites:
 
     def _submit_async(self, kind: str, payload: Any) -> asyncio.Future[Any]:
         raise NotImplementedError
+
+
+def unwritable(exc: BaseException) -> str:
+    """Why a record no write could take (a bug's error, not the database's) was refused:
+    its waiter is answered with this, the writer goes on."""
+    log.exception("the decision log could not store a record", exc_info=exc)
+    return f"the decision log could not store the record ({type(exc).__name__}: {exc})"

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from selector.store.dialect import SQLITE, Dialect, Queries
 from selector.store.joined import JOINED_QUERY, joined_row
 from selector.store.records import (
     CallResults,
@@ -30,48 +31,17 @@ from selector.store.records import (
 
 __all__ = ["LogReader"]
 
+
 _LAST = "\U0010ffff"  # sorts after every decision id
+TABLES = ("decisions", "feedback", "outcomes", "other_decisions")
 
 
-def _is_call(t: str = "") -> str:
-    """SQL: the feedback row (of table alias ``t``) reports a call's result."""
-    return "(" + " OR ".join(f"{t}{c} IS NOT NULL" for c in _CALL_COLUMNS) + ")"
-
-
-_CALL_COLUMNS = ("latency_ms", "error", "cost_usd", "model")
-_IS_CALL = _is_call()
-_FEEDBACK_AFTER = f"""
-SELECT f.rowid, f.decision_id, f.ts, f.late, o.event_id IS NOT NULL, f.resolved, f.reward,
-       {_is_call("f.")}
-FROM feedback f
-LEFT JOIN outcomes o ON o.decision_id = f.decision_id AND o.event_id = f.event_id
-WHERE f.rowid > ? ORDER BY f.rowid LIMIT ?
-"""
-# the call results of one decision up to a row (the index feedback_decision serves it)
-_CALLS = f"""
-SELECT latency_ms, error IS NOT NULL, cost_usd, override FROM feedback
-WHERE decision_id = ? AND rowid <= ? AND late = 0 AND {_IS_CALL}
-"""
-# a decision's outcome, and the row of the event that brought it
-_OUTCOME = """
-SELECT f.rowid, o.resolved, o.reward FROM outcomes o JOIN feedback f ON f.event_id = o.event_id
-WHERE o.decision_id = ?
-"""
 _CREDITED_WITH = """
 SELECT CASE WHEN o.via = 'conversation' THEN (
     SELECT COUNT(*) FROM outcomes o2 JOIN decisions d2 USING (decision_id)
     WHERE o2.via = 'conversation' AND o2.ts = o.ts AND d2.conversation_id = d.conversation_id
   ) ELSE 1 END
 FROM outcomes o JOIN decisions d USING (decision_id) WHERE o.decision_id = ?
-"""
-_WITHOUT_CALLS = f"""
-SELECT o.decision_id, o.resolved, o.reward FROM outcomes o
-WHERE o.decision_id >= ? AND o.decision_id < ?
-  AND NOT EXISTS (
-    SELECT 1 FROM feedback f
-    WHERE f.decision_id = o.decision_id AND f.rowid < ? AND f.late = 0 AND {_is_call("f.")}
-  )
-ORDER BY o.decision_id
 """
 _DECISION = (
     "SELECT model, scores, features, request, propensity FROM decisions WHERE decision_id = ?"
@@ -88,11 +58,18 @@ FROM feedback f JOIN decisions d USING (decision_id)
 WHERE f.ts >= ? AND (f.latency_ms IS NOT NULL OR f.error IS NOT NULL)
 ORDER BY f.ts
 """
-TABLES = ("decisions", "feedback", "outcomes", "other_decisions")
+_SQLITE_QUERIES = Queries(SQLITE)
 
 
 class LogReader:
-    """Typed reads of the log at ``path``; close it (or use it in ``with``) when done."""
+    """Typed reads of the log at ``path``; close it (or use it in ``with``) when done.
+    A feedback row's place in the log's order (``row``) is the engine's
+    (:class:`Dialect`); the PostgreSQL reader is
+    :class:`selector.store.postgres.reader.PostgresReader`."""
+
+    dialect: Dialect = SQLITE
+    _sql: Queries = _SQLITE_QUERIES
+    _conn: Any
 
     def __init__(self, path: Path, timeout_s: float = 30.0) -> None:
         self.path = path
@@ -109,22 +86,32 @@ class LogReader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- the online layer ----------------------------------------------------------
-    def feedback_after(self, row: int, limit: int) -> list[FeedbackRow]:
-        """Feedback events committed after ``row``, in commit order, at most ``limit``."""
-        return [
-            FeedbackRow(r[0], r[1], r[2], bool(r[3]), bool(r[4]), r[5], r[6], bool(r[7]))
-            for r in self._conn.execute(_FEEDBACK_AFTER, (row, limit))
-        ]
+    def _place(self, values: Any) -> Any:
+        return self.dialect.place(values)
 
-    def calls(self, decision_id: str, upto_row: int) -> CallResults | None:
-        """The decided model's call results among the events up to ``upto_row``, summed;
-        None when the gateway overrode the decision (another model served)."""
+    # -- the online layer ----------------------------------------------------------
+    def feedback_after(self, row: Any, limit: int) -> list[FeedbackRow]:
+        """Feedback events committed after ``row``, in the log's order, at most ``limit``."""
+        w = self.dialect.width
+        rows = self._conn.execute(self._sql.feedback_after, (*self.dialect.args(row), limit))
+        return [self._feedback_row(r, w) for r in rows]
+
+    def _feedback_row(self, r: Any, w: int) -> FeedbackRow:
+        late, is_outcome, is_call = bool(r[w + 2]), bool(r[w + 3]), bool(r[w + 6])
+        return FeedbackRow(
+            self._place(r[:w]), r[w], r[w + 1], late, is_outcome, r[w + 4], r[w + 5], is_call
+        )
+
+    def calls(self, decision_id: str, upto_row: Any, before: bool = False) -> CallResults | None:
+        """The decided model's call results among the events up to ``upto_row`` (before
+        it, with ``before``), summed; None when the gateway overrode the decision (another
+        model served)."""
         latency: float | None = None
         cost: float | None = None
         failed = reported = False
+        query = self._sql.calls["<" if before else "<="]
         for latency_ms, error, cost_usd, override in self._conn.execute(
-            _CALLS, (decision_id, upto_row)
+            query, (decision_id, *self.dialect.args(upto_row))
         ):
             reported = True
             if override:
@@ -136,14 +123,15 @@ class LogReader:
             failed = failed or bool(error)
         return CallResults(latency, cost, failed, reported)
 
-    def outcome(self, decision_id: str) -> tuple[int, Any] | None:
-        """The row of the event that brought the decision's outcome, and the outcome (the
-        ``reward`` sent, else ``resolved``); None without one."""
-        found = self._conn.execute(_OUTCOME, (decision_id,)).fetchone()
+    def outcome(self, decision_id: str) -> tuple[Any, Any] | None:
+        """The place of the event that brought the decision's outcome, and the outcome
+        (the ``reward`` sent, else ``resolved``); None without one."""
+        found = self._conn.execute(self._sql.outcome, (decision_id,)).fetchone()
         if found is None:
             return None
-        row, resolved, reward = found
-        return int(row), reward if reward is not None else resolved
+        w = self.dialect.width
+        resolved, reward = found[w], found[w + 1]
+        return self._place(found[:w]), reward if reward is not None else resolved
 
     def credited_with(self, decision_id: str) -> int:
         """How many decisions the decision's outcome was credited to at once: those of its
@@ -153,14 +141,14 @@ class LogReader:
         return max(1, int(found[0])) if found is not None else 1
 
     def answered_without_calls(
-        self, from_id: str, below_id: str, before_row: int
+        self, from_id: str, below_id: str, before_row: Any
     ) -> list[tuple[str, Any]]:
         """Decisions with ids in [``from_id``, ``below_id``) that have an outcome but no
         call result before ``before_row``, and their outcomes."""
         return [
             (did, reward if reward is not None else resolved)
             for did, resolved, reward in self._conn.execute(
-                _WITHOUT_CALLS, (from_id, below_id, before_row)
+                self._sql.without_calls, (from_id, below_id, *self.dialect.args(before_row))
             )
         ]
 
@@ -185,14 +173,19 @@ class LogReader:
         """Decisions with ids in [``from_id``, ``below_id``) that have no outcome."""
         return [r[0] for r in self._conn.execute(_UNANSWERED, (from_id, below_id))]
 
-    def last_feedback_row(self) -> int:
-        return int(self._conn.execute("SELECT MAX(rowid) FROM feedback").fetchone()[0] or 0)
+    def last_feedback_row(self) -> Any:
+        """The place of the last feedback row the log's order has reached."""
+        found = self._conn.execute(self._sql.last).fetchone()
+        return self.dialect.start if found is None else self._place(found)
 
-    def oldest_after(self, row: int) -> float | None:
+    def rows_after(self, row: Any) -> int:
+        """How many feedback rows come after ``row`` in the log's order."""
+        found = self._conn.execute(self._sql.count_after, self.dialect.args(row)).fetchone()
+        return int(found[0])
+
+    def oldest_after(self, row: Any) -> float | None:
         """The time of the first feedback event committed after ``row``."""
-        found = self._conn.execute(
-            "SELECT ts FROM feedback WHERE rowid > ? ORDER BY rowid LIMIT 1", (row,)
-        ).fetchone()
+        found = self._conn.execute(self._sql.oldest_after, self.dialect.args(row)).fetchone()
         return float(found[0]) if found and isinstance(found[0], int | float) else None
 
     # -- the service ---------------------------------------------------------------
@@ -222,8 +215,11 @@ class LogReader:
         cur = self._conn.execute(JOINED_QUERY, (lo, hi))
         names = [c[0] for c in cur.description]
         for row in cur:
+            values = dict(zip(names, row, strict=True))
+            for column in self.dialect.hidden:
+                values.pop(column, None)
             try:
-                out = joined_row(dict(zip(names, row, strict=True)))
+                out = joined_row(values)
             except (ValueError, TypeError, KeyError, IndexError, AttributeError):
                 if skipped is not None:
                     skipped["unreadable"] += 1
@@ -244,10 +240,7 @@ class LogReader:
     def choices(self, policy: str) -> list[tuple[str, list[dict[str, Any]]]]:
         """(chosen model, logged scores) of every decision ``policy`` served, in order."""
         return [
-            (r[0], orjson.loads(r[1]))
-            for r in self._conn.execute(
-                "SELECT model, scores FROM decisions WHERE policy = ? ORDER BY rowid", (policy,)
-            )
+            (r[0], orjson.loads(r[1])) for r in self._conn.execute(self._sql.choices, (policy,))
         ]
 
     # -- retention -----------------------------------------------------------------
@@ -262,26 +255,37 @@ class LogReader:
             )
         ]
 
-    def with_feedback_after(self, first_id: str, last_id: str, row: int) -> set[str]:
+    def prunable_through(self, learned_through: Any | None) -> Any:
+        """The last feedback place whose decisions retention may remove: the online
+        layer's cursor (None: none), and never the newest row (SQLite would give its
+        rowid again, and the online layer's cursor must keep growing)."""
+        top = self.last_feedback_row() - 1
+        return top if learned_through is None else min(learned_through, top)
+
+    def with_feedback_after(self, first_id: str, last_id: str, row: Any) -> set[str]:
         """Decisions in [``first_id``, ``last_id``] with a feedback event after ``row``."""
         return {
             r[0]
             for r in self._conn.execute(
-                "SELECT DISTINCT decision_id FROM feedback WHERE decision_id >= ? "
-                "AND decision_id <= ? AND rowid > ?",
-                (first_id, last_id, row),
+                self._sql.with_feedback_after, (first_id, last_id, *self.dialect.args(row))
             )
         }
 
     def raw_rows(self, first_id: str, last_id: str) -> Iterator[tuple[str, int, dict[str, Any]]]:
-        """(table, rowid, row) of every row of every table about decisions in
+        """(table, row number, row) of every row of every table about decisions in
         [``first_id``, ``last_id``], as stored."""
         for table in TABLES:
             cur = self._conn.execute(
-                f"SELECT rowid, * FROM {table} WHERE decision_id >= ? AND decision_id <= ?",
+                f"SELECT {self._row_number(table)} AS row_number, * FROM {table} "
+                "WHERE decision_id >= ? AND decision_id <= ?",
                 (first_id, last_id),
             )
             names = [c[0] for c in cur.description]
             for row in cur:
                 values = dict(zip(names, row, strict=True))
-                yield table, int(values.pop("rowid")), values
+                for column in self.dialect.hidden:
+                    values.pop(column, None)
+                yield table, int(values.pop("row_number")), values
+
+    def _row_number(self, table: str) -> str:
+        return "rowid"

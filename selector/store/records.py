@@ -274,7 +274,7 @@ class FeedbackResult:
 class FeedbackRow:
     """A stored feedback event as the online layer reads it, in commit order (``row``)."""
 
-    row: int
+    row: Any  # its place in the log's order: a rowid (SQLite) or a Position (PostgreSQL)
     decision_id: Any
     ts: Any
     late: bool

@@ -35,7 +35,7 @@ from typing import Any
 
 from core.errors import ConflictError, NotFoundError, StoreError
 from selector.store import statements as sql
-from selector.store.commands import LogWrites
+from selector.store.commands import LogEngine, unwritable
 from selector.store.reader import LogReader
 from selector.store.schema import connect, open_failure, prepare
 from selector.store.waiters import Waiter, resolve
@@ -49,8 +49,10 @@ _CHECKPOINT_EVERY_S = 1.0
 _Op = tuple[str, Any, Waiter]  # a queued command: kind, payload, who waits
 
 
-class DecisionLog(LogWrites):
+class DecisionLog(LogEngine):
     """SQLite decision log, committed in groups (see the module docstring)."""
+
+    dialect = LogReader.dialect  # how its reads order feedback rows
 
     def __init__(
         self,
@@ -62,6 +64,7 @@ class DecisionLog(LogWrites):
         if sync not in {"normal", "full"}:
             raise ValueError("sync must be 'normal' or 'full'")
         self.path = path
+        self.where = str(path)
         self.sync = sync
         self.join_window_s = join_window_s
         self.clock = clock
@@ -236,16 +239,18 @@ class DecisionLog(LogWrites):
                     results.append((waiter, None, exc))
             conn.execute("COMMIT")
             self._error = None
-        except sqlite3.Error as exc:
+        except Exception as exc:  # the database's error, or a record no write can take
             with suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             if len(batch) > 1:  # one bad command must not fail the others: one by one
                 return [r for op in batch for r in self._write_batch(conn, [op])]
             if isinstance(exc, sqlite3.IntegrityError):
                 message = f"the decision log refused the record: {exc}"
-            else:
+            elif isinstance(exc, sqlite3.Error):
                 self._error = message = f"decision log write failed: {exc}"
                 log.error("%s", message)
+            else:
+                message = unwritable(exc)
             err = StoreError(f"{message}; nothing from this request was acknowledged")
             results = [(w, None, err) for _, _, w in batch]
         return results
@@ -254,10 +259,6 @@ class DecisionLog(LogWrites):
     def reader(self) -> LogReader:
         """Typed reads on a read-only connection of their own (close it when done)."""
         return LogReader(self.path)
-
-    def counts(self) -> dict[str, int]:
-        with self.reader() as r:
-            return r.counts()
 
     def delete(self, ids: list[str]) -> int:
         """Remove decisions ``ids`` with everything that refers to them, in one short

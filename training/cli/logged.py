@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
 
-from selector.cli_options import Progress, log_settings
+from selector.cli_options import Progress, db_overrides, existing_log, log_settings
 from selector.config import load_settings
 from training.cli.options import estimate_options, resolve_tracking_uri, tracking_option
 
@@ -26,7 +25,7 @@ __all__ = ["compare", "ope"]
 @tracking_option
 @click.option("--no-track", is_flag=True, help="Do not record the estimate in MLflow.")
 def ope(
-    db_path: Path | None,
+    db_path: str | None,
     policy: str | None,
     quality_model: str | None,
     min_ess: float,
@@ -42,13 +41,14 @@ def ope(
     from training.logged_decisions import load_logged
     from training.policy_eval import evaluate_policy, log_to_mlflow
 
-    base = load_settings()
     overrides: dict[str, Any] = {"mlflow_tracking_uri": resolve_tracking_uri(tracking_uri)}
-    for key, value in (("db_path", db_path), ("policy", policy), ("quality_model", quality_model)):
+    overrides.update(db_overrides(db_path))
+    for key, value in (("policy", policy), ("quality_model", quality_model)):
         if value is not None:
             overrides[key] = value
-    settings = base.model_copy(update=overrides)
-    logged = load_logged(settings.db_path, settings.reward_late_penalty, since)
+    settings = load_settings(**overrides)
+    decision_log = existing_log(settings)
+    logged = load_logged(decision_log, settings.reward_late_penalty, since)
     service = build_service(settings)
     candidate = service.policy
     label = f"{candidate.name}+{service.quality_status.serving}"
@@ -57,7 +57,7 @@ def ope(
             logged, candidate, min_ess, folds, seed, progress=lambda _n: bar("")
         )
     click.echo(
-        f"{label} on {result['decisions']:,} logged decisions of {settings.db_path} "
+        f"{label} on {result['decisions']:,} logged decisions of {decision_log.where} "
         f"(logged by {', '.join(f'{k} ×{v:,}' for k, v in result['logged_policies'].items())}; "
         f"left out: {', '.join(f'{k} {v:,}' for k, v in result['skipped'].items() if v) or 'none'})"
     )
@@ -70,7 +70,7 @@ def ope(
     click.echo(f"| logged policy (observed) | {result['logged_value']:.4f} | |")
     if not no_track:
         params = {
-            "log": str(settings.db_path),
+            "log": decision_log.where,
             "policy": candidate.name,
             "quality_model": service.quality_status.serving,
             "min_ess": min_ess,
@@ -86,7 +86,7 @@ def ope(
 @tracking_option
 @click.option("--no-track", is_flag=True, help="Do not record the comparison in MLflow.")
 def compare(
-    db_path: Path | None,
+    db_path: str | None,
     min_ess: float,
     folds: int,
     seed: int,
@@ -101,9 +101,10 @@ def compare(
     from training.policy_eval import log_comparison
 
     settings = log_settings(db_path)
-    logged = load_logged(settings.db_path, settings.reward_late_penalty, since)
+    decision_log = existing_log(settings)
+    logged = load_logged(decision_log, settings.reward_late_penalty, since)
     found = run_compare(logged, min_ess, folds, seed)
-    click.echo(f"{len(logged.ids):,} decisions with an outcome in {settings.db_path}")
+    click.echo(f"{len(logged.ids):,} decisions with an outcome in {decision_log.where}")
     click.echo(
         "| policy | served | observed reward / decision [95 %] | decided | DR estimate [95 %] "
         "| ESS | agrees with the other |"
@@ -131,5 +132,5 @@ def compare(
         if "refused" in e:
             click.echo(f"{label}: {e['refused']}", err=True)
     if not no_track:
-        run = log_comparison(found, str(settings.db_path), resolve_tracking_uri(tracking_uri))
+        run = log_comparison(found, decision_log.where, resolve_tracking_uri(tracking_uri))
         click.echo(f"MLflow run {run} (experiment model-selector-ope)")

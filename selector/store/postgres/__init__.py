@@ -9,7 +9,7 @@ replicas that share one log. So far:
 - :mod:`~selector.store.postgres.statements`: the writes, exactly-once across replicas;
 - :mod:`~selector.store.postgres.writer`: :class:`PostgresLog`, committing them in
   groups before each acknowledgement (the same write calls as the SQLite log's,
-  :class:`selector.store.commands.LogWrites`).
+  :class:`selector.store.commands.LogEngine`).
 
 The service does not serve from PostgreSQL yet: the reader the online layer folds, and
 the setting that chooses the engine, come next."""

@@ -26,9 +26,10 @@ __all__ = ["TAIL_COLUMNS", "Position", "read_after"]
 TAIL_COLUMNS = "seq bigserial, xid xid8 NOT NULL DEFAULT pg_current_xact_id()"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, order=True)
 class Position:
-    """The last row read: its transaction's id and its serial (0, 0: nothing read)."""
+    """A row's place in the log's order: its transaction's id and its serial (0, 0:
+    before every row). Positions compare in that order."""
 
     xid: int = 0
     seq: int = 0

@@ -3,9 +3,14 @@
 The tables and columns are SQLite's (:mod:`selector.store.schema`), in PostgreSQL's
 types, and each appended table also carries the cursor's columns
 (:data:`~selector.store.postgres.cursor.TAIL_COLUMNS`), so that every replica reads the
-log in one order. ``meta.schema_version`` says which version a database holds; replicas
-that start together migrate it once (a transaction-scoped advisory lock serialises them),
-and one written by a newer build is refused. A change of schema adds a step to
+log in one order; a feedback row also names the replica that stored it (``origin``:
+the others feed its call result to their live statistics). Two tables serve the replicas
+alone: ``online_snapshots``, the online layer's furthest state per configuration (a new
+replica starts from it), and ``probes``, who holds each model's half-open probe.
+
+``meta.schema_version`` says which version a database holds; replicas that start
+together migrate it once (a transaction-scoped advisory lock serialises them), and one
+written by a newer build is refused. A change of schema adds a step to
 :data:`MIGRATIONS`.
 """
 
@@ -54,7 +59,8 @@ CREATE TABLE IF NOT EXISTS feedback (
     resolved          smallint,
     reward            double precision,
     late              smallint NOT NULL DEFAULT 0,
-    override          smallint NOT NULL DEFAULT 0
+    override          smallint NOT NULL DEFAULT 0,
+    origin            text
 );
 CREATE INDEX IF NOT EXISTS feedback_tail ON feedback (xid, seq);
 CREATE INDEX IF NOT EXISTS feedback_decision ON feedback (decision_id);
@@ -75,6 +81,19 @@ CREATE TABLE IF NOT EXISTS other_decisions (
     probabilities  bytea NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE IF NOT EXISTS online_snapshots (
+    config_sha256 text PRIMARY KEY,
+    cursor_xid    bigint NOT NULL,
+    cursor_seq    bigint NOT NULL,
+    state         text NOT NULL,
+    sha256        text NOT NULL,
+    saved_at      double precision NOT NULL
+);
+CREATE TABLE IF NOT EXISTS probes (
+    model  text PRIMARY KEY,
+    holder text NOT NULL,
+    until  double precision NOT NULL
+);
 """
 
 #: steps from version n to n + 1, in order: MIGRATIONS[0] takes a database from 1 to 2

@@ -8,8 +8,10 @@ writing:
   RETURNING``, whichever replica it reaches, however many at once;
 - a decision's outcome is recorded once: the second, different one, from any replica, is
   a :class:`ConflictError` (its insert waits on the first's key, then finds it);
-- time is the database's (``statement_timestamp()``), for decisions and feedback alike,
-  so the join window does not depend on the replicas' clocks.
+- time is the database's (``transaction_timestamp()``, one per group commit), for
+  decisions and feedback alike, so the join window does not depend on the replicas'
+  clocks, and the decisions one conversation's outcome credits share its time (the
+  online layer weighs them as one observation by it).
 """
 
 from __future__ import annotations
@@ -34,12 +36,13 @@ from selector.store.statements import (
 
 __all__ = [
     "NOW",
+    "delete_decisions",
     "insert_conversation_outcome",
     "insert_decisions",
     "insert_feedback",
 ]
 
-NOW = "extract(epoch FROM statement_timestamp())"
+NOW = "extract(epoch FROM transaction_timestamp())"
 _DECISION_COLUMNS = (
     "decision_id, ts, conversation_id, policy, policy_version, model, propensity, "
     "fallbacks, relaxed, request, features, scores, text"
@@ -51,11 +54,11 @@ _INSERT_DECISION = (
 _INSERT_OTHER = "INSERT INTO other_decisions VALUES (%s, %s, %s, %s, %s, %s)"
 _FEEDBACK_COLUMNS = (
     "event_id, decision_id, ts, model, latency_ms, error, prompt_tokens, "
-    "completion_tokens, cost_usd, resolved, reward, late, override"
+    "completion_tokens, cost_usd, resolved, reward, late, override, origin"
 )
 _INSERT_FEEDBACK = (
     f"INSERT INTO feedback ({_FEEDBACK_COLUMNS}) "
-    f"VALUES (%s, %s, {NOW}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+    f"VALUES (%s, %s, {NOW}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
     "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
 )
 _INSERT_OUTCOME = (
@@ -91,9 +94,11 @@ def _outcome_of(conn: Any, decision_id: str) -> tuple[Any, Any]:
     return (found[0], found[1]) if found else (None, None)
 
 
-def insert_feedback(conn: Any, ev: FeedbackEvent, join_window_s: float) -> FeedbackResult:
-    """Store a feedback event; see the module docstring for what a resend, a second
-    outcome and a late event do."""
+def insert_feedback(
+    conn: Any, ev: FeedbackEvent, join_window_s: float, origin: str | None = None
+) -> FeedbackResult:
+    """Store a feedback event (stored by replica ``origin``); see the module docstring for
+    what a resend, a second outcome and a late event do."""
     row = conn.execute(_DECISION, (ev.decision_id,)).fetchone()
     if row is None:
         raise unknown("decision_id", ev.decision_id)
@@ -107,7 +112,7 @@ def insert_feedback(conn: Any, ev: FeedbackEvent, join_window_s: float) -> Feedb
         (
             ev.event_id, ev.decision_id, f.get("model"), f.get("latency_ms"), f.get("error"),
             f.get("prompt_tokens"), f.get("completion_tokens"), f.get("cost_usd"),
-            resolved, f.get("reward"), int(late), int(override),
+            resolved, f.get("reward"), int(late), int(override), origin,
         ),
     ).fetchone()  # fmt: skip
     if stored is None:
@@ -126,7 +131,7 @@ def insert_feedback(conn: Any, ev: FeedbackEvent, join_window_s: float) -> Feedb
 
 
 def insert_conversation_outcome(
-    conn: Any, ev: ConversationOutcome, join_window_s: float
+    conn: Any, ev: ConversationOutcome, join_window_s: float, origin: str | None = None
 ) -> ConversationResult:
     """Credit a conversation's outcome to each of its decisions that has none yet, within
     the join window; one credited with a different outcome of the conversation is a
@@ -139,7 +144,7 @@ def insert_conversation_outcome(
     credited: list[str] = []
     for did in todo:
         event_id = ev.event_id(did)
-        conn.execute(_INSERT_FEEDBACK, (event_id, did, *([None] * 6), *outcome, 0, 0))
+        conn.execute(_INSERT_FEEDBACK, (event_id, did, *([None] * 6), *outcome, 0, 0, origin))
         if conn.execute(_INSERT_OUTCOME, (did, *outcome, event_id, "conversation")).fetchone():
             credited.append(did)
         elif _outcome_of(conn, did) != outcome:  # a replica credited it meanwhile
@@ -147,3 +152,19 @@ def insert_conversation_outcome(
         else:
             same += 1
     return ConversationResult(ev.conversation_id, credited, kept, late, same > 0 and not credited)
+
+
+def delete_decisions(conn: Any, ids: list[str]) -> int:
+    """Remove decisions ``ids`` with everything that refers to them, inside the caller's
+    transaction; the number of feedback events removed."""
+    removed = 0
+    for table in ("other_decisions", "outcomes", "feedback", "decisions"):
+        cur = conn.execute(f"DELETE FROM {table} WHERE decision_id = ANY(%s)", (ids,))
+        if table == "feedback":
+            removed = cur.rowcount
+    conn.execute(
+        "INSERT INTO meta VALUES ('pruned_through', %s) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (max(ids),),
+    )
+    return removed

@@ -6,7 +6,10 @@ transaction and one commit; each event runs in a savepoint of its own, so one re
 (an unknown decision, a second different outcome) undoes nothing else. A waiter's future
 completes only after the commit. When the commit fails (the server went away), every
 command of the batch fails with a :class:`StoreError`, nothing is acknowledged, and the
-next batch reconnects. The writes themselves are :mod:`selector.store.postgres.statements`.
+next batch reconnects. While idle, the thread checks the database every second, so
+health says it cannot be reached before the next write fails, and that it is back
+before any write succeeds (a load balancer that stops sending on ``/readyz`` 503 starts
+again). The writes themselves are :mod:`selector.store.postgres.statements`.
 """
 
 from __future__ import annotations
@@ -21,26 +24,35 @@ from contextlib import suppress
 from typing import Any
 
 from core.errors import ConflictError, NotFoundError, StoreError
-from selector.store.commands import LogWrites
+from selector.store.commands import LogEngine, unwritable
 from selector.store.postgres import statements as sql
+from selector.store.postgres.reader import POSTGRES, PostgresReader, connect, where
 from selector.store.postgres.schema import prepare
 from selector.store.waiters import Waiter, resolve
 
-__all__ = ["PostgresLog"]
+__all__ = ["CHANNEL", "PostgresLog"]
 
 log = logging.getLogger("selector.store")
 
 _BATCH = 512  # commands committed together at most
+_PING_S = 1.0  # an idle writer checks the database this often
+#: notified at the commit of every batch that stored feedback (LISTEN wakes the replicas)
+CHANNEL = "selector_log"
 _Op = tuple[str, Any, Waiter]  # a queued command: kind, payload, who waits
 
 
-class PostgresLog(LogWrites):
-    """The decision log's writes on the PostgreSQL database at ``url``."""
+class PostgresLog(LogEngine):
+    """The decision log's writes on the PostgreSQL database at ``url``; ``origin`` names
+    this replica on the feedback rows it stores."""
 
-    def __init__(self, url: str, join_window_s: float = 86_400.0) -> None:
+    dialect = POSTGRES  # how its reads order feedback rows
+
+    def __init__(self, url: str, join_window_s: float = 86_400.0, origin: str = "") -> None:
         import psycopg
 
         self.url = url
+        self.where = where(url)
+        self.origin = origin or None
         self.join_window_s = join_window_s
         self.commits = 0  # transactions committed (each holds a batch)
         self._queue: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
@@ -49,9 +61,9 @@ class PostgresLog(LogWrites):
         self._error: str | None = None
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
-                self.schema_found = prepare(conn, _where(url))
+                self.schema_found = prepare(conn, self.where)
         except psycopg.Error as exc:
-            raise StoreError(f"cannot open the decision log at {_where(url)}: {exc}") from exc
+            raise StoreError(f"cannot open the decision log at {self.where}: {exc}") from exc
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -86,7 +98,11 @@ class PostgresLog(LogWrites):
     # -- the writer thread -------------------------------------------------------
     def _run(self) -> None:
         while True:
-            first = self._queue.get()
+            try:
+                first = self._queue.get(timeout=_PING_S)
+            except queue.Empty:
+                self._ping()
+                continue
             if first is None:
                 break
             batch, stop = [first], False
@@ -106,11 +122,28 @@ class PostgresLog(LogWrites):
             with suppress(Exception):
                 self._conn.close()
 
+    def _ping(self) -> None:
+        """While idle: find out whether the database is still (or again) reachable, so
+        that health says so before the next write."""
+        import psycopg
+
+        try:
+            self._connection().execute("SELECT 1")
+            if self._error is not None:
+                log.info("the decision log at %s is reachable again", self.where)
+            self._error = None
+        except psycopg.Error as exc:
+            if self._error is None:
+                log.error("the decision log at %s cannot be reached: %s", self.where, exc)
+            self._error = f"the decision log at {self.where} cannot be reached: {exc}"
+            with suppress(Exception):
+                self._conn.close()
+
     def _connection(self) -> Any:
         import psycopg
 
         if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+            self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
         return self._conn
 
     def _write_batch(self, batch: list[_Op]) -> list[tuple[Waiter, Any, BaseException | None]]:
@@ -126,9 +159,11 @@ class PostgresLog(LogWrites):
                 if decisions:
                     sql.insert_decisions(conn, [r for _, r, _ in decisions])
                     results.extend((w, None, None) for _, _, w in decisions)
-                for kind, payload, waiter in batch:
-                    if kind != "decision":
-                        results.append((waiter, *self._event(conn, kind, payload)))
+                events = [op for op in batch if op[0] != "decision"]
+                for kind, payload, waiter in events:
+                    results.append((waiter, *self._event(conn, kind, payload)))
+                if events:
+                    conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
             self.commits += 1
             self._error = None
         except psycopg.IntegrityError as exc:  # a record refused: the others, one by one
@@ -137,11 +172,18 @@ class PostgresLog(LogWrites):
             err = StoreError(f"the decision log refused the record: {exc}")
             results = [(w, None, err) for _, _, w in batch]
         except psycopg.Error as exc:
+            if isinstance(exc, psycopg.DataError) and len(batch) > 1:  # one record's fault
+                return [r for op in batch for r in self._write_batch([op])]
             self._error = f"decision log write failed: {exc}"
             log.error("%s", self._error)
             with suppress(Exception):
                 self._conn.close()
             err = StoreError(f"{self._error}; nothing from this request was acknowledged")
+            results = [(w, None, err) for _, _, w in batch]
+        except Exception as exc:  # a record no write can take: the others, one by one
+            if len(batch) > 1:
+                return [r for op in batch for r in self._write_batch([op])]
+            err = StoreError(f"{unwritable(exc)}; nothing from this request was acknowledged")
             results = [(w, None, err) for _, _, w in batch]
         return results
 
@@ -152,14 +194,17 @@ class PostgresLog(LogWrites):
         )
         try:
             with conn.transaction():
-                return write(conn, payload, self.join_window_s), None
+                return write(conn, payload, self.join_window_s, self.origin), None
         except (NotFoundError, ConflictError) as exc:
             return None, exc
 
+    # -- reads and deletes ---------------------------------------------------------
+    def reader(self) -> PostgresReader:
+        """Typed reads on a connection of their own (close it when done)."""
+        return PostgresReader(self.url)
 
-def _where(url: str) -> str:
-    """The database of ``url`` without its password, for messages."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
+    def delete(self, ids: list[str]) -> int:
+        """Remove decisions ``ids`` with everything that refers to them, in one
+        transaction (retention); the number of feedback events removed."""
+        with connect(self.url) as conn, conn.transaction():
+            return sql.delete_decisions(conn, ids)

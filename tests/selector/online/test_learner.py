@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from models.learners import build
-from selector.learning import state_path
-from selector.online import OnlineLearner
+from selector.config import Settings
+from selector.engine import state_store
+from selector.online import OnlineLearner, StateFile
 from selector.reward import RewardConfig
 from selector.service import SelectorService
 from selector.wiring import build_service
@@ -24,6 +25,13 @@ from tests.selector.online.traffic import (
     send,
     settings_for,
 )
+
+
+def state_file(settings: Settings) -> Path:
+    """Where the online layer saved its state (beside the SQLite log)."""
+    store = state_store(settings)
+    assert isinstance(store, StateFile)
+    return store.path
 
 
 def test_an_outcome_updates_the_decided_model_by_reward_minus_utility(
@@ -140,12 +148,12 @@ def test_replaying_the_log_reproduces_the_live_state(tmp_path: Path, learner: st
     svc.stop()
     # the learner's reader closed before the log's writer, which removed the WAL file
     assert not settings.db_path.with_name(settings.db_path.name + "-wal").exists()
-    saved = json.loads(state_path(settings).read_text())["state"]
+    saved = json.loads(state_file(settings).read_text())["state"]
     assert saved["bandit"]["updates"] == 150
 
     fresh = OnlineLearner(
         build(svc.learner.bandit.params),  # type: ignore[union-attr]
-        settings.db_path,
+        svc.log,
         RewardConfig(settings.reward_late_penalty, settings.reward_deadline_ms),
         settings.join_window_s,
     )
@@ -192,10 +200,10 @@ def test_selector_bandit_shows_the_state_and_replays_the_log(tmp_path: Path) -> 
         cli, ["bandit", "--db", str(settings.db_path), "--replay", "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
-    assert f"restored from {state_path(settings)}" in result.output
+    assert f"restored from {state_file(settings)}" in result.output
     assert "a replay of the log gives the same state" in result.output
     assert "learned 60" in result.output
     assert (
         json.loads(out.read_text())["state"]
-        == json.loads(state_path(settings).read_text())["state"]
+        == json.loads(state_file(settings).read_text())["state"]
     )

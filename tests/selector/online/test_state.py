@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from selector.learning import state_path
-from selector.online import OnlineLearner, StateError
+from selector.engine import state_store
+from selector.online import OnlineLearner, StateError, StateFile
 from selector.wiring import build_service
 from tests.selector.online.traffic import run_traffic, settings_for
 
@@ -40,19 +40,21 @@ def test_a_corrupt_or_foreign_state_is_refused_and_the_log_replayed(tmp_path: Pa
     svc.start()
     run_traffic(svc, 20)
     svc.stop()
-    path = state_path(settings)
+    store = state_store(settings)
+    assert isinstance(store, StateFile)
+    path = store.path
     good = path.read_text()
     learner = svc.learner
     assert learner is not None
-    args = (learner.bandit.params, settings.db_path, learner.reward, settings.join_window_s)
+    args = (learner.bandit.params, svc.log, learner.reward, settings.join_window_s)
 
     path.write_text(good.replace('"updates":20', '"updates":21'))
     with pytest.raises(StateError, match="checksum"):
-        OnlineLearner.from_saved(path, *args)
+        OnlineLearner.from_saved(store, *args)
     other = learner.bandit.params.__class__(gamma=5.0)
     path.write_text(good)
     with pytest.raises(StateError, match="another configuration"):
-        OnlineLearner.from_saved(path, other, *args[1:])
+        OnlineLearner.from_saved(store, other, *args[1:])
     path.write_text("{")
     rebuilt = build_service(settings)
     rebuilt.start()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from selector.store import DecisionLog, DecisionRecord, FeedbackEvent, LoggedRequest
 
 
@@ -32,3 +35,33 @@ class Clock:
 
 def fb(log: DecisionLog, did: str, **fields: object):  # type: ignore[no-untyped-def]
     return log.submit_feedback(FeedbackEvent(did, dict(fields))).result(timeout=5)
+
+
+def a_record_no_write_can_take(store: Any) -> None:
+    """In one batch with two good events, a record that breaks the write itself (not the
+    database: here an outcome that is no mapping) is refused with the reason, the good
+    ones are stored, and the writer goes on (it neither dies nor leaves anyone waiting)."""
+    import asyncio
+
+    from core.errors import StoreError
+    from selector.store import ConversationOutcome, FeedbackEvent
+
+    store.submit_decision(record("d1", ts=time.time())).result(timeout=10)
+
+    async def run() -> list[Any]:
+        return list(
+            await asyncio.gather(
+                store.write_feedback(FeedbackEvent("d1", {"latency_ms": 5.0})),
+                store.write_conversation_outcome(ConversationOutcome("c", True)),  # type: ignore[arg-type]
+                store.write_feedback(FeedbackEvent("d1", {"resolved": True})),
+                return_exceptions=True,
+            )
+        )
+
+    first, bad, second = asyncio.run(run())
+    assert isinstance(bad, StoreError)
+    assert "AttributeError" in str(bad)
+    assert not first.duplicate
+    assert not second.duplicate
+    assert store.counts() == {"decisions": 1, "feedback": 2, "outcomes": 1}
+    store.submit_decision(record("d2", ts=time.time())).result(timeout=10)

@@ -47,7 +47,7 @@ def test_a_log_written_by_the_previous_build_opens_and_replays(tmp_path: Path) -
     settings = load_settings(  # under the settings that build ran with
         db_path=db, policy="bandit-v1", quality_model="prior", bandit_min_exploration=0.01
     )
-    learner = new_learner(settings)
+    learner = new_learner(settings, DecisionLog(db))
     learner.catch_up()
     saved = json.loads(LEGACY.with_name(LEGACY.name + ".bandit.json").read_text())["state"]
     assert learner.counts["learned"] == 22

@@ -10,7 +10,7 @@ import pytest
 
 from core.errors import ConflictError, NotFoundError, StoreError
 from selector.store import DecisionLog, DecisionRecord, FeedbackEvent, LoggedRequest
-from tests.selector.store.build import Clock, fb, record
+from tests.selector.store.build import Clock, a_record_no_write_can_take, fb, record
 
 
 def test_decisions_and_feedback_are_stored(log: DecisionLog) -> None:
@@ -175,3 +175,13 @@ def test_the_wal_file_starts_over_under_sustained_writes(tmp_path: Path) -> None
     assert db_end > 1.5 * db_mid  # the writes went on at a steady pace
     assert wal_end < 1.25 * wal_mid  # and the WAL file did not grow with them
     assert not wal.exists()  # removed at a clean close
+
+
+@pytest.mark.parametrize("sync", ["normal", "full"])
+def test_a_record_no_write_can_take_fails_alone(tmp_path: Path, sync: str) -> None:
+    store = DecisionLog(tmp_path / "d.db", sync=sync)
+    store.start()
+    try:
+        a_record_no_write_can_take(store)
+    finally:
+        store.close()

@@ -15,7 +15,7 @@ from core.errors import ConflictError, NotFoundError, StoreError
 from selector.store import ConversationOutcome, FeedbackEvent
 from selector.store.postgres.writer import PostgresLog
 from tests.postgres import Postgres, postgres_bin
-from tests.selector.store.build import record
+from tests.selector.store.build import a_record_no_write_can_take, record
 
 psycopg = pytest.importorskip("psycopg")
 pytestmark = pytest.mark.integration
@@ -97,3 +97,7 @@ def test_with_the_server_down_nothing_is_acknowledged_and_it_resumes() -> None:
     finally:
         server.stop()
         server.remove()
+
+
+def test_a_record_no_write_can_take_fails_alone(log: PostgresLog) -> None:
+    a_record_no_write_can_take(log)

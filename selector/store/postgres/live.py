@@ -1,0 +1,52 @@
+"""What replicas sharing a PostgreSQL log tell each other besides the log's records: the
+call results the others stored (read in the log's order, after a position), and who
+holds each model's half-open probe (a lease in table ``probes``, taken by one replica
+at a time, on the database's clock)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from selector.store.postgres.cursor import Position
+from selector.store.postgres.statements import NOW
+
+__all__ = ["claim_probe", "others_results", "release_probe"]
+
+_OTHERS = """
+SELECT f.xid::text::bigint, f.seq, COALESCE(f.model, d.model), f.latency_ms,
+       f.error IS NOT NULL
+FROM feedback f JOIN decisions d USING (decision_id)
+WHERE (f.xid, f.seq) > (%s::text::xid8, %s)
+  AND f.xid < pg_snapshot_xmin(pg_current_snapshot())
+  AND (f.latency_ms IS NOT NULL OR f.error IS NOT NULL) AND f.late = 0
+  AND f.origin IS DISTINCT FROM %s
+ORDER BY f.xid, f.seq LIMIT %s
+"""
+_CLAIM = f"""
+INSERT INTO probes VALUES (%s, %s, {NOW} + %s)
+ON CONFLICT (model) DO UPDATE SET holder = excluded.holder, until = excluded.until
+WHERE probes.until < {NOW}
+RETURNING holder
+"""
+
+
+def others_results(
+    conn: Any, after: Position, origin: str, limit: int = 1000
+) -> tuple[list[tuple[str, float | None, bool]], Position]:
+    """The call results (model, latency_ms, error) replicas other than ``origin`` stored
+    after ``after``, in the log's order, and the position after them."""
+    rows = conn.execute(_OTHERS, (str(after.xid), after.seq, origin, limit)).fetchall()
+    if not rows:
+        return [], after
+    last = rows[-1]
+    return [(r[2], r[3], bool(r[4])) for r in rows], Position(int(last[0]), int(last[1]))
+
+
+def claim_probe(conn: Any, model: str, holder: str, hold_s: float) -> bool:
+    """Take ``model``'s probe lease for ``hold_s`` seconds unless another holds it."""
+    return conn.execute(_CLAIM, (model, holder, hold_s)).fetchone() is not None
+
+
+def release_probe(conn: Any, model: str, holder: str) -> None:
+    """Give the lease back (its probe has ended), if ``holder`` still holds it."""
+    conn.execute("UPDATE probes SET until = 0 WHERE model = %s AND holder = %s", (model, holder))
