@@ -155,7 +155,7 @@ class OnlineLearner:
             except UNUSABLE as exc:
                 planned.append((did, None, reason(exc)))
         # every read is done: now change the state (a database error above changes nothing)
-        self._closed_second = second
+        self._closed_second = float(second)  # as a saved state restores it
         self.closed_below = hi
         for did, update, kind in planned:
             if update is None and kind not in ("defaults", "without_calls"):
