@@ -37,6 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import CONVERSATION, Section, run_alone  # noqa: E402
 
+__all__ = ["PAYLOAD", "ensure_wrk", "free_port", "lua_post", "run", "run_wrk", "selector_server"]
+
 PAYLOAD = {
     "conversation_id": "bench-conversation",
     "messages": [{"role": r, "content": c} for r, c in CONVERSATION],
@@ -124,19 +126,21 @@ end
 """
 
 
+def selector_server(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``selector serve`` on ``port`` with the settings ``env``, started."""
+    # the default logging: INFO and the access log, as JSON lines (to nowhere)
+    return start([sys.executable, "-m", "selector", "serve", "--port", str(port)], env, port)
+
+
 @contextmanager
-def _servers(tmp: Path) -> Iterator[tuple[int, int]]:
-    """The bare echo app and the selector, each a uvicorn process: their ports."""
+def _servers(tmp: Path, env: dict[str, str]) -> Iterator[tuple[int, int]]:
+    """The bare echo app and the selector (settings ``env``; default: a SQLite log in
+    ``tmp``), each a uvicorn process: their ports."""
     echo_port, sel_port = free_port(), free_port()
     uvicorn = [sys.executable, "-m", "uvicorn", "--log-level", "warning", "--no-access-log"]
     uvicorn += ["--host", "127.0.0.1"]
     echo = start([*uvicorn, "--port", str(echo_port), "bench.echo_app:app"], {}, echo_port)
-    sel = start(
-        # the default logging: INFO and the access log, as JSON lines (to nowhere)
-        [sys.executable, "-m", "selector", "serve", "--port", str(sel_port)],
-        {"SELECTOR_DB_PATH": str(tmp / "bench.db")},
-        sel_port,
-    )
+    sel = selector_server(sel_port, env or {"SELECTOR_DB_PATH": str(tmp / "bench.db")})
     try:
         yield echo_port, sel_port
     finally:
@@ -159,14 +163,14 @@ def _decide(port: int, n: int = 1_000) -> list[str]:
 Runs = dict[str, list[dict[str, float]]]
 
 
-def _measure(tmp: Path, duration: int, connections: int, rounds: int) -> Runs:
+def _measure(tmp: Path, duration: int, connections: int, rounds: int, env: dict[str, str]) -> Runs:
     """wrk against both servers, each endpoint and its echo back to back, ``rounds`` times."""
     wrk = ensure_wrk()
     route_script = tmp / "route.lua"
     route_script.write_text(lua_post(json.dumps(PAYLOAD)))
     runs: Runs = {k: [] for k in ("echo route", "route", "echo feedback", "feedback")}
     serial = 0
-    with _servers(tmp) as (echo_port, sel_port):
+    with _servers(tmp, env) as (echo_port, sel_port):
         decided = _decide(sel_port)
 
         def load(name: str, seconds: int) -> dict[str, float]:
@@ -195,7 +199,7 @@ def _measure(tmp: Path, duration: int, connections: int, rounds: int) -> Runs:
     return runs
 
 
-def _row(name: str, runs: Runs, settings: dict[str, int]) -> tuple[dict[str, object], str]:
+def _row(name: str, runs: Runs, settings: dict[str, object]) -> tuple[dict[str, object], str]:
     """The result of one endpoint against its echo, as a JSON row and a table cell list."""
     ours, base = runs[name], runs[f"echo {name}"]
     # each round loads both servers back to back: the ratio within a round is
@@ -226,10 +230,16 @@ def _row(name: str, runs: Runs, settings: dict[str, int]) -> tuple[dict[str, obj
     return row, cells
 
 
-def run(duration: int = 8, connections: int = 16, rounds: int = 3) -> Section:
+def run(
+    duration: int = 8, connections: int = 16, rounds: int = 3, database_url: str | None = None
+) -> Section:
+    """The figures on the SQLite log, or on the PostgreSQL one at ``database_url``."""
+    env = {"SELECTOR_DATABASE_URL": database_url} if database_url else {}
     with tempfile.TemporaryDirectory() as tmp:
-        runs = _measure(Path(tmp), duration, connections, rounds)
-    settings = {"connections": connections, "rounds": rounds, "duration_s": duration}
+        runs = _measure(Path(tmp), duration, connections, rounds, env)
+    engine = "postgresql" if database_url else "sqlite"
+    settings: dict[str, object] = {"connections": connections, "rounds": rounds}
+    settings.update(duration_s=duration, log=engine)
     rows = []
     md = [
         f"| endpoint (wrk on loopback, {connections} connections, median of {rounds} × "
@@ -245,8 +255,9 @@ def run(duration: int = 8, connections: int = 16, rounds: int = 3) -> Section:
         rows.append(row)
         md.append(f"| {what} {cells}")
     return Section(
-        "http_throughput",
-        "HTTP throughput and p99 against a bare FastAPI echo endpoint",
+        "http_throughput" if engine == "sqlite" else "http_throughput_postgres",
+        "HTTP throughput and p99 against a bare FastAPI echo endpoint"
+        + (", on a PostgreSQL log" if database_url else ""),
         "\n".join(md),
         rows,
     )

@@ -11,6 +11,9 @@ figure beside its baseline measured in the same run.
   route call (bench/litellm_overhead.py)
 - the decision log's write rate on PostgreSQL, against bare psycopg inserts of the same
   rows (bench/postgres_log.py; the server is Debian's, installed when missing as root)
+- `/v1/route` and `/v1/feedback` on a PostgreSQL log against the echo endpoint, and the
+  aggregate route throughput of three replicas sharing the log against one
+  (bench/replicas_throughput.py)
 
 Writes ``bench/results/latest.md`` and ``latest.json``; with ``--docs`` it also puts
 the tables, with the machine and date, in ``docs/benchmarks.md`` (between its
@@ -39,6 +42,7 @@ from bench import (  # noqa: E402
     litellm_overhead,
     log_and_learn,
     postgres_log,
+    replicas_throughput,
     train_scale,
 )
 from bench.common import RESULTS, Section, write_report  # noqa: E402
@@ -50,6 +54,7 @@ NAMES = (
     "train_scale",
     "litellm_overhead",
     "postgres_log",
+    "replicas_throughput",
 )
 
 
@@ -78,6 +83,10 @@ def sections(name: str, quick: bool) -> list[Section]:
         return log_and_learn.run(decisions=2_000 if quick else 20_000)
     if name == "postgres_log":
         return [postgres_log.run(decisions=300 if quick else 5_000)]
+    if name == "replicas_throughput":
+        if quick:
+            return replicas_throughput.run(duration=1, rounds=1)
+        return replicas_throughput.run()
     if name == "litellm_overhead":
         return [litellm_overhead.run(calls=40, rounds=2) if quick else litellm_overhead.run()]
     return [train_scale.run((5_000,) if quick else (100_000, 1_000_000))]

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from models.quality.boosting import DaskBoosting, LocalBoosting, Rows
 from models.quality.calibration import binary_rows, crossfit_gain, platt
 from models.quality.layout import (
-    CATEGORICAL,
     DEFAULT_LGB_PARAMS,
     FEATURE_NAMES,
     X,
@@ -63,6 +63,7 @@ class QualityModel:
         calibrate: str = "auto",
         identity_dropout: float = 0.2,
         seed: int = 0,
+        dask_scheduler: str | None = None,
     ) -> None:
         if calibrate not in CALIBRATION_MODES:
             raise ValueError(f"calibrate must be one of {CALIBRATION_MODES}, not {calibrate!r}")
@@ -75,6 +76,7 @@ class QualityModel:
         self.calibrate = calibrate
         self.identity_dropout = identity_dropout
         self.seed = seed
+        self.dask_scheduler = dask_scheduler  # None: LightGBM trains in this process
 
     def get_params(self) -> dict[str, Any]:
         return {
@@ -94,16 +96,14 @@ class QualityModel:
 
     # -- stage 2 ---------------------------------------------------------------------------
     @staticmethod
-    def _dataset(
+    def _rows(
         x: np.ndarray,
         target: np.ndarray,
         weight: np.ndarray,
         masked: np.ndarray,
         rows: np.ndarray,
         augment: bool = True,
-    ) -> Any:
-        import lightgbm as lgb
-
+    ) -> Rows:
         xs, ys, ws = x[rows], target[rows], weight[rows]
         if augment and (masked & rows).any():
             # copies of some rows with the model's identity hidden, so the trees also
@@ -116,9 +116,7 @@ class QualityModel:
         pick, ys, ws = binary_rows(ys, ws)  # graded outcomes as weighted 0/1 pairs
         if len(pick) > len(xs):
             xs = xs[pick]
-        return lgb.Dataset(
-            xs, ys, weight=ws, feature_name=FEATURE_NAMES, categorical_feature=CATEGORICAL
-        )
+        return xs, ys, ws
 
     def _stage2(
         self,
@@ -129,34 +127,44 @@ class QualityModel:
         val_rows: np.ndarray,
         progress: Callable[[str], None],
     ) -> Any:
-        """The boosted model across candidates. Rounds and calibration: a fifth of the
-        training requests (``val_rows``) is held out of a probe model; the final model is
-        refitted on all requests with the rounds found."""
-        import lightgbm as lgb
-
+        """The boosted model across candidates (here, or on the Dask cluster at
+        ``dask_scheduler``: :mod:`models.quality.boosting`). Rounds and calibration: a
+        fifth of the training requests (``val_rows``) is held out of a probe model; the
+        final model is refitted on all requests with the rounds found."""
         params = self._lgb_params()
-        progress("gradient-boosted model across candidates: choosing the number of rounds")
-        probe = lgb.train(
-            params,
-            self._dataset(x, target, weight, masked, ~val_rows),
-            num_boost_round=self.max_boost_round,
-            valid_sets=[self._dataset(x, target, weight, masked, val_rows, augment=False)],
-            callbacks=[lgb.early_stopping(self.early_stopping, verbose=False)],
-        )
-        self.best_rounds_ = max(10, int(probe.best_iteration or self.max_boost_round))
+        boosting: Any = LocalBoosting(params)
+        if self.dask_scheduler:
+            boosting = DaskBoosting(params, self.dask_scheduler)
+        try:
+            progress("gradient-boosted model across candidates: choosing the number of rounds")
+            probe, best = boosting.probe(
+                self._rows(x, target, weight, masked, ~val_rows),
+                self._rows(x, target, weight, masked, val_rows, augment=False),
+                self.max_boost_round,
+                self.early_stopping,
+            )
+            self.best_rounds_ = max(10, best)
+            self._calibrate(probe, x[val_rows], target[val_rows])
+            progress(f"gradient-boosted model across candidates: {self.best_rounds_} rounds")
+            everything = np.ones(len(target), dtype=bool)
+            return boosting.fit(
+                self._rows(x, target, weight, masked, everything), self.best_rounds_
+            )
+        finally:
+            if isinstance(boosting, DaskBoosting):
+                boosting.close()
+
+    def _calibrate(self, probe: Any, x_val: np.ndarray, labels: np.ndarray) -> None:
+        """Platt scaling of the probe's scores on the validation rows, when it helps (or
+        when asked for)."""
         self.calibration_ = None
         self.calibration_check_ = None
-        if self.calibrate != "none" and val_rows.sum() >= 100:
-            raw = np.asarray(probe.predict(x[val_rows], num_iteration=self.best_rounds_))
-            labels = target[val_rows]
+        if self.calibrate != "none" and len(labels) >= 100:
+            raw = np.asarray(probe.predict(x_val, num_iteration=self.best_rounds_))
             if self.calibrate == "auto":
                 self.calibration_check_ = crossfit_gain(raw, labels, self.seed)
             if self.calibrate == "platt" or (self.calibration_check_ or 0.0) > 0.0:
                 self.calibration_ = platt(raw, labels)
-        progress(f"gradient-boosted model across candidates: {self.best_rounds_} rounds")
-        everything = np.ones(len(target), dtype=bool)
-        train_all = self._dataset(x, target, weight, masked, everything)
-        return lgb.train(params, train_all, num_boost_round=self.best_rounds_)
 
     def _stage1(
         self,

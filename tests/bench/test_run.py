@@ -30,6 +30,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
         only += ",postgres_log"
     if shutil.which("wrk"):  # the full run installs it; the suite does not
         only += ",http_throughput"
+        if postgres_bin() is not None:
+            only += ",replicas_throughput"
     subprocess.run(
         [sys.executable, "bench/run.py", "--quick", "--only", only, "--out", str(out)],
         cwd=ROOT,
@@ -124,3 +126,19 @@ def test_the_page_block_is_replaced_and_its_images_copied(tmp_path: Path) -> Non
     page.write_text("no markers\n")
     with pytest.raises(SystemExit, match="bench:begin"):
         put_block(page, table)
+
+
+def test_three_replicas_are_timed_beside_one(report: Report) -> None:
+    if not shutil.which("wrk"):
+        pytest.skip("wrk is not installed (make bench installs it)")
+    found = {s["benchmark"]: s for s in report["sections"]}
+    if "replicas_throughput" not in found:
+        pytest.skip("PostgreSQL's server is not installed")
+    row = found["replicas_throughput"]["rows"][0]
+    assert row["replicas"] == 3
+    assert row["aggregate_ratio"] == pytest.approx(
+        row["median_aggregate_rps"] / row["one_replica_rps"], rel=0.05
+    )
+    postgres = found["http_throughput_postgres"]["rows"]
+    assert {r["endpoint"] for r in postgres} == {"/v1/route", "/v1/feedback"}
+    assert all(r["log"] == "postgresql" for r in postgres)

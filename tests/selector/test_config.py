@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from core.errors import ConfigError
@@ -200,3 +203,39 @@ def test_a_damaged_mlflow_store_serves_the_prior_and_says_why(tmp_path: object) 
     assert (status.loaded, status.serving) == (False, "prior")
     assert "not a database" in (status.reason or "")
     assert any(p.part == "quality_model" for p in svc.health().degraded)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("", "SELECTOR_DATABASE_URL: is empty: unset it"),
+        ("   ", "SELECTOR_DATABASE_URL: is empty"),
+        ("mysql://u@h/db", "names no database this service can use ('mysql')"),
+        ("sqlite:///", "names no database"),
+        ("selector.db", "give sqlite:///PATH or postgresql://"),
+    ],
+)
+def test_a_database_url_that_names_no_usable_database_is_refused(url: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings(database_url=url)
+
+
+def test_the_database_url_chooses_the_engine(tmp_path: Path) -> None:
+    on_file = load_settings(database_url=f"sqlite:///{tmp_path}/log.db")
+    assert on_file.db_path == tmp_path / "log.db"
+    assert on_file.postgres_url is None
+    shared = load_settings(database_url="postgresql://u:secret@db.internal:5433/selector")
+    assert shared.postgres_url == "postgresql://u:secret@db.internal:5433/selector"
+    assert "secret" not in repr(shared)  # a password is never printed with the settings
+    assert load_settings().postgres_url is None  # the default: SQLite at SELECTOR_DB_PATH
+
+
+def test_an_unreachable_postgresql_log_is_a_clear_error_naming_it(tmp_path: Path) -> None:
+    from core.errors import StoreError
+    from selector.engine import open_log
+    from tests.conftest import free_port
+
+    url = f"postgresql://u:secret@127.0.0.1:{free_port()}/selector"
+    with pytest.raises(StoreError, match=r"decision log at 127\.0\.0\.1:\d+/selector") as err:
+        open_log(load_settings(database_url=url))
+    assert "secret" not in str(err.value)

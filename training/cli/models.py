@@ -155,6 +155,13 @@ def evaluate(
 )
 @target_options
 @tracking_option
+@click.option(
+    "--dask-scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="Train the gradient-boosted stage on this Dask cluster (e.g. tcp://10.0.0.5:8786; "
+    "pip install '.[dask]').",
+)
 def train(
     source: str,
     data_dir: Path,
@@ -165,8 +172,10 @@ def train(
     target: str | None,
     strong: str | None,
     tracking_uri: str | None,
+    dask_scheduler: str | None,
 ) -> None:
     """Train the quality model, evaluate it, log the run to MLflow and register it."""
+    from models.quality import QualityModel
     from models.registry import DEFAULT_MODEL_NAME
     from training.train import train as run_training
 
@@ -188,6 +197,7 @@ def train(
             progress=lambda m: bar(m),
             target=goal,
             strong=strong,
+            make_model=lambda: QualityModel(seed=seed, dask_scheduler=dask_scheduler),
         )
     for note in result.data_notes:
         click.echo(f"note: {note}", err=True)
