@@ -32,7 +32,7 @@ from training.plots import plot_evaluation, plot_tradeoff
 from training.tracking import Trained, log_and_register
 from training.tradeoff import Calibrated, Target, calibrate
 
-__all__ = ["TrainResult", "holdout_evaluation", "holdout_predictions", "train"]
+__all__ = ["TrainResult", "data_location", "holdout_evaluation", "holdout_predictions", "train"]
 
 Progress = Callable[[str], None]
 
@@ -134,6 +134,29 @@ def _save_and_track(
     return folder, run_id, version
 
 
+def data_location(source: str) -> str:
+    """Where the data came from, as the registry records it: a source's name, a file's
+    absolute path, or a database URL without its password (``promote`` then connects
+    with ``PGPASSWORD`` or ``~/.pgpass``).
+
+    >>> data_location("postgresql://selector:secret@db:5432/log")
+    'postgresql://selector@db:5432/log'
+    """
+    if source in SOURCES:
+        return source
+    if source.startswith(("postgresql://", "postgres://")):
+        from urllib.parse import urlsplit, urlunsplit
+
+        parts = urlsplit(source)
+        netloc = parts.hostname or ""
+        if parts.username:
+            netloc = f"{parts.username}@{netloc}"
+        if parts.port:
+            netloc += f":{parts.port}"
+        return urlunsplit(parts._replace(netloc=netloc))
+    return str(Path(source).resolve())
+
+
 def train(
     source: str,
     data_dir: Path = DEFAULT_DATA_DIR,
@@ -156,7 +179,7 @@ def train(
     t0 = time.perf_counter()
     data = load_source(source, data_dir)
     strong_and_weak(data, strong)  # a --strong the data lacks fails before the work
-    location = source if source in SOURCES else str(Path(source).resolve())
+    location = data_location(source)
     progress(
         f"{data.source}: {len(data.requests)} requests, {len(data.models)} models "
         f"({int(data.holdout_mask().sum())} held out for promotion)"

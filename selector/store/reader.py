@@ -212,9 +212,7 @@ class LogReader:
         ``id_range``, both ends included). Rows that cannot be parsed are counted in
         ``skipped['unreadable']`` and left out."""
         lo, hi = id_range or (id_prefix(since), _LAST)
-        cur = self._conn.execute(JOINED_QUERY, (lo, hi))
-        names = [c[0] for c in cur.description]
-        for row in cur:
+        for names, row in self._joined_rows(lo, hi):
             values = dict(zip(names, row, strict=True))
             for column in self.dialect.hidden:
                 values.pop(column, None)
@@ -225,6 +223,12 @@ class LogReader:
                     skipped["unreadable"] += 1
                 continue
             yield out
+
+    def _joined_rows(self, lo: str, hi: str) -> Iterator[tuple[list[str], Any]]:
+        cur = self._conn.execute(JOINED_QUERY, (lo, hi))
+        names = [c[0] for c in cur.description]
+        for row in cur:
+            yield names, row
 
     def other_decisions(self) -> dict[str, tuple[str, str, dict[str, float]]]:
         """The challenger's decision on each request where one ran: decision id →

@@ -45,8 +45,8 @@ def estimate_options(f: Any) -> Any:
 
 
 SOURCE_HELP = (
-    "routellm-mmlu, routellm-gsm8k, zeroeval-gsm, zeroeval-crux, a decision log (.db) or "
-    "its export, or a .csv/.parquet table."
+    "routellm-mmlu, routellm-gsm8k, zeroeval-gsm, zeroeval-crux, a decision log (.db, or "
+    "postgresql://USER:PASSWORD@HOST/DB) or its export, or a .csv/.parquet table."
 )
 
 

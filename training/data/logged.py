@@ -4,6 +4,7 @@ written by ``selector export-log``, weighted by their logged propensities (see
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from features.schema import CANDIDATE_FEATURES
 from selector.store import DecisionLog
 from training.data.routing import MAX_IPS_WEIGHT, RoutingData, as_flag, hash_files, require
 
-__all__ = ["LOG_SUFFIXES", "from_joined_log", "load_decision_log"]
+__all__ = ["LOG_SUFFIXES", "from_joined_log", "load_decision_log", "load_shared_log"]
 
 LOG_SUFFIXES = {".db", ".sqlite", ".sqlite3"}
 
@@ -38,10 +39,35 @@ def load_decision_log(path: Path) -> RoutingData:
             frame = pd.DataFrame.from_records(list(reader.joined()))
     else:
         frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    return from_joined_log(frame, path)
+    return from_joined_log(frame, path.name, hash_files(path))
 
 
-def _labels(frame: pd.DataFrame, path: Path) -> tuple[pd.Series, pd.Series, pd.Series, list[str]]:
+def load_shared_log(url: str, chunk: int = 20_000) -> RoutingData:
+    """The decisions of the PostgreSQL decision log at ``url`` with their outcomes, as
+    :func:`load_decision_log` reads a SQLite one. The joined rows come from a
+    server-side cursor and become table columns ``chunk`` at a time, so reading holds
+    one chunk of rows beside the table being built."""
+    from selector.store.postgres.reader import PostgresReader, where
+
+    parts: list[pd.DataFrame] = []
+    rows: list[dict[str, object]] = []
+    with PostgresReader(url) as reader:
+        for row in reader.joined():
+            rows.append(row)
+            if len(rows) == chunk:
+                parts.append(pd.DataFrame.from_records(rows))
+                rows = []
+    parts.append(pd.DataFrame.from_records(rows))
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    name = where(url)
+    digest = hashlib.sha256(name.encode())
+    if not frame.empty:
+        cols = [c for c in ("decision_id", "model", "resolved", "reward") if c in frame]
+        digest.update(pd.util.hash_pandas_object(frame[cols], index=False).to_numpy().tobytes())
+    return from_joined_log(frame, name, digest.hexdigest())
+
+
+def _labels(frame: pd.DataFrame, name: str) -> tuple[pd.Series, pd.Series, pd.Series, list[str]]:
     """Each decision's label (``resolved``, else its graded ``reward``), its propensity, which
     decisions to keep (an outcome and no override), and notes on those left out."""
     total = len(frame)
@@ -54,7 +80,7 @@ def _labels(frame: pd.DataFrame, path: Path) -> tuple[pd.Series, pd.Series, pd.S
     bad = keep & ~((prop > 0) & (prop <= 1))
     for i in np.flatnonzero(bad.to_numpy())[:1]:
         raise ConfigError(
-            f"{path.name}: decision {frame['decision_id'].iloc[i]}: propensity "
+            f"{name}: decision {frame['decision_id'].iloc[i]}: propensity "
             f"{frame['propensity'].iloc[i]!r} is not in (0, 1]: the log is damaged"
         )
     notes = []
@@ -89,21 +115,23 @@ def _offers(df: pd.DataFrame, ids: pd.Series) -> tuple[pd.DataFrame, pd.DataFram
     )
 
 
-def from_joined_log(frame: pd.DataFrame, path: Path) -> RoutingData:
+def from_joined_log(frame: pd.DataFrame, name: str, content_hash: str) -> RoutingData:
+    """The routing data of a joined log (``name`` in messages, ``content_hash`` its
+    fingerprint)."""
     need = ["decision_id", "model", "propensity", "candidate_features", "resolved", "reward"]
     missing = [c for c in need if c not in frame.columns]
     if frame.empty or missing:
         raise ConfigError(
-            f"{path.name}: "
+            f"{name}: "
             + (f"missing column(s) {missing}" if missing else "no decisions in the log")
             + ": train from the SQLite decision log or a file written by `selector export-log`"
         )
     total = len(frame)
-    label, prop, keep, notes = _labels(frame, path)
+    label, prop, keep, notes = _labels(frame, name)
     df = frame[keep].reset_index(drop=True)
     if df.empty:
         raise ConfigError(
-            f"{path.name}: none of its {total} decisions has an outcome: report `resolved` "
+            f"{name}: none of its {total} decisions has an outcome: report `resolved` "
             "or `reward` through POST /v1/feedback"
         )
     label, prop = label[keep].reset_index(drop=True), prop[keep].reset_index(drop=True)
@@ -139,8 +167,8 @@ def from_joined_log(frame: pd.DataFrame, path: Path) -> RoutingData:
         requests,
         outcomes,
         models,
-        f"log:{path.name}",
-        hash_files(path),
+        f"log:{name}",
+        content_hash,
         offers,
         notes,
     )

@@ -194,7 +194,7 @@ def load_table(path: Path, catalog: Catalog | None = None) -> RoutingData:
     require(path)
     df = _read(path)
     if {"decision_id", "propensity"} <= set(df.columns):  # written by `selector export-log`
-        return from_joined_log(df, path)
+        return from_joined_log(df, path.name, hash_files(path))
     missing = [c for c in ("request_id", "model") if c not in df.columns]
     if not any(c in df.columns for c in OUTCOME_COLUMNS):
         missing.append("resolved (or reward)")

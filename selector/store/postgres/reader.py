@@ -5,14 +5,18 @@ transactions (so every replica folds the same rows in the same order)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from core.errors import StoreError
 from selector.store.dialect import Dialect, Queries
+from selector.store.joined import JOINED_QUERY
 from selector.store.postgres.cursor import Position
 from selector.store.reader import LogReader
 
-__all__ = ["POSTGRES", "PostgresReader", "connect", "where"]
+__all__ = ["JOINED_CHUNK", "POSTGRES", "PostgresReader", "connect", "where"]
+
+JOINED_CHUNK = 5_000  # joined rows fetched at a time (export, training)
 
 _FINISHED = "xid < pg_snapshot_xmin(pg_current_snapshot())"
 
@@ -97,6 +101,17 @@ class PostgresReader(LogReader):
         """The online layer's cursor (None: none): the database's serials never repeat,
         so the newest row may go too."""
         return self.last_feedback_row() if learned_through is None else learned_through
+
+    def _joined_rows(self, lo: str, hi: str) -> Iterator[tuple[list[str], Any]]:
+        """The joined log through a server-side cursor: the rows come
+        :data:`JOINED_CHUNK` at a time, however long the log."""
+        conn = self._conn.conn
+        with conn.transaction(), conn.cursor(name="joined") as cur:
+            cur.itersize = JOINED_CHUNK
+            cur.execute(JOINED_QUERY.replace("?", "%s"), (lo, hi))
+            names = [c.name for c in cur.description]
+            for row in cur:
+                yield names, row
 
     def _row_number(self, table: str) -> str:
         return "seq" if table in ("decisions", "feedback") else "0"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 import pytest
 
+from tests.conftest import Server
 from tests.selector.api.test_http_route import fields_of, route
 
 
@@ -76,13 +79,15 @@ def test_feedback_needs_at_least_one_field(client: httpx.Client) -> None:
     assert "at least one" in r.json()["error"]["message"]
 
 
-def test_call_results_show_in_live_model_figures(client: httpx.Client) -> None:
-    for latency in (100.0, 200.0, 300.0):
-        did = route(client, candidates=["claude-sonnet-3.7"])["decision_id"]
-        client.post("/v1/feedback", json={"decision_id": did, "latency_ms": latency})
-    models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
-    live = models["claude-sonnet-3.7"]["live"]
-    assert live["samples"] >= 3
-    assert live["latency_p50_ms"] == pytest.approx(200.0, abs=1e-6)
-    assert live["circuit"] == "closed"
-    assert models["claude-sonnet-3.7"]["recent_share"] > 0
+def test_call_results_show_in_live_model_figures(make_server: Callable[..., Server]) -> None:
+    # a server of its own: the shared one gets call results from other tests (the fuzz)
+    with httpx.Client(base_url=make_server().url) as client:
+        for latency in (100.0, 200.0, 300.0):
+            did = route(client, candidates=["claude-sonnet-3.7"])["decision_id"]
+            client.post("/v1/feedback", json={"decision_id": did, "latency_ms": latency})
+        models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
+        live = models["claude-sonnet-3.7"]["live"]
+        assert live["samples"] == 3
+        assert live["latency_p50_ms"] == pytest.approx(200.0, abs=1e-6)
+        assert live["circuit"] == "closed"
+        assert models["claude-sonnet-3.7"]["recent_share"] > 0
