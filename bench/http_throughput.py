@@ -37,7 +37,16 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import CONVERSATION, Section, run_alone  # noqa: E402
 
-__all__ = ["PAYLOAD", "ensure_wrk", "free_port", "lua_post", "run", "run_wrk", "selector_server"]
+__all__ = [
+    "PAYLOAD",
+    "ensure_wrk",
+    "free_port",
+    "lua_post",
+    "run",
+    "run_wrk",
+    "selector_server",
+    "wrk_options",
+]
 
 PAYLOAD = {
     "conversation_id": "bench-conversation",
@@ -263,12 +272,17 @@ def run(
     )
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def wrk_options(doc: str) -> argparse.Namespace:
+    """The command line of a wrk benchmark: ``--duration``, ``--connections``, ``--rounds``."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--rounds", type=int, default=3)
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def main() -> None:
+    args = wrk_options(__doc__)
     run_alone(run(args.duration, args.connections, args.rounds))
 
 

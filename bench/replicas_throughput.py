@@ -13,7 +13,6 @@ aggregate says what sharing one log costs, not what three machines would serve.
 
 from __future__ import annotations
 
-import argparse
 import json
 import signal
 import statistics
@@ -120,11 +119,7 @@ def run(duration: int = 8, connections: int = 16, rounds: int = 3) -> list[Secti
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
-    ap.add_argument("--connections", type=int, default=16)
-    ap.add_argument("--rounds", type=int, default=3)
-    args = ap.parse_args()
+    args = ht.wrk_options(__doc__)
     for section in run(args.duration, args.connections, args.rounds):
         run_alone(section)
 

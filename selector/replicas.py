@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from selector.latency import LatencyTracker
 from selector.online import OnlineLearner
+from selector.online.runner import Runner
 from selector.store.postgres import live
 from selector.store.postgres.cursor import Position
 from selector.store.postgres.reader import PostgresReader, connect
@@ -57,11 +58,10 @@ class Replicas:
         self.poll_s = poll_s
         self.hold_s = tracker.config.probe_timeout_s  # a probe's lease lasts as long as a probe
         self.position = Position()
-        self.failure: str | None = None
         self.fed = 0  # others' call results fed to the tracker
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._runner: Runner | None = None
         self._conn: Any = None
 
     def start(self) -> None:
@@ -71,46 +71,37 @@ class Replicas:
         with PostgresReader(self.url) as reader:
             self.position = reader.last_feedback_row()
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="replicas", daemon=True)
-        self._thread.start()
+        # the round itself waits for a notification (up to poll_s): the thread does not
+        self._runner = Runner(self._round, 0.0, "replica state sharing", self.poll_s)
+        self._runner.start()
+
+    @property
+    def failure(self) -> str | None:
+        """The last round's error, while it lasts."""
+        return None if self._runner is None else self._runner.failure
 
     def stop(self) -> None:
-        if self._thread is not None:
+        if self._runner is not None:
             self._stop.set()
-            self._thread.join(timeout=30)
-            self._thread = None
+            self._runner.stop()
+            self._runner = None
+        self._close()
 
-    def _run(self) -> None:
+    def _round(self) -> None:
+        """Wait for a notification (or ``poll_s``), then one step; a connection lost
+        raises (the runner backs off and retries on a new one)."""
         try:
-            self._serve()
-        finally:
-            self._close()
-
-    def _serve(self) -> None:
-        failures = 0
-        while not self._stop.is_set():
-            try:
-                self._listen()
-                failures = 0
-            except _StoppingError:
-                break
-            except Exception as exc:  # the database is gone: retry, backing off
-                failures += 1
-                self.failure = f"{type(exc).__name__}: {exc}"
-                if failures == 1 or failures % 60 == 0:
-                    log.error("replica state sharing paused (attempt %d): %s", failures, exc)
-                self._close()
-                self._stop.wait(min(30.0, self.poll_s * 2 ** min(failures, 6)))
-
-    def _listen(self) -> None:
-        if self._conn is None:
-            self._conn = connect(self.url)
-            self._conn.execute(f"LISTEN {CHANNEL}")
-        while not self._stop.is_set():
+            if self._conn is None:
+                self._conn = connect(self.url)
+                self._conn.execute(f"LISTEN {CHANNEL}")
             for _ in self._conn.notifies(timeout=self.poll_s, stop_after=1):
                 pass
             self.step()
-            self.failure = None
+        except _StoppingError:
+            return
+        except Exception:
+            self._close()
+            raise
 
     def _close(self) -> None:
         if self._conn is not None:

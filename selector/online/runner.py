@@ -1,6 +1,6 @@
-"""The online layer's background thread: it runs one learning step when told there is
-new feedback (and every ``poll_s``), survives any error (backing off, then retrying),
-and says what failed while it lasts."""
+"""A background thread that runs one step when told to (and every ``poll_s``), survives
+any error (backing off, then retrying) and says what failed while it lasts: the online
+layer's learning, and the replicas' sharing of live state."""
 
 from __future__ import annotations
 
@@ -14,11 +14,21 @@ log = logging.getLogger("selector.online")
 
 
 class Runner:
-    """Runs ``step`` on a thread of its own until :meth:`stop`."""
+    """Runs ``step`` on a thread of its own until :meth:`stop`; after a failure it waits
+    ``backoff_s`` (default ``poll_s``), doubling up to 30 s. ``name`` names the thread
+    and, in the log, what paused."""
 
-    def __init__(self, step: Callable[[], None], poll_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        step: Callable[[], None],
+        poll_s: float = 0.5,
+        name: str = "online learning",
+        backoff_s: float | None = None,
+    ) -> None:
         self.step = step
         self.poll_s = poll_s
+        self.name = name
+        self.backoff_s = poll_s if backoff_s is None else backoff_s
         self.failure: str | None = None  # the last step's error, while it lasts
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -36,7 +46,9 @@ class Runner:
         if self._thread is not None:
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="online-learner", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=self.name.replace(" ", "-"), daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -59,14 +71,15 @@ class Runner:
                 self.failure = f"{type(exc).__name__}: {exc}"
                 if failures == 1 or failures % 60 == 0:
                     log.error(
-                        "online learning paused (attempt %d): %s",
+                        "%s paused (attempt %d): %s",
+                        self.name,
                         failures,
                         self.failure,
                         exc_info=failures == 1,
                     )
-                self._stop.wait(min(30.0, self.poll_s * 2 ** min(failures, 6)))
+                self._stop.wait(min(30.0, self.backoff_s * 2 ** min(failures, 6)))
             else:
                 if failures:
-                    log.info("online learning resumed after %d failed attempts", failures)
+                    log.info("%s resumed after %d failed attempts", self.name, failures)
                 failures = 0
                 self.failure = None
