@@ -1,6 +1,8 @@
 """How the online layer learns: a deterministic fold over the decision log.
 
-The learner reads feedback rows in the order the log committed them (their ``rowid``).
+The learner reads feedback rows in the order the log committed them (their ``rowid`` on
+SQLite; on PostgreSQL, ``(transaction id, serial)`` among finished transactions, the
+same order on every replica: :mod:`selector.store.dialect`).
 When a decision's outcome arrives, it sums the decided model's call results from the
 log (the feedback rows of that decision read so far), computes the reward
 (:func:`selector.reward.logged_reward`) and updates the bandit with ``reward − utility``
@@ -25,9 +27,10 @@ windows: a decision older than the window without an outcome gets
 Because the fold reads only the log, in the log's order, a replay of the log from the
 beginning reproduces the live state exactly (``selector bandit --replay``), and a
 restart loses nothing: the state saved on disk records how far it has read, and the
-rest is read again at start. Decisions never wait for learning: in ``background``
-mode a thread reads new feedback when told there is some (and every ``poll_s``); it
-survives any error (it backs off and retries), and says what failed in
+rest is read again at start (replicas on PostgreSQL keep it in the log's snapshot
+table, :mod:`selector.online.snapshots`). Decisions never wait for learning: in
+``background`` mode a thread reads new feedback when told there is some (and every
+``poll_s``); it survives any error (it backs off and retries), and says what failed in
 :meth:`OnlineLearner.status`.
 
 The package: :mod:`~selector.online.learner` (the fold), :mod:`~selector.online.state`

@@ -1,8 +1,9 @@
 """The SQL that writes the decision log on PostgreSQL, one function per write, each run
-inside the caller's transaction (a group commit gives each event a savepoint of its own,
-so that a refused one undoes nothing else); what holds on SQLite (:mod:`selector.store.statements`)
-holds here across replicas, by the database's own unique keys rather than a look before
-writing:
+inside the caller's transaction (a group commit holds many), each leaving nothing behind
+when it is refused: a feedback event is one statement (one round trip), removed again
+if its outcome is refused; a conversation's outcome runs in a savepoint of its own.
+What holds on SQLite (:mod:`selector.store.statements`) holds here across replicas, by
+the database's own unique keys rather than a look before writing:
 
 - a resent event is stored once: ``INSERT … ON CONFLICT (event_id) DO NOTHING
   RETURNING``, whichever replica it reaches, however many at once;
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.errors import ConflictError
+from core.errors import ConflictError, NotFoundError
 from selector.store.records import (
     ConversationOutcome,
     ConversationResult,
@@ -40,6 +41,7 @@ __all__ = [
     "insert_conversation_outcome",
     "insert_decisions",
     "insert_feedback",
+    "insert_feedbacks",
 ]
 
 NOW = "extract(epoch FROM transaction_timestamp())"
@@ -66,7 +68,31 @@ _INSERT_OUTCOME = (
     f"VALUES (%s, %s, %s, %s, {NOW}, %s) ON CONFLICT (decision_id) DO NOTHING "
     "RETURNING decision_id"
 )
-_DECISION = f"SELECT {NOW} - ts, model FROM decisions WHERE decision_id = %s"
+# one round trip per event: the decision (none: unknown), the event stored unless it is
+# a resend, its outcome recorded unless late or there is one; the caller compares a
+# refused outcome with the one recorded
+_FEEDBACK = f"""
+WITH d AS (
+    SELECT model, {NOW} - ts > %(window)s AS late,
+           %(model)s::text IS NOT NULL AND %(model)s::text <> model AS override
+    FROM decisions WHERE decision_id = %(decision)s
+), f AS (
+    INSERT INTO feedback ({_FEEDBACK_COLUMNS})
+    SELECT %(event)s, %(decision)s, {NOW}, %(model)s::text, %(latency)s::float8,
+           %(error)s::text, %(prompt)s::bigint, %(completion)s::bigint, %(cost)s::float8,
+           %(resolved)s::smallint, %(reward)s::float8, d.late::int, d.override::int,
+           %(origin)s::text
+    FROM d
+    ON CONFLICT (event_id) DO NOTHING RETURNING event_id
+), o AS (
+    INSERT INTO outcomes (decision_id, resolved, reward, event_id, ts, via)
+    SELECT %(decision)s, %(resolved)s::smallint, %(reward)s::float8, f.event_id, {NOW}, NULL
+    FROM f, d WHERE %(outcome)s AND NOT d.late
+    ON CONFLICT (decision_id) DO NOTHING RETURNING decision_id
+)
+SELECT d.model, d.late, d.override, EXISTS (SELECT 1 FROM f), EXISTS (SELECT 1 FROM o)
+FROM d
+"""
 _OF_CONVERSATION = f"""
 SELECT d.decision_id, {NOW} - d.ts, o.resolved, o.reward, o.via FROM decisions d
 LEFT JOIN outcomes o USING (decision_id)
@@ -94,40 +120,72 @@ def _outcome_of(conn: Any, decision_id: str) -> tuple[Any, Any]:
     return (found[0], found[1]) if found else (None, None)
 
 
-def insert_feedback(
-    conn: Any, ev: FeedbackEvent, join_window_s: float, origin: str | None = None
-) -> FeedbackResult:
-    """Store a feedback event (stored by replica ``origin``); see the module docstring for
-    what a resend, a second outcome and a late event do."""
-    row = conn.execute(_DECISION, (ev.decision_id,)).fetchone()
-    if row is None:
-        raise unknown("decision_id", ev.decision_id)
-    age_s, decided_model = row
+def _params(ev: FeedbackEvent, join_window_s: float, origin: str | None) -> dict[str, Any]:
     f = ev.fields
-    override = "model" in f and f["model"] != decided_model
-    late = age_s > join_window_s
-    resolved = None if f.get("resolved") is None else int(f["resolved"])
-    stored = conn.execute(
-        _INSERT_FEEDBACK,
-        (
-            ev.event_id, ev.decision_id, f.get("model"), f.get("latency_ms"), f.get("error"),
-            f.get("prompt_tokens"), f.get("completion_tokens"), f.get("cost_usd"),
-            resolved, f.get("reward"), int(late), int(override), origin,
-        ),
-    ).fetchone()  # fmt: skip
-    if stored is None:
-        return FeedbackResult(ev.decision_id, True, False, override, decided_model)
-    if ev.has_outcome and not late:
-        outcome = (resolved, f.get("reward"))
-        first = conn.execute(_INSERT_OUTCOME, (ev.decision_id, *outcome, ev.event_id, None))
-        if first.fetchone() is None and _outcome_of(conn, ev.decision_id) != outcome:
-            had = _outcome_of(conn, ev.decision_id)
+    return {
+        "event": ev.event_id, "decision": ev.decision_id, "model": f.get("model"),
+        "latency": f.get("latency_ms"), "error": f.get("error"),
+        "prompt": f.get("prompt_tokens"), "completion": f.get("completion_tokens"),
+        "cost": f.get("cost_usd"), "reward": f.get("reward"),
+        "resolved": None if f.get("resolved") is None else int(f["resolved"]),
+        "window": join_window_s, "origin": origin, "outcome": ev.has_outcome,
+    }  # fmt: skip
+
+
+def _settle(conn: Any, ev: FeedbackEvent, found: Any) -> FeedbackResult:
+    """The result of ``ev`` from its statement's row; a refused outcome's row removed."""
+    if found is None:
+        raise unknown("decision_id", ev.decision_id)
+    decided_model, late, override, stored, recorded = found
+    if not stored:
+        return FeedbackResult(ev.decision_id, True, False, bool(override), decided_model)
+    if ev.has_outcome and not late and not recorded:
+        had = _outcome_of(conn, ev.decision_id)  # another event's, committed meanwhile
+        resolved = None if ev.fields.get("resolved") is None else int(ev.fields["resolved"])
+        if had != (resolved, ev.fields.get("reward")):
+            conn.execute("DELETE FROM feedback WHERE event_id = %s", (ev.event_id,))
             raise ConflictError(
                 f"decision {ev.decision_id} already has an outcome (resolved="
                 f"{None if had[0] is None else bool(had[0])}, reward={had[1]}); an outcome "
                 "is recorded once"
             )
-    return FeedbackResult(ev.decision_id, False, late, override, decided_model)
+    return FeedbackResult(ev.decision_id, False, bool(late), bool(override), decided_model)
+
+
+def insert_feedback(
+    conn: Any, ev: FeedbackEvent, join_window_s: float, origin: str | None = None
+) -> FeedbackResult:
+    """Store a feedback event (stored by replica ``origin``) in one statement; see the
+    module docstring for what a resend, a second outcome and a late event do. A refused
+    second outcome removes the event's row again, in the caller's transaction."""
+    found = conn.execute(_FEEDBACK, _params(ev, join_window_s, origin)).fetchone()
+    return _settle(conn, ev, found)
+
+
+def insert_feedbacks(
+    conn: Any, events: list[FeedbackEvent], join_window_s: float, origin: str | None = None
+) -> list[FeedbackResult | NotFoundError | ConflictError]:
+    """:func:`insert_feedback` of each of ``events`` in order, their statements sent
+    together (psycopg's pipeline mode: one round trip for all); each one's result, or
+    the error that refused it. A resend of an event refused in the same batch is refused
+    alike (the row its first copy stored was removed)."""
+    with conn.pipeline():
+        cursors = [conn.execute(_FEEDBACK, _params(ev, join_window_s, origin)) for ev in events]
+        rows = [c.fetchone() for c in cursors]
+    out: list[FeedbackResult | NotFoundError | ConflictError] = []
+    refused: dict[str, ConflictError] = {}
+    for ev, found in zip(events, rows, strict=True):
+        try:
+            result = _settle(conn, ev, found)
+            if result.duplicate and ev.event_id in refused:
+                raise refused[ev.event_id]
+            out.append(result)
+        except ConflictError as exc:
+            refused[ev.event_id] = exc
+            out.append(exc)
+        except NotFoundError as exc:
+            out.append(exc)
+    return out
 
 
 def insert_conversation_outcome(

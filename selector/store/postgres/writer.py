@@ -2,8 +2,8 @@
 before it is acknowledged, in groups.
 
 One thread owns one connection. The commands queued meanwhile (up to 512) share one
-transaction and one commit; each event runs in a savepoint of its own, so one refused
-(an unknown decision, a second different outcome) undoes nothing else. A waiter's future
+transaction and one commit; an event that is refused (an unknown decision, a second
+different outcome) leaves nothing behind and undoes nothing else. A waiter's future
 completes only after the commit. When the commit fails (the server went away), every
 command of the batch fails with a :class:`StoreError`, nothing is acknowledged, and the
 next batch reconnects. While idle, the thread checks the database every second, so
@@ -18,7 +18,6 @@ import asyncio
 import logging
 import queue
 import threading
-from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import suppress
 from typing import Any
@@ -160,8 +159,7 @@ class PostgresLog(LogEngine):
                     sql.insert_decisions(conn, [r for _, r, _ in decisions])
                     results.extend((w, None, None) for _, _, w in decisions)
                 events = [op for op in batch if op[0] != "decision"]
-                for kind, payload, waiter in events:
-                    results.append((waiter, *self._event(conn, kind, payload)))
+                results.extend(self._events(conn, events))
                 if events:
                     conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
             self.commits += 1
@@ -187,16 +185,38 @@ class PostgresLog(LogEngine):
             results = [(w, None, err) for _, _, w in batch]
         return results
 
-    def _event(self, conn: Any, kind: str, payload: Any) -> tuple[Any, BaseException | None]:
-        """One feedback event or conversation outcome, in a savepoint of its own."""
-        write: Callable[..., Any] = (
-            sql.insert_conversation_outcome if kind == "conversation" else sql.insert_feedback
-        )
+    def _events(self, conn: Any, events: list[_Op]) -> list[tuple[Waiter, Any, Any]]:
+        """Each event's result or the error that refused it: runs of feedback events
+        sent together (:func:`~selector.store.postgres.statements.insert_feedbacks`), a
+        conversation's outcome in a savepoint of its own."""
+        out: list[tuple[Waiter, Any, Any]] = []
+        run: list[_Op] = []
+        for i, op in enumerate(events):
+            if op[0] == "feedback":
+                run.append(op)
+            if run and (op[0] != "feedback" or i == len(events) - 1):
+                out.extend(self._feedback_run(conn, run))
+                run = []
+            if op[0] == "conversation":
+                out.append(self._conversation(conn, op))
+        return out
+
+    def _feedback_run(self, conn: Any, run: list[_Op]) -> list[tuple[Waiter, Any, Any]]:
+        events = [payload for _, payload, _ in run]
+        found = sql.insert_feedbacks(conn, events, self.join_window_s, self.origin)
+        return [
+            (w, None, r) if isinstance(r, Exception) else (w, r, None)
+            for (_, _, w), r in zip(run, found, strict=True)
+        ]
+
+    def _conversation(self, conn: Any, op: _Op) -> tuple[Waiter, Any, Any]:
+        _, outcome, waiter = op
         try:
             with conn.transaction():
-                return write(conn, payload, self.join_window_s, self.origin), None
+                credit = sql.insert_conversation_outcome
+                return waiter, credit(conn, outcome, self.join_window_s, self.origin), None
         except (NotFoundError, ConflictError) as exc:
-            return None, exc
+            return waiter, None, exc
 
     # -- reads and deletes ---------------------------------------------------------
     def reader(self) -> PostgresReader:

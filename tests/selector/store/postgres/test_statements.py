@@ -19,6 +19,7 @@ from selector.store.postgres.statements import (
     insert_conversation_outcome,
     insert_decisions,
     insert_feedback,
+    insert_feedbacks,
 )
 from tests.postgres import Postgres
 from tests.selector.store.build import record
@@ -141,3 +142,20 @@ def test_a_conversations_outcome_is_credited_once(log: str) -> None:
     other = ConversationOutcome("c", {"resolved": False})
     with pytest.raises(ConflictError):
         write(log, lambda c: insert_conversation_outcome(c, other, WINDOW_S))
+
+
+def test_events_sent_together_settle_as_one_by_one(log: str) -> None:
+    first, second = (FeedbackEvent("d1", {"resolved": r}) for r in (True, False))
+    call = FeedbackEvent("d1", {"latency_ms": 420.0})
+    sent = [first, second, second, call, call, FeedbackEvent("nope", {"resolved": True})]
+    found = write(log, lambda c: insert_feedbacks(c, sent, WINDOW_S))
+    assert not found[0].duplicate  # the first outcome is recorded
+    assert isinstance(found[1], ConflictError)  # the second is refused,
+    assert isinstance(found[2], ConflictError)  # and so is its resend in the same batch
+    assert not found[3].duplicate
+    assert found[4].duplicate
+    assert isinstance(found[5], NotFoundError)
+    with psycopg.connect(log) as c:
+        rows = c.execute("SELECT resolved, latency_ms FROM feedback ORDER BY seq").fetchall()
+        assert rows == [(1, None), (None, 420.0)]  # nothing of the refused outcome
+        assert c.execute("SELECT resolved FROM outcomes").fetchall() == [(1,)]
