@@ -1,8 +1,8 @@
 """What both engines of the decision log offer: the same write calls, from a thread (a
 :class:`~concurrent.futures.Future`) or from an event loop (awaited), each completing
 once the write is committed, and the same reads, deletes and lifecycle. An engine
-implements ``_submit`` and ``_submit_async`` (how a command reaches its writer) and the
-methods below that raise NotImplementedError."""
+implements ``_enqueue`` (how a command reaches its writer) and the methods below that
+raise NotImplementedError."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import threading
 from concurrent.futures import Future
 from typing import Any
 
+from core.errors import StoreError
 from selector.store import records as rec
 from selector.store.dialect import Dialect
 from selector.store.reader import LogReader
@@ -84,10 +85,31 @@ class LogEngine:
         return result
 
     def _submit(self, kind: str, payload: Any) -> Future[Any]:
-        raise NotImplementedError
+        """Queue a command from any thread (refused while the writer is not started)."""
+        fut: Future[Any] = Future()
+        if self._thread is None:
+            fut.set_exception(_not_started())
+        else:
+            self._enqueue((kind, payload, fut))
+        return fut
 
     def _submit_async(self, kind: str, payload: Any) -> asyncio.Future[Any]:
+        """Queue a command from an event loop; its future completes on that loop."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        if self._thread is None:
+            fut.set_exception(_not_started())
+        else:
+            self._enqueue((kind, payload, (loop, fut)))
+        return fut
+
+    def _enqueue(self, op: tuple[str, Any, Any]) -> None:
+        """Hand a command (kind, payload, who waits) to the writer."""
         raise NotImplementedError
+
+
+def _not_started() -> StoreError:
+    return StoreError("the decision log is not started")
 
 
 def unwritable(exc: BaseException) -> str:

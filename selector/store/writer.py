@@ -28,7 +28,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -129,13 +128,9 @@ class DecisionLog(LogEngine):
                 self._handoffs -= 1
 
     # -- writes ------------------------------------------------------------------
-    def _submit(self, kind: str, payload: Any) -> Future[Any]:
-        fut: Future[Any] = Future()
-        if self._thread is None:
-            fut.set_exception(StoreError("the decision log is not started"))
-        else:
-            self._queue.put([(kind, payload, fut)])
-        return fut
+    def _enqueue(self, op: _Op) -> None:
+        """From another thread (or with sync='full'): the writer thread commits it."""
+        self._queue.put([op])
 
     def _submit_async(self, kind: str, payload: Any) -> asyncio.Future[Any]:
         """Queue a command; those queued in one turn of the loop are written together."""

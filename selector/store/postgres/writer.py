@@ -14,11 +14,9 @@ again). The writes themselves are :mod:`selector.store.postgres.statements`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import queue
 import threading
-from concurrent.futures import Future
 from contextlib import suppress
 from typing import Any
 
@@ -77,22 +75,8 @@ class PostgresLog(LogEngine):
             self._thread = None
 
     # -- writes ------------------------------------------------------------------
-    def _submit(self, kind: str, payload: Any) -> Future[Any]:
-        fut: Future[Any] = Future()
-        if self._thread is None:
-            fut.set_exception(StoreError("the decision log is not started"))
-        else:
-            self._queue.put((kind, payload, fut))
-        return fut
-
-    def _submit_async(self, kind: str, payload: Any) -> asyncio.Future[Any]:
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Any] = loop.create_future()
-        if self._thread is None:
-            fut.set_exception(StoreError("the decision log is not started"))
-        else:
-            self._queue.put((kind, payload, (loop, fut)))
-        return fut
+    def _enqueue(self, op: _Op) -> None:
+        self._queue.put(op)
 
     # -- the writer thread -------------------------------------------------------
     def _run(self) -> None:
