@@ -1,6 +1,6 @@
 """What the LiteLLM plug-in adds to a call: a ``litellm.Router`` over a fake
 OpenAI-compatible backend on loopback, plain (its default routing) and routed by the
-selector (:mod:`selector.integrations.litellm`, with its feedback callback), against a
+selector (:mod:`model_selector_gateway.litellm`, with its feedback callback), against a
 bare ``POST /v1/route`` through the async client in the same run. Calls are sequential,
 in alternating rounds, so that drift on a shared machine hits every variant; the figure
 that matters is the added p50 against the bare route's.
@@ -29,11 +29,11 @@ sys.path.insert(0, str(ROOT))
 
 import litellm  # noqa: E402
 from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER  # noqa: E402
+from model_selector_gateway import AsyncSelectorClient  # noqa: E402
+from model_selector_gateway.litellm import install, uninstall  # noqa: E402
 
 from bench.common import CONVERSATION, Section  # noqa: E402
 from bench.http_throughput import free_port, start  # noqa: E402
-from selector.client import AsyncSelectorClient  # noqa: E402
-from selector.integrations.litellm import SelectorFeedback, SelectorRouting, install  # noqa: E402
 
 MODELS = ("gemini-2.5-flash-lite", "gpt-5")  # two models of the default catalog
 MESSAGES = [{"role": r, "content": c} for r, c in CONVERSATION]
@@ -59,26 +59,28 @@ async def _timed(call: Callable[[int], Awaitable[object]], n: int, out: list[flo
 async def _measure(selector: str, backend: str, calls: int, rounds: int) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {"plain": [], "routed": [], "route": []}
     async with AsyncSelectorClient(selector, timeout_s=5) as client:
-        plain, routed = _router(backend), _router(backend)
-        install(routed, SelectorRouting(routed, client, default=MODELS[0]))
-        litellm.callbacks = [SelectorFeedback(client)]
+        router = _router(backend)
 
-        async def through(router: Any, i: int) -> None:
+        async def through(i: int) -> None:
             metadata = {"conversation_id": f"bench-{i % 50}"}
             await router.acompletion(model="support", messages=MESSAGES, metadata=metadata)
 
         async def bare(i: int) -> None:
             await client.route(f"bench-{i % 50}", MESSAGES, candidates=list(MODELS))
 
-        await _timed(lambda i: through(routed, i), 20, [])  # warm-up: connections, imports
-        await _timed(lambda i: through(plain, i), 20, [])
+        async def plain(i: int) -> None:  # the same Router, without the plug-in
+            await through(i)
+
+        install(client)
+        await _timed(through, 20, [])  # warm-up: connections, imports, the catalog
         for _ in range(rounds):
-            await _timed(lambda i: through(plain, i), calls // rounds, times["plain"])
-            await _timed(lambda i: through(routed, i), calls // rounds, times["routed"])
+            uninstall()
+            await _timed(plain, calls // rounds, times["plain"])
+            install(client)
+            await _timed(through, calls // rounds, times["routed"])
             await _timed(bare, calls // rounds, times["route"])
         await asyncio.wait_for(GLOBAL_LOGGING_WORKER.flush(), 30)
-        litellm.callbacks = []
-        routed.reset()
+        uninstall()
     return times
 
 

@@ -9,6 +9,8 @@ figure beside its baseline measured in the same run.
 - training time and peak memory at 100k and 1M rows (bench/train_scale.py)
 - the latency the LiteLLM plug-in adds to a ``litellm.Router`` call, against a bare
   route call (bench/litellm_overhead.py)
+- what a dead or mute selector costs each call of the gateway's client, with its breaker
+  off and on, against a healthy selector (bench/gateway_client.py)
 - the decision log's write rate on PostgreSQL, against bare psycopg inserts of the same
   rows (bench/postgres_log.py; the server is Debian's, installed when missing as root)
 - `/v1/route` and `/v1/feedback` on a PostgreSQL log against the echo endpoint, and the
@@ -38,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import (  # noqa: E402
     decision_time,
+    gateway_client,
     http_throughput,
     litellm_overhead,
     log_and_learn,
@@ -53,6 +56,7 @@ NAMES = (
     "log_and_learn",
     "train_scale",
     "litellm_overhead",
+    "gateway_client",
     "postgres_log",
     "replicas_throughput",
 )
@@ -87,6 +91,8 @@ def sections(name: str, quick: bool) -> list[Section]:
         if quick:
             return replicas_throughput.run(duration=1, rounds=1)
         return replicas_throughput.run()
+    if name == "gateway_client":
+        return [gateway_client.run(calls=40 if quick else 400)]
     if name == "litellm_overhead":
         return [litellm_overhead.run(calls=40, rounds=2) if quick else litellm_overhead.run()]
     return [train_scale.run((5_000,) if quick else (100_000, 1_000_000))]

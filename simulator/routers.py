@@ -10,14 +10,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-
-from core.errors import SelectorError
-from selector.client import (
+from model_selector_gateway import (
     Options,
     SelectorClient,
     SelectorRejectedError,
     SelectorUnavailableError,
 )
+
+from core.errors import SelectorError
 from simulator.replay import Call, Route, Turn
 from simulator.world import Conversation, Load, World
 
@@ -125,7 +125,7 @@ class OracleRouter(_Silent):
 
 class ServiceRouter:
     """The selector over HTTP, exactly as a gateway calls it (through
-    :class:`selector.client.SelectorClient`). ``set_clock`` is called with the simulated
+    :class:`model_selector_gateway.SelectorClient`). ``set_clock`` is called with the simulated
     time before each request (the service's clock in the replay)."""
 
     def __init__(

@@ -104,7 +104,7 @@ def test_modules_and_functions_fit_on_a_screen() -> None:
 # test folders that mirror no source package: shared fixtures, the benchmarks' own
 # tests (bench/ is not a package of the service), the soak of the whole service, the
 # docs' examples
-OWN_TEST_FOLDERS = {"tests/data", "tests/bench", "tests/soak", "tests/docs"}
+OWN_TEST_FOLDERS = {"tests/data", "tests/bench", "tests/soak", "tests/docs", "tests/contract"}
 
 
 def test_the_tests_mirror_the_source_tree() -> None:

@@ -13,28 +13,29 @@ import asyncio
 import os
 from typing import Any
 
-import litellm
-from litellm.router import Router
+from litellm import Router
+from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER
+from model_selector_gateway import AsyncSelectorClient
+from model_selector_gateway.litellm import decision_of, install
 
-from selector.client import AsyncSelectorClient
-from selector.integrations.litellm import (
-    SelectorFeedback,
-    SelectorRouting,
-    decision_of,
-    install,
-)
-
-# the catalog's name of each model → LiteLLM's name of its deployment
-MODELS = {"gpt-5": "openai/gpt-5", "gemini-2.5-flash-lite": "gemini/gemini-2.5-flash-lite"}
-DEFAULT = "gemini-2.5-flash-lite"  # serves when the selector cannot answer in time
+# the group's deployments: two of the catalog's models, one of them in two regions
+DEPLOYMENTS = [
+    ("gemini-2.5-flash-lite", "gemini/gemini-2.5-flash-lite"),
+    ("gpt-5", "openai/gpt-5"),
+    ("gpt-5", "azure/gpt-5-eu"),  # its catalog model named in model_info below
+]
 
 
-def deployment(model: str) -> dict[str, Any]:
-    params: dict[str, Any] = {"model": MODELS[model]}
+def deployment(catalog_model: str, litellm_model: str) -> dict[str, Any]:
+    params: dict[str, Any] = {"model": litellm_model}
     base = os.environ.get("LLM_API_BASE")
-    if base:
-        params = {"model": f"openai/{model}", "api_base": base, "api_key": "unused"}
-    return {"model_name": "support", "litellm_params": params}
+    if base:  # every deployment through one OpenAI-compatible endpoint
+        params = {"model": f"openai/{catalog_model}", "api_base": base, "api_key": "unused"}
+    return {
+        "model_name": "support",
+        "litellm_params": params,
+        "model_info": {"selector_model": catalog_model},
+    }
 
 
 async def main() -> None:
@@ -43,24 +44,26 @@ async def main() -> None:
         token=os.environ.get("SELECTOR_API_TOKEN"),  # when the service has one
         timeout_s=0.25,  # the selector's share of the call's latency budget
     )
-    router = Router(model_list=[deployment(m) for m in MODELS], num_retries=1)
-    install(router, SelectorRouting(router, selector, default=DEFAULT))
-    litellm.callbacks = [SelectorFeedback(selector)]  # every call's result, reported
+    install(selector)  # route the Routers' async calls, report every result
+    router = Router(
+        model_list=[deployment(*d) for d in DEPLOYMENTS],
+        num_retries=2,  # another deployment of the model, then the decision's fallback
+    )
 
-    metadata = {"conversation_id": "ticket-4711"}
     response = await router.acompletion(
         model="support",
         messages=[{"role": "user", "content": "I was charged twice for my order"}],
-        metadata=metadata,
+        metadata={"conversation_id": "ticket-4711"},
     )
     print(response.choices[0].message.content)
-    print("decision:", decision_of(metadata))
+    decision = decision_of(response)
+    print("decision:", decision)
 
     # later, when the ticket is closed (or escalated): the outcome of this decision …
-    await selector.report_outcome(decision_of(metadata), resolved=True)
+    await selector.report_outcome(decision, resolved=True)
     # … or, instead, of the whole conversation:
     # await selector.report_conversation("ticket-4711", resolved=True)
-    await asyncio.sleep(1)  # let LiteLLM's callbacks finish before the script ends
+    await GLOBAL_LOGGING_WORKER.flush()  # LiteLLM's callbacks report before the script ends
     await selector.aclose()
 
 

@@ -25,7 +25,7 @@ Report = dict[str, Any]
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
     out = tmp_path_factory.mktemp("bench")
-    only = "decision_time,log_and_learn,train_scale,litellm_overhead"
+    only = "decision_time,log_and_learn,train_scale,litellm_overhead,gateway_client"
     if postgres_bin() is not None:  # installed by the PostgreSQL tests' fixture as root
         only += ",postgres_log"
     if shutil.which("wrk"):  # the full run installs it; the suite does not
@@ -84,6 +84,22 @@ def test_the_litellm_plug_in_is_timed_beside_the_plain_router_and_a_bare_route(
         assert 0 < by[variant]["p50_ms"] <= by[variant]["p99_ms"]
     added = by["routed"]["p50_ms"] - by["plain"]["p50_ms"]
     assert by["added"]["p50_ms"] == pytest.approx(added, abs=0.01)
+
+
+def test_the_client_against_a_selector_that_is_down_is_timed_beside_a_healthy_one(
+    report: Report,
+) -> None:
+    (section,) = [s for s in report["sections"] if s["benchmark"] == "gateway_client"]
+    by = {r["variant"]: r for r in section["rows"]}
+    assert set(by) == {
+        "healthy",
+        "dead, no breaker",
+        "dead, breaker open",
+        "mute, no breaker",
+        "mute, breaker open",
+    }
+    assert all(0 < r["p50_ms"] <= r["p99_ms"] for r in section["rows"])
+    assert "p50 ÷ healthy" in report["markdown"]
 
 
 def test_the_postgres_log_is_timed_beside_bare_inserts(report: Report) -> None:

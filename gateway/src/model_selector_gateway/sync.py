@@ -7,14 +7,13 @@ from typing import Any
 
 import httpx
 
-from selector.client.results import Accepted, Decision, SelectorUnavailableError
-from selector.client.wire import (
+from model_selector_gateway import deadline
+from model_selector_gateway.results import Accepted, Decision, SelectorUnavailableError
+from model_selector_gateway.wire import (
     ClientBase,
-    accepted,
+    catalog_names,
     conversation_body,
-    decided,
     decision_id_of,
-    fallback,
     feedback_body,
     left,
     route_body,
@@ -37,15 +36,25 @@ class SelectorClient(ClientBase):
     http: httpx.Client
 
     def make_http(self, base_url: str, headers: dict[str, str]) -> httpx.Client:
-        return httpx.Client(base_url=base_url, headers=headers)
+        return httpx.Client(base_url=base_url, headers=headers, transport=deadline.transport())
 
-    def _post(self, path: str, body: dict[str, Any], budget_s: float) -> httpx.Response:
-        started = time.monotonic()
-        for delay in self.options.delays():
-            try:
-                return self.http.post(path, json=body, timeout=left(started, budget_s))
-            except httpx.HTTPError as exc:
-                time.sleep(wait_or_raise(path, exc, delay, started, budget_s))
+    def _send(
+        self, method: str, path: str, body: dict[str, Any] | None, budget_s: float
+    ) -> httpx.Response:
+        """One call within ``budget_s``, connection failures retried; a failure to get
+        any answer is counted by the breaker and raised."""
+        self._admit(path)
+        ends = time.monotonic() + budget_s
+        try:
+            with deadline.until(ends):
+                for delay in self.options.delays():
+                    try:
+                        return self.http.request(method, path, json=body, timeout=left(ends))
+                    except httpx.HTTPError as exc:
+                        time.sleep(wait_or_raise(path, exc, delay, ends))
+        except SelectorUnavailableError:
+            self.breaker.failed()
+            raise
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def route(
@@ -60,9 +69,9 @@ class SelectorClient(ClientBase):
         ``prompt_tokens``, ``max_latency_ms``, ``max_cost_usd``, ``intent``, ...)."""
         body = route_body(conversation_id, messages, candidates=candidates, **fields)
         try:
-            return decided(self._post("/v1/route", body, self.options.timeout_s))
+            return self._decided(self._send("POST", "/v1/route", body, self.options.timeout_s))
         except SelectorUnavailableError as exc:
-            return fallback(self.options, candidates, exc)
+            return self._fallback(candidates, exc)
 
     def report_call(self, decision: Decision | str | None, **fields: Any) -> Accepted | None:
         """A call's result (``model`` if not the decided one, ``latency_ms``, ``error``,
@@ -72,7 +81,8 @@ class SelectorClient(ClientBase):
         if decision_id is None:
             return None
         body = feedback_body(decision_id, **fields)
-        return accepted(self._post("/v1/feedback", body, self.options.feedback_timeout_s))
+        budget = self.options.feedback_timeout_s
+        return self._accepted(self._send("POST", "/v1/feedback", body, budget))
 
     def report_outcome(
         self,
@@ -89,7 +99,13 @@ class SelectorClient(ClientBase):
     ) -> Accepted:
         """The outcome of a whole conversation, credited to its decisions."""
         body = conversation_body(conversation_id, resolved, reward)
-        return accepted(self._post("/v1/feedback", body, self.options.feedback_timeout_s))
+        budget = self.options.feedback_timeout_s
+        return self._accepted(self._send("POST", "/v1/feedback", body, budget))
+
+    def catalog(self) -> tuple[str, ...]:
+        """The names of the service's enabled catalog models (``GET /v1/models``)."""
+        budget = self.options.feedback_timeout_s
+        return self._read(self._send("GET", "/v1/models", None, budget), catalog_names)
 
     def close(self) -> None:
         if self._own:

@@ -1,4 +1,5 @@
-"""The asyncio client (``httpx.AsyncClient``), for async gateways (LiteLLM's Router)."""
+"""The asyncio client (``httpx.AsyncClient``), for async gateways (LiteLLM's Router and
+proxy)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,12 @@ from typing import Any
 
 import httpx
 
-from selector.client.results import Accepted, Decision, SelectorUnavailableError
-from selector.client.wire import (
+from model_selector_gateway.results import Accepted, Decision, SelectorUnavailableError
+from model_selector_gateway.wire import (
     ClientBase,
-    accepted,
+    catalog_names,
     conversation_body,
-    decided,
     decision_id_of,
-    fallback,
     feedback_body,
     left,
     route_body,
@@ -28,21 +27,34 @@ __all__ = ["AsyncSelectorClient"]
 class AsyncSelectorClient(ClientBase):
     """Asks the service which model answers, and reports how it went.
 
-    The same methods as :class:`~selector.client.SelectorClient`, awaited.
+    The same methods as :class:`~model_selector_gateway.SelectorClient`, awaited.
     """
 
     http: httpx.AsyncClient
 
     def make_http(self, base_url: str, headers: dict[str, str]) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=base_url, headers=headers)
+        return httpx.AsyncClient(base_url=base_url, headers=headers, trust_env=False)
 
-    async def _post(self, path: str, body: dict[str, Any], budget_s: float) -> httpx.Response:
-        started = time.monotonic()
-        for delay in self.options.delays():
-            try:
-                return await self.http.post(path, json=body, timeout=left(started, budget_s))
-            except httpx.HTTPError as exc:
-                await asyncio.sleep(wait_or_raise(path, exc, delay, started, budget_s))
+    async def _send(
+        self, method: str, path: str, body: dict[str, Any] | None, budget_s: float
+    ) -> httpx.Response:
+        """One call within ``budget_s`` (cancelled when it passes), connection failures
+        retried; a failure to get any answer is counted by the breaker and raised."""
+        self._admit(path)
+        ends = time.monotonic() + budget_s
+        try:
+            async with asyncio.timeout(budget_s):
+                for delay in self.options.delays():
+                    try:
+                        return await self.http.request(method, path, json=body, timeout=left(ends))
+                    except httpx.HTTPError as exc:
+                        await asyncio.sleep(wait_or_raise(path, exc, delay, ends))
+        except TimeoutError as exc:
+            self.breaker.failed()
+            raise SelectorUnavailableError(f"{path}: no answer within {budget_s:g} s") from exc
+        except SelectorUnavailableError:
+            self.breaker.failed()
+            raise
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def route(
@@ -57,9 +69,10 @@ class AsyncSelectorClient(ClientBase):
         ``prompt_tokens``, ``max_latency_ms``, ``max_cost_usd``, ``intent``, ...)."""
         body = route_body(conversation_id, messages, candidates=candidates, **fields)
         try:
-            return decided(await self._post("/v1/route", body, self.options.timeout_s))
+            answer = await self._send("POST", "/v1/route", body, self.options.timeout_s)
+            return self._decided(answer)
         except SelectorUnavailableError as exc:
-            return fallback(self.options, candidates, exc)
+            return self._fallback(candidates, exc)
 
     async def report_call(self, decision: Decision | str | None, **fields: Any) -> Accepted | None:
         """A call's result (``model`` if not the decided one, ``latency_ms``, ``error``,
@@ -69,7 +82,8 @@ class AsyncSelectorClient(ClientBase):
         if decision_id is None:
             return None
         body = feedback_body(decision_id, **fields)
-        return accepted(await self._post("/v1/feedback", body, self.options.feedback_timeout_s))
+        budget = self.options.feedback_timeout_s
+        return self._accepted(await self._send("POST", "/v1/feedback", body, budget))
 
     async def report_outcome(
         self,
@@ -86,7 +100,13 @@ class AsyncSelectorClient(ClientBase):
     ) -> Accepted:
         """The outcome of a whole conversation, credited to its decisions."""
         body = conversation_body(conversation_id, resolved, reward)
-        return accepted(await self._post("/v1/feedback", body, self.options.feedback_timeout_s))
+        budget = self.options.feedback_timeout_s
+        return self._accepted(await self._send("POST", "/v1/feedback", body, budget))
+
+    async def catalog(self) -> tuple[str, ...]:
+        """The names of the service's enabled catalog models (``GET /v1/models``)."""
+        budget = self.options.feedback_timeout_s
+        return self._read(await self._send("GET", "/v1/models", None, budget), catalog_names)
 
     async def aclose(self) -> None:
         if self._own:
