@@ -143,7 +143,7 @@ class ServiceRouter:
         self.budget_usd = budget_usd
         self.set_clock = set_clock
         # no default model: a replay that cannot reach the service is a failed replay
-        options = Options(timeout_s=30, feedback_timeout_s=30)
+        options = Options(timeout_s=30, feedback_timeout_s=30, breaker_failures=0)
         self.client = SelectorClient(f"http://{host}:{port}", token=token, options=options)
         self.decisions: list[dict[str, Any]] = []
 

@@ -1,20 +1,21 @@
 """``selector catalog init``: a catalog written from an outcome table, so a team can route
 among the models it already runs without inventing their figures.
 
-Every entry comes from the table where the table says it, and is marked as guessed
-where it does not:
+Every entry comes from the table where the table says it; every other field is a guess,
+written with a ``# guessed`` comment that says what it rests on:
 
 - prices: the table's ``input_usd_per_mtok`` / ``output_usd_per_mtok`` (the table loader
   refuses a model without them, unless the served catalog lists it);
-- ``tier``: by price, the cheapest third ``small``, the dearest third ``large`` (of two
-  models, one of each);
 - ``expected_latency_ms``: the median of the model's ``latency_ms``; ``latency_slo_ms``:
   its 95th percentile × 1.5 (without latencies: 1,000 ms and 4,000 ms, guessed);
-- ``expected_completion_tokens``: the mean of its ``completion_tokens`` (without them the
-  entry leaves it out, and the service's default applies);
-- ``provider``: from the name (``gpt``/``o1``… openai, ``claude`` anthropic, ``gemini``
-  and ``gemma`` google, ``llama`` meta, ``mistral``/``mixtral`` mistral), else
-  ``unknown``; ``context_window``: 128,000 (guessed: tables do not say).
+- ``expected_completion_tokens``: the mean of its ``completion_tokens`` (without them,
+  the service's default length, guessed: the cost of every model then rests on it);
+- ``tier`` (guessed): by list price, models of one price in one tier: of the distinct
+  prices, the cheapest third ``small`` and the dearest third ``large`` (of two prices,
+  one of each; of one, ``medium``);
+- ``provider`` (guessed): from the name (``gpt``/``o1``… openai, ``claude`` anthropic,
+  ``gemini`` and ``gemma`` google, ``llama`` meta, ``mistral``/``mixtral`` mistral), else
+  ``unknown``; ``context_window`` (guessed): 128,000, since tables do not say.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import pandas as pd
 from selector.catalog import TIERS
 from training.data import RoutingData
 
-__all__ = ["catalog_yaml"]
+__all__ = ["catalog_yaml", "tiers"]
 
 _PROVIDERS = (
     (("gpt", "o1", "o3", "o4", "chatgpt"), "openai"),
@@ -70,7 +71,9 @@ def _column(data: RoutingData, column: str, model: str) -> np.ndarray:
     return kept
 
 
-def _entry(data: RoutingData, model: str, tier: str, prices: tuple[float, float]) -> list[str]:
+def _entry(
+    data: RoutingData, model: str, tier: str, prices: tuple[float, float], length: int
+) -> list[str]:
     """The YAML lines of one model, each guessed field with a comment saying so."""
     provider = _provider(model)
     latency = _column(data, "latency_ms", model)
@@ -78,8 +81,12 @@ def _entry(data: RoutingData, model: str, tier: str, prices: tuple[float, float]
     lines = [
         f"  - name: {json.dumps(model)}",
         f"    provider: {provider or 'unknown'}"
-        + ("" if provider else "  # guessed: the name does not say; set it"),
-        f"    tier: {tier}  # by price among the table's models",
+        + (
+            "  # guessed from the name; check it"
+            if provider
+            else "  # guessed: the name does not say; set it"
+        ),
+        f"    tier: {tier}  # guessed: by list price among the table's models",
         f"    input_usd_per_mtok: {_number(prices[0])}",
         f"    output_usd_per_mtok: {_number(prices[1])}",
         f"    context_window: {_CONTEXT_WINDOW}  # guessed: the table does not say; set it",
@@ -98,28 +105,53 @@ def _entry(data: RoutingData, model: str, tier: str, prices: tuple[float, float]
     if len(tokens):
         mean = max(1, math.ceil(float(tokens.mean())))
         lines.append(f"    expected_completion_tokens: {mean}  # mean of {len(tokens)} answers")
+    else:
+        lines.append(
+            f"    expected_completion_tokens: {length}  # guessed: no completion_tokens in the "
+            "table; the service's default length, on which this model's cost rests"
+        )
     return lines
 
 
-def catalog_yaml(data: RoutingData) -> str:
-    """A catalog file for the models of ``data`` (see the module docstring)."""
+def tiers(prices: list[float]) -> list[str]:
+    """A tier for each price, equal prices in one tier.
+
+    >>> tiers([1.0, 5.0, 5.0, 20.0])
+    ['small', 'medium', 'medium', 'large']
+    >>> tiers([2.0, 2.0]), tiers([1.0, 3.0, 3.0])
+    (['medium', 'medium'], ['small', 'large', 'large'])
+    """
+    levels = sorted(set(prices))
+    k = len(levels)
+
+    def tier(price: float) -> str:
+        i = levels.index(price)
+        if k == 1:
+            return "medium"
+        return TIERS[2 * i] if k == 2 else TIERS[min(2, 3 * i // k)]
+
+    return [tier(p) for p in prices]
+
+
+def catalog_yaml(data: RoutingData, default_length: int = 350) -> str:
+    """A catalog file for the models of ``data`` (see the module docstring);
+    ``default_length``: the completion length the service assumes for a model without
+    an estimate (its ``default_completion_tokens``)."""
     models = data.models.assign(
         price=data.models["input_usd_per_mtok"] + data.models["output_usd_per_mtok"]
     ).sort_values(["price", "model"], kind="stable")
-    n = len(models)
+    levels = tiers([float(p) for p in models["price"]])
     lines = [
         f"# A catalog written by `selector catalog init` from {data.source}.",
         "# Check every field marked 'guessed', then: selector catalog check <this file>",
         "models:",
     ]
-    for i, (name, p_in, p_out) in enumerate(
-        zip(
-            models["model"],
-            models["input_usd_per_mtok"],
-            models["output_usd_per_mtok"],
-            strict=True,
-        )
+    for tier, name, p_in, p_out in zip(
+        levels,
+        models["model"],
+        models["input_usd_per_mtok"],
+        models["output_usd_per_mtok"],
+        strict=True,
     ):
-        tier = TIERS[2 * i] if n == 2 else TIERS[min(2, 3 * i // n)]
-        lines += _entry(data, str(name), tier, (float(p_in), float(p_out)))
+        lines += _entry(data, str(name), tier, (float(p_in), float(p_out)), default_length)
     return "\n".join(lines) + "\n"

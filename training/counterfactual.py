@@ -59,6 +59,10 @@ class Replay:
     def __init__(self, data: RoutingData, completion: np.ndarray | None = None) -> None:
         self.models = list(data.models["model"])
         self.logged = data.logged
+        prices = data.models.set_index("model").reindex(self.models)
+        self.list_price = prices["input_usd_per_mtok"].to_numpy(float) + prices[
+            "output_usd_per_mtok"
+        ].to_numpy(float)
         keep, self.rule = _replayed(data)
         self.rows = keep  # the requests replayed, of all of data's
         # the service's cold-start scoring (training.data.tables.with_served_priors)
@@ -139,8 +143,9 @@ class Replay:
 
 @dataclass
 class Compared:
-    """The router against the baselines on many models: table rows (router, quality,
-    cost against the best single model), the curves to plot, and summary figures."""
+    """The router against the baselines on many models: table rows (a λ sweep's AIQ and
+    cost at parity, a fixed policy's quality and cost against the best single model's),
+    the curves to plot, and summary figures."""
 
     rows: list[dict[str, Any]]
     curves: dict[str, Any]
@@ -196,21 +201,28 @@ def compare_many(
     random_choice = np.array([rng.choice(np.flatnonzero(t)) for t in replay.available])
     q_rand, c_rand, _ = replay.outcome(random_choice)
     summary: dict[str, Any] = {}
-    rows: list[tuple[str, float | None, float | None]] = [
-        (
-            "quality model (λ sweep)",
-            aiq(cs, qs, c_lo, c_hi) if c_hi > c_lo and qs else None,
-            cost_at_parity(cs, qs, q_best, c_best) if qs else None,
-        ),
+    reference = _reference(replay, c_best, summary)
+    sweep = {
+        "router": "quality model (λ sweep)",
+        "AIQ": aiq(cs, qs, c_lo, c_hi) if c_hi > c_lo and qs else None,
+        "cost at parity": cost_at_parity(cs, qs, q_best, c_best) if qs else None,
+        "quality": max(qs) if qs else None,
+        "relative cost": None,
+    }
+    fixed = [
         (f"best single model ({best})", q_best, 1.0),
         (f"cheapest model ({cheapest})", singles[cheapest][0], singles[cheapest][1] / c_best),
         ("random model", q_rand, c_rand / c_best if c_rand == c_rand else None),
-        _reference(replay, c_best, summary),
+        reference,
+    ]
+    rows = [sweep] + [
+        {"router": r, "AIQ": None, "cost at parity": None, "quality": q, "relative cost": c}
+        for r, q, c in fixed
     ]
     summary.update(
         {
-            "AIQ": rows[0][1],
-            "cost_at_parity": rows[0][2],
+            "AIQ": sweep["AIQ"],
+            "cost_at_parity": sweep["cost at parity"],
             "best_single_model": best,
             "best_single_quality": q_best,
             "best_single_cost_usd": c_best,
@@ -221,10 +233,7 @@ def compare_many(
     if replay.logged:
         summary["effective_sample_size_min"] = float(min(e for _, _, e in curve))
     return Compared(
-        [
-            {"router": r, "quality (AIQ for the λ sweep)": q, "cost vs best single": c}
-            for r, q, c in rows
-        ],
+        rows,
         {"router": {"cost": cs, "quality": qs}, "singles": singles},
         summary,
     )

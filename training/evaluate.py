@@ -53,13 +53,18 @@ class Evaluation:
     summary: dict[str, Any] = field(default_factory=dict)
     curves: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, Any] = field(default_factory=dict)
+    # a user's table of two models: every router's APGR and CPT, beside the λ sweeps
+    pair_rows: list[dict[str, Any]] = field(default_factory=list)
 
     def table(self) -> str:
-        cols = list(self.rows[0])
-        lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-        for r in self.rows:
-            lines.append("| " + " | ".join(_fmt(r[c]) for c in cols) + " |")
-        return "\n".join(lines)
+        """The rows as a Markdown table; for a user's two models, a second table of every
+        router's APGR and CPT; a legend when a cell is empty (—)."""
+        out = _markdown(self.rows)
+        if self.pair_rows:
+            out += "\n\n" + _markdown(self.pair_rows)
+        if any(v is None for r in self.rows for v in r.values()):
+            out += "\n\n" + LEGEND
+        return out
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -68,9 +73,27 @@ class Evaluation:
             "seed": self.seed,
             "n_requests": self.n_requests,
             "rows": self.rows,
+            **({"two_model_rows": self.pair_rows} if self.pair_rows else {}),
             "summary": self.summary,
             "calibration": self.calibration,
         }
+
+
+LEGEND = """\
+AIQ: the area under the router's quality-against-cost curve over the single models'
+cost range (λ sweeps only). cost at parity: what the sweep costs, as a share of the best
+single model's cost, where it first resolves as much as that model. quality: the share
+resolved (a λ sweep: the most it reaches). relative cost: a fixed policy's cost as a
+share of the best single model's. — : the column does not apply to the row (a λ sweep
+has no single cost, a fixed policy no curve), or the sweep never matches the best single
+model's quality."""
+
+
+def _markdown(rows: list[dict[str, Any]]) -> str:
+    cols = list(rows[0])
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(_fmt(r[c]) for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
 
 
 def _fmt(v: Any) -> str:
@@ -127,18 +150,31 @@ def strong_and_weak(data: RoutingData, strong: str | None = None) -> tuple[int, 
         s = names.index(strong)
     else:
         price = data.models["input_usd_per_mtok"] + data.models["output_usd_per_mtok"]
-        s = int(np.argmax(price.to_numpy(float)))
+        s = int(np.argmax(price.to_numpy(float)))  # the first of two at one price
     return s, 1 - s
 
 
-def two_model_line(m: dict[str, Any], named: bool) -> str:
-    """One line of a two-model evaluation's APGR and CPT (its ``summary`` ``m``)."""
+def _equal_prices(data: RoutingData) -> bool:
+    price = (data.models["input_usd_per_mtok"] + data.models["output_usd_per_mtok"]).to_numpy()
+    return bool(np.isclose(price.min(), price.max()))
+
+
+def two_model_line(m: dict[str, Any], named: bool, which: str = "the table") -> str:
+    """What a two-model evaluation's APGR and CPT table (``which``) is measured on (its
+    ``summary`` ``m``)."""
+    why = (
+        "--strong"
+        if named
+        else "both have one price: the first; --strong NAME to choose"
+        if m.get("equal_prices")
+        else "the dearer; --strong NAME to choose"
+    )
     return (
-        f"two models, {m['strong_model']} the strong one "
-        f"({'--strong' if named else 'the dearer; --strong NAME to choose'}): APGR "
-        f"{m['APGR']:.3f}, CPT(50%) {m['CPT(50%)']:.3f}, CPT(80%) {m['CPT(80%)']:.3f} "
-        f"on the {m['requests_both_answered']} requests both answered"
-        + (f"; the naive baseline's APGR {m['APGR_naive']:.3f}" if "APGR_naive" in m else "")
+        f"two models, {m['strong_model']} the strong one ({why}): {which} gives "
+        f"each router's APGR and CPT on the {m['requests_both_answered']} requests both "
+        f"answered (the quality model's APGR {m['APGR']:.3f}"
+        + (f", the naive baseline's {m['APGR_naive']:.3f}" if "APGR_naive" in m else "")
+        + ")"
     )
 
 
@@ -167,7 +203,9 @@ def evaluate(
             both = Evaluation(data.source, folds, seed, ev.n_requests)
             _two_models(data, oof.p, both, seed, pair, oof.naive)
             ev.summary.update({k: v for k, v in both.summary.items() if k not in ev.summary})
+            ev.summary["equal_prices"] = _equal_prices(data)
             ev.curves["quality model (P strong − P weak)"] = both.curves[both.rows[0]["router"]]
+            ev.pair_rows = both.rows
     ev.calibration = _calibration(data, oof)
     if oof.completion is not None:
         ev.summary.update(_completion_accuracy(data, oof.completion))
@@ -180,8 +218,7 @@ def _naive_sweep(data: RoutingData, oof: OutOfFold, ev: Evaluation, seed: int) -
     assert oof.naive is not None
     row = compare_many(data, oof.naive, seed, oof.completion).rows[0]
     ev.rows.insert(1, {**row, "router": f"{NAIVE} (λ sweep)"})
-    quality, cost = list(row.values())[1:]
-    ev.summary["AIQ_naive"], ev.summary["cost_at_parity_naive"] = quality, cost
+    ev.summary["AIQ_naive"], ev.summary["cost_at_parity_naive"] = row["AIQ"], row["cost at parity"]
 
 
 def _completion_accuracy(data: RoutingData, predicted: np.ndarray) -> dict[str, float]:

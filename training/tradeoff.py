@@ -4,8 +4,9 @@ states in their own terms.
 The policy picks the candidate maximising P(resolved) − λ · expected cost. λ itself
 means little to a person; what they know is a target:
 
-- ``strong-share=0.3``: at most 30 % of requests go to the strong model (the dearest
-  model on the data, or ``--strong``), as RouteLLM calibrates its threshold;
+- ``strong-share=0.3``: at most 30 % of requests go to the strong models (every model
+  at the top list price of the data, or those ``--strong`` names), as RouteLLM
+  calibrates its threshold;
 - ``budget=2.5``: at most $2.50 of model spend per 1,000 requests;
 - ``min-quality=0.9``: at least 90 % of requests resolved, as cheaply as possible.
 
@@ -89,10 +90,11 @@ class TradeOff:
         }
 
 
-def _setting(replay: Replay, p: np.ndarray, lam: float, strong: int) -> TradeOff:
+def _setting(replay: Replay, p: np.ndarray, lam: float, strong: list[int]) -> TradeOff:
     choice = replay.choose(p, lam)
     quality, cost, ess = replay.outcome(choice)
-    return TradeOff(lam, quality, cost / replay.n * 1000, float(np.mean(choice == strong)), ess)
+    share = float(np.mean(np.isin(choice, strong)))
+    return TradeOff(lam, quality, cost / replay.n * 1000, share, ess)
 
 
 def _meets(t: TradeOff, target: Target) -> bool:
@@ -103,13 +105,34 @@ def _meets(t: TradeOff, target: Target) -> bool:
     return t.quality >= target.value - 1e-12
 
 
-def strong_model(replay: Replay, name: str | None = None) -> int:
-    """Index of ``name`` or, without one, of the model dearest on average."""
-    if name is None:
-        return int(np.argmax(np.where(replay.available, replay.expected, 0).mean(axis=0)))
-    if name not in replay.models:
-        raise ConfigError(f"--strong {name!r} is not a model of the data: {replay.models}")
-    return replay.models.index(name)
+def strong_models(replay: Replay, names: str | None = None) -> list[int]:
+    """Indices of the strong models: those ``names`` lists (comma-separated) or, without
+    it, every model at the data's top list price (input + output per million tokens);
+    where the data has no prices, the model dearest on average.
+
+    A target on one of several models at the same top price would cap it alone and let
+    the others take its share: all of them are the strong set.
+    """
+    if names is not None:
+        wanted = [n.strip() for n in names.split(",") if n.strip()]
+        unknown = [n for n in wanted if n not in replay.models]
+        if not wanted or unknown:
+            raise ConfigError(
+                f"--strong {names!r}: {', '.join(unknown) or 'no model'} is not a model of "
+                f"the data: {replay.models}"
+            )
+        return [replay.models.index(n) for n in wanted]
+    price = replay.list_price
+    if np.isfinite(price).any():
+        top = float(np.nanmax(price))
+        found = [int(j) for j in np.flatnonzero(price >= top - 1e-9 * max(top, 1.0))]
+        if len(found) == len(replay.models):
+            raise ConfigError(
+                "every model of the data has the same list price, so none is the strong "
+                "one: name the strong models with --strong A[,B]"
+            )
+        return found
+    return [int(np.argmax(np.where(replay.available, replay.expected, 0).mean(axis=0)))]
 
 
 def calibrate_cost_weight(
@@ -120,7 +143,7 @@ def calibrate_cost_weight(
     ``p``: P(resolved) of the replayed (evaluated) requests × models, predicted by a
     model that did not train on them.
     """
-    j = strong_model(replay, strong)
+    j = strong_models(replay, strong)
     sweep = [_setting(replay, p, float(lam), j) for lam in LAMBDAS]
     valid = [t for t in sweep if t.quality == t.quality]
     ok = [t for t in valid if _meets(t, target)]
@@ -167,25 +190,37 @@ class Calibrated:
     """λ calibrated to a target, with the setting it gives and the sweep it came from."""
 
     target: Target
-    strong_model: str
+    strong_models: list[str]
     setting: TradeOff
     sweep: list[TradeOff]
     measured_on: str
+    named: bool = False  # the strong models were named (--strong), not found by price
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "target": str(self.target),
-            "strong_model": self.strong_model,
+            "strong_models": self.strong_models,
             "measured_on": self.measured_on,
             **self.setting.as_dict(),
         }
 
     def summary(self) -> str:
         s = self.setting
-        return (
+        strong = ", ".join(self.strong_models)
+        capped = f"{s.strong_share:.1%} to the strong " + (
+            f"models together ({strong})" if len(self.strong_models) > 1 else strong
+        )
+        text = (
             f"λ = {s.cost_weight:.4g} per USD meets {self.target} on {self.measured_on}: "
-            f"quality {s.quality:.3f}, ${s.cost_per_1k:.4g} per 1,000 requests, "
-            f"{s.strong_share:.1%} to {self.strong_model}"
+            f"quality {s.quality:.3f}, ${s.cost_per_1k:.4g} per 1,000 requests, {capped}"
+        )
+        if self.target.kind == "strong-share":
+            text += f"\nthe share is capped for {strong}: " + (
+                "the models named by --strong"
+                if self.named
+                else "every model at the data's top list price (--strong A,B to name others)"
+            )
+        return text + (
             f"\nserve it with SELECTOR_COST_WEIGHT={s.cost_weight:.6g} (a model trained with "
             "--target carries it)"
         )
@@ -203,6 +238,5 @@ def calibrate(
     (only the evaluated requests count) and the expected completion lengths, if any."""
     replay = Replay(data, completion)
     setting, sweep = calibrate_cost_weight(replay, p[replay.rows], target, strong)
-    return Calibrated(
-        target, replay.models[strong_model(replay, strong)], setting, sweep, measured_on
-    )
+    names = [replay.models[j] for j in strong_models(replay, strong)]
+    return Calibrated(target, names, setting, sweep, measured_on, named=strong is not None)

@@ -71,7 +71,9 @@ def test_init_writes_a_catalog_from_the_table_that_the_service_serves(tmp_path: 
     assert cat["house/llama-3-70b"].provider == "meta"
     assert cat["in-house-tuned"].provider == "unknown"
     text = out.read_text()
-    assert text.count("# guessed") == len(MODELS) + 1  # context windows, one provider
+    # per model: its context window, tier and provider (from the name, or none)
+    assert text.count("# guessed") == 3 * len(MODELS)
+    assert text.count("# guessed from the name") == len(MODELS) - 1
     settings = load_settings(
         catalog_path=out, db_path=tmp_path / "selector.db", quality_model="prior"
     )
@@ -93,10 +95,29 @@ def test_without_latencies_and_lengths_the_guesses_are_marked(tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     text = out.read_text()
     assert text.count("# guessed: no latency_ms in the table") == 2 * len(MODELS)
-    assert "expected_completion_tokens" not in text
+    assert text.count("# guessed: no completion_tokens in the table") == len(MODELS)
+    assert all(load_catalog(out)[m].expected_completion_tokens == 350 for m in MODELS)
+    assert "expected_completion_tokens ×4" in result.output
+    assert "no completion_tokens" in result.output
     again = CliRunner().invoke(cli, ["catalog", "init", "--from", str(source), "--out", str(out)])
     assert again.exit_code != 0
     assert "--force" in again.output
+
+
+def test_models_of_one_price_share_a_tier(tmp_path: Path) -> None:
+    rows = [
+        {"request_id": f"r{i}", "model": m, "resolved": 1, "input_usd_per_mtok": p,
+         "output_usd_per_mtok": p}
+        for i in range(20)
+        for m, p in (("a", 1.0), ("b", 10.0), ("c", 10.0), ("d", 10.0))
+    ]  # fmt: skip
+    source = tmp_path / "t.csv"
+    pd.DataFrame(rows).to_csv(source, index=False)
+    out = tmp_path / "catalog.yaml"
+    result = CliRunner().invoke(cli, ["catalog", "init", "--from", str(source), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    cat = load_catalog(out)
+    assert [cat[m].tier for m in "abcd"] == ["small", "large", "large", "large"]
 
 
 def test_check_validates_a_catalog_and_names_what_is_wrong(tmp_path: Path) -> None:

@@ -49,14 +49,16 @@ def train_intents(data: Path, out: Path | None) -> None:
     click.echo(json.dumps(metrics, indent=2))
 
 
-def _compared(summary: dict[str, Any], strong_named: bool) -> str:
+def _compared(ev: Any, strong_named: bool) -> str:
     """Which requests the router and the baselines were replayed on, and for two models
-    their APGR and CPT."""
+    what their APGR and CPT are measured on."""
     from training.evaluate import two_model_line
 
+    summary = ev.summary
     lines = [f"compared on {summary['compared_on']}"] if "compared_on" in summary else []
     if "strong_model" in summary:
-        lines.append(two_model_line(summary, strong_named))
+        which = "the second table" if ev.pair_rows else "the table"
+        lines.append(two_model_line(summary, strong_named, which))
     return "\n".join(lines)
 
 
@@ -106,7 +108,7 @@ def evaluate(
     strong_and_weak(data, strong)  # a --strong the data lacks fails before the work
     n = int(data.requests["eval"].sum())
     heading = f"{len(data.requests)} requests, {len(data.models)} models, {n} evaluated"
-    click.echo(f"{data.source}: {heading}; {folds}-fold cross-validation", err=True)
+    click.echo(f"{data.source}: {heading}; {folds}-fold cross-validation")
     click.echo("".join(f"note: {note}\n" for note in data.notes), err=True, nl=False)
     model = QualityModel(seed=seed)
 
@@ -122,7 +124,7 @@ def evaluate(
     body = {**ev.as_dict(), "content_hash": data.content_hash, "cost_weight": None}
     out.write_text(json.dumps(body, indent=2) + "\n")  # kept even if the target is missed
     click.echo(ev.table())
-    click.echo(_compared(ev.summary, strong is not None))
+    click.echo("\n" + _compared(ev, strong is not None))
     if goal is not None:
         from training.tradeoff import calibrate
 

@@ -60,7 +60,8 @@ def target_options(f: Any) -> Any:
     f = click.option(
         "--strong",
         default=None,
-        help="The strong model of a strong-share target [the dearest model of the data].",
+        help="The strong models of a strong-share target, comma-separated (and of a two-model "
+        "table's APGR) [every model at the data's top list price].",
     )(f)
     return click.option(
         "--target",
