@@ -1,4 +1,4 @@
-"""A fake OpenAI-compatible backend (the LLM provider, for the LiteLLM tests and benchmark):
+"""A fake OpenAI-compatible backend (the LLM provider, for the LiteLLM plug-in's benchmark):
 answers every chat completion with the model's name, and fails the models named in
 ``FAKE_LLM_FAILING`` (comma-separated) with a 500."""
 

@@ -171,49 +171,6 @@ def requires_shared_data(*parts: str) -> pytest.MarkDecorator:
     return pytest.mark.skipif(not path.exists(), reason=f"shared data {path} not present")
 
 
-def start_backend(failing: str = "") -> tuple[subprocess.Popen[bytes], str]:
-    """A fake LLM backend failing the models named in ``failing`` (comma-separated)."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench.fake_llm:app",
-            "--port",
-            str(port),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "FAKE_LLM_FAILING": failing},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    return proc, f"http://127.0.0.1:{port}/v1"
-
-
-@pytest.fixture
-def backend() -> Iterator[Callable[..., str]]:
-    """Start fake backends for one test: ``backend(failing="m1,m2")`` → its base URL."""
-    started: list[subprocess.Popen[bytes]] = []
-
-    def make(failing: str = "") -> str:
-        proc, url = start_backend(failing)
-        started.append(proc)
-        return url
-
-    yield make
-    for proc in started:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Any]:
     """One PostgreSQL server for the session (:mod:`tests.postgres`); skipped where it is

@@ -13,13 +13,14 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from model_selector_gateway import SelectorClient
-from peers import FakeLLM, SelectorServer, free_port, wait_until
+from peers import FakeLLM, ScriptedSelector, SelectorServer, free_port, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -64,52 +65,55 @@ def proxy_installed() -> str | None:
     return f"the LiteLLM proxy cannot run with LiteLLM {version} (litellm[proxy]): {why}"
 
 
-@pytest.fixture(scope="module")
-def backend() -> Iterator[FakeLLM]:
-    llm = FakeLLM()
-    yield llm
-    llm.close()
+def config(backend: FakeLLM) -> str:
+    """The proxy's model groups: ``support`` (two catalog models, one named through
+    ``model_info``), ``flaky`` (two catalog models that fail) falling back to ``backup``,
+    and ``in-house`` (no catalog model)."""
+
+    def entry(group: str, model: str, named: str | None = None) -> str:
+        info = f"\n    model_info: {{selector_model: {named}}}" if named else ""
+        return (
+            f"  - model_name: {group}\n"
+            f"    litellm_params: {{model: openai/{model}, api_base: '{backend.base()}', "
+            f"api_key: unused}}{info}"
+        )
+
+    deployments = [
+        entry("support", "prod-small-eu", SMALL),
+        entry("support", LARGE),
+        entry("flaky", "broken-1", SMALL),
+        entry("flaky", "broken-2", LARGE),
+        entry("backup", "gpt-5-mini"),
+        entry("in-house", "house-llm"),
+    ]
+    return (
+        "model_list:\n" + "\n".join(deployments) + "\n"
+        "litellm_settings:\n  callbacks: [selector_hooks.routing, selector_hooks.feedback]\n"
+        "router_settings:\n  num_retries: 1\n  fallbacks: [{flaky: [backup]}]\n"
+    )
 
 
-@pytest.fixture(scope="module")
-def proxy(
-    selector: SelectorServer, backend: FakeLLM, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+@contextmanager
+def running_proxy(selector_url: str, backend: FakeLLM, folder: Path) -> Iterator[str]:
+    """A LiteLLM proxy over ``backend``, routed by the selector at ``selector_url``, while
+    the block runs: its URL."""
     missing = proxy_installed()
     if missing is not None:
         pytest.skip(missing)
-    folder = tmp_path_factory.mktemp("proxy")
     (folder / "selector_hooks.py").write_text(HOOKS, encoding="utf-8")
-    deployments = "\n".join(
-        f"  - model_name: support\n"
-        f"    litellm_params: {{model: openai/{m}, api_base: '{backend.base()}', "
-        f"api_key: unused}}"
-        for m in (SMALL, LARGE)
-    )
-    (folder / "config.yaml").write_text(
-        f"model_list:\n{deployments}\n"
-        "litellm_settings:\n  callbacks: [selector_hooks.routing, selector_hooks.feedback]\n",
-        encoding="utf-8",
-    )
+    (folder / "config.yaml").write_text(config(backend), encoding="utf-8")
     port = free_port()
     env = {
         **os.environ,
-        "SELECTOR_URL": selector.url,
+        "SELECTOR_URL": selector_url,
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         "LITELLM_MASTER_KEY": KEY,
         "PYTHONPATH": str(folder),
     }
+    command = [*proxy_command(), "--config", "config.yaml", "--host", "127.0.0.1"]
     with (folder / "proxy.log").open("ab") as log:
         proc = subprocess.Popen(
-            [
-                *proxy_command(),
-                "--config",
-                "config.yaml",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
+            [*command, "--port", str(port)],
             cwd=folder,
             env=env,
             stdout=log,
@@ -138,15 +142,51 @@ def proxy(
             proc.wait()
 
 
-def ask(proxy: str, conversation: str) -> httpx.Response:
+@pytest.fixture(scope="module")
+def backend() -> Iterator[FakeLLM]:
+    llm = FakeLLM()
+    llm.failing = {"broken-1", "broken-2"}
+    yield llm
+    llm.close()
+
+
+@pytest.fixture(scope="module")
+def proxy(
+    selector: SelectorServer, backend: FakeLLM, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    with running_proxy(selector.url, backend, tmp_path_factory.mktemp("proxy")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def odd_selector() -> Iterator[ScriptedSelector]:
+    fake = ScriptedSelector()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture(scope="module")
+def odd_proxy(
+    odd_selector: ScriptedSelector, backend: FakeLLM, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A proxy whose selector answers what each test tells it."""
+    with running_proxy(odd_selector.url, backend, tmp_path_factory.mktemp("odd")) as url:
+        yield url
+
+
+def ask(proxy: str, conversation: str, group: str = "support") -> httpx.Response:
     body: dict[str, Any] = {
-        "model": "support",
+        "model": group,
         "messages": [{"role": "user", "content": "I was charged twice for my order"}],
         "metadata": {"conversation_id": conversation},
     }
     answer = httpx.post(f"{proxy}/v1/chat/completions", json=body, headers=AUTH, timeout=60)
     assert answer.status_code == 200, answer.text
     return answer
+
+
+def content(answer: httpx.Response) -> str:
+    return str(answer.json()["choices"][0]["message"]["content"]).removeprefix("answered by ")
 
 
 def test_the_proxys_answer_names_the_decision_and_the_model_that_served(
@@ -157,8 +197,8 @@ def test_the_proxys_answer_names_the_decision_and_the_model_that_served(
     decision = answer.headers.get("x-selector-decision-id")
     model = answer.headers.get("x-selector-model")
     assert decision
-    assert model in (SMALL, LARGE)
-    assert answer.json()["choices"][0]["message"]["content"] == f"answered by {model}"
+    assert model in (SMALL, LARGE)  # the catalog's name, also of a deployment named so
+    assert content(answer) == {SMALL: "prod-small-eu", LARGE: LARGE}[model]
     wait_until(lambda: selector.samples()[model] == before[model] + 1, what="the call's result")
     with SelectorClient(selector.url, timeout_s=5) as client:  # the caller's outcome
         first = client.report_outcome(decision, resolved=True)
@@ -175,14 +215,48 @@ def test_each_request_through_the_proxy_gets_its_own_decision(proxy: str) -> Non
     assert len(ids) == 3
 
 
-def test_a_request_for_a_group_outside_the_catalog_is_left_alone(
-    proxy: str, backend: FakeLLM
+def test_a_failing_group_falls_back_to_its_backup_with_a_decision_of_its_own(
+    proxy: str, selector: SelectorServer, backend: FakeLLM
 ) -> None:
-    answer = httpx.post(
-        f"{proxy}/v1/chat/completions",
-        json={"model": f"openai/{LARGE}", "messages": [{"role": "user", "content": "hi"}]},
-        headers=AUTH,
-        timeout=60,
+    before = selector.samples()
+    answer = ask(proxy, "proxy-3", group="flaky")
+    assert content(answer) == "gpt-5-mini"
+    assert answer.headers.get("x-selector-model") == "gpt-5-mini"
+    assert answer.headers.get("x-selector-decision-id")
+    # both failing models were tried, and a failure reported under its catalog name
+    # (the deployments are broken-1 and broken-2; the proxy logs one failure of a group
+    # that falls back, where a Router logs each attempt's)
+    tried = {"broken-1": SMALL, "broken-2": LARGE}
+    assert {tried[m] for m in backend.served() if m in tried} == {SMALL, LARGE}
+    wait_until(
+        lambda: any(selector.samples()[m] > before[m] for m in (SMALL, LARGE)),
+        what="a failure's report",
     )
-    # not a group of the proxy: LiteLLM answers as it would without the selector
+
+
+def test_a_group_with_no_catalog_model_is_left_alone(
+    odd_proxy: str, odd_selector: ScriptedSelector
+) -> None:
+    routes = len(odd_selector.routes)
+    answer = ask(odd_proxy, "proxy-4", group="in-house")
+    assert content(answer) == "house-llm"
     assert "x-selector-decision-id" not in answer.headers
+    assert len(odd_selector.routes) == routes  # no route call
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        (200, b"<html>upstream</html>"),
+        (200, {"decision_id": "d-x", "model": "gpt-9", "fallbacks": []}),
+        (503, {"error": {"code": "not_ready"}}),
+    ],
+    ids=["not-json", "unknown-model", "503"],
+)
+def test_whatever_the_selector_answers_the_proxy_serves(
+    odd_proxy: str, odd_selector: ScriptedSelector, answer: tuple[int, Any]
+) -> None:
+    odd_selector.answer = answer
+    served = ask(odd_proxy, "proxy-5")
+    assert content(served) in ("prod-small-eu", LARGE)
+    assert "x-selector-decision-id" not in served.headers

@@ -200,6 +200,59 @@ def test_a_retry_tries_another_deployment_of_the_model_then_the_decisions_fallba
     wait_until(lambda: selector.samples()[LARGE] == before[LARGE] + 1, what="the fallback")
 
 
+def test_litellms_cooldowns_and_rate_limits_bound_what_the_selector_may_choose(
+    make_selector: Any, llm: FakeLLM
+) -> None:
+    selector = make_selector(SELECTOR_POLICY="utility-v0")
+    llm.failing = {SMALL}
+    asked: list[list[str]] = []
+
+    async def run() -> list[str]:
+        async with Gateway(
+            selector.url,
+            [deployment(llm, SMALL), deployment(llm, LARGE)],
+            num_retries=1,
+            allowed_fails=0,
+            cooldown_time=600,
+        ) as g:
+            route = g.client.route
+
+            async def seen(*args: Any, **kwargs: Any) -> Any:
+                asked.append(list(kwargs["candidates"]))
+                return await route(*args, **kwargs)
+
+            g.client.route = seen  # type: ignore[method-assign]
+            return [
+                served(await g.ask(metadata={"conversation_id": f"cool-{i}", **CHEAPEST}))
+                for i in range(2)
+            ]
+
+    assert asyncio.run(run()) == [LARGE, LARGE]
+    # the first call chose the small model, which failed and went into LiteLLM's
+    # cooldown; the second call's candidates are what LiteLLM still offers
+    assert sorted(asked[0]) == sorted([SMALL, LARGE])
+    assert asked[1] == [LARGE]
+
+
+def test_a_model_over_its_rate_limit_gives_way_to_the_decisions_fallback(
+    make_selector: Any, llm: FakeLLM
+) -> None:
+    selector = make_selector(SELECTOR_POLICY="utility-v0")
+    deployments = [deployment(llm, SMALL), deployment(llm, LARGE)]
+    deployments[0]["litellm_params"]["rpm"] = 1
+
+    async def run() -> list[str]:
+        async with Gateway(
+            selector.url, deployments, num_retries=1, routing_strategy="usage-based-routing-v2"
+        ) as g:
+            return [
+                served(await g.ask(metadata={"conversation_id": f"rpm-{i}", **CHEAPEST}))
+                for i in range(2)
+            ]
+
+    assert asyncio.run(run()) == [SMALL, LARGE]  # the small model's one request a minute
+
+
 @pytest.mark.parametrize("backup_in_catalog", [True, False])
 def test_a_failed_group_falls_back_to_another_group(
     selector: SelectorServer, llm: FakeLLM, backup_in_catalog: bool
