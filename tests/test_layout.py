@@ -63,7 +63,9 @@ def test_no_module_imports_a_name_another_does_not_export() -> None:
     assert not taken, "\n".join(taken)
 
 
-MODULE_LINES = 300
+# a module holds one concept, as long as it needs up to this; past it, the concept is
+# usually two
+MODULE_LINES = 500
 FUNCTION_LINES = 60
 # modules allowed past MODULE_LINES, and why
 LONG_MODULES = {
@@ -76,7 +78,9 @@ LONG_MODULES = {
 
 def _sources() -> list[Path]:
     return sorted(
-        p for folder in [*PACKAGES, "bench", "tests"] for p in (ROOT / folder).rglob("*.py")
+        p
+        for folder in [*PACKAGES, "bench", "tests", "gateway"]
+        for p in (ROOT / folder).rglob("*.py")
     )
 
 

@@ -54,13 +54,14 @@ TARGETS: dict[str, Callable[[Path], str]] = {
 }
 
 
-def served_choices(server: Server, table: Path) -> tuple[Replay, np.ndarray]:
-    """The hold-out requests replayed on the table, and the service's choice for each."""
+def served_choices(server: Server, table: Path) -> tuple[Replay, np.ndarray, np.ndarray]:
+    """The hold-out requests replayed on the table, and the service's choice for each with
+    its propensity."""
     data = load_source(str(table))
     hold = data.subset(data.holdout_mask())
     replay = Replay(hold)
     models = [str(m) for m in hold.models["model"]]
-    chosen = []
+    chosen, propensity = [], []
     with httpx.Client(base_url=server.url, timeout=30) as c:
         for _, r in hold.requests[replay.rows].iterrows():
             body = {
@@ -72,7 +73,8 @@ def served_choices(server: Server, table: Path) -> tuple[Replay, np.ndarray]:
             answer = c.post("/v1/route", json=body)
             assert answer.status_code == 200, answer.text
             chosen.append(models.index(answer.json()["model"]))
-    return replay, np.array(chosen)
+            propensity.append(answer.json()["propensity"])
+    return replay, np.array(chosen), np.array(propensity)
 
 
 @pytest.mark.parametrize("kind", ["binary", "graded", "two"])
@@ -108,7 +110,7 @@ def test_a_users_table_goes_from_evaluation_to_serving_and_keeps_its_target(
     ready = httpx.get(f"{server.url}/readyz").json()
     assert ready["status"] == "ready", ready
     policy = json.loads((model / "model" / "model.json").read_text())["meta"]["policy"]
-    replay, choice = served_choices(server, table)
+    replay, choice, certain = served_choices(server, table)
     quality, cost, _ = replay.outcome(choice)
     strong = [[str(m) for m in replay.models].index(m) for m in policy["strong_models"]]
     served = {
@@ -120,10 +122,12 @@ def test_a_users_table_goes_from_evaluation_to_serving_and_keeps_its_target(
     assert served["strong_share"] == pytest.approx(policy["strong_share"], abs=0.02)
     assert served["cost_per_1k_usd"] == pytest.approx(policy["cost_per_1k_usd"], rel=0.02)
 
-    # the default policy serves the trained choice only most of the time before any
-    # feedback: it draws each model with its probability of being the best
+    # utility-v0 serves the trained choice; the default policy draws each model with its
+    # probability of being the best, so before any feedback some of its choices differ
+    assert (certain == 1).all()
     default = make_server(tmp_path / "default.db", **env)
-    _, drawn = served_choices(default, table)
+    _, drawn, chance = served_choices(default, table)
     differ = float(np.mean(drawn != choice))
     print(f"{kind}: the default policy chose otherwise than utility-v0 on {differ:.1%}")
-    assert 0 < differ < 0.6
+    assert chance.mean() < 1  # draws, not the trained choice as such
+    assert differ < 0.6
