@@ -14,7 +14,6 @@ import os
 from typing import Any
 
 from litellm import Router
-from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER
 from model_selector_gateway import AsyncSelectorClient
 from model_selector_gateway.litellm import decision_of, install
 
@@ -44,7 +43,7 @@ async def main() -> None:
         token=os.environ.get("SELECTOR_API_TOKEN"),  # when the service has one
         timeout_s=0.25,  # the selector's share of the call's latency budget
     )
-    install(selector)  # route the Routers' async calls, report every result
+    routing = install(selector)  # route the Routers' async calls, report every result
     router = Router(
         model_list=[deployment(*d) for d in DEPLOYMENTS],
         num_retries=2,  # another deployment of the model, then the decision's fallback
@@ -63,7 +62,7 @@ async def main() -> None:
     await selector.report_outcome(decision, resolved=True)
     # … or, instead, of the whole conversation:
     # await selector.report_conversation("ticket-4711", resolved=True)
-    await GLOBAL_LOGGING_WORKER.flush()  # LiteLLM's callbacks report before the script ends
+    await routing.flush()  # the call's result reported before the script ends
     await selector.aclose()
 
 

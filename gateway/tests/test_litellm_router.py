@@ -190,14 +190,16 @@ def test_a_retry_tries_another_deployment_of_the_model_then_the_decisions_fallba
 
     async def run() -> Any:
         async with Gateway(selector.url, deployments, num_retries=2) as g:
-            return await g.ask(metadata={"conversation_id": "retry", **CHEAPEST})
+            response = await g.ask(metadata={"conversation_id": "retry", **CHEAPEST})
+            assert await g.routing.flush(timeout_s=60)  # all three attempts reported
+            return response
 
     response = asyncio.run(run())
     assert served(response) == LARGE
     assert sorted(d for d, _ in llm.calls) == ["a", "b", "c"]  # each deployment once
-    wait_until(lambda: selector.samples()[SMALL] == before[SMALL] + 2, what="two failures")
+    assert selector.samples()[SMALL] == before[SMALL] + 2  # the two failures
     assert selector.live()[SMALL]["error_rate"] > 0
-    wait_until(lambda: selector.samples()[LARGE] == before[LARGE] + 1, what="the fallback")
+    assert selector.samples()[LARGE] == before[LARGE] + 1  # and the fallback's success
 
 
 def test_litellms_cooldowns_and_rate_limits_bound_what_the_selector_may_choose(
@@ -245,10 +247,15 @@ def test_a_model_over_its_rate_limit_gives_way_to_the_decisions_fallback(
         async with Gateway(
             selector.url, deployments, num_retries=1, routing_strategy="usage-based-routing-v2"
         ) as g:
-            return [
-                served(await g.ask(metadata={"conversation_id": f"rpm-{i}", **CHEAPEST}))
-                for i in range(2)
-            ]
+            answers = []
+            for i in range(2):
+                answer = await g.ask(metadata={"conversation_id": f"rpm-{i}", **CHEAPEST})
+                answers.append(served(answer))
+                # LiteLLM counts a deployment's requests in its callbacks: let them run
+                await asyncio.wait_for(GLOBAL_LOGGING_WORKER.flush(), 30)
+                # the attempt that reached no deployment has no result to wait for
+                assert await g.routing.flush(timeout_s=60)
+            return answers
 
     assert asyncio.run(run()) == [SMALL, LARGE]  # the small model's one request a minute
 

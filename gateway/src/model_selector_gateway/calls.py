@@ -18,7 +18,7 @@ deployment is. Calls are forgotten ``ttl_s`` after they started, or oldest first
 >>> call.next_model("support", groups, previous="dep-2")  # none left: the fallback
 'small'
 >>> call.offer("support", {"dep-7": "small"})
->>> decision, model = calls.served("trace-1", "dep-7")
+>>> _, decision, model = calls.served("trace-1", "dep-7")
 >>> decision.decision_id, model
 ('d-1', 'small')
 """
@@ -47,6 +47,8 @@ class Call:
     failed: set[str] = field(default_factory=set)  # deployment ids whose attempt failed
     # deployment id → (model group, catalog model) of the deployments offered to LiteLLM
     offered: dict[str, tuple[str, str]] = field(default_factory=dict)
+    attempts: int = 0  # the attempts the selector routed
+    reported: int = 0  # the results of those attempts reported (or given up)
 
     def decide(self, group: str, decision: Decision) -> None:
         self.decisions[group] = decision
@@ -76,6 +78,8 @@ class Call:
         )
         if previous is not None:
             self.failed.add(previous)
+        if tried and not new_failure:  # the last attempt reached no deployment: no result
+            self.attempts = max(self.attempts - 1, 0)
         left = [m for m in chain if any(d not in self.failed for d in available[m])]
         if current in left and new_failure:
             model = current
@@ -88,7 +92,9 @@ class Call:
         return model
 
     def offer(self, group: str, deployments: dict[str, str]) -> None:
-        """The deployments (id → catalog model) handed to LiteLLM for ``group``."""
+        """The deployments (id → catalog model) handed to LiteLLM for ``group``: one
+        more attempt whose result is to be reported."""
+        self.attempts += 1
         for deployment_id, model in deployments.items():
             self.offered[deployment_id] = (group, model)
 
@@ -128,13 +134,18 @@ class Calls:
                 self._forget_old(now)
             return found
 
+    def unreported(self) -> int:
+        """Attempts routed whose result has not been reported yet."""
+        with self._lock:
+            return sum(max(c.attempts - c.reported, 0) for c in self._calls.values())
+
     def get(self, trace_id: object) -> Call | None:
         with self._lock:
             return self._calls.get(trace_id) if isinstance(trace_id, str) else None
 
-    def served(self, trace_id: object, deployment_id: object) -> tuple[Decision, str] | None:
-        """The decision a call's attempt on ``deployment_id`` answers to, and the catalog
-        model that deployment is; ``None`` when the selector did not route it."""
+    def served(self, trace_id: object, deployment_id: object) -> tuple[Call, Decision, str] | None:
+        """The call, the decision its attempt on ``deployment_id`` answers to, and the
+        catalog model that deployment is; ``None`` when the selector did not route it."""
         call = self.get(trace_id)
         if call is None or not isinstance(deployment_id, str):
             return None
@@ -143,4 +154,4 @@ class Calls:
             return None
         group, model = found
         decision = call.decisions.get(group)
-        return None if decision is None else (decision, model)
+        return None if decision is None else (call, decision, model)

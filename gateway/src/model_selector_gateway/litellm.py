@@ -29,6 +29,7 @@ so a sync ``router.completion`` is served by LiteLLM's own choice (logged once).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterable
@@ -38,7 +39,7 @@ import litellm
 from litellm.integrations.custom_logger import CustomLogger
 
 from model_selector_gateway.aio import AsyncSelectorClient
-from model_selector_gateway.calls import Calls
+from model_selector_gateway.calls import Call, Calls
 from model_selector_gateway.results import (
     Decision,
     SelectorRejectedError,
@@ -123,7 +124,7 @@ def _messages(messages: Any) -> list[dict[str, Any]] | None:
     return out or None
 
 
-def _served(calls: Calls, request: dict[str, Any]) -> tuple[Decision, str] | None:
+def _served(calls: Calls, request: dict[str, Any]) -> tuple[Call, Decision, str] | None:
     """The decision an attempt answers to and the catalog model of its deployment."""
     info = request.get("model_info")
     if not isinstance(info, dict):
@@ -188,6 +189,17 @@ class SelectorRouting(CustomLogger):
         self.instance = id(self)
         self.client = client  # its options carry the time budget and the breaker
         self.catalog = _Catalog(client, models, catalog_ttl_s)
+
+    async def flush(self, timeout_s: float = 10.0) -> bool:
+        """Waits until the result of every attempt routed so far has been reported (LiteLLM
+        runs its callbacks after the response), for at most ``timeout_s``: for a script
+        that ends after its calls. False if some were not reported in time."""
+        ends = time.monotonic() + timeout_s
+        while CALLS.unreported():
+            if time.monotonic() > ends:
+                return False
+            await asyncio.sleep(0.01)
+        return True
 
     def decision_id(self, trace_id: str, group: str | None = None) -> str | None:
         """The decision of the call ``litellm_trace_id=trace_id`` (for ``group``, or the
@@ -303,7 +315,7 @@ class SelectorRouting(CustomLogger):
         found = _served(CALLS, request_data)
         hidden = getattr(response, "_hidden_params", None)
         if found is not None and isinstance(hidden, dict):
-            hidden[DECISION], hidden[MODEL] = found[0].decision_id, found[1]
+            hidden[DECISION], hidden[MODEL] = found[1].decision_id, found[2]
         return None
 
     async def async_post_call_response_headers_hook(
@@ -344,11 +356,13 @@ class SelectorFeedback(CustomLogger):
         found = _served(CALLS, request)
         if found is None:
             return
-        decision, model = found
+        call, decision, model = found
         try:
             await self.routing.client.report_call(decision.decision_id, model=model, **fields)
         except (SelectorUnavailableError, SelectorRejectedError) as exc:
             log.warning("the result of %s was not reported: %s", decision.decision_id, exc)
+        finally:
+            call.reported += 1
 
     async def async_log_success_event(
         self, kwargs: dict[str, Any], response_obj: Any, start_time: Any, end_time: Any
