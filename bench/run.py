@@ -142,7 +142,9 @@ def main() -> None:
     done: list[Section] = []
     for i, name in enumerate(chosen, 1):
         print(f"[{i}/{len(chosen)}] {name}…", file=sys.stderr)
+        started = time.perf_counter()
         done += sections(name, args.quick)
+        print(f"[{i}/{len(chosen)}] {name}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
     name = args.name or ("quick" if args.quick else "latest")
     report = write_report(name, done, time.perf_counter() - t0, args.out)
     if args.docs:

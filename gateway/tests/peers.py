@@ -158,7 +158,9 @@ class _Served:
         self.server.daemon_threads = True
         self.server.owner = self  # type: ignore[attr-defined]
         self.port = int(self.server.server_address[1])
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(  # a short poll: shutdown() waits up to one
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self.thread.start()
 
     def close(self) -> None:

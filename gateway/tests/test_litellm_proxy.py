@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -93,53 +92,53 @@ def config(backend: FakeLLM) -> str:
     )
 
 
-@contextmanager
-def running_proxy(selector_url: str, backend: FakeLLM, folder: Path) -> Iterator[str]:
-    """A LiteLLM proxy over ``backend``, routed by the selector at ``selector_url``, while
-    the block runs: its URL."""
-    missing = proxy_installed()
-    if missing is not None:
-        pytest.skip(missing)
-    (folder / "selector_hooks.py").write_text(HOOKS, encoding="utf-8")
-    (folder / "config.yaml").write_text(config(backend), encoding="utf-8")
-    port = free_port()
-    env = {
-        **os.environ,
-        "SELECTOR_URL": selector_url,
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "LITELLM_MASTER_KEY": KEY,
-        "PYTHONPATH": str(folder),
-    }
-    command = [*proxy_command(), "--config", "config.yaml", "--host", "127.0.0.1"]
-    with (folder / "proxy.log").open("ab") as log:
-        proc = subprocess.Popen(
-            [*command, "--port", str(port)],
-            cwd=folder,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
+class Proxy:
+    """A LiteLLM proxy over ``backend``, routed by the selector at ``selector_url``,
+    started in ``folder``; :meth:`wait` for it to answer, :meth:`stop` it."""
 
-    def up() -> bool:
-        if proc.poll() is not None:
-            tail = (folder / "proxy.log").read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"the LiteLLM proxy exited with {proc.returncode}:\n{tail}")
+    def __init__(self, selector_url: str, backend: FakeLLM, folder: Path) -> None:
+        (folder / "selector_hooks.py").write_text(HOOKS, encoding="utf-8")
+        (folder / "config.yaml").write_text(config(backend), encoding="utf-8")
+        self.log = folder / "proxy.log"
+        port = free_port()
+        env = {
+            **os.environ,
+            "SELECTOR_URL": selector_url,
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            "LITELLM_MASTER_KEY": KEY,
+            "PYTHONPATH": str(folder),
+        }
+        command = [*proxy_command(), "--config", "config.yaml", "--host", "127.0.0.1"]
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [*command, "--port", str(port)],
+                cwd=folder,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.url = f"http://127.0.0.1:{port}"
+
+    def _up(self) -> bool:
+        if self.proc.poll() is not None:
+            tail = self.log.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"the LiteLLM proxy exited with {self.proc.returncode}:\n{tail}")
         try:
-            return httpx.get(f"{url}/health/liveliness", timeout=2).status_code == 200
+            return httpx.get(f"{self.url}/health/liveliness", timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
 
-    try:
-        wait_until(up, 180, "the LiteLLM proxy's start")
-        yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
+    def wait(self) -> str:
+        wait_until(self._up, 180, "the LiteLLM proxy's start")
+        return self.url
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=30)
+            self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            self.proc.kill()
+            self.proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -151,14 +150,6 @@ def backend() -> Iterator[FakeLLM]:
 
 
 @pytest.fixture(scope="module")
-def proxy(
-    selector: SelectorServer, backend: FakeLLM, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    with running_proxy(selector.url, backend, tmp_path_factory.mktemp("proxy")) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
 def odd_selector() -> Iterator[ScriptedSelector]:
     fake = ScriptedSelector()
     yield fake
@@ -166,12 +157,36 @@ def odd_selector() -> Iterator[ScriptedSelector]:
 
 
 @pytest.fixture(scope="module")
-def odd_proxy(
-    odd_selector: ScriptedSelector, backend: FakeLLM, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """A proxy whose selector answers what each test tells it."""
-    with running_proxy(odd_selector.url, backend, tmp_path_factory.mktemp("odd")) as url:
-        yield url
+def proxies(
+    selector: SelectorServer,
+    odd_selector: ScriptedSelector,
+    backend: FakeLLM,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, str]]:
+    """Two proxies, started together: one routed by the real selector, and one whose
+    selector answers what each test tells it. Their URLs."""
+    missing = proxy_installed()
+    if missing is not None:
+        pytest.skip(missing)
+    started: list[Proxy] = []
+    try:
+        for url, name in ((selector.url, "proxy"), (odd_selector.url, "odd")):
+            started.append(Proxy(url, backend, tmp_path_factory.mktemp(name)))
+        real, odd = (p.wait() for p in started)
+        yield real, odd
+    finally:
+        for p in started:
+            p.stop()
+
+
+@pytest.fixture(scope="module")
+def proxy(proxies: tuple[str, str]) -> str:
+    return proxies[0]
+
+
+@pytest.fixture(scope="module")
+def odd_proxy(proxies: tuple[str, str]) -> str:
+    return proxies[1]
 
 
 def ask(proxy: str, conversation: str, group: str = "support") -> httpx.Response:

@@ -6,6 +6,7 @@ reported while the current model stays."""
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -68,6 +69,9 @@ def tracking_server(postgres: Postgres, tmp_path: Path) -> Iterator[str]:
             "--serve-artifacts", "--artifacts-destination", str(tmp_path / "artifacts"),
             "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
         ],
+        # as docs/training.md starts it: without MLflow's job runner (a dozen worker
+        # processes for its GenAI jobs, which the registry does not use)
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 import pytest
+
+from tests.conftest import Server
 
 ROUTE = {
     "conversation_id": "conv-1",
@@ -57,11 +61,14 @@ def test_route_answers_the_full_contract(client: httpx.Client) -> None:
 
 
 def test_billing_dispute_goes_to_a_large_model_and_small_talk_does_not(
-    client: httpx.Client,
+    make_server: Callable[..., Server],
 ) -> None:
-    dispute = route(client, intent="transaction_charged_twice", turns=14)
-    chat = route(client, intent="greeting", messages=[{"role": "user", "content": "hello!"}])
-    tiers = {m["name"]: m["tier"] for m in client.get("/v1/models").json()["models"]}
+    # a server of its own: what the shared one learned from other tests' outcomes moves
+    # its probabilities
+    with httpx.Client(base_url=make_server().url, timeout=10.0) as client:
+        dispute = route(client, intent="transaction_charged_twice", turns=14)
+        chat = route(client, intent="greeting", messages=[{"role": "user", "content": "hello!"}])
+        tiers = {m["name"]: m["tier"] for m in client.get("/v1/models").json()["models"]}
 
     def likeliest(body: dict[str, object]) -> str:
         scores: list[dict[str, object]] = body["scores"]  # type: ignore[assignment]
