@@ -25,7 +25,14 @@ from core.limits import (
 )
 from core.paths import default_tracking_uri, home
 
-__all__ = ["AUTH_EXEMPTABLE", "PACKAGE_DIR", "Settings", "get_settings", "load_settings"]
+__all__ = [
+    "AUTH_EXEMPTABLE",
+    "PACKAGE_DIR",
+    "Settings",
+    "get_settings",
+    "host_name",
+    "load_settings",
+]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 #: endpoints an operator may open to callers without the API token (SELECTOR_AUTH_EXEMPT)
@@ -218,6 +225,13 @@ class Settings(BaseSettings):
         description="Comma-separated endpoints open without the API token: 'metrics' "
         "(/metrics, for a scraper that cannot send a bearer token) and 'docs' (/docs, "
         "/redoc, /openapi.json).",
+    )
+    allowed_hosts: Annotated[frozenset[str] | None, NoDecode] = Field(
+        None,
+        description="Comma-separated names a request's Host header may give (its port aside; "
+        "'*' allows any). Unset: 127.0.0.1, localhost and ::1 while the service binds "
+        "loopback (a web page cannot then reach it through a name of its own: DNS "
+        "rebinding), any name otherwise (the API token guards it there).",
     )
     request_timeout_s: float = Field(
         10.0,
@@ -485,6 +499,18 @@ class Settings(BaseSettings):
             return frozenset(p.strip() for p in v.split(",") if p.strip())
         return v
 
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _host_names(cls, v: object) -> object:
+        if isinstance(v, str):
+            v = v.split(",")
+        if isinstance(v, (list, tuple, set, frozenset)):
+            names = frozenset(host_name(str(p)) for p in v if str(p).strip())
+            if not names:
+                raise ValueError("names no host: give the names callers use, or '*' for any")
+            return names
+        return v
+
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         url = self.database_url.get_secret_value() if self.database_url else ""
@@ -510,9 +536,32 @@ class Settings(BaseSettings):
         url = self.database_url.get_secret_value() if self.database_url else ""
         return url if url.startswith(("postgresql://", "postgres://")) else None
 
+    def host_names(self) -> frozenset[str] | None:
+        """The names a request's Host header may give; None when any is allowed."""
+        if self.allowed_hosts is not None:
+            return None if "*" in self.allowed_hosts else self.allowed_hosts
+        if _loopback(self.host):
+            return frozenset({"127.0.0.1", "localhost", "::1", host_name(self.host)})
+        return None
+
     def archive_folder(self) -> Path:
         """Where pruned decisions are archived."""
         return self.archive_dir or self.db_path.with_name(self.db_path.name + ".archive")
+
+
+def host_name(value: str) -> str:
+    """The name in a Host header's value (or a setting's), lower case, without its port,
+    the brackets of an IPv6 address, or a final dot.
+
+    >>> [host_name(v) for v in ("LocalHost:8080", "[::1]:8080", "::1", "api.example.", "x")]
+    ['localhost', '::1', '::1', 'api.example', 'x']
+    """
+    v = value.strip().lower()
+    if v.startswith("["):
+        v = v[1 : v.find("]")] if "]" in v else v[1:]
+    elif v.count(":") == 1:
+        v = v.partition(":")[0]
+    return v.rstrip(".")
 
 
 def _loopback(host: str) -> bool:

@@ -156,7 +156,8 @@ def app_client(tmp_path: Path) -> Iterator[Callable[..., Any]]:
             "quality_model": "prior",
             "mlflow_tracking_uri": f"sqlite:///{tmp_path}/no-registry.db",
         }
-        c = TestClient(create_app(load_settings(**{**base, **overrides})))
+        app = create_app(load_settings(**{**base, **overrides}))
+        c = TestClient(app, base_url="http://localhost")  # a name loopback answers to
         c.__enter__()
         opened.append(c)
         return c

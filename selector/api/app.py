@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None, service: SelectorService | None
         admin_token=settings.admin_token.get_secret_value() if settings.admin_token else None,
         auth_exempt=settings.auth_exempt,
         access_log=settings.access_log,
+        allowed_hosts=settings.host_names(),
     )
     _complete_openapi(app)
     return app

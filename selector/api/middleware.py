@@ -4,7 +4,12 @@ per-route dependencies). In order, for every request:
 1. **request id**: the caller's ``X-Request-ID`` when it is a plain token of at most
    128 characters, else a new one; returned in the answer's ``X-Request-ID`` and set
    for every log line written while the request is served (:data:`selector.logs.REQUEST_ID`);
-2. **bearer tokens** (RFC 6750; the scheme is case-insensitive, the token is compared
+2. **host and origin** (DNS rebinding, cross-site requests): a ``Host`` outside
+   ``SELECTOR_ALLOWED_HOSTS`` is refused with 400 on every path but ``/healthz``
+   (a liveness probe may call the instance by its address); a request that changes
+   state (``POST``, ``PUT``, ``PATCH``, ``DELETE``) from a browser page of another origin
+   (its ``Origin`` is not the ``Host`` it was sent to, or ``null``) with 403;
+3. **bearer tokens** (RFC 6750; the scheme is case-insensitive, the token is compared
    in constant time):
 
    - ``/healthz`` and ``/readyz`` are always open (``/readyz`` shows file paths only
@@ -14,12 +19,12 @@ per-route dependencies). In order, for every request:
    - every other path (``/v1/*``, ``/metrics``, ``/docs``, ``/redoc``,
      ``/openapi.json``, unknown paths) needs the API token when one is configured,
      except the endpoints ``SELECTOR_AUTH_EXEMPT`` opens;
-3. **content type**: a ``POST``/``PUT``/``PATCH`` under ``/v1/`` must send
+4. **content type**: a ``POST``/``PUT``/``PATCH`` under ``/v1/`` must send
    ``application/json`` (UTF-8), or get 415: a web page cannot then make a browser send
    a decision or feedback to the service without a CORS preflight, which it refuses;
-4. **body limit**: a body with a ``Content-Length`` over the limit is refused with 413
+5. **body limit**: a body with a ``Content-Length`` over the limit is refused with 413
    at once; a body without one (chunked) is read here up to the limit, then handed on;
-5. **access log**: one line per request (method, path, status, duration) once the
+6. **access log**: one line per request (method, path, status, duration) once the
    answer is sent, unless turned off.
 """
 
@@ -30,10 +35,12 @@ import logging
 import re
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from selector.config import host_name
 from selector.ids import RandomHex
 from selector.logs import REQUEST_ID
 
@@ -48,6 +55,7 @@ _EXEMPTABLE = {
 }
 _REQUEST_ID_OK = re.compile(rb"[A-Za-z0-9._:/+=@-]{1,128}")
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+_CHANGES_STATE = _WITH_BODY | {"DELETE"}
 
 
 def _error(code: str, message: str) -> bytes:
@@ -80,6 +88,39 @@ def _is_json(content_type: bytes) -> bool:
     return True
 
 
+@dataclass(slots=True)
+class _Headers:
+    """The request headers the edge reads (the last of each, when repeated)."""
+
+    content_length: bytes | None = None
+    authorization: bytes | None = None
+    content_type: bytes | None = None
+    request_id: bytes | None = None
+    host: bytes | None = None
+    origin: bytes | None = None
+    chunked: bool = False
+
+    @classmethod
+    def of(cls, headers: Iterable[tuple[bytes, bytes]]) -> _Headers:
+        h = cls()
+        for name, value in headers:
+            if name == b"transfer-encoding":
+                h.chunked = True
+            elif name in _READ:
+                setattr(h, _READ[name], value)
+        return h
+
+
+_READ = {
+    b"content-length": "content_length",
+    b"authorization": "authorization",
+    b"content-type": "content_type",
+    b"x-request-id": "request_id",
+    b"host": "host",
+    b"origin": "origin",
+}
+
+
 class EdgeMiddleware:
     def __init__(
         self,
@@ -89,8 +130,10 @@ class EdgeMiddleware:
         admin_token: str | None = None,
         auth_exempt: Iterable[str] = (),
         access_log: bool = True,
+        allowed_hosts: frozenset[str] | None = None,
     ) -> None:
         self.app = app
+        self.hosts = allowed_hosts  # None: any
         self.limit = max_body_bytes
         self.api_token = api_token.encode() if api_token else None
         self.admin_token = admin_token.encode() if admin_token else None
@@ -107,22 +150,8 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length: bytes | None = None
-        authorization: bytes | None = None
-        content_type: bytes | None = None
-        chunked = False
-        rid: bytes | None = None
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                length = value
-            elif name == b"authorization":
-                authorization = value
-            elif name == b"content-type":
-                content_type = value
-            elif name == b"x-request-id":
-                rid = value
-            elif name == b"transfer-encoding":
-                chunked = True
+        h = _Headers.of(scope["headers"])
+        rid = h.request_id
         request_id = (
             rid.decode() if rid is not None and _REQUEST_ID_OK.fullmatch(rid) else self.new_id()
         )
@@ -139,9 +168,11 @@ class EdgeMiddleware:
             await send(message)
 
         try:
-            await self._handle(
-                scope, receive, send_with_id, length, authorization, content_type, chunked
-            )
+            refused = self._check_origin(scope["path"], scope["method"], h.host, h.origin)
+            if refused is not None:
+                await _reply(send_with_id, *refused)
+            else:
+                await self._handle(scope, receive, send_with_id, h)
         finally:
             if self.access_log:
                 access.info(
@@ -164,21 +195,19 @@ class EdgeMiddleware:
         scope: Scope,
         receive: Receive,
         send: Send,
-        length: bytes | None,
-        authorization: bytes | None,
-        content_type: bytes | None,
-        chunked: bool,
+        h: _Headers,
     ) -> None:
+        length, content_type = h.content_length, h.content_type
         path: str = scope["path"]
         method: str = scope["method"]
-        refused, authenticated = self._check_credentials(path, authorization)
+        refused, authenticated = self._check_credentials(path, h.authorization)
         if refused is not None:
             await _reply(send, *refused)
             return
         if authenticated and path == "/readyz":  # a state of its own: never shared
             scope = {**scope, "state": {**scope.get("state", {}), "authenticated": True}}
         if method in _WITH_BODY and path.startswith("/v1/"):
-            wrong = _wrong_content_type(length, content_type, chunked)
+            wrong = _wrong_content_type(length, content_type, h.chunked)
             if wrong is not None:
                 await _reply(send, 415, wrong)
                 return
@@ -216,6 +245,36 @@ class EdgeMiddleware:
                 return None
             if not message.get("more_body", False):
                 return messages
+
+    def _check_origin(
+        self, path: str, method: str, host: bytes | None, origin: bytes | None
+    ) -> tuple[int, bytes] | None:
+        """(status, body) when the request's ``Host`` is not an allowed name (but for the
+        liveness probe, which says nothing), or when a browser page of another origin asks
+        to change state; None when it may go on."""
+        name = host_name(host.decode("latin-1")) if host is not None else None
+        if (
+            self.hosts is not None
+            and name is not None
+            and name not in self.hosts
+            and path != "/healthz"
+        ):
+            return 400, _error(
+                "host_not_allowed",
+                f"the Host header names {name[:100]!r}, which this service does not answer "
+                "to: call it by one of its names, or add this one to SELECTOR_ALLOWED_HOSTS",
+            )
+        if origin is None or method not in _CHANGES_STATE:
+            return None
+        page = origin.decode("latin-1").strip().lower()
+        netloc = page.partition("://")[2]
+        if page == "null" or host is None or netloc != host.decode("latin-1").strip().lower():
+            return 403, _error(
+                "origin_not_allowed",
+                f"a web page of {page[:100]!r} may not change this service's state: call it "
+                "from a server (without an Origin header) or from a page it serves",
+            )
+        return None
 
     def _check_credentials(
         self, path: str, authorization: bytes | None

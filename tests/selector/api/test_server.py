@@ -41,7 +41,7 @@ def answer_of(s: socket.socket) -> bytes:
 
 def test_stuck_clients_are_cut_off(make_server: Callable[..., Server]) -> None:
     server = make_server(SELECTOR_REQUEST_TIMEOUT_S="1", SELECTOR_KEEPALIVE_TIMEOUT_S="1")
-    head = b"POST /v1/route HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    head = b"POST /v1/route HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
     stuck = {
         "a body that never ends": [
             connect(server, head + b'Content-Length: 500\r\n\r\n{"conversation_id":')

@@ -46,7 +46,7 @@ def serve(settings: Settings) -> Callable[[Any], TestClient]:
     def make(svc: Any) -> TestClient:
         app = create_app(settings)
         app.dependency_overrides[get_service] = lambda: svc
-        return TestClient(app, raise_server_exceptions=False)
+        return TestClient(app, base_url="http://localhost", raise_server_exceptions=False)
 
     return make
 
