@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -15,7 +16,7 @@ import click
 
 from core.errors import ConfigError, SelectorError
 from selector.cli_options import Progress, db_option, db_overrides, existing_log, log_settings
-from selector.config import load_settings
+from selector.config import load_settings, unknown_variables
 
 __all__ = ["cli", "main"]
 
@@ -95,6 +96,8 @@ def serve(
     }
     settings = load_settings(**overrides, **db_overrides(db_path))
     configure_logging(settings.log_format, settings.log_level)
+    for line in unknown_variables(os.environ):
+        logging.getLogger("selector").warning("%s: ignored", line)
     service = build_service(settings)  # fail fast on a bad catalog or setting
     logging.getLogger("selector").info(
         "serving policy %s with %d models on %s:%d, decision log %s",

@@ -6,7 +6,9 @@ Reach it through :func:`get_settings`; nothing else in the code reads ``os.envir
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, get_args
@@ -32,6 +34,7 @@ __all__ = [
     "get_settings",
     "host_name",
     "load_settings",
+    "unknown_variables",
 ]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -571,6 +574,27 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+# SELECTOR_* variables read elsewhere than in these settings: the folders (core.paths),
+# and the selector's URL in the gateway's examples
+_READ_ELSEWHERE = frozenset({"SELECTOR_HOME", "SELECTOR_DATA_DIR", "SELECTOR_URL"})
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A line for each ``SELECTOR_*`` variable of ``environ`` that no setting reads (a
+    misspelt one would otherwise be ignored in silence), naming the closest that does.
+
+    >>> unknown_variables({"SELECTOR_API_TOKNE": "t", "SELECTOR_PORT": "80", "PATH": "/"})
+    ['SELECTOR_API_TOKNE is not a setting (SELECTOR_API_TOKEN?)']
+    """
+    known = {f"SELECTOR_{name.upper()}" for name in Settings.model_fields} | _READ_ELSEWHERE
+    lines = []
+    for name in sorted(n for n in environ if n.startswith("SELECTOR_") and n not in known):
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+        hint = f"{close[0]}?" if close else "no setting reads it; see docs/configuration.md"
+        lines.append(f"{name} is not a setting ({hint})")
+    return lines
 
 
 def load_settings(**overrides: object) -> Settings:

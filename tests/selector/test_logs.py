@@ -126,3 +126,13 @@ def test_the_access_log_can_be_turned_off(make_server: Callable[..., Server]) ->
     lines = events(server)
     assert any(e["logger"] == "selector" for e in lines)
     assert not [e for e in lines if e["logger"] == "selector.access"]
+
+
+def test_a_misspelt_variable_is_named_with_the_setting_it_resembles(
+    make_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    server = make_server(tmp_path / "selector.db", SELECTOR_EXPLORATON="0.3", SELECTOR_ZZZ="1")
+    server.stop()
+    messages = [str(e["message"]) for e in events(server)]
+    assert "SELECTOR_EXPLORATON is not a setting (SELECTOR_EXPLORATION?): ignored" in messages
+    assert any(m.startswith("SELECTOR_ZZZ is not a setting (no setting reads") for m in messages)
