@@ -498,15 +498,12 @@ class Settings(BaseSettings):
     @field_validator("auth_exempt", mode="before")
     @classmethod
     def _comma_separated(cls, v: object) -> object:
-        if isinstance(v, str):
-            return frozenset(p.strip() for p in v.split(",") if p.strip())
-        return v
+        return _comma_separated(v)
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod
     def _host_names(cls, v: object) -> object:
-        if isinstance(v, str):
-            v = v.split(",")
+        v = _comma_separated(v)
         if isinstance(v, (list, tuple, set, frozenset)):
             names = frozenset(host_name(str(p)) for p in v if str(p).strip())
             if not names:
@@ -550,6 +547,13 @@ class Settings(BaseSettings):
     def archive_folder(self) -> Path:
         """Where pruned decisions are archived."""
         return self.archive_dir or self.db_path.with_name(self.db_path.name + ".archive")
+
+
+def _comma_separated(v: object) -> object:
+    """A setting's comma-separated value as a set of its stripped, non-empty parts."""
+    if isinstance(v, str):
+        return frozenset(p.strip() for p in v.split(",") if p.strip())
+    return v
 
 
 def host_name(value: str) -> str:

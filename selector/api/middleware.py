@@ -98,16 +98,15 @@ class _Headers:
     request_id: bytes | None = None
     host: bytes | None = None
     origin: bytes | None = None
-    chunked: bool = False
+    transfer_encoding: bytes | None = None  # any: a body of unknown length (chunked)
 
     @classmethod
     def of(cls, headers: Iterable[tuple[bytes, bytes]]) -> _Headers:
         h = cls()
         for name, value in headers:
-            if name == b"transfer-encoding":
-                h.chunked = True
-            elif name in _READ:
-                setattr(h, _READ[name], value)
+            field = _READ.get(name)
+            if field is not None:
+                setattr(h, field, value)
         return h
 
 
@@ -118,6 +117,7 @@ _READ = {
     b"x-request-id": "request_id",
     b"host": "host",
     b"origin": "origin",
+    b"transfer-encoding": "transfer_encoding",
 }
 
 
@@ -134,6 +134,7 @@ class EdgeMiddleware:
     ) -> None:
         self.app = app
         self.hosts = allowed_hosts  # None: any
+        self._hosts_seen: set[bytes] = set()  # Host values found allowed (a bounded few)
         self.limit = max_body_bytes
         self.api_token = api_token.encode() if api_token else None
         self.admin_token = admin_token.encode() if admin_token else None
@@ -168,7 +169,7 @@ class EdgeMiddleware:
             await send(message)
 
         try:
-            refused = self._check_origin(scope["path"], scope["method"], h.host, h.origin)
+            refused = self._check_site(scope["path"], scope["method"], h.host, h.origin)
             if refused is not None:
                 await _reply(send_with_id, *refused)
             else:
@@ -207,7 +208,7 @@ class EdgeMiddleware:
         if authenticated and path == "/readyz":  # a state of its own: never shared
             scope = {**scope, "state": {**scope.get("state", {}), "authenticated": True}}
         if method in _WITH_BODY and path.startswith("/v1/"):
-            wrong = _wrong_content_type(length, content_type, h.chunked)
+            wrong = _wrong_content_type(length, content_type, h.transfer_encoding is not None)
             if wrong is not None:
                 await _reply(send, 415, wrong)
                 return
@@ -246,24 +247,23 @@ class EdgeMiddleware:
             if not message.get("more_body", False):
                 return messages
 
-    def _check_origin(
+    def _check_site(
         self, path: str, method: str, host: bytes | None, origin: bytes | None
     ) -> tuple[int, bytes] | None:
         """(status, body) when the request's ``Host`` is not an allowed name (but for the
         liveness probe, which says nothing), or when a browser page of another origin asks
         to change state; None when it may go on."""
-        name = host_name(host.decode("latin-1")) if host is not None else None
-        if (
-            self.hosts is not None
-            and name is not None
-            and name not in self.hosts
-            and path != "/healthz"
-        ):
-            return 400, _error(
-                "host_not_allowed",
-                f"the Host header names {name[:100]!r}, which this service does not answer "
-                "to: call it by one of its names, or add this one to SELECTOR_ALLOWED_HOSTS",
-            )
+        if self.hosts is not None and host is not None and host not in self._hosts_seen:
+            name = host_name(host.decode("latin-1"))
+            if name not in self.hosts and path != "/healthz":
+                return 400, _error(
+                    "host_not_allowed",
+                    f"the Host header names {name[:100]!r}, which this service does not "
+                    "answer to: call it by one of its names, or add this one to "
+                    "SELECTOR_ALLOWED_HOSTS",
+                )
+            if name in self.hosts and len(self._hosts_seen) < 64:
+                self._hosts_seen.add(host)
         if origin is None or method not in _CHANGES_STATE:
             return None
         page = origin.decode("latin-1").strip().lower()
