@@ -453,6 +453,14 @@ class Settings(BaseSettings):
         description="/readyz reports the online layer as lagging when the oldest feedback it "
         "has not read is older than this.",
     )
+    learner_max_failing_s: float = Field(
+        300.0,
+        gt=0,
+        le=WINDOW_S_MAX,
+        description="/readyz fails when the online layer has been unable to read the "
+        "decision log for longer than this (its state is that old); until then it is "
+        "reported as degraded.",
+    )
 
     @field_validator("api_token", "admin_token")
     @classmethod

@@ -3,7 +3,8 @@ service served in a reduced form, each as ``{"part": ..., "reason": ...}``.
 
 Parts: ``decision_log`` (cannot write: not ready), ``quality_model`` and
 ``challenger_quality_model`` (serving the prior), ``intent_classifier`` (intents are
-'other' unless sent), ``online_learner`` (stopped, failing or lagging),
+'other' unless sent), ``online_learner`` (stopped, failing or lagging; failing for longer than
+``SELECTOR_LEARNER_MAX_FAILING_S``: not ready),
 ``retention`` (the last run failed), ``replicas`` (live state not shared with the other
 replicas of a PostgreSQL log).
 
@@ -27,6 +28,7 @@ __all__ = [
     "Problem",
     "QualityStatus",
     "learner_problems",
+    "learner_unready",
     "models_status",
 ]
 
@@ -93,6 +95,8 @@ class LearnerStatus:
     failure: str | None  # the last round's error, while it lasts
     lag_rows: int  # feedback rows committed and not read yet
     lag_s: float  # age of the oldest of them (0 when none)
+    failing_s: float = 0.0  # how long its rounds have been failing (0: the last succeeded)
+    state_age_s: float = 0.0  # seconds since it last read the log to its end
 
 
 def learner_problems(st: LearnerStatus | None, max_lag_s: float) -> list[Problem]:
@@ -109,7 +113,13 @@ def learner_problems(st: LearnerStatus | None, max_lag_s: float) -> list[Problem
             )
         )
     elif st.failure:
-        out.append(Problem("online_learner", f"failing, retrying: {st.failure}"))
+        out.append(
+            Problem(
+                "online_learner",
+                f"failing for {st.failing_s:,.0f} s, retrying; decisions use its state of "
+                f"{st.state_age_s:,.0f} s ago: {st.failure}",
+            )
+        )
     if st.lag_s > max_lag_s:
         out.append(
             Problem(
@@ -119,6 +129,17 @@ def learner_problems(st: LearnerStatus | None, max_lag_s: float) -> list[Problem
             )
         )
     return out
+
+
+def learner_unready(st: LearnerStatus | None, max_failing_s: float) -> str | None:
+    """Why the service is not ready because of its learner: it has failed to read the
+    log for longer than ``max_failing_s`` (its state is that old; None: ready)."""
+    if st is None or not st.failure or st.failing_s <= max_failing_s:
+        return None
+    return (
+        f"the online layer has not read the decision log for {st.failing_s:,.0f} s "
+        f"(SELECTOR_LEARNER_MAX_FAILING_S={max_failing_s:g}): {st.failure}"
+    )
 
 
 def models_status(

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["start", "stop"]
 
 log = logging.getLogger("selector")
+_SAVE_ERRORS: tuple[type[Exception], ...] = (OSError, *READ_ERRORS)  # a file, or the log's table
 
 
 def _warm(decision_log: LogEngine, tracker: LatencyTracker, window_s: float) -> None:
@@ -72,10 +73,7 @@ def start(
         if settings.bandit_updates == "background":
             learner.start(state_file, settings.bandit_save_every_s)
     if replicas is not None:
-        try:
-            replicas.start()
-        except READ_ERRORS as exc:  # its thread retries; health says so meanwhile
-            log.error("live state not shared with the other replicas yet: %s", exc)
+        replicas.start()  # its thread reaches the database when it can; health says so
     upkeep.start()
 
 
@@ -97,6 +95,6 @@ def stop(
     if learner is not None:
         try:
             learner.stop(state_file)
-        except OSError as exc:  # the log keeps everything: it is read again at start
+        except _SAVE_ERRORS as exc:  # the log keeps everything: it is read again at start
             log.error("online layer state not saved: %s", exc)
     decision_log.close()

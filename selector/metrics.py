@@ -83,6 +83,12 @@ class _OnlineCollector(Collector):
                 "Age of the oldest feedback event the online layer has not read yet",
                 status.lag_s,
             ),
+            (
+                "selector_online_state_age_seconds",
+                "Seconds since the online layer last read the decision log to its end (grows "
+                "while it cannot read the log)",
+                status.state_age_s,
+            ),
         )
         for name, doc, value in figures:
             gauge = GaugeMetricFamily(name, doc)

@@ -31,7 +31,7 @@ from selector.online import OnlineLearner
 from selector.online.runner import Runner
 from selector.store.postgres import live
 from selector.store.postgres.cursor import Position
-from selector.store.postgres.reader import PostgresReader, connect
+from selector.store.postgres.reader import connect
 from selector.store.postgres.writer import CHANNEL
 
 __all__ = ["Replicas"]
@@ -57,7 +57,7 @@ class Replicas:
         self.learner = learner
         self.poll_s = poll_s
         self.hold_s = tracker.config.probe_timeout_s  # a probe's lease lasts as long as a probe
-        self.position = Position()
+        self.position: Position | None = None  # the others' results read up to here
         self.fed = 0  # others' call results fed to the tracker
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = threading.Event()
@@ -65,11 +65,10 @@ class Replicas:
         self._conn: Any = None
 
     def start(self) -> None:
-        """Start from the log's end (the tracker was warmed from its recent results)."""
+        """Start from the log's end (the tracker was warmed from its recent results);
+        when the database cannot be reached, the thread finds the end once it can."""
         with suppress(RuntimeError):
             self._loop = asyncio.get_running_loop()
-        with PostgresReader(self.url) as reader:
-            self.position = reader.last_feedback_row()
         self._stop.clear()
         # the round itself waits for a notification (up to poll_s): the thread does not
         self._runner = Runner(self._round, 0.0, "replica state sharing", self.poll_s)
@@ -94,6 +93,8 @@ class Replicas:
             if self._conn is None:
                 self._conn = connect(self.url)
                 self._conn.execute(f"LISTEN {CHANNEL}")
+                if self.position is None:
+                    self.position = live.log_end(self._conn)
             for _ in self._conn.notifies(timeout=self.poll_s, stop_after=1):
                 pass
             self.step()
@@ -114,7 +115,7 @@ class Replicas:
         if self.learner is not None:
             self.learner.notify()
         conn = self._conn
-        results, self.position = live.others_results(conn, self.position, self.origin)
+        results, self.position = live.others_results(conn, self.position or Position(), self.origin)
         wanted, released = self._on_loop(lambda: self._feed(results))
         for model in released:
             live.release_probe(conn, model, self.origin)

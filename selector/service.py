@@ -22,6 +22,7 @@ from selector.health import (
     Problem,
     QualityStatus,
     learner_problems,
+    learner_unready,
     models_status,
 )
 from selector.latency import LatencyTracker
@@ -286,11 +287,16 @@ class SelectorService:
         if not ok:
             problems.append(Problem("decision_log", why))
         problems.extend(self.quality_status.problems())
-        problems.extend(learner_problems(self._learner_status(), self.settings.learner_max_lag_s))
+        learner = self._learner_status()
+        problems.extend(learner_problems(learner, self.settings.learner_max_lag_s))
         problems.extend(self.upkeep.problems())
         if self.replicas is not None and self.replicas.failure:
             problems.append(Problem("replicas", f"live state not shared: {self.replicas.failure}"))
-        return Health(ok, [] if ok else [why], problems)
+        reasons = [] if ok else [why]
+        stale = learner_unready(learner, self.settings.learner_max_failing_s)
+        if stale is not None:
+            reasons.append(stale)
+        return Health(not reasons, reasons, problems)
 
     def readiness(self) -> tuple[bool, list[str]]:
         h = self.health()

@@ -63,15 +63,17 @@ class Upkeep:
         while not self._stop.wait(self.tick_s):
             self.watch_lag()
             if time.monotonic() >= next_prune:
-                self.run_prune()
-                next_prune = time.monotonic() + self.every_s
+                ok = self.run_prune() is not None or self.prune_failure is None
+                # a failed run (the database away, say) is tried again within a minute
+                next_prune = time.monotonic() + (self.every_s if ok else min(self.every_s, 60.0))
 
     def run_prune(self) -> PruneResult | None:
         try:
             result = self._prune()
         except Exception as exc:  # nothing is deleted before it is archived: retry later
             self.prune_failure = f"{type(exc).__name__}: {exc}"
-            log.exception("retention run failed; it runs again in %.0f s", self.every_s)
+            again = min(self.every_s, 60.0)
+            log.exception("retention run failed; it runs again in %.0f s", again)
             return None
         self.prune_failure = None
         return result

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -64,21 +65,28 @@ class OnlineLearner:
         self._saved_cursor: Any = None
         self._last_save = time.monotonic()
         self._skips_logged = 0
+        self.read_at = time.time()  # when it last read the log to its end (wall clock)
 
     # -- the fold ------------------------------------------------------------------
     def catch_up(self) -> int:
         """Read every feedback row committed since the last call; return how many.
-        A database error propagates with the cursor before the row it hit."""
+        A database error propagates with the cursor before the row it hit, and the
+        next call reads on a new connection (the database may have restarted)."""
         with self._lock:
-            reader = self._reader()
-            n = 0
-            while True:
-                rows = reader.feedback_after(self.cursor, _BATCH)
-                for row in rows:
-                    self._apply(reader, row)
-                    n += 1
-                if len(rows) < _BATCH:
-                    return n
+            try:
+                reader = self._reader()
+                n = 0
+                while True:
+                    rows = reader.feedback_after(self.cursor, _BATCH)
+                    for row in rows:
+                        self._apply(reader, row)
+                        n += 1
+                    if len(rows) < _BATCH:
+                        self.read_at = time.time()
+                        return n
+            except Exception:
+                self._drop_reader()  # the next round reads on a new connection
+                raise
 
     def _apply(self, reader: LogReader, row: FeedbackRow) -> None:
         try:
@@ -168,6 +176,12 @@ class OnlineLearner:
         if self._log_reader is None:
             self._log_reader = self.source.reader()
         return self._log_reader
+
+    def _drop_reader(self) -> None:
+        if self._log_reader is not None:
+            with contextlib.suppress(Exception):  # a connection already lost
+                self._log_reader.close()
+            self._log_reader = None
 
     # -- state ---------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
@@ -274,7 +288,10 @@ class OnlineLearner:
         the fold)."""
         lag_rows, lag_s = self._lag.lag(self.cursor, keep=self._runner is not None)
         running = not background or (self._runner is not None and self._runner.running)
-        return LearnerStatus(running, self.failure, lag_rows, lag_s)
+        since = None if self._runner is None else self._runner.failing_since
+        failing_s = 0.0 if since is None else time.monotonic() - since
+        age_s = max(0.0, time.time() - self.read_at)
+        return LearnerStatus(running, self.failure, lag_rows, lag_s, failing_s, age_s)
 
     def maybe_save(self, path: StateStore | None, every_s: float) -> None:
         if path is None or self.cursor == self._saved_cursor:
@@ -293,7 +310,5 @@ class OnlineLearner:
             log.error("online layer could not read the last feedback before stopping: %s", exc)
         if state_path is not None:
             self.save(state_path)
-        if self._log_reader is not None:
-            self._log_reader.close()
-            self._log_reader = None
+        self._drop_reader()
         self._lag.close()

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
-__all__ = ["Runner"]
+__all__ = ["MAX_BACKOFF_S", "Runner"]
 
 log = logging.getLogger("selector.online")
+MAX_BACKOFF_S = 10.0  # the longest wait between two attempts after failures
 
 
 class Runner:
     """Runs ``step`` on a thread of its own until :meth:`stop`; after a failure it waits
-    ``backoff_s`` (default ``poll_s``), doubling up to 30 s. ``name`` names the thread
+    ``backoff_s`` (default ``poll_s``), doubling up to :data:`MAX_BACKOFF_S` (so a
+    database back after an outage is read again within that time). ``name`` names the thread
     and, in the log, what paused."""
 
     def __init__(
@@ -30,6 +33,7 @@ class Runner:
         self.name = name
         self.backoff_s = poll_s if backoff_s is None else backoff_s
         self.failure: str | None = None  # the last step's error, while it lasts
+        self.failing_since: float | None = None  # time.monotonic() of the first, meanwhile
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -69,6 +73,8 @@ class Runner:
             except Exception as exc:  # keep serving and retry, backing off
                 failures += 1
                 self.failure = f"{type(exc).__name__}: {exc}"
+                if self.failing_since is None:
+                    self.failing_since = time.monotonic()
                 if failures == 1 or failures % 60 == 0:
                     log.error(
                         "%s paused (attempt %d): %s",
@@ -77,9 +83,9 @@ class Runner:
                         self.failure,
                         exc_info=failures == 1,
                     )
-                self._stop.wait(min(30.0, self.backoff_s * 2 ** min(failures, 6)))
+                self._stop.wait(min(MAX_BACKOFF_S, self.backoff_s * 2 ** min(failures, 6)))
             else:
                 if failures:
                     log.info("%s resumed after %d failed attempts", self.name, failures)
                 failures = 0
-                self.failure = None
+                self.failure = self.failing_since = None

@@ -21,6 +21,7 @@ from selector.store.records import (
 )
 
 __all__ = [
+    "MARK_WRITABLE",
     "decision_row",
     "delete_decisions",
     "insert_conversation_outcome",
@@ -32,6 +33,8 @@ __all__ = [
     "unknown",
 ]
 
+#: a write of the writer's own, to learn whether the log takes writes again (one row)
+MARK_WRITABLE = "INSERT OR REPLACE INTO meta VALUES ('writable_at', ?)"
 _INSERT_DECISION = "INSERT INTO decisions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
 _INSERT_OTHER = "INSERT INTO other_decisions VALUES (?,?,?,?,?,?)"
 _INSERT_OUTCOME = (

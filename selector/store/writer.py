@@ -186,6 +186,8 @@ class DecisionLog(LogEngine):
                 with self._handoff(), self._write_lock, suppress(sqlite3.Error):
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 last_checkpoint = now
+            if first == [] and self._error is not None:
+                self._check_writable(conn)
             if first is None:
                 break
             batch = list(first)
@@ -206,6 +208,22 @@ class DecisionLog(LogEngine):
             if stop:
                 break
         conn.close()
+
+    def _check_writable(self, conn: sqlite3.Connection) -> None:
+        """While the last write failed (a full disk, say), once an idle second: a write
+        of its own, so health says the log takes writes again before any client writes
+        (a load balancer that stopped sending on ``/readyz`` 503 starts again)."""
+        with self._write_lock:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(sql.MARK_WRITABLE, (repr(self.clock()),))
+                conn.execute("COMMIT")
+            except sqlite3.Error:
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                return
+        log.info("the decision log at %s takes writes again", self.where)
+        self._error = None
 
     def _write_batch(
         self, conn: sqlite3.Connection, batch: list[_Op]

@@ -139,6 +139,23 @@ class Load:
             with self.lock:
                 self.events.add(FeedbackEvent(did, fields).event_id)
 
+    def until(self, stop: threading.Event, first: int, workers: int = 2) -> list[threading.Thread]:
+        """Turns ``first``, ``first + 1``, … on ``workers`` threads until ``stop`` is set
+        (the threads, started)."""
+
+        def work(k: int) -> None:
+            with httpx.Client(timeout=10) as client:
+                i = first + k
+                while not stop.is_set():
+                    self.turn(i, client)
+                    i += workers
+                    time.sleep(0.01)
+
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(workers)]
+        for t in threads:
+            t.start()
+        return threads
+
     def run(self, turns: range, workers: int = 4) -> None:
         def work(k: int) -> None:
             with httpx.Client(timeout=10) as client:
@@ -227,7 +244,7 @@ def test_three_replicas_share_one_log(cluster: Cluster, tmp_path: Path) -> None:
     print(f"replicas converged {took:.2f} s after the last event")
 
     check_circuit_is_shared(cluster)
-    check_database_outage(cluster)
+    check_database_outage(cluster, tmp_path)
 
 
 def route_cheap(server: Server) -> httpx.Response:
@@ -261,7 +278,13 @@ def check_circuit_is_shared(cluster: Cluster) -> None:
     assert took < BOUND_S
 
 
-def check_database_outage(cluster: Cluster) -> None:
+def check_database_outage(cluster: Cluster, folder: Path) -> None:
+    """The database stopped as by a crash and started again, under load: the replicas
+    refuse meanwhile, then serve, learn and share again without a restart, and converge
+    on a replay of the log."""
+    load, stop = Load(cluster), threading.Event()
+    threads = load.until(stop, 10_000)
+    wait_for(lambda: len(load.events) >= 20)
     cluster.pg.stop("immediate")
 
     def unready() -> bool:
@@ -275,15 +298,32 @@ def check_database_outage(cluster: Cluster) -> None:
             f"{s.url}/v1/route", json={"conversation_id": "down", "turns": 1}, timeout=30
         )
         assert r.status_code == 503, r.text
+
+    def learner_says_so(server: Server) -> bool:
+        degraded = httpx.get(f"{server.url}/readyz").json()["degraded"]
+        return any(p["part"] == "online_learner" for p in degraded)
+
+    wait_for(lambda: all(learner_says_so(s) for s in cluster.replicas))
     cluster.pg.start_again()
+    t0 = time.monotonic()
 
     def ready() -> bool:
         return all(httpx.get(f"{s.url}/readyz").status_code == 200 for s in cluster.replicas)
 
     print(f"every replica ready {wait_for(ready):.2f} s after the database started again")
+    before = len(load.events)
+    wait_for(lambda: len(load.events) >= before + 60)  # the load is served again
+    stop.set()
+    for t in threads:
+        t.join()
     for s in cluster.replicas:  # the replicas resume without a restart
         assert (
             httpx.post(f"{s.url}/v1/route", json={"conversation_id": "up", "turns": 1}).status_code
             == 200
         )
     assert cluster.rows("SELECT count(*) FROM decisions WHERE conversation_id = 'down'") == [(0,)]
+    check_stored_once(cluster, load)
+    took, digest = converged(cluster)  # every learner reads again, on a new connection
+    print(f"replicas converged {time.monotonic() - t0:.2f} s after the database started again")
+    assert digest == replay_digest(cluster, folder)
+    assert not any(learner_says_so(s) for s in cluster.replicas)

@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from selector.store.postgres.cursor import Position
+from selector.store.postgres.reader import LAST_ROW
 from selector.store.postgres.statements import NOW
 
-__all__ = ["claim_probe", "others_results", "release_probe"]
+__all__ = ["claim_probe", "log_end", "others_results", "release_probe"]
 
 _OTHERS = """
 SELECT f.xid::text::bigint, f.seq, COALESCE(f.model, d.model), f.latency_ms,
@@ -28,6 +29,13 @@ ON CONFLICT (model) DO UPDATE SET holder = excluded.holder, until = excluded.unt
 WHERE probes.until < {NOW}
 RETURNING holder
 """
+
+
+def log_end(conn: Any) -> Position:
+    """The position of the last feedback row of a finished transaction (where a replica
+    starting now begins to read the others' results)."""
+    found = conn.execute(LAST_ROW).fetchone()
+    return Position() if found is None else Position(int(found[0]), int(found[1]))
 
 
 def others_results(

@@ -14,7 +14,7 @@ from selector.store.joined import JOINED_QUERY
 from selector.store.postgres.cursor import Position
 from selector.store.reader import LogReader
 
-__all__ = ["JOINED_CHUNK", "POSTGRES", "PostgresReader", "connect", "where"]
+__all__ = ["JOINED_CHUNK", "LAST_ROW", "POSTGRES", "PostgresReader", "connect", "where"]
 
 JOINED_CHUNK = 5_000  # joined rows fetched at a time (export, training)
 
@@ -52,6 +52,7 @@ class _Postgres(Dialect):
 
 POSTGRES = _Postgres()
 _QUERIES = Queries(POSTGRES)
+LAST_ROW = _QUERIES.last  # the last feedback row's position (no parameters)
 
 
 def connect(url: str, timeout_s: float = 10.0) -> Any:

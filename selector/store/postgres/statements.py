@@ -36,6 +36,7 @@ from selector.store.statements import (
 )
 
 __all__ = [
+    "MARK_WRITABLE",
     "NOW",
     "delete_decisions",
     "insert_conversation_outcome",
@@ -45,6 +46,11 @@ __all__ = [
 ]
 
 NOW = "extract(epoch FROM transaction_timestamp())"
+#: a write of the writer's own, to learn whether the log takes writes again (one row)
+MARK_WRITABLE = (
+    f"INSERT INTO meta VALUES ('writable_at', {NOW}::text) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
 _DECISION_COLUMNS = (
     "decision_id, ts, conversation_id, policy, policy_version, model, propensity, "
     "fallbacks, relaxed, request, features, scores, text"

@@ -107,13 +107,15 @@ class PostgresLog(LogEngine):
 
     def _ping(self) -> None:
         """While idle: find out whether the database is still (or again) reachable, so
-        that health says so before the next write."""
+        that health says so before the next write; after a failed write, whether it
+        takes writes again (a write of its own: a database up on a full disk answers
+        reads)."""
         import psycopg
 
         try:
-            self._connection().execute("SELECT 1")
+            self._connection().execute(sql.MARK_WRITABLE if self._error else "SELECT 1")
             if self._error is not None:
-                log.info("the decision log at %s is reachable again", self.where)
+                log.info("the decision log at %s takes writes again", self.where)
             self._error = None
         except psycopg.Error as exc:
             if self._error is None:

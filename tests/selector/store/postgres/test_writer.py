@@ -6,6 +6,7 @@ the log says why, and once it is back the writer reconnects."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -101,3 +102,36 @@ def test_with_the_server_down_nothing_is_acknowledged_and_it_resumes() -> None:
 
 def test_a_record_no_write_can_take_fails_alone(log: PostgresLog) -> None:
     a_record_no_write_can_take(log)
+
+
+def test_a_database_that_answers_but_refuses_writes_stays_unhealthy_until_it_takes_them(
+    postgres: Postgres,
+) -> None:
+    """What a full disk looks like to the writer (reads answer, writes fail): health
+    comes back by the writer's own write, not by a read, and not by a client's write."""
+    url = postgres.new_database()
+    role = f"writer_{url.rsplit('_', 1)[-1]}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+        admin.execute(f"GRANT USAGE, CREATE ON SCHEMA public TO {role}")
+    tables = "ALL TABLES IN SCHEMA public"
+    log = PostgresLog(url.replace("postgres@", f"{role}@"))  # it owns the tables
+    log.start()
+    try:
+        log.submit_decision(record("d1")).result(timeout=10)
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f"REVOKE INSERT, UPDATE ON {tables} FROM {role}")
+        with pytest.raises(StoreError, match="nothing from this request"):
+            log.submit_decision(record("d2")).result(timeout=10)
+        assert not log.healthy[0]
+        time.sleep(2.5)  # two idle checks: the database answers reads, not writes
+        assert not log.healthy[0]
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f"GRANT INSERT, UPDATE ON {tables} TO {role}")
+        deadline = time.monotonic() + 30
+        while not log.healthy[0]:  # no client write: the writer's own check
+            assert time.monotonic() < deadline, log.healthy
+            time.sleep(0.05)
+        log.submit_decision(record("d3")).result(timeout=10)
+    finally:
+        log.close()
