@@ -4,14 +4,16 @@
 tables of a new one, migrates an older one step by step (each step in one
 transaction), and refuses one written by a newer build. Version 1 is the first schema;
 version 2 adds ``outcomes.via`` (an outcome credited from the conversation's) and an
-index of decisions by conversation. A change of schema adds a step to
+index of decisions by conversation; version 3 adds ``conversation_outcomes``. A change
+of schema adds a step to
 :data:`MIGRATIONS`.
 
 Tables: ``decisions`` (one row per decision), ``feedback`` (one row per distinct
 event; ``event_id`` is a hash of the decision id and the event's fields, so a resent
 event is recognised), ``outcomes`` (the one outcome a decision may have),
 ``other_decisions`` (what the policy not served decided on the same request, when a
-challenger runs in shadow or canary mode), ``meta``.
+challenger runs in shadow or canary mode), ``conversation_outcomes`` (the one outcome a
+conversation may have), ``meta``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from core.errors import StoreError
 
 __all__ = [
+    "BACKFILL_CONVERSATIONS",
     "DDL",
     "MIGRATIONS",
     "SCHEMA_VERSION",
@@ -87,6 +90,15 @@ CREATE TABLE IF NOT EXISTS other_decisions (
     probabilities  BLOB NOT NULL  -- JSON {model: probability of being chosen}
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- the outcome each conversation was given (once: a repeat is a duplicate, another a
+-- conflict), whether or not any of its decisions could be credited with it
+CREATE TABLE IF NOT EXISTS conversation_outcomes (
+    conversation_id TEXT PRIMARY KEY,
+    resolved        INTEGER,
+    reward          REAL,
+    event_id        TEXT NOT NULL,
+    ts              REAL NOT NULL
+);
 """
 
 
@@ -97,8 +109,25 @@ def _v2(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS decisions_conversation ON decisions(conversation_id)")
 
 
+#: a conversation's outcome credited before version 3, recorded as the conversation's
+BACKFILL_CONVERSATIONS = """
+INSERT INTO conversation_outcomes
+SELECT d.conversation_id, o.resolved, o.reward, MIN(o.event_id), MIN(o.ts)
+FROM outcomes o JOIN decisions d USING (decision_id)
+WHERE o.via = 'conversation' GROUP BY d.conversation_id, o.resolved, o.reward
+ON CONFLICT (conversation_id) DO NOTHING
+"""
+
+
+def _v3(conn: sqlite3.Connection) -> None:
+    """Version 3: each conversation's outcome is kept as such (table
+    ``conversation_outcomes``, made by the DDL), so a repeat is known even when no
+    decision took it; those credited before are recorded from their decisions'."""
+    conn.execute(BACKFILL_CONVERSATIONS)
+
+
 #: steps from version n to n + 1, in order: MIGRATIONS[0] takes a log from 1 to 2
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v2, _v3]
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "insert_feedback",
     "other_row",
     "outcome_of",
+    "settled_before",
     "sort_conversation",
     "unknown",
 ]
@@ -41,6 +42,13 @@ _INSERT_OUTCOME = (
     "INSERT INTO outcomes (decision_id, resolved, reward, event_id, ts, via) VALUES (?,?,?,?,?,?)"
 )
 _INSERT_FEEDBACK = "INSERT INTO feedback VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+_INSERT_CONVERSATION = "INSERT OR IGNORE INTO conversation_outcomes VALUES (?,?,?,?,?)"
+_CONVERSATION_HAD = "SELECT resolved, reward FROM conversation_outcomes WHERE conversation_id = ?"
+# a conversation's outcome goes with the last of its decisions (retention)
+_FORGET_CONVERSATION = (
+    "DELETE FROM conversation_outcomes WHERE conversation_id = ? AND NOT EXISTS "
+    "(SELECT 1 FROM decisions d WHERE d.conversation_id = conversation_outcomes.conversation_id)"
+)
 _OF_CONVERSATION = """
 SELECT d.decision_id, d.ts, o.resolved, o.reward, o.via FROM decisions d
 LEFT JOIN outcomes o USING (decision_id)
@@ -186,23 +194,39 @@ def sort_conversation(
     return credited, kept, missed, same
 
 
+def settled_before(ev: ConversationOutcome, had: tuple[Any, ...]) -> None:
+    """The conversation had an outcome already (``had``: resolved, reward): the same one
+    is a repeat; another is a :class:`ConflictError`."""
+    if (had[0], had[1]) != outcome_of(ev):
+        raise ConflictError(
+            f"conversation {ev.conversation_id} already has an outcome (resolved="
+            f"{_b(had[0])}, reward={had[1]}); an outcome is recorded once"
+        )
+
+
 def insert_conversation_outcome(
     conn: sqlite3.Connection, ev: ConversationOutcome, now: float, join_window_s: float
 ) -> ConversationResult:
-    """Credit a conversation's outcome to each of its decisions that has none yet, within
-    the join window, inside the caller's transaction. A decision that has an outcome of
-    its own keeps it; one already credited with a different outcome of the conversation
-    is a :class:`ConflictError` (nothing is written)."""
+    """Record a conversation's outcome, and credit it to each of its decisions that has
+    none yet, within the join window, inside the caller's transaction. A decision that
+    has an outcome of its own keeps it. A conversation's outcome is recorded once, even
+    when no decision takes it: sent again it is a duplicate that credits nothing (not a
+    decision made since either); a different one is a :class:`ConflictError` (nothing is
+    written)."""
     rows = conn.execute(_OF_CONVERSATION, (ev.conversation_id,)).fetchall()
     if not rows:
         raise unknown("conversation_id", ev.conversation_id)
     outcome = outcome_of(ev)
-    credited, kept, late, same = sort_conversation(ev, rows, lambda ts: now - ts > join_window_s)
+    credited, kept, late, _ = sort_conversation(ev, rows, lambda ts: now - ts > join_window_s)
+    cid = ev.conversation_id
+    if not conn.execute(_INSERT_CONVERSATION, (cid, *outcome, ev.event_id(cid), now)).rowcount:
+        settled_before(ev, conn.execute(_CONVERSATION_HAD, (cid,)).fetchone())
+        return ConversationResult(cid, [], kept, late, duplicate=True)
     for did in credited:
         event_id = ev.event_id(did)
         conn.execute(_INSERT_FEEDBACK, (event_id, did, now, *([None] * 6), *outcome, 0, 0))
         conn.execute(_INSERT_OUTCOME, (did, *outcome, event_id, now, "conversation"))
-    return ConversationResult(ev.conversation_id, credited, kept, late, same > 0 and not credited)
+    return ConversationResult(cid, credited, kept, late, duplicate=False)
 
 
 def delete_decisions(conn: sqlite3.Connection, ids: list[str]) -> int:
@@ -213,6 +237,13 @@ def delete_decisions(conn: sqlite3.Connection, ids: list[str]) -> int:
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS prune_ids (decision_id TEXT PRIMARY KEY)")
         conn.execute("DELETE FROM prune_ids")
         conn.executemany("INSERT INTO prune_ids VALUES (?)", [(d,) for d in ids])
+        conversations = [
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT conversation_id FROM decisions "
+                "WHERE decision_id IN (SELECT decision_id FROM prune_ids)"
+            )
+        ]
         removed = 0
         for table in ("other_decisions", "outcomes", "feedback", "decisions"):
             cur = conn.execute(
@@ -220,6 +251,7 @@ def delete_decisions(conn: sqlite3.Connection, ids: list[str]) -> int:
             )
             if table == "feedback":
                 removed = cur.rowcount
+        conn.executemany(_FORGET_CONVERSATION, [(c,) for c in conversations])
         conn.execute(
             "INSERT INTO meta VALUES ('pruned_through', ?) "
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",

@@ -17,7 +17,7 @@ from features.extractor import Conversation
 from selector.cli import cli
 from selector.recording import RouteInput
 from selector.retention import prune
-from selector.store import id_prefix
+from selector.store import ConversationOutcome, id_prefix
 from selector.wiring import build_service
 from tests.selector.online.traffic import CARD, DISPUTE, route, run_traffic, send, settings_for
 
@@ -49,6 +49,9 @@ def test_old_decisions_are_archived_then_pruned(tmp_path: Path) -> None:
         run_traffic(svc, 30)
         newest = route(svc, CARD, 99)
         send(svc, newest.decision_id, latency_ms=300.0)
+        for conversation in ("c3", "c99"):  # recorded for the conversation
+            done = ConversationOutcome(conversation, {"resolved": True})
+            asyncio.run(svc.conversation_outcome(done))
         archive = tmp_path / "archive"
         result = prune(svc.log, 2 * DAY, archive, now=time.time() + 3 * DAY)
     finally:
@@ -58,7 +61,9 @@ def test_old_decisions_are_archived_then_pruned(tmp_path: Path) -> None:
     # keep growing for the online layer's cursor
     assert result.decisions == 30
     assert rows(db, "SELECT decision_id FROM decisions") == [(newest.decision_id,)]
-    assert rows(db, "SELECT COUNT(*) FROM outcomes") == [(0,)]
+    assert rows(db, "SELECT COUNT(*) FROM outcomes") == [(1,)]  # c99's, credited
+    # a conversation's outcome goes with the last of its decisions
+    assert rows(db, "SELECT conversation_id FROM conversation_outcomes") == [("c99",)]
     assert rows(db, "SELECT value FROM meta WHERE key = 'pruned_through'")[0][0]
     joined = pd.read_parquet(next(archive.glob("decisions-*.parquet")))
     raw = pd.read_parquet(next(archive.glob("raw-*.parquet")))

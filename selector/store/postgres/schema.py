@@ -21,6 +21,7 @@ from typing import Any
 
 from core.errors import StoreError
 from selector.store.postgres.cursor import TAIL_COLUMNS
+from selector.store.schema import BACKFILL_CONVERSATIONS
 
 __all__ = ["DDL", "MIGRATIONS", "SCHEMA_VERSION", "prepare", "version_of"]
 
@@ -89,6 +90,13 @@ CREATE TABLE IF NOT EXISTS online_snapshots (
     sha256        text NOT NULL,
     saved_at      double precision NOT NULL
 );
+CREATE TABLE IF NOT EXISTS conversation_outcomes (
+    conversation_id text PRIMARY KEY,
+    resolved        smallint,
+    reward          double precision,
+    event_id        text NOT NULL,
+    ts              double precision NOT NULL
+);
 CREATE TABLE IF NOT EXISTS probes (
     model  text PRIMARY KEY,
     holder text NOT NULL,
@@ -96,8 +104,15 @@ CREATE TABLE IF NOT EXISTS probes (
 );
 """
 
+
+def _v2(conn: Any) -> None:
+    """Version 2: each conversation's outcome is kept as such (``conversation_outcomes``,
+    made by the DDL); those credited before are recorded from their decisions'."""
+    conn.execute(BACKFILL_CONVERSATIONS)
+
+
 #: steps from version n to n + 1, in order: MIGRATIONS[0] takes a database from 1 to 2
-MIGRATIONS: list[Callable[[Any], None]] = []
+MIGRATIONS: list[Callable[[Any], None]] = [_v2]
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
 
 

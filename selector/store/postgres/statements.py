@@ -31,6 +31,7 @@ from selector.store.statements import (
     decision_row,
     other_row,
     outcome_of,
+    settled_before,
     sort_conversation,
     unknown,
 )
@@ -99,6 +100,11 @@ WITH d AS (
 SELECT d.model, d.late, d.override, EXISTS (SELECT 1 FROM f), EXISTS (SELECT 1 FROM o)
 FROM d
 """
+_INSERT_CONVERSATION = (
+    f"INSERT INTO conversation_outcomes VALUES (%s, %s, %s, %s, {NOW}) "
+    "ON CONFLICT (conversation_id) DO NOTHING RETURNING conversation_id"
+)
+_CONVERSATION_HAD = "SELECT resolved, reward FROM conversation_outcomes WHERE conversation_id = %s"
 _OF_CONVERSATION = f"""
 SELECT d.decision_id, {NOW} - d.ts, o.resolved, o.reward, o.via FROM decisions d
 LEFT JOIN outcomes o USING (decision_id)
@@ -197,35 +203,52 @@ def insert_feedbacks(
 def insert_conversation_outcome(
     conn: Any, ev: ConversationOutcome, join_window_s: float, origin: str | None = None
 ) -> ConversationResult:
-    """Credit a conversation's outcome to each of its decisions that has none yet, within
-    the join window; one credited with a different outcome of the conversation is a
-    :class:`ConflictError` (the caller rolls back: nothing is written)."""
+    """Record a conversation's outcome once and credit it to each of its decisions that
+    has none yet, within the join window, as on SQLite
+    (:func:`selector.store.statements.insert_conversation_outcome`); a different outcome
+    of the conversation is a :class:`ConflictError` (the caller rolls back: nothing is
+    written)."""
     rows = conn.execute(_OF_CONVERSATION, (ev.conversation_id,)).fetchall()
     if not rows:
         raise unknown("conversation_id", ev.conversation_id)
     outcome = outcome_of(ev)
-    todo, kept, late, same = sort_conversation(ev, rows, lambda age: age > join_window_s)
+    todo, kept, late, _ = sort_conversation(ev, rows, lambda age: age > join_window_s)
+    cid = ev.conversation_id
+    # the first of two replicas inserts; the other waits on its key, then finds it
+    if not conn.execute(_INSERT_CONVERSATION, (cid, *outcome, ev.event_id(cid))).fetchone():
+        settled_before(ev, conn.execute(_CONVERSATION_HAD, (cid,)).fetchone())
+        return ConversationResult(cid, [], kept, late, duplicate=True)
     credited: list[str] = []
     for did in todo:
         event_id = ev.event_id(did)
         conn.execute(_INSERT_FEEDBACK, (event_id, did, *([None] * 6), *outcome, 0, 0, origin))
         if conn.execute(_INSERT_OUTCOME, (did, *outcome, event_id, "conversation")).fetchone():
             credited.append(did)
-        elif _outcome_of(conn, did) != outcome:  # a replica credited it meanwhile
-            raise ConflictError(f"decision {did} already has an outcome")
-        else:
-            same += 1
-    return ConversationResult(ev.conversation_id, credited, kept, late, same > 0 and not credited)
+        else:  # its own outcome arrived meanwhile, through another replica: it keeps it
+            conn.execute("DELETE FROM feedback WHERE event_id = %s", (event_id,))
+            kept += 1
+    return ConversationResult(cid, credited, kept, late, duplicate=False)
 
 
 def delete_decisions(conn: Any, ids: list[str]) -> int:
     """Remove decisions ``ids`` with everything that refers to them, inside the caller's
     transaction; the number of feedback events removed."""
+    conversations = [
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT conversation_id FROM decisions WHERE decision_id = ANY(%s)", (ids,)
+        )
+    ]
     removed = 0
     for table in ("other_decisions", "outcomes", "feedback", "decisions"):
         cur = conn.execute(f"DELETE FROM {table} WHERE decision_id = ANY(%s)", (ids,))
         if table == "feedback":
             removed = cur.rowcount
+    conn.execute(  # a conversation's outcome goes with the last of its decisions
+        "DELETE FROM conversation_outcomes c WHERE c.conversation_id = ANY(%s) AND NOT EXISTS "
+        "(SELECT 1 FROM decisions d WHERE d.conversation_id = c.conversation_id)",
+        (conversations,),
+    )
     conn.execute(
         "INSERT INTO meta VALUES ('pruned_through', %s) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from core.errors import StoreError
-from selector.store import DecisionLog
+from selector.store import ConversationOutcome, DecisionLog
+from selector.store.schema import SCHEMA_VERSION
+from tests.selector.store.build import record
 
 LEGACY = Path(__file__).resolve().parents[2] / "data" / "selector-v1.db"
 
@@ -30,10 +32,9 @@ def test_a_log_written_by_the_previous_build_opens_and_replays(tmp_path: Path) -
     log = DecisionLog(db)
     assert log.schema_found == 1
     assert log.counts() == {"decisions": 30, "feedback": 52, "outcomes": 22}
-    with sqlite3.connect(db) as conn:  # migrated to version 2
-        assert (
-            conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
-        )
+    with sqlite3.connect(db) as conn:  # migrated to the current version
+        found = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        assert found[0] == str(SCHEMA_VERSION) == "3"
         assert "via" in {r[1] for r in conn.execute("PRAGMA table_info(outcomes)")}
         indexes = {r[1] for r in conn.execute("PRAGMA index_list(decisions)")}
         assert "decisions_conversation" in indexes
@@ -61,3 +62,39 @@ def test_a_log_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
         conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(StoreError, match="schema version 99, written by a newer build"):
         DecisionLog(db)
+
+
+def test_a_conversations_outcome_credited_before_version_3_is_known_after_it(
+    tmp_path: Path,
+) -> None:
+    """A version-2 log holds a conversation's outcome only in its decisions' outcomes:
+    migrated, the conversation has it, so a repeat is a duplicate and another a 409."""
+    import asyncio
+    import time
+
+    from core.errors import ConflictError
+
+    db = tmp_path / "selector.db"
+    log = DecisionLog(db)
+    log.start()
+    for did in ("d1", "d2"):
+        log.submit_decision(record(did, ts=time.time())).result(timeout=10)
+
+    async def send(resolved: bool) -> object:
+        outcome = ConversationOutcome("c", {"resolved": resolved})
+        return await log.write_conversation_outcome(outcome)
+
+    assert len(asyncio.run(send(True)).credited) == 2  # type: ignore[attr-defined]
+    log.close()
+    with sqlite3.connect(db) as conn:  # as a version-2 build left it
+        conn.execute("DELETE FROM conversation_outcomes")
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    log = DecisionLog(db)
+    assert log.schema_found == 2
+    log.start()
+    try:
+        assert asyncio.run(send(True)).duplicate  # type: ignore[attr-defined]
+        with pytest.raises(ConflictError, match="conversation c already has an outcome"):
+            asyncio.run(send(False))
+    finally:
+        log.close()

@@ -74,6 +74,36 @@ def test_a_conversation_outcome_credits_each_decision_without_one(
     assert service.log.counts()["outcomes"] == 3
 
 
+def test_a_conversation_whose_decisions_all_have_outcomes_still_records_its_own(
+    client: TestClient, service: SelectorService
+) -> None:
+    """Nothing to credit: the outcome is recorded for the conversation all the same, so a
+    repeat is a duplicate, a different one a 409, and a decision made later is not
+    credited with it by a resend."""
+    ids = _decisions(client, "own", 2)
+    for did in ids:
+        assert client.post("/v1/feedback", json={"decision_id": did, "resolved": True}).is_success
+    first = client.post("/v1/feedback", json={"conversation_id": "own", "resolved": False})
+    assert first.status_code == 202, first.text
+    assert first.json() == {
+        "conversation_id": "own", "credited": [], "kept": 2, "late": 0, "duplicate": False
+    }  # fmt: skip
+    again = client.post("/v1/feedback", json={"conversation_id": "own", "resolved": False})
+    assert again.json()["duplicate"] is True
+    other = client.post("/v1/feedback", json={"conversation_id": "own", "resolved": True})
+    assert other.status_code == 409, other.text
+    assert "conversation own already has an outcome (resolved=False" in other.text
+    (later,) = _decisions(client, "own", 1)
+    resent = client.post("/v1/feedback", json={"conversation_id": "own", "resolved": False})
+    assert resent.json()["duplicate"] is True
+    assert resent.json()["credited"] == []
+    with service.log.reader() as reader:
+        assert reader.outcome(later) is None  # nothing credited by surprise
+    # the decision's own outcome is still welcome
+    mine = client.post("/v1/feedback", json={"decision_id": later, "resolved": True})
+    assert mine.status_code == 202
+
+
 def test_a_graded_conversation_outcome_is_stored_as_its_reward(
     client: TestClient, service: SelectorService
 ) -> None:

@@ -144,6 +144,36 @@ def test_a_conversations_outcome_is_credited_once(log: str) -> None:
         write(log, lambda c: insert_conversation_outcome(c, other, WINDOW_S))
 
 
+def test_a_conversations_outcome_no_decision_takes_is_recorded_once(log: str) -> None:
+    for did in ("d1", "d2"):
+        write(log, lambda c, d=did: insert_feedback(c, FeedbackEvent(d, {"resolved": True}), 60))
+    lost = ConversationOutcome("c", {"resolved": False})
+    results = together(
+        3, lambda _i: write(log, lambda c: insert_conversation_outcome(c, lost, WINDOW_S))
+    )
+    assert sorted(r.duplicate for r in results) == [False, True, True]
+    assert all((r.credited, r.kept) == ([], 2) for r in results)
+    won = ConversationOutcome("c", {"resolved": True})
+    with pytest.raises(ConflictError, match="conversation c already has an outcome"):
+        write(log, lambda c: insert_conversation_outcome(c, won, WINDOW_S))
+    with psycopg.connect(log) as c:
+        assert c.execute("SELECT resolved FROM conversation_outcomes").fetchall() == [(0,)]
+
+
+def test_a_conversations_outcome_credited_before_version_2_is_known_after_it(log: str) -> None:
+    won = ConversationOutcome("c", {"resolved": True})
+    write(log, lambda c: insert_conversation_outcome(c, won, WINDOW_S))
+    with psycopg.connect(log, autocommit=True) as c:  # as a version-1 build left it
+        c.execute("DELETE FROM conversation_outcomes")
+        c.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+        assert prepare(c, "test") == 1
+        assert version_of(c) == SCHEMA_VERSION == 2
+    assert write(log, lambda c: insert_conversation_outcome(c, won, WINDOW_S)).duplicate
+    lost = ConversationOutcome("c", {"resolved": False})
+    with pytest.raises(ConflictError):
+        write(log, lambda c: insert_conversation_outcome(c, lost, WINDOW_S))
+
+
 def test_events_sent_together_settle_as_one_by_one(log: str) -> None:
     first, second = (FeedbackEvent("d1", {"resolved": r}) for r in (True, False))
     call = FeedbackEvent("d1", {"latency_ms": 420.0})
