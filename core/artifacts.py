@@ -44,11 +44,16 @@ def verify_manifest(folder: Path, required: Iterable[str] = ()) -> dict[str, Any
     """Check every file listed in ``folder/MANIFEST.json``, and that each of ``required``
     (the files the loader will read) is listed; return the manifest's ``meta``."""
     path = folder / MANIFEST
+    if not folder.is_dir():
+        what = "does not exist" if not folder.exists() else "is a file, not a folder"
+        raise ArtifactError(f"{folder} {what}: a model artifact is a folder")
     try:
         body = json.loads(path.read_text(encoding="utf-8"))
         files: dict[str, str] = body["files"]
     except FileNotFoundError as exc:
         raise ArtifactError(f"{path} is missing: {folder} is not a model artifact") from exc
+    except OSError as exc:
+        raise ArtifactError(f"{path} cannot be read: {exc.strerror or exc}") from exc
     except (ValueError, KeyError, TypeError) as exc:
         raise ArtifactError(f"{path} is not a valid manifest: {exc}") from exc
     unlisted = sorted(set(required) - set(files))

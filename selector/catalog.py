@@ -149,6 +149,17 @@ def load_catalog(path: Path) -> Catalog:
         raise ConfigError(
             f"catalog file {path} does not exist; set SELECTOR_CATALOG_PATH to a catalog YAML"
         ) from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(
+            f"catalog {path} is a folder; set SELECTOR_CATALOG_PATH to a catalog YAML file"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{source}: not UTF-8 text (byte {exc.start} cannot be decoded): a catalog is a "
+            "YAML file; see `selector catalog init`"
+        ) from exc
+    except OSError as exc:
+        raise ConfigError(f"catalog {path} cannot be read: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict) or not isinstance(raw.get("models"), list) or not raw["models"]:

@@ -91,6 +91,14 @@ class Settings(BaseSettings):
         "survive a crash or kill -9 of the process. 'full': every group commit is "
         "fsynced; it survives a power loss too, at a cost in throughput.",
     )
+    db_check_s: float = Field(
+        10.0,
+        ge=0,
+        le=WINDOW_S_MAX,
+        description="At start, SQLite's quick_check reads every page of the decision log for "
+        "up to this many seconds (about 9 s per 740 MB from a cold disk): a damaged log stops "
+        "the start with the command that recovers it. 0: no check.",
+    )
     policy: str = Field(
         "bandit-v2", description="Decision policy served (see `selector policies`)."
     )
@@ -502,6 +510,20 @@ class Settings(BaseSettings):
             f"names no database this service can use ({scheme!r}): give sqlite:///PATH or "
             "postgresql://USER:PASSWORD@HOST:PORT/DB"
         )
+
+    @field_validator("db_path", "bandit_state_path")
+    @classmethod
+    def _a_file(cls, v: Path | None) -> Path | None:
+        if v is not None and v.is_dir():
+            raise ValueError(f"{v} is a folder: give the path of a file (made when missing)")
+        return v
+
+    @field_validator("archive_dir")
+    @classmethod
+    def _a_folder(cls, v: Path | None) -> Path | None:
+        if v is not None and v.exists() and not v.is_dir():
+            raise ValueError(f"{v} is a file: give a folder (made when missing)")
+        return v
 
     @field_validator("auth_exempt", mode="before")
     @classmethod

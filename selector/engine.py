@@ -32,7 +32,10 @@ def open_log(settings: Settings) -> LogEngine:
     url = settings.postgres_url
     if url is None:
         return DecisionLog(
-            settings.db_path, sync=settings.db_sync, join_window_s=settings.join_window_s
+            settings.db_path,
+            sync=settings.db_sync,
+            join_window_s=settings.join_window_s,
+            check_s=settings.db_check_s,
         )
     try:
         from selector.store.postgres.writer import PostgresLog

@@ -19,6 +19,7 @@ conversation may have), ``meta``.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,6 +30,7 @@ __all__ = [
     "DDL",
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "check",
     "connect",
     "open_failure",
     "prepare",
@@ -186,6 +188,27 @@ def prepare(conn: sqlite3.Connection, where: str) -> int:
             conn.execute("ROLLBACK")
             raise
     return found
+
+
+def check(conn: sqlite3.Connection, path: Path, budget_s: float) -> bool:
+    """SQLite's ``quick_check`` of the log (every page read once: about 0.6 s for 740 MB
+    in the page cache, 9 s from a cold disk), stopped after ``budget_s`` seconds; False
+    when it was stopped before the end. A damaged log is a :class:`StoreError` saying how
+    to recover it."""
+    deadline = time.monotonic() + budget_s
+    conn.set_progress_handler(lambda: time.monotonic() > deadline, 100_000)
+    try:
+        found = [str(r[0]) for r in conn.execute("PRAGMA quick_check(3)").fetchall()]
+    except sqlite3.OperationalError as exc:
+        if "interrupt" in str(exc):
+            return False
+        raise
+    finally:
+        conn.set_progress_handler(None, 0)
+    if found != ["ok"]:
+        problem = sqlite3.DatabaseError("; ".join(found))
+        raise StoreError(open_failure(path, problem))
+    return True
 
 
 def open_failure(path: Path, exc: BaseException) -> str:

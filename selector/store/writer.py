@@ -36,7 +36,7 @@ from core.errors import ConflictError, NotFoundError, StoreError
 from selector.store import statements as sql
 from selector.store.commands import LogEngine, unwritable
 from selector.store.reader import LogReader
-from selector.store.schema import connect, open_failure, prepare
+from selector.store.schema import check, connect, open_failure, prepare
 from selector.store.waiters import Waiter, resolve
 
 __all__ = ["DecisionLog"]
@@ -59,7 +59,10 @@ class DecisionLog(LogEngine):
         sync: str = "normal",
         join_window_s: float = 86_400.0,
         clock: Callable[[], float] = time.time,
+        check_s: float = 0.0,
     ) -> None:
+        """``check_s``: check every page of the log at open, for up to this many seconds
+        (:func:`~selector.store.schema.check`; 0: no check)."""
         if sync not in {"normal", "full"}:
             raise ValueError("sync must be 'normal' or 'full'")
         self.path = path
@@ -82,6 +85,15 @@ class DecisionLog(LogEngine):
             path.parent.mkdir(parents=True, exist_ok=True)
             with closing(self._connect()) as conn:
                 self.schema_found = prepare(conn, str(path))
+                if check_s > 0 and not check(conn, path, check_s):
+                    log.warning(
+                        "the decision log at %s was checked for %g s (SELECTOR_DB_CHECK_S) "
+                        "and not to its end: it is large; check it with `sqlite3 %s "
+                        "'PRAGMA quick_check'` while the service is stopped",
+                        path,
+                        check_s,
+                        path,
+                    )
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(open_failure(path, exc)) from exc
 

@@ -239,3 +239,105 @@ def test_an_unreachable_postgresql_log_is_a_clear_error_naming_it(tmp_path: Path
     with pytest.raises(StoreError, match=r"decision log at 127\.0\.0\.1:\d+/selector") as err:
         open_log(load_settings(database_url=url))
     assert "secret" not in str(err.value)
+
+
+def damaged_log(folder: Path) -> Path:
+    """A log of 3,000 decisions with one page in its middle overwritten: its header and
+    schema read fine, so only a check of every page finds the damage. Before the damage,
+    a check stopped by its budget says so (and not "damaged")."""
+    import sqlite3
+    import time
+
+    from selector.store import DecisionLog
+    from selector.store.schema import check
+    from tests.selector.store.build import record
+
+    db = folder / "selector.db"
+    log = DecisionLog(db)
+    log.start()
+    for i in range(3000):
+        log.submit_decision(record(f"d{i:05d}", ts=time.time()))
+    log.submit_decision(record("last")).result(timeout=30)
+    log.close()
+    with sqlite3.connect(db) as conn:
+        assert check(conn, db, 60.0)
+        assert not check(conn, db, 1e-9)
+    size = db.stat().st_size
+    with db.open("r+b") as f:
+        f.seek(size // 4096 // 2 * 4096)
+        f.write(bytes(range(256)) * 16)
+    return db
+
+
+def test_a_log_with_damaged_pages_stops_the_start_with_the_recovery_command(
+    tmp_path: Path,
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from core.errors import StoreError
+    from selector.store import DecisionLog
+
+    db = damaged_log(tmp_path)
+    DecisionLog(db).close()  # unchecked, it opens: the damage is inside
+    with pytest.raises(StoreError, match="is damaged") as found:
+        DecisionLog(db, check_s=10)
+    assert ".recover" in str(found.value)
+    proc = subprocess.run(
+        [sys.executable, "-m", "selector", "serve", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SELECTOR_DB_PATH": str(db)},
+    )
+    assert proc.returncode == 2
+    errors = [line for line in proc.stderr.splitlines() if not line.startswith("{")]
+    assert len(errors) == 1, proc.stderr  # one line, no traceback
+    assert errors[0].startswith("error: the decision log at ")
+    assert f"sqlite3 {db} .recover" in errors[0]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xcd\x00\xff garbage", "not UTF-8 text (byte 0 cannot be decoded)"),
+        (None, "is a folder; set SELECTOR_CATALOG_PATH to a catalog YAML file"),
+    ],
+)
+def test_a_catalog_that_cannot_be_read_is_one_clear_error(
+    tmp_path: Path, content: bytes | None, message: str
+) -> None:
+    from selector.catalog import load_catalog
+
+    path = tmp_path / "catalog.yaml"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_catalog(path)
+
+
+def test_files_and_folders_given_the_wrong_way_round_are_refused_at_start(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path
+    (folder / "a-file").write_text("x")
+    with pytest.raises(ConfigError, match=r"SELECTOR_DB_PATH: .* is a folder"):
+        load_settings(db_path=folder)
+    with pytest.raises(ConfigError, match=r"SELECTOR_BANDIT_STATE_PATH: .* is a folder"):
+        load_settings(db_path=folder / "d.db", bandit_state_path=folder)
+    with pytest.raises(ConfigError, match=r"SELECTOR_ARCHIVE_DIR: .* is a file"):
+        load_settings(db_path=folder / "d.db", archive_dir=folder / "a-file")
+
+
+def test_an_intent_classifier_path_that_is_a_file_runs_degraded(tmp_path: Path) -> None:
+    from selector.wiring import build_service
+
+    folder = tmp_path
+    (folder / "a-file").write_text("x")
+    svc = build_service(load_settings(db_path=folder / "d.db", intent_model_dir=folder / "a-file"))
+    reasons = [p.reason for p in svc.health().degraded if p.part == "intent_classifier"]
+    assert reasons == [f"not loaded, intents are 'other' unless sent: {folder}/a-file is a file, "
+                       "not a folder: a model artifact is a folder"]  # fmt: skip
