@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -140,11 +140,11 @@ class Catalog:
         ]
 
 
-def load_catalog(path: Path) -> Catalog:
-    """Read and validate a catalog file; every mistake is a ConfigError naming entry and field."""
+def _read(path: Path) -> Any:
+    """The YAML document at ``path``; a ConfigError saying why it cannot be read."""
     source = path.name
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError(
             f"catalog file {path} does not exist; set SELECTOR_CATALOG_PATH to a catalog YAML"
@@ -162,6 +162,12 @@ def load_catalog(path: Path) -> Catalog:
         raise ConfigError(f"catalog {path} cannot be read: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from exc
+
+
+def load_catalog(path: Path) -> Catalog:
+    """Read and validate a catalog file; every mistake is a ConfigError naming entry and field."""
+    source = path.name
+    raw = _read(path)
     if not isinstance(raw, dict) or not isinstance(raw.get("models"), list) or not raw["models"]:
         raise ConfigError(f"{source}: expected a top-level 'models:' list with at least one entry")
     models: list[ModelSpec] = []

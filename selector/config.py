@@ -244,6 +244,12 @@ class Settings(BaseSettings):
         "loopback (a web page cannot then reach it through a name of its own: DNS "
         "rebinding), any name otherwise (the API token guards it there).",
     )
+    forwarded_allow_ips: Annotated[frozenset[str], NoDecode] = Field(
+        frozenset(),
+        description="Comma-separated addresses (or networks, or '*') of the proxies in front "
+        "whose X-Forwarded-For and X-Forwarded-Proto name the client; from anyone else "
+        "they are ignored. Unset: none.",
+    )
     request_timeout_s: float = Field(
         10.0,
         gt=0,
@@ -525,7 +531,7 @@ class Settings(BaseSettings):
             raise ValueError(f"{v} is a file: give a folder (made when missing)")
         return v
 
-    @field_validator("auth_exempt", mode="before")
+    @field_validator("auth_exempt", "forwarded_allow_ips", mode="before")
     @classmethod
     def _comma_separated(cls, v: object) -> object:
         return _comma_separated(v)

@@ -9,12 +9,14 @@
 The request id is the caller's ``X-Request-ID`` (or one made for the request), set by
 the HTTP edge for the time of the request (:data:`REQUEST_ID`), so every line logged
 while a request is served carries it. Uvicorn's own loggers go through the same
-handler. Fields of an event are passed as ``extra={...}``.
+handler, and so do MLflow's (which would otherwise install a handler of its own). Fields
+of an event are passed as ``extra={...}``.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from contextvars import ContextVar
@@ -121,6 +123,13 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
         lg.handlers.clear()
         lg.propagate = True
         lg.setLevel(logging.NOTSET)
+    # MLflow gives its loggers a handler of its own when it is imported (its lines would
+    # bypass this format): not when imported later, and undone if it was imported already
+    os.environ["MLFLOW_CONFIGURE_LOGGING"] = "false"
+    for name in ("mlflow", "sqlalchemy.engine", "alembic", "huey"):
+        lg = logging.getLogger(name)
+        lg.handlers.clear()
+        lg.propagate = True
     # libraries that are chatty at INFO about their own internals
     for name in ("alembic", "mlflow", "urllib3", "httpx", "httpcore"):
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from selector.api.errors import install_error_handlers
 from selector.api.middleware import EdgeMiddleware
 from selector.api.raw import document, mount
-from selector.api.routes import admin, feedback, route, status
+from selector.api.routes import admin, docs, feedback, route, status
 from selector.config import Settings, get_settings
 from selector.service import SelectorService
 from selector.watch import follows, watch_champion
@@ -64,11 +64,14 @@ def create_app(settings: Settings | None = None, service: SelectorService | None
         version="0.1.0",
         summary="Which LLM should answer this conversation turn?",
         lifespan=lifespan,
+        docs_url=None,  # served offline by routes.docs
+        redoc_url=None,
     )
     install_error_handlers(app)
     mount(app, HOT_ROUTES)
     app.include_router(status.router)
     app.include_router(admin.router)
+    app.include_router(docs.router)
     app.add_middleware(
         EdgeMiddleware,
         max_body_bytes=settings.max_body_bytes,

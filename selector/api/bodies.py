@@ -15,6 +15,7 @@ import orjson
 from pydantic import ConfigDict, Field, RootModel, TypeAdapter, with_config
 from typing_extensions import TypedDict
 
+from selector.api.schemas import Name
 from selector.policy import CandidateScore
 from selector.recording import RouteResult
 from selector.store import ConversationResult, FeedbackResult
@@ -134,7 +135,7 @@ class FeedbackAccepted(TypedDict):
 
 @with_config(_FORBID)
 class ConversationOutcomeAccepted(TypedDict):
-    conversation_id: str
+    conversation_id: Name
     credited: Annotated[
         list[str],
         Field(description="The decisions credited with the conversation's outcome now."),

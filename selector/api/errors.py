@@ -13,11 +13,16 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
-from core.errors import RequestError, SelectorError
+from core.errors import RequestError, SelectorError, StoreError
 
-__all__ = ["error_response", "field_path", "install_error_handlers"]
+__all__ = ["STORE_UNAVAILABLE", "error_response", "field_path", "install_error_handlers"]
 
 log = logging.getLogger("selector.api")
+#: what a client is told when the decision log fails (the service's log has the cause)
+STORE_UNAVAILABLE = (
+    "the decision log cannot store this request now, and nothing from it was "
+    "acknowledged: retry shortly (the service's log and /readyz say why)"
+)
 
 
 def field_path(loc: Sequence[Any]) -> str:
@@ -96,6 +101,8 @@ async def _on_selector_error(request: Request, exc: SelectorError) -> Response:
         return error_response(exc.http_status, exc.code, str(exc), fields)
     if exc.http_status >= 500:
         log.error("%s: %s", type(exc).__name__, exc)
+    if isinstance(exc, StoreError):  # the database's address and driver text stay here
+        return error_response(exc.http_status, exc.code, STORE_UNAVAILABLE)
     return error_response(exc.http_status, exc.code, str(exc))
 
 

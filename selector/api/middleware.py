@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from selector.api.routes.docs import PATHS as DOCS_PATHS
 from selector.config import host_name
 from selector.ids import RandomHex
 from selector.logs import REQUEST_ID
@@ -51,7 +52,7 @@ access = logging.getLogger("selector.access")
 _OPEN = frozenset({"/healthz", "/readyz"})
 _EXEMPTABLE = {
     "metrics": frozenset({"/metrics"}),
-    "docs": frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}),
+    "docs": DOCS_PATHS,
 }
 _REQUEST_ID_OK = re.compile(rb"[A-Za-z0-9._:/+=@-]{1,128}")
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})

@@ -15,6 +15,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -71,9 +72,23 @@ class ContentPart(BaseModel):
 
 
 class Message(BaseModel):
+    """A message in OpenAI's chat format: ``content`` a string or a list of parts; null
+    or left out only in an assistant's message (one that calls tools)."""
+
     model_config = _STRICT
     role: Literal["system", "user", "assistant", "tool"]
-    content: str | list[ContentPart] | None = None
+    content: str | list[ContentPart] | None = Field(None, validate_default=True)
+
+    @field_validator("content")
+    @classmethod
+    def _content_unless_assistant(cls, v: object, info: ValidationInfo) -> object:
+        role = info.data.get("role")
+        if v is None and role is not None and role != "assistant":
+            raise ValueError(
+                f"is null or missing in a {role} message: send its text as a string or a "
+                "list of parts (only an assistant's message that calls tools may leave it out)"
+            )
+        return v
 
     def text(self) -> str:
         if self.content is None:

@@ -8,6 +8,11 @@ hold connections, and drained on shutdown.
   between requests.
 - **Connection cap.** Beyond ``SELECTOR_MAX_CONNECTIONS`` open connections, a new one
   is answered 503 and closed at once, so slow clients cannot exhaust file descriptors.
+- **Malformed requests.** A request the HTTP parser refuses (a bad ``Content-Length``,
+  a broken header) is answered 400 with the JSON error body, then closed.
+- **Proxies.** ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed only from
+  the addresses in ``SELECTOR_FORWARDED_ALLOW_IPS`` (none by default): any other client
+  could write another address into the access log.
 - **Graceful shutdown.** On SIGTERM the listening socket closes; a connection between
   two requests is not cut (a request may already be on its way): its next request is
   answered with ``Connection: close``, and it is closed once idle for
@@ -46,6 +51,7 @@ class _GuardedProtocol(HttpToolsProtocol):
     max_connections = 2_048
     _timed_out = b""
     _overloaded = b""
+    _malformed = b""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -110,6 +116,12 @@ class _GuardedProtocol(HttpToolsProtocol):
         self._disarm()
         super().on_message_complete()
 
+    def send_400_response(self, msg: str) -> None:
+        """A request HTTP/1.1's parser refuses (a bad ``Content-Length``, a broken header):
+        the error body every other refusal has, then the connection closes."""
+        self.transport.write(self._malformed)
+        self.transport.close()
+
     def shutdown(self) -> None:
         """Called by the server on SIGTERM: see the module docstring."""
         self._draining = True
@@ -135,11 +147,19 @@ def guarded_protocol(settings: Settings) -> type[HttpToolsProtocol]:
         f"the service holds {settings.max_connections} connections "
         "(SELECTOR_MAX_CONNECTIONS): retry shortly, reuse connections",
     )
+    malformed = _response(
+        400,
+        "Bad Request",
+        "malformed_request",
+        "the request is not valid HTTP/1.1 (its request line, a header, Content-Length or "
+        "chunked framing): send one an HTTP client library builds",
+    )
     attrs = {
         "request_timeout_s": settings.request_timeout_s,
         "max_connections": settings.max_connections,
         "_timed_out": timed_out,
         "_overloaded": overloaded,
+        "_malformed": malformed,
     }
     return type("GuardedHttpProtocol", (_GuardedProtocol,), attrs)
 
@@ -155,4 +175,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "log_config": None,  # logging is configured once, by selector.logs
         "access_log": False,  # the HTTP edge writes the access log, with request ids
         "server_header": False,
+        # X-Forwarded-For/-Proto rewrite the client only from the proxies named
+        "proxy_headers": bool(settings.forwarded_allow_ips),
+        "forwarded_allow_ips": ",".join(sorted(settings.forwarded_allow_ips)) or "",
     }

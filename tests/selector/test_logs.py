@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -136,3 +137,30 @@ def test_a_misspelt_variable_is_named_with_the_setting_it_resembles(
     messages = [str(e["message"]) for e in events(server)]
     assert "SELECTOR_EXPLORATON is not a setting (SELECTOR_EXPLORATION?): ignored" in messages
     assert any(m.startswith("SELECTOR_ZZZ is not a setting (no setting reads") for m in messages)
+
+
+@pytest.mark.parametrize("imported", ["before", "after"])
+def test_mlflow_s_own_lines_come_out_in_the_service_s_format(imported: str) -> None:
+    """MLflow installs a handler of its own on import; its lines must be JSON all the
+    same, whether it was imported before the logs were configured or after."""
+    import subprocess
+    import sys
+
+    steps = ["from selector.logs import configure_logging", "configure_logging('json')"]
+    if imported == "before":
+        steps.insert(0, "import mlflow")
+    else:
+        steps.append("import mlflow")
+    steps += [
+        "import logging",
+        "logging.getLogger('mlflow.tracking').warning('from mlflow')",
+        "logging.getLogger('alembic.runtime').warning('from alembic')",
+    ]
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_CONFIGURE_LOGGING"}
+    done = subprocess.run(
+        [sys.executable, "-c", "; ".join(steps)],
+        capture_output=True, text=True, timeout=120, check=True, env=env,
+    )  # fmt: skip
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert [json.loads(line)["message"] for line in lines] == ["from mlflow", "from alembic"]
+    assert json.loads(lines[0])["logger"] == "mlflow.tracking"

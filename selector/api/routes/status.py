@@ -37,7 +37,7 @@ async def readyz(request: Request, service: ServiceDep) -> Response:
     """``status`` is ``ready`` (200) while decisions and feedback can be acknowledged,
     else ``not_ready`` (503) with ``reasons``. ``degraded`` lists every part served in a
     reduced form as ``{"part", "reason"}`` (see :mod:`selector.health`). A caller without
-    the API token sees file names, not absolute paths."""
+    the API token sees file names, not absolute paths, and no database address."""
     health = service.health()
     body: dict[str, Any] = {
         "status": "ready" if health.ready else "not_ready",
@@ -57,15 +57,25 @@ _URI_PATH = re.compile(r"\b(sqlite|file):/{2,}((?:[^\s/'\"`,;()]+/)*)([^\s/'\"`,
 _ABS_PATH = re.compile(r"(?<![\w.:/~…-])/(?:[^\s/'\"`,;:()\[\]{}<>]+/)*([^\s/'\"`,;:()\[\]{}<>]*)")
 
 
+# a database's address: host:port[/database], or libpq's 'server at "host", port n'
+_ADDRESS = re.compile(
+    r'server at "[^"]*"(?:,? port \d+)?|\b[A-Za-z0-9.-]*[A-Za-z.][A-Za-z0-9.-]*:\d{2,5}\b(?:/\w+)?'
+)
+
+
 def redact_paths(text: str) -> str:
-    """``text`` with each absolute path cut to its last part.
+    """``text`` with each absolute path cut to its last part, and each database address
+    (host, port, database) left out.
 
     >>> redact_paths("cannot open /srv/sel/selector.db: locked; see sqlite:////srv/m/mlflow.db")
     'cannot open …/selector.db: locked; see sqlite:///…/mlflow.db'
     >>> redact_paths("models:/model-selector-quality@champion not found")
     'models:/model-selector-quality@champion not found'
+    >>> redact_paths('the log at db.internal:5432/selector failed: server at "10.0.0.7", port 5432')
+    'the log at … failed: server at …'
     """
     text = _URI_PATH.sub(lambda m: f"{m[1]}:///…/{m[3]}", text)
+    text = _ADDRESS.sub(lambda m: "server at …" if m[0].startswith("server at") else "…", text)
     return _ABS_PATH.sub(r"…/\1", text)
 
 

@@ -56,6 +56,24 @@ def test_an_operator_may_open_metrics_and_docs_without_the_token(app_client: App
     assert c.post("/v1/route", json=ROUTE).status_code == 401
 
 
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_documentation_pages_need_no_network(app_client: AppClient, page: str) -> None:
+    """Every script, style and icon a page loads is served here (none from a CDN), and
+    the token exemption covers them with the page."""
+    import re
+
+    c = app_client(api_token=TOKEN, auth_exempt="docs")
+    html = c.get(page).text
+    urls = re.findall(r"""(?:src|href)=["']([^"']+)["']|url: ?'([^']+)'""", html)
+    loaded = {a or b for a, b in urls} | set(re.findall(r'spec-url="([^"]+)"', html))
+    assert not [u for u in loaded if "//" in u], loaded  # nothing from another host
+    assert "/openapi.json" in loaded
+    for url in loaded:
+        r = c.get(url)
+        assert r.status_code == 200, url
+        assert len(r.content) > 1_000, url
+
+
 def test_admin_endpoints_take_only_the_admin_token(app_client: AppClient) -> None:
     c = app_client(api_token=TOKEN, admin_token="admin-token")
     assert c.post("/v1/admin/reload", headers=AUTH).status_code == 401
@@ -207,3 +225,27 @@ def _json(value: dict[str, Any]) -> bytes:
     import orjson
 
     return orjson.dumps(value)
+
+
+def test_every_conversation_id_in_the_api_publishes_its_length(app_client: AppClient) -> None:
+    """Requests and answers alike: a conversation id is 1 to 256 characters."""
+    spec = app_client().get("/openapi.json").json()
+    found = []
+
+    def walk(node: object, where: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "conversation_id" and isinstance(value, dict) and value.get("anyOf"):
+                    value = next(v for v in value["anyOf"] if v.get("type") == "string")
+                string = isinstance(value, dict) and value.get("type") == "string"
+                if key == "conversation_id" and string:
+                    found.append((where, value.get("minLength"), value.get("maxLength")))
+                walk(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, where)
+
+    walk(spec["components"]["schemas"], "")
+    names = {w.split("/")[1] for w, _, _ in found}
+    assert {"RouteRequest", "FeedbackRequest", "ConversationOutcomeAccepted"} <= names
+    assert all((lo, hi) == (1, 256) for _, lo, hi in found), found

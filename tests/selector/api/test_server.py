@@ -4,6 +4,7 @@ answers every request already sent."""
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import sqlite3
@@ -11,8 +12,10 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import Server
 
@@ -148,3 +151,46 @@ def test_an_http_1_0_body_without_a_length_is_named(server: Server) -> None:
     assert answer.startswith(b"HTTP/1.1 422 "), answer
     assert b"has no body" in answer
     assert b"Content-Length" in answer
+
+
+@pytest.mark.parametrize("length", [b"abc", b"-1", b"12, 13"])
+def test_a_request_http_cannot_parse_gets_the_json_error_body(
+    server: Server, length: bytes
+) -> None:
+    s = connect(
+        server,
+        b"POST /v1/route HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Content-Length: " + length + b"\r\n\r\n{}",
+    )
+    answer = answer_of(s)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer
+    head, body = answer.split(b"\r\n\r\n", 1)
+    assert b"content-type: application/json" in head.lower()
+    error = json.loads(body)["error"]
+    assert error["code"] == "malformed_request"
+    assert "Content-Length" in error["message"]
+
+
+def access_client(server: Server, path: str) -> str:
+    """The client the access log names for the request to ``path`` (waits for it)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for line in server.log_lines():
+            if line.startswith("{") and json.loads(line).get("path") == path:
+                return str(json.loads(line)["client"])
+        time.sleep(0.05)
+    raise AssertionError(f"no access log line for {path}")
+
+
+def test_x_forwarded_for_names_the_client_only_from_the_proxies_named(
+    make_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    spoofed = {"X-Forwarded-For": "203.0.113.9"}
+    plain = make_server(tmp_path / "a.db", SELECTOR_LOG_LEVEL="info")
+    assert httpx.get(f"{plain.url}/v1/models", headers=spoofed).status_code == 200
+    assert access_client(plain, "/v1/models") == "127.0.0.1"
+    behind = make_server(
+        tmp_path / "b.db", SELECTOR_LOG_LEVEL="info", SELECTOR_FORWARDED_ALLOW_IPS="127.0.0.1"
+    )
+    assert httpx.get(f"{behind.url}/v1/models", headers=spoofed).status_code == 200
+    assert access_client(behind, "/v1/models") == "203.0.113.9"

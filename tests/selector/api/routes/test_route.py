@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
 from core.errors import StoreError
 from selector.api.bodies import ROUTE_RESPONSE
+from selector.api.errors import STORE_UNAVAILABLE
 from selector.recording import RouteInput, RouteResult
 from selector.service import SelectorService
 from selector.wiring import build_service
@@ -56,16 +58,22 @@ def test_a_bad_field_is_refused_before_the_service_is_asked(
     assert r.json()["error"]["fields"][0]["field"] == "max_cost_usd"
 
 
-def test_a_log_that_cannot_write_is_503_with_the_reason(
-    serve: Callable[[Any], TestClient],
+def test_a_log_that_cannot_write_is_503_without_the_databases_details(
+    serve: Callable[[Any], TestClient], caplog: pytest.LogCaptureFixture
 ) -> None:
-    class DiskFull:
-        async def route(self, req: RouteInput) -> RouteResult:
-            raise StoreError("decision log write failed: database or disk is full")
+    cause = (
+        'decision log write failed: connection to server at "10.1.2.3", port 5432 failed: '
+        "FATAL: password authentication failed for user selector"
+    )
 
-    r = serve(DiskFull()).post("/v1/route", json=BODY)
+    class Unreachable:
+        async def route(self, req: RouteInput) -> RouteResult:
+            raise StoreError(cause)
+
+    r = serve(Unreachable()).post("/v1/route", json=BODY)
     assert r.status_code == 503
-    assert "disk is full" in r.json()["error"]["message"]
+    assert r.json()["error"] == {"code": "store_unavailable", "message": STORE_UNAVAILABLE}
+    assert cause in caplog.text  # the operator's log has it
 
 
 def test_an_online_policy_s_scores_carry_their_probabilities(
@@ -80,3 +88,19 @@ def test_an_online_policy_s_scores_carry_their_probabilities(
     probabilities = [s["probability"] for s in body["scores"] if s["eligible"]]
     assert abs(sum(probabilities) - 1.0) < 1e-9
     assert all("estimate" in s for s in body["scores"] if "probability" in s)
+
+
+@pytest.mark.parametrize("role", ["user", "system", "tool"])
+def test_a_message_without_content_is_refused_unless_an_assistant_s(
+    client: TestClient, role: str
+) -> None:
+    for message in ({"role": role, "content": None}, {"role": role}):
+        body = {"conversation_id": "c", "messages": [message]}
+        r = client.post("/v1/route", json=body)
+        assert r.status_code == 422, r.text
+        (problem,) = r.json()["error"]["fields"]
+        assert problem["field"] == "messages[0].content"
+        assert f"null or missing in a {role} message" in problem["problem"]
+    calls = {"role": "assistant", "content": None, "tool_calls": [{"id": "t1"}]}
+    body = {"conversation_id": "c", "messages": [{"role": "user", "content": "hi"}, calls]}
+    assert client.post("/v1/route", json=body).status_code == 200
