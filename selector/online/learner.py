@@ -154,7 +154,8 @@ class OnlineLearner:
         ]
         if default is not None:
             closing += [
-                (did, default, "defaults") for did in reader.unanswered(self.closed_below, hi)
+                (did, default, "defaults")
+                for did in reader.unanswered(self.closed_below, hi, rowid)
             ]
         for did, outcome, kind in closing:
             try:

@@ -93,15 +93,27 @@ WHERE {pf} > {d.param} AND {d.finished("f.")} ORDER BY {pf} LIMIT ?
 SELECT {d.select("f.")}, o.resolved, o.reward
 FROM outcomes o JOIN feedback f ON f.event_id = o.event_id WHERE o.decision_id = ?
 """
+        # the window's close reads only what the log holds before the closing row (an
+        # outcome committed after it is not seen, however early it is read)
         self.without_calls = f"""
 SELECT o.decision_id, o.resolved, o.reward FROM outcomes o
-WHERE o.decision_id >= ? AND o.decision_id < ?
+JOIN feedback fo ON fo.event_id = o.event_id
+WHERE o.decision_id >= ? AND o.decision_id < ? AND {d.pos("fo.")} < {d.param}
   AND NOT EXISTS (
     SELECT 1 FROM feedback f
     WHERE f.decision_id = o.decision_id AND {pf} < {d.param} AND f.late = 0
       AND {is_call("f.")}
   )
 ORDER BY o.decision_id
+"""
+        self.unanswered = f"""
+SELECT decision_id FROM decisions d
+WHERE decision_id >= ? AND decision_id < ?
+  AND NOT EXISTS (
+    SELECT 1 FROM outcomes o JOIN feedback fo ON fo.event_id = o.event_id
+    WHERE o.decision_id = d.decision_id AND {d.pos("fo.")} < {d.param}
+  )
+ORDER BY decision_id
 """
         self.last = (
             f"SELECT {d.select()} FROM feedback WHERE {d.finished()} "

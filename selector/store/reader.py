@@ -46,12 +46,6 @@ FROM outcomes o JOIN decisions d USING (decision_id) WHERE o.decision_id = ?
 _DECISION = (
     "SELECT model, scores, features, request, propensity FROM decisions WHERE decision_id = ?"
 )
-_UNANSWERED = """
-SELECT decision_id FROM decisions d
-WHERE decision_id >= ? AND decision_id < ?
-  AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.decision_id = d.decision_id)
-ORDER BY decision_id
-"""
 _RECENT_CALLS = """
 SELECT f.ts, COALESCE(f.model, d.model), f.latency_ms, f.error IS NOT NULL
 FROM feedback f JOIN decisions d USING (decision_id)
@@ -143,12 +137,13 @@ class LogReader:
     def answered_without_calls(
         self, from_id: str, below_id: str, before_row: Any
     ) -> list[tuple[str, Any]]:
-        """Decisions with ids in [``from_id``, ``below_id``) that have an outcome but no
-        call result before ``before_row``, and their outcomes."""
+        """Decisions with ids in [``from_id``, ``below_id``) that have an outcome before
+        ``before_row`` but no call result before it, and their outcomes."""
         return [
             (did, reward if reward is not None else resolved)
             for did, resolved, reward in self._conn.execute(
-                self._sql.without_calls, (from_id, below_id, *self.dialect.args(before_row))
+                self._sql.without_calls,
+                (from_id, below_id, *self.dialect.args(before_row) * 2),
             )
         ]
 
@@ -169,9 +164,11 @@ class LogReader:
             vector,
         )
 
-    def unanswered(self, from_id: str, below_id: str) -> list[str]:
-        """Decisions with ids in [``from_id``, ``below_id``) that have no outcome."""
-        return [r[0] for r in self._conn.execute(_UNANSWERED, (from_id, below_id))]
+    def unanswered(self, from_id: str, below_id: str, before_row: Any) -> list[str]:
+        """Decisions with ids in [``from_id``, ``below_id``) that have no outcome before
+        ``before_row``."""
+        args = (from_id, below_id, *self.dialect.args(before_row))
+        return [r[0] for r in self._conn.execute(self._sql.unanswered, args)]
 
     def last_feedback_row(self) -> Any:
         """The place of the last feedback row the log's order has reached."""

@@ -127,3 +127,44 @@ def test_a_conversation_outcome_weighs_as_one_observation_over_its_decisions(
         assert svc.learner.bandit.updates_ == 5
     finally:
         svc.stop()
+
+
+@pytest.mark.parametrize("default_outcome", [None, 0.0])
+def test_the_learned_state_is_the_same_however_early_the_log_is_read(
+    tmp_path: Path, default_outcome: float | None
+) -> None:
+    """A decision's window closes at a row of the log; an outcome committed after that
+    row (its event's time still inside the window) must not count at the close, whether
+    the reader reached the closing row before the outcome was committed (learning as
+    the traffic comes) or after (a replay of the finished log): same state, bit for bit."""
+    import hashlib
+
+    from selector.learning import new_learner
+    from selector.online.state import body_of
+
+    settings = settings_for(tmp_path, join_window_s=60.0, reward_default_outcome=default_outcome)
+    svc = build_service(settings)  # learns inline: after each write
+    offset = [0.0]
+    t0 = time.time()
+    svc.log.clock = lambda: t0 + offset[0]  # type: ignore[attr-defined]  # the log's clock
+    svc.start()
+    try:
+        quiet = route(svc, CARD, 0)  # no call result: learned only when its window closes
+        offset[0] = 100.0  # a row 100 s later in the log's time closes quiet's window
+        closing = route(svc, DISPUTE, 1)
+        send(svc, closing.decision_id, latency_ms=400.0)
+        offset[0] = 30.0  # quiet's outcome, inside its window, committed after that row
+        send(svc, quiet.decision_id, resolved=True)
+        assert svc.learner is not None
+        live = svc.learner.state()
+    finally:
+        svc.stop()
+    replay = new_learner(settings, svc.log)
+    replay.stop(None)  # reads the finished log at once
+
+    def digest(state: dict[str, object]) -> str:
+        return hashlib.sha256(body_of(state).encode()).hexdigest()
+
+    assert live["counts"].get("without_calls", 0) == 0  # type: ignore[union-attr]
+    assert replay.state()["counts"] == live["counts"]
+    assert digest(replay.state()) == digest(live)
