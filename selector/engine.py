@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import socket
+import time
+from collections.abc import Callable
 
 from core.errors import ConfigError
 from selector.config import Settings
@@ -26,15 +28,17 @@ def replica_id(settings: Settings) -> str:
     return settings.replica_id or f"{socket.gethostname()}:{os.getpid()}"
 
 
-def open_log(settings: Settings) -> LogEngine:
+def open_log(settings: Settings, clock: Callable[[], float] = time.time) -> LogEngine:
     """The decision log ``settings`` name, not started (``start()`` it to write); a
-    StoreError says why it cannot be opened."""
+    StoreError says why it cannot be opened. ``clock``: the SQLite log's time (a
+    PostgreSQL log keeps the database's)."""
     url = settings.postgres_url
     if url is None:
         return DecisionLog(
             settings.db_path,
             sync=settings.db_sync,
             join_window_s=settings.join_window_s,
+            clock=clock,
             check_s=settings.db_check_s,
         )
     try:

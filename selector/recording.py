@@ -3,7 +3,6 @@ the decision log keeps of each decision (:func:`decision_record`)."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,13 +19,14 @@ RECENT_DECISIONS = 1_000
 
 
 class DecisionIds:
-    """Time-ordered, unique ids: 12 hex digits of milliseconds, then 12 random ones."""
+    """Time-ordered, unique ids: 12 hex digits of the milliseconds of ``now`` (a time
+    from the log's clock), then 12 random ones."""
 
     def __init__(self) -> None:
         self._random = RandomHex(6)
 
-    def __call__(self) -> str:
-        return f"{id_prefix(time.time())}{self._random()}"
+    def __call__(self, now: float) -> str:
+        return f"{id_prefix(now)}{self._random()}"
 
 
 @dataclass(slots=True)  # not frozen: built on every request (see selector.store.records)
@@ -101,12 +101,14 @@ def decision_record(
     other: Decision | None,
     default_deadline_ms: float,
     text: str | None,
+    ts: float,
 ) -> DecisionRecord:
-    """What the log keeps of a decision (``other``: the challenger's decision on the same
-    features; ``text``: the request's text as the log keeps it, or None)."""
+    """What the log keeps of a decision made at ``ts`` (``other``: the challenger's
+    decision on the same features; ``text``: the request's text as the log keeps it, or
+    None)."""
     return DecisionRecord(
         decision_id=decision_id,
-        ts=time.time(),
+        ts=ts,
         conversation_id=req.conversation_id,
         policy=decision.policy,
         policy_version=f"{decision.version}+{decision.quality_model}",

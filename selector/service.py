@@ -225,14 +225,16 @@ class SelectorService:
     ) -> DecisionRecord:
         """What the log keeps of a decision, under a new decision id."""
         s = self.settings
+        now = self.log.clock()
         return decision_record(
-            self.new_decision_id(),
+            self.new_decision_id(now),
             req,
             fv,
             decision,
             other,
             s.reward_deadline_ms,
             None if req.text is None or s.log_text == "none" else req.text[: s.log_text_max_chars],
+            now,
         )
 
     # -- feedback ------------------------------------------------------------------

@@ -40,10 +40,16 @@ __all__ = ["build_policy", "build_service", "load_quality_model"]
 log = logging.getLogger("selector")
 
 
-def build_service(settings: Settings, clock: Callable[[], float] = time.time) -> SelectorService:
+def build_service(
+    settings: Settings,
+    clock: Callable[[], float] = time.time,
+    log_clock: Callable[[], float] = time.time,
+) -> SelectorService:
     """The service ``settings`` describe. ``clock`` is the time the live latency
     statistics and circuit breakers run on: the wall clock, or a simulation's (the
-    incident replay runs a day in minutes with the service's own windows)."""
+    incident replay runs a day in minutes with the service's own windows). ``log_clock``
+    is the SQLite log's time, which decisions and feedback are stamped with and join
+    windows close on (a test moves it instead of sleeping)."""
     bound_requests(settings.registry_timeout_s)  # once per process, before any registry call
     catalog = load_catalog(settings.catalog_path)
     degraded: list[tuple[str, str]] = []
@@ -62,7 +68,7 @@ def build_service(settings: Settings, clock: Callable[[], float] = time.time) ->
         log.warning("quality model not loaded, serving the prior: %s", status.reason)
     else:
         log.info("quality model loaded: serving %s", status.serving)
-    decision_log = open_log(settings)
+    decision_log = open_log(settings, log_clock)
     learner = learner_if_needed(settings, decision_log)
     bandit = learner.bandit if learner else None
     policy = build_policy(settings.policy, quality, catalog, settings, bandit)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -28,6 +30,9 @@ class LogEngine:
 
     dialect: Dialect  # how its reads order feedback rows
     where: str  # the log, for messages (never a password)
+    #: the log's time, which decisions are stamped with (PostgreSQL stamps its rows with
+    #: the database's own; a test or a simulation may give SQLite's another clock)
+    clock: Callable[[], float] = staticmethod(time.time)
     _thread: threading.Thread | None = None
     _error: str | None = None
 

@@ -173,7 +173,14 @@ def test_a_stopped_or_lagging_learner_is_reported_by_readiness(tmp_path: Path) -
         assert not [p for p in svc.health().degraded if p.part == "online_learner"]
         svc.learner.stop(None)  # the thread is gone
         run_traffic(svc, 3)
-        time.sleep(0.4)
+
+        def reasons_now() -> list[str]:
+            return [p.reason for p in svc.health().degraded if p.part == "online_learner"]
+
+        deadline = time.monotonic() + 60  # the oldest unread event gets older than 0.2 s
+        while not any(r.startswith("lagging") for r in reasons_now()):
+            assert time.monotonic() < deadline, reasons_now()
+            time.sleep(0.05)
         health = svc.health()
         reasons = [p.reason for p in health.degraded if p.part == "online_learner"]
         assert any(r.startswith("stopped") for r in reasons), reasons

@@ -268,7 +268,8 @@ def check_circuit_is_shared(cluster: Cluster) -> None:
     assert took < BOUND_S
     print(f"circuit open on every replica {took:.2f} s after it opened on one")
 
-    time.sleep(3.5)  # the cool-down: every replica's circuit is half-open
+    # the cool-down (3 s): every replica's circuit is half-open
+    wait_for(lambda: all(cluster.circuit(s, CHEAP) == "half_open" for s in cluster.replicas))
     decided = [route_cheap(cluster.replicas[i % 4]).json() for i in range(40)]
     probes = [d for d in decided if d["model"] == CHEAP]
     assert len(probes) == 1, [d["model"] for d in decided]  # one replica probes

@@ -44,7 +44,7 @@ def serving(server: Server) -> str:
     return str(httpx.get(f"{server.url}/readyz").json()["quality_model"]["serving"])
 
 
-def until_serving(server: Server, wanted: str, timeout_s: float = 15.0) -> float:
+def until_serving(server: Server, wanted: str, timeout_s: float = 90.0) -> float:
     """Seconds until ``server`` serves ``wanted``; fails past ``timeout_s``."""
     t0 = time.monotonic()
     while serving(server) != wanted:

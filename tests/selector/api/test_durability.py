@@ -81,7 +81,9 @@ def test_acknowledged_decisions_and_feedback_survive_kill_9(
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
     for t in threads:
         t.start()
-    time.sleep(2.0)
+    deadline = time.monotonic() + 120  # a good part of the load, however slow the machine
+    while len(acked_events) < 200 and time.monotonic() < deadline:
+        time.sleep(0.01)
     server.kill9()
     stop.set()
     for t in threads:

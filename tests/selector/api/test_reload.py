@@ -46,6 +46,14 @@ def serving(c: httpx.Client) -> str:
     return str(body["quality_model"]["serving"])
 
 
+def answered(answers: list[object], n: int, timeout_s: float = 120.0) -> None:
+    """Wait until ``answers`` holds ``n`` answers (however slow the machine)."""
+    deadline = time.monotonic() + timeout_s
+    while len(answers) < n:
+        assert time.monotonic() < deadline, f"{len(answers)} answers, not {n}"
+        time.sleep(0.01)
+
+
 def reload_under_load(
     c: httpx.Client, clients: int = 8
 ) -> tuple[httpx.Response, list[tuple[int, str, object]]]:
@@ -66,9 +74,9 @@ def reload_under_load(
 
     with ThreadPoolExecutor(clients) as pool:
         running = [pool.submit(load, k) for k in range(clients)]
-        time.sleep(0.5)
+        answered(answers, 2 * clients)  # answers before the reload
         reloaded = c.post("/v1/admin/reload", headers=ADMIN)
-        time.sleep(0.5)
+        answered(answers, len(answers) + 2 * clients)  # and after it
         stop.set()
         for f in running:
             f.result()

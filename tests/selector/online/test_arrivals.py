@@ -4,7 +4,6 @@ outcome arrive in, and from a conversation's outcome credited to its decisions."
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from selector.wiring import build_service
 from tests.selector.online.traffic import (
     CARD,
     DISPUTE,
+    LogTime,
     first_correction,
     route,
     send,
@@ -57,18 +57,19 @@ def test_the_reward_does_not_depend_on_the_order_of_call_result_and_outcome(
 def test_an_outcome_without_a_call_result_is_learned_when_its_window_closes(
     tmp_path: Path,
 ) -> None:
-    svc = build_service(settings_for(tmp_path, join_window_s=0.2))
+    log_time = LogTime()
+    svc = build_service(settings_for(tmp_path, join_window_s=0.2), log_clock=log_time)
     svc.start()
     try:
         quiet = route(svc, CARD, 0)
         send(svc, quiet.decision_id, resolved=True)
         assert svc.learner is not None
         assert svc.learner.bandit.updates_ == 0
-        time.sleep(1.5)  # windows close in whole seconds of the log's time
+        log_time.advance(1.5)  # windows close in whole seconds of the log's time
         for i in range(2):
             later = route(svc, DISPUTE, i + 1)
             send(svc, later.decision_id, latency_ms=400.0)
-            time.sleep(0.6)
+            log_time.advance(0.6)
         assert svc.learner.counts["without_calls"] == 1
         assert svc.learner.bandit.updates_ == 1
     finally:
@@ -143,17 +144,14 @@ def test_the_learned_state_is_the_same_however_early_the_log_is_read(
     from selector.online.state import body_of
 
     settings = settings_for(tmp_path, join_window_s=60.0, reward_default_outcome=default_outcome)
-    svc = build_service(settings)  # learns inline: after each write
-    offset = [0.0]
-    t0 = time.time()
-    svc.log.clock = lambda: t0 + offset[0]  # type: ignore[attr-defined]  # the log's clock
+    log_time = LogTime()
+    svc = build_service(settings, log_clock=log_time)  # learns inline: after each write
     svc.start()
     try:
         quiet = route(svc, CARD, 0)  # no call result: learned only when its window closes
-        offset[0] = 100.0  # a row 100 s later in the log's time closes quiet's window
-        closing = route(svc, DISPUTE, 1)
-        send(svc, closing.decision_id, latency_ms=400.0)
-        offset[0] = 30.0  # quiet's outcome, inside its window, committed after that row
+        log_time.advance(100.0)  # a row 100 s later in the log's time closes quiet's window
+        send(svc, route(svc, DISPUTE, 1).decision_id, latency_ms=400.0)
+        log_time.advance(-70.0)  # quiet's outcome, inside its window, committed after that row
         send(svc, quiet.decision_id, resolved=True)
         assert svc.learner is not None
         live = svc.learner.state()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from selector.wiring import build_service
 from tests.selector.online.traffic import (
     CARD,
     DISPUTE,
+    LogTime,
     first_correction,
     metrics,
     route,
@@ -61,11 +61,12 @@ def test_a_decision_the_gateway_overrode_is_not_learned(service: SelectorService
 
 
 def test_late_outcomes_are_not_learned(tmp_path: Path) -> None:
-    svc = build_service(settings_for(tmp_path, join_window_s=0.05))
+    log_time = LogTime()
+    svc = build_service(settings_for(tmp_path, join_window_s=0.05), log_clock=log_time)
     svc.start()
     try:
         res = route(svc, CARD)
-        time.sleep(0.1)
+        log_time.advance(0.1)
         send(svc, res.decision_id, resolved=True)
         assert svc.learner is not None
         assert svc.learner.bandit.updates_ == 0
@@ -75,16 +76,18 @@ def test_late_outcomes_are_not_learned(tmp_path: Path) -> None:
 
 
 def test_the_default_outcome_applies_once_when_the_window_closes(tmp_path: Path) -> None:
-    svc = build_service(settings_for(tmp_path, join_window_s=0.2, reward_default_outcome=0.0))
+    log_time = LogTime()
+    settings = settings_for(tmp_path, join_window_s=0.2, reward_default_outcome=0.0)
+    svc = build_service(settings, log_clock=log_time)
     svc.start()
     try:
         silent = route(svc, CARD, 0)
         send(svc, silent.decision_id, latency_ms=500.0, cost_usd=0.001)
-        time.sleep(1.5)  # windows close in whole seconds of the log's time
+        log_time.advance(1.5)  # windows close in whole seconds of the log's time
         for i in range(3):  # later traffic, answered, moves the log's time on
             later = route(svc, DISPUTE, i + 1)
             send(svc, later.decision_id, latency_ms=400.0, resolved=True)
-            time.sleep(0.5)
+            log_time.advance(0.5)
         assert svc.learner is not None
         assert svc.learner.counts["defaults"] == 1
         assert svc.learner.bandit.updates_ == 4
@@ -93,15 +96,16 @@ def test_the_default_outcome_applies_once_when_the_window_closes(tmp_path: Path)
 
 
 def test_without_a_default_an_unanswered_decision_is_dropped(tmp_path: Path) -> None:
-    svc = build_service(settings_for(tmp_path, join_window_s=0.2))
+    log_time = LogTime()
+    svc = build_service(settings_for(tmp_path, join_window_s=0.2), log_clock=log_time)
     svc.start()
     try:
         silent = route(svc, CARD, 0)
         send(svc, silent.decision_id, latency_ms=500.0)
-        time.sleep(1.5)
+        log_time.advance(1.5)
         later = route(svc, DISPUTE, 1)
         send(svc, later.decision_id, latency_ms=400.0)
-        time.sleep(0.6)
+        log_time.advance(0.6)
         send(svc, later.decision_id, latency_ms=410.0)
         send(svc, silent.decision_id, resolved=True)  # late: after its window
         assert svc.learner is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,21 @@ from selector.store import FeedbackEvent
 CARD = "my new card has still not arrived"
 
 DISPUTE = "I was charged twice for the same order and want my money back"
+
+
+class LogTime:
+    """The log's clock in a test: it stands still at the time it was made, and the test
+    moves it on (:meth:`advance`) instead of sleeping, so a join window closes when the
+    test says, however fast the machine runs."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 def settings_for(folder: Path, **overrides: Any) -> Settings:
