@@ -126,7 +126,8 @@ async def _fill(service: SelectorService, n: int) -> None:
     rng = random.Random(1)
     log = service.log
     for rec in make_records(service, n):
-        rec = dataclasses.replace(rec, decision_id=service.new_decision_id(), ts=time.time())
+        now = log.clock()
+        rec = dataclasses.replace(rec, decision_id=service.new_decision_id(now), ts=now)
         await log.write_decision(rec)
         await log.write_feedback(
             FeedbackEvent(

@@ -33,6 +33,7 @@ __all__ = [
     "ErrorBody",
     "FeedbackRequest",
     "Message",
+    "Name",
     "RouteRequest",
 ]
 
@@ -75,7 +76,18 @@ class Message(BaseModel):
     """A message in OpenAI's chat format: ``content`` a string or a list of parts; null
     or left out only in an assistant's message (one that calls tools)."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        strict=True,
+        extra="ignore",
+        allow_inf_nan=False,
+        # JSON schema: an assistant's message, or one with content
+        json_schema_extra={
+            "anyOf": [
+                {"properties": {"role": {"const": "assistant"}}},
+                _one_of_present("content")["anyOf"][0],
+            ]
+        },
+    )
     role: Literal["system", "user", "assistant", "tool"]
     content: str | list[ContentPart] | None = Field(None, validate_default=True)
 
