@@ -63,9 +63,10 @@ class Upkeep:
         while not self._stop.wait(self.tick_s):
             self.watch_lag()
             if time.monotonic() >= next_prune:
-                ok = self.run_prune() is not None or self.prune_failure is None
+                self.run_prune()
                 # a failed run (the database away, say) is tried again within a minute
-                next_prune = time.monotonic() + (self.every_s if ok else min(self.every_s, 60.0))
+                again = self.every_s if self.prune_failure is None else min(self.every_s, 60.0)
+                next_prune = time.monotonic() + again
 
     def run_prune(self) -> PruneResult | None:
         try:
