@@ -103,13 +103,17 @@ def write_catalog(models: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def train_model(tmp: Path, names: list[str]) -> Path:
+def train_model(tmp: Path, names: list[str], requests: int | None = None) -> Path:
+    """The learned model of the run, on the first ``requests`` of ZeroEval gsm (all by
+    default; fewer for a quick run, which checks the benchmark and not its figures)."""
     from training.data import load_source
     from training.train import train
 
     print("training a quality model on ZeroEval gsm (20 models) for the run…", file=sys.stderr)
     data = load_source("zeroeval-gsm")
     out = data.outcomes[data.outcomes["model"].isin(names)]
+    if requests is not None:
+        out = out[out["request_id"].isin(data.requests["request_id"].head(requests))]
     table = out.merge(data.requests, on="request_id").merge(data.models, on="model")
     path = tmp / "twenty.parquet"
     table.drop(columns=["eval"]).to_parquet(path)
@@ -132,7 +136,9 @@ def measure(service: SelectorService, req: RouteInput, n: int) -> dict[str, floa
     return percentiles_us(samples)
 
 
-def _policies(tmp: Path, quality_model: str | None) -> tuple[SelectorService, dict[str, Policy]]:
+def _policies(
+    tmp: Path, quality_model: str | None, train_requests: int | None
+) -> tuple[SelectorService, dict[str, Policy]]:
     """A service over a bench catalog, and the policies measured on it."""
     models = bench_models()
     names = list(models["model"])
@@ -144,7 +150,7 @@ def _policies(tmp: Path, quality_model: str | None) -> tuple[SelectorService, di
         baseline_heavy_model=names[-1],
     )
     service = build_service(settings)
-    spec = quality_model or str(train_model(tmp, names))
+    spec = quality_model or str(train_model(tmp, names, train_requests))
     learned, status = load_quality_model(
         settings.model_copy(update={"quality_model": spec}), service.prior
     )
@@ -187,9 +193,11 @@ def _table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(md)
 
 
-def run(n: int = 10_000, quality_model: str | None = None) -> Section:
+def run(
+    n: int = 10_000, quality_model: str | None = None, train_requests: int | None = None
+) -> Section:
     with tempfile.TemporaryDirectory() as tmp_name:
-        service, policies = _policies(Path(tmp_name), quality_model)
+        service, policies = _policies(Path(tmp_name), quality_model, train_requests)
         names = list(service.catalog.names)
         rows: list[dict[str, Any]] = []
         for size in SIZES:

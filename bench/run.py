@@ -78,7 +78,7 @@ def markers(block: str) -> tuple[str, str]:
 
 def sections(name: str, quick: bool) -> list[Section]:
     if name == "decision_time":
-        return [decision_time.run(n=300 if quick else 10_000)]
+        return [decision_time.run(n=300, train_requests=300) if quick else decision_time.run()]
     if name == "http_throughput":
         if quick:
             return [http_throughput.run(duration=1, rounds=1)]

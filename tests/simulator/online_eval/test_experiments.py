@@ -89,6 +89,7 @@ def test_adaptation_is_counted_in_feedback_events_on_the_group() -> None:
     assert a["windows_within_after"] == 1.0
 
 
+@pytest.mark.slow  # three simulated days, each through two policies
 @needs_data
 def test_measure_online_runs_every_experiment_and_reports(tmp_path: Path, data_dir: Path) -> None:
     scenarios = {
