@@ -11,7 +11,9 @@ with the intent classified from the last user message, for:
 - bandit-v2 (the contextual online layer, the default policy) over the learned model,
   with a regression learned for every model.
 
-The last column is bandit-v2's p99 over utility-v0's with the same learned model.
+The last columns are bandit-v2's p99 over utility-v0's with the same learned model, and
+bandit-v2's online layer alone (the candidates' contexts, their estimates, P(best) and
+the draw) on the scores of the request.
 
 The candidates are 20 of ZeroEval's models, priced from its ``prices.csv`` and spread
 over its price range (a catalog written for the run); 6 and 2 are subsets spread the
@@ -42,7 +44,7 @@ import yaml
 from bench.common import CONVERSATION, Section, percentiles_us, run_alone
 from features.extractor import Conversation
 from models.bandit import BanditParams, ResidualBandit
-from models.contexts import context
+from models.contexts import context, contexts_of
 from models.contextual import ContextualBandit
 from selector.config import Settings, load_settings
 from selector.policy import Policy
@@ -136,6 +138,36 @@ def measure(service: SelectorService, req: RouteInput, n: int) -> dict[str, floa
     return percentiles_us(samples)
 
 
+def online_alone(
+    service: SelectorService, policy: Policy, req: RouteInput, n: int
+) -> dict[str, float]:
+    """p50/p99 of the online layer's share of one decision: the contexts of the
+    candidates, their estimates, P(best) and the draw, on the request's scores."""
+    bandit = policy.bandit  # type: ignore[attr-defined]
+    fv = service.extractor.extract(req.conversation, req.candidates, service.tracker.clock())
+    scores = policy.decide(fv, service._context(req, policy)).scores
+    models, utilities = [s.model for s in scores], [s.utility for s in scores]
+    p_resolved = [s.p_resolved for s in scores]
+    rows, request, group = fv.candidate_rows, fv.request, fv.intent_group
+
+    def step() -> None:
+        contexts = contexts_of(request, rows, p_resolved)
+        bandit.distribution(models, group, utilities, 0.5, contexts)
+
+    for _ in range(min(500, n)):
+        step()
+    samples = []
+    gc.disable()
+    try:
+        for _ in range(n):
+            t0 = time.perf_counter_ns()
+            step()
+            samples.append(time.perf_counter_ns() - t0)
+    finally:
+        gc.enable()
+    return percentiles_us(samples)
+
+
 def _policies(
     tmp: Path, quality_model: str | None, train_requests: int | None
 ) -> tuple[SelectorService, dict[str, Policy]]:
@@ -180,8 +212,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
         "| candidates | intent | "
         + " | ".join(f"{label} p50 / p99" for _, label in POLICIES)
         + " | p99 ratio learned / bandit-v1 to static-rules | p99 ratio bandit-v2 to "
-        "utility-v0 (learned model) |",
-        "|---|---|" + "---|" * (len(POLICIES) + 2),
+        "utility-v0 (learned model) | bandit-v2's online layer alone p50 / p99 |",
+        "|---|---|" + "---|" * (len(POLICIES) + 3),
     ]
     for r in rows:
         cells = [str(r["candidates"]), r["case"].removeprefix("intent ")]
@@ -189,6 +221,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
         ratios = r["p99_ratio_to_baseline"]
         cells.append(f"{ratios['utility_v0_learned']}× / {ratios['bandit_v1_learned']}×")
         cells.append(f"**{r['bandit_v2_to_utility_v0']}×**")
+        alone = r["online_layer_alone"]
+        cells.append(f"{alone['p50_us']} / {alone['p99_us']} µs")
         md.append("| " + " | ".join(cells) + " |")
     return "\n".join(md)
 
@@ -215,6 +249,9 @@ def run(
                 }
                 row["bandit_v2_to_utility_v0"] = round(
                     row["bandit_v2_learned"]["p99_us"] / row["utility_v0_learned"]["p99_us"], 2
+                )
+                row["online_layer_alone"] = online_alone(
+                    service, policies["bandit_v2_learned"], req, n
                 )
                 rows.append(row)
                 print(

@@ -34,11 +34,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "LEARNERS",
     "BanditParams",
+    "Contexts",
     "OnlineModel",
     "ResidualBandit",
     "sample",
@@ -123,6 +127,8 @@ def sample(probs: Sequence[float], u: float) -> int:
 
 
 LEARNERS = ("residual", "vw", "contextual")
+#: the candidates' contexts (:mod:`models.contexts`), one row each: lists, or an array
+Contexts: TypeAlias = "Sequence[Sequence[float]] | np.ndarray"
 _COMMON = ("memory", "gamma", "min_exploration", "learner")
 _READS = {
     "residual": ("prior_weight", *_COMMON),
@@ -146,7 +152,7 @@ class OnlineModel(Protocol):
         group: str,
         utilities: Sequence[float],
         u: float,
-        contexts: Sequence[list[float]] | None = None,
+        contexts: Contexts | None = None,
     ) -> tuple[list[float], list[float], int]:
         """Estimates, probabilities and the index drawn with ``u`` ∈ [0, 1)."""
         ...
@@ -159,7 +165,7 @@ class OnlineModel(Protocol):
         chosen: int,
         propensity: float,
         reward: float,
-        contexts: Sequence[list[float]] | None = None,
+        contexts: Contexts | None = None,
         weight: float = 1.0,
     ) -> None:
         """Learn one outcome of a decision among ``models`` (the eligible ones), counted
@@ -202,7 +208,7 @@ class ResidualBandit:
         group: str,
         utilities: Sequence[float],
         u: float,
-        contexts: Sequence[list[float]] | None = None,
+        contexts: Contexts | None = None,
     ) -> tuple[list[float], list[float], int]:
         """Corrected utilities, SquareCB's probabilities over them, and the draw ``u``
         (``contexts`` are not read)."""
@@ -218,7 +224,7 @@ class ResidualBandit:
         chosen: int,
         propensity: float,
         reward: float,
-        contexts: Sequence[list[float]] | None = None,
+        contexts: Contexts | None = None,
         weight: float = 1.0,
     ) -> None:
         self.update(models[chosen], group, reward - utilities[chosen], weight)

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from models.bandit import BanditParams, sample
+from models.bandit import BanditParams, Contexts, sample
 
 __all__ = ["VWBandit"]
 
@@ -61,7 +61,7 @@ class VWBandit:
         group: str,
         utilities: Sequence[float],
         u: float,
-        contexts: Sequence[list[float]] | None = None,
+        contexts: Contexts | None = None,
     ) -> tuple[list[float], list[float], int]:
         if len(models) == 1:
             return list(utilities), [1.0], 0
@@ -80,7 +80,7 @@ class VWBandit:
         chosen: int,
         propensity: float,
         reward: float,
-        contexts: Sequence[list[float]] | None = None,
+        contexts: Contexts | None = None,
         weight: float = 1.0,  # not used: VW's cb labels carry no weight
     ) -> None:
         lines = self._lines(models, group, utilities)

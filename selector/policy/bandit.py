@@ -19,9 +19,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
+import numpy as np
+
 from features.extractor import FeatureVector
 from models.bandit import BanditParams, OnlineModel
-from models.contexts import context_of
+from models.contexts import contexts_of
 from models.learners import build
 from selector.policy.base import CandidateScore, Policy, QualityModel
 
@@ -69,12 +71,14 @@ class BanditPolicy(Policy):
 
     def _contexts(
         self, fv: FeatureVector, scores: Sequence[CandidateScore], eligible: Sequence[int]
-    ) -> list[list[float]] | None:
+    ) -> np.ndarray | None:
         """Each eligible candidate's context, for a learner that reads them."""
         if not self.bandit.contextual:
             return None
-        rows, request = fv.candidate_rows, fv.request
-        return [context_of(request, rows[i], scores[i].p_resolved) for i in eligible]
+        rows = fv.candidate_rows
+        return contexts_of(
+            fv.request, [rows[i] for i in eligible], [scores[i].p_resolved for i in eligible]
+        )
 
 
 class ContextualPolicy(BanditPolicy):

@@ -9,8 +9,10 @@ import random
 import numpy as np
 import pytest
 
+from features.schema import CANDIDATE_FEATURES, REQUEST_FEATURES
+from models import contextual
 from models.bandit import BanditParams
-from models.contexts import DIM, context
+from models.contexts import DIM, context, context_of, contexts_of
 from models.contextual import ContextualBandit, probability_best
 
 
@@ -174,3 +176,60 @@ def test_probability_best_follows_the_overlap_of_the_estimates() -> None:
     assert probs[2] < 1e-6
     wide = probability_best(np.array([0.9, 0.5]), np.array([0.02, 0.5]))
     assert 0.15 < wide[1] < 0.25  # the uncertain one is tried as often as it may be best
+
+
+def reference_probability_best(mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """The same grid integral written plainly: Φ and φ each interpolated on their own
+    from the module's tables, every step in arrays."""
+    k, grid = len(mean), len(contextual._UNIT)
+    sd = np.maximum(sd, 1e-9)
+    lo, hi = (mean - 6 * sd).min(), (mean + 6 * sd).max()
+    z = ((lo + (hi - lo) * contextual._UNIT)[None, :] - mean[:, None]) / sd[:, None]
+    log_cdf = np.interp(z.ravel(), contextual._Z, contextual._LOG_CDF).reshape(k, grid)
+    pdf = np.interp(z.ravel(), contextual._Z, contextual._PDF, left=0.0, right=0.0)
+    pdf = pdf.reshape(k, grid) / sd[:, None]
+    mass = (pdf * np.exp(log_cdf.sum(axis=0)[None, :] - log_cdf)).sum(axis=1)
+    return mass / mass.sum()
+
+
+def test_probability_best_is_the_grid_integral_and_close_to_the_exact_one() -> None:
+    rng = np.random.default_rng(7)
+    worst = 0.0
+    for _ in range(2_000):
+        k = int(rng.integers(2, 21))
+        mean = rng.normal(0.5, rng.choice([0.001, 0.05, 0.3]), k)
+        sd = rng.exponential(rng.choice([1e-6, 0.01, 0.1, 1.0]), k)
+        got = np.array(probability_best(mean, sd))
+        worst = max(worst, float(np.abs(got - reference_probability_best(mean, sd)).max()))
+        assert got.sum() == pytest.approx(1.0, abs=1e-12)
+    assert worst < 1e-12
+    # and the grid integral is the probability of being the best: against draws
+    mean, sd = np.array([0.60, 0.58, 0.55, 0.40]), np.array([0.03, 0.05, 0.10, 0.20])
+    draws = rng.normal(mean, sd, size=(400_000, 4)).argmax(axis=1)
+    sampled = np.bincount(draws, minlength=4) / len(draws)
+    assert np.abs(np.array(probability_best(mean, sd)) - sampled).max() < 0.005
+
+
+def test_contexts_of_a_request_are_each_candidates_context_to_the_bit() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        request = rng.uniform(0, 50, len(REQUEST_FEATURES)).tolist()
+        request[[n for n, _ in REQUEST_FEATURES].index("intent_group_id")] = rng.integers(-1, 30)
+        rows = rng.uniform(0, 5_000, (int(rng.integers(1, 9)), len(CANDIDATE_FEATURES)))
+        p = rng.uniform(0, 1, len(rows)).tolist()
+        one_by_one = [context_of(request, row.tolist(), q) for row, q in zip(rows, p, strict=True)]
+        assert np.array_equal(contexts_of(request, rows.tolist(), p), np.array(one_by_one))
+
+
+def test_estimates_are_each_models_posterior() -> None:
+    bandit = ContextualBandit(BanditParams(learner="contextual"))
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        bandit.update(str(rng.choice(["a", "b", "c"])), ctx(int(rng.integers(0, 5))), rng.normal())
+    xs = rng.normal(0, 1, (3, DIM))
+    mean, sd = bandit.estimates(["a", "b", "c"], [0.1, 0.2, 0.3], xs)
+    for j, m in enumerate("abc"):
+        theta = np.linalg.solve(bandit._a[m], bandit._b[m]) + bandit._shared
+        assert mean[j] == pytest.approx([0.1, 0.2, 0.3][j] + xs[j] @ theta, abs=1e-9)
+        spread = xs[j] @ np.linalg.solve(bandit._a[m], xs[j])
+        assert sd[j] == pytest.approx(np.sqrt(bandit._noise * spread), rel=1e-9)
