@@ -8,7 +8,7 @@ intent group × length, a completion length by tier and length, and the importan
 weight of the logged propensity. Then fits on the same rows:
 
 - the baseline: LightGBM alone on the same rows (no text scorers), as
-  ``QualityModel(use_text_scores=False)``;
+  ``QualityTrainer(use_text_scores=False)``;
 - the full quality model (text scorers out of fold + LightGBM).
 
 Each fit runs in a fresh interpreter so its peak memory (max RSS) is its own.
@@ -90,11 +90,11 @@ def make_log(rows: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
 
 def fit_one(rows: int, use_text: bool) -> dict[str, Any]:
     """One fit in this process: its time, this process's peak memory, its rounds."""
-    from models.quality import QualityModel
+    from models.quality import QualityTrainer
 
     requests, outcomes, models = make_log(rows)
     t0 = time.perf_counter()
-    model = QualityModel(use_text_scores=use_text).fit(requests, outcomes, models)
+    model = QualityTrainer(use_text_scores=use_text).fit(requests, outcomes, models)
     seconds = time.perf_counter() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"seconds": round(seconds, 1), "peak_mb": round(peak_mb), "rounds": model.best_rounds_}

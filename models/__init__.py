@@ -16,7 +16,7 @@ _EXPORTS = {
     "ContextualBandit": "models.contextual",
     "OnlineModel": "models.bandit",
     "PriorQualityModel": "models.prior",
-    "QualityModel": "models.quality",
+    "QualityTrainer": "models.quality",
     "QualityPredictor": "models.quality",
     "ResidualBandit": "models.bandit",
     "build": "models.learners",

@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlparse
 from core.errors import ArtifactError, ConfigError
 from core.paths import default_tracking_uri
 
-log = logging.getLogger("selector.registry")
+log = logging.getLogger(__name__)
 
 __all__ = [
     "CHAMPION",

@@ -24,21 +24,39 @@ __all__ = ["cli", "main"]
 COMMAND_GROUP = "model_selector.commands"
 
 
+#: the project's own top-level packages: an import of one of them that fails is a bug
+_OWN_PACKAGES = frozenset({"core", "selector", "features", "models", "training", "simulator"})
+#: the extra that installs each entry point's commands
+_EXTRAS = {"training": "train", "simulator": "sim"}
+
+
 class _Commands(click.Group):
-    """The service's commands, plus those registered under :data:`COMMAND_GROUP`."""
+    """The service's commands, plus those registered under :data:`COMMAND_GROUP`.
+
+    An entry point whose commands need a package that is not installed (an extra the
+    installation left out) is left out of the list, and asking for one of its commands
+    says what to install. Any other failure to import them is raised: a broken command
+    module must not silently remove its commands."""
 
     _found: dict[str, click.Command] | None = None
+    _missing: dict[str, str]  # entry point → the missing package
 
     def _discovered(self) -> dict[str, click.Command]:
         if self._found is None:
-            self._found = {}
+            found: dict[str, click.Command] = {}
+            self._missing = {}
             for ep in entry_points(group=COMMAND_GROUP):
                 try:
                     commands = ep.load()
-                except ImportError as exc:  # an extra that is not installed
-                    logging.getLogger("selector.cli").debug("%s: %s", ep.name, exc)
+                except ModuleNotFoundError as exc:
+                    package = (exc.name or "").partition(".")[0]
+                    if not package or package in _OWN_PACKAGES:
+                        raise
+                    logging.getLogger(__name__).debug("%s: %s", ep.name, exc)
+                    self._missing[ep.name] = package
                     continue
-                self._found.update({c.name: c for c in commands if c.name})
+                found.update({c.name: c for c in commands if c.name})
+            self._found = found
         return self._found
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -46,6 +64,19 @@ class _Commands(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return super().get_command(ctx, cmd_name) or self._discovered().get(cmd_name)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if self.get_command(ctx, name) is None and self._missing:
+            needs = "; ".join(
+                f"the {ep} commands need {package}: pip install "
+                f"'model-selector-server[{_EXTRAS.get(ep, ep)}]'"
+                for ep, package in sorted(self._missing.items())
+            )
+            ctx.fail(f"No such command {name!r} in this installation ({needs}).")
+        return super().resolve_command(ctx, args)
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
@@ -97,9 +128,9 @@ def serve(
     settings = load_settings(**overrides, **db_overrides(db_path))
     configure_logging(settings.log_format, settings.log_level)
     for line in unknown_variables(os.environ):
-        logging.getLogger("selector").warning("%s: ignored", line)
+        logging.getLogger(__name__).warning("%s: ignored", line)
     service = build_service(settings)  # fail fast on a bad catalog or setting
-    logging.getLogger("selector").info(
+    logging.getLogger(__name__).info(
         "serving policy %s with %d models on %s:%d, decision log %s",
         service.policy.name,
         len(service.catalog.enabled_names),

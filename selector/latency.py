@@ -50,7 +50,7 @@ from selector.live_window import (
 
 __all__ = ["CLOSED", "HALF_OPEN", "OPEN", "BreakerConfig", "LatencyTracker", "ModelHealth"]
 
-log = logging.getLogger("selector.circuit")
+log = logging.getLogger(__name__)
 
 _REFRESH_S = 1.0
 

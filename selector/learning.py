@@ -18,7 +18,7 @@ from selector.store.commands import LogEngine
 
 __all__ = ["learner_if_needed", "learner_kind", "new_learner", "open_learner"]
 
-log = logging.getLogger("selector")
+log = logging.getLogger(__name__)
 
 
 def _online_policies(settings: Settings) -> list[tuple[str, type[Policy]]]:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["start", "stop"]
 
-log = logging.getLogger("selector")
+log = logging.getLogger(__name__)
 _SAVE_ERRORS: tuple[type[Exception], ...] = (OSError, *READ_ERRORS)  # a file, or the log's table
 
 

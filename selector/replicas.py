@@ -36,7 +36,7 @@ from selector.store.postgres.writer import CHANNEL
 
 __all__ = ["Replicas"]
 
-log = logging.getLogger("selector.replicas")
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 

@@ -41,7 +41,7 @@ from selector.store.commands import LogEngine
 
 __all__ = ["PruneResult", "prune"]
 
-log = logging.getLogger("selector.retention")
+log = logging.getLogger(__name__)
 
 _BATCH = 20_000
 

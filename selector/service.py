@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SelectorService"]
 
-log = logging.getLogger("selector")
+log = logging.getLogger(__name__)
 
 
 class SelectorService:

@@ -14,7 +14,7 @@ from selector.retention import PruneResult
 
 __all__ = ["Upkeep"]
 
-log = logging.getLogger("selector.upkeep")
+log = logging.getLogger(__name__)
 
 
 class Upkeep:

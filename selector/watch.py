@@ -15,7 +15,7 @@ from selector.service import SelectorService
 
 __all__ = ["follows", "watch_champion"]
 
-log = logging.getLogger("selector.watch")
+log = logging.getLogger(__name__)
 
 
 def follows(spec: str) -> bool:

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["build_policy", "build_service", "load_quality_model"]
 
-log = logging.getLogger("selector")
+log = logging.getLogger(__name__)
 
 
 def build_service(

@@ -13,7 +13,7 @@ import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from models.quality import QualityModel, binary_rows
+from models.quality import QualityTrainer, binary_rows
 
 __all__ = ["NAIVE", "NaiveText", "PerModel"]
 
@@ -25,7 +25,7 @@ class NaiveText:
     requests, one logistic regression per model on its own outcomes (graded ones as their
     cross-entropy, :func:`models.quality.binary_rows`). A model with outcomes of one kind
     only gets their mean; a model without outcomes, the mean of all.
-    Same interface as :class:`QualityModel`, for :func:`training.evaluate.cross_validate`."""
+    Same interface as :class:`QualityTrainer`, for :func:`training.evaluate.cross_validate`."""
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
@@ -78,10 +78,10 @@ class NaiveText:
 class PerModel:
     """The alternative to one model across candidates: an independent quality model per
     candidate, each fitted on that candidate's outcomes only (no prices, no sharing).
-    Same interface as :class:`QualityModel`, for :func:`cross_validate`; measured
+    Same interface as :class:`QualityTrainer`, for :func:`cross_validate`; measured
     against it by ``selector evaluate --variant per-model``."""
 
-    def __init__(self, make: Callable[[], QualityModel]) -> None:
+    def __init__(self, make: Callable[[], QualityTrainer]) -> None:
         self.make = make
 
     def fit(self, requests: pd.DataFrame, outcomes: pd.DataFrame, models: pd.DataFrame) -> PerModel:

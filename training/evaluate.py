@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import ConfigError
-from models.quality import QualityModel, brier_score, calibration_error
+from models.quality import QualityTrainer, brier_score, calibration_error
 from training.baselines import NAIVE, NaiveText, PerModel
 from training.counterfactual import compare_many
 from training.data import STRONG, WEAK, RoutingData
@@ -104,7 +104,7 @@ def _fmt(v: Any) -> str:
 
 def cross_validate(
     data: RoutingData,
-    make_model: Callable[[], QualityModel | PerModel | NaiveText],
+    make_model: Callable[[], QualityTrainer | PerModel | NaiveText],
     folds: int = 5,
     seed: int = 0,
     progress: Callable[[str], None] = lambda _m: None,

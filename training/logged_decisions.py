@@ -25,7 +25,7 @@ from selector.store.commands import LogEngine
 
 __all__ = ["LoggedDecisions", "load_logged"]
 
-log = logging.getLogger("training.policy_eval")
+log = logging.getLogger(__name__)
 _P95, _ERR = C["latency_p95_ms"], C["error_rate"]
 # features, context, index of the logged model, reward, scores, request features
 Evaluable = tuple[FeatureVector, DecisionContext, int, float, list[dict[str, Any]], list[float]]

@@ -13,7 +13,7 @@ from typing import Any
 from core.artifacts import MANIFEST, sha256_file
 from core.errors import ConflictError
 from features.schema import SCHEMA_VERSION
-from models.quality import QualityModel
+from models.quality import QualityTrainer
 from models.registry import client, experiment_id
 from training.data import HOLDOUT_SHARE, RoutingData
 from training.evaluate import Evaluation
@@ -29,7 +29,7 @@ class Trained:
 
     data: RoutingData
     location: str  # where the data source was read (a name or an absolute path)
-    model: QualityModel
+    model: QualityTrainer
     cv: Evaluation | None
     held: Evaluation
     folds: int
@@ -131,7 +131,7 @@ def log_and_register(
     and register its model as a new version of ``name``; returns the run id and version."""
     data, model, cv, held, tradeoff = job.data, job.model, job.cv, job.held, job.tradeoff
     params = {
-        **model.get_params(),
+        **model.logged_params(),
         "source": data.source,
         "folds": job.folds,
         "n_requests": len(data.requests),

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from models.quality import QualityModel, QualityPredictor
+from models.quality import QualityPredictor, QualityTrainer
 from models.registry import DEFAULT_MODEL_NAME, DEFAULT_TRACKING_URI
 from training.data import DEFAULT_DATA_DIR, SOURCES, RoutingData, load_source
 from training.evaluate import Evaluation, OutOfFold, cross_validate, evaluate, strong_and_weak
@@ -73,13 +73,13 @@ def holdout_evaluation(
 
 def _fit(
     data: RoutingData,
-    make: Callable[[], QualityModel],
+    make: Callable[[], QualityTrainer],
     seed: int,
     progress: Progress,
     target: Target | None,
     strong: str | None,
     tradeoff: Calibrated | None,
-) -> tuple[QualityModel, Evaluation, Calibrated | None]:
+) -> tuple[QualityTrainer, Evaluation, Calibrated | None]:
     """The model fitted on the requests outside the hold-out, its hold-out evaluation,
     and λ calibrated on the hold-out when a ``target`` was not met by cross-validation."""
     progress("fitting the model on the training requests")
@@ -166,7 +166,7 @@ def train(
     name: str = DEFAULT_MODEL_NAME,
     out: Path | None = None,
     track: bool = True,
-    make_model: Callable[[], QualityModel] | None = None,
+    make_model: Callable[[], QualityTrainer] | None = None,
     progress: Progress = lambda _m: None,
     target: Target | None = None,
     strong: str | None = None,
@@ -175,7 +175,7 @@ def train(
     is calibrated to it (:mod:`training.tradeoff`) on the cross-validated predictions
     (on the hold-out without cross-validation) and stored with the model."""
     timings: dict[str, float] = {}
-    make = make_model or (lambda: QualityModel(seed=seed))
+    make = make_model or (lambda: QualityTrainer(seed=seed))
     t0 = time.perf_counter()
     data = load_source(source, data_dir)
     strong_and_weak(data, strong)  # a --strong the data lacks fails before the work

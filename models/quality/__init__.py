@@ -1,6 +1,6 @@
 """P(resolved | request, model): the offline quality model.
 
-Two stages, both fitted by :meth:`QualityModel.fit`:
+Two stages, both fitted by :meth:`QualityTrainer.fit`:
 
 1. **Text scorers**, one per model: a logistic regression on TF-IDF word 1–2-grams
    of the request text, a one-hot of its intent and its standardised structural text
@@ -30,7 +30,7 @@ pickles, LightGBM's text format, JSON) and checked against a SHA-256 manifest. T
 trainer evaluates through the very same predictor, so the figures measured offline
 are those of the model the service loads.
 
-:class:`QualityModel` follows scikit-learn's estimator contract: ``__init__`` stores
+:class:`QualityTrainer` follows scikit-learn's estimator contract: ``__init__`` stores
 parameters, ``fit`` returns ``self``, learned attributes end in ``_``.
 
 The package: :mod:`~models.quality.layout` (the inputs and their columns),
@@ -45,13 +45,13 @@ from __future__ import annotations
 from models.quality.calibration import binary_rows, brier_score, calibration_error
 from models.quality.persistence import FORMAT
 from models.quality.predictor import QualityPredictor
-from models.quality.trainer import NotFittedError, QualityModel
+from models.quality.trainer import NotFittedError, QualityTrainer
 
 __all__ = [
     "FORMAT",
     "NotFittedError",
-    "QualityModel",
     "QualityPredictor",
+    "QualityTrainer",
     "binary_rows",
     "brier_score",
     "calibration_error",

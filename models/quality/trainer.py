@@ -1,4 +1,4 @@
-"""The quality model's trainer, :class:`QualityModel`: fits both stages (see
+"""The quality model's trainer, :class:`QualityTrainer`: fits both stages (see
 :mod:`models.quality`) and hands serving a :class:`QualityPredictor`. It follows
 scikit-learn's estimator contract: ``__init__`` stores parameters, ``fit`` returns
 ``self``, learned attributes end in ``_``."""
@@ -28,7 +28,7 @@ from models.quality.scorers import out_of_fold_scores, text_matrix
 if TYPE_CHECKING:  # pandas is not imported by serving: it costs 50 MB and 0.2 s
     import pandas as pd
 
-__all__ = ["CALIBRATION_MODES", "NotFittedError", "QualityModel"]
+__all__ = ["CALIBRATION_MODES", "NotFittedError", "QualityTrainer"]
 
 CALIBRATION_MODES = ("auto", "platt", "none")
 _X_MODEL, _X_SCORE = X["model"], X["text_score"]
@@ -49,7 +49,7 @@ def _grid(
     )
 
 
-class QualityModel:
+class QualityTrainer:
     """Stacked text scorers + LightGBM + Platt calibration; see :mod:`models.quality`."""
 
     def __init__(
@@ -78,7 +78,36 @@ class QualityModel:
         self.seed = seed
         self.dask_scheduler = dask_scheduler  # None: LightGBM trains in this process
 
-    def get_params(self) -> dict[str, Any]:
+    _PARAMS = (
+        "text_c",
+        "inner_folds",
+        "max_boost_round",
+        "early_stopping",
+        "lgb_params",
+        "use_text_scores",
+        "calibrate",
+        "identity_dropout",
+        "seed",
+        "dask_scheduler",
+    )
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's parameters (scikit-learn's contract; none is an estimator,
+        so ``deep`` changes nothing)."""
+        return {name: getattr(self, name) for name in self._PARAMS}
+
+    def set_params(self, **params: Any) -> QualityTrainer:
+        """Set constructor parameters by name (scikit-learn's contract)."""
+        unknown = sorted(set(params) - set(self._PARAMS))
+        if unknown:
+            raise ValueError(f"not parameters of QualityTrainer: {unknown} (see {self._PARAMS})")
+        merged = {**self.get_params(), **params}
+        self.__init__(**merged)  # type: ignore[misc]  # validates as the constructor does
+        return self
+
+    def logged_params(self) -> dict[str, Any]:
+        """The parameters a training run logs (MLflow's params, the model's description):
+        the constructor's, with LightGBM's resolved and flattened as ``lgb_<name>``."""
         return {
             "text_c": self.text_c,
             "inner_folds": self.inner_folds,
@@ -210,7 +239,7 @@ class QualityModel:
             self.use_text_scores,
             {
                 **(meta or {}),
-                "params": self.get_params(),
+                "params": self.logged_params(),
                 "best_rounds": self.best_rounds_,
                 "calibration_check_brier_gain": self.calibration_check_,
                 "completion_rounds": self.completion_rounds_,
@@ -229,7 +258,7 @@ class QualityModel:
         models: pd.DataFrame,
         progress: Callable[[str], None] = lambda _m: None,
         meta: dict[str, Any] | None = None,
-    ) -> QualityModel:
+    ) -> QualityTrainer:
         self.models_ = list(models["model"])
         self.intents_ = sorted({i for i in requests["intent"].fillna("").astype(str) if i})
         y = _grid(outcomes, requests, self.models_, "resolved")
@@ -274,7 +303,7 @@ class QualityModel:
     def _fitted(self) -> QualityPredictor:
         if not hasattr(self, "predictor_"):
             raise NotFittedError(
-                "This QualityModel instance is not fitted yet. Call 'fit' with training data first."
+                "This QualityTrainer is not fitted yet: call 'fit' with training data first."
             )
         return self.predictor_
 

@@ -17,7 +17,7 @@ from core.errors import RequestError, SelectorError, StoreError
 
 __all__ = ["STORE_UNAVAILABLE", "error_response", "field_path", "install_error_handlers"]
 
-log = logging.getLogger("selector.api")
+log = logging.getLogger(__name__)
 #: what a client is told when the decision log fails (the service's log has the cause)
 STORE_UNAVAILABLE = (
     "the decision log cannot store this request now, and nothing from it was "

@@ -47,6 +47,7 @@ from selector.logs import REQUEST_ID
 
 __all__ = ["EdgeMiddleware", "access"]
 
+# the access log is a stream of its own (docs/operations.md), named for what it holds
 access = logging.getLogger("selector.access")
 
 _OPEN = frozenset({"/healthz", "/readyz"})

@@ -32,7 +32,7 @@ from selector.store.commands import LogEngine
 
 __all__ = ["SKIPPED_KEPT", "OnlineLearner"]
 
-log = logging.getLogger("selector.online")
+log = logging.getLogger(__name__)
 SKIPPED_KEPT = 50  # the most recent skipped events kept in the state
 _LOGGED_SKIPS = 100  # skipped events logged one by one per process; then every 1,000th
 _BATCH = 2_000

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 __all__ = ["MAX_BACKOFF_S", "Runner"]
 
-log = logging.getLogger("selector.online")
+log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 10.0  # the longest wait between two attempts after failures
 
 

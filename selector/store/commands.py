@@ -21,7 +21,7 @@ from selector.store.reader import LogReader
 
 __all__ = ["LogEngine", "unwritable"]
 
-log = logging.getLogger("selector.store")
+log = logging.getLogger(__name__)
 
 
 class LogEngine:

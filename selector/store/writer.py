@@ -41,7 +41,7 @@ from selector.store.waiters import Waiter, resolve
 
 __all__ = ["DecisionLog"]
 
-log = logging.getLogger("selector.store")
+log = logging.getLogger(__name__)
 
 _BATCH = 512  # commands committed together at most
 _CHECKPOINT_EVERY_S = 1.0

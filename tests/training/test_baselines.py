@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.quality import QualityModel
+from models.quality import QualityTrainer
 from tests.generated_routing import generated
 from training.baselines import NAIVE, NaiveText
 from training.data import RoutingData
@@ -64,7 +64,7 @@ def test_every_evaluation_reports_the_naive_row_on_the_same_folds(
     make: object, naive_beats_random: bool
 ) -> None:
     data = make()  # type: ignore[operator]
-    oof = cross_validate(data, lambda: QualityModel(inner_folds=2), folds=3, naive=True)
+    oof = cross_validate(data, lambda: QualityTrainer(inner_folds=2), folds=3, naive=True)
     ev = evaluate(data, oof, folds=3)
     routers = [r["router"] for r in ev.rows]
     assert routers[:2] == ["quality model (λ sweep)", f"{NAIVE} (λ sweep)"]
@@ -84,7 +84,7 @@ def test_many_models_get_the_naive_lambda_sweep() -> None:
         ignore_index=True,
     )
     data = RoutingData(data.requests, pd.concat([data.outcomes, third]), models, "three", "x")
-    oof = cross_validate(data, lambda: QualityModel(inner_folds=2), folds=2, naive=True)
+    oof = cross_validate(data, lambda: QualityTrainer(inner_folds=2), folds=2, naive=True)
     ev = evaluate(data, oof, folds=2)
     assert ev.rows[1]["router"] == f"{NAIVE} (λ sweep)"
     assert ev.summary["AIQ_naive"] == ev.rows[1]["AIQ"]

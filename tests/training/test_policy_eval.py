@@ -140,17 +140,17 @@ def test_on_a_log_without_exploration_only_agreements_count_and_too_few_are_refu
 def test_models_learned_from_a_log_are_promoted_by_their_dr_value(
     bandit_log: tuple[Settings, dict[str, str]], tmp_path: Path
 ) -> None:
-    from models.quality import QualityModel
+    from models.quality import QualityTrainer
     from training.promotion import promote
     from training.train import train
 
     settings, _ = bandit_log
     cover = covering(tmp_path, [SMALL, LARGE])
     store = f"sqlite:///{tmp_path}/mlflow.db"
-    weak = QualityModel(
+    weak = QualityTrainer(
         inner_folds=2, use_text_scores=False, max_boost_round=10, lgb_params={"learning_rate": 1e-6}
     )
-    for make in (lambda: QualityModel(seed=0, inner_folds=2), lambda: weak):
+    for make in (lambda: QualityTrainer(seed=0, inner_folds=2), lambda: weak):
         train(str(settings.db_path), folds=0, tracking_uri=store, make_model=make)
     # about 300 hold-out decisions: a lower threshold than the default
     second = promote(

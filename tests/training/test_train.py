@@ -8,7 +8,7 @@ import pytest
 
 from core.errors import ArtifactError, ConflictError, NotFoundError
 from models import registry
-from models.quality import QualityModel, QualityPredictor
+from models.quality import QualityPredictor, QualityTrainer
 from selector.config import Settings
 from tests.builders import covering
 from tests.generated_routing import generated
@@ -34,8 +34,8 @@ def covers(folder: Path) -> Settings:
     return covering(folder, ["cheap", "strong"])
 
 
-def small(seed: int = 0) -> QualityModel:
-    return QualityModel(inner_folds=2, seed=seed)
+def small(seed: int = 0) -> QualityTrainer:
+    return QualityTrainer(inner_folds=2, seed=seed)
 
 
 def test_a_training_run_is_logged_and_registered(tmp_path: Path, store: str) -> None:
@@ -78,7 +78,7 @@ def test_the_hold_out_is_never_trained_on(tmp_path: Path, store: str) -> None:
     assert 0.1 < len(held) / len(data.requests) < 0.3
     seen: list[set[str]] = []
 
-    class Spy(QualityModel):
+    class Spy(QualityTrainer):
         def fit(self, requests, outcomes, models, progress=lambda _m: None, meta=None):  # type: ignore[no-untyped-def]
             seen.append(set(requests["request_id"]))
             return super().fit(requests, outcomes, models, progress, meta)
@@ -135,7 +135,7 @@ def test_promotion_of_a_weaker_model_is_refused(tmp_path: Path, store: str) -> N
     table = str(write_table(tmp_path))
     train(table, folds=0, tracking_uri=store, make_model=small)
     # next to no learning: every request gets about its model's base rate
-    weak = QualityModel(
+    weak = QualityTrainer(
         inner_folds=2, use_text_scores=False, max_boost_round=10, lgb_params={"learning_rate": 1e-6}
     )
     train(table, folds=0, tracking_uri=store, make_model=lambda: weak)

@@ -94,7 +94,7 @@ def evaluate(
     no_track: bool,
 ) -> None:
     """Cross-validate the quality model on a data source; write and log its metrics."""
-    from models.quality import QualityModel
+    from models.quality import QualityTrainer
     from training.baselines import PerModel
     from training.data import load_source
     from training.evaluate import cross_validate, strong_and_weak
@@ -110,12 +110,12 @@ def evaluate(
     heading = f"{len(data.requests)} requests, {len(data.models)} models, {n} evaluated"
     click.echo(f"{data.source}: {heading}; {folds}-fold cross-validation")
     click.echo("".join(f"note: {note}\n" for note in data.notes), err=True, nl=False)
-    model = QualityModel(seed=seed)
+    model = QualityTrainer(seed=seed)
 
-    def make() -> QualityModel | PerModel:
+    def make() -> QualityTrainer | PerModel:
         if variant == "per-model":
-            return PerModel(lambda: QualityModel(seed=seed))
-        return QualityModel(seed=seed)
+            return PerModel(lambda: QualityTrainer(seed=seed))
+        return QualityTrainer(seed=seed)
 
     with Progress(folds, "cross-validation") as bar:
         oof = cross_validate(data, make, folds, seed, progress=lambda m: bar(m), naive=True)
@@ -137,7 +137,7 @@ def evaluate(
     click.echo(f"\nmetrics written to {out}", err=True)
     if not no_track:
         uri = resolve_tracking_uri(tracking_uri)
-        params = {**model.get_params(), "folds": folds, "variant": variant}
+        params = {**model.logged_params(), "folds": folds, "variant": variant}
         run_id = log_evaluation(uri, data, ev, params, out)
         click.echo(f"MLflow run {run_id} in {uri}", err=True)
 
@@ -177,7 +177,7 @@ def train(
     dask_scheduler: str | None,
 ) -> None:
     """Train the quality model, evaluate it, log the run to MLflow and register it."""
-    from models.quality import QualityModel
+    from models.quality import QualityTrainer
     from models.registry import DEFAULT_MODEL_NAME
     from training.train import train as run_training
 
@@ -199,7 +199,7 @@ def train(
             progress=lambda m: bar(m),
             target=goal,
             strong=strong,
-            make_model=lambda: QualityModel(seed=seed, dask_scheduler=dask_scheduler),
+            make_model=lambda: QualityTrainer(seed=seed, dask_scheduler=dask_scheduler),
         )
     for note in result.data_notes:
         click.echo(f"note: {note}", err=True)

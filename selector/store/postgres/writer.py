@@ -29,7 +29,7 @@ from selector.store.waiters import Waiter, resolve
 
 __all__ = ["CHANNEL", "PostgresLog"]
 
-log = logging.getLogger("selector.store")
+log = logging.getLogger(__name__)
 
 _BATCH = 512  # commands committed together at most
 _PING_S = 1.0  # an idle writer checks the database this often

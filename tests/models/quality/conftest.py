@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from models.quality import QualityModel
+from models.quality import QualityTrainer
 from tests.generated_routing import generated
 from training.data import RoutingData
 
 
 @pytest.fixture(scope="package")
-def fitted() -> tuple[RoutingData, QualityModel]:
+def fitted() -> tuple[RoutingData, QualityTrainer]:
     data = generated(400, seed=1)
-    return data, QualityModel(inner_folds=2).fit(data.requests, data.outcomes, data.models)
+    return data, QualityTrainer(inner_folds=2).fit(data.requests, data.outcomes, data.models)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.quality import QualityModel, QualityPredictor
+from models.quality import QualityPredictor, QualityTrainer
 from tests.generated_routing import generated
 from training.data import RoutingData
 
@@ -26,7 +26,7 @@ def scheduler() -> Iterator[str]:
         yield str(cluster.scheduler_address)
 
 
-def held_out_log_loss(model: QualityModel, data: RoutingData) -> float:
+def held_out_log_loss(model: QualityTrainer, data: RoutingData) -> float:
     p = model.predict_proba(data.requests, data.models)
     index = {r: i for i, r in enumerate(data.requests["request_id"])}
     columns = {m: j for j, m in enumerate(data.models["model"])}
@@ -39,8 +39,8 @@ def held_out_log_loss(model: QualityModel, data: RoutingData) -> float:
 def test_dask_training_matches_the_local_fit(scheduler: str, tmp_path: Path) -> None:
     train, test = generated(1_500, seed=4), generated(800, seed=5)
     args = (train.requests, train.outcomes, train.models)
-    local = QualityModel(inner_folds=2).fit(*args)
-    on_dask = QualityModel(inner_folds=2, dask_scheduler=scheduler).fit(*args)
+    local = QualityTrainer(inner_folds=2).fit(*args)
+    on_dask = QualityTrainer(inner_folds=2, dask_scheduler=scheduler).fit(*args)
 
     local_loss, dask_loss = held_out_log_loss(local, test), held_out_log_loss(on_dask, test)
     print(f"held-out log loss: local {local_loss:.4f}, on Dask {dask_loss:.4f}")
@@ -55,7 +55,7 @@ def test_dask_training_matches_the_local_fit(scheduler: str, tmp_path: Path) -> 
 def test_an_unreachable_scheduler_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("models.quality.boosting.CONNECT_TIMEOUT_S", 2)
     data = generated(200)
-    model = QualityModel(inner_folds=2, dask_scheduler="tcp://127.0.0.1:9")
+    model = QualityTrainer(inner_folds=2, dask_scheduler="tcp://127.0.0.1:9")
     with pytest.raises(OSError, match=r"127\.0\.0\.1:9"):
         model.fit(data.requests, data.outcomes, data.models)
 
@@ -65,6 +65,6 @@ def test_a_table_without_intents_trains_on_dask(scheduler: str) -> None:
     # in (socket error 104 on the other); such a column is then left as a plain one
     data = generated(600, seed=6)
     data.requests["intent"] = ""
-    model = QualityModel(inner_folds=2, dask_scheduler=scheduler)
+    model = QualityTrainer(inner_folds=2, dask_scheduler=scheduler)
     model.fit(data.requests, data.outcomes, data.models)
     assert held_out_log_loss(model, generated(300, seed=7)) < 0.45

@@ -11,12 +11,12 @@ import pytest
 
 from core.errors import ArtifactError
 from features.schema import SCHEMA_VERSION
-from models.quality import QualityModel, QualityPredictor
+from models.quality import QualityPredictor, QualityTrainer
 from training.data import RoutingData
 
 
 def test_a_saved_model_predicts_exactly_as_the_trained_one(
-    fitted: tuple[RoutingData, QualityModel], tmp_path: Path
+    fitted: tuple[RoutingData, QualityTrainer], tmp_path: Path
 ) -> None:
     data, model = fitted
     folder = model.save(tmp_path / "m")
@@ -42,7 +42,7 @@ def test_a_saved_model_predicts_exactly_as_the_trained_one(
 
 
 def test_a_changed_file_is_refused(
-    fitted: tuple[RoutingData, QualityModel], tmp_path: Path
+    fitted: tuple[RoutingData, QualityTrainer], tmp_path: Path
 ) -> None:
     folder = fitted[1].save(tmp_path / "m")
     booster = folder / "booster.txt"
@@ -68,7 +68,7 @@ print(json.dumps(p.tolist()))
 
 
 def test_a_trained_model_is_served_without_the_training_extras(
-    fitted: tuple[RoutingData, QualityModel], tmp_path: Path
+    fitted: tuple[RoutingData, QualityTrainer], tmp_path: Path
 ) -> None:
     """`pip install .` serves: loading and running a trained model, the service and its
     commands need none of the train/sim/vw extras."""

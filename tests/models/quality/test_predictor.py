@@ -8,13 +8,13 @@ import pandas as pd
 import pytest
 
 from features.extractor import C, FeatureVector, R
-from models.quality import QualityModel
+from models.quality import QualityTrainer
 from selector.policy.base import DecisionContext
 from training.data import RoutingData
 
 
 def test_the_text_scorers_read_text_as_scikit_learn_does(
-    fitted: tuple[RoutingData, QualityModel],
+    fitted: tuple[RoutingData, QualityTrainer],
 ) -> None:
     data, model = fitted
     predictor = model.predictor_
@@ -47,7 +47,7 @@ def features_of(data: RoutingData, row: pd.DataFrame, candidates: list[str]) -> 
 
 
 def test_without_a_length_model_each_models_mean_on_the_training_data_is_served(
-    fitted: tuple[RoutingData, QualityModel],
+    fitted: tuple[RoutingData, QualityTrainer],
 ) -> None:
     data, model = fitted
     means = data.outcomes.groupby("model")["completion_tokens"].mean()
@@ -62,7 +62,7 @@ def test_without_a_length_model_each_models_mean_on_the_training_data_is_served(
 
 
 def test_serving_predictions_match_the_batch_ones(
-    fitted: tuple[RoutingData, QualityModel],
+    fitted: tuple[RoutingData, QualityTrainer],
 ) -> None:
     data, model = fitted
     row = data.requests.iloc[[3]].reset_index(drop=True)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.quality import NotFittedError, QualityModel
+from models.quality import NotFittedError, QualityTrainer
 from tests.generated_routing import generated
 from training.baselines import PerModel
 from training.data import RoutingData
@@ -15,7 +15,7 @@ from training.evaluate import cross_validate, evaluate
 
 def test_it_learns_where_each_model_resolves() -> None:
     data = generated()
-    model = QualityModel(inner_folds=3).fit(data.requests, data.outcomes, data.models)
+    model = QualityTrainer(inner_folds=3).fit(data.requests, data.outcomes, data.models)
     p = model.predict_proba(data.requests, data.models)
     easy = data.requests["text"].str.startswith("what").to_numpy()
     assert p.shape == (len(data.requests), 2)
@@ -26,7 +26,7 @@ def test_it_learns_where_each_model_resolves() -> None:
 
 def test_cross_validated_routing_beats_random() -> None:
     data = generated()
-    p = cross_validate(data, lambda: QualityModel(inner_folds=3), folds=3)
+    p = cross_validate(data, lambda: QualityTrainer(inner_folds=3), folds=3)
     ev = evaluate(data, p, folds=3)
     by = {r["router"]: r for r in ev.rows}
     assert by["quality model (λ sweep)"]["cost at parity"] is not None
@@ -36,18 +36,18 @@ def test_cross_validated_routing_beats_random() -> None:
 def test_requests_without_text_still_get_predictions() -> None:
     data = generated(200)
     data.requests["text"] = ""
-    model = QualityModel(inner_folds=2).fit(data.requests, data.outcomes, data.models)
+    model = QualityTrainer(inner_folds=2).fit(data.requests, data.outcomes, data.models)
     p = model.predict_proba(data.requests, data.models)
     assert np.isfinite(p).all()
 
 
 def test_predicting_before_fitting_says_what_to_do() -> None:
-    with pytest.raises(NotFittedError, match="Call 'fit'"):
-        QualityModel().predict_proba(generated(10).requests, generated(10).models)
+    with pytest.raises(NotFittedError, match="call 'fit'"):
+        QualityTrainer().predict_proba(generated(10).requests, generated(10).models)
 
 
 def test_completion_lengths_are_learned_per_model_and_request(
-    fitted: tuple[RoutingData, QualityModel],
+    fitted: tuple[RoutingData, QualityTrainer],
 ) -> None:
     data, model = fitted
     _, _, lengths = model.predict_frames(data.requests, data.models)
@@ -68,13 +68,13 @@ def test_completion_lengths_are_learned_per_model_and_request(
 def test_without_lengths_in_the_data_there_is_no_length_model() -> None:
     data = generated(200, seed=2)
     outcomes = data.outcomes.drop(columns="completion_tokens")
-    model = QualityModel(inner_folds=2).fit(data.requests, outcomes, data.models)
+    model = QualityTrainer(inner_folds=2).fit(data.requests, outcomes, data.models)
     assert model.predictor_.completion is None
     assert model.predict_frames(data.requests, data.models)[2] is None
 
 
 def test_a_model_it_never_saw_is_scored_by_its_prices(
-    fitted: tuple[RoutingData, QualityModel],
+    fitted: tuple[RoutingData, QualityTrainer],
 ) -> None:
     data, model = fitted
     newcomers = pd.DataFrame(
@@ -91,26 +91,26 @@ def test_a_model_it_never_saw_is_scored_by_its_prices(
     assert p[hard, 1].mean() > p[hard, 0].mean()
 
 
-def test_calibration_modes(fitted: tuple[RoutingData, QualityModel]) -> None:
+def test_calibration_modes(fitted: tuple[RoutingData, QualityTrainer]) -> None:
     data, _ = fitted
     fit = data.requests, data.outcomes, data.models
-    none = QualityModel(inner_folds=2, calibrate="none").fit(*fit)
+    none = QualityTrainer(inner_folds=2, calibrate="none").fit(*fit)
     assert none.calibration_ is None
-    platt = QualityModel(inner_folds=2, calibrate="platt").fit(*fit)
+    platt = QualityTrainer(inner_folds=2, calibrate="platt").fit(*fit)
     assert platt.calibration_ is not None
     raw = platt.predict_proba(data.requests, data.models, calibrated=False)
     np.testing.assert_allclose(raw, none.predict_proba(data.requests, data.models))
     assert not np.allclose(raw, platt.predict_proba(data.requests, data.models))
-    auto = QualityModel(inner_folds=2).fit(*fit)
+    auto = QualityTrainer(inner_folds=2).fit(*fit)
     assert isinstance(auto.calibration_check_, float)
     assert (auto.calibration_ is not None) == (auto.calibration_check_ > 0)
     with pytest.raises(ValueError, match="calibrate must be one of"):
-        QualityModel(calibrate="isotonic")
+        QualityTrainer(calibrate="isotonic")
 
 
 def test_one_model_per_candidate_is_available_for_comparison() -> None:
     data = generated(300, seed=2)
-    oof = cross_validate(data, lambda: PerModel(lambda: QualityModel(inner_folds=2)), folds=2)
+    oof = cross_validate(data, lambda: PerModel(lambda: QualityTrainer(inner_folds=2)), folds=2)
     easy = data.requests["text"].str.startswith("what").to_numpy()
     assert oof.p.shape == (300, 2)
     assert oof.p[~easy, 0].mean() < 0.4 < oof.p[~easy, 1].mean()
@@ -138,9 +138,30 @@ def test_outcome_weights_are_honoured() -> None:
     )
 
     def mean_p(out: pd.DataFrame) -> float:
-        m = QualityModel(inner_folds=2, calibrate="none").fit(requests, out, models)
+        m = QualityTrainer(inner_folds=2, calibrate="none").fit(requests, out, models)
         return float(m.predict_proba(requests, models).mean())
 
     assert mean_p(outcomes) == pytest.approx(0.5, abs=0.05)
     weighted = outcomes.assign(weight=np.where(resolved > 0, 3.0, 1.0))
     assert mean_p(weighted) == pytest.approx(0.75, abs=0.05)
+
+
+def test_the_trainer_keeps_scikit_learns_parameter_contract() -> None:
+    from sklearn.base import clone
+
+    model = QualityTrainer(text_c=0.5, lgb_params={"num_leaves": 5}, calibrate="platt", seed=3)
+    copy = clone(model)
+    assert copy is not model
+    assert copy.get_params() == model.get_params()
+    assert copy.get_params(deep=False)["lgb_params"] == {"num_leaves": 5}
+    assert model.set_params(seed=4, early_stopping=10) is model
+    assert (model.seed, model.early_stopping, model.text_c) == (4, 10, 0.5)
+    with pytest.raises(ValueError, match="not parameters of QualityTrainer: \\['seeds'\\]"):
+        model.set_params(seeds=1)
+    with pytest.raises(ValueError, match="calibrate must be one of"):
+        model.set_params(calibrate="isotonic")
+    # what a training run logs: LightGBM's parameters resolved and flattened
+    logged = model.logged_params()
+    assert logged["lgb_num_leaves"] == 5
+    assert logged["seed"] == 4
+    assert "lgb_params" not in logged

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from core.errors import ConfigError
 from features.extractor import Conversation
-from models.quality import QualityModel, QualityPredictor
+from models.quality import QualityPredictor, QualityTrainer
 from selector.cli import cli
 from selector.config import load_settings
 from selector.export import export_log
@@ -95,7 +95,7 @@ def test_a_model_learned_from_the_log_knows_where_the_small_model_fails(
 ) -> None:
     path, kinds = log
     data = load_source(str(path))
-    model = QualityModel(inner_folds=3).fit(data.requests, data.outcomes, data.models)
+    model = QualityTrainer(inner_folds=3).fit(data.requests, data.outcomes, data.models)
     p = pd.DataFrame(model.predict_proba(data.requests, data.models), columns=data.models["model"])
     billing = (data.requests["request_id"].map(kinds) == "billing").to_numpy()
     # each model's P on the requests of each kind, against the world's truth
@@ -103,7 +103,7 @@ def test_a_model_learned_from_the_log_knows_where_the_small_model_fails(
         for model_name in (SMALL, LARGE):
             assert p[model_name][rows].mean() == pytest.approx(TRUTH[kind, model_name], abs=0.1)
 
-    oof = cross_validate(data, lambda: QualityModel(inner_folds=2), folds=3)
+    oof = cross_validate(data, lambda: QualityTrainer(inner_folds=2), folds=3)
     ev = evaluate(data, oof, folds=3)
     assert "off-policy" in ev.summary["notes"]
     assert ev.summary["AIQ"] is not None
@@ -117,7 +117,7 @@ def test_graded_rewards_are_learned_as_they_are_not_rounded(tmp_path: Path) -> N
     data = load_source(str(settings.db_path))
     labels = data.outcomes["resolved"]
     assert ((labels > 0) & (labels < 1)).mean() > 0.5  # the rewards, as they came
-    model = QualityModel(inner_folds=2).fit(data.requests, data.outcomes, data.models)
+    model = QualityTrainer(inner_folds=2).fit(data.requests, data.outcomes, data.models)
     p = pd.DataFrame(model.predict_proba(data.requests, data.models), columns=data.models["model"])
     billing = (data.requests["request_id"].map(kinds) == "billing").to_numpy()
     # rounded at 0.5, the small model's 0.25 on billing would be learned as about 0.05,
