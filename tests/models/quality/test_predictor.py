@@ -89,3 +89,42 @@ def test_serving_predictions_match_the_batch_ones(
             + length * prices.loc[name, "output_usd_per_mtok"]
         ) / 1e6
         assert score.expected_cost_usd == pytest.approx(expected)
+
+
+def test_the_decisions_path_to_the_trees_is_lightgbms_own_predict(
+    fitted: tuple[RoutingData, QualityTrainer],
+) -> None:
+    """A decision calls LightGBM's C function directly; what it serves is what
+    ``Booster.predict`` gives on the same rows, for any set of candidates (one the model
+    never saw among them) and any request."""
+    import numpy as np
+
+    from models.quality.layout import clip
+
+    data, model = fitted
+    predictor = model.predictor_
+    assert predictor.completion is not None
+    rng = np.random.default_rng(11)
+    names = list(data.models["model"])
+    worst = 0.0
+    for i in rng.choice(len(data.requests), 60, replace=False):
+        row = data.requests.iloc[[i]].reset_index(drop=True)
+        candidates = list(rng.permutation(names)[: rng.integers(1, len(names) + 1)])
+        fv = features_of(data, row, candidates)
+        if i % 3 == 0:  # a model the quality model never saw, priced like another
+            fv.candidates.append("unseen")
+            fv.candidate_rows.append(list(fv.candidate_rows[0]))
+            fv.probing.append(False)
+        p, lengths = predictor.predict_all(fv)
+        x = predictor._rows(fv, clip(fv.text))
+        own = predictor._calibrate(predictor.booster.predict(x, num_threads=1))
+        known = np.array([c in predictor.models for c in fv.candidates])
+        own_lengths = np.full(len(x), np.nan)
+        own_lengths[known] = predictor.completion.predict(x[known], num_threads=1)
+        worst = max(worst, float(np.max(np.abs(np.asarray(p) - own))))
+        assert lengths is not None
+        for got, want in zip(lengths, own_lengths, strict=True):
+            assert (got is None) == bool(np.isnan(want))
+            if got is not None:
+                worst = max(worst, abs(got - want))
+    assert worst <= 1e-9
