@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from features.extractor import Conversation, FeatureVector
 from features.schema import SCHEMA_VERSION
 from selector.ids import RandomHex
-from selector.policy import Decision
+from selector.policy import Decision, Score
 from selector.store import DecisionRecord, LoggedRequest, OtherDecision, id_prefix
 
 __all__ = ["DecisionIds", "RecentChoices", "RouteInput", "RouteResult", "decision_record"]
@@ -48,6 +48,7 @@ class RouteResult:
     decision: Decision
     intent: str
     intent_group: str
+    scores: list[Score]  # the decision's scores, serialised once for the log and the answer
 
 
 @dataclass
@@ -102,10 +103,11 @@ def decision_record(
     default_deadline_ms: float,
     text: str | None,
     ts: float,
+    scores: Sequence[Score] | None = None,
 ) -> DecisionRecord:
     """What the log keeps of a decision made at ``ts`` (``other``: the challenger's
     decision on the same features; ``text``: the request's text as the log keeps it, or
-    None)."""
+    None; ``scores``: the decision's, when serialised already)."""
     return DecisionRecord(
         decision_id=decision_id,
         ts=ts,
@@ -118,7 +120,7 @@ def decision_record(
         relaxed=decision.relaxed,
         request=_request(req, decision, default_deadline_ms),
         features={"schema_version": SCHEMA_VERSION, **fv.as_dict()},
-        scores=[s.as_dict() for s in decision.scores],
+        scores=[s.as_dict() for s in decision.scores] if scores is None else scores,
         text=text,
         other=None if other is None else _other(other),
     )

@@ -7,7 +7,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from core.errors import ModelUnavailableError
@@ -28,7 +28,7 @@ from selector.health import (
 from selector.latency import LatencyTracker
 from selector.metrics import ServiceMetrics
 from selector.online import OnlineLearner, StateStore
-from selector.policy import Decision, DecisionContext, Policy
+from selector.policy import Decision, DecisionContext, Policy, Score
 from selector.policy.base import QualityModel
 from selector.recording import (
     DecisionIds,
@@ -210,7 +210,8 @@ class SelectorService:
         t0 = time.perf_counter()
         fv, decision, other = self.decide(req)
         self.metrics.decision_seconds.observe(time.perf_counter() - t0)
-        record = self.record(req, fv, decision, other)
+        scores = [s.as_dict() for s in decision.scores]  # once, for the log and the answer
+        record = self.record(req, fv, decision, other, scores)
         await self.log.write_decision(record)
         self.recent.add(decision.model)
         self.metrics.count_decision(decision.model, decision.policy)
@@ -218,12 +219,18 @@ class SelectorService:
             self.metrics.count_other(other.policy, other.model == decision.model)
         for c in decision.relaxed:
             self.metrics.relaxed.labels(c).inc()
-        return RouteResult(record.decision_id, decision, fv.intent, fv.intent_group)
+        return RouteResult(record.decision_id, decision, fv.intent, fv.intent_group, scores)
 
     def record(
-        self, req: RouteInput, fv: FeatureVector, decision: Decision, other: Decision | None
+        self,
+        req: RouteInput,
+        fv: FeatureVector,
+        decision: Decision,
+        other: Decision | None,
+        scores: Sequence[Score] | None = None,
     ) -> DecisionRecord:
-        """What the log keeps of a decision, under a new decision id."""
+        """What the log keeps of a decision, under a new decision id (``scores``: the
+        decision's, serialised already)."""
         s = self.settings
         now = self.log.clock()
         return decision_record(
@@ -235,6 +242,7 @@ class SelectorService:
             s.reward_deadline_ms,
             None if req.text is None or s.log_text == "none" else req.text[: s.log_text_max_chars],
             now,
+            scores,
         )
 
     # -- feedback ------------------------------------------------------------------

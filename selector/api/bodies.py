@@ -9,14 +9,14 @@ against its type (extra fields refused): the tests check every body with them.""
 
 from __future__ import annotations
 
-from typing import Annotated, NotRequired
+from typing import Annotated
 
 import orjson
 from pydantic import ConfigDict, Field, RootModel, TypeAdapter, with_config
 from typing_extensions import TypedDict
 
 from selector.api.schemas import Name
-from selector.policy import CandidateScore
+from selector.policy import Score
 from selector.recording import RouteResult
 from selector.store import ConversationResult, FeedbackResult
 
@@ -36,47 +36,6 @@ __all__ = [
 ]
 
 _FORBID = ConfigDict(extra="forbid")
-
-
-@with_config(_FORBID)
-class Score(TypedDict):
-    model: str
-    p_resolved: float
-    expected_cost_usd: float
-    expected_latency_ms: float
-    utility: float
-    eligible: bool
-    reason: NotRequired[Annotated[str, Field(description="Why the model is not eligible.")]]
-    p_over_deadline: NotRequired[
-        Annotated[
-            float,
-            Field(
-                description="When the request has a deadline: the probability that the "
-                "model's true p95 latency is past it, given the evidence behind its estimate."
-            ),
-        ]
-    ]
-    probe: NotRequired[
-        Annotated[
-            bool,
-            Field(
-                description="True when the model, judged on a guess, was offered a share of "
-                "probe traffic."
-            ),
-        ]
-    ]
-    estimate: NotRequired[
-        Annotated[
-            float | None,
-            Field(description="Online policies: the utility corrected by the online layer."),
-        ]
-    ]
-    probability: NotRequired[
-        Annotated[
-            float,
-            Field(description="Online policies: the probability this model was to be chosen."),
-        ]
-    ]
 
 
 @with_config(_FORBID)
@@ -158,27 +117,6 @@ FEEDBACK_ACCEPTED = TypeAdapter(FeedbackAccepted)
 CONVERSATION_OUTCOME_ACCEPTED = TypeAdapter(ConversationOutcomeAccepted)
 
 
-def _score(s: CandidateScore) -> Score:
-    out: Score = {
-        "model": s.model,
-        "p_resolved": s.p_resolved,
-        "expected_cost_usd": s.expected_cost_usd,
-        "expected_latency_ms": s.expected_latency_ms,
-        "utility": s.utility,
-        "eligible": s.eligible,
-    }
-    if not s.eligible:
-        out["reason"] = ", ".join(s.reasons)
-    if s.p_over_deadline is not None:
-        out["p_over_deadline"] = s.p_over_deadline
-    if s.probe:
-        out["probe"] = True
-    if s.probability is not None:
-        out["estimate"] = s.estimate
-        out["probability"] = s.probability
-    return out
-
-
 def route_response(result: RouteResult) -> bytes:
     """The JSON body answering ``POST /v1/route``."""
     d = result.decision
@@ -188,7 +126,7 @@ def route_response(result: RouteResult) -> bytes:
         "fallbacks": d.fallbacks,
         "propensity": d.propensity,
         "policy": {"name": d.policy, "version": d.version, "quality_model": d.quality_model},
-        "scores": [_score(s) for s in d.scores],
+        "scores": result.scores,
         "relaxed": d.relaxed,
         "relaxed_by": d.relaxed_by,
         "intent": result.intent,

@@ -10,6 +10,7 @@ from selector.policy.base import (
     DecisionContext,
     Policy,
     QualityModel,
+    Score,
 )
 from selector.policy.constraints import RELAX_ORDER, ProbeConfig
 from selector.policy.static_rules import StaticRulesPolicy
@@ -26,6 +27,7 @@ __all__ = [
     "Policy",
     "ProbeConfig",
     "QualityModel",
+    "Score",
     "StaticRulesPolicy",
     "UtilityPolicy",
     "policy_class",

@@ -18,7 +18,10 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import Annotated, ClassVar, NotRequired, Protocol
+
+from pydantic import ConfigDict, Field, with_config
+from typing_extensions import TypedDict
 
 from features.extractor import C, FeatureVector, R
 from selector.policy.constraints import (
@@ -37,6 +40,7 @@ __all__ = [
     "DecisionContext",
     "Policy",
     "QualityModel",
+    "Score",
 ]
 
 PRIORITY_LATENCY_FACTOR = (0.5, 1.0, 2.0)  # low, normal, high
@@ -59,6 +63,49 @@ class QualityModel(Protocol):
     name: str
 
     def predict(self, fv: FeatureVector) -> list[float]: ...
+
+
+# a candidate's score as the answer to a route gives it and the decision log keeps it,
+# published in the OpenAPI spec; built by CandidateScore.as_dict only
+@with_config(ConfigDict(extra="forbid"))
+class Score(TypedDict):
+    model: str
+    p_resolved: float
+    expected_cost_usd: float
+    expected_latency_ms: float
+    utility: float
+    eligible: bool
+    reason: NotRequired[Annotated[str, Field(description="Why the model is not eligible.")]]
+    p_over_deadline: NotRequired[
+        Annotated[
+            float,
+            Field(
+                description="When the request has a deadline: the probability that the "
+                "model's true p95 latency is past it, given the evidence behind its estimate."
+            ),
+        ]
+    ]
+    probe: NotRequired[
+        Annotated[
+            bool,
+            Field(
+                description="True when the model, judged on a guess, was offered a share of "
+                "probe traffic."
+            ),
+        ]
+    ]
+    estimate: NotRequired[
+        Annotated[
+            float | None,
+            Field(description="Online policies: the utility corrected by the online layer."),
+        ]
+    ]
+    probability: NotRequired[
+        Annotated[
+            float,
+            Field(description="Online policies: the probability this model was to be chosen."),
+        ]
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +136,9 @@ class CandidateScore:
     p_over_deadline: float | None = None  # P(true p95 > the deadline), when one is set
     probe: bool = False  # offered probe traffic
 
-    def as_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {
+    def as_dict(self) -> Score:
+        """The score on the wire and in the log (:class:`Score`)."""
+        out: Score = {
             "model": self.model,
             "p_resolved": self.p_resolved,
             "expected_cost_usd": self.expected_cost_usd,

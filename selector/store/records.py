@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -193,7 +193,7 @@ class DecisionRecord:
     relaxed: list[str]
     request: LoggedRequest
     features: dict[str, Any]
-    scores: list[dict[str, Any]]
+    scores: Sequence[Mapping[str, Any]]  # each candidate's score, as the answer gave it
     text: str | None
     other: OtherDecision | None = None
 
