@@ -35,7 +35,7 @@ import orjson
 
 from bench.common import CONVERSATION, Section, run_alone
 from features.extractor import Conversation
-from models.bandit import BanditParams, ResidualBandit
+from models.bandit import BanditParams, ResidualBandit, Update
 from models.vw import VWBandit
 from selector.config import load_settings
 from selector.learning import new_learner
@@ -117,7 +117,7 @@ def update_rates(n: int) -> dict[str, float]:
     for name, bandit in (("residual", ResidualBandit()), ("vw", VWBandit(BanditParams()))):
         t0 = time.perf_counter()
         for group, utilities, chosen, propensity, reward in examples:
-            bandit.learn(models, group, utilities, chosen, propensity, reward)
+            bandit.learn(Update(models, group, utilities, chosen, propensity, reward))
         rates[name] = n / (time.perf_counter() - t0)
     return rates
 

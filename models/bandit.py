@@ -45,6 +45,7 @@ __all__ = [
     "Contexts",
     "OnlineModel",
     "ResidualBandit",
+    "Update",
     "sample",
     "squarecb",
 ]
@@ -137,6 +138,21 @@ _READS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Update:
+    """One outcome to learn: the decision's candidates (the eligible ones), the one it
+    chose and with what probability, the reward, and what a learner may read of them."""
+
+    models: list[str]
+    group: str
+    utilities: list[float]
+    chosen: int
+    propensity: float
+    reward: float
+    contexts: Contexts | None = None  # each candidate's, for a contextual learner
+    weight: float = 1.0  # 1 / the decisions one conversation-level outcome was credited to
+
+
 class OnlineModel(Protocol):
     """What the online policy and the learning loop need of an online layer."""
 
@@ -157,19 +173,9 @@ class OnlineModel(Protocol):
         """Estimates, probabilities and the index drawn with ``u`` ∈ [0, 1)."""
         ...
 
-    def learn(
-        self,
-        models: Sequence[str],
-        group: str,
-        utilities: Sequence[float],
-        chosen: int,
-        propensity: float,
-        reward: float,
-        contexts: Contexts | None = None,
-        weight: float = 1.0,
-    ) -> None:
-        """Learn one outcome of a decision among ``models`` (the eligible ones), counted
-        as ``weight`` of an observation (a share of a conversation's outcome)."""
+    def learn(self, update: Update) -> None:
+        """Learn one outcome (:class:`Update`), counted as ``update.weight`` of an
+        observation (a share of a conversation's outcome)."""
         ...
 
     def state(self) -> dict[str, Any]: ...
@@ -216,18 +222,9 @@ class ResidualBandit:
         probs = squarecb(estimates, self.params.gamma, self.params.min_exploration)
         return estimates, probs, sample(probs, u)
 
-    def learn(
-        self,
-        models: Sequence[str],
-        group: str,
-        utilities: Sequence[float],
-        chosen: int,
-        propensity: float,
-        reward: float,
-        contexts: Contexts | None = None,
-        weight: float = 1.0,
-    ) -> None:
-        self.update(models[chosen], group, reward - utilities[chosen], weight)
+    def learn(self, update: Update) -> None:
+        u = update
+        self.update(u.models[u.chosen], u.group, u.reward - u.utilities[u.chosen], u.weight)
 
     def update(self, model: str, group: str, residual: float, weight: float = 1.0) -> None:
         """Learn one outcome: ``residual`` = observed reward − the utility decided on,

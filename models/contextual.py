@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from models.bandit import BanditParams, Contexts, sample
+from models.bandit import BanditParams, Contexts, Update, sample
 from models.contexts import CONTEXT, DIM, GROUP_SLOTS
 
 __all__ = ["ContextualBandit", "probability_best"]
@@ -181,20 +181,12 @@ class ContextualBandit:
         mixed = [(1.0 - floor) * p + floor / k for p in probs]
         return mean.tolist(), mixed, sample(mixed, u)
 
-    def learn(
-        self,
-        models: Sequence[str],
-        group: str,
-        utilities: Sequence[float],
-        chosen: int,
-        propensity: float,
-        reward: float,
-        contexts: Contexts | None = None,
-        weight: float = 1.0,
-    ) -> None:
-        if contexts is None:
+    def learn(self, update: Update) -> None:
+        u = update
+        if u.contexts is None:
             raise ValueError("the contextual learner needs the chosen model's context")
-        self.update(models[chosen], contexts[chosen], reward - utilities[chosen], weight)
+        residual = u.reward - u.utilities[u.chosen]
+        self.update(u.models[u.chosen], u.contexts[u.chosen], residual, u.weight)
 
     def update(self, model: str, x: Sequence[float], residual: float, weight: float = 1.0) -> None:
         """Learn one outcome (``residual`` = reward − utility) of ``model`` on ``x``,

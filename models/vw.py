@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from models.bandit import BanditParams, Contexts, sample
+from models.bandit import BanditParams, Contexts, Update, sample
 
 __all__ = ["VWBandit"]
 
@@ -72,19 +72,10 @@ class VWBandit:
         probs = [(1.0 - floor) * p / total + floor / k for p in pmf]
         return list(utilities), probs, sample(probs, u)
 
-    def learn(
-        self,
-        models: Sequence[str],
-        group: str,
-        utilities: Sequence[float],
-        chosen: int,
-        propensity: float,
-        reward: float,
-        contexts: Contexts | None = None,
-        weight: float = 1.0,  # not used: VW's cb labels carry no weight
-    ) -> None:
-        lines = self._lines(models, group, utilities)
-        lines[1 + chosen] = f"0:{-reward:.6f}:{propensity:.6f} {lines[1 + chosen]}"
+    def learn(self, update: Update) -> None:  # VW's cb labels carry no weight
+        u = update
+        lines = self._lines(u.models, u.group, u.utilities)
+        lines[1 + u.chosen] = f"0:{-u.reward:.6f}:{u.propensity:.6f} {lines[1 + u.chosen]}"
         with self._lock:
             self._vw.learn(lines)
         self.updates_ += 1

@@ -13,13 +13,13 @@ from collections import Counter, deque
 from dataclasses import asdict
 from typing import Any
 
-from models.bandit import BanditParams, OnlineModel
+from models.bandit import BanditParams, OnlineModel, Update
 from models.learners import build
 from selector.health import LearnerStatus
 from selector.online.lag import LagReader
 from selector.online.runner import Runner
 from selector.online.state import STATE_VERSION, StateError, StateStore
-from selector.online.updates import UNUSABLE, Update, due, reason, update_for
+from selector.online.updates import UNUSABLE, due, reason, update_for
 from selector.reward import RewardConfig
 from selector.store import (
     FeedbackRow,
@@ -121,10 +121,7 @@ class OnlineLearner:
         if isinstance(update, str):
             self.counts[update] += 1
             return
-        u = update
-        self.bandit.learn(
-            u.models, u.group, u.utilities, u.chosen, u.propensity, u.reward, u.contexts, u.weight
-        )
+        self.bandit.learn(update)
         self.counts["learned"] += 1
 
     def _skip(self, rowid: Any, did: Any, reason: str) -> None:

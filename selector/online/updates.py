@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from models.bandit import Update
 from models.contexts import logged_contexts
 from selector.reward import logged_reward
 from selector.store import (
@@ -17,7 +17,7 @@ from selector.store import (
     logged_propensity,
 )
 
-__all__ = ["UNUSABLE", "Update", "due", "reason", "update_for"]
+__all__ = ["UNUSABLE", "due", "reason", "update_for"]
 
 # what a row of the log may hold that makes it unusable (sqlite3.Error is not one of them)
 UNUSABLE = (
@@ -29,20 +29,6 @@ UNUSABLE = (
     AttributeError,
     OverflowError,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Update:
-    """One bandit update, computed before anything is changed."""
-
-    models: list[str]
-    group: str
-    utilities: list[float]
-    chosen: int
-    propensity: float
-    reward: float
-    contexts: list[list[float]] | None = None  # for a contextual learner
-    weight: float = 1.0  # 1 / the decisions one conversation-level outcome was credited to
 
 
 def update_for(

@@ -11,7 +11,7 @@ import pytest
 
 from features.schema import CANDIDATE_FEATURES, REQUEST_FEATURES
 from models import contextual
-from models.bandit import BanditParams
+from models.bandit import BanditParams, Update
 from models.contexts import DIM, context, context_of, contexts_of
 from models.contextual import ContextualBandit, probability_best
 
@@ -39,7 +39,7 @@ def play(
         _, probs, pick = bandit.distribution(models, "g", us, rng.random(), xs)
         assert sum(probs) == pytest.approx(1.0)
         reward = float(rng.random() < truth[models[pick], group])
-        bandit.learn(models, "g", us, pick, probs[pick], reward, xs)
+        bandit.learn(Update(models, "g", us, pick, probs[pick], reward, xs))
         out.append((group, models[pick]))
     return out
 
