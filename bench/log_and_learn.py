@@ -2,7 +2,7 @@
 measured in the same run.
 
 - **Decision log**: real decision records (made by the service on the sample request)
-  written through ``DecisionLog`` by 16 concurrent writers on one event loop, as the
+  written through ``SQLiteLog`` by 16 concurrent writers on one event loop, as the
   HTTP server writes them (group commit), with ``sync=normal`` and ``sync=full``.
   Baseline: the same rows inserted by bare ``sqlite3`` in transactions of 16, into the
   same schema with the same pragmas: what SQLite alone costs.
@@ -41,8 +41,8 @@ from selector.config import load_settings
 from selector.learning import new_learner
 from selector.recording import RouteInput
 from selector.service import SelectorService
-from selector.store import DecisionLog, DecisionRecord, FeedbackEvent, LogReader
-from selector.store.commands import LogEngine
+from selector.store import DecisionRecord, FeedbackEvent, LogReader, SQLiteLog
+from selector.store.base import DecisionLog
 from selector.store.schema import DDL
 from selector.store.statements import decision_row
 from selector.wiring import build_service
@@ -62,7 +62,7 @@ def make_records(service: SelectorService, n: int) -> list[DecisionRecord]:
     return out
 
 
-async def write_all(log: LogEngine, records: list[DecisionRecord]) -> float:
+async def write_all(log: DecisionLog, records: list[DecisionRecord]) -> float:
     """Seconds to write ``records`` through ``log`` from :data:`WRITERS` concurrent
     writers on one event loop, each awaiting its acknowledgement."""
     it = iter(records)
@@ -77,7 +77,7 @@ async def write_all(log: LogEngine, records: list[DecisionRecord]) -> float:
 
 
 def log_rate(records: list[DecisionRecord], folder: Path, sync: str) -> float:
-    log = DecisionLog(folder / f"log-{sync}.db", sync=sync)
+    log = SQLiteLog(folder / f"log-{sync}.db", sync=sync)
     log.start()
     try:
         seconds = asyncio.run(write_all(log, records))

@@ -14,7 +14,7 @@ from core.lazy import load
 
 _EXPORTS = {
     "Catalog": "selector.catalog",
-    "DecisionLog": "selector.store",
+    "SQLiteLog": "selector.store",
     "LogReader": "selector.store",
     "OnlineLearner": "selector.online",
     "RouteInput": "selector.recording",

@@ -12,7 +12,7 @@ import click
 
 from core.paths import default_data_dir
 from selector.config import Settings, load_settings
-from selector.store.commands import LogEngine
+from selector.store.base import DecisionLog
 
 __all__ = [
     "DEFAULT_DATA",
@@ -65,7 +65,7 @@ def log_settings(db: str | Path | None) -> Settings:
     return load_settings(**db_overrides(db))
 
 
-def existing_log(settings: Settings) -> LogEngine:
+def existing_log(settings: Settings) -> DecisionLog:
     """The decision log the settings name, not started (a SQLite file must exist: else
     a usage error)."""
     from core.errors import ConfigError

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from core.errors import ConfigError
 from selector.config import Settings
 from selector.online.state import StateFile, StateStore
-from selector.store import DecisionLog
-from selector.store.commands import LogEngine
+from selector.store import SQLiteLog
+from selector.store.base import DecisionLog
 
 __all__ = ["existing_log", "open_log", "replica_id", "state_store"]
 
@@ -28,13 +28,13 @@ def replica_id(settings: Settings) -> str:
     return settings.replica_id or f"{socket.gethostname()}:{os.getpid()}"
 
 
-def open_log(settings: Settings, clock: Callable[[], float] = time.time) -> LogEngine:
+def open_log(settings: Settings, clock: Callable[[], float] = time.time) -> DecisionLog:
     """The decision log ``settings`` name, not started (``start()`` it to write); a
     StoreError says why it cannot be opened. ``clock``: the SQLite log's time (a
     PostgreSQL log keeps the database's)."""
     url = settings.postgres_url
     if url is None:
-        return DecisionLog(
+        return SQLiteLog(
             settings.db_path,
             sync=settings.db_sync,
             join_window_s=settings.join_window_s,
@@ -51,7 +51,7 @@ def open_log(settings: Settings, clock: Callable[[], float] = time.time) -> LogE
     return PostgresLog(url, settings.join_window_s, origin=replica_id(settings))
 
 
-def existing_log(settings: Settings) -> LogEngine:
+def existing_log(settings: Settings) -> DecisionLog:
     """The decision log the settings name, to read (not started); a ConfigError when the
     SQLite file does not exist (a PostgreSQL log is made when missing)."""
     if settings.postgres_url is None and not settings.db_path.is_file():

@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ConfigError
-from selector.store.commands import LogEngine
+from selector.store.base import DecisionLog
 
 __all__ = ["export_log", "write_table"]
 
 
 def export_log(
-    log: LogEngine,
+    log: DecisionLog,
     out: Path,
     fmt: str | None = None,
     since: float = 0.0,

@@ -14,7 +14,7 @@ from selector.engine import state_store
 from selector.online import OnlineLearner, StateError
 from selector.policy import Policy, policy_class
 from selector.reward import RewardConfig
-from selector.store.commands import LogEngine
+from selector.store.base import DecisionLog
 
 __all__ = ["learner_if_needed", "learner_kind", "new_learner", "open_learner"]
 
@@ -43,7 +43,7 @@ def learner_kind(settings: Settings) -> str:
     return needed.pop() if needed else settings.bandit_learner
 
 
-def learner_if_needed(settings: Settings, source: LogEngine) -> OnlineLearner | None:
+def learner_if_needed(settings: Settings, source: DecisionLog) -> OnlineLearner | None:
     """The online layer's learner over ``source`` when the served or the challenger
     policy reads it."""
     if not _online_policies(settings):
@@ -53,7 +53,7 @@ def learner_if_needed(settings: Settings, source: LogEngine) -> OnlineLearner | 
     return learner
 
 
-def new_learner(settings: Settings, source: LogEngine) -> OnlineLearner:
+def new_learner(settings: Settings, source: DecisionLog) -> OnlineLearner:
     """An online layer's learner that has read nothing of the decision log yet."""
     params = BanditParams(
         memory=settings.bandit_memory,
@@ -76,7 +76,7 @@ def new_learner(settings: Settings, source: LogEngine) -> OnlineLearner:
     return OnlineLearner(build(params), source, reward, settings.join_window_s)
 
 
-def open_learner(settings: Settings, source: LogEngine) -> tuple[OnlineLearner, str]:
+def open_learner(settings: Settings, source: DecisionLog) -> tuple[OnlineLearner, str]:
     """The online layer's learner over the decision log ``source``: the saved one when
     it is usable, else a new one (that will read the whole log); and what was done, for
     the logs."""

@@ -13,7 +13,7 @@ from selector.config import Settings
 from selector.latency import LatencyTracker
 from selector.online import OnlineLearner, StateStore
 from selector.store import READ_ERRORS
-from selector.store.commands import LogEngine
+from selector.store.base import DecisionLog
 from selector.upkeep import Upkeep
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 _SAVE_ERRORS: tuple[type[Exception], ...] = (OSError, *READ_ERRORS)  # a file, or the log's table
 
 
-def _warm(decision_log: LogEngine, tracker: LatencyTracker, window_s: float) -> None:
+def _warm(decision_log: DecisionLog, tracker: LatencyTracker, window_s: float) -> None:
     since = time.time() - window_s
     try:
         with decision_log.reader() as reader:
@@ -56,7 +56,7 @@ def _catch_up(learner: OnlineLearner) -> None:
 
 def start(
     settings: Settings,
-    decision_log: LogEngine,
+    decision_log: DecisionLog,
     tracker: LatencyTracker,
     learner: OnlineLearner | None,
     upkeep: Upkeep,
@@ -78,7 +78,7 @@ def start(
 
 
 def stop(
-    decision_log: LogEngine,
+    decision_log: DecisionLog,
     learner: OnlineLearner | None,
     upkeep: Upkeep,
     state_file: StateStore | None,

@@ -37,7 +37,7 @@ import orjson
 
 from selector.export import write_table
 from selector.store import LogReader, id_prefix
-from selector.store.commands import LogEngine
+from selector.store.base import DecisionLog
 
 __all__ = ["PruneResult", "prune"]
 
@@ -71,7 +71,7 @@ class PruneResult:
 
 
 def prune(
-    decision_log: LogEngine,
+    decision_log: DecisionLog,
     older_than_s: float,
     archive_dir: Path | None,
     learned_through: Any = None,

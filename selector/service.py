@@ -45,7 +45,7 @@ from selector.store import (
     FeedbackEvent,
     FeedbackResult,
 )
-from selector.store.commands import LogEngine
+from selector.store.base import DecisionLog
 from selector.upkeep import Upkeep
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class SelectorService:
         extractor: FeatureExtractor,
         policy: Policy,
         tracker: LatencyTracker,
-        decision_log: LogEngine,
+        decision_log: DecisionLog,
         degraded: list[tuple[str, str]] | None = None,
         prior: QualityModel | None = None,
         quality_status: QualityStatus | None = None,

@@ -21,7 +21,7 @@ from selector.policy import DecisionContext
 from selector.policy.base import PRIORITY_LATENCY_FACTOR
 from selector.reward import logged_reward
 from selector.store import CallResults, finite, logged_propensity, logged_request
-from selector.store.commands import LogEngine
+from selector.store.base import DecisionLog
 
 __all__ = ["LoggedDecisions", "load_logged"]
 
@@ -218,7 +218,7 @@ class _Builder:
 
 
 def load_logged(
-    decision_log: LogEngine, late_penalty: float, since: float = 0.0
+    decision_log: DecisionLog, late_penalty: float, since: float = 0.0
 ) -> LoggedDecisions:
     """Read the evaluable decisions of ``decision_log``, their rewards with
     ``late_penalty`` for a late or failed call (a ConfigError says why there are none)."""

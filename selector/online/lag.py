@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from selector.store import READ_ERRORS, LogReader
-from selector.store.commands import LogEngine
+from selector.store.base import DecisionLog
 
 __all__ = ["LagReader"]
 
@@ -17,7 +17,7 @@ __all__ = ["LagReader"]
 class LagReader:
     """Reads the lag behind a cursor in the log ``source``."""
 
-    def __init__(self, source: LogEngine) -> None:
+    def __init__(self, source: DecisionLog) -> None:
         self.source = source
         self._reader: LogReader | None = None
         self._lock = threading.Lock()

@@ -28,7 +28,7 @@ from selector.store import (
     finite,
     id_prefix,
 )
-from selector.store.commands import LogEngine
+from selector.store.base import DecisionLog
 
 __all__ = ["SKIPPED_KEPT", "OnlineLearner"]
 
@@ -44,7 +44,7 @@ class OnlineLearner:
     def __init__(
         self,
         bandit: OnlineModel,
-        source: LogEngine,
+        source: DecisionLog,
         reward: RewardConfig,
         join_window_s: float,
     ) -> None:
@@ -220,7 +220,7 @@ class OnlineLearner:
         cls,
         store: StateStore,
         params: BanditParams,
-        source: LogEngine,
+        source: DecisionLog,
         reward: RewardConfig,
         join_window_s: float,
     ) -> OnlineLearner:

@@ -1,7 +1,9 @@
 """The decision log: every decision and feedback event, and every read of them.
 
 - :mod:`~selector.store.records`: what the log holds, as typed records;
-- :mod:`~selector.store.writer`: :class:`DecisionLog`, the SQLite log written in
+- :mod:`~selector.store.base`: :class:`~selector.store.base.DecisionLog`, what every
+  engine offers (the same writes, reads and lifecycle);
+- :mod:`~selector.store.writer`: :class:`SQLiteLog`, the SQLite engine, written in
   group commits before each answer;
 - :mod:`~selector.store.reader`: :class:`LogReader`, every read (the online layer, the
   export, retention, off-policy evaluation);
@@ -10,8 +12,9 @@
   how results reach whoever waits for them;
 - :mod:`~selector.store.schema`: the schema and its versioned migrations.
 
-A second storage engine implements :class:`DecisionLog`'s writes and
-:class:`LogReader`'s reads; nothing above this package writes SQL against the log.
+The PostgreSQL engine (:mod:`~selector.store.postgres`) implements the same
+:class:`~selector.store.base.DecisionLog` and :class:`LogReader`'s reads; nothing above
+this package writes SQL against the log.
 """
 
 from selector.store.dialect import READ_ERRORS, Dialect
@@ -35,7 +38,7 @@ from selector.store.records import (
     logged_propensity,
 )
 from selector.store.schema import SCHEMA_VERSION
-from selector.store.writer import DecisionLog
+from selector.store.writer import SQLiteLog
 
 __all__ = [
     "FEEDBACK_FIELDS",
@@ -44,7 +47,6 @@ __all__ = [
     "CallResults",
     "ConversationOutcome",
     "ConversationResult",
-    "DecisionLog",
     "DecisionRecord",
     "Dialect",
     "FeedbackEvent",
@@ -54,6 +56,7 @@ __all__ = [
     "LoggedDecision",
     "LoggedRequest",
     "OtherDecision",
+    "SQLiteLog",
     "UnusableRecordError",
     "finite",
     "id_prefix",

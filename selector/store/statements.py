@@ -1,5 +1,5 @@
 """The SQL that writes the decision log, one function per write, each run inside the
-caller's transaction (:class:`~selector.store.writer.DecisionLog` groups them), except
+caller's transaction (:class:`~selector.store.writer.SQLiteLog` groups them), except
 :func:`delete_decisions`, a transaction of its own."""
 
 from __future__ import annotations

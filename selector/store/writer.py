@@ -34,12 +34,12 @@ from typing import Any
 
 from core.errors import ConflictError, NotFoundError, StoreError
 from selector.store import statements as sql
-from selector.store.commands import LogEngine, unwritable
+from selector.store.base import DecisionLog, unwritable
 from selector.store.reader import LogReader
 from selector.store.schema import check, connect, open_failure, prepare
 from selector.store.waiters import Waiter, resolve
 
-__all__ = ["DecisionLog"]
+__all__ = ["SQLiteLog"]
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ _CHECKPOINT_EVERY_S = 1.0
 _Op = tuple[str, Any, Waiter]  # a queued command: kind, payload, who waits
 
 
-class DecisionLog(LogEngine):
+class SQLiteLog(DecisionLog):
     """SQLite decision log, committed in groups (see the module docstring)."""
 
     dialect = LogReader.dialect  # how its reads order feedback rows

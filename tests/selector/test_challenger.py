@@ -18,7 +18,7 @@ from selector.cli import cli
 from selector.config import Settings, load_settings
 from selector.recording import RouteInput
 from selector.service import SelectorService
-from selector.store import DecisionLog, FeedbackEvent
+from selector.store import FeedbackEvent, SQLiteLog
 from selector.wiring import build_service
 from training.logged_decisions import load_logged
 from training.policy_eval import compare
@@ -120,7 +120,7 @@ def test_a_canary_serves_its_share_of_conversations_and_each_stays_with_one_poli
 def test_compare_reports_live_outcomes_and_dr_for_both_policies(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
     run(build_service(settings), 1_200)
-    logged = load_logged(DecisionLog(settings.db_path), settings.reward_late_penalty)
+    logged = load_logged(SQLiteLog(settings.db_path), settings.reward_late_penalty)
     found = compare(logged, min_ess=50)
     served, shadow = (
         next(k for k in found if k.startswith(p)) for p in ("utility-v0", "bandit-v1")

@@ -13,7 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from selector import cli as cli_module
-from selector.cli import _Commands, cli
+from selector.cli import cli
+
+Commands = type(cli)  # the group class that finds the commands of the entry points
 
 
 @dataclass
@@ -25,10 +27,10 @@ class FakeEntryPoint:
         return self.loader()
 
 
-def group_with(monkeypatch: pytest.MonkeyPatch, *eps: FakeEntryPoint) -> _Commands:
+def group_with(monkeypatch: pytest.MonkeyPatch, *eps: FakeEntryPoint) -> click.Group:
     monkeypatch.setattr(cli_module, "entry_points", lambda group: list(eps))
 
-    @click.group(cls=_Commands)
+    @click.group(cls=Commands)
     def selector() -> None:
         """test group"""
 
@@ -36,7 +38,7 @@ def group_with(monkeypatch: pytest.MonkeyPatch, *eps: FakeEntryPoint) -> _Comman
     def serve() -> None:
         """the service's own command"""
 
-    return selector  # type: ignore[return-value]
+    return selector
 
 
 def raising(exc: Exception) -> Callable[[], Any]:

@@ -176,12 +176,12 @@ def test_a_damaged_decision_log_says_so_and_how_to_recover(tmp_path: object) -> 
     from pathlib import Path
 
     from core.errors import StoreError
-    from selector.store import DecisionLog
+    from selector.store import SQLiteLog
 
     db = Path(str(tmp_path)) / "selector.db"
     db.write_bytes(b"this is not a database, " * 400)
     with pytest.raises(StoreError) as found:
-        DecisionLog(db)
+        SQLiteLog(db)
     message = str(found.value)
     assert "is damaged" in message
     assert ".recover" in message
@@ -248,12 +248,12 @@ def damaged_log(folder: Path) -> Path:
     import sqlite3
     import time
 
-    from selector.store import DecisionLog
+    from selector.store import SQLiteLog
     from selector.store.schema import check
     from tests.selector.store.build import record
 
     db = folder / "selector.db"
-    log = DecisionLog(db)
+    log = SQLiteLog(db)
     log.start()
     for i in range(3000):
         log.submit_decision(record(f"d{i:05d}", ts=time.time()))
@@ -277,12 +277,12 @@ def test_a_log_with_damaged_pages_stops_the_start_with_the_recovery_command(
     import sys
 
     from core.errors import StoreError
-    from selector.store import DecisionLog
+    from selector.store import SQLiteLog
 
     db = damaged_log(tmp_path)
-    DecisionLog(db).close()  # unchecked, it opens: the damage is inside
+    SQLiteLog(db).close()  # unchecked, it opens: the damage is inside
     with pytest.raises(StoreError, match="is damaged") as found:
-        DecisionLog(db, check_s=10)
+        SQLiteLog(db, check_s=10)
     assert ".recover" in str(found.value)
     proc = subprocess.run(
         [sys.executable, "-m", "selector", "serve", "--port", "0"],

@@ -13,7 +13,7 @@ from core.errors import ConfigError
 from models import registry
 from selector.cli import cli
 from selector.config import Settings
-from selector.store import DecisionLog
+from selector.store import SQLiteLog
 from selector.wiring import build_service
 from tests.builders import LARGE, SMALL, TRUTH, covering, write_outcome_log
 from training.logged_decisions import load_logged
@@ -44,7 +44,7 @@ def bandit_log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict
 def true_value(settings: Settings, kinds: dict[str, str], policy_name: str) -> float:
     """The mean reward the policy would have had on the logged decisions: the truth's
     P(resolved) of its choice minus the expected cost and latency it weighed."""
-    logged = load_logged(DecisionLog(settings.db_path), settings.reward_late_penalty)
+    logged = load_logged(SQLiteLog(settings.db_path), settings.reward_late_penalty)
     policy = build_service(settings.model_copy(update={"policy": policy_name})).policy
     values = []
     for did, (fv, ctx) in zip(logged.ids, logged.contexts, strict=True):
@@ -62,7 +62,7 @@ def test_dr_covers_the_true_value_of_the_greedy_policy(
     bandit_log: tuple[Settings, dict[str, str]],
 ) -> None:
     settings, kinds = bandit_log
-    logged = load_logged(DecisionLog(settings.db_path), settings.reward_late_penalty)
+    logged = load_logged(SQLiteLog(settings.db_path), settings.reward_late_penalty)
     assert len(logged.ids) == N
     greedy = build_service(settings.model_copy(update={"policy": "utility-v0"})).policy
     out = evaluate_policy(logged, greedy, min_ess=50)
@@ -108,7 +108,7 @@ def test_on_a_log_without_exploration_only_agreements_count_and_too_few_are_refu
     tmp_path: Path,
 ) -> None:
     settings, _ = write_log(tmp_path, "utility-v0")
-    logged = load_logged(DecisionLog(settings.db_path), settings.reward_late_penalty)
+    logged = load_logged(SQLiteLog(settings.db_path), settings.reward_late_penalty)
     assert set(logged.propensity) == {1.0}
     rules = build_service(settings.model_copy(update={"policy": "static-rules"})).policy
     agree = sum(

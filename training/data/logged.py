@@ -13,7 +13,7 @@ import pandas as pd
 
 from core.errors import ConfigError
 from features.schema import CANDIDATE_FEATURES
-from selector.store import DecisionLog
+from selector.store import SQLiteLog
 from training.data.routing import MAX_IPS_WEIGHT, RoutingData, as_flag, hash_files, require
 
 __all__ = ["LOG_SUFFIXES", "from_joined_log", "load_decision_log", "load_shared_log"]
@@ -35,7 +35,7 @@ def load_decision_log(path: Path) -> RoutingData:
     """
     require(path)
     if path.suffix in LOG_SUFFIXES:
-        with DecisionLog(path).reader() as reader:
+        with SQLiteLog(path).reader() as reader:
             frame = pd.DataFrame.from_records(list(reader.joined()))
     else:
         frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)

@@ -9,7 +9,7 @@ replicas that share one log (``SELECTOR_DATABASE_URL=postgresql://…``):
 - :mod:`~selector.store.postgres.statements`: the writes, exactly-once across replicas;
 - :mod:`~selector.store.postgres.writer`: :class:`PostgresLog`, committing them in
   groups before each acknowledgement (the same calls as the SQLite log's,
-  :class:`selector.store.commands.LogEngine`);
+  :class:`selector.store.base.DecisionLog`);
 - :mod:`~selector.store.postgres.reader`: every read, in the cursor's order (the
   online layer, export, retention, training);
 - :mod:`~selector.store.postgres.live`: what replicas tell each other besides the

@@ -21,7 +21,7 @@ from contextlib import suppress
 from typing import Any
 
 from core.errors import ConflictError, NotFoundError, StoreError
-from selector.store.commands import LogEngine, unwritable
+from selector.store.base import DecisionLog, unwritable
 from selector.store.postgres import statements as sql
 from selector.store.postgres.reader import POSTGRES, PostgresReader, connect, where
 from selector.store.postgres.schema import prepare
@@ -38,7 +38,7 @@ CHANNEL = "selector_log"
 _Op = tuple[str, Any, Waiter]  # a queued command: kind, payload, who waits
 
 
-class PostgresLog(LogEngine):
+class PostgresLog(DecisionLog):
     """The decision log's writes on the PostgreSQL database at ``url``; ``origin`` names
     this replica on the feedback rows it stores."""
 

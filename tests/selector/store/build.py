@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from selector.store import DecisionLog, DecisionRecord, FeedbackEvent, LoggedRequest
+from selector.store import DecisionRecord, FeedbackEvent, LoggedRequest, SQLiteLog
 
 
 def record(did: str, ts: float = 1_000.0, model: str = "gpt-5") -> DecisionRecord:
@@ -33,7 +33,7 @@ class Clock:
         return self.t
 
 
-def fb(log: DecisionLog, did: str, **fields: object):  # type: ignore[no-untyped-def]
+def fb(log: SQLiteLog, did: str, **fields: object):  # type: ignore[no-untyped-def]
     return log.submit_feedback(FeedbackEvent(did, dict(fields))).result(timeout=5)
 
 

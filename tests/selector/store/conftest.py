@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from selector.store import DecisionLog
+from selector.store import SQLiteLog
 from tests.selector.store.build import Clock
 
 
@@ -17,8 +17,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def log(tmp_path: Path, clock: Clock) -> Iterator[DecisionLog]:
-    store = DecisionLog(tmp_path / "d.db", join_window_s=60.0, clock=clock)
+def log(tmp_path: Path, clock: Clock) -> Iterator[SQLiteLog]:
+    store = SQLiteLog(tmp_path / "d.db", join_window_s=60.0, clock=clock)
     store.start()
     yield store
     store.close()

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import StoreError
-from selector.store import DecisionLog
+from selector.store import SQLiteLog
 from tests.selector.store.build import record
 
 
@@ -54,7 +54,7 @@ def fill(folder: Path) -> Path:
 
 
 def test_health_comes_back_by_itself_when_the_disk_is_cleared(small_disk: Path) -> None:
-    log = DecisionLog(small_disk / "selector.db")
+    log = SQLiteLog(small_disk / "selector.db")
     log.start()
     try:
         filler = fill(small_disk)

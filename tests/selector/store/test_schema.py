@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import StoreError
-from selector.store import ConversationOutcome, DecisionLog
+from selector.store import ConversationOutcome, SQLiteLog
 from selector.store.schema import SCHEMA_VERSION
 from tests.selector.store.build import record
 
@@ -29,7 +29,7 @@ def test_a_log_written_by_the_previous_build_opens_and_replays(tmp_path: Path) -
 
     db = tmp_path / "selector.db"
     shutil.copy(LEGACY, db)
-    log = DecisionLog(db)
+    log = SQLiteLog(db)
     assert log.schema_found == 1
     assert log.counts() == {"decisions": 30, "feedback": 52, "outcomes": 22}
     with sqlite3.connect(db) as conn:  # migrated to the current version
@@ -48,7 +48,7 @@ def test_a_log_written_by_the_previous_build_opens_and_replays(tmp_path: Path) -
     settings = load_settings(  # under the settings that build ran with
         db_path=db, policy="bandit-v1", quality_model="prior", bandit_min_exploration=0.01
     )
-    learner = new_learner(settings, DecisionLog(db))
+    learner = new_learner(settings, SQLiteLog(db))
     learner.catch_up()
     saved = json.loads(LEGACY.with_name(LEGACY.name + ".bandit.json").read_text())["state"]
     assert learner.counts["learned"] == 22
@@ -57,11 +57,11 @@ def test_a_log_written_by_the_previous_build_opens_and_replays(tmp_path: Path) -
 
 def test_a_log_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
     db = tmp_path / "selector.db"
-    DecisionLog(db)
+    SQLiteLog(db)
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(StoreError, match="schema version 99, written by a newer build"):
-        DecisionLog(db)
+        SQLiteLog(db)
 
 
 def test_a_conversations_outcome_credited_before_version_3_is_known_after_it(
@@ -75,7 +75,7 @@ def test_a_conversations_outcome_credited_before_version_3_is_known_after_it(
     from core.errors import ConflictError
 
     db = tmp_path / "selector.db"
-    log = DecisionLog(db)
+    log = SQLiteLog(db)
     log.start()
     for did in ("d1", "d2"):
         log.submit_decision(record(did, ts=time.time())).result(timeout=10)
@@ -89,7 +89,7 @@ def test_a_conversations_outcome_credited_before_version_3_is_known_after_it(
     with sqlite3.connect(db) as conn:  # as a version-2 build left it
         conn.execute("DELETE FROM conversation_outcomes")
         conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
-    log = DecisionLog(db)
+    log = SQLiteLog(db)
     assert log.schema_found == 2
     log.start()
     try:

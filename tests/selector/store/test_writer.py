@@ -9,18 +9,18 @@ from pathlib import Path
 import pytest
 
 from core.errors import ConflictError, NotFoundError, StoreError
-from selector.store import DecisionLog, DecisionRecord, FeedbackEvent, LoggedRequest
+from selector.store import DecisionRecord, FeedbackEvent, LoggedRequest, SQLiteLog
 from tests.selector.store.build import Clock, a_record_no_write_can_take, fb, record
 
 
-def test_decisions_and_feedback_are_stored(log: DecisionLog) -> None:
+def test_decisions_and_feedback_are_stored(log: SQLiteLog) -> None:
     log.submit_decision(record("d1")).result(timeout=5)
     r = fb(log, "d1", latency_ms=100.0, resolved=True)
     assert (r.duplicate, r.late, r.override, r.decided_model) == (False, False, False, "gpt-5")
     assert log.counts() == {"decisions": 1, "feedback": 1, "outcomes": 1}
 
 
-def test_exact_repeats_are_duplicates(log: DecisionLog) -> None:
+def test_exact_repeats_are_duplicates(log: SQLiteLog) -> None:
     log.submit_decision(record("d1")).result(timeout=5)
     assert not fb(log, "d1", latency_ms=100.0).duplicate
     assert fb(log, "d1", latency_ms=100.0).duplicate
@@ -28,7 +28,7 @@ def test_exact_repeats_are_duplicates(log: DecisionLog) -> None:
     assert log.counts()["feedback"] == 2
 
 
-def test_one_outcome_per_decision(log: DecisionLog) -> None:
+def test_one_outcome_per_decision(log: SQLiteLog) -> None:
     log.submit_decision(record("d1")).result(timeout=5)
     fb(log, "d1", resolved=True)
     assert not fb(log, "d1", resolved=True, latency_ms=5.0).duplicate  # same outcome, more facts
@@ -38,12 +38,12 @@ def test_one_outcome_per_decision(log: DecisionLog) -> None:
         fb(log, "d1", resolved=True, reward=0.2)
 
 
-def test_unknown_decision_is_not_found(log: DecisionLog) -> None:
+def test_unknown_decision_is_not_found(log: SQLiteLog) -> None:
     with pytest.raises(NotFoundError):
         fb(log, "missing", resolved=True)
 
 
-def test_late_feedback_is_kept_but_not_joined(log: DecisionLog, clock: Clock) -> None:
+def test_late_feedback_is_kept_but_not_joined(log: SQLiteLog, clock: Clock) -> None:
     log.submit_decision(record("d1", ts=clock.t)).result(timeout=5)
     clock.t += 61
     r = fb(log, "d1", resolved=True)
@@ -51,13 +51,13 @@ def test_late_feedback_is_kept_but_not_joined(log: DecisionLog, clock: Clock) ->
     assert log.counts() == {"decisions": 1, "feedback": 1, "outcomes": 0}
 
 
-def test_feedback_naming_another_model_is_an_override(log: DecisionLog) -> None:
+def test_feedback_naming_another_model_is_an_override(log: SQLiteLog) -> None:
     log.submit_decision(record("d1", model="gpt-5")).result(timeout=5)
     assert fb(log, "d1", model="gpt-5-mini", latency_ms=1.0).override
     assert not fb(log, "d1", model="gpt-5", latency_ms=2.0).override
 
 
-def test_concurrent_writers_are_group_committed(log: DecisionLog) -> None:
+def test_concurrent_writers_are_group_committed(log: SQLiteLog) -> None:
     with ThreadPoolExecutor(16) as pool:
         futures = [pool.submit(log.submit_decision, record(f"d{i}")) for i in range(500)]
         for f in futures:
@@ -66,12 +66,12 @@ def test_concurrent_writers_are_group_committed(log: DecisionLog) -> None:
 
 
 def test_everything_is_there_after_reopening(tmp_path: Path) -> None:
-    first = DecisionLog(tmp_path / "d.db")
+    first = SQLiteLog(tmp_path / "d.db")
     first.start()
     first.submit_decision(record("d1", ts=time.time())).result(timeout=5)
     first.submit_feedback(FeedbackEvent("d1", {"resolved": False})).result(timeout=5)
     first.close()
-    second = DecisionLog(tmp_path / "d.db")
+    second = SQLiteLog(tmp_path / "d.db")
     second.start()
     try:
         with pytest.raises(ConflictError):
@@ -80,7 +80,7 @@ def test_everything_is_there_after_reopening(tmp_path: Path) -> None:
         second.close()
 
 
-def test_a_duplicate_decision_id_fails_the_write_not_the_log(log: DecisionLog) -> None:
+def test_a_duplicate_decision_id_fails_the_write_not_the_log(log: SQLiteLog) -> None:
     log.submit_decision(record("d1")).result(timeout=5)
     with pytest.raises(StoreError):
         log.submit_decision(record("d1")).result(timeout=5)
@@ -90,20 +90,20 @@ def test_a_duplicate_decision_id_fails_the_write_not_the_log(log: DecisionLog) -
 
 def test_writes_before_start_are_refused(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="not started"):
-        DecisionLog(tmp_path / "d.db").submit_decision(record("x")).result(timeout=1)
+        SQLiteLog(tmp_path / "d.db").submit_decision(record("x")).result(timeout=1)
 
 
 def test_an_unwritable_path_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     with pytest.raises(StoreError, match="cannot open the decision log"):
-        DecisionLog(tmp_path / "file" / "d.db")
+        SQLiteLog(tmp_path / "file" / "d.db")
 
 
 @pytest.mark.parametrize("sync", ["normal", "full"])
 def test_event_loop_writes_are_batched_and_checked_in_both_modes(tmp_path: Path, sync: str) -> None:
     import asyncio
 
-    store = DecisionLog(tmp_path / "d.db", sync=sync)
+    store = SQLiteLog(tmp_path / "d.db", sync=sync)
     store.start()
 
     async def run() -> list[object]:
@@ -118,13 +118,13 @@ def test_event_loop_writes_are_batched_and_checked_in_both_modes(tmp_path: Path,
     with pytest.raises(NotFoundError):
         asyncio.run(store.write_feedback(FeedbackEvent("zzz", {"resolved": True})))
     store.close()
-    reopened = DecisionLog(tmp_path / "d.db")
+    reopened = SQLiteLog(tmp_path / "d.db")
     assert reopened.counts() == {"decisions": 200, "feedback": 1, "outcomes": 0}
 
 
 def test_an_unknown_sync_mode_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="sync"):
-        DecisionLog(tmp_path / "d.db", sync="sometimes")
+        SQLiteLog(tmp_path / "d.db", sync="sometimes")
 
 
 def test_the_wal_file_starts_over_under_sustained_writes(tmp_path: Path) -> None:
@@ -135,7 +135,7 @@ def test_the_wal_file_starts_over_under_sustained_writes(tmp_path: Path) -> None
     under writes that never pause, the salt must change again and again."""
     import asyncio
 
-    store = DecisionLog(tmp_path / "w.db")
+    store = SQLiteLog(tmp_path / "w.db")
     store.start()
     wal = tmp_path / "w.db-wal"
     features = {"rows": list(range(300))}
@@ -174,7 +174,7 @@ def test_the_wal_file_starts_over_under_sustained_writes(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("sync", ["normal", "full"])
 def test_a_record_no_write_can_take_fails_alone(tmp_path: Path, sync: str) -> None:
-    store = DecisionLog(tmp_path / "d.db", sync=sync)
+    store = SQLiteLog(tmp_path / "d.db", sync=sync)
     store.start()
     try:
         a_record_no_write_can_take(store)

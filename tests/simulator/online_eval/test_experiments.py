@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from selector.store import DecisionLog, DecisionRecord, LoggedRequest
+from selector.store import DecisionRecord, LoggedRequest, SQLiteLog
 from simulator.online_eval import adaptation, measure_online, propensity_test
 from simulator.online_eval.measures import OFFLINE, ONLINE
 from simulator.scenario import load_scenario
@@ -22,7 +22,7 @@ MODELS = ["a", "b", "c"]
 def write_log(path: Path, logged: list[float], drawn: list[float], n: int = 3_000) -> Path:
     """``n`` decisions logging the probabilities ``logged`` but choosing by ``drawn``."""
     rng = np.random.default_rng(0)
-    log = DecisionLog(path)
+    log = SQLiteLog(path)
     log.start()
     try:
         futures = []

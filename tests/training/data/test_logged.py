@@ -64,10 +64,10 @@ def test_a_decision_log_loads_one_weighted_outcome_per_decision(
 
 
 def test_the_exported_log_loads_the_same(log: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
-    from selector.store import DecisionLog
+    from selector.store import SQLiteLog
 
     path, _ = log
-    export_log(DecisionLog(path), tmp_path / "log.parquet")
+    export_log(SQLiteLog(path), tmp_path / "log.parquet")
     a, b = load_source(str(path)), load_source(str(tmp_path / "log.parquet"))
     pd.testing.assert_frame_equal(a.outcomes, b.outcomes)
     pd.testing.assert_frame_equal(a.requests, b.requests, check_dtype=False)

@@ -19,12 +19,12 @@ from selector.store import records as rec
 from selector.store.dialect import Dialect
 from selector.store.reader import LogReader
 
-__all__ = ["LogEngine", "unwritable"]
+__all__ = ["DecisionLog", "unwritable"]
 
 log = logging.getLogger(__name__)
 
 
-class LogEngine:
+class DecisionLog:
     """The decision log's write calls, over an engine's ``_submit`` / ``_submit_async``;
     its health, from its writer thread (``_thread``) and last failure (``_error``)."""
 
