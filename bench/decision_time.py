@@ -47,8 +47,8 @@ from models.bandit import BanditParams, ResidualBandit
 from models.contexts import context, contexts_of
 from models.contextual import ContextualBandit
 from selector.config import Settings, load_settings
+from selector.decisions import RouteInput
 from selector.policy import Policy
-from selector.recording import RouteInput
 from selector.service import SelectorService
 from selector.wiring import build_policy, build_service, load_quality_model
 

@@ -17,7 +17,7 @@ _EXPORTS = {
     "SQLiteLog": "selector.store",
     "LogReader": "selector.store",
     "OnlineLearner": "selector.online",
-    "RouteInput": "selector.recording",
+    "RouteInput": "selector.decisions",
     "SelectorService": "selector.service",
     "Settings": "selector.config",
     "create_app": "selector.api.app",

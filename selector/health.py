@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from selector.catalog import Catalog
+    from selector.decisions import RecentChoices
     from selector.latency import LatencyTracker
-    from selector.recording import RecentChoices
 
 __all__ = [
     "Health",

@@ -16,6 +16,13 @@ from features.schema import PRIORITIES
 from selector import lifecycle
 from selector.catalog import Catalog
 from selector.config import Settings
+from selector.decisions import (
+    DecisionIds,
+    RecentChoices,
+    RouteInput,
+    RouteResult,
+    decision_record,
+)
 from selector.health import (
     Health,
     LearnerStatus,
@@ -30,13 +37,6 @@ from selector.metrics import ServiceMetrics
 from selector.online import OnlineLearner, StateStore
 from selector.policy import Decision, DecisionContext, Policy, Score
 from selector.policy.base import QualityModel
-from selector.recording import (
-    DecisionIds,
-    RecentChoices,
-    RouteInput,
-    RouteResult,
-    decision_record,
-)
 from selector.retention import PruneResult, prune
 from selector.store import (
     ConversationOutcome,

@@ -14,8 +14,8 @@ from features.intents import IntentClassifier, IntentTaxonomy
 from models.prior import PriorQualityModel, load_prior
 from selector.catalog import Catalog, load_catalog
 from selector.config import PACKAGE_DIR, Settings, load_settings
+from selector.decisions import RouteInput
 from selector.latency import BreakerConfig, LatencyTracker
-from selector.recording import RouteInput
 from selector.store import FeedbackEvent
 from selector.wiring import build_service
 

@@ -16,8 +16,8 @@ from pydantic import ConfigDict, Field, RootModel, TypeAdapter, with_config
 from typing_extensions import TypedDict
 
 from selector.api.schemas import Name
+from selector.decisions import RouteResult
 from selector.policy import Score
-from selector.recording import RouteResult
 from selector.store import ConversationResult, FeedbackResult
 
 __all__ = [

@@ -16,7 +16,7 @@ from prometheus_client import generate_latest
 from features.extractor import Conversation
 from selector.cli import cli
 from selector.config import Settings, load_settings
-from selector.recording import RouteInput
+from selector.decisions import RouteInput
 from selector.service import SelectorService
 from selector.store import FeedbackEvent, SQLiteLog
 from selector.wiring import build_service

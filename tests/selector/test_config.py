@@ -72,7 +72,7 @@ def test_without_an_intent_classifier_the_service_runs_degraded(tmp_path: object
     from pathlib import Path
 
     from features.extractor import Conversation
-    from selector.recording import RouteInput
+    from selector.decisions import RouteInput
     from selector.wiring import build_service
 
     empty = Path(str(tmp_path)) / "no-model"

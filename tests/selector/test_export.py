@@ -13,8 +13,8 @@ from features.extractor import Conversation
 from features.schema import CANDIDATE_FEATURES, REQUEST_FEATURES
 from selector.cli import cli
 from selector.config import load_settings
+from selector.decisions import RouteInput
 from selector.export import export_log
-from selector.recording import RouteInput
 from selector.service import SelectorService
 from selector.store import FeedbackEvent
 from selector.wiring import build_service

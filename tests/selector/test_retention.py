@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from features.extractor import Conversation
 from selector.cli import cli
-from selector.recording import RouteInput
+from selector.decisions import RouteInput
 from selector.retention import prune
 from selector.store import ConversationOutcome, id_prefix
 from selector.wiring import build_service

@@ -14,7 +14,7 @@ from features.extractor import Conversation
 from selector.catalog import load_catalog
 from selector.cli import cli
 from selector.config import load_settings
-from selector.recording import RouteInput
+from selector.decisions import RouteInput
 from selector.wiring import build_service
 
 MODELS = {  # name: (input price, output price, median latency, mean completion)

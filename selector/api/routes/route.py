@@ -10,7 +10,7 @@ from selector.api.bodies import RouteResponse, route_response
 from selector.api.deps import service_of
 from selector.api.raw import RawRoute, json_body
 from selector.api.schemas import ErrorBody, RouteRequest
-from selector.recording import RouteInput
+from selector.decisions import RouteInput
 
 
 async def route(request: Request) -> Response:

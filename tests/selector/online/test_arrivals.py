@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from features.extractor import Conversation
+from selector.decisions import RouteInput
 from selector.online.updates import update_for
-from selector.recording import RouteInput
 from selector.store import ConversationOutcome, SQLiteLog
 from selector.wiring import build_service
 from tests.selector.online.traffic import (

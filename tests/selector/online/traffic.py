@@ -12,7 +12,7 @@ from prometheus_client import generate_latest
 
 from features.extractor import Conversation
 from selector.config import Settings, load_settings
-from selector.recording import RouteInput, RouteResult
+from selector.decisions import RouteInput, RouteResult
 from selector.reward import turn_reward
 from selector.service import SelectorService
 from selector.store import FeedbackEvent

@@ -18,8 +18,8 @@ from features.extractor import Conversation
 from models.quality import QualityPredictor, QualityTrainer
 from selector.cli import cli
 from selector.config import load_settings
+from selector.decisions import RouteInput
 from selector.export import export_log
-from selector.recording import RouteInput
 from selector.wiring import build_service
 from tests.builders import LARGE, SMALL, TRUTH, write_outcome_log
 from training.counterfactual import Replay

@@ -16,11 +16,11 @@ from click.testing import CliRunner
 
 from features.extractor import Conversation
 from selector.cli import cli
+from selector.decisions import RouteInput
 from selector.engine import state_store
 from selector.learning import new_learner
 from selector.online import StateError
 from selector.online.state import body_of
-from selector.recording import RouteInput
 from selector.retention import prune
 from selector.store import ConversationOutcome
 from selector.wiring import build_service
