@@ -43,11 +43,11 @@ import yaml
 
 from bench.common import CONVERSATION, Section, percentiles_us, run_alone
 from features.extractor import Conversation
-from models.bandit import BanditParams, ResidualBandit
-from models.contexts import context, contexts_of
-from models.contextual import ContextualBandit
 from selector.config import Settings, load_settings
 from selector.decisions import RouteInput
+from selector.online.bandit import BanditParams, ResidualBandit
+from selector.online.contexts import context, contexts_of
+from selector.online.contextual import ContextualBandit
 from selector.policy import Policy
 from selector.service import SelectorService
 from selector.wiring import build_policy, build_service, load_quality_model

@@ -35,11 +35,11 @@ import orjson
 
 from bench.common import CONVERSATION, Section, run_alone
 from features.extractor import Conversation
-from models.bandit import BanditParams, ResidualBandit, Update
-from models.vw import VWBandit
 from selector.config import load_settings
 from selector.decisions import RouteInput
 from selector.learning import new_learner
+from selector.online.bandit import BanditParams, ResidualBandit, Update
+from selector.online.vw import VWBandit
 from selector.service import SelectorService
 from selector.store import DecisionRecord, FeedbackEvent, LogReader, SQLiteLog
 from selector.store.base import DecisionLog

@@ -1,7 +1,6 @@
-"""The learned and prior models: the P(resolved) prior (:mod:`models.prior`), the quality
-model (:mod:`models.quality`), the online layer (:mod:`models.bandit`,
-:mod:`models.contextual` and its :mod:`models.contexts`, :mod:`models.vw`, built by name
-in :mod:`models.learners`), the MLflow registry (:mod:`models.registry`).
+"""The offline models: the P(resolved) prior (:mod:`models.prior`), the quality model
+(:mod:`models.quality`) and the MLflow registry (:mod:`models.registry`). The online
+layer's learners are part of the online layer (:mod:`selector.online`).
 
 Each name below is imported from its module when first used."""
 
@@ -12,18 +11,11 @@ from typing import Any
 from core.lazy import load
 
 _EXPORTS = {
-    "BanditParams": "models.bandit",
-    "ContextualBandit": "models.contextual",
-    "OnlineModel": "models.bandit",
     "PriorQualityModel": "models.prior",
     "QualityTrainer": "models.quality",
     "QualityPredictor": "models.quality",
-    "ResidualBandit": "models.bandit",
-    "build": "models.learners",
-    "context": "models.contexts",
     "load_prior": "models.prior",
     "resolve": "models.registry",
-    "squarecb": "models.bandit",
 }
 __all__ = sorted(_EXPORTS)
 

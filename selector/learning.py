@@ -7,11 +7,11 @@ from __future__ import annotations
 import logging
 
 from core.errors import ConfigError
-from models.bandit import BanditParams
-from models.learners import build
 from selector.config import Settings
 from selector.engine import state_store
 from selector.online import OnlineLearner, StateError
+from selector.online.bandit import BanditParams
+from selector.online.learners import build
 from selector.policy import Policy, policy_class
 from selector.reward import RewardConfig
 from selector.store.base import DecisionLog

@@ -18,7 +18,6 @@ from core.errors import ArtifactError, ConfigError
 from features.estimates import EstimateConfig
 from features.extractor import FeatureExtractor
 from features.intents import IntentClassifier, IntentTaxonomy
-from models.bandit import OnlineModel
 from models.prior import PriorQualityModel, load_prior
 from models.quality import QualityPredictor
 from models.registry import bound_requests, resolve
@@ -29,6 +28,7 @@ from selector.health import QualityStatus
 from selector.latency import BreakerConfig, LatencyTracker
 from selector.learning import learner_if_needed
 from selector.online import OnlineLearner
+from selector.online.bandit import OnlineModel
 from selector.policy import POLICIES, Policy, ProbeConfig, QualityModel, policy_class
 from selector.service import SelectorService
 

@@ -33,8 +33,14 @@ table, :mod:`selector.online.snapshots`). Decisions never wait for learning: in
 ``poll_s``); it survives any error (it backs off and retries), and says what failed in
 :meth:`OnlineLearner.status`.
 
-The package: :mod:`~selector.online.learner` (the fold), :mod:`~selector.online.state`
-(the saved state), :mod:`~selector.online.runner` (the background thread).
+The package holds the whole online layer: its learners (:mod:`~selector.online.bandit`,
+the interface every learner offers and bandit-v1's residual learner;
+:mod:`~selector.online.contextual` and its :mod:`~selector.online.contexts` for
+bandit-v2; :mod:`~selector.online.vw`; built by name in :mod:`~selector.online.learners`),
+the fold (:mod:`~selector.online.learner`) and a decision's update
+(:mod:`~selector.online.updates`), the saved state (:mod:`~selector.online.state`,
+:mod:`~selector.online.snapshots`), the background thread (:mod:`~selector.online.runner`)
+and its lag (:mod:`~selector.online.lag`).
 """
 
 from __future__ import annotations

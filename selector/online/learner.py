@@ -13,10 +13,10 @@ from collections import Counter, deque
 from dataclasses import asdict
 from typing import Any
 
-from models.bandit import BanditParams, OnlineModel, Update
-from models.learners import build
 from selector.health import LearnerStatus
+from selector.online.bandit import BanditParams, OnlineModel, Update
 from selector.online.lag import LagReader
+from selector.online.learners import build
 from selector.online.runner import Runner
 from selector.online.state import STATE_VERSION, StateError, StateStore
 from selector.online.updates import UNUSABLE, due, reason, update_for

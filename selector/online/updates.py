@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from models.bandit import Update
-from models.contexts import logged_contexts
+from selector.online.bandit import Update
+from selector.online.contexts import logged_contexts
 from selector.reward import logged_reward
 from selector.store import (
     CallResults,
@@ -43,7 +43,7 @@ def update_for(
     ('overridden', 'unscored'), or None when the decision is not in the log; an
     :class:`UnusableRecordError` (or a parse error) when the log's rows cannot say.
     With ``contextual``, each candidate's context is rebuilt from the logged features
-    (:func:`models.contextual.logged_contexts`)."""
+    (:func:`selector.online.contextual.logged_contexts`)."""
     if calls is None:
         return "overridden"
     decision = reader.decision(did)

@@ -4,9 +4,9 @@ with SquareCB.
 - ``bandit-v1``: each eligible candidate's estimate is its utility (offline
   P(resolved), expected cost, live latency and error rate) plus the correction the
   online layer learned for its model on the request's intent group
-  (:mod:`models.bandit`).
+  (:mod:`selector.online.bandit`).
 - ``bandit-v2``: the correction is a regression per model on the request's context,
-  and exploration is optimistic where the evidence is thin (:mod:`models.contextual`).
+  and exploration is optimistic where the evidence is thin (:mod:`selector.online.contextual`).
 
 The choice is drawn from SquareCB's distribution over the estimates with the configured
 floor; the chosen model's probability is the decision's propensity, and every
@@ -22,9 +22,9 @@ from typing import ClassVar
 import numpy as np
 
 from features.extractor import FeatureVector
-from models.bandit import BanditParams, OnlineModel
-from models.contexts import contexts_of
-from models.learners import build
+from selector.online.bandit import BanditParams, OnlineModel
+from selector.online.contexts import contexts_of
+from selector.online.learners import build
 from selector.policy.base import CandidateScore, Policy, QualityModel
 
 __all__ = ["BanditPolicy", "ContextualPolicy"]
@@ -82,8 +82,9 @@ class BanditPolicy(Policy):
 
 
 class ContextualPolicy(BanditPolicy):
-    """``bandit-v2``: utility + the contextual layer's correction (:mod:`models.contextual`),
-    SquareCB over optimistic estimates, exact propensities."""
+    """``bandit-v2``: utility + the contextual layer's correction
+    (:mod:`selector.online.contextual`), SquareCB over optimistic estimates, exact
+    propensities."""
 
     name = "bandit-v2"
     version = "2.0"

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from models.bandit import squarecb
+from selector.online.bandit import squarecb
 from simulator.replay import Turn
 from simulator.routers import OracleRouter
 from simulator.world import Conversation, Load, World

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from models.learners import build
 from selector.config import Settings
 from selector.engine import state_store
 from selector.online import OnlineLearner, StateFile
+from selector.online.learners import build
 from selector.reward import RewardConfig
 from selector.service import SelectorService
 from selector.wiring import build_service

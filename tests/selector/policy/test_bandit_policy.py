@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 
 from features.extractor import Conversation
-from models.bandit import BanditParams, ResidualBandit
+from selector.online.bandit import BanditParams, ResidualBandit
 from selector.policy import BanditPolicy, DecisionContext, UtilityPolicy
 from tests.builders import Parts
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from features.schema import CANDIDATE_FEATURES, REQUEST_FEATURES
-from models import contextual
-from models.bandit import BanditParams, Update
-from models.contexts import DIM, context, context_of, contexts_of
-from models.contextual import ContextualBandit, probability_best
+from selector.online import contextual
+from selector.online.bandit import BanditParams, Update
+from selector.online.contexts import DIM, context, context_of, contexts_of
+from selector.online.contextual import ContextualBandit, probability_best
 
 
 def ctx(group: int, turns: int = 3) -> list[float]:

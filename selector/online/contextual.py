@@ -5,7 +5,7 @@ probability of being the best.
 The offline policy scores each candidate with its *utility* (P(resolved) from the
 quality model, expected cost, live latency and error rate). For each model ``m`` this
 layer keeps a linear model of what the utility misses on the context ``x`` of a
-request (:func:`models.contexts.context`: the intent group, the conversation's length
+request (:func:`selector.online.contexts.context`: the intent group, the conversation's length
 and prompt tokens, escalation, priority, the offline P(resolved), the error rate and
 latency):
 
@@ -44,8 +44,8 @@ from typing import Any
 
 import numpy as np
 
-from models.bandit import BanditParams, Contexts, Update, sample
-from models.contexts import CONTEXT, DIM, GROUP_SLOTS
+from selector.online.bandit import BanditParams, Contexts, Update, sample
+from selector.online.contexts import CONTEXT, DIM, GROUP_SLOTS
 
 __all__ = ["ContextualBandit", "probability_best"]
 

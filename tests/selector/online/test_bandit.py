@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from models.bandit import BanditParams, ResidualBandit, sample, squarecb
+from selector.online.bandit import BanditParams, ResidualBandit, sample, squarecb
 
 
 def test_squarecb_probabilities_sum_to_one_and_favour_the_best() -> None:

@@ -1,4 +1,4 @@
-"""The context the contextual online layer (:mod:`models.contextual`) learns on: one
+"""The context the contextual online layer (:mod:`selector.online.contextual`) learns on: one
 vector per candidate and request, each term of order 1, computed from the logged
 feature vector (:mod:`features.schema`) the same way when deciding and when learning.
 

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from models.bandit import BanditParams, Update
-from models.learners import build
-from models.vw import VWBandit
+from selector.online.bandit import BanditParams, Update
+from selector.online.learners import build
+from selector.online.vw import VWBandit
 
 MODELS = ["a", "b", "c"]
 UTIL = [0.90, 0.95, 0.93]

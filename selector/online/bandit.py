@@ -59,7 +59,7 @@ class BanditParams:
     prior_weight: float = 200.0  # n₀: the offline model's weight, in outcomes
     gamma: float = 10_000.0  # SquareCB greediness (exploration cost ≤ (k − 1)/γ per decision)
     min_exploration: float = 0.003  # ε: the uniform floor mixed into every distribution
-    learner: str = "residual"  # "residual" (this module), "vw" (models/vw.py), "contextual"
+    learner: str = "residual"  # "residual" (this module), "vw" (online/vw.py), "contextual"
     ridge: float = 4.0  # contextual: the prior's weight n₀ of each regression, in outcomes
     posterior_scale: float = 0.3  # contextual: scales the estimates' sd (more: explore more)
 
@@ -128,7 +128,7 @@ def sample(probs: Sequence[float], u: float) -> int:
 
 
 LEARNERS = ("residual", "vw", "contextual")
-#: the candidates' contexts (:mod:`models.contexts`), one row each: lists, or an array
+#: the candidates' contexts (:mod:`selector.online.contexts`), one row each: lists, or an array
 Contexts: TypeAlias = "Sequence[Sequence[float]] | np.ndarray"
 _COMMON = ("memory", "gamma", "min_exploration", "learner")
 _READS = {
@@ -159,7 +159,7 @@ class OnlineModel(Protocol):
     params: BanditParams
     updates_: int
 
-    #: True when it reads each candidate's context (:func:`models.contextual.context`)
+    #: True when it reads each candidate's context (:func:`selector.online.contextual.context`)
     contextual: bool
 
     def distribution(

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from models.bandit import BanditParams, Contexts, Update, sample
+from selector.online.bandit import BanditParams, Contexts, Update, sample
 
 __all__ = ["VWBandit"]
 
@@ -36,7 +36,7 @@ def _args(params: BanditParams) -> str:
 
 
 class VWBandit:
-    """A learner behind :class:`models.bandit.OnlineModel` on VW's ``cb_explore_adf``."""
+    """A learner behind :class:`selector.online.bandit.OnlineModel` on VW's ``cb_explore_adf``."""
 
     contextual = False
 
