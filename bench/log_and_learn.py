@@ -107,17 +107,16 @@ def bare_rate(records: list[DecisionRecord], folder: Path, sync: str) -> float:
 def update_rates(n: int) -> dict[str, float]:
     rng = random.Random(0)
     models = ["m0", "m1", "m2", "m3", "m4", "m5"]
-    examples = []
+    examples = []  # the same updates for both learners, built before either is timed
     for _ in range(n):
         utilities = [rng.uniform(0.3, 0.9) for _ in models]
-        examples.append(
-            (GROUPS[rng.randrange(5)], utilities, rng.randrange(6), 0.9, float(rng.random() < 0.7))
-        )
+        group, chosen, reward = GROUPS[rng.randrange(5)], rng.randrange(6), rng.random() < 0.7
+        examples.append(Update(models, group, utilities, chosen, 0.9, float(reward)))
     rates = {}
     for name, bandit in (("residual", ResidualBandit()), ("vw", VWBandit(BanditParams()))):
         t0 = time.perf_counter()
-        for group, utilities, chosen, propensity, reward in examples:
-            bandit.learn(Update(models, group, utilities, chosen, propensity, reward))
+        for update in examples:
+            bandit.learn(update)
         rates[name] = n / (time.perf_counter() - t0)
     return rates
 
