@@ -32,10 +32,11 @@ _X_IN, _X_OUT, _X_SCORE = X["input_usd_per_mtok"], X["output_usd_per_mtok"], X["
 
 
 class _Trees:
-    """A booster's predictions for a decision's few rows, through the very C function and
-    arguments of ``Booster.predict(x, num_threads=1)`` without the set-up LightGBM's
-    Python wrapper does on every call (about 10 µs, paid twice per decision: P(resolved)
-    and completion lengths). A test holds the two equal on every row."""
+    """A booster's predictions through the very C function and arguments of
+    ``Booster.predict(x, num_threads=1)``, without the set-up LightGBM's Python wrapper
+    does on every call (about 10 µs, which a decision paid twice: P(resolved) and
+    completion lengths). Serving and the batch path both read the trees through it; a
+    test holds it equal to ``Booster.predict`` on every row."""
 
     _FLOAT64, _ROW_MAJOR, _NORMAL = 1, 1, 0  # LightGBM's C API constants
 
@@ -213,7 +214,7 @@ class QualityPredictor:
             scores[:] = 0.0
         req_idx, mod_idx = np.repeat(np.arange(n), k), np.tile(np.arange(k), n)
         x = stage2_matrix(base, requests, icodes, mcodes, models, scores, req_idx, mod_idx)
-        raw = np.asarray(self.booster.predict(x, num_threads=1)).reshape(n, k)
+        raw = self._quality_trees(x).reshape(n, k)
         completion = None
         if self.completion is not None:
             completion = self._lengths(x, mcodes[mod_idx] >= 0).reshape(n, k)
@@ -222,9 +223,13 @@ class QualityPredictor:
     def _lengths(self, x: np.ndarray, known: np.ndarray) -> np.ndarray:
         """Expected completion tokens of stage-2 rows ``x``; NaN for a model the length
         model never saw, or without a length model."""
+        trees = self._length_trees
+        if self.completion is None or trees is None or not known.any():
+            return np.full(len(x), np.nan)
+        if known.all():
+            return trees(x)
         out = np.full(len(x), np.nan)
-        if self.completion is not None and known.any():
-            out[known] = self.completion.predict(x[known], num_threads=1)
+        out[known] = trees(x[known])
         return out
 
     def predict(self, fv: FeatureVector) -> list[float]:
@@ -261,13 +266,8 @@ class QualityPredictor:
         x = self._rows(fv, clip(fv.text))
         p = self._calibrate(self._quality_trees(x))
         lengths = None
-        if self.completion is not None and self._length_trees is not None:
-            known = ~np.isnan(x[:, _X_MODEL])
-            tokens = np.full(len(x), np.nan)
-            if known.all():
-                tokens = self._length_trees(x)
-            elif known.any():
-                tokens[known] = self._length_trees(x[known])
+        if self.completion is not None:
+            tokens = self._lengths(x, ~np.isnan(x[:, _X_MODEL]))
             lengths = [None if t != t else float(t) for t in tokens]
         elif self.completion_means:  # no length model: each model's mean on the training data
             lengths = [self.completion_means.get(name) for name in fv.candidates]
