@@ -37,7 +37,6 @@ from bench.common import CONVERSATION, Section, run_alone
 from features.extractor import Conversation
 from selector.config import load_settings
 from selector.decisions import RouteInput
-from selector.learning import new_learner
 from selector.online.bandit import BanditParams, ResidualBandit, Update
 from selector.online.vw import VWBandit
 from selector.service import SelectorService
@@ -45,7 +44,7 @@ from selector.store import DecisionRecord, FeedbackEvent, LogReader, SQLiteLog
 from selector.store.base import DecisionLog
 from selector.store.schema import DDL
 from selector.store.statements import decision_row
-from selector.wiring import build_service
+from selector.wiring import build_service, new_learner
 
 WRITERS = 16
 GROUPS = ["billing_dispute", "payments", "account", "general", "other"]

@@ -225,8 +225,8 @@ def prune(
 def bandit(db_path: str | None, replay: bool, out: Path | None) -> None:
     """Show the online layer's state: what it learned, from how much feedback."""
     from selector.engine import state_store
-    from selector.learning import new_learner, open_learner
     from selector.online import StateFile
+    from selector.wiring import new_learner, open_learner
 
     settings = log_settings(db_path)
     if settings.postgres_url is None and not settings.db_path.is_file():

@@ -8,12 +8,13 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from core.errors import ModelUnavailableError
 from features.extractor import FeatureExtractor, FeatureVector
 from features.schema import PRIORITIES
-from selector import lifecycle
+from selector.background import Background
 from selector.catalog import Catalog
 from selector.config import Settings
 from selector.decisions import (
@@ -23,21 +24,11 @@ from selector.decisions import (
     RouteResult,
     decision_record,
 )
-from selector.health import (
-    Health,
-    LearnerStatus,
-    Problem,
-    QualityStatus,
-    learner_problems,
-    learner_unready,
-    models_status,
-)
-from selector.latency import LatencyTracker
+from selector.health import Health, Problem, QualityStatus, models_status
 from selector.metrics import ServiceMetrics
-from selector.online import OnlineLearner, StateStore
 from selector.policy import Decision, DecisionContext, Policy, Score
 from selector.policy.base import QualityModel
-from selector.retention import PruneResult, prune
+from selector.retention import PruneResult
 from selector.store import (
     ConversationOutcome,
     ConversationResult,
@@ -45,15 +36,21 @@ from selector.store import (
     FeedbackEvent,
     FeedbackResult,
 )
-from selector.store.base import DecisionLog
-from selector.upkeep import Upkeep
 
-if TYPE_CHECKING:
-    from selector.replicas import Replicas
-
-__all__ = ["SelectorService"]
+__all__ = ["SelectorService", "ServedModel"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServedModel:
+    """The quality model the policies serve: what was asked for and what is served
+    (``status``), the prior it falls back to, and how to load the configured one again
+    (``reload``: the new policy and its status; None: this service cannot reload)."""
+
+    prior: QualityModel
+    status: QualityStatus
+    reload: Callable[[], tuple[Policy | None, QualityStatus]] | None = None
 
 
 class SelectorService:
@@ -65,47 +62,35 @@ class SelectorService:
         catalog: Catalog,
         extractor: FeatureExtractor,
         policy: Policy,
-        tracker: LatencyTracker,
-        decision_log: DecisionLog,
-        degraded: list[tuple[str, str]] | None = None,
-        prior: QualityModel | None = None,
-        quality_status: QualityStatus | None = None,
-        learner: OnlineLearner | None = None,
+        background: Background,
         challenger: Policy | None = None,
-        reload: Callable[[], tuple[Policy | None, QualityStatus]] | None = None,
-        state_file: StateStore | None = None,
-        replicas: Replicas | None = None,
+        model: ServedModel | None = None,
+        degraded: list[tuple[str, str]] | None = None,
     ) -> None:
-        """The parts, built by :func:`selector.wiring.build_service`; ``reload`` loads
-        the configured quality model again and builds the policy serving it (None: no
-        reload), ``state_file`` is where the online layer saves its state, ``replicas``
-        the live state shared with other replicas (a PostgreSQL log)."""
+        """The parts, built by :func:`selector.wiring.build_service`: ``background``
+        holds the decision log, the latency tracker and the online layer, started and
+        stopped with the service; ``challenger`` decides beside the served ``policy``;
+        ``degraded`` lists the parts served in a reduced form."""
         self.settings = settings
         self.catalog = catalog
         self.extractor = extractor
         self.policy = policy
-        self.tracker = tracker
-        self.log = decision_log
-        self.metrics = ServiceMetrics(
-            tracker, learner, background=settings.bandit_updates == "background"
-        )
+        self.background = background
+        self.log = background.log
+        self.tracker = background.tracker
+        self.learner = background.learner
+        self.challenger = challenger
+        model = model or ServedModel(policy.quality, QualityStatus("prior", "prior", loaded=True))
+        self.prior = model.prior
+        self.quality_status = model.status
+        self._reload = model.reload
+        self._reload_lock = asyncio.Lock()
         self.degraded = degraded or []
+        self.metrics = ServiceMetrics(
+            self.tracker, self.learner, background=background.config.learn_in_background
+        )
         self.recent = RecentChoices()
         self.new_decision_id = DecisionIds()
-        self.prior = prior or policy.quality
-        self.quality_status = quality_status or QualityStatus("prior", "prior", loaded=True)
-        self.learner = learner
-        self.challenger = challenger
-        self._reload_lock = asyncio.Lock()
-        self._reload = reload
-        self.state_file = state_file
-        self.replicas = replicas
-        self.upkeep = Upkeep(
-            self.prune,
-            settings.prune_every_s,
-            lag=self._learner_status,
-            max_lag_s=settings.learner_max_lag_s,
-        )
 
     async def reload_quality_model(self) -> QualityStatus:
         """Load the configured quality model again (e.g. after a promotion) off the event
@@ -128,37 +113,16 @@ class SelectorService:
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
-        """Start the background parts (:func:`selector.lifecycle.start`)."""
-        lifecycle.start(
-            self.settings,
-            self.log,
-            self.tracker,
-            self.learner,
-            self.upkeep,
-            self.state_file,
-            self.replicas,
-        )
+        """Start the background parts (:meth:`selector.background.Background.start`)."""
+        self.background.start()
 
     def stop(self) -> None:
-        """Stop the background parts (:func:`selector.lifecycle.stop`)."""
-        lifecycle.stop(self.log, self.learner, self.upkeep, self.state_file, self.replicas)
-
-    def _learner_status(self) -> LearnerStatus | None:
-        if self.learner is None:
-            return None
-        return self.learner.status(background=self.settings.bandit_updates == "background")
+        """Stop the background parts (:meth:`selector.background.Background.stop`)."""
+        self.background.stop()
 
     def prune(self) -> PruneResult | None:
         """One retention run (``SELECTOR_RETENTION_DAYS``); None when retention is off."""
-        s = self.settings
-        if not s.retention_days:
-            return None
-        return prune(
-            self.log,
-            s.retention_days * 86_400,
-            s.archive_folder() if s.archive else None,
-            learned_through=self.learner.cursor if self.learner is not None else None,
-        )
+        return self.background.prune()
 
     # -- route ---------------------------------------------------------------------
     def cost_weight(self, policy: Policy | None = None) -> float:
@@ -260,28 +224,15 @@ class SelectorService:
         kind = "both" if is_call and event.has_outcome else kind
         self.metrics.feedback.labels(kind, str(result.duplicate).lower()).inc()
         if not result.duplicate:
-            self._learn_now(event.decision_id)
+            self.background.learn_now(event.decision_id)
         return result
-
-    def _learn_now(self, about: str) -> None:
-        """New feedback is in the log: learn it now (inline) or tell the learner."""
-        if self.learner is None:
-            return
-        if self.settings.bandit_updates != "inline":
-            self.learner.notify()
-            return
-        try:
-            self.learner.catch_up()
-            self.learner.maybe_save(self.state_file, self.settings.bandit_save_every_s)
-        except Exception as exc:  # stored: learned with the next feedback
-            log.error("online layer did not learn from feedback on %s yet: %s", about, exc)
 
     async def conversation_outcome(self, outcome: ConversationOutcome) -> ConversationResult:
         """Credit a conversation's outcome to each of its decisions that has none yet."""
         result = await self.log.write_conversation_outcome(outcome)
         self.metrics.feedback.labels("conversation", str(result.duplicate).lower()).inc()
         if result.credited:
-            self._learn_now(outcome.conversation_id)
+            self.background.learn_now(outcome.conversation_id)
         return result
 
     # -- status --------------------------------------------------------------------
@@ -297,15 +248,11 @@ class SelectorService:
         if not ok:
             problems.append(Problem("decision_log", why))
         problems.extend(self.quality_status.problems())
-        learner = self._learner_status()
-        problems.extend(learner_problems(learner, self.settings.learner_max_lag_s))
-        problems.extend(self.upkeep.problems())
-        if self.replicas is not None and self.replicas.failure:
-            problems.append(Problem("replicas", f"live state not shared: {self.replicas.failure}"))
+        more, unready = self.background.problems()
+        problems.extend(more)
         reasons = [] if ok else [why]
-        stale = learner_unready(learner, self.settings.learner_max_failing_s)
-        if stale is not None:
-            reasons.append(stale)
+        if unready is not None:
+            reasons.append(unready)
         return Health(not reasons, reasons, problems)
 
     def readiness(self) -> tuple[bool, list[str]]:

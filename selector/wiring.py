@@ -1,7 +1,9 @@
-"""The service built from its settings: the one place that reads :class:`Settings` and
-hands every part plain parameters (the catalog, the intent classifier, the live latency
-tracker, the feature extractor, the quality model, the decision log, the online layer,
-the policies).
+"""The composition root: the service built from its settings, the one place that reads
+:class:`Settings` and hands every part plain parameters (the catalog, the intent
+classifier, the live latency tracker, the feature extractor, the quality model, the
+policies) and its background parts (the decision log, the online layer's learner,
+restored from its saved state when that is usable, the replicas' sharing, the upkeep),
+which the service starts and stops as one.
 
 ``selector serve``, the ASGI app's lifespan, the simulator and the offline jobs' OPE
 all build through :func:`build_service` and :func:`build_policy`.
@@ -21,21 +23,31 @@ from features.intents import IntentClassifier, IntentTaxonomy
 from models.prior import PriorQualityModel, load_prior
 from models.quality import QualityPredictor
 from models.registry import bound_requests, resolve
+from selector.background import Background, BackgroundConfig
 from selector.catalog import Catalog, load_catalog
 from selector.config import Settings
 from selector.engine import open_log, replica_id, state_store
 from selector.health import QualityStatus
 from selector.latency import BreakerConfig, LatencyTracker
-from selector.learning import learner_if_needed
-from selector.online import OnlineLearner
-from selector.online.bandit import OnlineModel
+from selector.online import OnlineLearner, StateError
+from selector.online.bandit import BanditParams, OnlineModel
+from selector.online.learners import build
 from selector.policy import POLICIES, Policy, ProbeConfig, QualityModel, policy_class
-from selector.service import SelectorService
+from selector.reward import RewardConfig
+from selector.service import SelectorService, ServedModel
+from selector.store.base import DecisionLog
 
 if TYPE_CHECKING:
     from selector.replicas import Replicas
 
-__all__ = ["build_policy", "build_service", "load_quality_model"]
+__all__ = [
+    "build_policy",
+    "build_service",
+    "learner_kind",
+    "load_quality_model",
+    "new_learner",
+    "open_learner",
+]
 
 log = logging.getLogger(__name__)
 
@@ -81,21 +93,32 @@ def build_service(
             return None, again_status
         return build_policy(settings.policy, again, catalog, settings, bandit), again_status
 
+    background = Background(
+        BackgroundConfig(
+            latency_window_s=settings.latency_window_s,
+            learn_in_background=settings.bandit_updates == "background",
+            save_every_s=settings.bandit_save_every_s,
+            prune_every_s=settings.prune_every_s,
+            retention_days=settings.retention_days,
+            archive=settings.archive_folder() if settings.archive else None,
+            max_lag_s=settings.learner_max_lag_s,
+            max_failing_s=settings.learner_max_failing_s,
+        ),
+        decision_log,
+        tracker,
+        learner,
+        state_store(settings),
+        _replicas(settings, tracker, learner),
+    )
     return SelectorService(
         settings,
         catalog,
         extractor,
         policy,
-        tracker,
-        decision_log,
-        degraded,
-        prior,
-        status,
-        learner,
+        background,
         challenger,
-        reload=reload,
-        state_file=state_store(settings),
-        replicas=_replicas(settings, tracker, learner),
+        ServedModel(prior, status, reload),
+        degraded,
     )
 
 
@@ -260,3 +283,74 @@ def build_policy(
             evidence=settings.probe_evidence,
         )
     return policy
+
+
+# -- the online layer ----------------------------------------------------------------
+def _online_policies(settings: Settings) -> list[tuple[str, type[Policy]]]:
+    named = [(settings.policy, "SELECTOR_POLICY")]
+    if settings.challenger_policy:
+        named.append((settings.challenger_policy, "SELECTOR_CHALLENGER_POLICY"))
+    found = [(n, policy_class(n, v)) for n, v in named]
+    return [(n, cls) for n, cls in found if cls.online]
+
+
+def learner_kind(settings: Settings) -> str:
+    """The learner the online policies need: the one a policy names (``bandit-v2``:
+    'contextual'), else ``bandit_learner``; a ConfigError when the served policy and the
+    challenger need different ones (they read one online layer)."""
+    kinds = {n: getattr(cls, "learner", None) for n, cls in _online_policies(settings)}
+    needed = {k for k in kinds.values() if k is not None}
+    if len(needed) > 1:
+        raise ConfigError(
+            f"the served policy and the challenger need different online learners "
+            f"({kinds}); they share one: pick a challenger of the same family"
+        )
+    return needed.pop() if needed else settings.bandit_learner
+
+
+def learner_if_needed(settings: Settings, source: DecisionLog) -> OnlineLearner | None:
+    """The online layer's learner over ``source`` when the served or the challenger
+    policy reads it."""
+    if not _online_policies(settings):
+        return None
+    learner, how = open_learner(settings, source)
+    log.info("online layer: %s", how)
+    return learner
+
+
+def new_learner(settings: Settings, source: DecisionLog) -> OnlineLearner:
+    """An online layer's learner that has read nothing of the decision log yet."""
+    params = BanditParams(
+        memory=settings.bandit_memory,
+        prior_weight=settings.bandit_prior_weight,
+        gamma=settings.bandit_gamma,
+        min_exploration=settings.bandit_min_exploration,
+        learner=learner_kind(settings),
+        ridge=(
+            settings.bandit_ridge
+            if settings.quality_model == "prior"
+            else settings.bandit_ridge_learned
+        ),
+        posterior_scale=settings.bandit_posterior_scale,
+    )
+    reward = RewardConfig(
+        late_penalty=settings.reward_late_penalty,
+        deadline_ms=settings.reward_deadline_ms,
+        default_outcome=settings.reward_default_outcome,
+    )
+    return OnlineLearner(build(params), source, reward, settings.join_window_s)
+
+
+def open_learner(settings: Settings, source: DecisionLog) -> tuple[OnlineLearner, str]:
+    """The online layer's learner over the decision log ``source``: the saved one when
+    it is usable, else a new one (that will read the whole log); and what was done, for
+    the logs."""
+    fresh = new_learner(settings, source)
+    store = state_store(settings)
+    try:
+        learner = OnlineLearner.from_saved(
+            store, fresh.bandit.params, source, fresh.reward, settings.join_window_s
+        )
+        return learner, f"restored from {store.where} (feedback row {learner.cursor})"
+    except StateError as exc:
+        return fresh, f"{exc}: learning from the whole decision log"

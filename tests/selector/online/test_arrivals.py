@@ -140,8 +140,8 @@ def test_the_learned_state_is_the_same_however_early_the_log_is_read(
     the traffic comes) or after (a replay of the finished log): same state, bit for bit."""
     import hashlib
 
-    from selector.learning import new_learner
     from selector.online.state import body_of
+    from selector.wiring import new_learner
 
     settings = settings_for(tmp_path, join_window_s=60.0, reward_default_outcome=default_outcome)
     log_time = LogTime()

@@ -25,7 +25,7 @@ def test_a_log_written_by_the_previous_build_opens_and_replays(tmp_path: Path) -
     import shutil
 
     from selector.config import load_settings
-    from selector.learning import new_learner
+    from selector.wiring import new_learner
 
     db = tmp_path / "selector.db"
     shutil.copy(LEGACY, db)

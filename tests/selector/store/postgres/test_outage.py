@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from selector.learning import new_learner
 from selector.online.state import body_of
 from selector.service import SelectorService
-from selector.wiring import build_service
+from selector.wiring import build_service, new_learner
 from tests.postgres import Postgres, postgres_bin
 from tests.selector.online.traffic import metrics, run_traffic, settings_for
 
@@ -75,14 +74,14 @@ def test_every_background_part_resumes_after_the_database_restarts(
     svc.start()
     try:
         assert svc.learner is not None
-        assert svc.replicas is not None
+        assert svc.background.replicas is not None
         run_traffic(svc, 30)
         wait_for(lambda: caught_up(svc))
         assert gauge(svc, "selector_online_learner_up") == 1.0
 
         pg.stop("immediate")
         wait_for(lambda: svc.learner.failure is not None)  # type: ignore[union-attr]
-        wait_for(lambda: svc.replicas.failure is not None)  # type: ignore[union-attr]
+        wait_for(lambda: svc.background.replicas.failure is not None)  # type: ignore[union-attr]
         wait_for(lambda: not svc.health().ready)  # the writer's idle check
         health = svc.health()
         learner = [p.reason for p in health.degraded if p.part == "online_learner"]
@@ -98,7 +97,7 @@ def test_every_background_part_resumes_after_the_database_restarts(
         wait_for(lambda: svc.health().ready)  # the writer's idle check found it back
         run_traffic(svc, 30, seed=5)  # decisions and feedback are acknowledged again
         wait_for(lambda: caught_up(svc))  # the learner reads them, on a new connection
-        wait_for(lambda: svc.replicas.failure is None)  # type: ignore[union-attr]
+        wait_for(lambda: svc.background.replicas.failure is None)  # type: ignore[union-attr]
         assert gauge(svc, "selector_online_learner_up") == 1.0
         assert not [p for p in svc.health().degraded if p.part == "online_learner"]
         state = svc.learner.state()

@@ -18,12 +18,11 @@ from features.extractor import Conversation
 from selector.cli import cli
 from selector.decisions import RouteInput
 from selector.engine import state_store
-from selector.learning import new_learner
 from selector.online import StateError
 from selector.online.state import body_of
 from selector.retention import prune
 from selector.store import ConversationOutcome
-from selector.wiring import build_service
+from selector.wiring import build_service, new_learner
 from tests.postgres import Postgres
 from tests.selector.online.traffic import DISPUTE, run_traffic, settings_for
 
