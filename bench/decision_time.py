@@ -183,9 +183,7 @@ def _policies(
     )
     service = build_service(settings)
     spec = quality_model or str(train_model(tmp, names, train_requests))
-    learned, status = load_quality_model(
-        settings.model_copy(update={"quality_model": spec}), service.prior
-    )
+    learned, status = load_quality_model(settings.replace(quality_model=spec), service.prior)
     if not status.loaded:
         raise SystemExit(f"cannot load {spec}: {status.reason}")
     bandit = ResidualBandit()

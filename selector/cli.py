@@ -126,7 +126,7 @@ def serve(
         if v is not None
     }
     settings = load_settings(**overrides, **db_overrides(db_path))
-    configure_logging(settings.log_format, settings.log_level)
+    configure_logging(settings.logs.format, settings.logs.level)
     for line in unknown_variables(os.environ):
         logging.getLogger(__name__).warning("%s: ignored", line)
     service = build_service(settings)  # fail fast on a bad catalog or setting
@@ -134,8 +134,8 @@ def serve(
         "serving policy %s with %d models on %s:%d, decision log %s",
         service.policy.name,
         len(service.catalog.enabled_names),
-        settings.host,
-        settings.port,
+        settings.server.host,
+        settings.server.port,
         service.log.where,
         extra={"policy": service.policy.name, "quality_model": service.quality_status.serving},
     )
@@ -186,14 +186,15 @@ def prune(
     settings = log_settings(db_path)
     decision_log = existing_log(settings)
     saved = state_store(settings).cursor()
-    days = older_than_days if older_than_days is not None else settings.retention_days
+    days = older_than_days if older_than_days is not None else settings.retention.days
     if not days:
         raise click.UsageError(
             "retention is off (SELECTOR_RETENTION_DAYS=0): pass --older-than-days"
         )
-    if days * 86_400 <= settings.join_window_s:
+    window = settings.store.join_window_s
+    if days * 86_400 <= window:
         raise click.BadParameter(
-            f"{days:g} days is within the join window ({settings.join_window_s:g} s): outcomes "
+            f"{days:g} days is within the join window ({window:g} s): outcomes "
             "could still arrive for those decisions",
             param_hint="--older-than-days",
         )
@@ -229,8 +230,8 @@ def bandit(db_path: str | None, replay: bool, out: Path | None) -> None:
     from selector.wiring import new_learner, open_learner
 
     settings = log_settings(db_path)
-    if settings.postgres_url is None and not settings.db_path.is_file():
-        raise ConfigError(f"no decision log at {settings.db_path}: pass --db")
+    if settings.store.postgres_url is None and not settings.store.db_path.is_file():
+        raise ConfigError(f"no decision log at {settings.store.db_path}: pass --db")
     source = existing_log(settings)
     learner, how = open_learner(settings, source)
     click.echo(f"saved state {state_store(settings).where}: {how}")

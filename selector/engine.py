@@ -25,21 +25,21 @@ __all__ = ["existing_log", "open_log", "replica_id", "state_store"]
 def replica_id(settings: Settings) -> str:
     """This replica's name on the feedback it stores (``SELECTOR_REPLICA_ID``, else the
     host's name and the process id)."""
-    return settings.replica_id or f"{socket.gethostname()}:{os.getpid()}"
+    return settings.store.replica_id or f"{socket.gethostname()}:{os.getpid()}"
 
 
 def open_log(settings: Settings, clock: Callable[[], float] = time.time) -> DecisionLog:
     """The decision log ``settings`` name, not started (``start()`` it to write); a
     StoreError says why it cannot be opened. ``clock``: the SQLite log's time (a
     PostgreSQL log keeps the database's)."""
-    url = settings.postgres_url
+    url = settings.store.postgres_url
     if url is None:
         return SQLiteLog(
-            settings.db_path,
-            sync=settings.db_sync,
-            join_window_s=settings.join_window_s,
+            settings.store.db_path,
+            sync=settings.store.db_sync,
+            join_window_s=settings.store.join_window_s,
             clock=clock,
-            check_s=settings.db_check_s,
+            check_s=settings.store.db_check_s,
         )
     try:
         from selector.store.postgres.writer import PostgresLog
@@ -48,15 +48,15 @@ def open_log(settings: Settings, clock: Callable[[], float] = time.time) -> Deci
             "SELECTOR_DATABASE_URL names PostgreSQL, whose driver is not installed: "
             "pip install 'model-selector[postgres]'"
         ) from exc
-    return PostgresLog(url, settings.join_window_s, origin=replica_id(settings))
+    return PostgresLog(url, settings.store.join_window_s, origin=replica_id(settings))
 
 
 def existing_log(settings: Settings) -> DecisionLog:
     """The decision log the settings name, to read (not started); a ConfigError when the
     SQLite file does not exist (a PostgreSQL log is made when missing)."""
-    if settings.postgres_url is None and not settings.db_path.is_file():
+    if settings.store.postgres_url is None and not settings.store.db_path.is_file():
         raise ConfigError(
-            f"no decision log at {settings.db_path}: pass --db with the service's log"
+            f"no decision log at {settings.store.db_path}: pass --db with the service's log"
         )
     return open_log(settings)
 
@@ -64,12 +64,12 @@ def existing_log(settings: Settings) -> DecisionLog:
 def state_store(settings: Settings) -> StateStore:
     """Where the online layer saves its state: SELECTOR_BANDIT_STATE_PATH (default: the
     SQLite log's path + '.bandit.json'), or the PostgreSQL log's snapshot table."""
-    url = settings.postgres_url
-    if url is not None and settings.bandit_state_path is None:
+    url = settings.store.postgres_url
+    if url is not None and settings.online.state_path is None:
         from selector.online.snapshots import SnapshotTable
 
         return SnapshotTable(url)
     return StateFile(
-        settings.bandit_state_path
-        or settings.db_path.with_name(settings.db_path.name + ".bandit.json")
+        settings.online.state_path
+        or settings.store.db_path.with_name(settings.store.db_path.name + ".bandit.json")
     )

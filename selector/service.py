@@ -129,27 +129,27 @@ class SelectorService:
         """λ: ``SELECTOR_COST_WEIGHT`` when set, else the one the quality model was
         calibrated with (``selector train --target``), else the default."""
         s = self.settings
-        if "cost_weight" in s.model_fields_set:
-            return s.cost_weight
+        if "cost_weight" in s.decision.model_fields_set:
+            return s.decision.cost_weight
         calibrated = getattr((policy or self.policy).quality, "cost_weight", None)
-        return s.cost_weight if calibrated is None else float(calibrated)
+        return s.decision.cost_weight if calibrated is None else float(calibrated)
 
     def _context(self, req: RouteInput, policy: Policy) -> DecisionContext:
         return DecisionContext(
             max_latency_ms=req.max_latency_ms,
             max_cost_usd=req.max_cost_usd,
             cost_weight=self.cost_weight(policy) if req.cost_weight is None else req.cost_weight,
-            latency_weight=self.settings.latency_weight,
+            latency_weight=self.settings.decision.latency_weight,
             priority=PRIORITIES[req.conversation.priority],
         )
 
     def in_canary(self, conversation_id: str) -> bool:
         """True when the challenger serves this conversation (canary mode)."""
         s = self.settings
-        if self.challenger is None or s.challenger_mode != "canary":
+        if self.challenger is None or s.challenger.mode != "canary":
             return False
         digest = hashlib.blake2b(conversation_id.encode(), digest_size=8).digest()
-        return int.from_bytes(digest, "big") / 2**64 < s.canary_share
+        return int.from_bytes(digest, "big") / 2**64 < s.challenger.canary_share
 
     def decide(
         self, req: RouteInput, now: float | None = None
@@ -203,8 +203,10 @@ class SelectorService:
             fv,
             decision,
             other,
-            s.reward_deadline_ms,
-            None if req.text is None or s.log_text == "none" else req.text[: s.log_text_max_chars],
+            s.reward.deadline_ms,
+            None
+            if req.text is None or s.logs.text == "none"
+            else req.text[: s.logs.text_max_chars],
             now,
             scores,
         )

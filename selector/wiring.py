@@ -62,28 +62,29 @@ def build_service(
     incident replay runs a day in minutes with the service's own windows). ``log_clock``
     is the SQLite log's time, which decisions and feedback are stamped with and join
     windows close on (a test moves it instead of sleeping)."""
-    bound_requests(settings.registry_timeout_s)  # once per process, before any registry call
-    catalog = load_catalog(settings.catalog_path)
+    bound_requests(settings.models.registry_timeout_s)  # once per process, before any registry call
+    catalog = load_catalog(settings.models.catalog_path)
     degraded: list[tuple[str, str]] = []
     taxonomy, classifier = _intents(settings, degraded)
     tracker = _tracker(settings, catalog, clock)
     extractor = FeatureExtractor(
-        catalog.candidate_infos(settings.default_completion_tokens),
+        catalog.candidate_infos(settings.decision.default_completion_tokens),
         taxonomy,
         classifier,
         tracker,
-        tokens_per_turn=settings.tokens_per_turn,
+        tokens_per_turn=settings.decision.tokens_per_turn,
     )
-    prior = PriorQualityModel(load_prior(settings.prior_path), taxonomy.group_names, catalog.names)
+    prior = PriorQualityModel(
+        load_prior(settings.models.prior_path), taxonomy.group_names, catalog.names
+    )
     quality, status = load_quality_model(settings, prior, catalog.enabled_names)
     if not status.loaded:
         log.warning("quality model not loaded, serving the prior: %s", status.reason)
     else:
         log.info("quality model loaded: serving %s", status.serving)
-    decision_log = open_log(settings, log_clock)
-    learner = learner_if_needed(settings, decision_log)
-    bandit = learner.bandit if learner else None
-    policy = build_policy(settings.policy, quality, catalog, settings, bandit)
+    background = _background(settings, open_log(settings, log_clock), tracker)
+    bandit = background.learner.bandit if background.learner else None
+    policy = build_policy(settings.decision.policy, quality, catalog, settings, bandit)
     challenger = _challenger(settings, catalog, prior, quality, bandit, degraded)
 
     def reload() -> tuple[Policy | None, QualityStatus]:
@@ -91,25 +92,10 @@ def build_service(
         again, again_status = load_quality_model(settings, prior, catalog.enabled_names)
         if not again_status.loaded:
             return None, again_status
-        return build_policy(settings.policy, again, catalog, settings, bandit), again_status
+        return build_policy(
+            settings.decision.policy, again, catalog, settings, bandit
+        ), again_status
 
-    background = Background(
-        BackgroundConfig(
-            latency_window_s=settings.latency_window_s,
-            learn_in_background=settings.bandit_updates == "background",
-            save_every_s=settings.bandit_save_every_s,
-            prune_every_s=settings.prune_every_s,
-            retention_days=settings.retention_days,
-            archive=settings.archive_folder() if settings.archive else None,
-            max_lag_s=settings.learner_max_lag_s,
-            max_failing_s=settings.learner_max_failing_s,
-        ),
-        decision_log,
-        tracker,
-        learner,
-        state_store(settings),
-        _replicas(settings, tracker, learner),
-    )
     return SelectorService(
         settings,
         catalog,
@@ -122,16 +108,36 @@ def build_service(
     )
 
 
+def _background(
+    settings: Settings, decision_log: DecisionLog, tracker: LatencyTracker
+) -> Background:
+    """The decision log, the tracker, the online layer (when a policy reads it) and the
+    replicas' sharing, to start and stop with the service."""
+    learner = learner_if_needed(settings, decision_log)
+    config = BackgroundConfig(
+        latency_window_s=settings.latency.window_s,
+        learn_in_background=settings.online.updates == "background",
+        save_every_s=settings.online.save_every_s,
+        prune_every_s=settings.retention.prune_every_s,
+        retention_days=settings.retention.days,
+        archive=settings.archive_folder() if settings.retention.archive else None,
+        max_lag_s=settings.online.max_lag_s,
+        max_failing_s=settings.online.max_failing_s,
+    )
+    replicas = _replicas(settings, tracker, learner)
+    return Background(config, decision_log, tracker, learner, state_store(settings), replicas)
+
+
 def _replicas(
     settings: Settings, tracker: LatencyTracker, learner: OnlineLearner | None
 ) -> Replicas | None:
     """The live state shared with the other replicas, when the log is PostgreSQL's."""
-    url = settings.postgres_url
+    url = settings.store.postgres_url
     if url is None:
         return None
     from selector.replicas import Replicas
 
-    return Replicas(url, replica_id(settings), tracker, learner, settings.shared_poll_s)
+    return Replicas(url, replica_id(settings), tracker, learner, settings.store.shared_poll_s)
 
 
 def _intents(
@@ -139,7 +145,7 @@ def _intents(
 ) -> tuple[IntentTaxonomy, IntentClassifier | None]:
     """The intent classifier and its taxonomy; without one, every intent is 'other'."""
     try:
-        loaded = IntentClassifier.load(settings.intent_model_dir)
+        loaded = IntentClassifier.load(settings.models.intent_model_dir)
         return IntentTaxonomy.from_classifier(loaded), loaded
     except ArtifactError as exc:
         log.error("intent classifier not loaded, intents will be 'other' unless sent: %s", exc)
@@ -154,21 +160,21 @@ def _tracker(settings: Settings, catalog: Catalog, clock: Callable[[], float]) -
     return LatencyTracker(
         {m.name: m.latency_slo_ms for m in catalog},
         BreakerConfig(
-            window_s=settings.latency_window_s,
-            max_samples=settings.latency_max_samples,
-            min_samples=settings.breaker_min_samples,
-            error_rate=settings.breaker_error_rate,
-            cooldown_s=settings.breaker_cooldown_s,
-            probe_timeout_s=settings.breaker_probe_timeout_s,
+            window_s=settings.latency.window_s,
+            max_samples=settings.latency.max_samples,
+            min_samples=settings.breaker.min_samples,
+            error_rate=settings.breaker.error_rate,
+            cooldown_s=settings.breaker.cooldown_s,
+            probe_timeout_s=settings.breaker.probe_timeout_s,
         ),
         clock=clock,
         priors={m.name: m.expected_latency_ms for m in catalog},
         estimates=EstimateConfig(
-            prior_weight=settings.latency_prior_weight,
-            prior_sd=settings.latency_prior_sd,
-            memory=settings.latency_memory,
+            prior_weight=settings.latency.prior_weight,
+            prior_sd=settings.latency.prior_sd,
+            memory=settings.latency.memory,
         ),
-        shared_probes=settings.postgres_url is not None,
+        shared_probes=settings.store.postgres_url is not None,
     )
 
 
@@ -181,18 +187,16 @@ def _challenger(
     degraded: list[tuple[str, str]],
 ) -> Policy | None:
     """The policy deciding beside the served one (shadow or canary), if any."""
-    if not settings.challenger_policy:
+    if not settings.challenger.policy:
         return None
     challenger_quality = quality
-    spec = settings.challenger_quality_model
-    if spec and spec != settings.quality_model:
-        challenger_quality, status = load_quality_model(
-            settings.model_copy(update={"quality_model": spec}), prior
-        )
+    spec = settings.challenger.quality_model
+    if spec and spec != settings.models.quality_model:
+        challenger_quality, status = load_quality_model(settings.replace(quality_model=spec), prior)
         if not status.loaded:
             degraded.append(("challenger_quality_model", f"not loaded: {status.reason}"))
     return build_policy(
-        settings.challenger_policy,
+        settings.challenger.policy,
         challenger_quality,
         catalog,
         settings,
@@ -204,23 +208,23 @@ def _challenger(
 def load_quality_model(
     settings: Settings, prior: QualityModel, enabled: Sequence[str] = ()
 ) -> tuple[QualityModel, QualityStatus]:
-    """The quality model ``settings.quality_model`` names, or ``prior`` with the reason
+    """The quality model ``settings.models.quality_model`` names, or ``prior`` with the reason
     when it cannot be loaded, whatever the failure (a missing or corrupt file or
     registry, a failed checksum, an unreachable server, a library's own error): it
     never raises, so no model file can stop the service. The status names the models
     of ``enabled`` the loaded model was not trained on (it scores them by price)."""
-    spec = settings.quality_model
+    spec = settings.models.quality_model
     if spec == "prior":
         return prior, QualityStatus(spec, prior.name, loaded=True)
     try:
-        found = resolve(spec, settings.mlflow_tracking_uri)
+        found = resolve(spec, settings.models.mlflow_tracking_uri)
         predictor = QualityPredictor.load(found.folder)
     except (ArtifactError, ConfigError) as exc:
         return prior, QualityStatus(spec, prior.name, loaded=False, reason=str(exc))
     except Exception as exc:  # e.g. SQLAlchemy on a damaged mlflow.db
         log.exception("quality model %s could not be loaded", spec)
         reason = (
-            f"cannot read it from {settings.mlflow_tracking_uri}: "
+            f"cannot read it from {settings.models.mlflow_tracking_uri}: "
             f"{type(exc).__name__}: {_first_line(str(exc))}"
         )
         return prior, QualityStatus(spec, prior.name, loaded=False, reason=reason)
@@ -241,17 +245,18 @@ def _policy_options(
 ) -> dict[str, Any]:
     """The constructor arguments of policy ``name`` that come from the settings."""
     if name == "utility-v0":
-        return {"exploration": settings.exploration}
+        return {"exploration": settings.decision.exploration}
     if name == "static-rules":
-        for key in ("baseline_small_model", "baseline_heavy_model"):
-            if getattr(settings, key) not in catalog:
+        for key in ("small_model", "heavy_model"):
+            model = getattr(settings.baseline, key)
+            if model not in catalog:
                 raise ConfigError(
-                    f"SELECTOR_{key.upper()}={getattr(settings, key)!r} is not in the catalog"
+                    f"SELECTOR_BASELINE_{key.upper()}={model!r} is not in the catalog"
                 )
         return {
-            "small_model": settings.baseline_small_model,
-            "heavy_model": settings.baseline_heavy_model,
-            "max_turns": settings.baseline_max_turns,
+            "small_model": settings.baseline.small_model,
+            "heavy_model": settings.baseline.heavy_model,
+            "max_turns": settings.baseline.max_turns,
         }
     if POLICIES[name].online:
         return {"bandit": bandit}
@@ -272,24 +277,24 @@ def build_policy(
     policy = cls(
         quality,
         {m.name: m.provider for m in catalog},
-        max_fallbacks=settings.max_fallbacks,
-        seed=settings.seed,
+        max_fallbacks=settings.decision.max_fallbacks,
+        seed=settings.decision.seed,
         **_policy_options(name, settings, catalog, bandit),
     )
-    if cls.probed and settings.probe_share > 0.0:
+    if cls.probed and settings.probe.share > 0.0:
         policy.probes = ProbeConfig(
-            share=settings.probe_share,
-            max_share=settings.probe_max_share,
-            evidence=settings.probe_evidence,
+            share=settings.probe.share,
+            max_share=settings.probe.max_share,
+            evidence=settings.probe.evidence,
         )
     return policy
 
 
 # -- the online layer ----------------------------------------------------------------
 def _online_policies(settings: Settings) -> list[tuple[str, type[Policy]]]:
-    named = [(settings.policy, "SELECTOR_POLICY")]
-    if settings.challenger_policy:
-        named.append((settings.challenger_policy, "SELECTOR_CHALLENGER_POLICY"))
+    named = [(settings.decision.policy, "SELECTOR_POLICY")]
+    if settings.challenger.policy:
+        named.append((settings.challenger.policy, "SELECTOR_CHALLENGER_POLICY"))
     found = [(n, policy_class(n, v)) for n, v in named]
     return [(n, cls) for n, cls in found if cls.online]
 
@@ -305,7 +310,7 @@ def learner_kind(settings: Settings) -> str:
             f"the served policy and the challenger need different online learners "
             f"({kinds}); they share one: pick a challenger of the same family"
         )
-    return needed.pop() if needed else settings.bandit_learner
+    return needed.pop() if needed else settings.online.learner
 
 
 def learner_if_needed(settings: Settings, source: DecisionLog) -> OnlineLearner | None:
@@ -321,24 +326,24 @@ def learner_if_needed(settings: Settings, source: DecisionLog) -> OnlineLearner 
 def new_learner(settings: Settings, source: DecisionLog) -> OnlineLearner:
     """An online layer's learner that has read nothing of the decision log yet."""
     params = BanditParams(
-        memory=settings.bandit_memory,
-        prior_weight=settings.bandit_prior_weight,
-        gamma=settings.bandit_gamma,
-        min_exploration=settings.bandit_min_exploration,
+        memory=settings.online.memory,
+        prior_weight=settings.online.prior_weight,
+        gamma=settings.online.gamma,
+        min_exploration=settings.online.min_exploration,
         learner=learner_kind(settings),
         ridge=(
-            settings.bandit_ridge
-            if settings.quality_model == "prior"
-            else settings.bandit_ridge_learned
+            settings.online.ridge
+            if settings.models.quality_model == "prior"
+            else settings.online.ridge_learned
         ),
-        posterior_scale=settings.bandit_posterior_scale,
+        posterior_scale=settings.online.posterior_scale,
     )
     reward = RewardConfig(
-        late_penalty=settings.reward_late_penalty,
-        deadline_ms=settings.reward_deadline_ms,
-        default_outcome=settings.reward_default_outcome,
+        late_penalty=settings.reward.late_penalty,
+        deadline_ms=settings.reward.deadline_ms,
+        default_outcome=settings.reward.default_outcome,
     )
-    return OnlineLearner(build(params), source, reward, settings.join_window_s)
+    return OnlineLearner(build(params), source, reward, settings.store.join_window_s)
 
 
 def open_learner(settings: Settings, source: DecisionLog) -> tuple[OnlineLearner, str]:
@@ -349,7 +354,7 @@ def open_learner(settings: Settings, source: DecisionLog) -> tuple[OnlineLearner
     store = state_store(settings)
     try:
         learner = OnlineLearner.from_saved(
-            store, fresh.bandit.params, source, fresh.reward, settings.join_window_s
+            store, fresh.bandit.params, source, fresh.reward, settings.store.join_window_s
         )
         return learner, f"restored from {store.where} (feedback row {learner.cursor})"
     except StateError as exc:

@@ -98,11 +98,11 @@ def simulate(scenario: str, data_dir: Path, out: Path | None, seed: int | None) 
 
     sc = _scenario(scenario)
     settings = load_settings()
-    classifier = IntentClassifier.load(settings.intent_model_dir)
+    classifier = IntentClassifier.load(settings.models.intent_model_dir)
     taxonomy = IntentTaxonomy.from_classifier(classifier)
     try:
         world = World(
-            sc, load_catalog(settings.catalog_path), load_corpus(data_dir, taxonomy, "test")
+            sc, load_catalog(settings.models.catalog_path), load_corpus(data_dir, taxonomy, "test")
         )
     except SelectorError as exc:
         raise click.UsageError(str(exc)) from None

@@ -139,12 +139,12 @@ def prepare(
     timings = {} if timings is None else timings
     _clear(out)
     settings = _settings(scenario, out, catalog_path)
-    tracking_uri = settings.mlflow_tracking_uri
-    classifier = IntentClassifier.load(settings.intent_model_dir)
+    tracking_uri = settings.models.mlflow_tracking_uri
+    classifier = IntentClassifier.load(settings.models.intent_model_dir)
     taxonomy = IntentTaxonomy.from_classifier(classifier)
 
     t0 = time.perf_counter()
-    catalog = load_catalog(settings.catalog_path)
+    catalog = load_catalog(settings.models.catalog_path)
     past = World(scenario, catalog, load_corpus(data_dir, taxonomy, "train"))
     with bars(scenario.history.conversations, "history") as advance:
         table = history_table(past, classifier, progress=advance)
@@ -158,9 +158,11 @@ def prepare(
     # own traffic (they are used until a model has live samples).
     medians = table.groupby("model")["latency_ms"].median()
     catalog_file = write_catalog(
-        settings.catalog_path, out / "catalog.yaml", {str(m): float(v) for m, v in medians.items()}
+        settings.models.catalog_path,
+        out / "catalog.yaml",
+        {str(m): float(v) for m, v in medians.items()},
     )
-    settings = settings.model_copy(update={"catalog_path": catalog_file})
+    settings = settings.replace(catalog_path=catalog_file)
     catalog = load_catalog(catalog_file)
     timings["history"] = time.perf_counter() - t0
 
@@ -192,7 +194,7 @@ def service_router(
     """The selector on loopback, on the simulation's clock, with ``overrides`` of its
     settings, as the router ``name``."""
     clock = SimClock()
-    with serve_on_loopback(settings.model_copy(update=overrides), clock) as server:
+    with serve_on_loopback(settings.replace(**overrides), clock) as server:
         svc = server.service
         echo(
             f"{name} on {server.url}: policy {svc.policy.name}, quality model "
@@ -220,7 +222,7 @@ def run_demo(
     timings: dict[str, float] = {}
     prepared = prepare(scenario, out, data_dir, echo, bars, catalog_path, timings)
     settings, catalog, taxonomy = prepared.settings, prepared.catalog, prepared.taxonomy
-    tracking_uri = settings.mlflow_tracking_uri
+    tracking_uri = settings.models.mlflow_tracking_uri
 
     world = World(scenario, catalog, load_corpus(data_dir, taxonomy, "test"))
     day = world.traffic()

@@ -79,9 +79,9 @@ def _dr_gate(
 ) -> Scores:
     """DR value per decision of the ``utility-v0`` policy serving each model, on the
     hold-out decisions of the log (a ConflictError when the estimate is refused)."""
-    settings = settings.model_copy(update={"db_path": db_path, "database_url": None})
-    catalog = load_catalog(settings.catalog_path)
-    logged = load_logged(existing_log(settings), settings.reward_late_penalty)
+    settings = settings.replace(db_path=db_path, database_url=None)
+    catalog = load_catalog(settings.models.catalog_path)
+    logged = load_logged(existing_log(settings), settings.reward.late_penalty)
     hold = logged.subset(np.array([unit_hash(d) < HOLDOUT_SHARE for d in logged.ids]))
     values: list[dict[str, Any]] = []
     for model in (candidate, champion):
@@ -217,7 +217,7 @@ def _unknown_models(
 ) -> list[str]:
     """The enabled models of the served catalog (``settings``' or the defaults') that
     ``candidate`` was not trained on; without ``force``, a :class:`ConflictError`."""
-    path = (settings or Settings.model_construct()).catalog_path
+    path = (settings or Settings.model_construct()).models.catalog_path
     known = set(candidate.models)
     unknown = [m for m in load_catalog(path).enabled_names if m not in known]
     if unknown and not force:

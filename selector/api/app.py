@@ -28,14 +28,14 @@ def _watch(svc: SelectorService) -> asyncio.Task[None] | None:
     """The task following the registry's alias (:mod:`selector.watch`), if the settings ask
     for one."""
     s = svc.settings
-    if s.model_poll_s <= 0 or not follows(s.quality_model):
+    if s.models.model_poll_s <= 0 or not follows(s.models.quality_model):
         return None
     from models.registry import alias_version
 
     def version_now() -> str | None:
-        return alias_version(s.quality_model, s.mlflow_tracking_uri)
+        return alias_version(s.models.quality_model, s.models.mlflow_tracking_uri)
 
-    return asyncio.create_task(watch_champion(svc, version_now, s.model_poll_s))
+    return asyncio.create_task(watch_champion(svc, version_now, s.models.model_poll_s))
 
 
 def create_app(settings: Settings | None = None, service: SelectorService | None = None) -> FastAPI:
@@ -74,12 +74,14 @@ def create_app(settings: Settings | None = None, service: SelectorService | None
     app.include_router(docs.router)
     app.add_middleware(
         EdgeMiddleware,
-        max_body_bytes=settings.max_body_bytes,
-        api_token=settings.api_token.get_secret_value() if settings.api_token else None,
-        admin_token=settings.admin_token.get_secret_value() if settings.admin_token else None,
-        auth_exempt=settings.auth_exempt,
-        access_log=settings.access_log,
-        allowed_hosts=settings.host_names(),
+        max_body_bytes=settings.server.max_body_bytes,
+        api_token=settings.auth.api_token.get_secret_value() if settings.auth.api_token else None,
+        admin_token=settings.auth.admin_token.get_secret_value()
+        if settings.auth.admin_token
+        else None,
+        auth_exempt=settings.auth.auth_exempt,
+        access_log=settings.logs.access_log,
+        allowed_hosts=settings.server.host_names(),
     )
     _complete_openapi(app)
     return app

@@ -137,14 +137,14 @@ def guarded_protocol(settings: Settings) -> type[HttpToolsProtocol]:
         408,
         "Request Timeout",
         "request_timeout",
-        f"the request did not arrive whole within {settings.request_timeout_s:g} s "
+        f"the request did not arrive whole within {settings.server.request_timeout_s:g} s "
         "(SELECTOR_REQUEST_TIMEOUT_S): send the headers and body without pausing",
     )
     overloaded = _response(
         503,
         "Service Unavailable",
         "too_many_connections",
-        f"the service holds {settings.max_connections} connections "
+        f"the service holds {settings.server.max_connections} connections "
         "(SELECTOR_MAX_CONNECTIONS): retry shortly, reuse connections",
     )
     malformed = _response(
@@ -155,8 +155,8 @@ def guarded_protocol(settings: Settings) -> type[HttpToolsProtocol]:
         "chunked framing): send one an HTTP client library builds",
     )
     attrs = {
-        "request_timeout_s": settings.request_timeout_s,
-        "max_connections": settings.max_connections,
+        "request_timeout_s": settings.server.request_timeout_s,
+        "max_connections": settings.server.max_connections,
         "_timed_out": timed_out,
         "_overloaded": overloaded,
         "_malformed": malformed,
@@ -167,15 +167,15 @@ def guarded_protocol(settings: Settings) -> type[HttpToolsProtocol]:
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """Keyword arguments of ``uvicorn.run`` for ``settings``."""
     return {
-        "host": settings.host,
-        "port": settings.port,
+        "host": settings.server.host,
+        "port": settings.server.port,
         "http": guarded_protocol(settings),
-        "timeout_keep_alive": settings.keepalive_timeout_s,
-        "timeout_graceful_shutdown": settings.shutdown_timeout_s,
+        "timeout_keep_alive": settings.server.keepalive_timeout_s,
+        "timeout_graceful_shutdown": settings.server.shutdown_timeout_s,
         "log_config": None,  # logging is configured once, by selector.logs
         "access_log": False,  # the HTTP edge writes the access log, with request ids
         "server_header": False,
         # X-Forwarded-For/-Proto rewrite the client only from the proxies named
-        "proxy_headers": bool(settings.forwarded_allow_ips),
-        "forwarded_allow_ips": ",".join(sorted(settings.forwarded_allow_ips)) or "",
+        "proxy_headers": bool(settings.server.forwarded_allow_ips),
+        "forwarded_allow_ips": ",".join(sorted(settings.server.forwarded_allow_ips)) or "",
     }

@@ -41,8 +41,8 @@ def test_the_service_s_files_default_to_its_home_whatever_the_current_folder(
     monkeypatch.chdir(tmp_path)
     assert home() == PROJECT_ROOT  # a checkout: the project's folder
     settings = load_settings()
-    assert settings.db_path == PROJECT_ROOT / "selector.db"
-    assert settings.mlflow_tracking_uri == f"sqlite:///{PROJECT_ROOT}/mlflow.db"
+    assert settings.store.db_path == PROJECT_ROOT / "selector.db"
+    assert settings.models.mlflow_tracking_uri == f"sqlite:///{PROJECT_ROOT}/mlflow.db"
     monkeypatch.setenv("SELECTOR_HOME", str(tmp_path / "srv"))
-    assert load_settings().db_path == tmp_path / "srv" / "selector.db"
+    assert load_settings().store.db_path == tmp_path / "srv" / "selector.db"
     assert default_tracking_uri() == f"sqlite:///{tmp_path}/srv/mlflow.db"

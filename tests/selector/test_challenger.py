@@ -82,9 +82,9 @@ def test_a_shadow_challenger_decides_and_logs_but_never_serves(tmp_path: Path) -
     service = build_service(settings)
     results = run(service, 300)
     assert {r.decision.policy for r in results} == {"utility-v0"}
-    served = dict(table(settings.db_path, "SELECT decision_id, policy FROM decisions"))
+    served = dict(table(settings.store.db_path, "SELECT decision_id, policy FROM decisions"))
     others = table(
-        settings.db_path, "SELECT decision_id, policy, model, propensity FROM other_decisions"
+        settings.store.db_path, "SELECT decision_id, policy, model, propensity FROM other_decisions"
     )
     assert len(others) == len(served) == 300
     assert {p for _, p, _, _ in others} == {"bandit-v1"}
@@ -104,7 +104,7 @@ def test_a_canary_serves_its_share_of_conversations_and_each_stays_with_one_poli
     by_conv: dict[str, set[str]] = {}
     for r, (cid,) in zip(
         results,
-        table(settings.db_path, "SELECT conversation_id FROM decisions ORDER BY rowid"),
+        table(settings.store.db_path, "SELECT conversation_id FROM decisions ORDER BY rowid"),
         strict=True,
     ):
         by_conv.setdefault(cid, set()).add(r.decision.policy)
@@ -112,7 +112,7 @@ def test_a_canary_serves_its_share_of_conversations_and_each_stays_with_one_poli
     share = Counter(next(iter(p)) for p in by_conv.values())["bandit-v1"] / len(by_conv)
     assert share == pytest.approx(0.3, abs=0.07)
     # the policy not served is logged on every request: the champion beside the canary
-    others = dict(table(settings.db_path, "SELECT decision_id, policy FROM other_decisions"))
+    others = dict(table(settings.store.db_path, "SELECT decision_id, policy FROM other_decisions"))
     for r in results:
         assert others[r.decision_id] != r.decision.policy
 
@@ -120,7 +120,7 @@ def test_a_canary_serves_its_share_of_conversations_and_each_stays_with_one_poli
 def test_compare_reports_live_outcomes_and_dr_for_both_policies(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
     run(build_service(settings), 1_200)
-    logged = load_logged(SQLiteLog(settings.db_path), settings.reward_late_penalty)
+    logged = load_logged(SQLiteLog(settings.store.db_path), settings.reward.late_penalty)
     found = compare(logged, min_ess=50)
     served, shadow = (
         next(k for k in found if k.startswith(p)) for p in ("utility-v0", "bandit-v1")
@@ -138,11 +138,11 @@ def test_compare_reports_live_outcomes_and_dr_for_both_policies(tmp_path: Path) 
         [
             "compare",
             "--db",
-            str(settings.db_path),
+            str(settings.store.db_path),
             "--min-ess",
             "50",
             "--tracking-uri",
-            settings.mlflow_tracking_uri,
+            settings.models.mlflow_tracking_uri,
         ],
     )
     assert result.exit_code == 0, result.output

@@ -71,7 +71,7 @@ def test_export_to_csv_through_the_cli(service: SelectorService, tmp_path: Path)
     fill(service)
     out = tmp_path / "log.csv"
     result = CliRunner().invoke(
-        cli, ["export-log", "--db", str(service.settings.db_path), "--out", str(out)]
+        cli, ["export-log", "--db", str(service.settings.store.db_path), "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
     assert "wrote 3 decisions" in result.output

@@ -95,7 +95,7 @@ def test_an_unusable_event_is_skipped_and_learning_goes_on(tmp_path: Path, kind:
     svc.start()
     try:
         bad = route(svc, DISPUTE, 0)
-        POISONS[kind](settings.db_path, bad.decision_id)
+        POISONS[kind](settings.store.db_path, bad.decision_id)
         good = route(svc, CARD, 1)
         send(svc, good.decision_id, latency_ms=900.0, resolved=True)  # learned inline
         assert svc.learner is not None
@@ -118,8 +118,8 @@ def test_a_log_with_unusable_rows_starts_replays_and_evaluates(tmp_path: Path) -
     svc.log.close()  # a crash: nothing more is saved
     svc.learner.stop(None)  # type: ignore[union-attr]
     for make, did in zip(POISONS.values(), poisoned, strict=True):
-        make(settings.db_path, did)
-    state = Path(f"{settings.db_path}.bandit.json")
+        make(settings.store.db_path, did)
+    state = Path(f"{settings.store.db_path}.bandit.json")
     state.unlink(missing_ok=True)  # and the state is lost: the whole log is read at start
 
     again = build_service(settings)
@@ -138,7 +138,7 @@ def test_a_log_with_unusable_rows_starts_replays_and_evaluates(tmp_path: Path) -
         again.stop()
 
     runner = CliRunner()
-    shown = runner.invoke(cli, ["bandit", "--db", str(settings.db_path), "--replay"])
+    shown = runner.invoke(cli, ["bandit", "--db", str(settings.store.db_path), "--replay"])
     assert shown.exit_code == 0, shown.output
     assert "a replay of the log gives the same state" in shown.output
     assert f"skipped {len(POISONS)}" in shown.output
@@ -149,7 +149,7 @@ def test_a_log_with_unusable_rows_starts_replays_and_evaluates(tmp_path: Path) -
         [
             "ope",
             "--db",
-            str(settings.db_path),
+            str(settings.store.db_path),
             "--no-track",
             "--min-ess",
             "1",
@@ -200,7 +200,7 @@ def test_inline_learning_never_fails_a_stored_event(tmp_path: Path) -> None:
     svc.start()
     try:
         bad = route(svc, DISPUTE, 0)
-        write_outcome(settings.db_path, bad.decision_id, cost_usd=1e308)
+        write_outcome(settings.store.db_path, bad.decision_id, cost_usd=1e308)
         good = route(svc, CARD, 1)
         result = asyncio.run(
             svc.feedback(FeedbackEvent(good.decision_id, {"latency_ms": 5.0, "resolved": True}))

@@ -56,7 +56,7 @@ def test_old_decisions_are_archived_then_pruned(tmp_path: Path) -> None:
         result = prune(svc.log, 2 * DAY, archive, now=time.time() + 3 * DAY)
     finally:
         svc.stop()
-    db = settings.db_path
+    db = settings.store.db_path
     # every decision was due; the one holding the newest feedback row stays, so row ids
     # keep growing for the online layer's cursor
     assert result.decisions == 30
@@ -91,7 +91,7 @@ def test_decisions_the_online_layer_has_not_read_stay(tmp_path: Path) -> None:
         result = prune(svc.log, DAY, None, learned_through=read, now=time.time() + 2 * DAY)
         assert result.decisions == 10
         assert result.kept_unread == 10
-        assert rows(settings.db_path, "SELECT COUNT(*) FROM decisions") == [(10,)]
+        assert rows(settings.store.db_path, "SELECT COUNT(*) FROM decisions") == [(10,)]
         # learning goes on after the prune: the log's row ids keep growing
         before = svc.learner.counts["learned"]
         run_traffic(svc, 5, seed=9)
@@ -116,10 +116,12 @@ def test_the_service_prunes_by_itself(tmp_path: Path) -> None:
         send(svc, last.decision_id, latency_ms=100.0)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            if rows(settings.db_path, "SELECT COUNT(*) FROM decisions") == [(1,)]:
+            if rows(settings.store.db_path, "SELECT COUNT(*) FROM decisions") == [(1,)]:
                 break
             time.sleep(0.2)
-        assert rows(settings.db_path, "SELECT decision_id FROM decisions") == [(last.decision_id,)]
+        assert rows(settings.store.db_path, "SELECT decision_id FROM decisions") == [
+            (last.decision_id,)
+        ]
         assert len(list(settings.archive_folder().glob("decisions-*.parquet"))) >= 1
         assert not [p for p in svc.health().degraded if p.part == "retention"]
     finally:
@@ -131,7 +133,7 @@ def test_selector_prune_archives_what_is_older_than_asked(tmp_path: Path) -> Non
     svc = build_service(settings)
     svc.start()
     try:
-        old = [age(settings.db_path, route(svc, CARD, i).decision_id, 10) for i in range(4)]
+        old = [age(settings.store.db_path, route(svc, CARD, i).decision_id, 10) for i in range(4)]
         for did in old:
             send(svc, did, latency_ms=200.0)
         recent = route(svc, DISPUTE, 9)
@@ -139,15 +141,17 @@ def test_selector_prune_archives_what_is_older_than_asked(tmp_path: Path) -> Non
     finally:
         svc.stop()
     out = CliRunner().invoke(
-        cli, ["prune", "--db", str(settings.db_path), "--older-than-days", "5"]
+        cli, ["prune", "--db", str(settings.store.db_path), "--older-than-days", "5"]
     )
     assert out.exit_code == 0, out.output
     assert "pruned 4 decisions" in out.output
-    assert rows(settings.db_path, "SELECT decision_id FROM decisions") == [(recent.decision_id,)]
+    assert rows(settings.store.db_path, "SELECT decision_id FROM decisions") == [
+        (recent.decision_id,)
+    ]
     archived = pd.read_parquet(next(settings.archive_folder().glob("decisions-*.parquet")))
     assert sorted(archived["decision_id"]) == sorted(old)
     refused = CliRunner().invoke(
-        cli, ["prune", "--db", str(settings.db_path), "--older-than-days", "0.5"]
+        cli, ["prune", "--db", str(settings.store.db_path), "--older-than-days", "0.5"]
     )
     assert refused.exit_code != 0
     assert "join window" in refused.output
@@ -172,6 +176,7 @@ def test_the_stored_text_of_a_decision_is_capped(tmp_path: Path) -> None:
     finally:
         svc.stop()
     stored = rows(
-        settings.db_path, f"SELECT text FROM decisions WHERE decision_id = '{res.decision_id}'"
+        settings.store.db_path,
+        f"SELECT text FROM decisions WHERE decision_id = '{res.decision_id}'",
     )
     assert stored == [(long[:100],)]

@@ -44,8 +44,8 @@ def bandit_log(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict
 def true_value(settings: Settings, kinds: dict[str, str], policy_name: str) -> float:
     """The mean reward the policy would have had on the logged decisions: the truth's
     P(resolved) of its choice minus the expected cost and latency it weighed."""
-    logged = load_logged(SQLiteLog(settings.db_path), settings.reward_late_penalty)
-    policy = build_service(settings.model_copy(update={"policy": policy_name})).policy
+    logged = load_logged(SQLiteLog(settings.store.db_path), settings.reward.late_penalty)
+    policy = build_service(settings.replace(policy=policy_name)).policy
     values = []
     for did, (fv, ctx) in zip(logged.ids, logged.contexts, strict=True):
         d = policy.decide(fv, ctx)
@@ -62,9 +62,9 @@ def test_dr_covers_the_true_value_of_the_greedy_policy(
     bandit_log: tuple[Settings, dict[str, str]],
 ) -> None:
     settings, kinds = bandit_log
-    logged = load_logged(SQLiteLog(settings.db_path), settings.reward_late_penalty)
+    logged = load_logged(SQLiteLog(settings.store.db_path), settings.reward.late_penalty)
     assert len(logged.ids) == N
-    greedy = build_service(settings.model_copy(update={"policy": "utility-v0"})).policy
+    greedy = build_service(settings.replace(policy="utility-v0")).policy
     out = evaluate_policy(logged, greedy, min_ess=50)
     truth = true_value(settings, kinds, "utility-v0")
     assert out["dr"]["low"] <= truth <= out["dr"]["high"]
@@ -82,7 +82,7 @@ def test_selector_ope_prints_the_estimates_and_records_them_in_mlflow(
         [
             "ope",
             "--db",
-            str(settings.db_path),
+            str(settings.store.db_path),
             "--policy",
             "utility-v0",
             "--quality-model",
@@ -90,14 +90,14 @@ def test_selector_ope_prints_the_estimates_and_records_them_in_mlflow(
             "--min-ess",
             "50",
             "--tracking-uri",
-            settings.mlflow_tracking_uri,
+            settings.models.mlflow_tracking_uri,
         ],
     )
     assert result.exit_code == 0, result.output
     assert f"on {N:,} logged decisions" in result.output
     for row in ("| IPS |", "| SNIPS |", "| DR |"):
         assert row in result.output
-    c = registry.client(settings.mlflow_tracking_uri, create=False)
+    c = registry.client(settings.models.mlflow_tracking_uri, create=False)
     exp = c.get_experiment_by_name("model-selector-ope")
     (run,) = c.search_runs([exp.experiment_id])
     assert {"ips", "snips", "dr", "dr_low", "dr_high", "ess"} <= set(run.data.metrics)
@@ -108,9 +108,9 @@ def test_on_a_log_without_exploration_only_agreements_count_and_too_few_are_refu
     tmp_path: Path,
 ) -> None:
     settings, _ = write_log(tmp_path, "utility-v0")
-    logged = load_logged(SQLiteLog(settings.db_path), settings.reward_late_penalty)
+    logged = load_logged(SQLiteLog(settings.store.db_path), settings.reward.late_penalty)
     assert set(logged.propensity) == {1.0}
-    rules = build_service(settings.model_copy(update={"policy": "static-rules"})).policy
+    rules = build_service(settings.replace(policy="static-rules")).policy
     agree = sum(
         rules.decide(fv, ctx).model == fv.candidates[c]
         for (fv, ctx), c in zip(logged.contexts, logged.chosen, strict=True)
@@ -121,7 +121,7 @@ def test_on_a_log_without_exploration_only_agreements_count_and_too_few_are_refu
         [
             "ope",
             "--db",
-            str(settings.db_path),
+            str(settings.store.db_path),
             "--policy",
             "static-rules",
             "--quality-model",
@@ -151,7 +151,7 @@ def test_models_learned_from_a_log_are_promoted_by_their_dr_value(
         inner_folds=2, use_text_scores=False, max_boost_round=10, lgb_params={"learning_rate": 1e-6}
     )
     for make in (lambda: QualityTrainer(seed=0, inner_folds=2), lambda: weak):
-        train(str(settings.db_path), folds=0, tracking_uri=store, make_model=make)
+        train(str(settings.store.db_path), folds=0, tracking_uri=store, make_model=make)
     # about 300 hold-out decisions: a lower threshold than the default
     second = promote(
         "model-selector-quality", "2", store, min_ess=30, settings=cover

@@ -42,7 +42,7 @@ def init(source: str, out: Path, force: bool) -> None:
     if out.exists() and not force:
         raise click.BadParameter(f"{out} exists: pass --force to replace it", param_hint="--out")
     data = load_source(source)
-    text = catalog_yaml(data, load_settings().default_completion_tokens)
+    text = catalog_yaml(data, load_settings().decision.default_completion_tokens)
     out.write_text(text, encoding="utf-8")
     checked = load_catalog(out)  # what the service will load, or the reason it will not
     guesses = [line.split(":", 1)[0].strip() for line in text.splitlines() if "# guessed" in line]
@@ -67,7 +67,7 @@ def check(path: Path | None) -> None:
     from selector.catalog import load_catalog
     from selector.config import load_settings
 
-    path = path or load_settings().catalog_path
+    path = path or load_settings().models.catalog_path
     cat = load_catalog(path)
     click.echo(
         f"{path}: valid, {len(cat)} models ({len(cat.enabled_names)} enabled): "

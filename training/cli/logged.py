@@ -48,7 +48,7 @@ def ope(
             overrides[key] = value
     settings = load_settings(**overrides)
     decision_log = existing_log(settings)
-    logged = load_logged(decision_log, settings.reward_late_penalty, since)
+    logged = load_logged(decision_log, settings.reward.late_penalty, since)
     service = build_service(settings)
     candidate = service.policy
     label = f"{candidate.name}+{service.quality_status.serving}"
@@ -77,7 +77,7 @@ def ope(
             "folds": folds,
             "seed": seed,
         }
-        run = log_to_mlflow(result, params, settings.mlflow_tracking_uri)
+        run = log_to_mlflow(result, params, settings.models.mlflow_tracking_uri)
         click.echo(f"MLflow run {run} (experiment model-selector-ope)")
 
 
@@ -102,7 +102,7 @@ def compare(
 
     settings = log_settings(db_path)
     decision_log = existing_log(settings)
-    logged = load_logged(decision_log, settings.reward_late_penalty, since)
+    logged = load_logged(decision_log, settings.reward.late_penalty, since)
     found = run_compare(logged, min_ess, folds, seed)
     click.echo(f"{len(logged.ids):,} decisions with an outcome in {decision_log.where}")
     click.echo(

@@ -91,4 +91,4 @@ def tracking_option(f: Any) -> Any:
 
 
 def resolve_tracking_uri(value: str | None) -> str:
-    return value or load_settings().mlflow_tracking_uri
+    return value or load_settings().models.mlflow_tracking_uri

@@ -103,7 +103,7 @@ def _served_catalog() -> Catalog:
     from selector.catalog import load_catalog
     from selector.config import load_settings
 
-    return load_catalog(load_settings().catalog_path)
+    return load_catalog(load_settings().models.catalog_path)
 
 
 def with_served_priors(data: RoutingData, catalog: Catalog | None = None) -> RoutingData:
@@ -133,10 +133,10 @@ def with_served_priors(data: RoutingData, catalog: Catalog | None = None) -> Rou
         spec = specs.get(m)
         prior = (
             spec.expected_completion_tokens if spec else None
-        ) or settings.default_completion_tokens
+        ) or settings.decision.default_completion_tokens
         tokens.append(float(prior) if lengths[m].isna().all() else np.nan)
         latency = spec.expected_latency_ms if spec else 0.0
-        penalty.append(settings.latency_weight * latency / 1000.0)
+        penalty.append(settings.decision.latency_weight * latency / 1000.0)
     unknown = [m for m in names if m not in specs]
     notes = list(data.notes)
     if unknown:

@@ -78,9 +78,9 @@ def test_the_operator_names_the_hosts_and_may_allow_any(
 
 
 def test_the_default_follows_the_bound_interface() -> None:
-    assert load_settings(host="127.0.0.1").host_names() == {"127.0.0.1", "localhost", "::1"}
-    assert load_settings(host="::1").host_names() == {"127.0.0.1", "localhost", "::1"}
+    assert load_settings(host="127.0.0.1").server.host_names() == {"127.0.0.1", "localhost", "::1"}
+    assert load_settings(host="::1").server.host_names() == {"127.0.0.1", "localhost", "::1"}
     beyond = load_settings(host="0.0.0.0", api_token="t0ken-for-the-test")
-    assert beyond.host_names() is None  # any name: the token guards it
+    assert beyond.server.host_names() is None  # any name: the token guards it
     with pytest.raises(ConfigError, match="SELECTOR_ALLOWED_HOSTS: names no host"):
         load_settings(allowed_hosts=" , ")

@@ -115,7 +115,7 @@ def test_a_conversation_outcome_weighs_as_one_observation_over_its_decisions(
         send(svc, own.decision_id, resolved=True)
         asyncio.run(svc.conversation_outcome(ConversationOutcome("whole", {"resolved": False})))
         assert svc.learner is not None
-        with SQLiteLog(settings.db_path).reader() as reader:
+        with SQLiteLog(settings.store.db_path).reader() as reader:
             assert [reader.credited_with(r.decision_id) for r in results] == [4] * 4
             assert reader.credited_with(own.decision_id) == 1
             weights = [

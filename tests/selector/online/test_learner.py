@@ -151,15 +151,15 @@ def test_replaying_the_log_reproduces_the_live_state(tmp_path: Path, learner: st
     run_traffic(svc, 150)
     svc.stop()
     # the learner's reader closed before the log's writer, which removed the WAL file
-    assert not settings.db_path.with_name(settings.db_path.name + "-wal").exists()
+    assert not settings.store.db_path.with_name(settings.store.db_path.name + "-wal").exists()
     saved = json.loads(state_file(settings).read_text())["state"]
     assert saved["bandit"]["updates"] == 150
 
     fresh = OnlineLearner(
         build(svc.learner.bandit.params),  # type: ignore[union-attr]
         svc.log,
-        RewardConfig(settings.reward_late_penalty, settings.reward_deadline_ms),
-        settings.join_window_s,
+        RewardConfig(settings.reward.late_penalty, settings.reward.deadline_ms),
+        settings.store.join_window_s,
     )
     fresh.catch_up()
     if learner == "residual":
@@ -200,8 +200,8 @@ def test_selector_bandit_shows_the_state_and_replays_the_log(tmp_path: Path) -> 
     run_traffic(svc, 60)
     svc.stop()
     out = tmp_path / "rebuilt.json"
-    result = CliRunner(env={"SELECTOR_POLICY": settings.policy}).invoke(
-        cli, ["bandit", "--db", str(settings.db_path), "--replay", "--out", str(out)]
+    result = CliRunner(env={"SELECTOR_POLICY": settings.decision.policy}).invoke(
+        cli, ["bandit", "--db", str(settings.store.db_path), "--replay", "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
     assert f"restored from {state_file(settings)}" in result.output

@@ -46,7 +46,7 @@ def test_a_corrupt_or_foreign_state_is_refused_and_the_log_replayed(tmp_path: Pa
     good = path.read_text()
     learner = svc.learner
     assert learner is not None
-    args = (learner.bandit.params, svc.log, learner.reward, settings.join_window_s)
+    args = (learner.bandit.params, svc.log, learner.reward, settings.store.join_window_s)
 
     path.write_text(good.replace('"updates":20', '"updates":21'))
     with pytest.raises(StateError, match="checksum"):

@@ -95,7 +95,7 @@ def first_correction(
         latency > 3000,
         res.decision.cost_weight,
         res.decision.latency_weight,
-        service.settings.reward_late_penalty,
+        service.settings.reward.late_penalty,
     )
     residual = reward - chosen.utility
     n0 = service.learner.bandit.params.prior_weight  # type: ignore[union-attr]

@@ -35,7 +35,7 @@ def write_log(folder: Path, seed: int = 7) -> tuple[Path, dict[str, str]]:
     settings, kinds = write_outcome_log(
         folder, N, seed, unanswered=20, override_first=True, exploration=0.5
     )
-    return settings.db_path, kinds
+    return settings.store.db_path, kinds
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +114,7 @@ def test_a_model_learned_from_the_log_knows_where_the_small_model_fails(
 
 def test_graded_rewards_are_learned_as_they_are_not_rounded(tmp_path: Path) -> None:
     settings, kinds = write_outcome_log(tmp_path, 600, 11, exploration=0.5, graded=True)
-    data = load_source(str(settings.db_path))
+    data = load_source(str(settings.store.db_path))
     labels = data.outcomes["resolved"]
     assert ((labels > 0) & (labels < 1)).mean() > 0.5  # the rewards, as they came
     model = QualityTrainer(inner_folds=2).fit(data.requests, data.outcomes, data.models)
@@ -181,7 +181,7 @@ def test_a_log_without_outcomes_is_refused_with_the_fix(tmp_path: Path) -> None:
     finally:
         service.stop()
     with pytest.raises(ConfigError, match="has an outcome: report `resolved`"):
-        load_source(str(settings.db_path))
+        load_source(str(settings.store.db_path))
 
 
 @pytest.mark.integration

@@ -44,7 +44,7 @@ def test_no_online_state_without_a_learning_policy(
 ) -> None:
     from selector.wiring import build_service
 
-    svc = build_service(settings.model_copy(update={"policy": "utility-v0"}))
+    svc = build_service(settings.replace(policy="utility-v0"))
     r = serve(svc).get("/v1/admin/online", headers={"Authorization": f"Bearer {ADMIN}"})
     assert r.status_code == 404
     assert "does not learn online" in r.json()["error"]["message"]

@@ -79,7 +79,7 @@ def test_a_log_that_cannot_write_is_503_without_the_databases_details(
 def test_an_online_policy_s_scores_carry_their_probabilities(
     serve: Callable[[Any], TestClient], settings: Any
 ) -> None:
-    online = build_service(settings.model_copy(update={"policy": "bandit-v1"}))
+    online = build_service(settings.replace(policy="bandit-v1"))
     online.start()
     try:
         body = ROUTE_RESPONSE.validate_json(serve(online).post("/v1/route", json=BODY).content)

@@ -103,7 +103,7 @@ def test_a_snapshot_under_another_configuration_is_not_used(
     svc.start()
     run_traffic(svc, 10)
     svc.stop()
-    other = settings.model_copy(update={"bandit_gamma": settings.bandit_gamma * 2})
+    other = settings.replace(bandit_gamma=settings.online.gamma * 2)
     fresh = new_learner(other, svc.log)
     with pytest.raises(StateError, match="no state saved under this configuration"):
         state_store(other).read(fresh.config())

@@ -13,8 +13,8 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("SELECTOR_COST_WEIGHT", "3.5")
     monkeypatch.setenv("SELECTOR_POLICY", "static-rules")
     s = load_settings()
-    assert s.cost_weight == 3.5
-    assert s.policy == "static-rules"
+    assert s.decision.cost_weight == 3.5
+    assert s.decision.policy == "static-rules"
 
 
 def test_a_bad_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -157,9 +157,9 @@ def test_serve_refuses_an_empty_token_before_it_listens(tmp_path: object) -> Non
 def test_serving_beyond_loopback_needs_a_token_or_an_explicit_opt_out() -> None:
     with pytest.raises(ConfigError, match="SELECTOR_API_TOKEN"):
         load_settings(host="0.0.0.0")
-    assert load_settings(host="0.0.0.0", api_token="t0ken").host == "0.0.0.0"
-    assert load_settings(host="0.0.0.0", allow_unauthenticated=True).api_token is None
-    assert load_settings(host="::1").api_token is None
+    assert load_settings(host="0.0.0.0", api_token="t0ken").server.host == "0.0.0.0"
+    assert load_settings(host="0.0.0.0", allow_unauthenticated=True).auth.api_token is None
+    assert load_settings(host="::1").auth.api_token is None
 
 
 def test_the_challenger_policy_is_named_by_its_own_variable(tmp_path: object) -> None:
@@ -222,12 +222,12 @@ def test_a_database_url_that_names_no_usable_database_is_refused(url: str, messa
 
 def test_the_database_url_chooses_the_engine(tmp_path: Path) -> None:
     on_file = load_settings(database_url=f"sqlite:///{tmp_path}/log.db")
-    assert on_file.db_path == tmp_path / "log.db"
-    assert on_file.postgres_url is None
+    assert on_file.store.db_path == tmp_path / "log.db"
+    assert on_file.store.postgres_url is None
     shared = load_settings(database_url="postgresql://u:secret@db.internal:5433/selector")
-    assert shared.postgres_url == "postgresql://u:secret@db.internal:5433/selector"
+    assert shared.store.postgres_url == "postgresql://u:secret@db.internal:5433/selector"
     assert "secret" not in repr(shared)  # a password is never printed with the settings
-    assert load_settings().postgres_url is None  # the default: SQLite at SELECTOR_DB_PATH
+    assert load_settings().store.postgres_url is None  # the default: SQLite at SELECTOR_DB_PATH
 
 
 def test_an_unreachable_postgresql_log_is_a_clear_error_naming_it(tmp_path: Path) -> None:
