@@ -23,6 +23,7 @@ from selector.online.updates import UNUSABLE, due, reason, update_for
 from selector.reward import RewardConfig
 from selector.store import (
     FeedbackRow,
+    LearnerReads,
     LogReader,
     UnusableRecordError,
     finite,
@@ -88,7 +89,7 @@ class OnlineLearner:
                 self._drop_reader()  # the next round reads on a new connection
                 raise
 
-    def _apply(self, reader: LogReader, row: FeedbackRow) -> None:
+    def _apply(self, reader: LearnerReads, row: FeedbackRow) -> None:
         try:
             at = finite(row.ts, "the event's ts")
         except UnusableRecordError as exc:
@@ -111,7 +112,7 @@ class OnlineLearner:
                 self._learn(update)
         self.cursor = row.row
 
-    def _update_for(self, reader: LogReader, did: str, outcome: Any, calls: Any) -> Any:
+    def _update_for(self, reader: LearnerReads, did: str, outcome: Any, calls: Any) -> Any:
         penalty, contextual = self.reward.late_penalty, self.bandit.contextual
         return update_for(reader, did, calls, outcome, penalty, contextual)
 
@@ -135,7 +136,7 @@ class OnlineLearner:
             msg = "online layer skipped feedback row %s (decision %s): %s"
             log.warning(msg, rowid, did, reason, extra=extra)
 
-    def _close_windows(self, reader: LogReader, now: float, rowid: Any) -> None:
+    def _close_windows(self, reader: LearnerReads, now: float, rowid: Any) -> None:
         """Close the windows of decisions older than the log's time ``now`` − the join
         window (in whole seconds, so the fold does not depend on how rows are batched);
         the call results they had are those before row ``rowid``."""

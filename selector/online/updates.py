@@ -11,7 +11,7 @@ from selector.reward import logged_reward
 from selector.store import (
     CallResults,
     FeedbackRow,
-    LogReader,
+    LearnerReads,
     UnusableRecordError,
     finite,
     logged_propensity,
@@ -32,7 +32,7 @@ UNUSABLE = (
 
 
 def update_for(
-    reader: LogReader,
+    reader: LearnerReads,
     did: str,
     calls: CallResults | None,
     outcome: Any,
@@ -75,7 +75,7 @@ def reason(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, UnusableRecordError) else f"{type(exc).__name__}: {exc}"
 
 
-def due(reader: LogReader, row: FeedbackRow) -> tuple[Any, CallResults | None] | None:
+def due(reader: LearnerReads, row: FeedbackRow) -> tuple[Any, CallResults | None] | None:
     """Whether feedback ``row`` completes its decision for learning: the outcome to learn
     and the decision's call results up to ``row`` (None: overridden), or None. A decision
     is learned once it has both its outcome and a call result, at the later of the two

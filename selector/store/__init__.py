@@ -5,9 +5,11 @@
   engine offers (the same writes, reads and lifecycle);
 - :mod:`~selector.store.writer`: :class:`SQLiteLog`, the SQLite engine, written in
   group commits before each answer;
-- :mod:`~selector.store.reader`: :class:`LogReader`, every read (the online layer, the
-  export, retention, off-policy evaluation);
-- :mod:`~selector.store.joined`: the joined log, one row per decision;
+- :mod:`~selector.store.reader`: :class:`LogReader`, a read-only connection offering
+  every read, grouped by who asks: the online layer's (:class:`LearnerReads`), export's,
+  training's and off-policy evaluation's (:class:`JoinedReads`, with the joined log, one
+  row per decision, in :mod:`~selector.store.joined`), retention's
+  (:class:`PruningReads`); :mod:`~selector.store.reads` is what they share;
 - :mod:`~selector.store.statements`: the SQL of each write; :mod:`~selector.store.waiters`:
   how results reach whoever waits for them;
 - :mod:`~selector.store.schema`: the schema and its versioned migrations.
@@ -18,7 +20,9 @@ this package writes SQL against the log.
 """
 
 from selector.store.dialect import READ_ERRORS, Dialect
-from selector.store.joined import logged_request
+from selector.store.joined import JoinedReads, logged_request
+from selector.store.learner_reads import LearnerReads
+from selector.store.pruning_reads import PruningReads
 from selector.store.reader import LogReader
 from selector.store.records import (
     FEEDBACK_FIELDS,
@@ -52,10 +56,13 @@ __all__ = [
     "FeedbackEvent",
     "FeedbackResult",
     "FeedbackRow",
+    "JoinedReads",
+    "LearnerReads",
     "LogReader",
     "LoggedDecision",
     "LoggedRequest",
     "OtherDecision",
+    "PruningReads",
     "SQLiteLog",
     "UnusableRecordError",
     "finite",

@@ -17,15 +17,19 @@ with the prefix ``req_``; :func:`logged_request` reads them back.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
 
 from features.schema import CANDIDATE_FEATURES, REQUEST_FEATURES
-from selector.store.records import LoggedRequest
+from selector.store.reads import Reads
+from selector.store.records import LoggedRequest, id_prefix
 
-__all__ = ["JOINED_QUERY", "joined_row", "logged_request"]
+__all__ = ["JOINED_QUERY", "JoinedReads", "joined_row", "logged_request"]
+
+_LAST = "\U0010ffff"  # sorts after every decision id
 
 JOINED_QUERY = """
 SELECT d.*, o.resolved AS resolved, o.reward AS reward,
@@ -102,3 +106,54 @@ def _text(v: bytes | str) -> str:
 def logged_request(row: Mapping[str, Any]) -> LoggedRequest:
     """The logged request of a joined row (its ``req_*`` columns)."""
     return LoggedRequest.from_json({k[4:]: v for k, v in row.items() if k.startswith("req_")})
+
+
+class JoinedReads(Reads):
+    """What export, training and off-policy evaluation ask of the log: the joined rows,
+    the challenger's decisions, a policy's choices."""
+
+    def joined(
+        self,
+        since: float = 0.0,
+        skipped: Counter[str] | None = None,
+        id_range: tuple[str, str] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """The joined log (:mod:`selector.store.joined`), one row per decision, oldest
+        first: decisions made at or after Unix time ``since`` (or with an id in
+        ``id_range``, both ends included). Rows that cannot be parsed are counted in
+        ``skipped['unreadable']`` and left out."""
+        lo, hi = id_range or (id_prefix(since), _LAST)
+        for names, row in self._joined_rows(lo, hi):
+            values = dict(zip(names, row, strict=True))
+            for column in self.dialect.hidden:
+                values.pop(column, None)
+            try:
+                out = joined_row(values)
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+                if skipped is not None:
+                    skipped["unreadable"] += 1
+                continue
+            yield out
+
+    def _joined_rows(self, lo: str, hi: str) -> Iterator[tuple[list[str], Any]]:
+        cur = self._conn.execute(JOINED_QUERY, (lo, hi))
+        names = [c[0] for c in cur.description]
+        for row in cur:
+            yield names, row
+
+    def other_decisions(self) -> dict[str, tuple[str, str, dict[str, float]]]:
+        """The challenger's decision on each request where one ran: decision id →
+        ("<policy> <version>", model, {model: probability})."""
+        return {
+            r[0]: (f"{r[1]} {r[2]}", r[3], orjson.loads(r[4]))
+            for r in self._conn.execute(
+                "SELECT decision_id, policy, policy_version, model, probabilities "
+                "FROM other_decisions"
+            )
+        }
+
+    def choices(self, policy: str) -> list[tuple[str, list[dict[str, Any]]]]:
+        """(chosen model, logged scores) of every decision ``policy`` served, in order."""
+        return [
+            (r[0], orjson.loads(r[1])) for r in self._conn.execute(self._sql.choices, (policy,))
+        ]
