@@ -25,10 +25,10 @@ from selector.decisions import (
     decision_record,
 )
 from selector.health import Health, Problem, QualityStatus, models_status
-from selector.metrics import ServiceMetrics
 from selector.policy import Decision, DecisionContext, Policy, Score
 from selector.policy.base import QualityModel
 from selector.retention import PruneResult
+from selector.service_metrics import ServiceMetrics
 from selector.store import (
     ConversationOutcome,
     ConversationResult,

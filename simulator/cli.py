@@ -183,8 +183,8 @@ def measure_worlds(
     start: each policy's reward per conversation as a share of the oracle's, per world
     and as a distribution, beside uniform random, the dearest, the cheapest and the
     static rules."""
-    from simulator.worlds_eval import markdown
-    from simulator.worlds_eval import measure_worlds as run
+    from simulator.online_eval.worlds import markdown
+    from simulator.online_eval.worlds import measure_worlds as run
 
     result = run(
         n,

@@ -30,7 +30,7 @@ from simulator.corpus import load_corpus
 from simulator.history import history_table
 from simulator.loopback import SimClock, serve_on_loopback
 from simulator.replay import ReplayResult, Router, replay
-from simulator.report import write_report
+from simulator.replay_report import write_report
 from simulator.routers import FixedRouter, OracleRouter, RulesRouter, ServiceRouter
 from simulator.scenario import Scenario
 from simulator.world import Load, World

@@ -1,4 +1,4 @@
-"""Random draws of the world generator (:mod:`simulator.worlds`): log-uniform numbers
+"""Random draws of the world generator (:mod:`simulator.generated_worlds`): log-uniform numbers
 and a day's mid-day events."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def loguniform(rng: np.random.Generator, lo: float, hi: float, size: int | None 
 
 def draw_events(rng: np.random.Generator, names: list[str]) -> list[dict[str, Any]]:
     """A world's mid-day events over its models ``names`` (in price order): see
-    :mod:`simulator.worlds`."""
+    :mod:`simulator.generated_worlds`."""
     events: list[dict[str, Any]] = []
     if rng.random() < 0.5:
         start = float(rng.uniform(6.0, 16.0))

@@ -1,5 +1,5 @@
 """Offline jobs: data sources (:mod:`training.data`), evaluation and metrics
-(:mod:`training.evaluate`, :mod:`training.metrics`), λ calibration
+(:mod:`training.evaluate`, :mod:`training.routing_metrics`), λ calibration
 (:mod:`training.tradeoff`), training (:mod:`training.train`), experiment tracking and
 registration (:mod:`training.tracking`), promotion (:mod:`training.promotion`),
 off-policy evaluation on the decision log (:mod:`training.ope`,

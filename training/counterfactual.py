@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from training.data import RoutingData
-from training.metrics import aiq, cost_at_parity
 from training.ope import snips
+from training.routing_metrics import aiq, cost_at_parity
 
 __all__ = ["LAMBDAS", "MIN_COMPLETE", "MIN_MATCHED", "Compared", "Replay", "compare_many"]
 

@@ -20,7 +20,7 @@ from models.quality import QualityTrainer, brier_score, calibration_error
 from training.baselines import NAIVE, NaiveText, PerModel
 from training.counterfactual import compare_many
 from training.data import STRONG, WEAK, RoutingData
-from training.metrics import apgr, cpt, pgr_curve
+from training.routing_metrics import apgr, cpt, pgr_curve
 
 __all__ = [
     "Evaluation",

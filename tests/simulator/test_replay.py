@@ -10,7 +10,7 @@ import pytest
 from selector.catalog import Catalog
 from simulator.corpus import Corpus
 from simulator.replay import Turn, replay
-from simulator.report import summarize, targets
+from simulator.replay_report import summarize, targets
 from simulator.routers import FixedRouter, OracleRouter, RulesRouter
 from simulator.scenario import Scenario
 from simulator.world import Load, World

@@ -10,9 +10,9 @@ import pytest
 from core.errors import ConfigError
 from selector.catalog import Catalog
 from simulator.corpus import Corpus
+from simulator.generated_worlds import SGD_SERVICES
 from simulator.scenario import Event, Scenario, UnseenIntents
 from simulator.world import World
-from simulator.worlds import SGD_SERVICES
 from tests.simulator.conftest import needs_data
 
 pytestmark = needs_data

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.replay import ReplayResult
-from simulator.report_plots import plot
+from simulator.replay_plots import plot
 from simulator.scenario import Scenario
 from simulator.world import World
 

@@ -10,9 +10,9 @@ import pytest
 
 from selector.catalog import load_catalog
 from simulator.corpus import Corpus
+from simulator.generated_worlds import GeneratedWorld, catalog_yaml, generate
 from simulator.scenario import GROUPS
 from simulator.world import World
-from simulator.worlds import GeneratedWorld, catalog_yaml, generate
 
 SEEDS = range(200)
 TINY = Corpus(np.array([3]), np.array([80.0]), ["hi"], ["card_arrival"], ["other"])

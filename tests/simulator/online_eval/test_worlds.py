@@ -70,7 +70,7 @@ def test_a_warm_start_serves_a_model_trained_on_a_one_model_history(tmp_path: Pa
     from selector.config import load_settings
     from selector.wiring import build_service
     from simulator.corpus import load_corpus
-    from simulator.worlds_eval import measure_world
+    from simulator.online_eval.worlds import measure_world
 
     taxonomy = IntentTaxonomy.from_classifier(IntentClassifier.load())
     corpus = load_corpus(SHARED_DATA, taxonomy, "test")

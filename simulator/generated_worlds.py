@@ -248,7 +248,7 @@ def generate(seed: int, conversations: int = 400) -> GeneratedWorld:
 def catalog_yaml(world: GeneratedWorld) -> str:
     """The catalog file the service of ``world`` loads (what its operator believes)."""
     header = (
-        f"# The catalog of world-{world.seed} (simulator/worlds.py): list prices, and "
+        f"# The catalog of world-{world.seed} (simulator/generated_worlds.py): list prices, and "
         "latency and length priors off from the truth by a drawn factor.\n"
     )
     return header + yaml.safe_dump({"models": world.catalog}, sort_keys=False)

@@ -1,6 +1,6 @@
 """``selector measure-worlds``: the selector in support worlds it did not write.
 
-Each world is drawn by :func:`simulator.worlds.generate` from its seed. The selector
+Each world is drawn by :func:`simulator.generated_worlds.generate` from its seed. The selector
 starts **cold**: the world's catalog (list prices, latency priors off from the truth)
 and the built-in P(resolved) prior, no model trained on the world; or **warm**: with a
 quality model trained on a history of the world in which one model, the dearest,
@@ -27,10 +27,10 @@ from selector.catalog import load_catalog
 from selector.config import load_settings
 from simulator.corpus import Corpus, load_corpus
 from simulator.demo import Bars, no_bar, service_router
+from simulator.generated_worlds import GeneratedWorld, catalog_yaml, generate
 from simulator.replay import ReplayResult, replay
 from simulator.routers import FixedRouter, OracleRouter, RandomRouter, RulesRouter
 from simulator.world import Load, World
-from simulator.worlds import GeneratedWorld, catalog_yaml, generate
 
 __all__ = [
     "BASELINES",
@@ -218,7 +218,7 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [
         "# The selector in worlds it did not write",
         "",
-        f"{s['worlds']} worlds drawn by `simulator/worlds.py` (seeds "
+        f"{s['worlds']} worlds drawn by `simulator/generated_worlds.py` (seeds "
         f"{result['worlds'][0]['seed']}–{result['worlds'][-1]['seed']}), "
         f"{result['conversations_per_world']} conversations each, "
         + (

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.metrics import aiq, apgr, cost_at_parity, cpt, pgr_curve, upper_hull
+from training.routing_metrics import aiq, apgr, cost_at_parity, cpt, pgr_curve, upper_hull
 
 
 def outcomes(n: int = 4000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
