@@ -9,10 +9,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from selector.api.errors import install_error_handlers
 from selector.api.middleware import EdgeMiddleware
-from selector.api.raw import document, mount
+from selector.api.raw import HotRoutes, document, mount
 from selector.api.routes import admin, docs, feedback, route, status
 from selector.config import Settings, get_settings
 from selector.service import SelectorService
@@ -38,6 +39,30 @@ def _watch(svc: SelectorService) -> asyncio.Task[None] | None:
     return asyncio.create_task(watch_champion(svc, version_now, s.models.model_poll_s))
 
 
+class SelectorApp(FastAPI):
+    """The FastAPI app behind one edge (:class:`EdgeMiddleware`: request ids, hosts and
+    origins, tokens, content type, body limit, access log) that every HTTP request
+    passes first; the hot routes then go straight to their endpoints
+    (:class:`~selector.api.raw.HotRoutes`), every other request through FastAPI."""
+
+    edge: ASGIApp | None = None
+    hot: HotRoutes | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.edge is None:
+            await super().__call__(scope, receive, send)  # lifespan
+            return
+        scope["app"] = self
+        await self.edge(scope, receive, send)
+
+    async def _inside(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """What the edge lets through: a hot route, or FastAPI's own stack."""
+        if self.hot is not None and self.hot.serves(scope):
+            await self.hot(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, service: SelectorService | None = None) -> FastAPI:
     """The app; the service is built at start-up from ``settings`` unless one is given."""
     settings = settings or (service.settings if service else get_settings())
@@ -59,7 +84,7 @@ def create_app(settings: Settings | None = None, service: SelectorService | None
                 watching.cancel()
             svc.stop()
 
-    app = FastAPI(
+    app = SelectorApp(
         title="model-selector",
         version="0.1.0",
         summary="Which LLM should answer this conversation turn?",
@@ -69,11 +94,12 @@ def create_app(settings: Settings | None = None, service: SelectorService | None
     )
     install_error_handlers(app)
     mount(app, HOT_ROUTES)
+    app.hot = HotRoutes(HOT_ROUTES, app.exception_handlers)  # type: ignore[arg-type]
     app.include_router(status.router)
     app.include_router(admin.router)
     app.include_router(docs.router)
-    app.add_middleware(
-        EdgeMiddleware,
+    app.edge = EdgeMiddleware(
+        app._inside,
         max_body_bytes=settings.server.max_body_bytes,
         api_token=settings.auth.api_token.get_secret_value() if settings.auth.api_token else None,
         admin_token=settings.auth.admin_token.get_secret_value()

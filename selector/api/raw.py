@@ -2,12 +2,15 @@
 
 ``POST /v1/route`` and ``POST /v1/feedback`` are on every gateway call. FastAPI's
 per-route machinery (dependency solving, body handling, response validation) costs
-about 19 µs a request on top of Starlette's routing; these two endpoints skip it:
-they validate their raw JSON body with pydantic-core (:func:`json_body`) and build
-their response bytes themselves. Each one declares a :class:`RawRoute`, from which
-the app mounts it and writes its operation into the OpenAPI spec, so the published
-contract is the same as for any FastAPI route. Errors still go through the app's
-exception handlers.
+about 19 µs a request on top of Starlette's routing, and the app's own layers (error,
+telemetry and body-limit middleware, exception middleware, router) as much again; these
+two endpoints skip them all: :class:`HotRoutes` calls them straight from the edge
+(:class:`~selector.api.middleware.EdgeMiddleware`, which checks every request first), they
+validate their raw JSON body with pydantic-core (:func:`json_body`) and build their
+response bytes themselves. Each one declares a :class:`RawRoute`, from which the app
+dispatches it and writes its operation into the OpenAPI spec, so the published contract
+is the same as for any FastAPI route. Errors go through the app's exception handlers,
+looked up as Starlette does (the exception's classes, most derived first).
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from core.errors import FieldProblem, RequestError
 
-__all__ = ["RawRoute", "document", "json_body", "mount"]
+__all__ = ["HotRoutes", "RawRoute", "document", "json_body", "mount"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -59,8 +63,39 @@ class RawRoute:
 
 
 def mount(app: FastAPI, routes: tuple[RawRoute, ...]) -> None:
+    """Put ``routes`` on the app's router too: :class:`HotRoutes` serves them, the
+    router answers their other methods (405)."""
     for r in routes:
         app.add_route(r.path, r.endpoint, methods=[r.method], include_in_schema=False)
+
+
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+class HotRoutes:
+    """The hot endpoints as one ASGI app: the request goes straight to its endpoint, and
+    an exception to the handler ``handlers`` (the app's) registers for its class."""
+
+    def __init__(self, routes: tuple[RawRoute, ...], handlers: dict[Any, Handler]) -> None:
+        self.endpoints = {(r.method, r.path): r.endpoint for r in routes}
+        self.handlers = handlers
+
+    def serves(self, scope: Scope) -> bool:
+        return (scope["method"], scope["path"]) in self.endpoints
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+        try:
+            response = await self.endpoints[(scope["method"], scope["path"])](request)
+        except Exception as exc:
+            response = await self._handler(exc)(request, exc)
+        await response(scope, receive, send)
+
+    def _handler(self, exc: Exception) -> Handler:
+        for cls in type(exc).__mro__:
+            if cls in self.handlers:
+                return self.handlers[cls]
+        raise exc  # no handler, not even for Exception: the server answers 500
 
 
 def document(spec: dict[str, Any], routes: tuple[RawRoute, ...]) -> None:

@@ -128,3 +128,31 @@ def test_the_decisions_path_to_the_trees_is_lightgbms_own_predict(
             if got is not None:
                 worst = max(worst, abs(got - want))
     assert worst <= 1e-9
+
+
+def test_both_paths_to_the_trees_give_lightgbms_predictions(
+    fitted: tuple[RoutingData, QualityTrainer],
+) -> None:
+    """A decision's few rows take the single-row path, a batch the batch call: both
+    are ``Booster.predict`` to the bit, at every size around the switch."""
+    import numpy as np
+
+    from models.quality.predictor import _Trees
+
+    data, model = fitted
+    predictor = model.predictor_
+    rng = np.random.default_rng(5)
+    rows = predictor._rows(
+        features_of(
+            data, data.requests.iloc[[0]].reset_index(drop=True), list(data.models["model"])
+        ),
+        "",
+    )
+    for booster in (predictor.booster, predictor.completion):
+        trees = _Trees(booster)
+        for n in (1, 2, trees.FAST_ROWS, trees.FAST_ROWS + 1, 300):
+            x = rows[rng.integers(0, len(rows), n)] * rng.uniform(0.5, 1.5, (n, rows.shape[1]))
+            x[rng.random(x.shape) < 0.05] = np.nan  # missing values take the trees' default
+            assert np.array_equal(trees(x), booster.predict(x, num_threads=1))
+        fortran = np.asfortranarray(rows)  # copied into rows, not misread
+        assert np.array_equal(trees(fortran), booster.predict(rows, num_threads=1))

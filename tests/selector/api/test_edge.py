@@ -249,3 +249,43 @@ def test_every_conversation_id_in_the_api_publishes_its_length(app_client: AppCl
     names = {w.split("/")[1] for w, _, _ in found}
     assert {"RouteRequest", "FeedbackRequest", "ConversationOutcomeAccepted"} <= names
     assert all((lo, hi) == (1, 256) for _, lo, hi in found), found
+
+
+def test_an_unexpected_failure_in_a_hot_route_is_a_500_in_the_error_shape(
+    app_client: AppClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The hot routes skip FastAPI's stack: an exception no handler expects still ends in
+    the app's 500 (logged with its traceback, the request id on the answer), and the
+    next request is served."""
+    c = app_client()
+    service = c.app.state.service
+
+    def broken(*_a: Any, **_k: Any) -> Any:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(service, "decide", broken)
+    r = c.post("/v1/route", json=ROUTE, headers={"X-Request-ID": "req-hot-1"})
+    assert r.status_code == 500
+    assert r.json()["error"]["code"] == "internal_error"
+    assert r.headers["x-request-id"] == "req-hot-1"
+    assert any("ZeroDivisionError" in (rec.exc_text or "") for rec in caplog.records)
+    monkeypatch.undo()
+    assert c.post("/v1/route", json=ROUTE).status_code == 200
+
+
+def test_both_lanes_pass_the_edge_and_are_logged(
+    app_client: AppClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    c = app_client(api_token=TOKEN)
+    caplog.set_level("INFO", logger="selector.access")
+    assert c.post("/v1/route", json=ROUTE).status_code == 401  # the hot lane
+    assert c.get("/v1/models").status_code == 401  # FastAPI's
+    assert c.post("/v1/route", json=ROUTE, headers=AUTH).status_code == 200
+    assert c.get("/v1/models", headers=AUTH).status_code == 200
+    lines = [(r.path, r.status) for r in caplog.records if r.name == "selector.access"]  # type: ignore[attr-defined]
+    assert lines == [
+        ("/v1/route", 401),
+        ("/v1/models", 401),
+        ("/v1/route", 200),
+        ("/v1/models", 200),
+    ]
