@@ -52,7 +52,9 @@ class _Health(Protocol):
 class HealthSource(Protocol):
     """Live figures of a model (the service's latency tracker)."""
 
-    def health(self, model: str, now: float | None = None) -> _Health: ...
+    def healths(self, models: Sequence[str], now: float | None = None) -> Sequence[_Health]:
+        """The live figures of each of ``models``, at one time."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,12 +167,11 @@ class FeatureExtractor:
         return OTHER, 0, 0, 0.0, 0.0
 
     def _candidate(
-        self, name: str, prompt_tokens: float, now: float | None
-    ) -> tuple[list[float], _Health, LatencyEstimate]:
-        """A candidate's row (:data:`CANDIDATE_FEATURES`), its health and its latency
-        estimate."""
+        self, name: str, prompt_tokens: float, h: _Health
+    ) -> tuple[list[float], LatencyEstimate]:
+        """A candidate's row (:data:`CANDIDATE_FEATURES`) and its latency estimate, from
+        its live figures ``h``."""
         m = self.models[name]
-        h = self.health.health(name, now)
         completion = m.completion_tokens
         cost = (prompt_tokens * m.input_usd_per_mtok + completion * m.output_usd_per_mtok) / 1e6
         e = h.estimate
@@ -196,7 +197,7 @@ class FeatureExtractor:
             float(h.state),
             m.latency_slo_ms,
         ]
-        return row, h, e
+        return row, e
 
     def extract(
         self, conv: Conversation, candidates: Sequence[str], now: float | None = None
@@ -222,8 +223,8 @@ class FeatureExtractor:
         probing: list[bool] = []
         sds: list[float] = []
         evidence: list[float] = []
-        for name in candidates:
-            row, h, e = self._candidate(name, prompt_tokens, now)
+        for name, h in zip(candidates, self.health.healths(candidates, now), strict=True):
+            row, e = self._candidate(name, prompt_tokens, h)
             rows.append(row)
             probing.append(h.probing)
             sds.append(e.sd)

@@ -32,7 +32,7 @@ import bisect
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeGuard
 
@@ -174,6 +174,11 @@ class LatencyTracker:
         if now - m.computed_at >= _REFRESH_S:
             self._recompute(m, now)
         return m.health
+
+    def healths(self, models: Sequence[str], now: float | None = None) -> list[ModelHealth]:
+        """:meth:`health` of each of ``models``, at one time (a decision's candidates)."""
+        now = self.clock() if now is None else now
+        return [self.health(m, now) for m in models]
 
     def on_selected(self, model: str, now: float | None = None) -> None:
         """A decision picked ``model``: if its circuit is half-open, that call is the probe."""

@@ -23,7 +23,7 @@ from models.quality.layout import FEATURE_NAMES, NGRAM_RANGE, X, clip, shape_mat
 if TYPE_CHECKING:  # pandas is not imported by serving: it costs 50 MB and 0.2 s
     import pandas as pd
 
-__all__ = ["QualityPredictor"]
+__all__ = ["QualityPredictor", "Trees"]
 
 _R_TOKENS, _R_TURNS = R["prompt_tokens"], R["turns"]
 _C_IN, _C_OUT = C["input_usd_per_mtok"], C["output_usd_per_mtok"]
@@ -31,7 +31,7 @@ _X_TOKENS, _X_TURNS, _X_INTENT, _X_MODEL = X["prompt_tokens"], X["turns"], X["in
 _X_IN, _X_OUT, _X_SCORE = X["input_usd_per_mtok"], X["output_usd_per_mtok"], X["text_score"]
 
 
-class _Trees:
+class Trees:
     """A booster's predictions through LightGBM's C API, with the arguments of
     ``Booster.predict(x, num_threads=1)`` and without the set-up LightGBM's Python
     wrapper does on every call. A decision's few rows go through LightGBM's single-row
@@ -154,9 +154,9 @@ class QualityPredictor:
         self.completion = (
             None if completion_text is None else lgb.Booster(model_str=completion_text)
         )
-        # the decision's path to each booster (:class:`_Trees`)
-        self._quality_trees = _Trees(self.booster)
-        self._length_trees = None if self.completion is None else _Trees(self.completion)
+        # the decision's path to each booster (:class:`Trees`)
+        self._quality_trees = Trees(self.booster)
+        self._length_trees = None if self.completion is None else Trees(self.completion)
         self.calibration = calibration
         self.use_text_scores = use_text_scores
         self.meta = meta or {}

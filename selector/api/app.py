@@ -12,17 +12,15 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from selector.api.errors import install_error_handlers
+from selector.api.hot import HOT_ROUTES, HotRoutes, document, mount
 from selector.api.middleware import EdgeMiddleware
-from selector.api.raw import HotRoutes, document, mount
-from selector.api.routes import admin, docs, feedback, route, status
+from selector.api.routes import admin, docs, status
 from selector.config import Settings, get_settings
 from selector.service import SelectorService
 from selector.watch import follows, watch_champion
 from selector.wiring import build_service
 
 __all__ = ["create_app"]
-
-HOT_ROUTES = (route.ROUTE, feedback.ROUTE)
 
 
 def _watch(svc: SelectorService) -> asyncio.Task[None] | None:
@@ -43,7 +41,7 @@ class SelectorApp(FastAPI):
     """The FastAPI app behind one edge (:class:`EdgeMiddleware`: request ids, hosts and
     origins, tokens, content type, body limit, access log) that every HTTP request
     passes first; the hot routes then go straight to their endpoints
-    (:class:`~selector.api.raw.HotRoutes`), every other request through FastAPI."""
+    (:class:`~selector.api.hot.HotRoutes`), every other request through FastAPI."""
 
     edge: ASGIApp | None = None
     hot: HotRoutes | None = None

@@ -10,20 +10,10 @@ from fastapi import Depends, Request
 
 from selector.service import SelectorService
 
-__all__ = ["ServiceDep", "get_service", "service_of"]
+__all__ = ["ServiceDep", "get_service"]
 
 
 async def get_service(request: Request) -> SelectorService:
-    service: SelectorService = request.app.state.service
-    return service
-
-
-def service_of(request: Request) -> SelectorService:
-    """:func:`get_service` for the hot routes, which skip FastAPI's dependency solving."""
-    override = request.app.dependency_overrides.get(get_service)
-    if override is not None:
-        swapped: SelectorService = override()
-        return swapped
     service: SelectorService = request.app.state.service
     return service
 

@@ -25,7 +25,7 @@ from model_selector_gateway.wire import (
     route_body,
 )
 
-from selector.api.bodies import (
+from selector.api.hot import (
     CONVERSATION_OUTCOME_ACCEPTED,
     FEEDBACK_ACCEPTED,
     ROUTE_RESPONSE,

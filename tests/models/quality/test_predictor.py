@@ -137,7 +137,7 @@ def test_both_paths_to_the_trees_give_lightgbms_predictions(
     are ``Booster.predict`` to the bit, at every size around the switch."""
     import numpy as np
 
-    from models.quality.predictor import _Trees
+    from models.quality.predictor import Trees
 
     data, model = fitted
     predictor = model.predictor_
@@ -149,7 +149,7 @@ def test_both_paths_to_the_trees_give_lightgbms_predictions(
         "",
     )
     for booster in (predictor.booster, predictor.completion):
-        trees = _Trees(booster)
+        trees = Trees(booster)
         for n in (1, 2, trees.FAST_ROWS, trees.FAST_ROWS + 1, 300):
             x = rows[rng.integers(0, len(rows), n)] * rng.uniform(0.5, 1.5, (n, rows.shape[1]))
             x[rng.random(x.shape) < 0.05] = np.nan  # missing values take the trees' default

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from selector.api.bodies import CONVERSATION_OUTCOME_ACCEPTED, FEEDBACK_ACCEPTED
+from selector.api.hot import CONVERSATION_OUTCOME_ACCEPTED, FEEDBACK_ACCEPTED
 from selector.service import SelectorService
 
 ROUTE = {"conversation_id": "c-1", "turns": 3}

@@ -9,8 +9,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from core.errors import StoreError
-from selector.api.bodies import ROUTE_RESPONSE
 from selector.api.errors import STORE_UNAVAILABLE
+from selector.api.hot import ROUTE_RESPONSE
 from selector.decisions import RouteInput, RouteResult
 from selector.service import SelectorService
 from selector.wiring import build_service
