@@ -23,6 +23,9 @@ on ZeroEval's gsm outcomes of these 20 models (hold-out excluded), so it knows e
 candidate, as a model trained on the service's own log would.
 
     .venv/bin/python bench/decision_time.py [--n 10000] [--quality-model PATH]
+
+``--pieces`` times each stage of one bandit-v2 decision alone instead (features, the
+learned model's text stage and trees, the online layer's contexts, estimates, P(best)).
 """
 
 from __future__ import annotations
@@ -124,14 +127,19 @@ def train_model(tmp: Path, names: list[str], requests: int | None = None) -> Pat
 
 
 def measure(service: SelectorService, req: RouteInput, n: int) -> dict[str, float]:
+    return _timed(lambda: service.decide(req), n)
+
+
+def _timed(step: Any, n: int) -> dict[str, float]:
+    """p50/p99 of ``step()`` over ``n`` calls, after a warm-up, the collector off."""
     for _ in range(min(500, n)):
-        service.decide(req)
+        step()
     samples = []
     gc.disable()
     try:
         for _ in range(n):
             t0 = time.perf_counter_ns()
-            service.decide(req)
+            step()
             samples.append(time.perf_counter_ns() - t0)
     finally:
         gc.enable()
@@ -154,18 +162,56 @@ def online_alone(
         contexts = contexts_of(request, rows, p_resolved)
         bandit.distribution(models, group, utilities, 0.5, contexts)
 
-    for _ in range(min(500, n)):
-        step()
-    samples = []
-    gc.disable()
-    try:
-        for _ in range(n):
-            t0 = time.perf_counter_ns()
-            step()
-            samples.append(time.perf_counter_ns() - t0)
-    finally:
-        gc.enable()
-    return percentiles_us(samples)
+    return _timed(step, n)
+
+
+def pieces(service: SelectorService, policy: Policy, req: RouteInput, n: int) -> str:
+    """Where one decision of ``policy`` (bandit-v2 over the learned model) spends its
+    time: each stage timed alone on the request, as a Markdown table."""
+    from models.quality.layout import clip
+    from selector.online.contextual import probability_best
+
+    quality: Any = policy.quality
+    bandit: Any = policy.bandit  # type: ignore[attr-defined]
+    clock = service.tracker.clock
+    fv = service.extractor.extract(req.conversation, req.candidates, clock())
+    x = quality._rows(fv, clip(fv.text))
+    scores = policy.decide(fv, service._context(req, policy)).scores
+    models, utilities = [s.model for s in scores], [s.utility for s in scores]
+    contexts = contexts_of(fv.request, fv.candidate_rows, [s.p_resolved for s in scores])
+    mean, sd = bandit.estimates(models, utilities, contexts)
+    service.policy = policy
+    stages = [
+        ("the whole decision (service.decide)", lambda: service.decide(req)),
+        (
+            "features (extractor)",
+            lambda: service.extractor.extract(req.conversation, req.candidates, clock()),
+        ),
+        ("learned model: P(resolved) and lengths (predict_all)", lambda: quality.predict_all(fv)),
+        (
+            "  text stage and rows (text features, TF-IDF scores)",
+            lambda: quality._rows(fv, clip(fv.text)),
+        ),
+        (f"  quality trees ({quality.booster.num_trees()})", lambda: quality._quality_trees(x)),
+        (f"  length trees ({quality.completion.num_trees()})", lambda: quality._length_trees(x)),
+        (
+            "online layer: contexts",
+            lambda: contexts_of(fv.request, fv.candidate_rows, [s.p_resolved for s in scores]),
+        ),
+        (
+            "online layer: estimates (θ·x, xᵀA⁻¹x)",
+            lambda: bandit.estimates(models, utilities, contexts),
+        ),
+        ("online layer: P(best)", lambda: probability_best(mean, sd)),
+    ]
+    md = [
+        f"| stage ({len(req.candidates)} candidates, intent given) | p50 | p99 |",
+        "|---|---|---|",
+    ]
+    for label, step in stages:
+        t = _timed(step, n)
+        md.append(f"| {label} | {t['p50_us']} µs | {t['p99_us']} µs |")
+    return "\n".join(md)
 
 
 def _policies(
@@ -269,7 +315,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=10_000, help="decisions timed per cell")
     ap.add_argument("--quality-model", default=None, help="a model folder or models:/ URI")
+    ap.add_argument(
+        "--pieces",
+        action="store_true",
+        help="only time each stage of one bandit-v2 decision (6 candidates, learned model)",
+    )
     args = ap.parse_args()
+    if args.pieces:
+        with tempfile.TemporaryDirectory() as tmp_name:
+            service, policies = _policies(Path(tmp_name), args.quality_model, None)
+            candidates = spread(list(service.catalog.names), 6)
+            conv = Conversation(messages=CONVERSATION, intent="card_arrival")
+            req = RouteInput("bench", conv, candidates=candidates)
+            print(pieces(service, policies["bandit_v2_learned"], req, args.n))
+        return
     run_alone(run(args.n, args.quality_model))
 
 
