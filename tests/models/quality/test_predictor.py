@@ -156,3 +156,34 @@ def test_both_paths_to_the_trees_give_lightgbms_predictions(
             assert np.array_equal(trees(x), booster.predict(x, num_threads=1))
         fortran = np.asfortranarray(rows)  # copied into rows, not misread
         assert np.array_equal(trees(fortran), booster.predict(rows, num_threads=1))
+
+
+def test_the_single_row_path_is_safe_across_threads(
+    fitted: tuple[RoutingData, QualityTrainer],
+) -> None:
+    """Decisions may run on several threads at once (the simulator, a reload beside
+    serving): the prepared single-row path gives each one its own rows' predictions."""
+    import threading
+
+    import numpy as np
+
+    from models.quality.predictor import Trees
+
+    _, model = fitted
+    booster = model.predictor_.booster
+    rng = np.random.default_rng(3)
+    rows = [rng.normal(size=(6, booster.num_feature())) for _ in range(40)]
+    want = [booster.predict(r, num_threads=1) for r in rows]
+    trees = Trees(booster)
+    wrong: list[int] = []
+
+    def work() -> None:
+        for _ in range(25):
+            wrong.extend(i for i, r in enumerate(rows) if not np.array_equal(trees(r), want[i]))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not wrong
