@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -29,6 +31,7 @@ __all__ = [
     "IntentClassifier",
     "IntentTaxonomy",
     "char_wb_ngrams",
+    "ngram_counts",
     "normalize_intent",
     "word_ngrams",
 ]
@@ -60,8 +63,19 @@ def word_ngrams(text: str, ngram_range: tuple[int, int]) -> list[str]:
     lo, hi = ngram_range
     out = list(tokens) if lo == 1 else []
     for n in range(max(lo, 2), hi + 1):
-        out.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+        # the n-grams starting at each token, the shorter ones at the end left out
+        out.extend(map(" ".join, zip(*(tokens[k:] for k in range(n)), strict=False)))
     return out
+
+
+def ngram_counts(grams: Iterable[str], vocab: Mapping[str, int]) -> dict[int, int]:
+    """How often each of ``vocab``'s columns occurs among ``grams`` (n-grams not in it
+    are left out), in the order of first occurrence.
+
+    >>> ngram_counts(["a", "b", "a", "c"], {"a": 7, "b": 3})
+    {7: 2, 3: 1}
+    """
+    return dict(Counter(col for col in map(vocab.get, grams) if col is not None))
 
 
 def char_wb_ngrams(text: str, ngram_range: tuple[int, int]) -> list[str]:
@@ -151,12 +165,7 @@ class IntentClassifier:
         cols: list[int] = []
         vals: list[float] = []
         for block in self.blocks:
-            counts: dict[int, int] = {}
-            vocab = block.vocab
-            for gram in _ANALYZERS[block.analyzer](text, block.ngram_range):
-                col = vocab.get(gram)
-                if col is not None:
-                    counts[col] = counts.get(col, 0) + 1
+            counts = ngram_counts(_ANALYZERS[block.analyzer](text, block.ngram_range), block.vocab)
             if not counts:
                 continue
             idf = self.idf

@@ -14,7 +14,7 @@ import numpy as np
 
 from core.errors import ArtifactError
 from features.extractor import C, FeatureVector, R
-from features.intents import word_ngrams
+from features.intents import ngram_counts, word_ngrams
 from features.text import TEXT_FEATURES, text_features
 from models.quality import persistence
 from models.quality.calibration import apply_platt, sigmoid
@@ -29,6 +29,12 @@ _R_TOKENS, _R_TURNS = R["prompt_tokens"], R["turns"]
 _C_IN, _C_OUT = C["input_usd_per_mtok"], C["output_usd_per_mtok"]
 _X_TOKENS, _X_TURNS, _X_INTENT, _X_MODEL = X["prompt_tokens"], X["turns"], X["intent"], X["model"]
 _X_IN, _X_OUT, _X_SCORE = X["input_usd_per_mtok"], X["output_usd_per_mtok"], X["text_score"]
+
+
+# LGBM_BoosterPredictForMatSingleRowFast(fast config, row, &written, result) -> status
+_SINGLE_ROW = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p
+)
 
 
 class Trees:
@@ -52,7 +58,10 @@ class Trees:
         self._lib = _LIB
         self._handle = booster._handle
         self._predict = _LIB.LGBM_BoosterPredictForMat
-        self._predict_row = _LIB.LGBM_BoosterPredictForMatSingleRowFast
+        # the single-row call with its argument types declared once (addresses as ints),
+        # on a function object of our own so that LightGBM's is left as it is
+        address = ctypes.cast(_LIB.LGBM_BoosterPredictForMatSingleRowFast, ctypes.c_void_p)
+        self._predict_row = _SINGLE_ROW(address.value or 0)
         self._check = _safe_call
         self._param = ctypes.c_char_p(b"num_threads=1")
         self._ncol = ctypes.c_int32(booster.num_feature())
@@ -82,12 +91,10 @@ class Trees:
             return self._batch(x)
         out = np.empty(n)
         written = ctypes.c_int64(0)
-        size = ctypes.byref(written)
+        size, fast, predict_row = ctypes.addressof(written), self._fast.value, self._predict_row
         row, result, step = x.ctypes.data, out.ctypes.data, x.strides[0]
         for i in range(n):
-            status = self._predict_row(
-                self._fast, ctypes.c_void_p(row + i * step), size, ctypes.c_void_p(result + 8 * i)
-            )
+            status = predict_row(fast, row + i * step, size, result + 8 * i)
             if status != 0:
                 self._check(status)
         return out
@@ -171,9 +178,14 @@ class QualityPredictor:
         self._model_code = {m: i for i, m in enumerate(self.models)}
         self._intent_code = {m: i for i, m in enumerate(self.intents)}
         n_vocab, n_intents = len(vocab), len(self.intents)
-        self._coef_intent = self.coef[:, n_vocab : n_vocab + n_intents]
-        self._coef_shape = self.coef[:, n_vocab + n_intents :]
         self._check_shapes(n_vocab + n_intents + len(TEXT_FEATURES))
+        # stage 1 reads the coefficients by input column: one contiguous row of every
+        # model's weights per n-gram, intent and shape feature
+        by_column = np.ascontiguousarray(self.coef.T)
+        self._coef_words = by_column[:n_vocab]
+        self._coef_intents = by_column[n_vocab : n_vocab + n_intents]
+        self._coef_shape = by_column[n_vocab + n_intents :]
+        self._idf = self.idf.tolist()
 
     def _check_shapes(self, columns: int) -> None:
         if self.coef.shape != (len(self.models), columns):
@@ -188,35 +200,37 @@ class QualityPredictor:
             )
 
     # -- stage 1 ---------------------------------------------------------------------------
-    def _words(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+    def _logits(self, text: str, intent_code: int, shape: np.ndarray) -> np.ndarray:
+        """Stage-1 logits of one text for every model: its L2-normalised sublinear
+        TF-IDF n-grams, its intent (a code of -1: none the model knows) and its raw
+        :func:`text_features` ``shape`` through each model's logistic regression."""
+        z: np.ndarray = ((np.log1p(shape) - self.shape_mean) / self.shape_std) @ self._coef_shape
+        z += self.intercept
+        if intent_code >= 0:
+            z += self._coef_intents[intent_code]
+        cols, vals = self._words(text)
+        if cols:
+            z += vals @ self._coef_words[cols]
+        return z
+
+    def _words(self, text: str) -> tuple[list[int], np.ndarray]:
         """Columns and L2-normalised sublinear TF-IDF values of ``text``'s n-grams."""
-        counts: dict[int, int] = {}
-        vocab = self.vocab
-        for gram in word_ngrams(text, NGRAM_RANGE):
-            col = vocab.get(gram)
-            if col is not None:
-                counts[col] = counts.get(col, 0) + 1
+        counts = ngram_counts(word_ngrams(text, NGRAM_RANGE), self.vocab)
         if not counts:
-            return np.empty(0, dtype=np.intp), np.empty(0)
-        cols = np.fromiter(counts, dtype=np.intp, count=len(counts))
-        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-        vals = (1.0 + np.log(tf)) * self.idf[cols]
-        return cols, vals / math.sqrt(float(vals @ vals))
+            return [], np.empty(0)
+        idf = self._idf
+        vals = np.array([(1.0 + math.log(n)) * idf[col] for col, n in counts.items()])
+        vals /= math.sqrt(float(vals @ vals))
+        return list(counts), vals
 
     def text_scores(
         self, texts: Sequence[str], intent_codes: np.ndarray, shape: np.ndarray
     ) -> np.ndarray:
         """Stage-1 probabilities, texts × models (``shape``: the texts' raw
         :func:`text_features`, computed once by the caller, which needs them too)."""
-        shape = np.log1p(shape)
-        z = ((shape - self.shape_mean) / self.shape_std) @ self._coef_shape.T + self.intercept
-        known = intent_codes >= 0
-        if known.any() and self._coef_intent.shape[1]:
-            z[known] += self._coef_intent[:, intent_codes[known]].T
+        z = np.empty((len(texts), len(self.models)))
         for i, text in enumerate(texts):
-            cols, vals = self._words(text)
-            if len(cols):
-                z[i] += self.coef[:, cols] @ vals
+            z[i] = self._logits(text, int(intent_codes[i]), shape[i])
         return sigmoid(z)
 
     # -- stage 2 ---------------------------------------------------------------------------
@@ -282,7 +296,7 @@ class QualityPredictor:
         icode = self._intent_code.get(fv.intent, -1)
         shape = text_features(text)
         if self.use_text_scores:
-            all_scores = self.text_scores([text], np.array([icode]), np.array([shape]))[0]
+            all_scores = sigmoid(self._logits(text, icode, np.array(shape))).tolist()
         x = np.empty((len(fv.candidates), len(FEATURE_NAMES)))
         x[:, : len(shape)] = shape
         req = fv.request
@@ -308,11 +322,11 @@ class QualityPredictor:
         p = self._calibrate(self._quality_trees(x))
         lengths = None
         if self.completion is not None:
-            tokens = self._lengths(x, ~np.isnan(x[:, _X_MODEL]))
-            lengths = [None if t != t else float(t) for t in tokens]
+            tokens = self._lengths(x, ~np.isnan(x[:, _X_MODEL])).tolist()
+            lengths = [None if t != t else t for t in tokens]
         elif self.completion_means:  # no length model: each model's mean on the training data
             lengths = [self.completion_means.get(name) for name in fv.candidates]
-        return [float(v) for v in p], lengths
+        return p.tolist(), lengths
 
     def feature_importance(self) -> dict[str, float]:
         """Total gain of each stage-2 feature."""

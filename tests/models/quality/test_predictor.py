@@ -21,7 +21,7 @@ def test_the_text_scorers_read_text_as_scikit_learn_does(
     for text in [*data.requests["text"].head(20), "", "the the dispute 42 CHARGE"]:
         expected = model.vectorizer_.transform([text]).tocoo()
         cols, vals = predictor._words(text)
-        got = dict(zip(cols.tolist(), vals.tolist(), strict=True))
+        got = dict(zip(cols, vals.tolist(), strict=True))
         want = dict(zip(expected.col.tolist(), expected.data.tolist(), strict=True))
         assert got.keys() == want.keys()
         for k in want:
