@@ -16,7 +16,21 @@ prior again), and the estimate is the precision-weighted mean of prior and data:
 with ``n₀ = prior_weight`` calls. The error rate shrinks the same way from a prior of
 ``prior_error_rate`` worth ``error_weight`` calls: ``(n₀ · e₀ + errors) / (n₀ + calls)``
 (discounted alike), so one failed call among three does not read as a third of calls
-failing. One call cannot replace the prior: its log is first
+failing.
+
+**A change of level starts the evidence over.** The last ``shift_calls`` (5) log
+latencies are kept; when their mean is away from the log median estimated before them by
+``ln shift_ratio`` (×2) or more, and by ``shift_sd`` (4) standard errors of their mean
+(at the spread the calls before them had, shrunk toward the prior's: a model whose
+latencies spread widely needs a wider change), the model has
+changed (a provider slowed down, or came back): the latency sums restart from the latest
+calls nearer the new level than the old. Beside the error sums, fast ones remember about
+``shift_memory`` calls (10); when their rate is ``shift_error`` (0.2) or more above the
+slow one, after at least half that many calls, the error sums restart from them. A model
+in trouble is seen in a few calls instead of the hundreds a 200-call memory needs to
+move, and so is its recovery.
+
+One call cannot replace the prior: its log is first
 clipped to within ``ln 10`` of the current estimate, so a single ``latency_ms: 1e308``,
 or one long timeout, moves the median by at most ×10^(1/(n₀+1)).
 """
@@ -24,9 +38,18 @@ or one long timeout, moves the median by at most ×10^(1/(n₀+1)).
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
-__all__ = ["PRIOR_SD", "Z95", "EstimateConfig", "LatencyEstimate", "LogLatency", "p_above"]
+__all__ = [
+    "PRIOR_SD",
+    "Z95",
+    "EstimateConfig",
+    "LatencyEstimate",
+    "LogLatency",
+    "p_above",
+    "p_slower",
+]
 
 Z95 = 1.6448536269514722  # the standard normal's 95th percentile
 _SIGMA0 = math.log(2.0) / Z95  # the prior's p95 is twice its median
@@ -42,6 +65,11 @@ class EstimateConfig:
     half_life_s: float = 900.0  # and the evidence halves every half_life_s seconds
     prior_error_rate: float = 0.01
     error_weight: float = 20.0  # the prior error rate's weight, in calls
+    shift_calls: int = 5  # the latest calls a change of latency is judged on
+    shift_ratio: float = 2.0  # ... when their median is this far from the estimate's
+    shift_sd: float = 4.0  # ... and this many standard errors of their mean
+    shift_memory: float = 10.0  # calls the fast error sums remember
+    shift_error: float = 0.2  # a fast error rate this far above the slow one is a change
 
     def __post_init__(self) -> None:
         for name in ("prior_weight", "prior_sd"):
@@ -55,6 +83,16 @@ class EstimateConfig:
             raise ValueError(f"prior_error_rate must be in [0, 1], got {self.prior_error_rate}")
         if not self.error_weight > 0.0:
             raise ValueError(f"error_weight must be > 0, got {self.error_weight}")
+        if not 1.0 <= self.shift_memory <= self.memory:
+            raise ValueError(f"shift_memory must be in [1, memory], got {self.shift_memory}")
+        if not self.shift_calls >= 2:
+            raise ValueError(f"shift_calls must be ≥ 2, got {self.shift_calls}")
+        if not self.shift_sd > 0.0:
+            raise ValueError(f"shift_sd must be > 0, got {self.shift_sd}")
+        if not self.shift_ratio > 1.0:
+            raise ValueError(f"shift_ratio must be > 1, got {self.shift_ratio}")
+        if not 0.0 < self.shift_error <= 1.0:
+            raise ValueError(f"shift_error must be in (0, 1], got {self.shift_error}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +111,17 @@ class LogLatency:
     """The running estimate of one model's latency (module docstring)."""
 
     __slots__ = (
+        "_fast_keep",
         "_keep",
+        "_shift",
         "calls",
         "config",
         "errors",
+        "fast",
         "last_s",
         "log_prior",
         "mean",
+        "recent",
         "sq",
         "weight",
     )
@@ -90,15 +132,25 @@ class LogLatency:
         self.config = config or EstimateConfig()
         self.log_prior = math.log(prior_ms)
         self._keep = 1.0 - 1.0 / self.config.memory
+        self._fast_keep = 1.0 - 1.0 / self.config.shift_memory
+        self._shift = math.log(self.config.shift_ratio)
         # W; the discounted mean of the clipped log latencies and of their squares; the
         # discounted calls, failed or not, and failed; when the last call was learned
         self.weight = self.mean = self.sq = self.calls = self.errors = 0.0
         self.last_s = -math.inf
+        # the discounted calls and failed calls of about the last shift_memory calls
+        self.fast = [0.0, 0.0]
+        # the latest log latencies, each with (weight, mean, sq) as they were before it
+        self.recent: deque[tuple[float, float, float, float]] = deque(
+            maxlen=self.config.shift_calls
+        )
 
     def reset(self) -> None:
         """Forget every call: back to the prior."""
         self.weight = self.mean = self.sq = self.calls = self.errors = 0.0
         self.last_s = -math.inf
+        self.fast = [0.0, 0.0]
+        self.recent.clear()
 
     def _fade(self, now: float | None) -> float:
         """The factor time has taken off the evidence since the last call."""
@@ -120,6 +172,13 @@ class LogLatency:
         keep = self._keep * fade
         self.calls = keep * self.calls + 1.0
         self.errors = keep * self.errors + (1.0 if error else 0.0)
+        fast, cfg = self.fast, self.config
+        fast[0] = self._fast_keep * fast[0] + 1.0
+        fast[1] = self._fast_keep * fast[1] + (1.0 if error else 0.0)
+        if fast[0] >= 0.5 * cfg.shift_memory and (
+            fast[1] / fast[0] - self.errors / self.calls >= cfg.shift_error
+        ):
+            self.calls, self.errors = fast[0], fast[1]  # a new level of errors
         if at is not None:
             self.last_s = at
         if latency_ms is not None:
@@ -136,11 +195,38 @@ class LogLatency:
             return
         mu, _ = self._mu_sigma2()
         x = min(max(math.log(latency_ms), mu - _CLIP), mu + _CLIP)
+        recent = self.recent
+        recent.append((x, self.weight, self.mean, self.sq))  # with the sums before it
         w = self._keep * self.weight
         total = w + 1.0
         self.mean = (w * self.mean + x) / total
         self.sq = (w * self.sq + x * x) / total
         self.weight = total
+        n = len(recent)
+        if n == recent.maxlen:
+            level = sum(r[0] for r in recent) / n
+            # the estimate before these calls: its log median and its spread
+            _, w0, mean0, sq0 = recent[0]
+            n0 = self.config.prior_weight
+            before = (n0 * self.log_prior + w0 * mean0) / (n0 + w0)
+            spread = (n0 * _SIGMA0 * _SIGMA0 + w0 * max(0.0, sq0 - mean0 * mean0)) / (n0 + w0)
+            shift = max(self._shift, self.config.shift_sd * math.sqrt(spread / n))
+            if abs(level - before) >= shift:
+                self._restart(before, level)
+
+    def _restart(self, old: float, new: float) -> None:
+        """A new level ``new`` (log ms) of latency, away from ``old``: the evidence is the
+        latest calls nearer to it than to the old one."""
+        kept: list[float] = []
+        for x, *_ in reversed(self.recent):
+            if abs(x - new) >= abs(x - old):
+                break
+            kept.append(x)
+        n = len(kept)
+        self.weight = float(n)
+        self.mean = sum(kept) / n if n else 0.0
+        self.sq = sum(x * x for x in kept) / n if n else 0.0
+        self.recent.clear()
 
     def estimate(self, now: float | None = None) -> LatencyEstimate:
         """The estimate at time ``now`` (s; None: as of the last call)."""
@@ -173,3 +259,23 @@ def p_above(p95_ms: float, sd: float, limit_ms: float) -> float:
         return 1.0 if p95_ms > limit_ms else 0.0
     z = (math.log(p95_ms) - math.log(limit_ms)) / sd
     return 0.5 * math.erfc(-z / math.sqrt(2.0))
+
+
+def p_slower(p50_ms: float, p95_ms: float, limit_ms: float) -> float:
+    """P(one call takes longer than ``limit_ms``) when its latency is log-normal with
+    median ``p50_ms`` and 95th percentile ``p95_ms``.
+
+    >>> round(p_slower(1000.0, 2000.0, 2000.0), 3), round(p_slower(1000.0, 2000.0, 1000.0), 3)
+    (0.05, 0.5)
+    >>> p_slower(1000.0, 1000.0, 999.0), p_slower(1000.0, 1000.0, 1001.0)
+    (1.0, 0.0)
+    """
+    if limit_ms <= 0.0:
+        return 1.0
+    if not p50_ms > 0.0:
+        return 0.0
+    sigma = math.log(p95_ms / p50_ms) / Z95 if p95_ms > p50_ms else 0.0
+    if sigma <= 0.0:
+        return 1.0 if p50_ms > limit_ms else 0.0
+    z = (math.log(limit_ms) - math.log(p50_ms)) / sigma
+    return 0.5 * math.erfc(z / math.sqrt(2.0))

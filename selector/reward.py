@@ -12,8 +12,20 @@
 - ``λ`` and ``w``: the cost and latency weights the decision was made with (logged with
   it), so the reward and the utility it corrects are in the same units.
 
-:func:`logged_reward` computes it from what the decision log holds, for the online
-layer and for off-policy evaluation alike. Whatever a row holds (a log written by an
+**What the online layer learns** (:func:`learned_reward`) keeps a model's passing
+trouble apart from its quality. A decision whose model failed (an error or a timeout)
+or answered past the deadline teaches the live latency and error estimates
+(:mod:`selector.latency`), which forget it as their window slides, and nothing else:
+the learner skips it (counted as ``transient``). Of the others it learns
+
+    outcome − λ · cost_usd − w · expected latency (s)
+
+with the latency the decision expected, so that the correction it learns is the
+model's quality and cost against the utility's, not a slowdown it happened to meet:
+when the provider recovers, nothing learned in the incident holds the model back.
+
+:func:`logged_reward` computes the reward from what the decision log holds, for
+off-policy evaluation and reports. Whatever a row holds (a log written by an
 older build, or edited by hand), it returns a finite number or raises
 :class:`UnusableRecordError` saying why; callers skip that decision and count it.
 """
@@ -32,7 +44,7 @@ from selector.store.records import (
     finite,
 )
 
-__all__ = ["RewardConfig", "logged_reward", "turn_reward"]
+__all__ = ["RewardConfig", "learned_reward", "logged_reward", "turn_reward"]
 
 
 @dataclass(frozen=True)
@@ -115,3 +127,28 @@ def logged_reward(
             f"cost {cost:g} USD, latency {latency:g} ms)"
         )
     return reward
+
+
+def learned_reward(
+    request: LoggedRequest, chosen: Mapping[str, Any], outcome: Any, calls: CallResults
+) -> float | None:
+    """What the online layer learns from a logged decision (module docstring): None when
+    its model failed or answered past the deadline, else the outcome less the cost (as
+    reported, else expected) and the latency the decision expected, in its weights.
+
+    >>> request = LoggedRequest(lam=0.1, latency_weight_per_s=0.002, deadline_ms=3000)
+    >>> chosen = {"expected_cost_usd": 0.01, "expected_latency_ms": 1500}
+    >>> round(learned_reward(request, chosen, 1.0, CallResults(2900.0, 0.02, False, True)), 6)
+    0.995
+    >>> learned_reward(request, chosen, 1.0, CallResults(3100.0, 0.02, False, True)) is None
+    True
+    >>> learned_reward(request, chosen, 1.0, CallResults(200.0, 0.02, True, True)) is None
+    True
+    """
+    deadline = finite(request.deadline_ms, "the decision's deadline_ms")
+    if calls.failed or (calls.latency_ms is not None and calls.latency_ms > deadline):
+        return None
+    expected = {**chosen}
+    if calls.cost_usd is not None:
+        expected["expected_cost_usd"] = calls.cost_usd
+    return logged_reward(request, expected, outcome, CallResults(), late_penalty=0.0)

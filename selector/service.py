@@ -141,6 +141,8 @@ class SelectorService:
             cost_weight=self.cost_weight(policy) if req.cost_weight is None else req.cost_weight,
             latency_weight=self.settings.decision.latency_weight,
             priority=PRIORITIES[req.conversation.priority],
+            late_penalty=self.settings.reward.late_penalty,
+            deadline_ms=self.settings.reward.deadline_ms,
         )
 
     def in_canary(self, conversation_id: str) -> bool:

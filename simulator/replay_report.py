@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simulator.incidents import incidents, latency_incidents, replay_lines, spike_incidents
 from simulator.replay import ReplayResult
 from simulator.replay_plots import plot
 from simulator.scenario import Scenario
@@ -217,6 +218,11 @@ def write_report(
     checks = {p: targets(summary, p) for p in (SELECTOR, ONLINE) if p in summary.index}
     series = hourly(results)
     plots = plot(scenario, world, series, out / "plots")
+    troubles = latency_incidents(scenario.events) + spike_incidents(
+        scenario.day.spikes, list(scenario.models)
+    )
+    found = incidents(troubles, results) if any(r.policy == ORACLE for r in results) else []
+    served = [r.policy for r in results if r.policy != ORACLE]
     md = [
         f"# Incident replay: {scenario.name}",
         "",
@@ -232,6 +238,7 @@ def write_report(
         "",
         _fmt_targets(checks),
         "",
+        *replay_lines(found, served),
         "## Plots",
         "",
         *[f"![{p.stem}](plots/{p.name})\n" for p in plots],
@@ -251,6 +258,7 @@ def write_report(
         "summary": json.loads(summary.to_json(orient="index")),
         "targets": checks,
         "hourly": {k: json.loads(v.to_json(orient="index")) for k, v in series.items()},
+        "incidents": [i for i in found if i["worth_leaving"]],
         "timings_s": timings or {},
     }
     (out / "results.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")

@@ -124,6 +124,8 @@ def _evaluable(r: dict[str, Any], late_penalty: float) -> Evaluable | None:
         latency_weight=finite(logged.latency_weight_per_s, "latency_weight_per_s")
         / PRIORITY_LATENCY_FACTOR[priority],
         priority=priority,
+        late_penalty=late_penalty,
+        deadline_ms=finite(logged.deadline_ms, "deadline_ms"),
     )
     by_model = {s["model"]: s for s in scores}
     outcome = r["reward"] if r["reward"] is not None else float(r["resolved"])

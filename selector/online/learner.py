@@ -113,8 +113,7 @@ class OnlineLearner:
         self.cursor = row.row
 
     def _update_for(self, reader: LearnerReads, did: str, outcome: Any, calls: Any) -> Any:
-        penalty, contextual = self.reward.late_penalty, self.bandit.contextual
-        return update_for(reader, did, calls, outcome, penalty, contextual)
+        return update_for(reader, did, calls, outcome, self.bandit.contextual)
 
     def _learn(self, update: Update | str | None) -> None:
         if update is None:

@@ -21,7 +21,7 @@ __all__ = [
     "write",
 ]
 
-STATE_VERSION = 2
+STATE_VERSION = 3  # 3: late and failed calls are not learned (selector.reward)
 
 
 class StateError(ValueError):

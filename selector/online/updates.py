@@ -1,5 +1,6 @@
-"""One decision's outcome as a bandit update: the reward of the logged decision
-(:func:`selector.reward.logged_reward`) against the utilities it was decided on."""
+"""One decision's outcome as a bandit update: what the online layer learns of the logged
+decision (:func:`selector.reward.learned_reward`) against the utilities it was decided
+on."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from selector.online.bandit import Update
 from selector.online.contexts import logged_contexts
-from selector.reward import logged_reward
+from selector.reward import learned_reward
 from selector.store import (
     CallResults,
     FeedbackRow,
@@ -36,12 +37,12 @@ def update_for(
     did: str,
     calls: CallResults | None,
     outcome: Any,
-    late_penalty: float,
     contextual: bool = False,
 ) -> Update | str | None:
-    """The bandit update a decision's outcome makes, or the count it falls under
-    ('overridden', 'unscored'), or None when the decision is not in the log; an
-    :class:`UnusableRecordError` (or a parse error) when the log's rows cannot say.
+    """The bandit update a decision's outcome makes (:func:`selector.reward.learned_reward`),
+    or the count it falls under ('overridden', 'unscored', 'transient'), or None when the
+    decision is not in the log; an :class:`UnusableRecordError` (or a parse error) when
+    the log's rows cannot say.
     With ``contextual``, each candidate's context is rebuilt from the logged features
     (:func:`selector.online.contextual.logged_contexts`)."""
     if calls is None:
@@ -52,7 +53,9 @@ def update_for(
     chosen = decision.chosen
     if chosen is None or not decision.request.scored:
         return "unscored"  # decided by a build that did not log its weights
-    reward = logged_reward(decision.request, chosen, outcome, calls, late_penalty)
+    reward = learned_reward(decision.request, chosen, outcome, calls)
+    if reward is None:
+        return "transient"  # the model's trouble: the live estimates learn it, not the layer
     # the candidates the decision chose among (every one, if the log has no flags)
     among = [x for x in decision.scores if x.get("eligible", True)]
     if chosen not in among:

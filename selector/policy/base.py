@@ -3,8 +3,11 @@
 A policy's public :meth:`Policy.decide` scores each candidate,
 
     utility = P(resolved) × (1 − live error rate) − λ · expected cost − w · expected latency (s)
+              − late penalty × P(the call fails or answers past the deadline)
 
-(``w`` is the latency weight, doubled for ``high`` priority and halved for ``low``),
+(``w`` is the latency weight, doubled for ``high`` priority and halved for ``low``; the
+last term prices what the reward charges a late or failed call, from the model's live
+latency and error estimates and the request's deadline),
 marks the candidates that break a constraint, relaxes constraints when none is left,
 offers probe traffic to models judged on a guess, and builds the fallback chain
 (:mod:`selector.policy.constraints` says how). Its private :meth:`Policy._rank` hook —
@@ -23,6 +26,7 @@ from typing import Annotated, ClassVar, NotRequired, Protocol
 from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
+from features.estimates import p_slower
 from features.extractor import C, FeatureVector, R
 from selector.policy.constraints import (
     HARD,
@@ -117,6 +121,8 @@ class DecisionContext:
     cost_weight: float = 2.0
     latency_weight: float = 0.02
     priority: int = 1
+    late_penalty: float = 0.0  # the reward's charge for a late or failed call
+    deadline_ms: float = 3_000.0  # a call is late past it, when the request sets none
 
 
 @dataclass(slots=True)
@@ -246,6 +252,8 @@ class Policy(ABC):
         lat_w = ctx.latency_weight * PRIORITY_LATENCY_FACTOR[ctx.priority] / 1000.0
         max_cost, deadline = ctx.max_cost_usd, ctx.max_latency_ms
         sds = fv.latency_sd or [0.0] * len(fv.candidates)
+        late_w = ctx.late_penalty
+        late_after = deadline if deadline is not None else ctx.deadline_ms
         evidence_needed = self.probes.evidence if self.probes is not None else 0.0
         scores: list[CandidateScore] = []
         for j, (name, row, p, probing) in enumerate(
@@ -254,7 +262,11 @@ class Policy(ABC):
             cost = row[_COST]
             if lengths is not None and lengths[j] is not None:
                 cost = (prompt * row[_IN] + lengths[j] * row[_OUT]) / 1e6
-            utility = p * (1.0 - row[_ERR]) - ctx.cost_weight * cost - lat_w * row[_P50]
+            err = row[_ERR]
+            utility = p * (1.0 - err) - ctx.cost_weight * cost - lat_w * row[_P50]
+            if late_w:
+                late = p_slower(row[_P50], row[_P95], late_after)
+                utility -= late_w * (err + (1.0 - err) * late)
             score = CandidateScore(name, p, cost, row[_P50], utility, True)
             reasons: list[str] = []
             if max_cost is not None and cost > max_cost:

@@ -28,6 +28,13 @@ from selector.config import load_settings
 from simulator.corpus import Corpus, load_corpus
 from simulator.demo import Bars, no_bar, service_router
 from simulator.generated_worlds import GeneratedWorld, catalog_yaml, generate
+from simulator.incidents import (
+    ORACLE,
+    incident_lines,
+    incidents,
+    latency_incidents,
+    recovery_summary,
+)
 from simulator.replay import ReplayResult, replay
 from simulator.routers import FixedRouter, OracleRouter, RandomRouter, RulesRouter
 from simulator.world import Load, World
@@ -44,7 +51,6 @@ __all__ = [
 
 SERVED = ("utility-v0", "bandit-v1", "bandit-v2")  # the service's policies, by their names
 BASELINES = ("uniform-random", "always-dearest", "always-cheapest", "static-rules")
-ORACLE = "oracle"
 
 
 def _baselines(w: GeneratedWorld, world: World, load: Load) -> list[tuple[Any, Load | None]]:
@@ -143,6 +149,7 @@ def measure_world(
         "events": [e.kind for e in sc.events],
         "reward_per_conversation": reward,
         "share_of_oracle": {p: (r / oracle if oracle > 0 else None) for p, r in reward.items()},
+        "incidents": incidents(latency_incidents(sc.events), results),
     }
 
 
@@ -169,6 +176,7 @@ def summarize(worlds: list[dict[str, Any]]) -> dict[str, Any]:
             "at_least_random": float(np.mean(beats_random)),
             "above_best_static": float(np.mean(beats_static)),
         }
+    out["incidents"] = recovery_summary(worlds)
     return out
 
 
@@ -238,6 +246,7 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {d['at_least_random']:.0%} | {d['above_best_static']:.0%} |"
         )
     lines += ["", "![shares](worlds.png)", ""]
+    lines += incident_lines(s.get("incidents", {}))
     return "\n".join(lines)
 
 

@@ -100,3 +100,54 @@ def test_evidence_fades_with_time_and_the_prior_returns() -> None:
     gone = est.estimate(49.0 + 600.0 * 30)
     assert gone.p50_ms == pytest.approx(1_000.0, rel=0.01)
     assert gone.sd == pytest.approx(0.6, rel=0.01)
+
+
+def _median_after(est: LogLatency, rng: np.random.Generator, level_ms: float, calls: int) -> float:
+    for _ in range(calls):
+        est.add_call(float(level_ms * np.exp(rng.normal(0.0, 0.42))), False)
+    return est.estimate().p50_ms
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_change_of_level_is_seen_in_a_few_calls_both_ways(seed: int) -> None:
+    """A provider that slows down ×3 to ×10 (drawn) is seen within ten calls, and so is
+    its recovery; with a 200-call memory alone the median had moved less than half way."""
+    rng = np.random.default_rng(seed)
+    factor = float(rng.uniform(3.0, 10.0))
+    est = LogLatency(1_000.0)
+    assert _median_after(est, rng, 1_000.0, 300) == pytest.approx(1_000.0, rel=0.15)
+    # the log median has moved at least two thirds of the way, then back
+    slow = _median_after(est, rng, 1_000.0 * factor, 10)
+    assert math.log(slow / 1_000.0) > 2 / 3 * math.log(factor)
+    back = _median_after(est, rng, 1_000.0, 10)
+    assert abs(math.log(back / 1_000.0)) < 1 / 3 * math.log(factor)
+    slow_memory = LogLatency(1_000.0, EstimateConfig(shift_ratio=1e9, shift_error=1.0))
+    _median_after(slow_memory, rng, 1_000.0, 300)
+    moved = _median_after(slow_memory, rng, 1_000.0 * factor, 10)
+    assert math.log(moved / 1_000.0) < 0.2 * math.log(factor)
+
+
+@pytest.mark.parametrize("sigma", [0.42, 0.8])
+def test_steady_noise_does_not_move_the_estimate_as_a_change_would(sigma: float) -> None:
+    """Over 5,000 calls of one steady model, even one twice as spread as the prior's
+    guess, the median stays near the truth."""
+    rng = np.random.default_rng(7)
+    est = LogLatency(800.0)
+    worst = 0.0
+    for i in range(5_000):
+        est.add_call(float(800.0 * np.exp(rng.normal(0.0, sigma))), False)
+        if i >= 100:
+            worst = max(worst, abs(math.log(est.estimate().p50_ms / 800.0)))
+    assert worst < math.log(1.6)
+
+
+def test_a_burst_of_errors_is_seen_in_a_few_calls() -> None:
+    est = LogLatency(800.0)
+    for _ in range(300):
+        est.add_call(800.0, False)
+    for _ in range(8):
+        est.add_call(800.0, True)
+    assert est.estimate().error_rate > 0.2  # with a 200-call memory alone: under 0.04
+    for _ in range(10):
+        est.add_call(800.0, False)
+    assert est.estimate().error_rate < 0.2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,14 +39,43 @@ def test_an_outcome_updates_the_decided_model_by_reward_minus_utility(
     service: SelectorService,
 ) -> None:
     res = route(service, DISPUTE)
-    send(service, res.decision_id, latency_ms=3400.0, cost_usd=0.01)
+    send(service, res.decision_id, latency_ms=2400.0, cost_usd=0.01)
     send(service, res.decision_id, resolved=False)
     assert service.learner is not None
     bandit = service.learner.bandit
     assert bandit.updates_ == 1
     assert "selector_online_updates 1.0" in metrics(service)
-    expected = first_correction(service, res, 0.0, 0.01, 3400.0)
+    expected = first_correction(service, res, 0.0, 0.01)
     assert bandit.correction(res.decision.model, res.intent_group) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        {"latency_ms": 3400.0, "cost_usd": 0.01},  # past the request's 3 s deadline
+        {"latency_ms": 3000.0, "cost_usd": 0.01, "error": "timeout"},
+        {"latency_ms": 150.0, "error": "rate limited"},
+    ],
+)
+def test_a_model_in_trouble_teaches_the_live_estimates_not_its_quality(
+    service: SelectorService, call: dict[str, Any]
+) -> None:
+    """A call that failed or came past the deadline is the model's passing trouble: its
+    latency and error reach the live estimates, the outcome is not learned as quality."""
+    res = route(service, DISPUTE)
+    model = res.decision.model
+    before = service.tracker.health(model).samples
+    send(service, res.decision_id, **call)
+    send(service, res.decision_id, resolved=False)
+    assert service.learner is not None
+    assert service.learner.bandit.updates_ == 0
+    assert service.learner.counts["transient"] == 1
+    assert service.tracker.health(model).samples == before + 1
+    # the same outcome of a call that went well is learned
+    res = route(service, DISPUTE, 1)
+    send(service, res.decision_id, latency_ms=2900.0, cost_usd=0.01)
+    send(service, res.decision_id, resolved=False)
+    assert service.learner.bandit.updates_ == 1
 
 
 def test_a_decision_the_gateway_overrode_is_not_learned(service: SelectorService) -> None:
@@ -124,7 +154,7 @@ def test_decisions_waiting_for_their_outcome_hold_no_memory(tmp_path: Path) -> N
     try:
         assert svc.learner is not None
         first = route(svc, DISPUTE, 0)
-        send(svc, first.decision_id, latency_ms=3400.0, cost_usd=0.01)
+        send(svc, first.decision_id, latency_ms=2400.0, cost_usd=0.01)
         size = len(json.dumps(svc.learner.state()))
         waiting = []
         for i in range(1, 300):
@@ -136,7 +166,7 @@ def test_decisions_waiting_for_their_outcome_hold_no_memory(tmp_path: Path) -> N
         assert not [d for d in [first.decision_id, *waiting] if d in state]
         assert not [k for k, v in vars(svc.learner).items() if isinstance(v, dict) and v]
         send(svc, first.decision_id, resolved=False)
-        expected = first_correction(svc, first, 0.0, 0.01, 3400.0)
+        expected = first_correction(svc, first, 0.0, 0.01)
         got = svc.learner.bandit.correction(first.decision.model, first.intent_group)  # type: ignore[attr-defined]
         assert got == pytest.approx(expected)
     finally:

@@ -68,7 +68,7 @@ def run_traffic(service: SelectorService, n: int, seed: int = 3) -> None:
             conv = Conversation(messages=[("user", f"{text} ({i})")])
             res = await service.route(RouteInput(f"c{i}", conv, max_latency_ms=3000))
             model = res.decision.model
-            latency = float(rng.uniform(200, 3500))
+            latency = float(rng.uniform(200, 2900))  # within the deadline: all learned
             await service.feedback(
                 FeedbackEvent(res.decision_id, {"latency_ms": latency, "cost_usd": 0.002})
             )
@@ -84,15 +84,16 @@ def metrics(service: SelectorService) -> str:
 
 
 def first_correction(
-    service: SelectorService, res: RouteResult, outcome: float, cost: float, latency: float
+    service: SelectorService, res: RouteResult, outcome: float, cost: float
 ) -> float:
-    """The correction of the decided model after this one outcome (late: past 3 s)."""
+    """The correction of the decided model after this one outcome of a call that
+    succeeded in time: the layer learns the latency the decision expected."""
     chosen = next(s for s in res.decision.scores if s.model == res.decision.model)
     reward = turn_reward(
         outcome,
         cost,
-        latency,
-        latency > 3000,
+        chosen.expected_latency_ms,
+        False,
         res.decision.cost_weight,
         res.decision.latency_weight,
         service.settings.reward.late_penalty,

@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from features.extractor import Conversation
+from features.extractor import C, Conversation
 from selector.policy import DecisionContext, StaticRulesPolicy, UtilityPolicy
 from tests.builders import Parts
 
@@ -26,6 +26,36 @@ def test_utility_is_p_resolved_minus_cost_and_latency(parts: Parts) -> None:
         assert s.utility == pytest.approx(expected)
     assert d.model == max(d.scores, key=lambda s: s.utility).model
     assert d.propensity == 1.0
+
+
+def test_the_utility_prices_the_late_penalty_by_the_chance_of_a_late_or_failed_call(
+    parts: Parts,
+) -> None:
+    """With a late penalty, each candidate pays it times the chance, from its live
+    estimates, that its call fails or answers past the request's deadline (else the
+    reward's): a model that slowed down loses that much of its utility."""
+    from features.estimates import p_slower
+
+    policy = UtilityPolicy(parts.quality, parts.providers)
+    plain = DecisionContext(cost_weight=2.0, latency_weight=0.02, max_latency_ms=4_000)
+    priced = DecisionContext(
+        cost_weight=2.0, latency_weight=0.02, max_latency_ms=4_000, late_penalty=0.3
+    )
+    fv = parts.extractor.extract(Conversation(turns=6), parts.catalog.enabled_names)
+    base = {s.model: s for s in policy.decide(fv, plain).scores}
+    for s, row in zip(policy.decide(fv, priced).scores, fv.candidate_rows, strict=True):
+        late = p_slower(row[C["latency_p50_ms"]], row[C["latency_p95_ms"]], 4_000)
+        err = row[C["error_rate"]]
+        charge = 0.3 * (err + (1 - err) * late)
+        assert s.utility == pytest.approx(base[s.model].utility - charge)
+    # a slowdown seen in a few calls moves the charge
+    slowed = parts.catalog.enabled_names[0]
+    before = {s.model: s.utility for s in policy.decide(fv, priced).scores}[slowed]
+    for _ in range(6):
+        parts.tracker.record(slowed, 9_000.0, error=False)
+    fv = parts.extractor.extract(Conversation(turns=6), parts.catalog.enabled_names)
+    after = {s.model: s.utility for s in policy.decide(fv, priced).scores}[slowed]
+    assert after < before - 0.2
 
 
 def test_hard_long_disputes_go_large_and_short_routine_turns_do_not(parts: Parts) -> None:

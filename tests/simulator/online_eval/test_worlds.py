@@ -60,6 +60,12 @@ def test_measure_worlds_replays_each_world_through_every_policy(tmp_path: Path) 
         assert set(world["share_of_oracle"]) == expected
         assert world["share_of_oracle"]["oracle"] == 1.0
     assert set(result["summary"]["policies"]) == expected - {"oracle"}
+    # world 0 has a latency incident: every policy's way through it is measured
+    (incident,) = result["worlds"][0]["incidents"]
+    assert set(incident["policies"]) == expected
+    assert incident["end_s"] > incident["start_s"]
+    assert set(incident["policies"]["bandit-v2"]) >= {"share_before", "leave", "back"}
+    assert result["worlds"][1]["incidents"] == []
     assert "| bandit-v2 |" in done.stdout
     assert (tmp_path / "worlds.png").stat().st_size > 0
     assert (tmp_path / "world-0" / "catalog.yaml").is_file()
@@ -89,3 +95,45 @@ def test_a_warm_start_serves_a_model_trained_on_a_one_model_history(tmp_path: Pa
         mlflow_tracking_uri=f"sqlite:///{tmp_path}/none.db",
     )
     assert build_service(settings).quality_status.loaded
+
+
+def _incident(
+    oracle: tuple[float, float], **policies: tuple[float, int | None, int | None]
+) -> dict:
+    def measured(before: float, leave: int | None, back: int | None) -> dict:
+        return {"share_before": before, "measurable": before >= 0.2, "leave": leave, "back": back}
+
+    from simulator.incidents import LEAVE_SHARE, USED_SHARE
+
+    return {
+        "worth_leaving": oracle[0] >= USED_SHARE and oracle[1] < LEAVE_SHARE,
+        "policies": {p: measured(*v) for p, v in policies.items()},
+    }
+
+
+def test_the_incident_summary_counts_never_as_slower_than_any_figure() -> None:
+    from simulator.incidents import incident_lines as _incident_lines
+    from simulator.incidents import recovery_summary
+
+    worlds = [
+        {"incidents": [_incident((0.6, 0.0), a=(0.5, 40, 100), b=(0.5, None, None))]},
+        {"incidents": [_incident((0.6, 0.05), a=(0.7, 60, None), b=(0.1, 5, 5))]},
+        {"incidents": [_incident((0.6, 0.3), a=(0.9, 900, 900), b=(0.9, 900, 900))]},  # stayed
+        {"incidents": [_incident((0.4, 0.0), a=(0.3, 80, 300), b=(0.6, 20, 30))]},
+    ]
+    found = recovery_summary(worlds)
+    assert found["a"] == {
+        "incidents": 3,
+        "never_left": 0,
+        "never_back": 1,
+        "leave_median": 60.0,
+        "leave_p90": 80.0,
+        "back_median": 300.0,
+        "back_p90": None,  # never
+    }
+    assert found["b"]["incidents"] == 2
+    assert found["b"]["never_left"] == 1
+    assert found["b"]["leave_median"] == 20.0
+    assert found["b"]["leave_p90"] is None
+    table = "\n".join(_incident_lines(found))
+    assert "| a | 3 | 60 | 80 | 0 | 300 | never | 1 |" in table
