@@ -146,7 +146,10 @@ def learned_reward(
     True
     """
     deadline = finite(request.deadline_ms, "the decision's deadline_ms")
-    if calls.failed or (calls.latency_ms is not None and calls.latency_ms > deadline):
+    latency = (
+        None if calls.latency_ms is None else finite(calls.latency_ms, "the call's latency_ms")
+    )
+    if calls.failed or (latency is not None and latency > deadline):
         return None
     expected = {**chosen}
     if calls.cost_usd is not None:

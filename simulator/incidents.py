@@ -17,6 +17,7 @@ from simulator.scenario import Event, Spike
 
 __all__ = [
     "LEAVE_SHARE",
+    "ORACLE",
     "RECOVERY_TARGETS",
     "USED_SHARE",
     "Incident",

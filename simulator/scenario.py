@@ -23,6 +23,7 @@ __all__ = [
     "GROUPS",
     "Event",
     "Scenario",
+    "Spike",
     "UnseenIntents",
     "load_scenario",
 ]

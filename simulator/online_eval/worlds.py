@@ -24,7 +24,7 @@ import numpy as np
 
 from features.intents import IntentClassifier, IntentTaxonomy
 from selector.catalog import load_catalog
-from selector.config import load_settings
+from selector.config import Settings, load_settings
 from simulator.corpus import Corpus, load_corpus
 from simulator.demo import Bars, no_bar, service_router
 from simulator.generated_worlds import GeneratedWorld, catalog_yaml, generate
@@ -37,6 +37,7 @@ from simulator.incidents import (
 )
 from simulator.replay import ReplayResult, replay
 from simulator.routers import FixedRouter, OracleRouter, RandomRouter, RulesRouter
+from simulator.scenario import Scenario
 from simulator.world import Load, World
 
 __all__ = [
@@ -90,6 +91,24 @@ def warm_model(w: GeneratedWorld, world: World, past: Corpus, folder: Path) -> P
     return folder / "warm" / "model"
 
 
+def _settings(sc: Scenario, catalog_path: Path, quality: str, seed: int, folder: Path) -> Settings:
+    """The service's settings in a world: its catalog, the weights of its reward, its
+    static rules' models."""
+    return load_settings(
+        catalog_path=catalog_path,
+        quality_model=quality,
+        cost_weight=sc.reward.cost_weight,
+        latency_weight=sc.reward.latency_per_s,
+        reward_late_penalty=sc.reward.late_penalty,
+        reward_deadline_ms=sc.gateway.deadline_ms,
+        seed=seed,
+        bandit_updates="inline",
+        baseline_small_model=sc.static_rules.small_model,
+        baseline_heavy_model=sc.static_rules.heavy_model,
+        mlflow_tracking_uri=f"sqlite:///{folder.resolve()}/no-registry.db",
+    )
+
+
 def measure_world(
     seed: int,
     out: Path,
@@ -99,9 +118,9 @@ def measure_world(
     bars: Bars = no_bar,
     past: Corpus | None = None,
 ) -> dict[str, Any]:
-    """Reward per conversation of every policy in the world of ``seed``, and its share of
-    the oracle's; warm (a model trained on a one-model history) when ``past``, the
-    corpus of the history, is given."""
+    """Reward per conversation of every policy in the world of ``seed``, its share of the
+    oracle's, and how each went through the day's latency incidents; warm (a model
+    trained on a one-model history) when ``past``, the corpus of the history, is given."""
     w = generate(seed, conversations)
     folder = out / f"world-{seed}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -116,25 +135,14 @@ def measure_world(
             results.append(replay(world, day, router, load=load, progress=advance))
     sc = w.scenario
     quality = "prior" if past is None else str(warm_model(w, world, past, folder))
-    settings = load_settings(
-        catalog_path=catalog_path,
-        quality_model=quality,
-        cost_weight=sc.reward.cost_weight,
-        latency_weight=sc.reward.latency_per_s,
-        reward_late_penalty=sc.reward.late_penalty,
-        reward_deadline_ms=sc.gateway.deadline_ms,
-        seed=seed,
-        bandit_updates="inline",
-        baseline_small_model=sc.static_rules.small_model,
-        baseline_heavy_model=sc.static_rules.heavy_model,
-        mlflow_tracking_uri=f"sqlite:///{folder.resolve()}/no-registry.db",
-    )
+    settings = _settings(sc, catalog_path, quality, seed, folder)
     for policy in policies:
-        db = folder / f"{policy}.db"
-        for stale in folder.glob(db.name + "*"):
+        for stale in folder.glob(f"{policy}.db*"):
             stale.unlink()
         with (
-            service_router(settings, sc, policy, policy=policy, db_path=db) as router,
+            service_router(
+                settings, sc, policy, policy=policy, db_path=folder / f"{policy}.db"
+            ) as router,
             bars(turns, f"{seed}: {policy}") as advance,
         ):
             results.append(replay(world, day, router, progress=advance))
