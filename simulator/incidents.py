@@ -156,18 +156,18 @@ def replay_lines(found: Sequence[dict[str, Any]], policies: Sequence[str]) -> li
 
 def incidents(found: Sequence[Incident], results: Sequence[ReplayResult]) -> list[dict[str, Any]]:
     """How every policy went through each incident (:func:`recovery`); ``worth_leaving``
-    when the oracle,
-    which knows the world's truth, gave the model at least the used share of its
-    decisions before and less than the leaving share during it."""
+    when the oracle, which knows the world's truth, gave the model at least the used
+    share of its decisions before and less than the leaving share during it."""
+    days = {}  # each policy's decisions in the order of the day, read once
+    for r in results:
+        turns = r.turns.sort_values("t", kind="stable")
+        days[r.policy] = (turns["chosen"].tolist(), turns["t"].tolist())
     out = []
     for e in found:
         start_s, end_s = e.start_s, e.end_s
-        by_policy = {}
-        for r in results:
-            turns = r.turns.sort_values("t", kind="stable")
-            by_policy[r.policy] = recovery(
-                turns["chosen"].tolist(), turns["t"].tolist(), e.model, start_s, end_s
-            )
+        by_policy = {
+            p: recovery(chosen, t, e.model, start_s, end_s) for p, (chosen, t) in days.items()
+        }
         oracle = by_policy[ORACLE]
         during, before = oracle["share_during"], oracle["share_before"]
         out.append(
