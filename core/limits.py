@@ -9,6 +9,8 @@ a value outside one is a mistake or an attack, refused with the field's name.
 from __future__ import annotations
 
 __all__ = [
+    "BUDGET_PERIOD_S_MAX",
+    "BUDGET_USD_MAX",
     "COST_WEIGHT_MAX",
     "LATENCY_MS_MAX",
     "LATENCY_WEIGHT_MAX",
@@ -29,6 +31,8 @@ TURNS_MAX = 100_000
 LATENCY_MS_MAX = 3_600_000.0
 #: one call's cost, a request's budget: USD
 USD_MAX = 10_000.0
+BUDGET_USD_MAX = 1e9  # a period's spend budget
+BUDGET_PERIOD_S_MAX = 366 * 86_400.0  # a year
 #: λ, utility lost per USD (a larger λ would mean "cost only" anyway)
 COST_WEIGHT_MAX = 1_000_000.0
 #: utility lost per second of latency

@@ -6,17 +6,24 @@ median, its p95 twice that (a log-spread ``σ₀ = ln 2 / 1.645``); how far the 
 be off is ``prior_sd``, the standard deviation of the log of the true median around it
 (0.6: the truth within ×⅓ to ×3 of the guess nine times in ten). Each call adds to
 exponentially discounted sums of its log latency (weight ``W``, the *evidence*, in
-calls; each call multiplies the old sums by ``1 − 1/memory``, and the evidence halves
-every ``half_life_s`` seconds, so a model not called for a while is judged on its
-prior again), and the estimate is the precision-weighted mean of prior and data:
+calls; each call multiplies the old sums by ``1 − 1/memory``), and the estimate is the
+precision-weighted mean of prior and data:
 
     μ = (n₀ · ln prior + W · mean) / (n₀ + W),       σ² = (n₀ · σ₀² + W · var) / (n₀ + W)
-    p50 = e^μ,   p95 = e^(μ + 1.645 σ),   sd(μ) = (1 / prior_sd² + W / σ²)^(−½)
+    p50 = e^μ,   p95 = e^(μ + 1.645 σ),   sd(μ) = (1 / prior_sd² + W_t / σ²)^(−½)
 
 with ``n₀ = prior_weight`` calls. The error rate shrinks the same way from a prior of
 ``prior_error_rate`` worth ``error_weight`` calls: ``(n₀ · e₀ + errors) / (n₀ + calls)``
 (discounted alike), so one failed call among three does not read as a third of calls
 failing.
+
+**Time takes evidence away, not the level.** The evidence a decision reads, ``W_t``,
+halves every ``half_life_s`` seconds since the last call: a model not called for a while
+is judged on a guess again (its ``sd`` grows back toward ``prior_sd``, and with fewer
+than the probes' ``evidence`` calls behind it the policy offers it probe traffic), but
+its median, p95 and error rate stay where its last calls left them. A model left for an
+incident is not taken back because time passed; the next calls say whether the trouble
+is over, and with so little evidence left each of them moves the estimate a long way.
 
 **A change of level starts the evidence over.** The last ``shift_calls`` (5) log
 latencies are kept; when their mean is away from the log median estimated before them by
@@ -25,8 +32,9 @@ latencies are kept; when their mean is away from the log median estimated before
 latencies spread widely needs a wider change), the model has
 changed (a provider slowed down, or came back): the latency sums restart from the latest
 calls nearer the new level than the old. Beside the error sums, fast ones remember about
-``shift_memory`` calls (10); when their rate is ``shift_error`` (0.2) or more above the
-slow one, after at least half that many calls, the error sums restart from them. A model
+``shift_memory`` calls (10); when their rate is ``shift_error`` (0.2) or more away from
+the slow one (above or below), after at least half that many calls, the error sums
+restart from them. A model
 in trouble is seen in a few calls instead of the hundreds a 200-call memory needs to
 move, and so is its recovery.
 
@@ -158,8 +166,8 @@ class LogLatency:
             return 1.0
         return float(0.5 ** ((now - self.last_s) / self.config.half_life_s))
 
-    def _mu_sigma2(self, fade: float = 1.0) -> tuple[float, float]:
-        n0, w = self.config.prior_weight, self.weight * fade
+    def _mu_sigma2(self) -> tuple[float, float]:
+        n0, w = self.config.prior_weight, self.weight
         mu = (n0 * self.log_prior + w * self.mean) / (n0 + w)
         var = max(0.0, self.sq - self.mean * self.mean)
         return mu, (n0 * _SIGMA0 * _SIGMA0 + w * var) / (n0 + w)
@@ -173,10 +181,11 @@ class LogLatency:
         self.calls = keep * self.calls + 1.0
         self.errors = keep * self.errors + (1.0 if error else 0.0)
         fast, cfg = self.fast, self.config
-        fast[0] = self._fast_keep * fast[0] + 1.0
-        fast[1] = self._fast_keep * fast[1] + (1.0 if error else 0.0)
+        fast_keep = self._fast_keep * fade
+        fast[0] = fast_keep * fast[0] + 1.0
+        fast[1] = fast_keep * fast[1] + (1.0 if error else 0.0)
         if fast[0] >= 0.5 * cfg.shift_memory and (
-            fast[1] / fast[0] - self.errors / self.calls >= cfg.shift_error
+            abs(fast[1] / fast[0] - self.errors / self.calls) >= cfg.shift_error
         ):
             self.calls, self.errors = fast[0], fast[1]  # a new level of errors
         if at is not None:
@@ -184,10 +193,10 @@ class LogLatency:
         if latency_ms is not None:
             self.add(latency_ms)
 
-    def error_rate(self, fade: float = 1.0) -> float:
+    def error_rate(self) -> float:
         cfg = self.config
         w = cfg.error_weight
-        return (w * cfg.prior_error_rate + self.errors * fade) / (w + self.calls * fade)
+        return (w * cfg.prior_error_rate + self.errors) / (w + self.calls)
 
     def add(self, latency_ms: float) -> None:
         """Learn one call's latency (a non-positive or non-finite one is ignored)."""
@@ -229,18 +238,18 @@ class LogLatency:
         self.recent.clear()
 
     def estimate(self, now: float | None = None) -> LatencyEstimate:
-        """The estimate at time ``now`` (s; None: as of the last call)."""
-        fade = self._fade(now)
-        mu, sigma2 = self._mu_sigma2(fade)
+        """The estimate at time ``now`` (s; None: as of the last call): the level of the
+        last calls, with the evidence time has left of them."""
+        mu, sigma2 = self._mu_sigma2()
         sigma = math.sqrt(sigma2)
-        evidence = self.weight * fade
+        evidence = self.weight * self._fade(now)
         precision = 1.0 / self.config.prior_sd**2 + evidence / max(sigma2, 1e-6)
         return LatencyEstimate(
             p50_ms=math.exp(mu),
             p95_ms=math.exp(mu + Z95 * sigma),
             sd=1.0 / math.sqrt(precision),
             evidence=evidence,
-            error_rate=self.error_rate(fade),
+            error_rate=self.error_rate(),
         )
 
 

@@ -13,7 +13,14 @@ from selector.ids import RandomHex
 from selector.policy import Decision, Score
 from selector.store import DecisionRecord, LoggedRequest, OtherDecision, id_prefix
 
-__all__ = ["DecisionIds", "RecentChoices", "RouteInput", "RouteResult", "decision_record"]
+__all__ = [
+    "BudgetNote",
+    "DecisionIds",
+    "RecentChoices",
+    "RouteInput",
+    "RouteResult",
+    "decision_record",
+]
 
 RECENT_DECISIONS = 1_000
 
@@ -40,6 +47,18 @@ class RouteInput:
     max_cost_usd: float | None = None
     cost_weight: float | None = None
     text: str | None = None
+    tenant: str | None = None  # whose budget the decision's cost counts against
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetNote:
+    """What a spend budget did to a decision: the cost weight the policy has without
+    it, the paced one decided with, and the model the base weight would have ranked
+    first when the paced one chose another (:func:`selector.online.budget.moved_by_budget`)."""
+
+    base_cost_weight: float
+    cost_weight: float
+    moved_from: str | None
 
 
 @dataclass(slots=True)  # not frozen: built on every request (see selector.store.records)
@@ -49,6 +68,7 @@ class RouteResult:
     intent: str
     intent_group: str
     scores: list[Score]  # the decision's scores, serialised once for the log and the answer
+    budget: BudgetNote | None = None  # when a spend budget paced the decision
 
 
 @dataclass

@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from core.errors import ModelUnavailableError
 from features.extractor import FeatureExtractor, FeatureVector
 from features.schema import PRIORITIES
@@ -18,6 +20,7 @@ from selector.background import Background
 from selector.catalog import Catalog
 from selector.config import Settings
 from selector.decisions import (
+    BudgetNote,
     DecisionIds,
     RecentChoices,
     RouteInput,
@@ -25,6 +28,7 @@ from selector.decisions import (
     decision_record,
 )
 from selector.health import Health, Problem, QualityStatus, models_status
+from selector.online.budget import BudgetConfig, BudgetPacer, moved_by_budget
 from selector.policy import Decision, DecisionContext, Policy, Score
 from selector.policy.base import QualityModel
 from selector.retention import PruneResult
@@ -91,6 +95,15 @@ class SelectorService:
         )
         self.recent = RecentChoices()
         self.new_decision_id = DecisionIds()
+        b = settings.budget
+        self.budget = BudgetPacer(
+            BudgetConfig(
+                usd=b.usd, period_s=b.period_s, tenants=b.tenants, tenant_usd=b.tenant_usd
+            ),
+            clock=self.tracker.clock,
+        )
+        if self.budget.config.active:
+            self.metrics.watch_budget(self.budget, self.cost_weight)
 
     async def reload_quality_model(self) -> QualityStatus:
         """Load the configured quality model again (e.g. after a promotion) off the event
@@ -134,11 +147,17 @@ class SelectorService:
         calibrated = getattr((policy or self.policy).quality, "cost_weight", None)
         return s.decision.cost_weight if calibrated is None else float(calibrated)
 
-    def _context(self, req: RouteInput, policy: Policy) -> DecisionContext:
+    def _context(self, req: RouteInput, policy: Policy, now: float) -> DecisionContext:
+        weight = req.cost_weight
+        if weight is None:
+            weight = self.cost_weight(policy)
+            if self.budget.config.active:  # paced toward the budget
+                paced = self.budget.weight(weight, req.tenant, now)
+                weight = weight if paced is None else paced
         return DecisionContext(
             max_latency_ms=req.max_latency_ms,
             max_cost_usd=req.max_cost_usd,
-            cost_weight=self.cost_weight(policy) if req.cost_weight is None else req.cost_weight,
+            cost_weight=weight,
             latency_weight=self.settings.decision.latency_weight,
             priority=PRIORITIES[req.conversation.priority],
             late_penalty=self.settings.reward.late_penalty,
@@ -162,10 +181,10 @@ class SelectorService:
         now = self.tracker.clock() if now is None else now
         fv = self.extractor.extract(req.conversation, candidates, now)
         policy = self.policy  # one model for the whole decision, even during a reload
-        decision = policy.decide(fv, self._context(req, policy))
+        decision = policy.decide(fv, self._context(req, policy, now))
         other = None
         if self.challenger is not None:
-            other = self.challenger.decide(fv, self._context(req, self.challenger))
+            other = self.challenger.decide(fv, self._context(req, self.challenger, now))
             if self.in_canary(req.conversation_id):
                 decision, other = other, decision
         self.tracker.on_selected(decision.model, now)
@@ -179,13 +198,36 @@ class SelectorService:
         scores = [s.as_dict() for s in decision.scores]  # once, for the log and the answer
         record = self.record(req, fv, decision, other, scores)
         await self.log.write_decision(record)
+        budget = None
+        if self.budget.config.active and req.cost_weight is None:
+            budget = self._spend(record.decision_id, req, decision)
         self.recent.add(decision.model)
         self.metrics.count_decision(decision.model, decision.policy)
         if other is not None:
             self.metrics.count_other(other.policy, other.model == decision.model)
         for c in decision.relaxed:
             self.metrics.relaxed.labels(c).inc()
-        return RouteResult(record.decision_id, decision, fv.intent, fv.intent_group, scores)
+        return RouteResult(record.decision_id, decision, fv.intent, fv.intent_group, scores, budget)
+
+    def _spend(self, decision_id: str, req: RouteInput, decision: Decision) -> BudgetNote | None:
+        """Commit the chosen model's expected cost to the budgets ``req`` falls under;
+        what the budget did to the decision (None: no budget applies to it)."""
+        base = self.cost_weight(self.policy)
+        paced = decision.cost_weight
+        eligible = [s for s in decision.scores if s.eligible]
+        costs = np.array([s.expected_cost_usd for s in eligible])
+        values = (
+            np.array([s.utility if s.estimate is None else s.estimate for s in eligible])
+            + paced * costs
+        )
+        chosen = next(s for s in decision.scores if s.model == decision.model)
+        self.budget.commit(decision_id, req.tenant, chosen.expected_cost_usd, values, costs)
+        if not self.budget.applies(req.tenant):
+            return None
+        moved = moved_by_budget(decision.scores, decision.model, paced, base)
+        if moved is not None:
+            self.metrics.budget_moved.inc()
+        return BudgetNote(base, paced, moved)
 
     def record(
         self,
@@ -224,6 +266,8 @@ class SelectorService:
         if not result.duplicate and not result.late and is_call:
             served = f.get("model", result.decided_model)
             self.tracker.record(served, f.get("latency_ms"), "error" in f)
+            if "cost_usd" in f and self.budget.config.active:
+                self.budget.correct(event.decision_id, f["cost_usd"])
         kind = "outcome" if event.has_outcome else "call"
         kind = "both" if is_call and event.has_outcome else kind
         self.metrics.feedback.labels(kind, str(result.duplicate).lower()).inc()
@@ -240,6 +284,13 @@ class SelectorService:
         return result
 
     # -- status --------------------------------------------------------------------
+    def budget_status(self) -> dict[str, Any] | None:
+        """Each spend budget's period, spend, remaining budget and paced cost weight
+        (None: no budget is set)."""
+        if not self.budget.config.active:
+            return None
+        return self.budget.status(base=self.cost_weight())
+
     def models_status(self) -> list[dict[str, Any]]:
         """Each catalog model with its live figures (the body of ``/v1/models``)."""
         return models_status(self.catalog, self.tracker, self.recent)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -11,6 +11,7 @@ from prometheus_client.registry import Collector
 
 from selector.latency import LatencyTracker
 from selector.online import OnlineLearner
+from selector.online.budget import BudgetPacer
 
 __all__ = ["ServiceMetrics"]
 
@@ -96,6 +97,38 @@ class _OnlineCollector(Collector):
             yield gauge
 
 
+class _BudgetCollector(Collector):
+    """Each spend budget's period: spent, remaining, and the cost weight it paces."""
+
+    def __init__(self, pacer: BudgetPacer, base: Callable[[], float]) -> None:
+        self.pacer = pacer
+        self.base = base
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        families = {
+            "spent_usd": GaugeMetricFamily(
+                "selector_budget_spent_usd", "Spent in the budget's current period",
+                labels=["tenant"],
+            ),
+            "remaining_usd": GaugeMetricFamily(
+                "selector_budget_remaining_usd", "Left of the budget's current period",
+                labels=["tenant"],
+            ),
+            "cost_weight": GaugeMetricFamily(
+                "selector_budget_cost_weight",
+                "The cost weight λ (per USD) the budget paces decisions with",
+                labels=["tenant"],
+            ),
+        }  # fmt: skip
+        status = self.pacer.status(base=self.base())
+        ledgers = [("", status["service"])] if status["service"] is not None else []
+        ledgers += list(status["tenants"].items())
+        for tenant, ledger in ledgers:
+            for key, family in families.items():
+                family.add_metric([tenant], float(ledger[key]))
+        yield from families.values()
+
+
 class ServiceMetrics:
     def __init__(
         self,
@@ -129,6 +162,12 @@ class ServiceMetrics:
             ["policy", "agrees"],
             registry=self.registry,
         )
+        self.budget_moved = Counter(
+            "selector_budget_moved_decisions",
+            "Decisions a spend budget's paced cost weight gave another model than the base "
+            "weight would have",
+            registry=self.registry,
+        )
         self.decision_seconds = Histogram(
             "selector_decision_seconds",
             "In-process decision time (features and policy)",
@@ -139,6 +178,10 @@ class ServiceMetrics:
         if learner is not None:
             self.registry.register(_OnlineCollector(learner, background))
         self._children: dict[tuple[str, ...], Any] = {}
+
+    def watch_budget(self, pacer: BudgetPacer, base: Callable[[], float]) -> None:
+        """Publish ``pacer``'s budgets (``base``: the cost weight without them)."""
+        self.registry.register(_BudgetCollector(pacer, base))
 
     def count_other(self, policy: str, agrees: bool) -> None:
         key = ("o", policy, str(agrees).lower())

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NotRequired, TypeVar
 
 import orjson
 from fastapi import FastAPI, Request
@@ -99,6 +99,21 @@ class PolicyInfo(TypedDict):
 
 
 @with_config(_FORBID)
+class BudgetInfo(TypedDict):
+    base_cost_weight: Annotated[
+        float, Field(description="The cost weight λ (per USD) the policy has without a budget.")
+    ]
+    cost_weight: Annotated[float, Field(description="The paced λ the decision was made with.")]
+    moved_from: Annotated[
+        str | None,
+        Field(
+            description="The model the base λ would have ranked first, when the paced λ "
+            "chose another (null: the budget did not change the choice)."
+        ),
+    ]
+
+
+@with_config(_FORBID)
 class RouteResponse(TypedDict):
     decision_id: str
     model: str
@@ -123,6 +138,12 @@ class RouteResponse(TypedDict):
     ]
     intent: str
     intent_group: str
+    budget: NotRequired[
+        Annotated[
+            BudgetInfo,
+            Field(description="When a spend budget paced the decision: what it did."),
+        ]
+    ]
 
 
 @with_config(_FORBID)
@@ -179,6 +200,13 @@ def route_response(result: RouteResult) -> bytes:
         "intent": result.intent,
         "intent_group": result.intent_group,
     }
+    b = result.budget
+    if b is not None:
+        body["budget"] = {
+            "base_cost_weight": b.base_cost_weight,
+            "cost_weight": b.cost_weight,
+            "moved_from": b.moved_from,
+        }
     return orjson.dumps(body)
 
 
@@ -276,6 +304,7 @@ async def route(request: Request) -> Response:
         max_cost_usd=body.max_cost_usd,
         cost_weight=body.cost_weight,
         text=last_user,
+        tenant=body.tenant,
     )
     result = await service.route(req)
     return Response(route_response(result), media_type="application/json")

@@ -131,6 +131,11 @@ class RouteRequest(BaseModel):
     max_cost_usd: float | None = Field(None, gt=0, le=USD_MAX, allow_inf_nan=False)
     # bounded so that λ × cost stays a finite utility (a larger λ means "cost only")
     cost_weight: float | None = Field(None, ge=0, le=COST_WEIGHT_MAX, allow_inf_nan=False)
+    tenant: Name | None = Field(
+        None,
+        description="Whose spend budget the decision counts against "
+        "(SELECTOR_BUDGET_TENANTS, SELECTOR_BUDGET_TENANT_USD), beside the service's.",
+    )
 
     @field_validator("messages", mode="before")
     @classmethod

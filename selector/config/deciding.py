@@ -10,6 +10,8 @@ from typing import ClassVar, Literal
 from pydantic import Field, field_validator
 
 from core.limits import (
+    BUDGET_PERIOD_S_MAX,
+    BUDGET_USD_MAX,
     COST_WEIGHT_MAX,
     LATENCY_MS_MAX,
     LATENCY_WEIGHT_MAX,
@@ -24,6 +26,7 @@ __all__ = [
     "PACKAGE_DIR",
     "BaselineSettings",
     "BreakerSettings",
+    "BudgetSettings",
     "ChallengerSettings",
     "DecisionSettings",
     "LatencySettings",
@@ -215,6 +218,15 @@ class ProbeSettings(Group):
         description="Calls of a model's latency estimate after which it is judged on them "
         "alone and no longer probed.",
     )
+    trouble: float = Field(
+        0.25,
+        gt=0,
+        le=1,
+        description="A model whose live estimates say a call fails or answers past the "
+        "deadline with at least this probability is in trouble: while fewer than "
+        "probe_evidence calls stand behind its estimate it keeps probe_share of the "
+        "decisions, so the end of its trouble is seen.",
+    )
 
 
 class OnlineSettings(Group):
@@ -317,6 +329,68 @@ class OnlineSettings(Group):
     @classmethod
     def _a_file(cls, v: Path | None) -> Path | None:
         return None if v is None else a_file(v)
+
+
+class BudgetSettings(Group):
+    """A spend budget per period: the cost weight paced online to spend it
+    (:mod:`selector.online.budget`)."""
+
+    PREFIX: ClassVar[str] = "budget_"
+    usd: float | None = Field(
+        None,
+        gt=0,
+        le=BUDGET_USD_MAX,
+        description="USD the whole service may spend per budget_period_s; the cost weight "
+        "is paced to spend it (unset: no budget; requests keep their own max_cost_usd).",
+    )
+    period_s: float = Field(
+        86_400.0,
+        ge=1,
+        le=BUDGET_PERIOD_S_MAX,
+        description="The budget's period in seconds, aligned to the epoch (86400: a UTC "
+        "day; 3600: an hour; 2592000: 30 days).",
+    )
+    tenants: dict[str, float] = Field(
+        default_factory=dict,
+        description="A budget per tenant (the route request's `tenant`) per period, as "
+        "`name=usd` pairs separated by commas: `acme=50,globex=20`.",
+    )
+    tenant_usd: float | None = Field(
+        None,
+        gt=0,
+        le=BUDGET_USD_MAX,
+        description="The budget per period of each tenant not named in budget_tenants "
+        "(unset: such tenants share the service's budget only).",
+    )
+
+    @field_validator("tenants", mode="before")
+    @classmethod
+    def _pairs(cls, v: object) -> object:
+        if not isinstance(v, str):
+            return v
+        out: dict[str, float] = {}
+        for part in (p.strip() for p in v.split(",")):
+            if not part:
+                continue
+            name, eq, usd = part.partition("=")
+            if not eq or not name.strip():
+                raise ValueError(f"{part!r} is not a `name=usd` pair (e.g. acme=50)")
+            try:
+                out[name.strip()] = float(usd)
+            except ValueError:
+                raise ValueError(f"{part!r}: the budget must be a number of USD") from None
+        return out
+
+    @field_validator("tenants")
+    @classmethod
+    def _positive(cls, v: dict[str, float]) -> dict[str, float]:
+        for name, usd in v.items():
+            if not 0.0 < usd <= BUDGET_USD_MAX:
+                raise ValueError(
+                    f"tenant {name!r}: the budget must be > 0 and ≤ {BUDGET_USD_MAX:g} USD, "
+                    f"got {usd}"
+                )
+        return v
 
 
 class RewardSettings(Group):

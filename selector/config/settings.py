@@ -24,6 +24,7 @@ from core.errors import ConfigError
 from selector.config.deciding import (
     BaselineSettings,
     BreakerSettings,
+    BudgetSettings,
     ChallengerSettings,
     DecisionSettings,
     LatencySettings,
@@ -62,6 +63,7 @@ class Settings(BaseSettings):
     probe: ProbeSettings = Field(default_factory=ProbeSettings)
     online: OnlineSettings = Field(default_factory=OnlineSettings)
     reward: RewardSettings = Field(default_factory=RewardSettings)
+    budget: BudgetSettings = Field(default_factory=BudgetSettings)
     challenger: ChallengerSettings = Field(default_factory=ChallengerSettings)
 
     @classmethod

@@ -9,7 +9,8 @@ A policy's public :meth:`Policy.decide` scores each candidate,
 last term prices what the reward charges a late or failed call, from the model's live
 latency and error estimates and the request's deadline),
 marks the candidates that break a constraint, relaxes constraints when none is left,
-offers probe traffic to models judged on a guess, and builds the fallback chain
+offers probe traffic to models judged on a guess or avoided for live trouble on thin
+evidence, and builds the fallback chain
 (:mod:`selector.policy.constraints` says how). Its private :meth:`Policy._rank` hook —
 the only part a policy writes — orders the eligible candidates and says with what
 probability the first one was chosen.
@@ -93,8 +94,9 @@ class Score(TypedDict):
         Annotated[
             bool,
             Field(
-                description="True when the model, judged on a guess, was offered a share of "
-                "probe traffic."
+                description="True when the model was offered a share of probe traffic: "
+                "judged on a guess, or avoided for live trouble (failed or late calls) on "
+                "thin evidence, so that its recovery is seen."
             ),
         ]
     ]
@@ -222,7 +224,7 @@ class Policy(ABC):
             s.eligible = i in eligible_set
 
         ranking, propensity = self._rank(fv, scores, found.eligible)
-        probes = [i for i, s in enumerate(scores) if s.probe and i not in eligible_set]
+        probes = [i for i, s in enumerate(scores) if s.probe]
         if probes and self.probes is not None:
             u = self.rng.random()
             ranking, propensity = mix_probes(self.probes, scores, ranking, propensity, probes, u)
@@ -255,6 +257,7 @@ class Policy(ABC):
         late_w = ctx.late_penalty
         late_after = deadline if deadline is not None else ctx.deadline_ms
         evidence_needed = self.probes.evidence if self.probes is not None else 0.0
+        trouble_at = self.probes.trouble if self.probes is not None else None
         scores: list[CandidateScore] = []
         for j, (name, row, p, probing) in enumerate(
             zip(fv.candidates, fv.candidate_rows, p_resolved, fv.probing, strict=True)
@@ -264,16 +267,18 @@ class Policy(ABC):
                 cost = (prompt * row[_IN] + lengths[j] * row[_OUT]) / 1e6
             err = row[_ERR]
             utility = p * (1.0 - err) - ctx.cost_weight * cost - lat_w * row[_P50]
-            if late_w:
-                late = p_slower(row[_P50], row[_P95], late_after)
-                utility -= late_w * (err + (1.0 - err) * late)
+            trouble = 0.0
+            if late_w or trouble_at is not None:
+                trouble = err + (1.0 - err) * p_slower(row[_P50], row[_P95], late_after)
+                utility -= late_w * trouble
             score = CandidateScore(name, p, cost, row[_P50], utility, True)
             reasons: list[str] = []
             if max_cost is not None and cost > max_cost:
                 reasons.append("budget")
                 score.over = {"budget": over_by(cost, max_cost)}
+            seen = fv.evidence[j] if fv.evidence else 0.0  # calls behind the estimate
+            thin = bool(fv.evidence) and seen < evidence_needed
             if deadline is not None:
-                thin = bool(fv.evidence) and fv.evidence[j] < evidence_needed
                 judge_deadline(score, reasons, row[_P95], sds[j], deadline, thin, self.probes)
             state = row[_STATE]
             if state == _OPEN or (state == _HALF_OPEN and probing):
@@ -281,7 +286,11 @@ class Policy(ABC):
             if row[_FITS] == 0.0:
                 reasons.append("context_window")
             score.reasons = tuple(reasons)
-            score.probe = score.probe and score.reasons == ("deadline",)
+            soft = not reasons or score.reasons == ("deadline",)
+            score.probe = soft and (
+                score.probe
+                or (trouble_at is not None and thin and seen > 0.0 and trouble >= trouble_at)
+            )
             scores.append(score)
         return scores
 
@@ -308,7 +317,7 @@ class Policy(ABC):
             (
                 i
                 for i, s in enumerate(scores)
-                if i not in eligible and not HARD.intersection(s.reasons)
+                if i not in eligible and i != chosen and not HARD.intersection(s.reasons)
             ),
             key=lambda i: -scores[i].utility,
         )

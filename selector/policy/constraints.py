@@ -17,13 +17,25 @@ back, only those that break it *least* (expected cost, or p95, over the limit) a
 eligible, and the decision says by how much the chosen model breaks each relaxed
 constraint (``relaxed_by``: 0.04 is 4 % over the limit).
 
-**Probes.** A model that breaks only the deadline, on an estimate with fewer than
-``evidence`` calls behind it and at least a ``min_chance`` of truly meeting it, is
-offered ``share`` of the decisions (all such models together at most ``max_share``,
-each one's share cut to fit). Without them a model whose catalog guess is too slow is
-never chosen, so no call ever corrects the guess. The draw is part of the decision: the
-policy's own distribution is scaled by what the probes leave, every candidate's
-probability is logged, and the propensity stays exact.
+**Probes.** Two kinds of model are offered ``share`` of the decisions each (all of
+them together at most ``max_share``, each one's share cut to fit), while fewer than
+``evidence`` calls stand behind their latency estimate:
+
+- a model that breaks only the deadline with at least a ``min_chance`` of truly meeting
+  it: without probes a model whose catalog guess is too slow is never chosen, so no
+  call ever corrects the guess;
+- a model *in trouble*: its calls have made its live estimates say a call fails or
+  answers past the deadline with probability ≥ ``trouble`` (a model never called is
+  judged on a guess, not in trouble; one whose calls all fail has its circuit opened,
+  and the circuit's half-open probe sees its recovery). The policy avoids it, so no call would say
+  when the trouble is over; its evidence fades with time (half-life of the estimates),
+  and the probes keep it at about ``evidence`` calls of the present, so the estimate
+  neither stays stale nor fades back to the catalog's guess unseen. Its recovery is seen
+  within about ``shift_calls / share`` decisions of the incident's end.
+
+The draw is part of the decision: the policy's own distribution is scaled by what the
+probes leave, a probed model keeps its own share of that too, every candidate's
+probability is logged, and the propensity is exactly the chosen model's probability.
 """
 
 from __future__ import annotations
@@ -61,8 +73,11 @@ class ProbeConfig:
     max_share: float = 0.1
     evidence: float = 10.0
     min_chance: float = 0.05
+    trouble: float = 0.25
 
     def __post_init__(self) -> None:
+        if not 0.0 < self.trouble <= 1.0:
+            raise ValueError(f"probe trouble must be in (0, 1], got {self.trouble}")
         for name in ("share", "max_share", "min_chance"):
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
@@ -192,7 +207,8 @@ def mix_probes(
 ) -> tuple[list[int], float]:
     """Mix the ``probes``' share into the policy's distribution (its ``ranking``'s first
     drawn with ``propensity``), set every score's probability, and draw with ``u`` ∈
-    [0, 1): the new ranking and the chosen model's exact propensity."""
+    [0, 1): the new ranking and the chosen model's exact propensity (a probed model the
+    policy may choose too has both chances)."""
     q = probe_share(config, len(probes))
     if q <= 0.0:
         return ranking, propensity
@@ -204,7 +220,8 @@ def mix_probes(
     for s in scores:
         s.probability = (s.probability or 0.0) * (1.0 - total)
     for i in probes:
-        scores[i].probability = q
+        scores[i].probability = (scores[i].probability or 0.0) + q
     if u < total:
-        return [probes[min(int(u / q), len(probes) - 1)], *ranking], q
-    return ranking, propensity * (1.0 - total)
+        drawn = probes[min(int(u / q), len(probes) - 1)]
+        ranking = [drawn, *(i for i in ranking if i != drawn)]
+    return ranking, scores[ranking[0]].probability or 0.0

@@ -56,4 +56,11 @@ async def online(service: ServiceDep) -> dict[str, Any]:
         )
     state = await asyncio.to_thread(learner.state)
     digest = hashlib.sha256(body_of(state).encode()).hexdigest()
-    return {"cursor": state["cursor"], "counts": state["counts"], "sha256": digest, "state": state}
+    budget = service.budget_status()
+    return {
+        "cursor": state["cursor"],
+        "counts": state["counts"],
+        "sha256": digest,
+        "state": state,
+        "budget": budget,
+    }

@@ -9,7 +9,7 @@ import pytest
 
 from features.extractor import Conversation
 from selector.policy import DecisionContext, ProbeConfig, UtilityPolicy
-from selector.policy.constraints import probe_share, relax
+from selector.policy.constraints import mix_probes, probe_share, relax
 from tests.builders import Parts
 from tests.selector.policy.conftest import Clock
 
@@ -136,3 +136,59 @@ def test_nothing_relaxed_when_a_candidate_meets_every_constraint() -> None:
     assert (found.eligible, found.relaxed, found.relaxed_by) == ([1], [], {})
     found = relax([S(("circuit_open",), None), S(("context_window",), None)])
     assert (found.eligible, found.relaxed) == ([0], ["circuit_open"])
+
+
+def _score(d, model: str):  # type: ignore[no-untyped-def]
+    return next(s for s in d.scores if s.model == model)
+
+
+def test_a_model_in_trouble_keeps_a_probe_share_until_its_recovery_is_seen() -> None:
+    clock = Clock()
+    parts = Parts(with_classifier=False, clock=clock, priors=True)
+    policy = UtilityPolicy(parts.quality, parts.providers, seed=5)
+    policy.probes = PROBES
+    ctx = DecisionContext(late_penalty=0.5, deadline_ms=3_000.0)
+    usual = decide(parts, policy, ctx).model
+    p50 = parts.catalog[usual].expected_latency_ms
+    for _ in range(40):
+        parts.tracker.record(usual, p50, error=False)
+    assert decide(parts, policy, ctx).model == usual
+    for _ in range(20):  # an incident: ten times slower, past the deadline
+        parts.tracker.record(usual, 10 * p50 + 3_000.0, error=False)
+    d = decide(parts, policy, ctx)
+    assert d.model != usual
+    assert not _score(d, usual).probe  # twenty calls of evidence: judged on them
+    clock.t += 1_800.0  # nobody calls it: two half-lives later the evidence is thin
+    d = decide(parts, policy, ctx)
+    troubled = _score(d, usual)
+    assert troubled.probe
+    assert troubled.reasons == ()
+    q = probe_share(PROBES, sum(s.probe for s in d.scores))
+    n, chosen = 2_000, 0
+    for _ in range(n):
+        d = decide(parts, policy, ctx)
+        assert d.propensity == pytest.approx(d.probabilities()[d.model])
+        chosen += d.model == usual
+    assert abs(chosen - n * q) < 4 * (n * q * (1 - q)) ** 0.5, (chosen, n * q)
+    for _ in range(5):  # the probes answer in time again: the incident is over
+        parts.tracker.record(usual, p50, error=False)
+    d = decide(parts, policy, ctx)
+    assert d.model == usual
+    assert not _score(d, usual).probe
+
+
+def test_a_probed_model_the_policy_may_choose_too_has_both_chances() -> None:
+    class S:
+        def __init__(self, p: float | None) -> None:
+            self.probability = p
+
+    scores = [S(0.7), S(0.2), S(0.1)]
+    config = ProbeConfig(share=0.05, max_share=0.2)
+    ranking, propensity = mix_probes(config, scores, [0, 1, 2], 0.7, [1], u=0.01)
+    assert ranking == [1, 0, 2]
+    assert propensity == pytest.approx(0.2 * 0.95 + 0.05)
+    assert sum(s.probability for s in scores) == pytest.approx(1.0)  # type: ignore[misc]
+    scores = [S(0.7), S(0.2), S(0.1)]
+    ranking, propensity = mix_probes(config, scores, [0, 1, 2], 0.7, [1], u=0.5)
+    assert ranking == [0, 1, 2]
+    assert propensity == pytest.approx(0.7 * 0.95)
