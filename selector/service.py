@@ -102,7 +102,8 @@ class SelectorService:
             ),
             clock=self.tracker.clock,
         )
-        if self.budget.config.active:
+        self.budgeted = self.budget.config.active  # read per request: a plain attribute
+        if self.budgeted:
             self.metrics.watch_budget(self.budget, self.cost_weight)
 
     async def reload_quality_model(self) -> QualityStatus:
@@ -151,7 +152,7 @@ class SelectorService:
         weight = req.cost_weight
         if weight is None:
             weight = self.cost_weight(policy)
-            if self.budget.config.active:  # paced toward the budget
+            if self.budgeted:  # paced toward the budget
                 paced = self.budget.weight(weight, req.tenant, now)
                 weight = weight if paced is None else paced
         return DecisionContext(
@@ -199,7 +200,7 @@ class SelectorService:
         record = self.record(req, fv, decision, other, scores)
         await self.log.write_decision(record)
         budget = None
-        if self.budget.config.active and req.cost_weight is None:
+        if self.budgeted and req.cost_weight is None:
             budget = self._spend(record.decision_id, req, decision)
         self.recent.add(decision.model)
         self.metrics.count_decision(decision.model, decision.policy)
@@ -224,7 +225,7 @@ class SelectorService:
         self.budget.commit(decision_id, req.tenant, chosen.expected_cost_usd, values, costs)
         if not self.budget.applies(req.tenant):
             return None
-        moved = moved_by_budget(decision.scores, decision.model, paced, base)
+        moved = moved_by_budget(decision.scores, paced, base)
         if moved is not None:
             self.metrics.budget_moved.inc()
         return BudgetNote(base, paced, moved)
@@ -266,7 +267,7 @@ class SelectorService:
         if not result.duplicate and not result.late and is_call:
             served = f.get("model", result.decided_model)
             self.tracker.record(served, f.get("latency_ms"), "error" in f)
-            if "cost_usd" in f and self.budget.config.active:
+            if "cost_usd" in f and self.budgeted:
                 self.budget.correct(event.decision_id, f["cost_usd"])
         kind = "outcome" if event.has_outcome else "call"
         kind = "both" if is_call and event.has_outcome else kind
@@ -287,7 +288,7 @@ class SelectorService:
     def budget_status(self) -> dict[str, Any] | None:
         """Each spend budget's period, spend, remaining budget and paced cost weight
         (None: no budget is set)."""
-        if not self.budget.config.active:
+        if not self.budgeted:
             return None
         return self.budget.status(base=self.cost_weight())
 

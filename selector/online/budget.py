@@ -9,23 +9,27 @@ through spikes, quiet hours and price changes. Each budget is a :class:`Ledger`:
 - **Spend.** Each decision commits its chosen model's expected cost when it is made;
   a call result that reports ``cost_usd`` replaces that guess by what was billed
   (:meth:`BudgetPacer.correct`, for decisions of the current period still remembered).
-- **Projection.** ``projected = spent + rate × time left``, the spend rate being the
-  period's spend discounted with a time constant of ``period / 8`` (unbiased from the
-  period's start: a quiet start reads as a quiet rate, not as zero).
-- **Pacing.** The weight is ``λ = base λ × factor``, ``ln factor = I + k_p · e`` with
-  ``e = ln(projected / budget)`` (clipped to ±2): ``I`` integrates ``k_i · e`` over time
-  (in units of ``period / 20``), so a world whose base λ spends twice the budget
-  settles on the λ that spends it, and the proportional term answers a spike at once.
-  The factor stays within [0.01, 1000]; it carries over into the next period, so a
-  service learns its traffic's λ once.
-- **Spent out.** Once the period's spend reaches the budget, λ is the largest the
-  factor allows: the cheapest adequate model serves until the period ends (requests are
+- **Pacing.** Each budget keeps its latest decisions (``samples``, 256): every eligible
+  candidate's value before cost (its utility, or the online estimate, plus λ × cost)
+  and its cost. Every ``solve_every`` (16) decisions it solves, by bisection on log λ,
+  for the λ under which those decisions, each choosing its largest value − λ · cost,
+  would spend per decision what is left of the budget (``aim``: 99.5 % of it) per
+  decision expected before the period ends; the decisions expected are the traffic
+  rate (half the period's average so far, half the rate of the last ``period / 24``)
+  times the time left. This is the best fixed λ in hindsight, computed on the recent
+  past and the budget left: a spike raises the rate and λ with it, a quiet hour lowers
+  both, a price change moves the costs it is solved on. λ stays within [10⁻³, 10⁶];
+  until a budget has seen 16 decisions, the policy's own λ serves.
+- **Spent out.** Once the period's spend reaches the budget, λ is the largest
+  (10⁶ per USD): the cheapest adequate model serves until the period ends (requests are
   still answered; the overshoot is what the cheapest models cost until then).
 
 A request's own ``max_cost_usd`` still holds, and a request that sets ``cost_weight``
 itself is not paced. With a tenant budget and the service's, the tighter (the larger
-factor) decides; a decision's explanation says when the paced λ chose another model than
-the base λ would have (:func:`moved_by_budget`).
+λ) decides; a decision's answer says when the paced λ ranks another model first than
+the base λ would have (:func:`moved_by_budget`). Spend is kept in the process: replicas
+each pace their own spend against the whole budget (so together they can spend up to
+that many times it); a budget shared through the database is not built yet.
 """
 
 from __future__ import annotations
@@ -228,22 +232,23 @@ class _Scored(Protocol):
     estimate: float | None
 
 
-def moved_by_budget(
-    scores: Sequence[_Scored], chosen: str, paced: float, base: float
-) -> str | None:
-    """The model the base λ would have ranked first among the eligible, when it is not
-    ``chosen`` (None otherwise): utilities are linear in λ, so no second decision is
-    needed."""
-    best, best_u = None, -math.inf
+def moved_by_budget(scores: Sequence[_Scored], paced: float, base: float) -> str | None:
+    """The model the base λ would have ranked first among the eligible, when the paced
+    λ ranks another first (None otherwise). Utilities are linear in λ, so no second
+    decision is needed; a randomising policy's draw is not a move of the budget's."""
+    now = then = None
+    now_u = then_u = -math.inf
+    shift = paced - base
     for s in scores:
         if not s.eligible:
             continue
-        u = (s.estimate if s.estimate is not None else s.utility) + (paced - base) * (
-            s.expected_cost_usd
-        )
-        if u > best_u:
-            best, best_u = s.model, u
-    return best if best is not None and best != chosen else None
+        u = s.estimate if s.estimate is not None else s.utility
+        if u > now_u:
+            now, now_u = s.model, u
+        u += shift * s.expected_cost_usd
+        if u > then_u:
+            then, then_u = s.model, u
+    return then if then != now else None
 
 
 class BudgetPacer:

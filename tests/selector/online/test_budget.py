@@ -97,8 +97,8 @@ def test_the_base_weight_s_choice_is_named_when_the_budget_moved_it() -> None:
 
     # decided with λ = 100: big's utility 0.9 − 100·0.01, small's 0.7 − 100·0.001
     scores = [S("big", 0.01, 0.9 - 1.0), S("small", 0.001, 0.7 - 0.1)]
-    assert moved_by_budget(scores, "small", paced=100.0, base=2.0) == "big"
-    assert moved_by_budget(scores, "small", paced=100.0, base=50.0) is None
+    assert moved_by_budget(scores, paced=100.0, base=2.0) == "big"
+    assert moved_by_budget(scores, paced=100.0, base=50.0) is None
 
 
 @pytest.mark.parametrize(
