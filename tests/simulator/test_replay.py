@@ -155,3 +155,25 @@ def test_the_replay_drives_the_real_service_as_a_gateway_would(
         assert bool(override) == (model is not None and model != decisions[decision_id])
         assert (cost is None) == (error is not None)
     assert t["cost_usd"].sum() == pytest.approx(sum(c[4] or 0 for c in calls))
+
+
+def test_a_resolution_gap_of_exactly_one_point_meets_its_target() -> None:
+    import pandas as pd
+
+    rows = {
+        "always-heavy": (0.87, 0.30, 5_000.0),
+        "selector": (0.86, 0.14, 1_100.0),  # 1,118 of 1,300 against 1,131: −1 point
+    }
+    s = pd.DataFrame(
+        {
+            "resolution_rate": {k: v[0] for k, v in rows.items()},
+            "cost_per_conversation_usd": {k: v[1] for k, v in rows.items()},
+            "p95_latency_ms": {k: v[2] for k, v in rows.items()},
+        }
+    )
+    [gap] = [t for t in targets(s, "selector") if "points" in t["target"]]
+    assert gap["value"] == -1.0
+    assert gap["met"]
+    s.loc["selector", "resolution_rate"] = 0.8592  # a conversation fewer: missed
+    [gap] = [t for t in targets(s, "selector") if "points" in t["target"]]
+    assert not gap["met"]
