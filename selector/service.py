@@ -148,7 +148,9 @@ class SelectorService:
         calibrated = getattr((policy or self.policy).quality, "cost_weight", None)
         return s.decision.cost_weight if calibrated is None else float(calibrated)
 
-    def _context(self, req: RouteInput, policy: Policy, now: float) -> DecisionContext:
+    def _context(
+        self, req: RouteInput, policy: Policy, now: float | None = None
+    ) -> DecisionContext:
         weight = req.cost_weight
         if weight is None:
             weight = self.cost_weight(policy)
