@@ -215,6 +215,8 @@ class SelectorService:
     def _spend(self, decision_id: str, req: RouteInput, decision: Decision) -> BudgetNote | None:
         """Commit the chosen model's expected cost to the budgets ``req`` falls under;
         what the budget did to the decision (None: no budget applies to it)."""
+        if not self.budget.applies(req.tenant):
+            return None
         base = self.cost_weight(self.policy)
         paced = decision.cost_weight
         eligible = [s for s in decision.scores if s.eligible]
@@ -225,8 +227,6 @@ class SelectorService:
         )
         chosen = next(s for s in decision.scores if s.model == decision.model)
         self.budget.commit(decision_id, req.tenant, chosen.expected_cost_usd, values, costs)
-        if not self.budget.applies(req.tenant):
-            return None
         moved = moved_by_budget(decision.scores, paced, base)
         if moved is not None:
             self.metrics.budget_moved.inc()

@@ -15,8 +15,9 @@ through spikes, quiet hours and price changes. Each budget is a :class:`Ledger`:
   for the λ under which those decisions, each choosing its largest value − λ · cost,
   would spend per decision what is left of the budget (``aim``: 99.5 % of it) per
   decision expected before the period ends; the decisions expected are the traffic
-  rate (half the period's average so far, half the rate of the last ``period / 24``)
-  times the time left. This is the best fixed λ in hindsight, computed on the recent
+  rate times the time left (the rate of the last ``period / 24``, across periods; once
+  the period is that old, half of it is the period's average so far). A new period is
+  solved for at its first decision. This is the best fixed λ in hindsight, computed on the recent
   past and the budget left: a spike raises the rate and λ with it, a quiet hour lowers
   both, a price change moves the costs it is solved on. λ stays within [10⁻³, 10⁶];
   until a budget has seen 16 decisions, the policy's own λ serves.
@@ -27,13 +28,16 @@ through spikes, quiet hours and price changes. Each budget is a :class:`Ledger`:
 A request's own ``max_cost_usd`` still holds, and a request that sets ``cost_weight``
 itself is not paced. With a tenant budget and the service's, the tighter (the larger
 λ) decides; a decision's answer says when the paced λ ranks another model first than
-the base λ would have (:func:`moved_by_budget`). Spend is kept in the process: replicas
+the base λ would have (:func:`moved_by_budget`). At most ``max_tenants`` (10,000)
+tenants get a ledger of their own; later ones count against the service's budget only
+(said once in the log). Spend is kept in the process: replicas
 each pace their own spend against the whole budget (so together they can spend up to
 that many times it); a budget shared through the database is not built yet.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections import OrderedDict
@@ -44,6 +48,8 @@ from typing import Any, Protocol
 import numpy as np
 
 __all__ = ["BudgetConfig", "BudgetPacer", "Ledger", "moved_by_budget"]
+
+log = logging.getLogger(__name__)
 
 _REMEMBERED = 100_000  # decisions whose expected cost a reported cost may still replace
 
@@ -63,6 +69,7 @@ class BudgetConfig:
     min_weight: float = 1e-3
     max_weight: float = 1e6
     bisections: int = 24
+    max_tenants: int = 10_000  # ledgers kept for tenants (each a few kB)
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.period_s) and self.period_s > 0.0):
@@ -82,7 +89,7 @@ class Ledger:
     choices, and the λ that spends what is left."""
 
     __slots__ = (
-        "budget", "config", "count_sum", "decisions", "last", "period", "samples",
+        "budget", "config", "count_sum", "decisions", "first", "last", "period", "samples",
         "since_solve", "spent", "weight",
     )  # fmt: skip
 
@@ -93,6 +100,7 @@ class Ledger:
         self.spent = 0.0
         self.decisions = 0
         self.count_sum = 0.0  # decisions, discounted by e^(−age / τ)
+        self.first = math.nan  # when the ledger first moved (s): the rate's window
         self.last = math.nan  # when the ledger last moved (s)
         # the latest decisions, a row each (a ring): each candidate's value before cost
         # (−∞ past a row's candidates) and its cost
@@ -105,6 +113,9 @@ class Ledger:
         period = int(now // self.config.period_s)
         if period != self.period:
             self.period, self.spent, self.decisions = period, 0.0, 0
+            self.since_solve = self.config.solve_every  # solve for the new period at once
+        if math.isnan(self.first):
+            self.first = now
         if math.isnan(self.last) or now > self.last:
             dt = 0.0 if math.isnan(self.last) else now - self.last
             self.count_sum *= math.exp(-dt / self._tau)
@@ -115,16 +126,20 @@ class Ledger:
         return self.config.period_s / self.config.windows
 
     def decisions_left(self, now: float) -> float:
-        """The decisions expected before the period ends: the traffic rate (half the
-        period's average so far, half the recent rate) times the time left."""
-        start = self.period * self.config.period_s
-        elapsed = max(0.0, now - start)
+        """The decisions expected before the period ends: the traffic rate times the
+        time left. The rate is the recent one (decisions discounted over ``period /
+        windows``, across periods); once the period is that old, half of it is the
+        period's average so far."""
+        elapsed = max(0.0, now - self.period * self.config.period_s)
         left = max(0.0, self.config.period_s - elapsed)
         tau = self._tau
-        window = tau * (1.0 - math.exp(-elapsed / tau)) if elapsed > 0.0 else 0.0
+        seen = now - self.first
+        window = tau * (1.0 - math.exp(-seen / tau)) if seen > 0.0 else 0.0
         if window <= 0.0:
             return math.inf
-        rate = 0.5 * (self.count_sum / window) + 0.5 * (self.decisions / elapsed)
+        rate = self.count_sum / window
+        if elapsed >= tau:
+            rate = 0.5 * rate + 0.5 * (self.decisions / elapsed)
         return rate * left
 
     def current(self, now: float, base: float) -> float:
@@ -261,6 +276,7 @@ class BudgetPacer:
         self._tenants: dict[str, Ledger] = {}
         self._expected: OrderedDict[str, tuple[tuple[Ledger, ...], int, float]] = OrderedDict()
         self._lock = threading.Lock()
+        self._full = False  # max_tenants reached (said once)
 
     def _ledgers(self, tenant: str | None) -> tuple[Ledger, ...]:
         out: tuple[Ledger, ...] = () if self._service is None else (self._service,)
@@ -271,7 +287,18 @@ class BudgetPacer:
             usd = self.config.tenants.get(tenant, self.config.tenant_usd)
             if usd is None:
                 return out
-            ledger = self._tenants[tenant] = Ledger(usd, self.config)
+            with self._lock:
+                if len(self._tenants) >= self.config.max_tenants:
+                    if not self._full:
+                        self._full = True
+                        log.warning(
+                            "%d tenants have a budget ledger already: tenant %r and the "
+                            "next new ones count against the service's budget only",
+                            len(self._tenants),
+                            tenant,
+                        )
+                    return out
+                ledger = self._tenants.setdefault(tenant, Ledger(usd, self.config))
         return (*out, ledger)
 
     def applies(self, tenant: str | None) -> bool:

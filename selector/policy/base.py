@@ -257,7 +257,7 @@ class Policy(ABC):
         late_w = ctx.late_penalty
         late_after = deadline if deadline is not None else ctx.deadline_ms
         evidence_needed = self.probes.evidence if self.probes is not None else 0.0
-        trouble_at = self.probes.trouble if self.probes is not None else None
+        trouble_at = self.probes.trouble if self.probes is not None else 0.0
         scores: list[CandidateScore] = []
         for j, (name, row, p, probing) in enumerate(
             zip(fv.candidates, fv.candidate_rows, p_resolved, fv.probing, strict=True)
@@ -267,8 +267,12 @@ class Policy(ABC):
                 cost = (prompt * row[_IN] + lengths[j] * row[_OUT]) / 1e6
             err = row[_ERR]
             utility = p * (1.0 - err) - ctx.cost_weight * cost - lat_w * row[_P50]
+            seen = fv.evidence[j] if fv.evidence else 0.0  # calls behind the estimate
+            thin = bool(fv.evidence) and seen < evidence_needed
+            # P(the call fails or is late): priced, and read for probes on thin evidence
+            watch = thin and seen > 0.0  # thin: probes are configured
             trouble = 0.0
-            if late_w or trouble_at is not None:
+            if late_w or watch:
                 trouble = err + (1.0 - err) * p_slower(row[_P50], row[_P95], late_after)
                 utility -= late_w * trouble
             score = CandidateScore(name, p, cost, row[_P50], utility, True)
@@ -276,8 +280,6 @@ class Policy(ABC):
             if max_cost is not None and cost > max_cost:
                 reasons.append("budget")
                 score.over = {"budget": over_by(cost, max_cost)}
-            seen = fv.evidence[j] if fv.evidence else 0.0  # calls behind the estimate
-            thin = bool(fv.evidence) and seen < evidence_needed
             if deadline is not None:
                 judge_deadline(score, reasons, row[_P95], sds[j], deadline, thin, self.probes)
             state = row[_STATE]
@@ -287,10 +289,7 @@ class Policy(ABC):
                 reasons.append("context_window")
             score.reasons = tuple(reasons)
             soft = not reasons or score.reasons == ("deadline",)
-            score.probe = soft and (
-                score.probe
-                or (trouble_at is not None and thin and seen > 0.0 and trouble >= trouble_at)
-            )
+            score.probe = soft and (score.probe or (watch and trouble >= trouble_at))
             scores.append(score)
         return scores
 

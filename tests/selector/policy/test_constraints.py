@@ -168,6 +168,7 @@ def test_a_model_in_trouble_keeps_a_probe_share_until_its_recovery_is_seen() -> 
     for _ in range(n):
         d = decide(parts, policy, ctx)
         assert d.propensity == pytest.approx(d.probabilities()[d.model])
+        assert d.model not in d.fallbacks
         chosen += d.model == usual
     assert abs(chosen - n * q) < 4 * (n * q * (1 - q)) ** 0.5, (chosen, n * q)
     for _ in range(5):  # the probes answer in time again: the incident is over
