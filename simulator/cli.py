@@ -176,13 +176,27 @@ def measure_online(data_dir: Path, out: Path) -> None:
     help="cold: the catalog and the built-in prior; warm: a quality model trained on a "
     "history of the world that its dearest model served alone.",
 )
+@click.option(
+    "--budgets/--no-budgets",
+    default=False,
+    show_default=True,
+    help="Also run each world's day under a spend budget (30–80 %% of what the default "
+    "policy spends unpaced), against 13 fixed cost weights: about 14 more days per world.",
+)
 def measure_worlds(
-    n: int, first_seed: int, conversations: int, data_dir: Path, out: Path, start: str
+    n: int,
+    first_seed: int,
+    conversations: int,
+    data_dir: Path,
+    out: Path,
+    start: str,
+    budgets: bool,
 ) -> None:
     """Measure the selector in generated worlds it did not write, from a cold or a warm
     start: each policy's reward per conversation as a share of the oracle's, per world
     and as a distribution, beside uniform random, the dearest, the cheapest and the
-    static rules."""
+    static rules; how each went through latency incidents; and, with --budgets, the
+    default policy under a spend budget."""
     from simulator.online_eval.worlds import markdown
     from simulator.online_eval.worlds import measure_worlds as run
 
@@ -194,6 +208,7 @@ def measure_worlds(
         first_seed,
         echo=lambda m: click.echo(m, err=True),
         warm=start == "warm",
+        budgets=budgets,
     )
     click.echo(markdown(result))
     click.echo(f"report: {(out / 'worlds.md').resolve()}")

@@ -35,6 +35,13 @@ from simulator.incidents import (
     latency_incidents,
     recovery_summary,
 )
+from simulator.online_eval.budgets import POLICY as BUDGET_POLICY
+from simulator.online_eval.budgets import (
+    budget_lines,
+    budget_summary,
+    measure_budget,
+    plot_budgets,
+)
 from simulator.replay import ReplayResult, replay
 from simulator.routers import FixedRouter, OracleRouter, RandomRouter, RulesRouter
 from simulator.scenario import Scenario
@@ -117,10 +124,13 @@ def measure_world(
     policies: Sequence[str] = SERVED,
     bars: Bars = no_bar,
     past: Corpus | None = None,
+    budgets: bool = False,
 ) -> dict[str, Any]:
     """Reward per conversation of every policy in the world of ``seed``, its share of the
     oracle's, and how each went through the day's latency incidents; warm (a model
-    trained on a one-model history) when ``past``, the corpus of the history, is given."""
+    trained on a one-model history) when ``past``, the corpus of the history, is given;
+    with ``budgets``, the default policy under a day's spend budget
+    (:func:`simulator.online_eval.budgets.measure_budget`)."""
     w = generate(seed, conversations)
     folder = out / f"world-{seed}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -136,16 +146,31 @@ def measure_world(
     sc = w.scenario
     quality = "prior" if past is None else str(warm_model(w, world, past, folder))
     settings = _settings(sc, catalog_path, quality, seed, folder)
-    for policy in policies:
-        for stale in folder.glob(f"{policy}.db*"):
+
+    def served(policy: str, name: str, **overrides: Any) -> ReplayResult:
+        for stale in folder.glob(f"{name}.db*"):
             stale.unlink()
         with (
             service_router(
-                settings, sc, policy, policy=policy, db_path=folder / f"{policy}.db"
+                settings, sc, name, policy=policy, db_path=folder / f"{name}.db", **overrides
             ) as router,
-            bars(turns, f"{seed}: {policy}") as advance,
+            bars(turns, f"{seed}: {name}") as advance,
         ):
-            results.append(replay(world, day, router, progress=advance))
+            return replay(world, day, router, progress=advance)
+
+    for policy in policies:
+        results.append(served(policy, policy))
+    budget = None
+    if budgets:
+        unpaced = next((r for r in results if r.policy == BUDGET_POLICY), None)
+        if unpaced is None:
+            unpaced = served(BUDGET_POLICY, BUDGET_POLICY)
+        budget = measure_budget(
+            seed,
+            settings.decision.cost_weight,
+            unpaced,
+            lambda overrides: served(BUDGET_POLICY, f"{BUDGET_POLICY}-budget", **overrides),
+        )
     reward = {r.policy: float(r.conversations["reward"].mean()) for r in results}
     oracle = reward[ORACLE]
     return {
@@ -158,6 +183,7 @@ def measure_world(
         "reward_per_conversation": reward,
         "share_of_oracle": {p: (r / oracle if oracle > 0 else None) for p, r in reward.items()},
         "incidents": incidents(latency_incidents(sc.events), results),
+        "budget": budget,
     }
 
 
@@ -185,6 +211,7 @@ def summarize(worlds: list[dict[str, Any]]) -> dict[str, Any]:
             "above_best_static": float(np.mean(beats_static)),
         }
     out["incidents"] = recovery_summary(worlds)
+    out["budget"] = budget_summary(worlds)
     return out
 
 
@@ -198,9 +225,10 @@ def measure_worlds(
     echo: Callable[[str], None] = lambda _m: None,
     bars: Bars = no_bar,
     warm: bool = False,
+    budgets: bool = False,
 ) -> dict[str, Any]:
     """:func:`measure_world` for the seeds ``first_seed`` … ``first_seed + n − 1``, cold
-    or ``warm``; writes ``worlds.json`` under ``out``."""
+    or ``warm``, with ``budgets`` or not; writes ``worlds.json`` under ``out``."""
     classifier = IntentClassifier.load()
     taxonomy = IntentTaxonomy.from_classifier(classifier)
     corpus = load_corpus(data_dir, taxonomy, "test")
@@ -208,22 +236,25 @@ def measure_worlds(
     worlds = []
     t0 = time.perf_counter()
     for seed in range(first_seed, first_seed + n):
-        found = measure_world(seed, out, corpus, conversations, policies, bars, past)
+        found = measure_world(seed, out, corpus, conversations, policies, bars, past, budgets)
         worlds.append(found)
         shares = ", ".join(
             f"{p} {s:.3f}" for p, s in found["share_of_oracle"].items() if s is not None
         )
         echo(f"world {seed} ({found['models']} models): {shares}")
+    summary = summarize(worlds)
     result = {
         "start": "warm" if warm else "cold",
         "conversations_per_world": conversations,
         "seconds": round(time.perf_counter() - t0, 1),
-        "summary": summarize(worlds),
+        "summary": summary,
         "worlds": worlds,
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "worlds.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     plot(result, out / "worlds.png")
+    if summary["budget"]:
+        plot_budgets(worlds, out / "budgets.png")
     (out / "worlds.md").write_text(markdown(result), encoding="utf-8")
     return result
 
@@ -255,6 +286,7 @@ def markdown(result: dict[str, Any]) -> str:
         )
     lines += ["", "![shares](worlds.png)", ""]
     lines += incident_lines(s.get("incidents", {}))
+    lines += budget_lines(s.get("budget", {}))
     return "\n".join(lines)
 
 

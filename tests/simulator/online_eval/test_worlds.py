@@ -137,3 +137,26 @@ def test_the_incident_summary_counts_never_as_slower_than_any_figure() -> None:
     assert found["b"]["leave_p90"] is None
     table = "\n".join(_incident_lines(found))
     assert "| a | 3 | 60 | 80 | 0 | 300 | never | 1 |" in table
+
+
+def test_a_world_s_day_under_a_budget_is_set_beside_the_fixed_weights(tmp_path: Path) -> None:
+    from features.intents import IntentClassifier, IntentTaxonomy
+    from simulator.corpus import load_corpus
+    from simulator.online_eval.budgets import GRID, budget_lines, budget_summary
+    from simulator.online_eval.worlds import measure_world
+
+    taxonomy = IntentTaxonomy.from_classifier(IntentClassifier.load())
+    corpus = load_corpus(SHARED_DATA, taxonomy, "test")
+    found = measure_world(1, tmp_path, corpus, 40, ("bandit-v2",), budgets=True)
+    b = found["budget"]
+    assert 0.3 <= b["budget_share_of_demand"] <= 0.8
+    assert b["budget_usd"] == pytest.approx(b["budget_share_of_demand"] * b["demand_usd"])
+    assert b["spent_usd"] < b["demand_usd"]  # paced below what it spends unpaced
+    assert [f["factor"] for f in b["fixed"]] == list(GRID)
+    spends = [f["spent"] for f in b["fixed"]]
+    assert spends[-1] < spends[0]  # a larger weight spends less
+    if b["best_fixed"] is not None:
+        assert b["best_fixed"]["spent"] <= 1.01 * b["budget_usd"]
+        assert b["reward_ratio"] == pytest.approx(b["reward"] / b["best_fixed"]["reward"])
+    lines = "\n".join(budget_lines(budget_summary([found])))
+    assert "| overshoot at the day's end |" in lines
