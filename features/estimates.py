@@ -36,7 +36,11 @@ calls nearer the new level than the old. Beside the error sums, fast ones rememb
 the slow one (above or below), after at least half that many calls, the error sums
 restart from them. A model
 in trouble is seen in a few calls instead of the hundreds a 200-call memory needs to
-move, and so is its recovery.
+move, and so is its recovery. The estimate says ``worse`` from a change for the worse
+until its level is back near the one before it: a median within ×√2 of it, the last
+``shift_memory`` calls failing within ``shift_error / 2`` of the rate before. The
+policies read it to keep probing a model they avoid for its trouble
+(:mod:`selector.policy.constraints`).
 
 One call cannot replace the prior: its log is first
 clipped to within ``ln 10`` of the current estimate, so a single ``latency_ms: 1e308``,
@@ -113,6 +117,9 @@ class LatencyEstimate:
     sd: float
     evidence: float
     error_rate: float = 0.0
+    worse: bool = (
+        False  # the last change of latency or of errors its calls showed was for the worse
+    )
 
 
 class LogLatency:
@@ -125,11 +132,15 @@ class LogLatency:
         "calls",
         "config",
         "errors",
+        "fail_from",
+        "failing",
         "fast",
         "last_s",
         "log_prior",
         "mean",
         "recent",
+        "slow_from",
+        "slowed",
         "sq",
         "weight",
     )
@@ -152,6 +163,10 @@ class LogLatency:
         self.recent: deque[tuple[float, float, float, float]] = deque(
             maxlen=self.config.shift_calls
         )
+        # in trouble: slower, or failing more, than before the last change for the worse
+        # (the log median and error rate before it): until the level is back near them
+        self.slowed = self.failing = False
+        self.slow_from = self.fail_from = 0.0
 
     def reset(self) -> None:
         """Forget every call: back to the prior."""
@@ -159,6 +174,7 @@ class LogLatency:
         self.last_s = -math.inf
         self.fast = [0.0, 0.0]
         self.recent.clear()
+        self.slowed = self.failing = False
 
     def _fade(self, now: float | None) -> float:
         """The factor time has taken off the evidence since the last call."""
@@ -184,10 +200,13 @@ class LogLatency:
         fast_keep = self._fast_keep * fade
         fast[0] = fast_keep * fast[0] + 1.0
         fast[1] = fast_keep * fast[1] + (1.0 if error else 0.0)
-        if fast[0] >= 0.5 * cfg.shift_memory and (
-            abs(fast[1] / fast[0] - self.errors / self.calls) >= cfg.shift_error
-        ):
+        change = fast[1] / fast[0] - self.errors / self.calls
+        if fast[0] >= 0.5 * cfg.shift_memory and abs(change) >= cfg.shift_error:
+            if change > 0.0 and not self.failing:
+                self.failing, self.fail_from = True, self.errors / self.calls
             self.calls, self.errors = fast[0], fast[1]  # a new level of errors
+        if self.failing and fast[1] / fast[0] < self.fail_from + 0.5 * cfg.shift_error:
+            self.failing = False  # the last calls fail about as often as before it
         if at is not None:
             self.last_s = at
         if latency_ms is not None:
@@ -222,10 +241,15 @@ class LogLatency:
             shift = max(self._shift, self.config.shift_sd * math.sqrt(spread / n))
             if abs(level - before) >= shift:
                 self._restart(before, level)
+        if self.slowed and self._mu_sigma2()[0] - self.slow_from < 0.5 * self._shift:
+            self.slowed = False  # back within ×√2 of the level before the trouble
 
     def _restart(self, old: float, new: float) -> None:
         """A new level ``new`` (log ms) of latency, away from ``old``: the evidence is the
-        latest calls nearer to it than to the old one."""
+        latest calls nearer to it than to the old one; a change up starts a trouble
+        (:meth:`add` says when it ends)."""
+        if new > old and not self.slowed:
+            self.slowed, self.slow_from = True, old
         kept: list[float] = []
         for x, *_ in reversed(self.recent):
             if abs(x - new) >= abs(x - old):
@@ -250,6 +274,7 @@ class LogLatency:
             sd=1.0 / math.sqrt(precision),
             evidence=evidence,
             error_rate=self.error_rate(),
+            worse=self.slowed or self.failing,
         )
 
 

@@ -98,6 +98,8 @@ class FeatureVector:
     # per candidate: sd of the log of its latency estimate, and the calls behind it
     latency_sd: list[float] = field(default_factory=list)
     evidence: list[float] = field(default_factory=list)
+    # per candidate: the last change its calls showed was for the worse (slower, failing)
+    worse: list[bool] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -223,12 +225,14 @@ class FeatureExtractor:
         probing: list[bool] = []
         sds: list[float] = []
         evidence: list[float] = []
+        worse: list[bool] = []
         for name, h in zip(candidates, self.health.healths(candidates, now), strict=True):
             row, e = self._candidate(name, prompt_tokens, h)
             rows.append(row)
             probing.append(h.probing)
             sds.append(e.sd)
             evidence.append(e.evidence)
+            worse.append(e.worse)
         return FeatureVector(
             request=request,
             candidates=list(candidates),
@@ -239,4 +243,5 @@ class FeatureExtractor:
             text=last_user,
             latency_sd=sds,
             evidence=evidence,
+            worse=worse,
         )

@@ -253,6 +253,7 @@ class LatencyTracker:
                     estimate.sd,
                     estimate.evidence,
                     m.errors / n,
+                    estimate.worse,
                 )
         m.health = ModelHealth(
             p50_ms=p50,

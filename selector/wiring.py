@@ -286,7 +286,6 @@ def build_policy(
             share=settings.probe.share,
             max_share=settings.probe.max_share,
             evidence=settings.probe.evidence,
-            trouble=settings.probe.trouble,
         )
     return policy
 

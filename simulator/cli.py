@@ -180,8 +180,9 @@ def measure_online(data_dir: Path, out: Path) -> None:
     "--budgets/--no-budgets",
     default=False,
     show_default=True,
-    help="Also run each world's day under a spend budget (30–80 %% of what the default "
-    "policy spends unpaced), against 13 fixed cost weights: about 14 more days per world.",
+    help="Also run each world's day under a spend budget (20–80 %% of the way from the "
+    "least a fixed cost weight spends to what the default policy spends unpaced), against "
+    "13 fixed cost weights: about 14 more days per world.",
 )
 def measure_worlds(
     n: int,

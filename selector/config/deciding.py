@@ -202,8 +202,9 @@ class ProbeSettings(Group):
         ge=0,
         lt=1,
         description="Share of decisions given to each model that breaks a constraint only on "
-        "a guess (its latency has too little evidence yet may meet the deadline), until it "
-        "has probe_evidence calls; 0 turns probing off.",
+        "a guess (its latency has too little evidence yet may meet the deadline), or that is "
+        "in trouble (its calls last showed it slower or failing more), while fewer than "
+        "probe_evidence calls stand behind its estimate; 0 turns probing off.",
     )
     max_share: float = Field(
         0.1,
@@ -217,15 +218,6 @@ class ProbeSettings(Group):
         le=1e6,
         description="Calls of a model's latency estimate after which it is judged on them "
         "alone and no longer probed.",
-    )
-    trouble: float = Field(
-        0.25,
-        gt=0,
-        le=1,
-        description="A model whose live estimates say a call fails or answers past the "
-        "deadline with at least this probability is in trouble: while fewer than "
-        "probe_evidence calls stand behind its estimate it keeps probe_share of the "
-        "decisions, so the end of its trouble is seen.",
     )
 
 

@@ -257,7 +257,6 @@ class Policy(ABC):
         late_w = ctx.late_penalty
         late_after = deadline if deadline is not None else ctx.deadline_ms
         evidence_needed = self.probes.evidence if self.probes is not None else 0.0
-        trouble_at = self.probes.trouble if self.probes is not None else 0.0
         scores: list[CandidateScore] = []
         for j, (name, row, p, probing) in enumerate(
             zip(fv.candidates, fv.candidate_rows, p_resolved, fv.probing, strict=True)
@@ -267,14 +266,10 @@ class Policy(ABC):
                 cost = (prompt * row[_IN] + lengths[j] * row[_OUT]) / 1e6
             err = row[_ERR]
             utility = p * (1.0 - err) - ctx.cost_weight * cost - lat_w * row[_P50]
-            seen = fv.evidence[j] if fv.evidence else 0.0  # calls behind the estimate
-            thin = bool(fv.evidence) and seen < evidence_needed
-            # P(the call fails or is late): priced, and read for probes on thin evidence
-            watch = thin and seen > 0.0  # thin: probes are configured
-            trouble = 0.0
-            if late_w or watch:
-                trouble = err + (1.0 - err) * p_slower(row[_P50], row[_P95], late_after)
-                utility -= late_w * trouble
+            if late_w:
+                late = p_slower(row[_P50], row[_P95], late_after)
+                utility -= late_w * (err + (1.0 - err) * late)
+            thin = bool(fv.evidence) and fv.evidence[j] < evidence_needed
             score = CandidateScore(name, p, cost, row[_P50], utility, True)
             reasons: list[str] = []
             if max_cost is not None and cost > max_cost:
@@ -289,7 +284,8 @@ class Policy(ABC):
                 reasons.append("context_window")
             score.reasons = tuple(reasons)
             soft = not reasons or score.reasons == ("deadline",)
-            score.probe = soft and (score.probe or (watch and trouble >= trouble_at))
+            # in trouble: the last change its calls showed was for the worse
+            score.probe = soft and (score.probe or (thin and bool(fv.worse) and fv.worse[j]))
             scores.append(score)
         return scores
 

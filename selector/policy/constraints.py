@@ -24,10 +24,11 @@ them together at most ``max_share``, each one's share cut to fit), while fewer t
 - a model that breaks only the deadline with at least a ``min_chance`` of truly meeting
   it: without probes a model whose catalog guess is too slow is never chosen, so no
   call ever corrects the guess;
-- a model *in trouble*: its calls have made its live estimates say a call fails or
-  answers past the deadline with probability ≥ ``trouble`` (a model never called is
-  judged on a guess, not in trouble; one whose calls all fail has its circuit opened,
-  and the circuit's half-open probe sees its recovery). The policy avoids it, so no call would say
+- a model *in trouble*: the last change of level its calls showed
+  (:mod:`features.estimates`) was for the worse: its latency ×2 or more, or its error
+  rate 0.2 or more, above what they were (a model never called is judged on a guess,
+  not in trouble; one whose calls all fail has its circuit opened, and the circuit's
+  half-open probe sees its recovery). The policy avoids it, so no call would say
   when the trouble is over; its evidence fades with time (half-life of the estimates),
   and the probes keep it at about ``evidence`` calls of the present, so the estimate
   neither stays stale nor fades back to the catalog's guess unseen. Its recovery is seen
@@ -73,11 +74,8 @@ class ProbeConfig:
     max_share: float = 0.1
     evidence: float = 10.0
     min_chance: float = 0.05
-    trouble: float = 0.25
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.trouble <= 1.0:
-            raise ValueError(f"probe trouble must be in (0, 1], got {self.trouble}")
         for name in ("share", "max_share", "min_chance"):
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:

@@ -2,11 +2,13 @@
 weight chosen with hindsight.
 
 In each world the default policy first runs its day unpaced; its spend is the day's
-*demand*. The world then gets a binding budget, a drawn share of that demand (30 % to
-80 %, the draw seeded by the world), for a period of one day. The selector runs the day
-again with ``SELECTOR_BUDGET_USD`` set (its λ paced by :mod:`selector.online.budget`),
-and once with each cost weight of a grid (the world's own λ times 1 to 1,000, 13 steps
-apart by ×1.78) without a budget. Figures per world:
+*demand*. It runs the day again with each cost weight of a grid (the world's own λ
+times 1 to 1,000, 13 steps apart by ×1.78), the least of whose spends is the *floor*
+(what the day costs at the least). The world then gets a binding budget for a period of
+one day: the floor plus a drawn share (20 % to 80 %, seeded by the world) of the way
+from it to the demand, and the selector runs the day with ``SELECTOR_BUDGET_USD`` set
+(its λ paced by :mod:`selector.online.budget`). A budget under the floor could only be
+overshot, one over the demand is not binding. Figures per world:
 
 - ``overshoot``: spend over the budget at the day's end, as a share of it (≤ 0: none);
 - ``unused``: budget left at the day's end, as a share of it (the demand exceeds the
@@ -33,7 +35,7 @@ from simulator.replay import ReplayResult
 __all__ = ["GRID", "POLICY", "budget_lines", "budget_summary", "measure_budget", "plot_budgets"]
 
 POLICY = "bandit-v2"
-GRID = tuple(float(x) for x in np.geomspace(1.0, 1_000.0, 13))  # × the world's λ
+GRID = tuple(float(x) for x in np.geomspace(1.0, 1_000.0, 13))  # × the world's λ (1: unpaced)
 _KEPT = 1.01  # a fixed weight "keeps to the budget" within 1 % of it
 
 
@@ -50,14 +52,15 @@ def measure_budget(
 ) -> dict[str, Any]:
     """The budget figures of one world: ``unpaced`` is the default policy's day without
     a budget; ``run(overrides)`` replays the day through the service with those settings."""
-    demand, _ = _figures(unpaced)
-    share = float(np.random.default_rng((seed, 0xB0D6E7)).uniform(0.3, 0.8))
-    budget = share * demand
-    spent, reward = _figures(run({"budget_usd": budget, "budget_period_s": 86_400.0}))
-    fixed = []
-    for factor in GRID:
+    demand, unpaced_reward = _figures(unpaced)
+    fixed = [{"factor": 1.0, "spent": demand, "reward": unpaced_reward}]  # the world's λ
+    for factor in GRID[1:]:
         s, r = _figures(run({"cost_weight": cost_weight * factor}))
         fixed.append({"factor": factor, "spent": s, "reward": r})
+    floor = min(f["spent"] for f in fixed)  # the least a fixed weight spends
+    share = float(np.random.default_rng((seed, 0xB0D6E7)).uniform(0.2, 0.8))
+    budget = floor + share * (demand - floor)
+    spent, reward = _figures(run({"budget_usd": budget, "budget_period_s": 86_400.0}))
     kept = [f for f in fixed if f["spent"] <= _KEPT * budget]
     best = max(kept, key=lambda f: f["reward"]) if kept else None
     ratio = None
@@ -66,7 +69,8 @@ def measure_budget(
     return {
         "demand_usd": demand,
         "budget_usd": budget,
-        "budget_share_of_demand": share,
+        "floor_usd": floor,
+        "budget_share_of_demand": budget / demand,
         "spent_usd": spent,
         "overshoot": spent / budget - 1.0,
         "unused": max(0.0, 1.0 - spent / budget),
@@ -113,8 +117,9 @@ def budget_lines(s: dict[str, Any]) -> list[str]:
     lines = [
         "## A spend budget",
         "",
-        f"{s['worlds']} worlds, `{POLICY}` with a day's budget of 30–80 % of what it spends "
-        "unpaced, against the best fixed cost weight with hindsight "
+        f"{s['worlds']} worlds, `{POLICY}` with a day's budget 20–80 % of the way from the "
+        "least a fixed cost weight spends to what it spends unpaced, against the best fixed "
+        "cost weight with hindsight "
         "(`simulator/online_eval/budgets.py`).",
         "",
         "| figure | median | 95th percentile | worst | share of worlds on target | target |",

@@ -157,3 +157,23 @@ def test_a_burst_of_errors_is_seen_in_a_few_calls() -> None:
     for _ in range(10):
         est.add_call(800.0, False)
     assert est.estimate().error_rate < 0.2
+
+
+def test_the_last_change_for_the_worse_is_said_until_one_for_the_better() -> None:
+    est = LogLatency(500.0)
+    for _ in range(30):
+        est.add_call(500.0, error=False)
+    assert not est.estimate().worse  # steady: no change seen
+    for _ in range(6):
+        est.add_call(4_000.0, error=False)  # slower ×8
+    assert est.estimate().worse
+    for _ in range(6):
+        est.add_call(500.0, error=False)  # back
+    assert not est.estimate().worse
+    for _ in range(8):
+        est.add_call(None, error=True)  # failing
+    assert est.estimate().worse
+    for _ in range(15):
+        est.add_call(500.0, error=False)
+    assert not est.estimate().worse
+    assert not LogLatency(500.0).estimate().worse  # never called: a guess, not trouble

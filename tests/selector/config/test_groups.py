@@ -82,7 +82,6 @@ FLAT = (
     "probe_evidence",
     "probe_max_share",
     "probe_share",
-    "probe_trouble",
     "prune_every_s",
     "quality_model",
     "registry_timeout_s",
