@@ -8,7 +8,8 @@ times 1 to 1,000, 13 steps apart by ×1.78), the least of whose spends is the *f
 one day: the floor plus a drawn share (20 % to 80 %, seeded by the world) of the way
 from it to the demand, and the selector runs the day with ``SELECTOR_BUDGET_USD`` set
 (its λ paced by :mod:`selector.online.budget`). A budget under the floor could only be
-overshot, one over the demand is not binding. Figures per world:
+overshot, one over the demand is not binding; a world whose floor is within 5 % of its
+demand has no budget worth pacing and is left out. Figures per world:
 
 - ``overshoot``: spend over the budget at the day's end, as a share of it (≤ 0: none);
 - ``unused``: budget left at the day's end, as a share of it (the demand exceeds the
@@ -37,6 +38,7 @@ __all__ = ["GRID", "POLICY", "budget_lines", "budget_summary", "measure_budget",
 POLICY = "bandit-v2"
 GRID = tuple(float(x) for x in np.geomspace(1.0, 1_000.0, 13))  # × the world's λ (1: unpaced)
 _KEPT = 1.01  # a fixed weight "keeps to the budget" within 1 % of it
+_ROOM = 0.05  # a world is measured when the least spend is 5 % or more under the demand
 
 
 def _figures(result: ReplayResult) -> tuple[float, float]:
@@ -49,15 +51,18 @@ def measure_budget(
     cost_weight: float,
     unpaced: ReplayResult,
     run: Callable[[dict[str, Any]], ReplayResult],
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
     """The budget figures of one world: ``unpaced`` is the default policy's day without
-    a budget; ``run(overrides)`` replays the day through the service with those settings."""
+    a budget; ``run(overrides)`` replays the day through the service with those settings.
+    None when no fixed weight spends 5 % less than the demand (no budget would bind)."""
     demand, unpaced_reward = _figures(unpaced)
     fixed = [{"factor": 1.0, "spent": demand, "reward": unpaced_reward}]  # the world's λ
     for factor in GRID[1:]:
         s, r = _figures(run({"cost_weight": cost_weight * factor}))
         fixed.append({"factor": factor, "spent": s, "reward": r})
     floor = min(f["spent"] for f in fixed)  # the least a fixed weight spends
+    if floor > (1.0 - _ROOM) * demand:  # no budget between them binds: nothing to pace
+        return None
     share = float(np.random.default_rng((seed, 0xB0D6E7)).uniform(0.2, 0.8))
     budget = floor + share * (demand - floor)
     spent, reward = _figures(run({"budget_usd": budget, "budget_period_s": 86_400.0}))

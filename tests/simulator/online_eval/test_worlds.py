@@ -149,6 +149,7 @@ def test_a_world_s_day_under_a_budget_is_set_beside_the_fixed_weights(tmp_path: 
     corpus = load_corpus(SHARED_DATA, taxonomy, "test")
     found = measure_world(1, tmp_path, corpus, 40, ("bandit-v2",), budgets=True)
     b = found["budget"]
+    assert b is not None, "world 1's cheapest fixed weight spends far less than its demand"
     floor, demand = b["floor_usd"], b["demand_usd"]
     assert floor + 0.2 * (demand - floor) <= b["budget_usd"] <= floor + 0.8 * (demand - floor)
     assert b["spent_usd"] < b["demand_usd"]  # paced below what it spends unpaced
