@@ -160,17 +160,7 @@ def measure_world(
 
     for policy in policies:
         results.append(served(policy, policy))
-    budget = None
-    if budgets:
-        unpaced = next((r for r in results if r.policy == BUDGET_POLICY), None)
-        if unpaced is None:
-            unpaced = served(BUDGET_POLICY, BUDGET_POLICY)
-        budget = measure_budget(
-            seed,
-            settings.decision.cost_weight,
-            unpaced,
-            lambda overrides: served(BUDGET_POLICY, f"{BUDGET_POLICY}-budget", **overrides),
-        )
+    budget = _budget(seed, settings, results, served) if budgets else None
     reward = {r.policy: float(r.conversations["reward"].mean()) for r in results}
     oracle = reward[ORACLE]
     return {
@@ -185,6 +175,26 @@ def measure_world(
         "incidents": incidents(latency_incidents(sc.events), results),
         "budget": budget,
     }
+
+
+def _budget(
+    seed: int,
+    settings: Settings,
+    results: list[ReplayResult],
+    served: Callable[..., ReplayResult],
+) -> dict[str, Any] | None:
+    """The default policy's day under a spend budget (:func:`measure_budget`), from its
+    unpaced day among ``results`` (run when missing); ``served(policy, name,
+    **overrides)`` replays the day through the service."""
+    unpaced = next((r for r in results if r.policy == BUDGET_POLICY), None)
+    if unpaced is None:
+        unpaced = served(BUDGET_POLICY, BUDGET_POLICY)
+    return measure_budget(
+        seed,
+        settings.decision.cost_weight,
+        unpaced,
+        lambda overrides: served(BUDGET_POLICY, f"{BUDGET_POLICY}-budget", **overrides),
+    )
 
 
 def summarize(worlds: list[dict[str, Any]]) -> dict[str, Any]:
