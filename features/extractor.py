@@ -17,6 +17,7 @@ from features.tokens import estimate_prompt_tokens
 
 __all__ = [
     "C",
+    "CachedPrefix",
     "CandidateInfo",
     "Conversation",
     "FeatureExtractor",
@@ -70,6 +71,45 @@ class CandidateInfo:
     latency_slo_ms: float
     expected_latency_ms: float
     completion_tokens: int
+    # the provider's prompt cache: price of a million cached prompt tokens (None: none
+    # priced), how long a prefix stays cached, and the shortest prefix it caches
+    cached_input_usd_per_mtok: float | None = None
+    cache_lifetime_s: float = 300.0
+    cache_min_tokens: int = 1_024
+
+    def cached_tokens(self, cache: CachedPrefix | None, prompt_tokens: float) -> float:
+        """The prompt tokens this model reads from its cache: the prefix its previous
+        call in the conversation wrote, while that is fresh and long enough to be
+        cached; 0 on every other model."""
+        if (
+            cache is None
+            or cache.model != self.name
+            or self.cached_input_usd_per_mtok is None
+            or cache.age_s > self.cache_lifetime_s
+            or cache.tokens < self.cache_min_tokens
+        ):
+            return 0.0
+        return float(min(cache.tokens, prompt_tokens)) * cache.share
+
+    def prompt_usd(self, prompt_tokens: float, cached_tokens: float) -> float:
+        """What the prompt costs, ``cached_tokens`` of it at the cached rate."""
+        cached_price = self.cached_input_usd_per_mtok or 0.0
+        return (
+            (prompt_tokens - cached_tokens) * self.input_usd_per_mtok + cached_tokens * cached_price
+        ) / 1e6
+
+
+@dataclass(frozen=True, slots=True)
+class CachedPrefix:
+    """The conversation's prefix a provider may still hold in its prompt cache: the
+    model that served the previous turn, the prompt tokens it was sent, how long ago,
+    and the share of a prefix priced as cached that the model's call results report
+    read from its cache."""
+
+    model: str
+    tokens: int
+    age_s: float
+    share: float = 1.0
 
 
 @dataclass(slots=True)  # not frozen: built on every request (see selector.store.records)
@@ -82,6 +122,7 @@ class Conversation:
     intent: str | None = None
     escalation: bool = False
     priority: str = "normal"
+    cache: CachedPrefix | None = None  # where the conversation's prefix is cached
 
 
 @dataclass(slots=True)
@@ -100,6 +141,10 @@ class FeatureVector:
     evidence: list[float] = field(default_factory=list)
     # per candidate: the last change its calls showed was for the worse (slower, failing)
     worse: list[bool] = field(default_factory=list)
+    # per candidate: the prompt's cost (its cached prefix at the cached rate), and the
+    # prompt tokens priced as cached
+    prompt_usd: list[float] = field(default_factory=list)
+    cached_tokens: list[float] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -169,13 +214,12 @@ class FeatureExtractor:
         return OTHER, 0, 0, 0.0, 0.0
 
     def _candidate(
-        self, name: str, prompt_tokens: float, h: _Health
+        self, m: CandidateInfo, prompt_tokens: float, prompt_usd: float, h: _Health
     ) -> tuple[list[float], LatencyEstimate]:
         """A candidate's row (:data:`CANDIDATE_FEATURES`) and its latency estimate, from
-        its live figures ``h``."""
-        m = self.models[name]
+        its live figures ``h``; its prompt costs ``prompt_usd``."""
         completion = m.completion_tokens
-        cost = (prompt_tokens * m.input_usd_per_mtok + completion * m.output_usd_per_mtok) / 1e6
+        cost = prompt_usd + completion * m.output_usd_per_mtok / 1e6
         e = h.estimate
         if e is None:  # a source without estimates: the prior, then the window's figures
             if h.p50_ms is None:
@@ -226,8 +270,15 @@ class FeatureExtractor:
         sds: list[float] = []
         evidence: list[float] = []
         worse: list[bool] = []
+        prompt_usd: list[float] = []
+        cached: list[float] = []
         for name, h in zip(candidates, self.health.healths(candidates, now), strict=True):
-            row, e = self._candidate(name, prompt_tokens, h)
+            m = self.models[name]
+            hit = m.cached_tokens(conv.cache, prompt_tokens)
+            usd = m.prompt_usd(prompt_tokens, hit)
+            row, e = self._candidate(m, prompt_tokens, usd, h)
+            prompt_usd.append(usd)
+            cached.append(hit)
             rows.append(row)
             probing.append(h.probing)
             sds.append(e.sd)
@@ -244,4 +295,6 @@ class FeatureExtractor:
             latency_sd=sds,
             evidence=evidence,
             worse=worse,
+            prompt_usd=prompt_usd,
+            cached_tokens=cached,
         )

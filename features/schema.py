@@ -43,7 +43,11 @@ CANDIDATE_FEATURES: tuple[tuple[str, str], ...] = (
     ("tier", "0 small, 1 medium, 2 large (catalog)"),
     ("input_usd_per_mtok", "list price of a million prompt tokens"),
     ("output_usd_per_mtok", "list price of a million completion tokens"),
-    ("expected_cost_usd", "prompt tokens × input price + expected completion × output price"),
+    (
+        "expected_cost_usd",
+        "prompt tokens × input price + expected completion × output price; the prefix "
+        "cached on the model that served the previous turn at its cached price",
+    ),
     ("context_window", "largest prompt + completion in tokens"),
     ("fits_context", "1 when prompt + expected completion fit the context window"),
     (

@@ -13,16 +13,36 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from core.errors import ConfigError, FieldProblem, RequestError
-from core.limits import LATENCY_MS_MAX, PRICE_PER_MTOK_MAX, TOKENS_MAX
+from core.limits import LATENCY_MS_MAX, PRICE_PER_MTOK_MAX, TOKENS_MAX, WINDOW_S_MAX
 from features.extractor import CandidateInfo
 
-__all__ = ["TIERS", "Catalog", "ModelSpec", "load_catalog"]
+__all__ = [
+    "CACHE_LIFETIME_S",
+    "CACHE_MIN_TOKENS",
+    "TIERS",
+    "Catalog",
+    "ModelSpec",
+    "load_catalog",
+]
 
 Tier = Literal["small", "medium", "large"]
 TIERS: tuple[Tier, ...] = ("small", "medium", "large")
+# a provider's prompt cache, unless the entry says otherwise: a prefix of at least this
+# many tokens stays cached this long after the call that wrote it (OpenAI and Anthropic
+# keep one for five minutes of inactivity at least, and cache from 1,024 tokens)
+CACHE_LIFETIME_S = 300.0
+CACHE_MIN_TOKENS = 1_024
 
 
 class ModelSpec(BaseModel):
@@ -40,6 +60,16 @@ class ModelSpec(BaseModel):
     latency_slo_ms: float = Field(gt=0, le=LATENCY_MS_MAX)
     expected_latency_ms: float = Field(gt=0, le=LATENCY_MS_MAX)
     expected_completion_tokens: int | None = Field(default=None, gt=0, le=TOKENS_MAX)
+    # the provider's price of a million prompt tokens read from its prompt cache (None:
+    # no cache priced); ``cached_input_price_per_mtok`` is read as the same field
+    cached_input_usd_per_mtok: float | None = Field(
+        default=None,
+        ge=0,
+        le=PRICE_PER_MTOK_MAX,
+        validation_alias=AliasChoices("cached_input_usd_per_mtok", "cached_input_price_per_mtok"),
+    )
+    cache_lifetime_s: float = Field(default=CACHE_LIFETIME_S, gt=0, le=WINDOW_S_MAX)
+    cache_min_tokens: int = Field(default=CACHE_MIN_TOKENS, ge=0, le=TOKENS_MAX)
     enabled: bool = True
 
     @field_validator("name")
@@ -49,10 +79,28 @@ class ModelSpec(BaseModel):
             raise ValueError("must not contain spaces")
         return v
 
-    def cost_usd(self, prompt_tokens: float, completion_tokens: float) -> float:
-        """List price of one call."""
+    @model_validator(mode="after")
+    def _cache_cheaper(self) -> ModelSpec:
+        cached = self.cached_input_usd_per_mtok
+        if cached is not None and cached > self.input_usd_per_mtok:
+            raise ValueError(
+                f"cached_input_usd_per_mtok ({cached:g}) is above input_usd_per_mtok "
+                f"({self.input_usd_per_mtok:g}): a cached prompt token is billed at a "
+                "fraction of the input price; leave the field out when the provider has no "
+                "prompt cache"
+            )
+        return self
+
+    def cost_usd(
+        self, prompt_tokens: float, completion_tokens: float, cached_tokens: float = 0.0
+    ) -> float:
+        """List price of one call, ``cached_tokens`` of its prompt read from the cache."""
+        price = self.cached_input_usd_per_mtok
+        cached = 0.0 if price is None else min(cached_tokens, prompt_tokens)
         return (
-            prompt_tokens * self.input_usd_per_mtok + completion_tokens * self.output_usd_per_mtok
+            (prompt_tokens - cached) * self.input_usd_per_mtok
+            + cached * (price or 0.0)
+            + completion_tokens * self.output_usd_per_mtok
         ) / 1e6
 
 
@@ -135,6 +183,9 @@ class Catalog:
                 latency_slo_ms=m.latency_slo_ms,
                 expected_latency_ms=m.expected_latency_ms,
                 completion_tokens=m.expected_completion_tokens or default_completion_tokens,
+                cached_input_usd_per_mtok=m.cached_input_usd_per_mtok,
+                cache_lifetime_s=m.cache_lifetime_s,
+                cache_min_tokens=m.cache_min_tokens,
             )
             for m in self
         ]

@@ -7,7 +7,7 @@ from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from features.extractor import Conversation, FeatureVector
+from features.extractor import CachedPrefix, Conversation, FeatureVector
 from features.schema import SCHEMA_VERSION
 from selector.ids import RandomHex
 from selector.policy import Decision, Score
@@ -69,6 +69,7 @@ class RouteResult:
     intent_group: str
     scores: list[Score]  # the decision's scores, serialised once for the log and the answer
     budget: BudgetNote | None = None  # when a spend budget paced the decision
+    cache: CachedPrefix | None = None  # where the conversation's prefix may be cached
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import ModelUnavailableError
-from features.extractor import FeatureExtractor, FeatureVector
+from features.extractor import FeatureExtractor, FeatureVector, R
 from features.schema import PRIORITIES
 from selector.background import Background
 from selector.catalog import Catalog
@@ -31,6 +31,7 @@ from selector.health import Health, Problem, QualityStatus, models_status
 from selector.online.budget import BudgetConfig, BudgetPacer, moved_by_budget
 from selector.policy import Decision, DecisionContext, Policy, Score
 from selector.policy.base import QualityModel
+from selector.prompt_caches import PromptCaches
 from selector.retention import PruneResult
 from selector.service_metrics import ServiceMetrics
 from selector.store import (
@@ -103,6 +104,11 @@ class SelectorService:
             clock=self.tracker.clock,
         )
         self.budgeted = self.budget.config.active  # read per request: a plain attribute
+        # where each conversation's prefix is cached (None: no model's cache is priced)
+        self.caches: PromptCaches | None = None
+        d = settings.decision
+        if d.prompt_cache and any(m.cached_input_usd_per_mtok is not None for m in catalog):
+            self.caches = PromptCaches(d.prompt_cache_conversations)
         if self.budgeted:
             self.metrics.watch_budget(self.budget, self.cost_weight)
 
@@ -157,7 +163,11 @@ class SelectorService:
             if self.budgeted:  # paced toward the budget
                 paced = self.budget.weight(weight, req.tenant, now)
                 weight = weight if paced is None else paced
+        draw = None
+        if self.settings.decision.sticky_draws:
+            draw = self.conversation_draw(req.conversation_id)
         return DecisionContext(
+            draw=draw,
             max_latency_ms=req.max_latency_ms,
             max_cost_usd=req.max_cost_usd,
             cost_weight=weight,
@@ -166,6 +176,13 @@ class SelectorService:
             late_penalty=self.settings.reward.late_penalty,
             deadline_ms=self.settings.reward.deadline_ms,
         )
+
+    def conversation_draw(self, conversation_id: str) -> float:
+        """The conversation's uniform draw in [0, 1): the same every turn, independent of
+        its features (a hash of its id and ``SELECTOR_SEED``)."""
+        key = f"{self.settings.decision.seed}|{conversation_id}".encode()
+        digest = hashlib.blake2b(key, digest_size=8, person=b"draw").digest()
+        return int.from_bytes(digest, "big") / 2**64
 
     def in_canary(self, conversation_id: str) -> bool:
         """True when the challenger serves this conversation (canary mode)."""
@@ -182,6 +199,8 @@ class SelectorService:
         decision on the same features; no I/O (this is the timed hot path)."""
         candidates = self.catalog.check_candidates(req.candidates)
         now = self.tracker.clock() if now is None else now
+        if self.caches is not None:
+            req.conversation.cache = self.caches.lookup(req.conversation_id, now)
         fv = self.extractor.extract(req.conversation, candidates, now)
         policy = self.policy  # one model for the whole decision, even during a reload
         decision = policy.decide(fv, self._context(req, policy, now))
@@ -201,6 +220,8 @@ class SelectorService:
         scores = [s.as_dict() for s in decision.scores]  # once, for the log and the answer
         record = self.record(req, fv, decision, other, scores)
         await self.log.write_decision(record)
+        if self.caches is not None:
+            self._cache_decided(record.decision_id, req.conversation_id, fv, decision)
         budget = None
         if self.budgeted and req.cost_weight is None:
             budget = self._spend(record.decision_id, req, decision)
@@ -210,7 +231,26 @@ class SelectorService:
             self.metrics.count_other(other.policy, other.model == decision.model)
         for c in decision.relaxed:
             self.metrics.relaxed.labels(c).inc()
-        return RouteResult(record.decision_id, decision, fv.intent, fv.intent_group, scores, budget)
+        return RouteResult(
+            record.decision_id,
+            decision,
+            fv.intent,
+            fv.intent_group,
+            scores,
+            budget,
+            req.conversation.cache,
+        )
+
+    def _cache_decided(
+        self, decision_id: str, conversation_id: str, fv: FeatureVector, decision: Decision
+    ) -> None:
+        """The conversation's prefix goes to the decided model's cache."""
+        assert self.caches is not None
+        j = fv.candidates.index(decision.model)
+        priced = fv.cached_tokens[j] if fv.cached_tokens else 0.0
+        prompt = fv.request[R["prompt_tokens"]]
+        now = self.tracker.clock()
+        self.caches.decided(decision_id, conversation_id, decision.model, prompt, priced, now)
 
     def _spend(self, decision_id: str, req: RouteInput, decision: Decision) -> BudgetNote | None:
         """Commit the chosen model's expected cost to the budgets ``req`` falls under;
@@ -269,6 +309,8 @@ class SelectorService:
         if not result.duplicate and not result.late and is_call:
             served = f.get("model", result.decided_model)
             self.tracker.record(served, f.get("latency_ms"), "error" in f)
+            if self.caches is not None:
+                self._cache_served(event.decision_id, served, f)
             if "cost_usd" in f and self.budgeted:
                 self.budget.correct(event.decision_id, f["cost_usd"])
         kind = "outcome" if event.has_outcome else "call"
@@ -277,6 +319,16 @@ class SelectorService:
         if not result.duplicate:
             self.background.learn_now(event.decision_id)
         return result
+
+    def _cache_served(self, decision_id: str, model: str, f: dict[str, Any]) -> None:
+        """A call result: where the conversation's prefix is cached now."""
+        assert self.caches is not None
+        if "error" in f:
+            self.caches.failed(decision_id, model)
+        else:
+            now = self.tracker.clock()
+            tokens, cached = f.get("prompt_tokens"), f.get("cached_tokens")
+            self.caches.served(decision_id, model, tokens, cached, now)
 
     async def conversation_outcome(self, outcome: ConversationOutcome) -> ConversationResult:
         """Credit a conversation's outcome to each of its decisions that has none yet."""

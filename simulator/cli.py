@@ -184,6 +184,15 @@ def measure_online(data_dir: Path, out: Path) -> None:
     "least a fixed cost weight spends to what the default policy spends unpaced), against "
     "13 fixed cost weights: about 14 more days per world.",
 )
+@click.option(
+    "--cache/--no-cache",
+    default=False,
+    show_default=True,
+    help="Also run the default policy's day with the prompt cache ignored "
+    "(SELECTOR_PROMPT_CACHE=false) in each world whose providers cache prompts, and "
+    "compare cost and reward on conversations of 6 user turns or more: one more day per "
+    "such world.",
+)
 def measure_worlds(
     n: int,
     first_seed: int,
@@ -192,12 +201,14 @@ def measure_worlds(
     out: Path,
     start: str,
     budgets: bool,
+    cache: bool,
 ) -> None:
     """Measure the selector in generated worlds it did not write, from a cold or a warm
     start: each policy's reward per conversation as a share of the oracle's, per world
     and as a distribution, beside uniform random, the dearest, the cheapest and the
-    static rules; how each went through latency incidents; and, with --budgets, the
-    default policy under a spend budget."""
+    static rules; how each went through latency incidents; with --budgets, the
+    default policy under a spend budget; with --cache, what pricing the prompt cache
+    saves."""
     from simulator.online_eval.worlds import markdown
     from simulator.online_eval.worlds import measure_worlds as run
 
@@ -210,6 +221,7 @@ def measure_worlds(
         echo=lambda m: click.echo(m, err=True),
         warm=start == "warm",
         budgets=budgets,
+        cache=cache,
     )
     click.echo(markdown(result))
     click.echo(f"report: {(out / 'worlds.md').resolve()}")

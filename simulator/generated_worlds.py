@@ -24,6 +24,11 @@ nothing the selector assumes holds by construction:
   events...; each SGD service answered as well as a drawn quality group);
 - **the outcomes**: delayed from 30 s to an hour after a conversation's last turn, and in
   a third of the worlds reported only once per conversation (by ``conversation_id``);
+- **the prompt cache**: in two thirds of the worlds, each model's provider caches
+  prompts with a chance of 80 %: a cached prompt token billed at 10–50 % of the input
+  price (the catalog says so), kept from 1 to 60 minutes after the call that sent it,
+  for prompts of 512, 1,024 or 2,048 tokens at least (the catalog states the minimum,
+  and the lifetime for half the models; for the others it keeps its default, 5 minutes);
 - **the day**: arrivals with a drawn peak, a traffic spike in half the worlds, and
   mid-day events: a latency cliff on a random model (half the worlds), a quality
   regression on a random model and group (half), a price change the catalog is not told
@@ -166,6 +171,27 @@ def _budget(rng: np.random.Generator, catalog: list[dict[str, Any]]) -> float | 
     return round(float(loguniform(rng, typical[1], typical[-1])), 8)
 
 
+def _caching(
+    rng: np.random.Generator, catalog: list[dict[str, Any]], truth: dict[str, dict[str, Any]]
+) -> None:
+    """In two thirds of the worlds, a prompt cache on each model's provider with a chance
+    of 80 % (see the module docstring): written into its catalog entry and its truth."""
+    if rng.random() >= 2 / 3:
+        return
+    for entry in catalog:
+        draws = rng.random(2)
+        share = float(loguniform(rng, 0.1, 0.5))
+        lifetime = round(float(loguniform(rng, 60.0, 3_600.0)), 1)
+        minimum = int(rng.choice([512, 1_024, 2_048]))
+        if draws[0] >= 0.8:
+            continue
+        entry["cached_input_usd_per_mtok"] = round(entry["input_usd_per_mtok"] * share, 6)
+        entry["cache_min_tokens"] = minimum
+        if draws[1] < 0.5:
+            entry["cache_lifetime_s"] = lifetime
+        truth[entry["name"]] |= {"cache_lifetime_s": lifetime, "cache_min_tokens": minimum}
+
+
 def _day(rng: np.random.Generator, conversations: int) -> dict[str, Any]:
     spikes = []
     if rng.random() < 0.5:
@@ -235,7 +261,8 @@ def generate(seed: int, conversations: int = 400) -> GeneratedWorld:
         "models": truth,
         "events": draw_events(rng, names),
     }
-    raw["gateway"]["budget_usd"] = _budget(rng, catalog)  # drawn last: the rest stays put
+    raw["gateway"]["budget_usd"] = _budget(rng, catalog)  # drawn late: the rest stays put
+    _caching(rng, catalog, truth)
     return GeneratedWorld(
         seed=int(seed),
         scenario=Scenario.model_validate(raw),

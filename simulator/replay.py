@@ -66,6 +66,7 @@ class Call:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    cached_tokens: int = 0  # of prompt_tokens, read from the provider's prompt cache
 
 
 class Router(Protocol):
@@ -99,6 +100,7 @@ class _Served(NamedTuple):
     completion: int
     attempts: int
     errors: int
+    cached: int = 0  # prompt tokens read from the cache
 
 
 def _turn_row(turn: Turn, route: Route, s: _Served, good: bool, late: bool) -> dict[str, Any]:
@@ -115,6 +117,7 @@ def _turn_row(turn: Turn, route: Route, s: _Served, good: bool, late: bool) -> d
         "latency_ms": s.elapsed_ms,
         "prompt_tokens": turn.prompt_tokens,
         "completion_tokens": s.completion,
+        "cached_tokens": s.cached,
         "cost_usd": s.cost,
         "good": good,
         "late": late,
@@ -130,13 +133,15 @@ def _call_chain(
     prompt: int,
     t: float,
     load: Load,
+    held: dict[int, tuple[str, int, float]],
 ) -> _Served:
     """Call the models of ``route``'s chain in turn until one answers, reporting each
-    call's result."""
+    call's result; ``held``: where each conversation's last prompt was sent (the prompt
+    cache), updated by the call that answers."""
     sc = world.scenario
     gw = sc.gateway
     elapsed_ms, cost, served, attempts, errors = 0.0, 0.0, None, 0, 0
-    completion = 0
+    completion = cached = 0
     chain = [m for m in route.chain if world.available(m, t)]  # never an undeployed model
     for model in chain[: gw.max_attempts]:
         now = t + elapsed_ms / 1000.0
@@ -155,12 +160,15 @@ def _call_chain(
         if error is None:
             served = model
             completion = world.completion_tokens(model, float(c.z_length[k - 1, col]))
-            cost = world.cost_usd(model, prompt, completion, end)
-            router.call_result(route, Call(model, latency, None, end, prompt, completion, cost))
+            cached = world.cached_tokens(model, held.get(c.index), prompt, now)
+            held[c.index] = (model, prompt, now)
+            cost = world.cost_usd(model, prompt, completion, end, cached)
+            call = Call(model, latency, None, end, prompt, completion, cost, cached)
+            router.call_result(route, call)
             break
         router.call_result(route, Call(model, latency, error, end))
         errors += 1
-    return _Served(served, elapsed_ms, cost, completion, attempts, errors)
+    return _Served(served, elapsed_ms, cost, completion, attempts, errors, cached)
 
 
 def _settle(state: dict[str, Any], served: _Served, k: int, late: bool) -> None:
@@ -227,8 +235,7 @@ def replay(
     """Run ``conversations`` through ``router`` in simulated time; ``progress`` is called
     with the number of the conversations' user turns settled (answered, or never to come
     after an escalation) since its last call."""
-    sc = world.scenario
-    gw = sc.gateway
+    sc, gw = world.scenario, world.scenario.gateway
     load = load if load is not None else Load(sc.load_window_s)
     seq = itertools.count()
     queue: list[tuple[float, int, str, Any]] = [
@@ -237,6 +244,7 @@ def replay(
     heapq.heapify(queue)
     by_turn = sc.conversation.outcome_level == "turn"
     context = {c.index: sc.conversation.system_prompt_tokens for c in conversations}
+    held: dict[int, tuple[str, int, float]] = {}  # the prompt cache (_call_chain)
     turn_rows: list[dict[str, Any]] = []
     conv_state = {c.index: _fresh_state() for c in conversations}
     while queue:
@@ -248,7 +256,7 @@ def replay(
         prompt = context[c.index] + c.user_tokens
         turn = Turn(c, k, prompt, t, _deployed(world, t))
         route = router.route(turn)
-        served = _call_chain(world, router, route, c, k, prompt, t, load)
+        served = _call_chain(world, router, route, c, k, prompt, t, load, held)
         good = served.model is not None and bool(
             c.u_good[k - 1] < world.p_good(served.model, c.group, k, t)
         )

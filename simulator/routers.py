@@ -79,12 +79,23 @@ class RulesRouter(_Silent):
 class OracleRouter(_Silent):
     """Knows the world: ranks models by the turn's true expected reward under the current
     load: P(answer good) × P(call succeeds) − λ·cost − w·median latency − late penalty ×
-    P(late); under a budget, those within it first."""
+    P(late); under a budget, those within it first. It prices a turn's prompt as the
+    provider bills it: read from the prompt cache on the model that answered the
+    conversation's previous turn, while the cache lives."""
 
     def __init__(self, world: World, load: Load, name: str = "oracle") -> None:
         self.name = name
         self.world = world
         self.load = load
+        self._asked: dict[int, int] = {}  # route (by id) → its conversation's index
+        self._held: dict[int, tuple[str, int, float]] = {}  # as the replay's prompt cache
+
+    def call_result(self, route: Route, call: Call) -> None:
+        conversation = self._asked.get(id(route))
+        if conversation is not None and call.error is None:
+            del self._asked[id(route)]
+            start = call.t - call.latency_ms / 1000.0
+            self._held[conversation] = (call.model, call.prompt_tokens, start)
 
     def expected_reward(self, model: str, turn: Turn) -> float:
         w, sc, t = self.world, self.world.scenario, turn.t
@@ -109,18 +120,21 @@ class OracleRouter(_Silent):
         models = list(turn.deployed) or self.world.models
         ranked = sorted(models, key=lambda m: -self.expected_reward(m, turn))
         budget = self.world.scenario.gateway.budget_usd
-        if budget is None:
-            return Route(ranked)
-        cost = {m: self.expected_cost(m, turn) for m in models}
-        within = [m for m in ranked if cost[m] <= budget]
-        return Route(
-            within + sorted((m for m in ranked if cost[m] > budget), key=lambda m: cost[m])
-        )
+        route = Route(ranked)
+        if budget is not None:
+            cost = {m: self.expected_cost(m, turn) for m in models}
+            within = [m for m in ranked if cost[m] <= budget]
+            over = sorted((m for m in ranked if cost[m] > budget), key=lambda m: cost[m])
+            route = Route(within + over)
+        self._asked[id(route)] = turn.conversation.index
+        return route
 
     def expected_cost(self, model: str, turn: Turn) -> float:
         w = self.world
         mean = w.scenario.models[model].completion_tokens
-        return w.cost_usd(model, turn.prompt_tokens, mean, turn.t)
+        held = self._held.get(turn.conversation.index)
+        cached = w.cached_tokens(model, held, turn.prompt_tokens, turn.t)
+        return w.cost_usd(model, turn.prompt_tokens, mean, turn.t, cached)
 
 
 class ServiceRouter:
@@ -183,6 +197,7 @@ class ServiceRouter:
             fields["prompt_tokens"] = call.prompt_tokens
             fields["completion_tokens"] = call.completion_tokens
             fields["cost_usd"] = call.cost_usd
+            fields["cached_tokens"] = call.cached_tokens
         if call.model != route.chain[0]:
             fields["model"] = call.model  # a fallback served: the service flags an override
         decision = str(route.decision_id)

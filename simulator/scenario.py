@@ -178,6 +178,16 @@ class ModelWorld(_Strict):
     completion_tokens: float = Field(gt=0, description="Mean completion length.")
     quality_offset: float = Field(0.0, description="Added to its tier's per-turn quality.")
     group_offsets: dict[str, float] = Field(default_factory=dict)
+    cache_lifetime_s: float | None = Field(
+        None,
+        gt=0,
+        description="How long the provider keeps a prompt cached after the call that sent "
+        "it (None: the catalog's cache_lifetime_s). It bills a cached prefix at the "
+        "catalog's cached_input_usd_per_mtok; a model without one caches nothing.",
+    )
+    cache_min_tokens: int | None = Field(
+        None, ge=0, description="The shortest prompt it caches (None: the catalog's)."
+    )
 
 
 class Event(_Strict):

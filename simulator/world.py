@@ -21,7 +21,11 @@ a better model is never unlucky where a worse one is lucky.
   where load is the model's calls in the last ``load_window_s`` over its capacity plus
   the provider's background load, which follows the day's profile: queueing falls
   off a cliff past capacity (:meth:`World.latency_ms`);
-- errors: the model's error rate plus ``overload_error_rate × (load − 1)`` past capacity.
+- errors: the model's error rate plus ``overload_error_rate × (load − 1)`` past capacity;
+- the prompt cache: a call on the model that answered the conversation's previous turn
+  reads that turn's prompt from the cache, billed at the catalog's cached price, while
+  the cache lives and when the prompt was long enough to be cached
+  (:meth:`World.cached_tokens`).
 """
 
 from __future__ import annotations
@@ -236,12 +240,36 @@ class World:
             if e.kind == kind and e.model == model and e.start_hour <= hour < e.end_hour
         ]
 
+    def cached_tokens(
+        self, model: str, held: tuple[str, int, float] | None, prompt_tokens: int, t: float
+    ) -> int:
+        """The prompt tokens a call on ``model`` at ``t`` reads from its provider's cache,
+        when the conversation's previous call answered on ``held = (model, prompt tokens,
+        time)``."""
+        spec = self.catalog[model]
+        if held is None or held[0] != model or spec.cached_input_usd_per_mtok is None:
+            return 0
+        truth = self.scenario.models[model]
+        lifetime = truth.cache_lifetime_s or spec.cache_lifetime_s
+        minimum = (
+            spec.cache_min_tokens if truth.cache_min_tokens is None else truth.cache_min_tokens
+        )
+        if t - held[2] > lifetime or held[1] < minimum:
+            return 0
+        return min(held[1], prompt_tokens)
+
     def cost_usd(
-        self, model: str, prompt_tokens: float, completion_tokens: float, t: float = 0.0
+        self,
+        model: str,
+        prompt_tokens: float,
+        completion_tokens: float,
+        t: float = 0.0,
+        cached_tokens: float = 0.0,
     ) -> float:
-        """What the provider bills: the catalog's list price times any price change in
-        force at ``t`` (the catalog is not told)."""
-        cost = self.catalog[model].cost_usd(prompt_tokens, completion_tokens)
+        """What the provider bills, ``cached_tokens`` of the prompt read from its cache:
+        the catalog's list price times any price change in force at ``t`` (the catalog
+        is not told)."""
+        cost = self.catalog[model].cost_usd(prompt_tokens, completion_tokens, cached_tokens)
         for e in self._in_force("price", model, t):
             cost *= e.multiplier
         return cost

@@ -12,11 +12,13 @@ import shlex
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -36,6 +38,7 @@ __all__ = [
 ]
 
 CATALOG = ("gemini-2.5-flash-lite", "gpt-5")  # two models of the default catalog
+CACHED_TOKENS = 8  # of its prompt's 12 tokens, what the fake LLM says it read from cache
 
 
 def free_port() -> int:
@@ -129,6 +132,16 @@ class SelectorServer:
 
     def samples(self) -> dict[str, int]:
         return {name: int(live["samples"]) for name, live in self.live().items()}
+
+    def call_results(self, decision_id: str) -> list[tuple[Any, ...]]:
+        """The call results the selector's log holds for a decision: (model, prompt
+        tokens, completion tokens, cached tokens) each."""
+        with closing(sqlite3.connect(self.home / "decisions.db")) as conn:
+            return conn.execute(
+                "SELECT model, prompt_tokens, completion_tokens, cached_tokens FROM feedback "
+                "WHERE decision_id = ? AND latency_ms IS NOT NULL",
+                (decision_id,),
+            ).fetchall()
 
 
 class _Quiet(BaseHTTPRequestHandler):
@@ -227,7 +240,12 @@ class _LLMHandler(_Quiet):
                         "finish_reason": "stop",
                     }
                 ],
-                "usage": {"prompt_tokens": 12, "completion_tokens": 7, "total_tokens": 19},
+                "usage": {
+                    "prompt_tokens": 12,
+                    "completion_tokens": 7,
+                    "total_tokens": 19,
+                    "prompt_tokens_details": {"cached_tokens": CACHED_TOKENS},
+                },
             },
         )
 

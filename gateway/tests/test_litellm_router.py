@@ -26,7 +26,7 @@ from model_selector_gateway.litellm import (
     install,
     uninstall,
 )
-from peers import FakeLLM, ScriptedSelector, SelectorServer, wait_until
+from peers import CACHED_TOKENS, FakeLLM, ScriptedSelector, SelectorServer, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -102,6 +102,8 @@ def test_the_selector_picks_the_model_and_its_result_is_reported(
     model = served(response)
     assert response._hidden_params["selector_model"] == model
     wait_until(lambda: selector.samples()[model] == before[model] + 1, what="the report")
+    # the usage LiteLLM read, the prompt tokens its provider served from cache included
+    assert selector.call_results(decision) == [(model, 12, 7, CACHED_TOKENS)]
 
 
 def test_a_deployment_named_by_model_info_is_reported_under_that_name(

@@ -114,6 +114,23 @@ class BudgetInfo(TypedDict):
 
 
 @with_config(_FORBID)
+class PromptCacheInfo(TypedDict):
+    model: Annotated[
+        str, Field(description="The model that served the conversation's previous turn.")
+    ]
+    prefix_tokens: Annotated[int, Field(description="The prompt tokens that turn sent it.")]
+    age_s: Annotated[float, Field(description="Seconds since that call answered.")]
+    cached_tokens: Annotated[
+        float,
+        Field(
+            description="Of this turn's prompt, the tokens priced at the model's cached "
+            "rate (0: the cache has expired, the prefix is too short to be cached, or the "
+            "catalog prices no cache for the model)."
+        ),
+    ]
+
+
+@with_config(_FORBID)
 class RouteResponse(TypedDict):
     decision_id: str
     model: str
@@ -142,6 +159,15 @@ class RouteResponse(TypedDict):
         Annotated[
             BudgetInfo,
             Field(description="When a spend budget paced the decision: what it did."),
+        ]
+    ]
+    prompt_cache: NotRequired[
+        Annotated[
+            PromptCacheInfo,
+            Field(
+                description="When the conversation's prefix may be held in a model's "
+                "prompt cache: where, and what of this turn's prompt was priced as cached."
+            ),
         ]
     ]
 
@@ -206,6 +232,14 @@ def route_response(result: RouteResult) -> bytes:
             "base_cost_weight": b.base_cost_weight,
             "cost_weight": b.cost_weight,
             "moved_from": b.moved_from,
+        }
+    c = result.cache
+    if c is not None:
+        body["prompt_cache"] = {
+            "model": c.model,
+            "prefix_tokens": c.tokens,
+            "age_s": c.age_s,
+            "cached_tokens": next((s.cached_tokens for s in d.scores if s.model == c.model), 0.0),
         }
     return orjson.dumps(body)
 

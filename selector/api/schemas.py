@@ -194,6 +194,12 @@ class FeedbackRequest(BaseModel):
     error: str | None = Field(None, min_length=1, max_length=256)
     prompt_tokens: Tokens | None = None
     completion_tokens: Tokens | None = None
+    cached_tokens: Tokens | None = Field(
+        None,
+        description="Of prompt_tokens, those the provider read from its prompt cache "
+        "(OpenAI's usage.prompt_tokens_details.cached_tokens, Anthropic's "
+        "cache_read_input_tokens).",
+    )
     cost_usd: Usd | None = None
     resolved: bool | None = None
     reward: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
@@ -207,6 +213,12 @@ class FeedbackRequest(BaseModel):
             raise ValueError(
                 "send decision_id (feedback on one decision) or conversation_id (the outcome "
                 "of a whole conversation), exactly one of them"
+            )
+        cached, prompt = self.cached_tokens, self.prompt_tokens
+        if cached is not None and prompt is not None and cached > prompt:
+            raise ValueError(
+                f"cached_tokens ({cached}) is more than prompt_tokens ({prompt}): send the "
+                "prompt tokens read from the provider's cache, a part of prompt_tokens"
             )
         if self.conversation_id is not None and not set(fields) <= set(_OUTCOME_FIELDS):
             extra = ", ".join(sorted(set(fields) - set(_OUTCOME_FIELDS)))

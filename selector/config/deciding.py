@@ -121,6 +121,26 @@ class DecisionSettings(Group):
         le=1_000_000,
         description="Prompt tokens per turn assumed when only `turns` is given.",
     )
+    sticky_draws: bool = Field(
+        True,
+        description="Draw a randomising policy's choice with one uniform number per "
+        "conversation, so its turns go to the same model while the probabilities hold "
+        "(the prompt cache stays warm, the customer hears one voice); each decision's "
+        "propensity stays exact (false: a fresh draw every turn).",
+    )
+    prompt_cache: bool = Field(
+        True,
+        description="Price a conversation's prefix at the catalog's "
+        "cached_input_usd_per_mtok on the model that served its previous turn, within "
+        "its cache_lifetime_s (false: every prompt at the full input price).",
+    )
+    prompt_cache_conversations: int = Field(
+        100_000,
+        ge=1,
+        le=100_000_000,
+        description="Conversations whose cached prefix the service remembers (the least "
+        "recently decided are forgotten first).",
+    )
 
 
 class BaselineSettings(Group):

@@ -52,13 +52,17 @@ class BanditPolicy(Policy):
         self.bandit: OnlineModel = bandit
 
     def _rank(
-        self, fv: FeatureVector, scores: Sequence[CandidateScore], eligible: Sequence[int]
+        self,
+        fv: FeatureVector,
+        scores: Sequence[CandidateScore],
+        eligible: Sequence[int],
+        draw: float | None = None,
     ) -> tuple[list[int], float]:
         estimates, probs, pick = self.bandit.distribution(
             [scores[i].model for i in eligible],
             fv.intent_group,
             [scores[i].utility for i in eligible],
-            self.rng.random(),
+            self.rng.random() if draw is None else draw,
             self._contexts(fv, scores, eligible),
         )
         for s in scores:

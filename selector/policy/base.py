@@ -112,6 +112,17 @@ class Score(TypedDict):
             Field(description="Online policies: the probability this model was to be chosen."),
         ]
     ]
+    cached_prompt_tokens: NotRequired[
+        Annotated[
+            float,
+            Field(
+                description="The conversation's prefix this model still holds in its "
+                "prompt cache (it served the previous turn within the catalog's "
+                "cache_lifetime_s), priced at its cached_input_usd_per_mtok in "
+                "expected_cost_usd; left out on every other model."
+            ),
+        ]
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +136,9 @@ class DecisionContext:
     priority: int = 1
     late_penalty: float = 0.0  # the reward's charge for a late or failed call
     deadline_ms: float = 3_000.0  # a call is late past it, when the request sets none
+    # the uniform a randomising policy draws its choice with (None: a fresh one from its
+    # generator); the service gives each conversation one (SELECTOR_STICKY_DRAWS)
+    draw: float | None = None
 
 
 @dataclass(slots=True)
@@ -143,6 +157,7 @@ class CandidateScore:
     over: dict[str, float] | None = None
     p_over_deadline: float | None = None  # P(true p95 > the deadline), when one is set
     probe: bool = False  # offered probe traffic
+    cached_tokens: float = 0.0  # prompt tokens priced as read from the prompt cache
 
     def as_dict(self) -> Score:
         """The score on the wire and in the log (:class:`Score`)."""
@@ -163,6 +178,8 @@ class CandidateScore:
         if self.probability is not None:
             out["estimate"] = self.estimate
             out["probability"] = self.probability
+        if self.cached_tokens:
+            out["cached_prompt_tokens"] = self.cached_tokens
         return out
 
 
@@ -223,7 +240,7 @@ class Policy(ABC):
         for i, s in enumerate(scores):
             s.eligible = i in eligible_set
 
-        ranking, propensity = self._rank(fv, scores, found.eligible)
+        ranking, propensity = self._rank(fv, scores, found.eligible, ctx.draw)
         probes = [i for i, s in enumerate(scores) if s.probe]
         if probes and self.probes is not None:
             u = self.rng.random()
@@ -263,7 +280,8 @@ class Policy(ABC):
         ):
             cost = row[_COST]
             if lengths is not None and lengths[j] is not None:
-                cost = (prompt * row[_IN] + lengths[j] * row[_OUT]) / 1e6
+                prompt_usd = fv.prompt_usd[j] if fv.prompt_usd else prompt * row[_IN] / 1e6
+                cost = prompt_usd + lengths[j] * row[_OUT] / 1e6
             err = row[_ERR]
             utility = p * (1.0 - err) - ctx.cost_weight * cost - lat_w * row[_P50]
             if late_w:
@@ -271,6 +289,8 @@ class Policy(ABC):
                 utility -= late_w * (err + (1.0 - err) * late)
             thin = bool(fv.evidence) and fv.evidence[j] < evidence_needed
             score = CandidateScore(name, p, cost, row[_P50], utility, True)
+            if fv.cached_tokens:
+                score.cached_tokens = fv.cached_tokens[j]
             reasons: list[str] = []
             if max_cost is not None and cost > max_cost:
                 reasons.append("budget")
@@ -298,9 +318,14 @@ class Policy(ABC):
 
     @abstractmethod
     def _rank(
-        self, fv: FeatureVector, scores: Sequence[CandidateScore], eligible: Sequence[int]
+        self,
+        fv: FeatureVector,
+        scores: Sequence[CandidateScore],
+        eligible: Sequence[int],
+        draw: float | None = None,
     ) -> tuple[list[int], float]:
-        """Eligible indices in order of preference (first = chosen) and its propensity."""
+        """Eligible indices in order of preference (first = chosen) and its propensity;
+        a randomising policy draws its choice with ``draw`` ∈ [0, 1) when given."""
 
     def _fallbacks(
         self, scores: Sequence[CandidateScore], ranking: Sequence[int], eligible: set[int]

@@ -43,7 +43,11 @@ class StaticRulesPolicy(Policy):
         self.max_turns = max_turns
 
     def _rank(
-        self, fv: FeatureVector, scores: Sequence[CandidateScore], eligible: Sequence[int]
+        self,
+        fv: FeatureVector,
+        scores: Sequence[CandidateScore],
+        eligible: Sequence[int],
+        draw: float | None = None,
     ) -> tuple[list[int], float]:
         small = fv.request[_TURNS] <= self.max_turns and fv.request[_PRIORITY] == _NORMAL
         rows = fv.candidate_rows

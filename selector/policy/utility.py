@@ -35,7 +35,11 @@ class UtilityPolicy(Policy):
         self.exploration = exploration
 
     def _rank(
-        self, fv: FeatureVector, scores: Sequence[CandidateScore], eligible: Sequence[int]
+        self,
+        fv: FeatureVector,
+        scores: Sequence[CandidateScore],
+        eligible: Sequence[int],
+        draw: float | None = None,
     ) -> tuple[list[int], float]:
         ranking = sorted(eligible, key=lambda i: -scores[i].utility)
         eps, k = self.exploration, len(ranking)
@@ -46,6 +50,7 @@ class UtilityPolicy(Policy):
         for pos, i in enumerate(ranking):
             scores[i].estimate = scores[i].utility
             scores[i].probability = (1.0 - eps + eps / k) if pos == 0 else eps / k
-        pick = self.rng.randrange(k) if self.rng.random() < eps else 0
+        u = self.rng.random() if draw is None else draw
+        pick = min(k - 1, int(u / eps * k)) if u < eps else 0  # u / eps: uniform on [0, 1)
         chosen = ranking.pop(pick)
         return [chosen, *ranking], scores[chosen].probability or 0.0

@@ -45,6 +45,7 @@ FEEDBACK_FIELDS = (
     "error",
     "prompt_tokens",
     "completion_tokens",
+    "cached_tokens",
     "cost_usd",
     "resolved",
     "reward",

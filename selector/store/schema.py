@@ -4,9 +4,8 @@
 tables of a new one, migrates an older one step by step (each step in one
 transaction), and refuses one written by a newer build. Version 1 is the first schema;
 version 2 adds ``outcomes.via`` (an outcome credited from the conversation's) and an
-index of decisions by conversation; version 3 adds ``conversation_outcomes``. A change
-of schema adds a step to
-:data:`MIGRATIONS`.
+index of decisions by conversation; version 3 adds ``conversation_outcomes``; version 4
+adds ``feedback.cached_tokens``. A change of schema adds a step to :data:`MIGRATIONS`.
 
 Tables: ``decisions`` (one row per decision), ``feedback`` (one row per distinct
 event; ``event_id`` is a hash of the decision id and the event's fields, so a resent
@@ -68,7 +67,8 @@ CREATE TABLE IF NOT EXISTS feedback (
     resolved          INTEGER,
     reward            REAL,
     late              INTEGER NOT NULL DEFAULT 0,
-    override          INTEGER NOT NULL DEFAULT 0
+    override          INTEGER NOT NULL DEFAULT 0,
+    cached_tokens     INTEGER  -- of prompt_tokens, read from the provider's prompt cache
 );
 CREATE INDEX IF NOT EXISTS feedback_decision ON feedback(decision_id);
 CREATE INDEX IF NOT EXISTS feedback_ts ON feedback(ts);
@@ -128,8 +128,16 @@ def _v3(conn: sqlite3.Connection) -> None:
     conn.execute(BACKFILL_CONVERSATIONS)
 
 
+def _v4(conn: sqlite3.Connection) -> None:
+    """Version 4: a call result may say how many of its prompt tokens the provider read
+    from its prompt cache (``feedback.cached_tokens``)."""
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(feedback)")}
+    if "cached_tokens" not in columns:  # a log made by this build and marked older has it
+        conn.execute("ALTER TABLE feedback ADD COLUMN cached_tokens INTEGER")
+
+
 #: steps from version n to n + 1, in order: MIGRATIONS[0] takes a log from 1 to 2
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v2, _v3]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v2, _v3, _v4]
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
 
 

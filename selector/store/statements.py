@@ -41,7 +41,11 @@ _INSERT_OTHER = "INSERT INTO other_decisions VALUES (?,?,?,?,?,?)"
 _INSERT_OUTCOME = (
     "INSERT INTO outcomes (decision_id, resolved, reward, event_id, ts, via) VALUES (?,?,?,?,?,?)"
 )
-_INSERT_FEEDBACK = "INSERT INTO feedback VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+_INSERT_FEEDBACK = (
+    "INSERT INTO feedback (event_id, decision_id, ts, model, latency_ms, error, prompt_tokens, "
+    "completion_tokens, cost_usd, resolved, reward, late, override, cached_tokens) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
 _INSERT_CONVERSATION = "INSERT OR IGNORE INTO conversation_outcomes VALUES (?,?,?,?,?)"
 _CONVERSATION_HAD = "SELECT resolved, reward FROM conversation_outcomes WHERE conversation_id = ?"
 # a conversation's outcome goes with the last of its decisions (retention)
@@ -146,6 +150,7 @@ def insert_feedback(
             f.get("reward"),
             int(late),
             int(override),
+            f.get("cached_tokens"),
         ),
     )
     return FeedbackResult(ev.decision_id, False, late, override, decided_model)
@@ -224,7 +229,7 @@ def insert_conversation_outcome(
         return ConversationResult(cid, [], kept, late, duplicate=True)
     for did in credited:
         event_id = ev.event_id(did)
-        conn.execute(_INSERT_FEEDBACK, (event_id, did, now, *([None] * 6), *outcome, 0, 0))
+        conn.execute(_INSERT_FEEDBACK, (event_id, did, now, *([None] * 6), *outcome, 0, 0, None))
         conn.execute(_INSERT_OUTCOME, (did, *outcome, event_id, now, "conversation"))
     return ConversationResult(cid, credited, kept, late, duplicate=False)
 

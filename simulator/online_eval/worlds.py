@@ -42,6 +42,12 @@ from simulator.online_eval.budgets import (
     measure_budget,
     plot_budgets,
 )
+from simulator.online_eval.caching import (
+    cache_lines,
+    cache_summary,
+    measure_cache,
+    plot_caching,
+)
 from simulator.replay import ReplayResult, replay
 from simulator.routers import FixedRouter, OracleRouter, RandomRouter, RulesRouter
 from simulator.scenario import Scenario
@@ -125,12 +131,12 @@ def measure_world(
     bars: Bars = no_bar,
     past: Corpus | None = None,
     budgets: bool = False,
+    cache: bool = False,
 ) -> dict[str, Any]:
-    """Reward per conversation of every policy in the world of ``seed``, its share of the
-    oracle's, and how each went through the day's latency incidents; warm (a model
-    trained on a one-model history) when ``past``, the corpus of the history, is given;
-    with ``budgets``, the default policy under a day's spend budget
-    (:func:`simulator.online_eval.budgets.measure_budget`)."""
+    """Each policy's reward per conversation in the world of ``seed``, its share of the
+    oracle's, and its way through latency incidents; warm when ``past`` (the history's
+    corpus) is given; with ``budgets``, under a spend budget (:func:`measure_budget`);
+    with ``cache``, with the prompt cache ignored (:func:`measure_cache`)."""
     w = generate(seed, conversations)
     folder = out / f"world-{seed}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -158,9 +164,9 @@ def measure_world(
         ):
             return replay(world, day, router, progress=advance)
 
-    for policy in policies:
-        results.append(served(policy, policy))
+    results += [served(policy, policy) for policy in policies]
     budget = _budget(seed, settings, results, served) if budgets else None
+    cached = _cache(w, results, served) if cache else None
     reward = {r.policy: float(r.conversations["reward"].mean()) for r in results}
     oracle = reward[ORACLE]
     return {
@@ -174,7 +180,28 @@ def measure_world(
         "share_of_oracle": {p: (r / oracle if oracle > 0 else None) for p, r in reward.items()},
         "incidents": incidents(latency_incidents(sc.events), results),
         "budget": budget,
+        "cache": cached,
     }
+
+
+def _default_day(results: list[ReplayResult], served: Callable[..., ReplayResult]) -> ReplayResult:
+    """The default policy's day among ``results``, run when missing."""
+    found = next((r for r in results if r.policy == BUDGET_POLICY), None)
+    return found if found is not None else served(BUDGET_POLICY, BUDGET_POLICY)
+
+
+def _cache(
+    w: GeneratedWorld, results: list[ReplayResult], served: Callable[..., ReplayResult]
+) -> dict[str, Any] | None:
+    """The default policy's day with the prompt cache ignored, against its day as served
+    (:func:`measure_cache`)."""
+    if not any(e.get("cached_input_usd_per_mtok") is not None for e in w.catalog):
+        return None
+    return measure_cache(
+        w.catalog,
+        _default_day(results, served),
+        lambda overrides: served(BUDGET_POLICY, "-".join([BUDGET_POLICY, *overrides]), **overrides),
+    )
 
 
 def _budget(
@@ -186,13 +213,10 @@ def _budget(
     """The default policy's day under a spend budget (:func:`measure_budget`), from its
     unpaced day among ``results`` (run when missing); ``served(policy, name,
     **overrides)`` replays the day through the service."""
-    unpaced = next((r for r in results if r.policy == BUDGET_POLICY), None)
-    if unpaced is None:
-        unpaced = served(BUDGET_POLICY, BUDGET_POLICY)
     return measure_budget(
         seed,
         settings.decision.cost_weight,
-        unpaced,
+        _default_day(results, served),
         lambda overrides: served(BUDGET_POLICY, f"{BUDGET_POLICY}-budget", **overrides),
     )
 
@@ -222,6 +246,7 @@ def summarize(worlds: list[dict[str, Any]]) -> dict[str, Any]:
         }
     out["incidents"] = recovery_summary(worlds)
     out["budget"] = budget_summary(worlds)
+    out["cache"] = cache_summary(worlds)
     return out
 
 
@@ -236,9 +261,11 @@ def measure_worlds(
     bars: Bars = no_bar,
     warm: bool = False,
     budgets: bool = False,
+    cache: bool = False,
 ) -> dict[str, Any]:
     """:func:`measure_world` for the seeds ``first_seed`` … ``first_seed + n − 1``, cold
-    or ``warm``, with ``budgets`` or not; writes ``worlds.json`` under ``out``."""
+    or ``warm``, with ``budgets`` and ``cache`` or not; writes ``worlds.json`` under
+    ``out``."""
     classifier = IntentClassifier.load()
     taxonomy = IntentTaxonomy.from_classifier(classifier)
     corpus = load_corpus(data_dir, taxonomy, "test")
@@ -246,7 +273,9 @@ def measure_worlds(
     worlds = []
     t0 = time.perf_counter()
     for seed in range(first_seed, first_seed + n):
-        found = measure_world(seed, out, corpus, conversations, policies, bars, past, budgets)
+        found = measure_world(
+            seed, out, corpus, conversations, policies, bars, past, budgets, cache
+        )
         worlds.append(found)
         shares = ", ".join(
             f"{p} {s:.3f}" for p, s in found["share_of_oracle"].items() if s is not None
@@ -265,6 +294,8 @@ def measure_worlds(
     plot(result, out / "worlds.png")
     if summary["budget"]:
         plot_budgets(worlds, out / "budgets.png")
+    if summary["cache"]:
+        plot_caching(worlds, out / "caching.png")
     (out / "worlds.md").write_text(markdown(result), encoding="utf-8")
     return result
 
@@ -297,6 +328,7 @@ def markdown(result: dict[str, Any]) -> str:
     lines += ["", "![shares](worlds.png)", ""]
     lines += incident_lines(s.get("incidents", {}))
     lines += budget_lines(s.get("budget", {}))
+    lines += cache_lines(s.get("cache", {}))
     return "\n".join(lines)
 
 

@@ -71,7 +71,7 @@ def test_the_client_reads_every_field_of_a_route_answer() -> None:
     answer_fields = set(get_type_hints(RouteResponse))
     kept = {"decision_id", "model", "fallbacks", "propensity", "scores", "relaxed", "intent"}
     kept |= {"intent_group", "policy"}
-    assert answer_fields - kept == {"relaxed_by", "budget"}  # kept in Decision.raw
+    assert answer_fields - kept == {"relaxed_by", "budget", "prompt_cache"}  # in Decision.raw
     score_fields = {k for k, v in get_type_hints(Score, include_extras=True).items()}
     read = set(ModelScore.__dataclass_fields__)
     assert read - {"reason"} <= score_fields

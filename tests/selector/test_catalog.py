@@ -136,3 +136,41 @@ def test_a_prior_with_an_infinite_delta_is_refused(tmp_path: Path) -> None:
     bad.write_text(text)
     with pytest.raises(ConfigError, match="model_delta"):
         load_prior(bad)
+
+
+def test_a_cached_price_is_read_under_either_name_and_priced(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "    output_usd_per_mtok: 0.4\n",
+        "    output_usd_per_mtok: 0.4\n    cached_input_price_per_mtok: 0.025\n",
+        1,
+    )
+    cat = load_catalog(write(tmp_path, text))
+    small = cat["small"]
+    assert small.cached_input_usd_per_mtok == 0.025
+    assert (small.cache_lifetime_s, small.cache_min_tokens) == (300.0, 1_024)
+    # 600 of 1,000 prompt tokens read from the cache, never more than the prompt
+    assert small.cost_usd(1_000, 0, 600) == pytest.approx((400 * 0.1 + 600 * 0.025) / 1e6)
+    assert small.cost_usd(1_000, 0, 5_000) == pytest.approx(1_000 * 0.025 / 1e6)
+    assert cat["big"].cost_usd(1_000, 0, 600) == cat["big"].cost_usd(1_000, 0)  # no cache priced
+    assert load_catalog(PACKAGE_DIR / "catalog.yaml")["gpt-5"].cached_input_usd_per_mtok == 0.125
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (
+            "cached_input_usd_per_mtok: 0.5",
+            "models[0] (small): entry: Value error, cached_input_usd_per_mtok (0.5) is above "
+            "input_usd_per_mtok (0.1)",
+        ),
+        ("cache_lifetime_s: 0", "models[0] (small): cache_lifetime_s: Input should be greater"),
+        ("cache_min_tokens: -1", "models[0] (small): cache_min_tokens: Input should be greater"),
+    ],
+)
+def test_a_wrong_cache_field_is_named(tmp_path: Path, extra: str, expected: str) -> None:
+    text = GOOD.replace(
+        "    output_usd_per_mtok: 0.4\n", f"    output_usd_per_mtok: 0.4\n    {extra}\n", 1
+    )
+    with pytest.raises(ConfigError) as err:
+        load_catalog(write(tmp_path, text))
+    assert expected in str(err.value)

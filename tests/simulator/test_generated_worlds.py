@@ -164,3 +164,37 @@ def test_every_probability_of_the_truth_is_a_probability(
         q = quality(world)
         assert ((q > 0) & (q < 1)).all()
         assert q.std() > 0  # the models differ
+
+
+def test_two_worlds_in_three_cache_prompts_and_the_cache_bills_as_drawn(
+    worlds: list[tuple[GeneratedWorld, World]],
+) -> None:
+    cached = [w for w, _ in worlds if any("cached_input_usd_per_mtok" in e for e in w.catalog)]
+    assert 0.55 < len(cached) / len(worlds) < 0.78
+    entries = [e for w in cached for e in w.catalog]
+    priced = [e for e in entries if "cached_input_usd_per_mtok" in e]
+    assert 0.7 < len(priced) / len(entries) < 0.9  # 80 % of a caching world's models
+    shares = np.array([e["cached_input_usd_per_mtok"] / e["input_usd_per_mtok"] for e in priced])
+    assert shares.min() >= 0.099
+    assert shares.max() <= 0.501
+    assert {e["cache_min_tokens"] for e in priced} == {512, 1_024, 2_048}
+    stated = [e for e in priced if "cache_lifetime_s" in e]
+    assert 0.35 < len(stated) / len(priced) < 0.65  # the rest keep the default, 300 s
+
+    w, world = next((w, x) for w, x in worlds if w in cached)
+    e = next(e for e in w.catalog if "cached_input_usd_per_mtok" in e)
+    m, truth = e["name"], w.scenario.models[e["name"]]
+    assert truth.cache_lifetime_s is not None
+    assert truth.cache_min_tokens is not None
+    long = truth.cache_min_tokens + 500
+    held = (m, long, 100.0)
+    assert world.cached_tokens(m, held, long + 300, 100.0 + truth.cache_lifetime_s) == long
+    assert world.cached_tokens(m, held, long - 100, 101.0) == long - 100  # at most the prompt
+    assert world.cached_tokens(m, held, long + 300, 100.1 + truth.cache_lifetime_s) == 0
+    assert world.cached_tokens(m, (m, truth.cache_min_tokens - 1, 100.0), long, 101.0) == 0
+    other = next(x for x in w.catalog if x["name"] != m)["name"]
+    assert world.cached_tokens(other, held, long, 101.0) == 0
+    full = world.cost_usd(m, long + 300, 200, 101.0)
+    cheap = world.cost_usd(m, long + 300, 200, 101.0, long)
+    saving = long * (e["input_usd_per_mtok"] - e["cached_input_usd_per_mtok"]) / 1e6
+    assert cheap == pytest.approx(full - saving)

@@ -373,6 +373,9 @@ class SelectorFeedback(CustomLogger):
             value = getattr(usage, name, None)
             if isinstance(value, int) and value >= 0:
                 fields[name] = value
+        cached = _cached_tokens(usage)
+        if cached is not None:
+            fields["cached_tokens"] = cached
         cost = kwargs.get("response_cost")
         if isinstance(cost, int | float) and 0 <= cost < 1e6:
             fields["cost_usd"] = float(cost)
@@ -394,6 +397,20 @@ class SelectorFeedback(CustomLogger):
                 "a sync call (router.completion) was served by LiteLLM's own choice: LiteLLM "
                 "lets the selector route async calls only (router.acompletion)"
             )
+
+
+def _cached_tokens(usage: Any) -> int | None:
+    """The prompt tokens a call read from the provider's prompt cache, as LiteLLM's usage
+    reports them (``prompt_tokens_details.cached_tokens``, filled from Anthropic's
+    ``cache_read_input_tokens`` too); None when the usage does not say."""
+    details = getattr(usage, "prompt_tokens_details", None)
+    for value in (
+        getattr(details, "cached_tokens", None),
+        getattr(usage, "cache_read_input_tokens", None),
+    ):
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+    return None
 
 
 def _ms(start: Any, end: Any) -> float:

@@ -61,7 +61,8 @@ CREATE TABLE IF NOT EXISTS feedback (
     reward            double precision,
     late              smallint NOT NULL DEFAULT 0,
     override          smallint NOT NULL DEFAULT 0,
-    origin            text
+    origin            text,
+    cached_tokens     bigint
 );
 CREATE INDEX IF NOT EXISTS feedback_tail ON feedback (xid, seq);
 CREATE INDEX IF NOT EXISTS feedback_decision ON feedback (decision_id);
@@ -111,8 +112,14 @@ def _v2(conn: Any) -> None:
     conn.execute(BACKFILL_CONVERSATIONS)
 
 
+def _v3(conn: Any) -> None:
+    """Version 3: a call result may say how many of its prompt tokens the provider read
+    from its prompt cache (``feedback.cached_tokens``)."""
+    conn.execute("ALTER TABLE feedback ADD COLUMN IF NOT EXISTS cached_tokens bigint")
+
+
 #: steps from version n to n + 1, in order: MIGRATIONS[0] takes a database from 1 to 2
-MIGRATIONS: list[Callable[[Any], None]] = [_v2]
+MIGRATIONS: list[Callable[[Any], None]] = [_v2, _v3]
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
 
 

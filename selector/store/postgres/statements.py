@@ -63,11 +63,11 @@ _INSERT_DECISION = (
 _INSERT_OTHER = "INSERT INTO other_decisions VALUES (%s, %s, %s, %s, %s, %s)"
 _FEEDBACK_COLUMNS = (
     "event_id, decision_id, ts, model, latency_ms, error, prompt_tokens, "
-    "completion_tokens, cost_usd, resolved, reward, late, override, origin"
+    "completion_tokens, cost_usd, resolved, reward, late, override, origin, cached_tokens"
 )
 _INSERT_FEEDBACK = (
     f"INSERT INTO feedback ({_FEEDBACK_COLUMNS}) "
-    f"VALUES (%s, %s, {NOW}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+    f"VALUES (%s, %s, {NOW}, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
     "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
 )
 _INSERT_OUTCOME = (
@@ -88,7 +88,7 @@ WITH d AS (
     SELECT %(event)s, %(decision)s, {NOW}, %(model)s::text, %(latency)s::float8,
            %(error)s::text, %(prompt)s::bigint, %(completion)s::bigint, %(cost)s::float8,
            %(resolved)s::smallint, %(reward)s::float8, d.late::int, d.override::int,
-           %(origin)s::text
+           %(origin)s::text, %(cached)s::bigint
     FROM d
     ON CONFLICT (event_id) DO NOTHING RETURNING event_id
 ), o AS (
@@ -139,6 +139,7 @@ def _params(ev: FeedbackEvent, join_window_s: float, origin: str | None) -> dict
         "latency": f.get("latency_ms"), "error": f.get("error"),
         "prompt": f.get("prompt_tokens"), "completion": f.get("completion_tokens"),
         "cost": f.get("cost_usd"), "reward": f.get("reward"),
+        "cached": f.get("cached_tokens"),
         "resolved": None if f.get("resolved") is None else int(f["resolved"]),
         "window": join_window_s, "origin": origin, "outcome": ev.has_outcome,
     }  # fmt: skip
@@ -221,7 +222,7 @@ def insert_conversation_outcome(
     credited: list[str] = []
     for did in todo:
         event_id = ev.event_id(did)
-        conn.execute(_INSERT_FEEDBACK, (event_id, did, *([None] * 6), *outcome, 0, 0, origin))
+        conn.execute(_INSERT_FEEDBACK, (event_id, did, *([None] * 6), *outcome, 0, 0, origin, None))
         if conn.execute(_INSERT_OUTCOME, (did, *outcome, event_id, "conversation")).fetchone():
             credited.append(did)
         else:  # its own outcome arrived meanwhile, through another replica: it keeps it

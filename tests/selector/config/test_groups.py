@@ -95,6 +95,9 @@ FLAT = (
     "shared_poll_s",
     "shutdown_timeout_s",
     "tokens_per_turn",
+    "prompt_cache",
+    "prompt_cache_conversations",
+    "sticky_draws",
 )
 
 

@@ -35,8 +35,9 @@ def test_a_log_written_by_the_previous_build_opens_and_replays(tmp_path: Path) -
     assert log.counts() == {"decisions": 30, "feedback": 52, "outcomes": 22}
     with sqlite3.connect(db) as conn:  # migrated to the current version
         found = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        assert found[0] == str(SCHEMA_VERSION) == "3"
+        assert found[0] == str(SCHEMA_VERSION) == "4"
         assert "via" in {r[1] for r in conn.execute("PRAGMA table_info(outcomes)")}
+        assert "cached_tokens" in {r[1] for r in conn.execute("PRAGMA table_info(feedback)")}
         indexes = {r[1] for r in conn.execute("PRAGMA index_list(decisions)")}
         assert "decisions_conversation" in indexes
     with log.reader() as reader:

@@ -161,3 +161,33 @@ def test_a_world_s_day_under_a_budget_is_set_beside_the_fixed_weights(tmp_path: 
         assert b["reward_ratio"] == pytest.approx(b["reward"] / b["best_fixed"]["reward"])
     lines = "\n".join(budget_lines(budget_summary([found])))
     assert "| overshoot at the day's end |" in lines
+
+
+def test_a_world_s_day_with_the_prompt_cache_priced_and_ignored(tmp_path: Path) -> None:
+    from features.intents import IntentClassifier, IntentTaxonomy
+    from simulator.corpus import load_corpus
+    from simulator.generated_worlds import generate
+    from simulator.online_eval.caching import cache_lines, cache_summary, measure_cache
+    from simulator.online_eval.worlds import measure_world
+
+    def never(_overrides: object) -> None:
+        raise AssertionError("a world without a cache has nothing to compare")
+
+    assert measure_cache(generate(5).catalog, None, never) is None  # type: ignore[arg-type]
+    taxonomy = IntentTaxonomy.from_classifier(IntentClassifier.load())
+    corpus = load_corpus(SHARED_DATA, taxonomy, "test")
+    found = measure_world(0, tmp_path, corpus, 60, ("bandit-v2",), cache=True)
+    c = found["cache"]
+    assert c is not None, "world 0's providers cache prompts"
+    long = c["long"]
+    assert 0 < long["conversations"] <= c["all"]["conversations"] == 60
+    for run in ("priced", "ignored"):  # the provider bills the cache either way
+        assert 0 < long[run]["cached_share"] < 1
+        assert 0 <= long[run]["switches"] <= 1
+    assert long["cost_cut"] == pytest.approx(1 - long["priced"]["cost"] / long["ignored"]["cost"])
+    assert long["reward_gain"] == pytest.approx(
+        long["priced"]["reward"] - long["ignored"]["reward"]
+    )
+    assert c["priced_fresh_draws"]["ignored"] == long["ignored"]  # the same baseline day
+    lines = "\n".join(cache_lines(cache_summary([found])))
+    assert "| cost cut per conversation |" in lines

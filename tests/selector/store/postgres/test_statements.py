@@ -165,9 +165,15 @@ def test_a_conversations_outcome_credited_before_version_2_is_known_after_it(log
     write(log, lambda c: insert_conversation_outcome(c, won, WINDOW_S))
     with psycopg.connect(log, autocommit=True) as c:  # as a version-1 build left it
         c.execute("DELETE FROM conversation_outcomes")
+        c.execute("ALTER TABLE feedback DROP COLUMN cached_tokens")
         c.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
         assert prepare(c, "test") == 1
-        assert version_of(c) == SCHEMA_VERSION == 2
+        assert version_of(c) == SCHEMA_VERSION == 3
+    call = FeedbackEvent("d1", {"latency_ms": 420.0, "prompt_tokens": 900, "cached_tokens": 800})
+    write(log, lambda c: insert_feedback(c, call, 60))
+    with psycopg.connect(log) as c:  # version 3: a call result's cached tokens are kept
+        found = c.execute("SELECT cached_tokens FROM feedback WHERE latency_ms = 420").fetchall()
+        assert found == [(800,)]
     assert write(log, lambda c: insert_conversation_outcome(c, won, WINDOW_S)).duplicate
     lost = ConversationOutcome("c", {"resolved": False})
     with pytest.raises(ConflictError):
