@@ -84,6 +84,7 @@ def write_outcome_log(
         **{
             "db_path": folder / "selector.db",
             "policy": "utility-v0",  # ε-exploration: propensities these tests know
+            "sticky_draws": False,  # one decision per conversation: draws from the seed
             "quality_model": "prior",
             "seed": seed,
             "mlflow_tracking_uri": f"sqlite:///{folder}/mlflow.db",

@@ -5,7 +5,8 @@ Every entry comes from the table where the table says it; every other field is a
 written with a ``# guessed`` comment that says what it rests on:
 
 - prices: the table's ``input_usd_per_mtok`` / ``output_usd_per_mtok`` (the table loader
-  refuses a model without them, unless the served catalog lists it);
+  refuses a model without them, unless the served catalog lists it), and its
+  ``cached_input_usd_per_mtok`` where it has one (the prompt cache's price);
 - ``expected_latency_ms``: the median of the model's ``latency_ms``; ``latency_slo_ms``:
   its 95th percentile × 1.5 (without latencies: 1,000 ms and 4,000 ms, guessed);
 - ``expected_completion_tokens``: the mean of its ``completion_tokens`` (without them,
@@ -89,6 +90,11 @@ def _entry(
         f"    tier: {tier}  # guessed: by list price among the table's models",
         f"    input_usd_per_mtok: {_number(prices[0])}",
         f"    output_usd_per_mtok: {_number(prices[1])}",
+    ]
+    cached = _cached_price(data, model)
+    if cached is not None:
+        lines.append(f"    cached_input_usd_per_mtok: {_number(cached)}")
+    lines += [
         f"    context_window: {_CONTEXT_WINDOW}  # guessed: the table does not say; set it",
     ]
     if len(latency):
@@ -111,6 +117,15 @@ def _entry(
             "table; the service's default length, on which this model's cost rests"
         )
     return lines
+
+
+def _cached_price(data: RoutingData, model: str) -> float | None:
+    """The model's price of a cached prompt token in ``data`` (None: none given)."""
+    if "cached_input_usd_per_mtok" not in data.models:
+        return None
+    found = data.models.loc[data.models["model"] == model, "cached_input_usd_per_mtok"]
+    value = float(found.iloc[0]) if len(found) else math.nan
+    return None if math.isnan(value) else value
 
 
 def tiers(prices: list[float]) -> list[str]:

@@ -130,3 +130,30 @@ def test_check_validates_a_catalog_and_names_what_is_wrong(tmp_path: Path) -> No
     bad = CliRunner().invoke(cli, ["catalog", "check", str(out)])
     assert bad.exit_code != 0
     assert "tier" in str(bad.exception)
+
+
+def test_a_cached_price_in_the_table_goes_to_the_catalog(tmp_path: Path) -> None:
+    path = table(tmp_path)
+    df = pd.read_csv(path)
+    cached = {"gpt-4o-mini": 0.075, "claude-3-5-sonnet": 0.3}  # the others cache nothing
+    df["cached_input_price_per_mtok"] = df["model"].map(cached)
+    df.to_csv(path, index=False)
+    out = tmp_path / "catalog.yaml"
+    result = CliRunner().invoke(cli, ["catalog", "init", "--from", str(path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    cat = load_catalog(out)
+    assert {m.name: m.cached_input_usd_per_mtok for m in cat} == {
+        "gpt-4o-mini": 0.075,
+        "claude-3-5-sonnet": 0.3,
+        "house/llama-3-70b": None,
+        "in-house-tuned": None,
+    }
+
+    df.loc[df["model"] == "gpt-4o-mini", "cached_input_price_per_mtok"] = 1.0
+    df.to_csv(path, index=False)
+    args = ["catalog", "init", "--from", str(path), "--out", str(out), "--force"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code != 0
+    assert "cached_input_usd_per_mtok above input_usd_per_mtok for model(s) ['gpt-4o-mini']" in (
+        str(result.exception)
+    )

@@ -44,6 +44,8 @@ TABLE_OPTIONAL = {
     "latency_ms": "latency of the call",
     "input_usd_per_mtok": "the model's price per million prompt tokens",
     "output_usd_per_mtok": "the model's price per million completion tokens",
+    "cached_input_usd_per_mtok": "the model's price per million prompt tokens read from its "
+    "provider's prompt cache (also read as cached_input_price_per_mtok)",
 }
 TABLE_NUMERIC = [
     c for c in TABLE_OPTIONAL if c not in ("text", "intent", "reward", "group", "conversation_id")
@@ -155,10 +157,12 @@ def with_served_priors(data: RoutingData, catalog: Catalog | None = None) -> Rou
 
 
 def _prices(df: pd.DataFrame, path: Path, catalog: Catalog | None) -> pd.DataFrame:
-    """Each model's prices: the table's, else the catalog's; missing ones are an error."""
+    """Each model's prices: the table's, else the catalog's; missing ones are an error.
+    The price of a cached prompt token is optional (NaN: none)."""
     cols = ["input_usd_per_mtok", "output_usd_per_mtok"]
-    present = [c for c in cols if c in df]
-    models = df.groupby("model", sort=True)[present].first().reindex(columns=cols).reset_index()
+    every = [*cols, "cached_input_usd_per_mtok"]
+    present = [c for c in every if c in df]
+    models = df.groupby("model", sort=True)[present].first().reindex(columns=every).reset_index()
     missing = models[cols].isna().any(axis=1).to_numpy()
     if missing.any():
         catalog = catalog or _served_catalog()
@@ -166,7 +170,19 @@ def _prices(df: pd.DataFrame, path: Path, catalog: Catalog | None) -> pd.DataFra
             name = str(models.loc[i, "model"])
             if name in catalog:
                 spec = catalog[name]
-                models.loc[i, cols] = [spec.input_usd_per_mtok, spec.output_usd_per_mtok]
+                cached = spec.cached_input_usd_per_mtok
+                models.loc[i, every] = [
+                    spec.input_usd_per_mtok,
+                    spec.output_usd_per_mtok,
+                    np.nan if cached is None else cached,
+                ]
+    dear = models[models["cached_input_usd_per_mtok"] > models["input_usd_per_mtok"]]
+    if len(dear):
+        raise ConfigError(
+            f"{path.name}: cached_input_usd_per_mtok above input_usd_per_mtok for model(s) "
+            f"{dear['model'].astype(str).tolist()}: a cached prompt token costs a fraction of "
+            "the input price; leave the cell empty for a model without a prompt cache"
+        )
     unpriced = [
         str(m)
         for m, ok in zip(models["model"], models[cols].notna().all(axis=1), strict=True)
@@ -193,6 +209,8 @@ def load_table(path: Path, catalog: Catalog | None = None) -> RoutingData:
     """
     require(path)
     df = _read(path)
+    if "cached_input_usd_per_mtok" not in df and "cached_input_price_per_mtok" in df:
+        df = df.rename(columns={"cached_input_price_per_mtok": "cached_input_usd_per_mtok"})
     if {"decision_id", "propensity"} <= set(df.columns):  # written by `selector export-log`
         return from_joined_log(df, path.name, hash_files(path))
     missing = [c for c in ("request_id", "model") if c not in df.columns]
