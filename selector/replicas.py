@@ -9,7 +9,10 @@ notifies it) and, when woken or every ``SELECTOR_SHARED_POLL_S``:
   reads the same results and applies the same rule);
 - takes the half-open probe's lease for the models waiting for it: one replica probes,
   the others learn the probe's result from the log; and gives back a lease whose probe
-  has ended.
+  has ended;
+- with a spend budget, stores this replica's spend per budget and period and reads the
+  others' (table ``budget_spend``), so that the replicas pace one budget: each solves
+  for λ on the whole spend and the whole traffic.
 
 Decisions never wait for any of this: they read the tracker's local figures, which lag
 the others' results by the time a notification takes (milliseconds), or by one poll
@@ -28,6 +31,7 @@ from typing import Any, TypeVar
 
 from selector.latency import LatencyTracker
 from selector.online import OnlineLearner
+from selector.online.budget import BudgetPacer
 from selector.online.runner import Runner
 from selector.store.postgres import live
 from selector.store.postgres.cursor import Position
@@ -58,6 +62,7 @@ class Replicas:
         self.poll_s = poll_s
         self.hold_s = tracker.config.probe_timeout_s  # a probe's lease lasts as long as a probe
         self.position: Position | None = None  # the others' results read up to here
+        self.budget: BudgetPacer | None = None  # set by the service when it has a budget
         self.fed = 0  # others' call results fed to the tracker
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = threading.Event()
@@ -122,6 +127,8 @@ class Replicas:
         granted = [m for m in wanted if live.claim_probe(conn, m, self.origin, self.hold_s)]
         if granted:
             self._on_loop(lambda: self._grant(granted))
+        if self.budget is not None:
+            self.budget.others(live.share_spend(conn, self.origin, self.budget.own()))
 
     def _feed(self, results: list[tuple[str, float | None, bool]]) -> tuple[list[str], list[str]]:
         for model, latency_ms, error in results:

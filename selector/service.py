@@ -111,6 +111,8 @@ class SelectorService:
             self.caches = PromptCaches(d.prompt_cache_conversations)
         if self.budgeted:
             self.metrics.watch_budget(self.budget, self.cost_weight)
+            if background.replicas is not None:  # one budget for every replica
+                background.replicas.budget = self.budget
 
     async def reload_quality_model(self) -> QualityStatus:
         """Load the configured quality model again (e.g. after a promotion) off the event

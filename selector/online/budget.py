@@ -89,8 +89,8 @@ class Ledger:
     choices, and the λ that spends what is left."""
 
     __slots__ = (
-        "budget", "config", "count_sum", "decisions", "first", "last", "period", "samples",
-        "since_solve", "spent", "weight",
+        "budget", "config", "count_sum", "decisions", "first", "last", "others_decisions",
+        "others_spent", "period", "samples", "since_solve", "spent", "weight",
     )  # fmt: skip
 
     def __init__(self, budget: float, config: BudgetConfig) -> None:
@@ -99,6 +99,9 @@ class Ledger:
         self.period = -1
         self.spent = 0.0
         self.decisions = 0
+        # the other replicas' spend and decisions this period (a shared PostgreSQL log)
+        self.others_spent = 0.0
+        self.others_decisions = 0
         self.count_sum = 0.0  # decisions, discounted by e^(−age / τ)
         self.first = math.nan  # when the ledger first moved (s): the rate's window
         self.last = math.nan  # when the ledger last moved (s)
@@ -113,6 +116,7 @@ class Ledger:
         period = int(now // self.config.period_s)
         if period != self.period:
             self.period, self.spent, self.decisions = period, 0.0, 0
+            self.others_spent, self.others_decisions = 0.0, 0
             self.since_solve = self.config.solve_every  # solve for the new period at once
         if math.isnan(self.first):
             self.first = now
@@ -120,6 +124,16 @@ class Ledger:
             dt = 0.0 if math.isnan(self.last) else now - self.last
             self.count_sum *= math.exp(-dt / self._tau)
             self.last = now
+
+    @property
+    def total_spent(self) -> float:
+        """This period's spend, the other replicas' included."""
+        return self.spent + self.others_spent
+
+    def others(self, period: int, spent: float, decisions: int) -> None:
+        """The other replicas' spend and decisions in ``period`` (ignored once past)."""
+        if period == self.period:
+            self.others_spent, self.others_decisions = spent, decisions
 
     @property
     def _tau(self) -> float:
@@ -140,12 +154,14 @@ class Ledger:
         rate = self.count_sum / window
         if elapsed >= tau:
             rate = 0.5 * rate + 0.5 * (self.decisions / elapsed)
+        if self.decisions and self.others_decisions:  # every replica's decisions
+            rate *= (self.decisions + self.others_decisions) / self.decisions
         return rate * left
 
     def current(self, now: float, base: float) -> float:
         """The λ for a decision at ``now``: the largest once the budget is spent."""
         self._roll(now)
-        if self.spent >= self.budget:
+        if self.total_spent >= self.budget:
             return self.config.max_weight
         return base if self.weight is None else self.weight
 
@@ -169,7 +185,7 @@ class Ledger:
         """The λ under which the recent decisions, chosen by value − λ · cost, would
         spend per decision what is left of the budget per decision expected."""
         left = self.decisions_left(now)
-        remaining = self.budget * self.config.aim - self.spent
+        remaining = self.budget * self.config.aim - self.total_spent
         if remaining <= 0.0:
             return self.config.max_weight
         target = remaining / max(left, 1.0)
@@ -198,9 +214,10 @@ class Ledger:
             "budget_usd": self.budget,
             "period_start": start,
             "period_end": start + self.config.period_s,
-            "spent_usd": self.spent,
-            "remaining_usd": max(0.0, self.budget - self.spent),
-            "decisions": self.decisions,
+            "spent_usd": self.total_spent,
+            "remaining_usd": max(0.0, self.budget - self.total_spent),
+            "decisions": self.decisions + self.others_decisions,
+            "spent_here_usd": self.spent,
             "cost_weight": self.current(now, base) if base is not None else self.weight,
         }
 
@@ -353,6 +370,29 @@ class BudgetPacer:
             for ledger in ledgers:
                 if ledger.period == period:
                     ledger.add(reported - expected)
+
+    def own(self, now: float | None = None) -> list[tuple[str, int, float, int]]:
+        """This replica's spend and decisions per budget in its current period: (ledger,
+        period, USD, decisions), ledger '' for the service's budget, else the tenant."""
+        now = self.clock() if now is None else now
+        with self._lock:
+            ledgers = [("", self._service)] if self._service is not None else []
+            ledgers += list(self._tenants.items())
+            out = []
+            for key, ledger in ledgers:
+                assert ledger is not None
+                ledger._roll(now)
+                out.append((key, ledger.period, ledger.spent, ledger.decisions))
+            return out
+
+    def others(self, found: dict[tuple[str, int], tuple[float, int]]) -> None:
+        """The other replicas' spend and decisions per (ledger, period): paced together,
+        the replicas spend one budget."""
+        with self._lock:
+            for (key, period), (spent, decisions) in found.items():
+                ledger = self._service if key == "" else self._tenants.get(key)
+                if ledger is not None:
+                    ledger.others(period, spent, decisions)
 
     def status(self, now: float | None = None, base: float | None = None) -> dict[str, Any]:
         """Each budget's period, spend, remaining budget and the cost weight it paces

@@ -1,7 +1,8 @@
 """What replicas sharing a PostgreSQL log tell each other besides the log's records: the
-call results the others stored (read in the log's order, after a position), and who
+call results the others stored (read in the log's order, after a position), who
 holds each model's half-open probe (a lease in table ``probes``, taken by one replica
-at a time, on the database's clock)."""
+at a time, on the database's clock), and each one's spend per budget and period (table
+``budget_spend``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from selector.store.postgres.cursor import Position
 from selector.store.postgres.reader import LAST_ROW
 from selector.store.postgres.statements import NOW
 
-__all__ = ["claim_probe", "log_end", "others_results", "release_probe"]
+__all__ = ["claim_probe", "log_end", "others_results", "release_probe", "share_spend"]
 
 _OTHERS = """
 SELECT f.xid::text::bigint, f.seq, COALESCE(f.model, d.model), f.latency_ms,
@@ -29,6 +30,36 @@ ON CONFLICT (model) DO UPDATE SET holder = excluded.holder, until = excluded.unt
 WHERE probes.until < {NOW}
 RETURNING holder
 """
+
+
+_SPEND = """
+INSERT INTO budget_spend VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT (origin, ledger, period) DO UPDATE
+SET spent = excluded.spent, decisions = excluded.decisions
+"""
+_OTHERS_SPEND = """
+SELECT ledger, period, SUM(spent), SUM(decisions) FROM budget_spend
+WHERE origin <> %s AND period = ANY(%s) GROUP BY ledger, period
+"""
+
+
+def share_spend(
+    conn: Any, origin: str, own: list[tuple[str, int, float, int]]
+) -> dict[tuple[str, int], tuple[float, int]]:
+    """Store this replica's spend and decisions per (ledger, period) of ``own``, forget
+    its rows of earlier periods, and return the others' sums for the same periods."""
+    if not own:
+        return {}
+    with conn.transaction():
+        for ledger, period, spent, decisions in own:
+            conn.execute(_SPEND, (origin, ledger, period, spent, decisions))
+        oldest = min(period for _, period, _, _ in own)
+        conn.execute(
+            "DELETE FROM budget_spend WHERE origin = %s AND period < %s", (origin, oldest - 1)
+        )
+        periods = sorted({period for _, period, _, _ in own})
+        rows = conn.execute(_OTHERS_SPEND, (origin, periods)).fetchall()
+    return {(str(r[0]), int(r[1])): (float(r[2]), int(r[3])) for r in rows}
 
 
 def log_end(conn: Any) -> Position:

@@ -6,7 +6,8 @@ types, and each appended table also carries the cursor's columns
 log in one order; a feedback row also names the replica that stored it (``origin``:
 the others feed its call result to their live statistics). Two tables serve the replicas
 alone: ``online_snapshots``, the online layer's furthest state per configuration (a new
-replica starts from it), and ``probes``, who holds each model's half-open probe.
+replica starts from it), ``probes``, who holds each model's half-open probe, and
+``budget_spend``, each replica's spend per budget and period.
 
 ``meta.schema_version`` says which version a database holds; replicas that start
 together migrate it once (a transaction-scoped advisory lock serialises them), and one
@@ -97,6 +98,16 @@ CREATE TABLE IF NOT EXISTS conversation_outcomes (
     reward          double precision,
     event_id        text NOT NULL,
     ts              double precision NOT NULL
+);
+-- each replica's spend and decisions per budget and period, so that replicas pace one
+-- shared budget (selector.online.budget); ledger '' is the service's, else a tenant's
+CREATE TABLE IF NOT EXISTS budget_spend (
+    origin    text NOT NULL,
+    ledger    text NOT NULL,
+    period    bigint NOT NULL,
+    spent     double precision NOT NULL,
+    decisions bigint NOT NULL,
+    PRIMARY KEY (origin, ledger, period)
 );
 CREATE TABLE IF NOT EXISTS probes (
     model  text PRIMARY KEY,
