@@ -198,7 +198,8 @@ class FeedbackRequest(BaseModel):
         None,
         description="Of prompt_tokens, those the provider read from its prompt cache "
         "(OpenAI's usage.prompt_tokens_details.cached_tokens, Anthropic's "
-        "cache_read_input_tokens).",
+        "cache_read_input_tokens). Kept as sent; more than prompt_tokens counts as all of "
+        "them (the call result is not refused for it: its latency still counts).",
     )
     cost_usd: Usd | None = None
     resolved: bool | None = None
@@ -213,12 +214,6 @@ class FeedbackRequest(BaseModel):
             raise ValueError(
                 "send decision_id (feedback on one decision) or conversation_id (the outcome "
                 "of a whole conversation), exactly one of them"
-            )
-        cached, prompt = self.cached_tokens, self.prompt_tokens
-        if cached is not None and prompt is not None and cached > prompt:
-            raise ValueError(
-                f"cached_tokens ({cached}) is more than prompt_tokens ({prompt}): send the "
-                "prompt tokens read from the provider's cache, a part of prompt_tokens"
             )
         if self.conversation_id is not None and not set(fields) <= set(_OUTCOME_FIELDS):
             extra = ", ".join(sorted(set(fields) - set(_OUTCOME_FIELDS)))

@@ -105,14 +105,16 @@ def test_the_previous_turns_model_gets_its_prefix_at_the_cached_rate(
     assert rows == [(None, 4_000, 0), (fallback, 4_900, 0)]
 
 
-def test_a_cached_count_above_the_prompt_is_refused_by_name(client: httpx.Client) -> None:
-    body = _route(client, "c-refused", 3, 1_000)
-    r = client.post(
-        "/v1/feedback",
-        json={"decision_id": body["decision_id"], "prompt_tokens": 800, "cached_tokens": 900},
-    )
-    assert r.status_code == 422, r.text
-    assert "cached_tokens (900) is more than prompt_tokens (800)" in r.text
+def test_a_cached_count_above_the_prompt_is_kept_with_its_call_result(
+    client: httpx.Client,
+) -> None:
+    """A gateway whose accounting says more cached tokens than prompt tokens still has
+    its call result (and its latency) stored; the count is kept as sent."""
+    body = _route(client, "c-over", 3, 1_000)
+    fields = {"latency_ms": 700, "prompt_tokens": 800, "cached_tokens": 900}
+    r = client.post("/v1/feedback", json={"decision_id": body["decision_id"], **fields})
+    assert r.status_code == 202, r.text
+    assert r.json()["duplicate"] is False
 
 
 def test_the_cache_can_be_ignored(make_server: Callable[..., Server]) -> None:
