@@ -24,6 +24,7 @@ __all__ = [
     "FeatureVector",
     "HealthSource",
     "R",
+    "prompt_usd",
 ]
 
 R = {name: i for i, (name, _) in enumerate(REQUEST_FEATURES)}
@@ -93,10 +94,18 @@ class CandidateInfo:
 
     def prompt_usd(self, prompt_tokens: float, cached_tokens: float) -> float:
         """What the prompt costs, ``cached_tokens`` of it at the cached rate."""
-        cached_price = self.cached_input_usd_per_mtok or 0.0
-        return (
-            (prompt_tokens - cached_tokens) * self.input_usd_per_mtok + cached_tokens * cached_price
-        ) / 1e6
+        return prompt_usd(
+            prompt_tokens, cached_tokens, self.input_usd_per_mtok, self.cached_input_usd_per_mtok
+        )
+
+
+def prompt_usd(
+    prompt_tokens: float, cached_tokens: float, input_price: float, cached_price: float | None
+) -> float:
+    """What a prompt costs at ``input_price`` per million tokens, ``cached_tokens`` of it
+    (at most the prompt) at ``cached_price`` (None: no cache priced, all at full rate)."""
+    cached = 0.0 if cached_price is None else min(cached_tokens, prompt_tokens)
+    return ((prompt_tokens - cached) * input_price + cached * (cached_price or 0.0)) / 1e6
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from pydantic import (
 
 from core.errors import ConfigError, FieldProblem, RequestError
 from core.limits import LATENCY_MS_MAX, PRICE_PER_MTOK_MAX, TOKENS_MAX, WINDOW_S_MAX
-from features.extractor import CandidateInfo
+from features.extractor import CandidateInfo, prompt_usd
 
 __all__ = [
     "CACHE_LIFETIME_S",
@@ -95,13 +95,10 @@ class ModelSpec(BaseModel):
         self, prompt_tokens: float, completion_tokens: float, cached_tokens: float = 0.0
     ) -> float:
         """List price of one call, ``cached_tokens`` of its prompt read from the cache."""
-        price = self.cached_input_usd_per_mtok
-        cached = 0.0 if price is None else min(cached_tokens, prompt_tokens)
-        return (
-            (prompt_tokens - cached) * self.input_usd_per_mtok
-            + cached * (price or 0.0)
-            + completion_tokens * self.output_usd_per_mtok
-        ) / 1e6
+        prompt = prompt_usd(
+            prompt_tokens, cached_tokens, self.input_usd_per_mtok, self.cached_input_usd_per_mtok
+        )
+        return prompt + completion_tokens * self.output_usd_per_mtok / 1e6
 
 
 class Catalog:

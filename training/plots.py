@@ -10,7 +10,7 @@ from typing import Any
 from training.evaluate import Evaluation
 from training.tradeoff import Calibrated
 
-__all__ = ["plot_evaluation", "plot_tradeoff", "pyplot"]
+__all__ = ["plot_evaluation", "plot_tradeoff", "pyplot", "save"]
 
 
 def pyplot() -> Any:
@@ -56,7 +56,7 @@ def _routing(plt: Any, ev: Evaluation, folder: Path) -> Path:
         ax.set_title(f"PGR curve, {ev.source} ({ev.folds}-fold CV)")
         name = "pgr_curve.png"
     ax.legend(fontsize=7)
-    return _save(plt, fig, folder / name)
+    return save(plt, fig, folder / name)
 
 
 def _calibration(plt: Any, ev: Evaluation, folder: Path) -> Path:
@@ -74,7 +74,7 @@ def _calibration(plt: Any, ev: Evaluation, folder: Path) -> Path:
     ax.set_ylabel("observed rate")
     ax.set_title("Calibration (out-of-fold)")
     ax.legend(fontsize=7)
-    return _save(plt, fig, folder / "calibration.png")
+    return save(plt, fig, folder / "calibration.png")
 
 
 def plot_evaluation(
@@ -92,7 +92,7 @@ def plot_evaluation(
         ax.barh([k for k, _ in ranked], [v for _, v in ranked])
         ax.set_xlabel("total gain")
         ax.set_title("Feature importance (boosted model)")
-        out.append(_save(plt, fig, folder / "feature_importance.png"))
+        out.append(save(plt, fig, folder / "feature_importance.png"))
     return out
 
 
@@ -117,10 +117,11 @@ def plot_tradeoff(cal: Calibrated, folder: Path) -> Path:
         f"${s.cost_per_1k:.3g}/1k, {s.strong_share:.0%} strong",
         fontsize=9,
     )
-    return _save(plt, fig, folder / "cost_weight.png")
+    return save(plt, fig, folder / "cost_weight.png")
 
 
-def _save(plt: Any, fig: Any, path: Path) -> Path:
+def save(plt: Any, fig: Any, path: Path) -> Path:
+    """Lay ``fig`` out, write it to ``path`` (110 dpi), close it; the path."""
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -146,7 +146,7 @@ def budget_lines(s: dict[str, Any]) -> list[str]:
 def plot_budgets(worlds: list[dict[str, Any]], path: Path) -> Path:
     """Each world's spend at the day's end over its budget, and its reward over the best
     fixed weight's: where a person would rather look than read."""
-    from training.plots import pyplot
+    from training.plots import pyplot, save
 
     found = [w["budget"] for w in worlds if w.get("budget")]
     plt = pyplot()
@@ -169,7 +169,4 @@ def plot_budgets(worlds: list[dict[str, Any]], path: Path) -> Path:
     right.set_xlabel("budget ÷ unpaced spend")
     right.set_ylabel("reward ÷ best fixed weight's")
     fig.suptitle(f"A day's spend budget in {len(found)} generated worlds ({POLICY})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(plt, fig, path)

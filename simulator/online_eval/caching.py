@@ -166,7 +166,7 @@ def cache_lines(s: dict[str, Any]) -> list[str]:
 
 def plot_caching(worlds: list[dict[str, Any]], path: Path) -> Path:
     """Each world's cost cut against its reward difference on long conversations."""
-    from training.plots import pyplot
+    from training.plots import pyplot, save
 
     long = [w["cache"]["long"] for w in worlds if w.get("cache")]
     plt = pyplot()
@@ -178,7 +178,4 @@ def plot_caching(worlds: list[dict[str, Any]], path: Path) -> Path:
     ax.set_ylabel("reward per conversation, priced − ignored")
     ax.legend(fontsize=8)
     ax.set_title(f"Prompt cache priced or ignored, {len(long)} worlds, {LONG}+ user turns")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(plt, fig, path)

@@ -334,7 +334,7 @@ def markdown(result: dict[str, Any]) -> str:
 
 def plot(result: dict[str, Any], path: Path) -> Path:
     """Each policy's shares over the worlds, as a box plot with every world's point."""
-    from training.plots import pyplot
+    from training.plots import pyplot, save
 
     plt = pyplot()
     policies = list(result["summary"]["policies"])
@@ -350,7 +350,4 @@ def plot(result: dict[str, Any], path: Path) -> Path:
     ax.axvline(1.0, color="0.5", ls=":", lw=0.8)
     ax.set_xlabel("reward per conversation, share of the oracle's")
     ax.set_title(f"{len(result['worlds'])} generated worlds, {result.get('start', 'cold')} start")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(plt, fig, path)
