@@ -190,8 +190,15 @@ def measure_online(data_dir: Path, out: Path) -> None:
     show_default=True,
     help="Also run the default policy's day with the prompt cache ignored "
     "(SELECTOR_PROMPT_CACHE=false) in each world whose providers cache prompts, and "
-    "compare cost and reward on conversations of 6 user turns or more: one more day per "
-    "such world.",
+    "compare cost and reward on conversations of 6 user turns or more.",
+)
+@click.option(
+    "--cache-days",
+    type=click.IntRange(1, 20),
+    default=3,
+    show_default=True,
+    help="With --cache: days each way per world (the same customers, the selector's seed "
+    "varied), compared as means: about 3 × this more days per world whose providers cache.",
 )
 def measure_worlds(
     n: int,
@@ -202,6 +209,7 @@ def measure_worlds(
     start: str,
     budgets: bool,
     cache: bool,
+    cache_days: int,
 ) -> None:
     """Measure the selector in generated worlds it did not write, from a cold or a warm
     start: each policy's reward per conversation as a share of the oracle's, per world
@@ -221,7 +229,7 @@ def measure_worlds(
         echo=lambda m: click.echo(m, err=True),
         warm=start == "warm",
         budgets=budgets,
-        cache=cache,
+        cache=cache_days if cache else 0,
     )
     click.echo(markdown(result))
     click.echo(f"report: {(out / 'worlds.md').resolve()}")

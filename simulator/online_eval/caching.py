@@ -3,12 +3,14 @@ selector that ignores it.
 
 In a world whose providers cache prompts (:func:`simulator.generated_worlds.generate`
 draws a cache for most models of two worlds in three), the default policy runs its day
-three times on the same customers and dice: as served (``SELECTOR_PROMPT_CACHE`` on:
+three ways on the same customers and dice: as served (``SELECTOR_PROMPT_CACHE`` on:
 the conversation's prefix priced at the cached rate on the model that served its
 previous turn; ``SELECTOR_STICKY_DRAWS`` on: one random draw per conversation), with
 the cache ignored (both off: every prompt priced in full, a fresh draw every turn), and
 priced with a fresh draw every turn (what the pricing alone does). The provider bills
-the cache in every run: what differs is only what the selector knows. Figures per
+the cache in every run: what differs is only what the selector knows. Each way may run
+on several days, the selector's seed varied: a cold selector's day costs what the model
+it happened to settle on costs, so one day per world is a noisy measure. Figures per
 world, on conversations of :data:`LONG` user turns or more and on all, against the run
 with the cache ignored:
 
@@ -24,7 +26,7 @@ Target: on conversations of 6 turns or more, ≥ 15 % lower cost at equal or bet
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +43,14 @@ FRESH_DRAWS = {"sticky_draws": False}
 _TARGET_CUT = 0.15
 
 
-def _figures(result: ReplayResult, long_only: bool) -> dict[str, float]:
-    """Cost and reward per conversation, switches and cached share of one day, on its
-    long conversations or all."""
+def _figures(days: Sequence[ReplayResult], long_only: bool) -> dict[str, float]:
+    """Cost and reward per conversation, switches and cached share, on the long
+    conversations or all: each a mean over ``days`` (the same day, other seeds)."""
+    each = [_day_figures(d, long_only) for d in days]
+    return {k: float(np.mean([e[k] for e in each])) for k in each[0]}
+
+
+def _day_figures(result: ReplayResult, long_only: bool) -> dict[str, float]:
     conv, turns = result.conversations, result.turns
     if long_only:
         conv = conv[conv["user_turns"] >= LONG]
@@ -61,13 +68,21 @@ def _figures(result: ReplayResult, long_only: bool) -> dict[str, float]:
     }
 
 
-def _compare(priced: ReplayResult, ignored: ReplayResult, long_only: bool) -> dict[str, Any]:
+def _compare(
+    priced: Sequence[ReplayResult], ignored: Sequence[ReplayResult], long_only: bool
+) -> dict[str, Any]:
     a, b = _figures(priced, long_only), _figures(ignored, long_only)
+    each = [  # one day's cut beside its own ignored day: the spread between seeds
+        1.0 - _day_figures(p, long_only)["cost"] / _day_figures(i, long_only)["cost"]
+        for p, i in zip(priced, ignored, strict=True)
+    ]
     return {
-        "conversations": a["conversations"],
+        "conversations": int(a["conversations"]),
+        "days": len(priced),
         "priced": a,
         "ignored": b,
         "cost_cut": 1.0 - a["cost"] / b["cost"] if b["cost"] > 0 else None,
+        "cost_cut_each_day": each,
         "reward_gain": a["reward"] - b["reward"],
     }
 
@@ -76,22 +91,30 @@ def measure_cache(
     catalog: list[dict[str, Any]],
     priced: ReplayResult,
     run: Callable[[dict[str, Any]], ReplayResult],
+    seeds: Sequence[int] = (),
 ) -> dict[str, Any] | None:
     """The cache figures of one world: ``priced`` is the default policy's day as served;
-    ``run(overrides)`` replays the day with those settings. None in a world whose
-    catalog prices no cache."""
+    ``run(overrides)`` replays the day with those settings. With ``seeds``, each way
+    runs again with each as ``SELECTOR_SEED`` (the selector's draws, not the world's),
+    and a world's figures are means over its days: a single day's cost follows which
+    model the cold selector happened to settle on. None in a world whose catalog prices
+    no cache."""
     if not any(e.get("cached_input_usd_per_mtok") is not None for e in catalog):
         return None
-    ignored = run(IGNORED)
-    long = _compare(priced, ignored, long_only=True)
+
+    def days(overrides: dict[str, Any]) -> list[ReplayResult]:
+        return [run(overrides), *(run({**overrides, "seed": s}) for s in seeds)]
+
+    ignored = days(IGNORED)
+    priced_days = [priced, *(run({"seed": s}) for s in seeds)]
+    long = _compare(priced_days, ignored, long_only=True)
     if long["conversations"] == 0:
         return None
-    fresh = run(FRESH_DRAWS)
     return {
         "models_cached": sum(e.get("cached_input_usd_per_mtok") is not None for e in catalog),
         "long": long,
-        "all": _compare(priced, ignored, long_only=False),
-        "priced_fresh_draws": _compare(fresh, ignored, long_only=True),
+        "all": _compare(priced_days, ignored, long_only=False),
+        "priced_fresh_draws": _compare(days(FRESH_DRAWS), ignored, long_only=True),
     }
 
 
@@ -109,8 +132,11 @@ def cache_summary(worlds: list[dict[str, Any]]) -> dict[str, Any]:
         [(c["conversations"], c["priced"]["cost"], c["ignored"]["cost"]) for c in long],
         columns=["n", "priced", "ignored"],
     )
+    spread = [max(c["cost_cut_each_day"]) - min(c["cost_cut_each_day"]) for c in long]
     return {
         "worlds": len(long),
+        "days": min(c["days"] for c in long),
+        "cut_spread_p50": float(np.median(spread)),
         "cost_cut_p50": float(np.median(cut)),
         "cost_cut_p10": float(np.percentile(cut, 10)),
         "cost_cut_min": float(cut.min()),
@@ -159,7 +185,23 @@ def cache_lines(s: dict[str, Any]) -> list[str]:
         f"{s['fresh_cost_cut_p50']:.1%} and reward {s['fresh_reward_gain_p50']:+.4f}, "
         f"{s['switches_fresh_p50']:.1%} of turns switching.",
         "",
+        *_spread_line(s),
         "![prompt cache](caching.png)",
+        "",
+    ]
+
+
+def _spread_line(s: dict[str, Any]) -> list[str]:
+    if s["days"] < 2:
+        return [
+            "One day each way per world: its cut follows which model the cold selector "
+            "happened to settle on (`--cache-days` runs more).",
+            "",
+        ]
+    return [
+        f"Each figure is a world's mean over {s['days']} days each way (the same customers, "
+        "`SELECTOR_SEED` varied); one day's cut against its own ignored day spans a median "
+        f"{s['cut_spread_p50']:.0%} between a world's days.",
         "",
     ]
 

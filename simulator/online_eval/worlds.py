@@ -131,12 +131,12 @@ def measure_world(
     bars: Bars = no_bar,
     past: Corpus | None = None,
     budgets: bool = False,
-    cache: bool = False,
+    cache: int = 0,
 ) -> dict[str, Any]:
     """Each policy's reward per conversation in the world of ``seed``, its share of the
     oracle's, and its way through latency incidents; warm when ``past`` (the history's
     corpus) is given; with ``budgets``, under a spend budget (:func:`measure_budget`);
-    with ``cache``, with the prompt cache ignored (:func:`measure_cache`)."""
+    with ``cache`` days each way, with the prompt cache ignored (:func:`measure_cache`)."""
     w = generate(seed, conversations)
     folder = out / f"world-{seed}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -166,7 +166,7 @@ def measure_world(
 
     results += [served(policy, policy) for policy in policies]
     budget = _budget(seed, settings, results, served) if budgets else None
-    cached = _cache(w, results, served) if cache else None
+    cached = _cache(w, results, served, cache) if cache else None
     reward = {r.policy: float(r.conversations["reward"].mean()) for r in results}
     oracle = reward[ORACLE]
     return {
@@ -191,17 +191,25 @@ def _default_day(results: list[ReplayResult], served: Callable[..., ReplayResult
 
 
 def _cache(
-    w: GeneratedWorld, results: list[ReplayResult], served: Callable[..., ReplayResult]
+    w: GeneratedWorld,
+    results: list[ReplayResult],
+    served: Callable[..., ReplayResult],
+    days: int,
 ) -> dict[str, Any] | None:
-    """The default policy's day with the prompt cache ignored, against its day as served
-    (:func:`measure_cache`)."""
+    """The default policy's ``days`` with the prompt cache ignored, against its days as
+    served (:func:`measure_cache`)."""
     if not any(e.get("cached_input_usd_per_mtok") is not None for e in w.catalog):
         return None
-    return measure_cache(
-        w.catalog,
-        _default_day(results, served),
-        lambda overrides: served(BUDGET_POLICY, "-".join([BUDGET_POLICY, *overrides]), **overrides),
-    )
+
+    def run(overrides: dict[str, Any]) -> ReplayResult:
+        name = "-".join([BUDGET_POLICY, *(f"{k}-{v}" for k, v in overrides.items())])
+        return served(BUDGET_POLICY, name, **overrides)
+
+    seeds = [w.seed + _DAY_SEEDS * k for k in range(1, days)]
+    return measure_cache(w.catalog, _default_day(results, served), run, seeds)
+
+
+_DAY_SEEDS = 1_000_003  # a world's further days' selector seeds: its own + k × this
 
 
 def _budget(
@@ -261,10 +269,11 @@ def measure_worlds(
     bars: Bars = no_bar,
     warm: bool = False,
     budgets: bool = False,
-    cache: bool = False,
+    cache: int = 0,
 ) -> dict[str, Any]:
     """:func:`measure_world` for the seeds ``first_seed`` … ``first_seed + n − 1``, cold
-    or ``warm``, with ``budgets`` and ``cache`` or not; writes ``worlds.json`` under
+    or ``warm``, with ``budgets`` or not, with ``cache`` days each way of the prompt
+    cache priced and ignored (0: none); writes ``worlds.json`` under
     ``out``."""
     classifier = IntentClassifier.load()
     taxonomy = IntentTaxonomy.from_classifier(classifier)

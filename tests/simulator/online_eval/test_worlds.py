@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -99,8 +100,8 @@ def test_a_warm_start_serves_a_model_trained_on_a_one_model_history(tmp_path: Pa
 
 def _incident(
     oracle: tuple[float, float], **policies: tuple[float, int | None, int | None]
-) -> dict:
-    def measured(before: float, leave: int | None, back: int | None) -> dict:
+) -> dict[str, Any]:
+    def measured(before: float, leave: int | None, back: int | None) -> dict[str, Any]:
         return {"share_before": before, "measurable": before >= 0.2, "leave": leave, "back": back}
 
     from simulator.incidents import LEAVE_SHARE, USED_SHARE
@@ -176,7 +177,7 @@ def test_a_world_s_day_with_the_prompt_cache_priced_and_ignored(tmp_path: Path) 
     assert measure_cache(generate(5).catalog, None, never) is None  # type: ignore[arg-type]
     taxonomy = IntentTaxonomy.from_classifier(IntentClassifier.load())
     corpus = load_corpus(SHARED_DATA, taxonomy, "test")
-    found = measure_world(0, tmp_path, corpus, 60, ("bandit-v2",), cache=True)
+    found = measure_world(0, tmp_path, corpus, 60, ("bandit-v2",), cache=2)
     c = found["cache"]
     assert c is not None, "world 0's providers cache prompts"
     long = c["long"]
@@ -185,9 +186,57 @@ def test_a_world_s_day_with_the_prompt_cache_priced_and_ignored(tmp_path: Path) 
         assert 0 < long[run]["cached_share"] < 1
         assert 0 <= long[run]["switches"] <= 1
     assert long["cost_cut"] == pytest.approx(1 - long["priced"]["cost"] / long["ignored"]["cost"])
+    assert long["days"] == 2  # means of two days each way
+    assert len(long["cost_cut_each_day"]) == 2
     assert long["reward_gain"] == pytest.approx(
         long["priced"]["reward"] - long["ignored"]["reward"]
     )
     assert c["priced_fresh_draws"]["ignored"] == long["ignored"]  # the same baseline day
     lines = "\n".join(cache_lines(cache_summary([found])))
     assert "| cost cut per conversation |" in lines
+
+
+def _day(cost: float, reward: float) -> Any:
+    """A day of one 6-turn conversation costing ``cost``, all turns on one model."""
+    from simulator.replay import ReplayResult
+
+    turns = pd.DataFrame(
+        {
+            "conversation": ["c"] * 6,
+            "user_turn": range(6),
+            "served": ["m"] * 6,
+            "cached_tokens": [0] * 6,
+            "prompt_tokens": [100] * 6,
+        }
+    )
+    conv = pd.DataFrame(
+        {"conversation": ["c"], "user_turns": [6], "cost_usd": [cost], "reward": [reward]}
+    )
+    return ReplayResult("bandit-v2", turns, conv)
+
+
+def test_the_cache_figures_are_means_over_days_with_the_selector_s_seed_varied() -> None:
+    from simulator.online_eval.caching import measure_cache
+
+    catalog = [{"name": "m", "cached_input_usd_per_mtok": 0.1}]
+    asked: list[dict[str, Any]] = []
+
+    def run(overrides: dict[str, Any]) -> Any:
+        asked.append(overrides)
+        ignored = overrides.get("prompt_cache") is False
+        seed = overrides.get("seed", 0)
+        if ignored:
+            return _day(1.0 if seed == 0 else 3.0, 0.5)
+        return _day(0.5 if seed == 0 else 2.5, 0.7)  # a fresh-draw day or a priced one
+
+    found = measure_cache(catalog, _day(0.5, 0.7), run, seeds=[11])
+    assert found is not None
+    long = found["long"]
+    assert long["days"] == 2
+    assert long["priced"]["cost"] == pytest.approx(1.5)  # (0.5 + 2.5) / 2
+    assert long["ignored"]["cost"] == pytest.approx(2.0)  # (1 + 3) / 2
+    assert long["cost_cut"] == pytest.approx(0.25)
+    assert long["cost_cut_each_day"] == pytest.approx([0.5, 1 - 2.5 / 3])
+    assert long["reward_gain"] == pytest.approx(0.2)
+    assert {o.get("seed") for o in asked} == {None, 11}
+    assert sum(o.get("prompt_cache") is False for o in asked) == 2  # two ignored days
