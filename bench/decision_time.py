@@ -31,6 +31,7 @@ learned model's text stage and trees, the online layer's contexts, estimates, P(
 from __future__ import annotations
 
 import argparse
+import copy
 import gc
 import sys
 import tempfile
@@ -168,6 +169,7 @@ def online_alone(
 def pieces(service: SelectorService, policy: Policy, req: RouteInput, n: int) -> str:
     """Where one decision of ``policy`` (bandit-v2 over the learned model) spends its
     time: each stage timed alone on the request, as a Markdown table."""
+    from features.embeddings import load_embedder
     from models.quality.layout import clip
     from selector.online.contextual import probability_best
 
@@ -180,6 +182,9 @@ def pieces(service: SelectorService, policy: Policy, req: RouteInput, n: int) ->
     models, utilities = [s.model for s in scores], [s.utility for s in scores]
     contexts = contexts_of(fv.request, fv.candidate_rows, [s.p_resolved for s in scores])
     mean, sd = bandit.estimates(models, utilities, contexts)
+    embedder = load_embedder()
+    plain = copy.copy(quality)
+    plain.embedded = None  # the text stage as it was before the representation
     service.policy = policy
     stages = [
         ("the whole decision (service.decide)", lambda: service.decide(req)),
@@ -191,6 +196,14 @@ def pieces(service: SelectorService, policy: Policy, req: RouteInput, n: int) ->
         (
             "  text stage and rows (text features, TF-IDF scores)",
             lambda: quality._rows(fv, clip(fv.text)),
+        ),
+        (
+            "  the same without the representation's two scorers",
+            lambda: plain._rows(fv, clip(fv.text)),
+        ),
+        (
+            f"  pretrained representation alone ({embedder.name}, the same text)",
+            lambda: embedder.embed_one(clip(fv.text)),
         ),
         (f"  quality trees ({quality.booster.num_trees()})", lambda: quality._quality_trees(x)),
         (f"  length trees ({quality.completion.num_trees()})", lambda: quality._length_trees(x)),

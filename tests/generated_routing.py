@@ -57,3 +57,17 @@ def generated(n: int = 600, seed: int = 0) -> RoutingData:
         }
     )
     return RoutingData(requests, pd.concat(rows, ignore_index=True), models, "generated", "x")
+
+
+def as_table(data: RoutingData, outcomes: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``data`` (or these ``outcomes`` of its requests) as a user's table: one row per
+    request × model, with the text and each model's prices (a model not in ``data``'s
+    list gets the middle price)."""
+    outcomes = data.outcomes if outcomes is None else outcomes
+    table = outcomes[["request_id", "model", "resolved"]].merge(
+        data.requests[["request_id", "text"]], on="request_id"
+    )
+    prices = data.models.set_index("model")
+    for col, middle in (("input_usd_per_mtok", 1.0), ("output_usd_per_mtok", 4.0)):
+        table[col] = table["model"].map(prices[col]).fillna(middle)
+    return table

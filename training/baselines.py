@@ -1,7 +1,10 @@
 """What the quality model is measured against, fitted on the same folds: one model per
-candidate (:class:`PerModel`, ``selector evaluate --variant per-model``) and the naive
-baseline of every evaluation (:class:`NaiveText`: TF-IDF of the request's text and a
-logistic regression per model), which shows what the learned model adds on the data."""
+candidate (:class:`PerModel`, ``selector evaluate --variant per-model``) and the two
+baselines of every evaluation, the ones published routers are compared with: the naive
+row (:class:`NaiveText`: TF-IDF of the request's text and a logistic regression per
+model) and the neighbours row (:class:`NeighboursText`: the outcomes of the nearest
+training requests in a pretrained text representation). They show what the learned
+model adds on the data."""
 
 from __future__ import annotations
 
@@ -15,9 +18,10 @@ from sklearn.linear_model import LogisticRegression
 
 from models.quality import QualityTrainer, binary_rows
 
-__all__ = ["NAIVE", "NaiveText", "PerModel"]
+__all__ = ["BASELINES", "KNN", "NAIVE", "NaiveText", "NeighboursText", "PerModel"]
 
 NAIVE = "naive: TF-IDF + logistic regression per model"
+KNN = "kNN: nearest requests' outcomes in WordLlama embeddings"
 
 
 class NaiveText:
@@ -73,6 +77,47 @@ class NaiveText:
             elif fitted is not None:
                 p[:, j] = fitted
         return p, p.copy(), None
+
+
+class NeighboursText:
+    """P(resolved) from the outcomes of the nearest training requests in the pretrained
+    text representation (:mod:`features.embeddings`), ``k`` and the weighting chosen by
+    cross-validation on the training requests (:mod:`models.quality.neighbours`).
+    Same interface as :class:`NaiveText`."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+
+    def fit(
+        self, requests: pd.DataFrame, outcomes: pd.DataFrame, models: pd.DataFrame
+    ) -> NeighboursText:
+        from features.embeddings import load_embedder
+        from models.quality.neighbours import fit_neighbours
+
+        self.embedder_ = load_embedder()
+        rows = self.embedder_.embed(list(requests["text"].fillna("").astype(str)))
+        y = (
+            outcomes.dropna(subset=["resolved"])
+            .pivot_table(index="request_id", columns="model", values="resolved", aggfunc="mean")
+            .reindex(index=requests["request_id"], columns=models["model"])
+            .to_numpy(dtype=float)
+        )
+        self.scorer_ = fit_neighbours(rows, y, seed=self.seed)
+        return self
+
+    def predict_frames(
+        self, requests: pd.DataFrame, models: pd.DataFrame
+    ) -> tuple[np.ndarray, np.ndarray, None]:
+        rows = self.embedder_.embed(list(requests["text"].fillna("").astype(str)))
+        p = self.scorer_.predict(rows)
+        return p, p.copy(), None
+
+
+#: the baselines every evaluation fits on its folds: (row label, class)
+BASELINES: dict[str, tuple[str, type[NaiveText] | type[NeighboursText]]] = {
+    "naive": (NAIVE, NaiveText),
+    "knn": (KNN, NeighboursText),
+}
 
 
 class PerModel:

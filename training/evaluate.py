@@ -17,7 +17,7 @@ import numpy as np
 
 from core.errors import ConfigError
 from models.quality import QualityTrainer, brier_score, calibration_error
-from training.baselines import NAIVE, NaiveText, PerModel
+from training.baselines import BASELINES, NaiveText, PerModel
 from training.counterfactual import compare_many
 from training.data import STRONG, WEAK, RoutingData
 from training.routing_metrics import apgr, cpt, pgr_curve
@@ -40,7 +40,9 @@ class OutOfFold:
     p: np.ndarray
     p_raw: np.ndarray
     completion: np.ndarray | None = None  # expected completion tokens, NaN where unknown
-    naive: np.ndarray | None = None  # the naive baseline's P(resolved), on the same folds
+    # each baseline's P(resolved) on the same folds, by key of training.baselines.BASELINES
+    baselines: dict[str, np.ndarray] = field(default_factory=dict)
+    trained: list[int] = field(default_factory=list)  # each fold's training requests
 
 
 @dataclass
@@ -108,17 +110,27 @@ def cross_validate(
     folds: int = 5,
     seed: int = 0,
     progress: Callable[[str], None] = lambda _m: None,
-    naive: bool = False,
+    baselines: bool = False,
+    train_share: float = 1.0,
 ) -> OutOfFold:
     """Out-of-fold P(resolved) of models made by ``make_model``, whole groups to a fold;
-    with ``naive``, the naive baseline's too (:class:`training.baselines.NaiveText`)."""
+    with ``baselines``, those of :data:`training.baselines.BASELINES` too. With
+    ``train_share`` < 1 each fold trains on that share of its training groups (drawn by
+    ``seed`` and the fold, kept whole) and is evaluated on all of its test requests."""
+    if not 0.0 < train_share <= 1.0:
+        raise ValueError(f"train_share must be in (0, 1], got {train_share}")
     p = np.zeros((len(data.requests), len(data.models)))
     p_raw = np.zeros_like(p)
-    naive_p = np.zeros_like(p) if naive else None
+    base = {key: np.zeros_like(p) for key in BASELINES} if baselines else {}
     completion = np.full_like(p, np.nan)  # stays NaN without a length model
     everything = np.arange(len(data.requests))
+    groups = data.groups().to_numpy()
+    trained: list[int] = []
     for i, te in enumerate(data.folds(folds, seed)):
         tr = np.setdiff1d(everything, te)
+        if train_share < 1.0:
+            tr = _share_of_groups(tr, groups, train_share, seed * 1_000 + i)
+        trained.append(len(tr))
         t0 = time.perf_counter()
         train_ids = set(data.requests["request_id"].iloc[tr])
         fold = (
@@ -131,10 +143,20 @@ def cross_validate(
         p[te], p_raw[te], lengths = model.predict_frames(test, data.models)
         if lengths is not None:
             completion[te] = lengths
-        if naive_p is not None:
-            naive_p[te] = NaiveText(seed).fit(*fold).predict_frames(test, data.models)[0]
+        for key, found in base.items():
+            found[te] = BASELINES[key][1](seed).fit(*fold).predict_frames(test, data.models)[0]
         progress(f"fold {i + 1}/{folds} done in {time.perf_counter() - t0:.0f} s")
-    return OutOfFold(p, p_raw, None if np.isnan(completion).all() else completion, naive_p)
+    lengths = None if np.isnan(completion).all() else completion
+    return OutOfFold(p, p_raw, lengths, base, trained)
+
+
+def _share_of_groups(rows: np.ndarray, groups: np.ndarray, share: float, seed: int) -> np.ndarray:
+    """The ``rows`` of a seeded ``share`` of their groups (at least one group)."""
+    names = np.unique(groups[rows])
+    keep = np.random.default_rng(seed).choice(
+        names, max(1, round(share * len(names))), replace=False
+    )
+    return rows[np.isin(groups[rows], keep)]
 
 
 def strong_and_weak(data: RoutingData, strong: str | None = None) -> tuple[int, int] | None:
@@ -173,7 +195,11 @@ def two_model_line(m: dict[str, Any], named: bool, which: str = "the table") -> 
         f"two models, {m['strong_model']} the strong one ({why}): {which} gives "
         f"each router's APGR and CPT on the {m['requests_both_answered']} requests both "
         f"answered (the quality model's APGR {m['APGR']:.3f}"
-        + (f", the naive baseline's {m['APGR_naive']:.3f}" if "APGR_naive" in m else "")
+        + "".join(
+            f", the {key} baseline's {m[f'APGR_{key}']:.3f}"
+            for key in BASELINES
+            if f"APGR_{key}" in m
+        )
         + ")"
     )
 
@@ -186,22 +212,22 @@ def evaluate(
     ev = Evaluation(data.source, folds, seed, int(data.requests["eval"].sum()))
     pair = strong_and_weak(data, strong)
     if list(data.models["model"]) == [WEAK, STRONG] and not data.logged:  # RouteLLM's
-        _two_models(data, oof.p, ev, seed, (1, 0), oof.naive)
+        _two_models(data, oof.p, ev, seed, (1, 0), oof.baselines)
         raw = Evaluation(data.source, folds, seed, ev.n_requests)
         _two_models(data, oof.p_raw, raw, seed, (1, 0))
         ev.summary["APGR_uncalibrated"] = raw.summary["APGR"]
         ev.summary["CPT(50%)_uncalibrated"] = raw.summary["CPT(50%)"]
+        _sweep_areas(data, oof, ev, seed)
     else:
         _many_models(data, oof.p, ev, seed, oof.completion)
         raw = Evaluation(data.source, folds, seed, ev.n_requests)
         _many_models(data, oof.p_raw, raw, seed, oof.completion)
         ev.summary["AIQ_uncalibrated"] = raw.summary["AIQ"]
         ev.summary["cost_at_parity_uncalibrated"] = raw.summary["cost_at_parity"]
-        if oof.naive is not None:
-            _naive_sweep(data, oof, ev, seed)
+        _baseline_sweeps(data, oof, ev, seed)
         if pair is not None:  # a user's two models: APGR and CPT beside the λ sweep
             both = Evaluation(data.source, folds, seed, ev.n_requests)
-            _two_models(data, oof.p, both, seed, pair, oof.naive)
+            _two_models(data, oof.p, both, seed, pair, oof.baselines)
             ev.summary.update({k: v for k, v in both.summary.items() if k not in ev.summary})
             ev.summary["equal_prices"] = _equal_prices(data)
             ev.curves["quality model (P strong − P weak)"] = both.curves[both.rows[0]["router"]]
@@ -212,13 +238,22 @@ def evaluate(
     return ev
 
 
-def _naive_sweep(data: RoutingData, oof: OutOfFold, ev: Evaluation, seed: int) -> None:
-    """The naive baseline's λ sweep, on the same requests and expected costs, as the row
+def _baseline_sweeps(data: RoutingData, oof: OutOfFold, ev: Evaluation, seed: int) -> None:
+    """Each baseline's λ sweep, on the same requests and expected costs, as the rows
     after the quality model's."""
-    assert oof.naive is not None
-    row = compare_many(data, oof.naive, seed, oof.completion).rows[0]
-    ev.rows.insert(1, {**row, "router": f"{NAIVE} (λ sweep)"})
-    ev.summary["AIQ_naive"], ev.summary["cost_at_parity_naive"] = row["AIQ"], row["cost at parity"]
+    for at, (key, p) in enumerate(oof.baselines.items(), start=1):
+        row = compare_many(data, p, seed, oof.completion).rows[0]
+        ev.rows.insert(at, {**row, "router": f"{BASELINES[key][0]} (λ sweep)"})
+        ev.summary[f"AIQ_{key}"] = row["AIQ"]
+        ev.summary[f"cost_at_parity_{key}"] = row["cost at parity"]
+
+
+def _sweep_areas(data: RoutingData, oof: OutOfFold, ev: Evaluation, seed: int) -> None:
+    """Beside APGR, the area under each router's λ sweep of quality against cost (AIQ,
+    at the table's prices), as for tables of more models: one figure for every source."""
+    ev.summary["AIQ"] = compare_many(data, oof.p, seed, oof.completion).rows[0]["AIQ"]
+    for key, p in oof.baselines.items():
+        ev.summary[f"AIQ_{key}"] = compare_many(data, p, seed, oof.completion).rows[0]["AIQ"]
 
 
 def _completion_accuracy(data: RoutingData, predicted: np.ndarray) -> dict[str, float]:
@@ -266,10 +301,10 @@ def _two_models(
     ev: Evaluation,
     seed: int,
     pair: tuple[int, int],
-    naive: np.ndarray | None = None,
+    baselines: dict[str, np.ndarray] | None = None,
 ) -> None:
-    """APGR and CPT on the evaluated requests both models answered (and the naive
-    baseline's, given its P(resolved))."""
+    """APGR and CPT on the evaluated requests both models answered (and each baseline's,
+    given its P(resolved), by key of :data:`training.baselines.BASELINES`)."""
     s, w = pair
     y = data.matrix().to_numpy()
     keep = data.requests["eval"].to_numpy() & ~np.isnan(y[:, s]) & ~np.isnan(y[:, w])
@@ -282,9 +317,11 @@ def _two_models(
         "prompt length": data.requests["text"].str.len().to_numpy(dtype=float)[keep],
         "per-request oracle": strong - weak,
     }
-    if naive is not None:
-        routers = {f"{NAIVE} (P strong − P weak)": naive[keep, s] - naive[keep, w], **routers}
-        routers = dict(sorted(routers.items(), key=lambda kv: not kv[0].startswith("quality")))
+    named = {key: f"{BASELINES[key][0]} (P strong − P weak)" for key in baselines or {}}
+    first = {"quality model (P strong − P weak)": routers.pop("quality model (P strong − P weak)")}
+    for key, q in (baselines or {}).items():
+        first[named[key]] = q[keep, s] - q[keep, w]
+    routers = {**first, **routers}
     for name, score in routers.items():
         share, pgr = _curve(score, weak, strong)
         ev.rows.append(
@@ -306,8 +343,9 @@ def _two_models(
         "oracle_quality": float(np.maximum(weak, strong).mean()),
         **{k: v for k, v in ev.rows[0].items() if k != "router"},
     }
-    if naive is not None:
-        ev.summary.update({f"{k}_naive": v for k, v in ev.rows[1].items() if k != "router"})
+    by_name = {r["router"]: r for r in ev.rows}
+    for key, name in named.items():
+        ev.summary.update({f"{k}_{key}": v for k, v in by_name[name].items() if k != "router"})
 
 
 def _curve(

@@ -189,7 +189,7 @@ def train(
     cv = tradeoff = None
     if folds:
         t0 = time.perf_counter()
-        oof = cross_validate(data, make, folds, seed, progress=progress, naive=True)
+        oof = cross_validate(data, make, folds, seed, progress=progress, baselines=True)
         cv = evaluate(data, oof, folds, seed, strong)
         timings["cross_validation"] = time.perf_counter() - t0
         if target is not None:

@@ -4,9 +4,12 @@ Two stages, both fitted by :meth:`QualityTrainer.fit`:
 
 1. **Text scorers**, one per model: a logistic regression on TF-IDF word 1–2-grams
    of the request text, a one-hot of its intent and its standardised structural text
-   features, predicting whether that model resolves the request. Inside ``fit`` their
-   scores on the training rows are out-of-fold (``inner_folds``), so the second stage
-   learns how far to trust them.
+   features, predicting whether that model resolves the request; and, on a pretrained
+   text representation (:mod:`features.embeddings`), a regression per model and the
+   outcomes of the nearest training requests (:mod:`~models.quality.embedded`). Inside
+   ``fit`` their scores on the training rows are out-of-fold (``inner_folds``), so the
+   second stage learns how far to trust them; whether it reads the representation's
+   two is chosen by held-out loss.
 2. **One LightGBM classifier across candidates**: one row per request × model, with
    the request's structural text features (:mod:`features.text`), prompt tokens,
    turns, intent (categorical), the model (categorical), its prices, and its text
@@ -34,7 +37,9 @@ are those of the model the service loads.
 parameters, ``fit`` returns ``self``, learned attributes end in ``_``.
 
 The package: :mod:`~models.quality.layout` (the inputs and their columns),
-:mod:`~models.quality.scorers` (stage 1), :mod:`~models.quality.calibration`,
+:mod:`~models.quality.scorers` (stage 1), :mod:`~models.quality.embedded` and
+:mod:`~models.quality.neighbours` (stage 1 on the representation),
+:mod:`~models.quality.calibration`,
 :mod:`~models.quality.lengths` (the completion-length model),
 :mod:`~models.quality.predictor` (what serving loads), :mod:`~models.quality.persistence`
 (its files), :mod:`~models.quality.trainer`.

@@ -49,6 +49,8 @@ EXTRA_FEATURES = (
     "input_usd_per_mtok",
     "output_usd_per_mtok",
     "text_score",
+    "embed_score",
+    "knn_score",
 )
 FEATURE_NAMES = [name for name, _ in TEXT_FEATURES] + list(EXTRA_FEATURES)
 CATEGORICAL = ["intent", "model"]
@@ -73,9 +75,15 @@ def stage2_matrix(
     scores: np.ndarray,
     req_idx: np.ndarray,
     mod_idx: np.ndarray,
+    embedded: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Stage-2 rows (columns :data:`FEATURE_NAMES`) for the pairs ``req_idx`` ×
-    ``mod_idx``; a code of -1 (an intent or model the model never saw) is missing."""
+    ``mod_idx``; a code of -1 (an intent or model the model never saw) is missing;
+    ``scores`` are the TF-IDF scorers', ``embedded`` the representation's two
+    (requests × models each; missing without them)."""
+    if embedded is None:
+        missing = np.full(scores.shape, np.nan)
+        embedded = (missing, missing)
     return np.column_stack(
         [
             shape[req_idx],
@@ -86,5 +94,7 @@ def stage2_matrix(
             models["input_usd_per_mtok"].to_numpy(dtype=float)[mod_idx],
             models["output_usd_per_mtok"].to_numpy(dtype=float)[mod_idx],
             scores[req_idx, mod_idx],
+            embedded[0][req_idx, mod_idx],
+            embedded[1][req_idx, mod_idx],
         ]
     )

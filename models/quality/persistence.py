@@ -13,6 +13,7 @@ import numpy as np
 from core.artifacts import verify_manifest, write_manifest
 from core.errors import ArtifactError
 from features.schema import SCHEMA_VERSION
+from models.quality.embedded import EmbeddedScorers
 from models.quality.layout import CATEGORICAL, FEATURE_NAMES, MAX_TEXT_CHARS, NGRAM_RANGE
 
 __all__ = ["BOOSTER", "FORMAT", "FORMAT_VERSION", "Saved", "read", "write"]
@@ -20,7 +21,7 @@ __all__ = ["BOOSTER", "FORMAT", "FORMAT_VERSION", "Saved", "read", "write"]
 FORMAT = "model-selector-quality"
 FORMAT_VERSION = 1
 BOOSTER, _ARRAYS, _SPEC = "booster.txt", "text_scorers.npz", "model.json"
-_COMPLETION = "completion.txt"
+_COMPLETION, _EMBEDDED = "completion.txt", "embedded_scorers.npz"
 
 
 class Saved(Protocol):
@@ -39,6 +40,7 @@ class Saved(Protocol):
     calibration: tuple[float, float] | None
     use_text_scores: bool
     meta: dict[str, Any]
+    embedded: EmbeddedScorers | None
 
 
 def write(model: Saved, folder: Path) -> Path:
@@ -49,6 +51,19 @@ def write(model: Saved, folder: Path) -> Path:
     if model.completion_text is not None:
         (folder / _COMPLETION).write_text(model.completion_text, encoding="utf-8")
         files.append(_COMPLETION)
+    if model.embedded is not None:
+        with (folder / _EMBEDDED).open("wb") as f:
+            a = model.embedded.arrays()
+            np.savez_compressed(
+                f,
+                coef=a["coef"],
+                intercept=a["intercept"],
+                rows=a["rows"],
+                outcomes=a["outcomes"],
+                weights=a["weights"],
+                prior=a["prior"],
+            )
+        files.append(_EMBEDDED)
     terms = sorted(model.vocab, key=model.vocab.__getitem__)
     with (folder / _ARRAYS).open("wb") as f:
         np.savez_compressed(
@@ -75,6 +90,9 @@ def write(model: Saved, folder: Path) -> Path:
         "completion": None
         if model.completion_text is None
         else {"file": _COMPLETION, "objective": "poisson", "unit": "tokens"},
+        "embedded": None
+        if model.embedded is None
+        else {"file": _EMBEDDED, **model.embedded.spec()},
         "meta": model.meta,
     }
     (folder / _SPEC).write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
@@ -100,6 +118,14 @@ def _spec(folder: Path) -> dict[str, Any]:
     return spec
 
 
+def _embedded(folder: Path, spec: dict[str, Any] | None) -> EmbeddedScorers | None:
+    if spec is None:
+        return None
+    with np.load(folder / _EMBEDDED, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    return EmbeddedScorers.from_files(spec, arrays)
+
+
 def read(folder: Path) -> dict[str, Any]:
     """The constructor arguments of the model saved in ``folder``, after checking every
     file against the manifest."""
@@ -107,6 +133,8 @@ def read(folder: Path) -> dict[str, Any]:
     files = [BOOSTER, _ARRAYS, _SPEC]
     if (folder / _COMPLETION).exists():
         files.append(_COMPLETION)
+    if (folder / _EMBEDDED).exists():
+        files.append(_EMBEDDED)
     verify_manifest(folder, files)
     spec = _spec(folder)
     try:
@@ -125,6 +153,7 @@ def read(folder: Path) -> dict[str, Any]:
             "completion_text": (folder / _COMPLETION).read_text(encoding="utf-8")
             if spec.get("completion")
             else None,
+            "embedded": _embedded(folder, spec.get("embedded")),
         }
     except (KeyError, ValueError, OSError) as exc:
         raise ArtifactError(f"quality model in {folder} is malformed: {exc}") from exc

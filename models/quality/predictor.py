@@ -18,6 +18,7 @@ from features.intents import ngram_counts, word_ngrams
 from features.text import TEXT_FEATURES, text_features
 from models.quality import persistence
 from models.quality.calibration import apply_platt, sigmoid
+from models.quality.embedded import EmbeddedScorers
 from models.quality.layout import FEATURE_NAMES, NGRAM_RANGE, X, clip, shape_matrix, stage2_matrix
 
 if TYPE_CHECKING:  # pandas is not imported by serving: it costs 50 MB and 0.2 s
@@ -29,6 +30,7 @@ _R_TOKENS, _R_TURNS = R["prompt_tokens"], R["turns"]
 _C_IN, _C_OUT = C["input_usd_per_mtok"], C["output_usd_per_mtok"]
 _X_TOKENS, _X_TURNS, _X_INTENT, _X_MODEL = X["prompt_tokens"], X["turns"], X["intent"], X["model"]
 _X_IN, _X_OUT, _X_SCORE = X["input_usd_per_mtok"], X["output_usd_per_mtok"], X["text_score"]
+_X_EMBED, _X_KNN = X["embed_score"], X["knn_score"]
 
 
 # LGBM_BoosterPredictForMatSingleRowFast(fast config, row, &written, result) -> status
@@ -144,6 +146,7 @@ class QualityPredictor:
         use_text_scores: bool = True,
         meta: dict[str, Any] | None = None,
         completion_text: str | None = None,
+        embedded: EmbeddedScorers | None = None,
     ) -> None:
         import lightgbm as lgb
 
@@ -166,6 +169,7 @@ class QualityPredictor:
         self._length_trees = None if self.completion is None else Trees(self.completion)
         self.calibration = calibration
         self.use_text_scores = use_text_scores
+        self.embedded = embedded  # the representation's scorers (None: missing columns)
         self.meta = meta or {}
         self.completion_means: dict[str, float] = dict(
             self.meta.get("completion_tokens_mean") or {}
@@ -188,6 +192,11 @@ class QualityPredictor:
         self._idf = self.idf.tolist()
 
     def _check_shapes(self, columns: int) -> None:
+        if self.embedded is not None and len(self.embedded.coef) != len(self.models):
+            raise ArtifactError(
+                f"quality model: embedded scorers for {len(self.embedded.coef)} models, "
+                f"{len(self.models)} expected"
+            )
         if self.coef.shape != (len(self.models), columns):
             raise ArtifactError(
                 f"quality model: coefficients have shape {self.coef.shape}, expected "
@@ -268,12 +277,31 @@ class QualityPredictor:
         else:
             scores[:] = 0.0
         req_idx, mod_idx = np.repeat(np.arange(n), k), np.tile(np.arange(k), n)
-        x = stage2_matrix(base, requests, icodes, mcodes, models, scores, req_idx, mod_idx)
+        embedded = self._embedded_frame(texts, mcodes)
+        x = stage2_matrix(
+            base, requests, icodes, mcodes, models, scores, req_idx, mod_idx, embedded
+        )
         raw = self._quality_trees(x).reshape(n, k)
         completion = None
         if self.completion is not None:
             completion = self._lengths(x, mcodes[mod_idx] >= 0).reshape(n, k)
         return self._calibrate(raw), raw, completion
+
+    def _embedded_frame(
+        self, texts: list[str], mcodes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The representation's two scores, texts × the asked models (NaN for a model
+        the scorers never saw)."""
+        if self.embedded is None:
+            return None
+        linear, knn = self.embedded.scores(self.embedded.embed(texts))
+        known = mcodes >= 0
+        out = []
+        for part in (linear, knn):
+            cols = np.full((len(texts), len(mcodes)), np.nan)
+            cols[:, known] = part[:, mcodes[known]]
+            out.append(cols)
+        return out[0], out[1]
 
     def _lengths(self, x: np.ndarray, known: np.ndarray) -> np.ndarray:
         """Expected completion tokens of stage-2 rows ``x``; NaN for a model the length
@@ -297,6 +325,12 @@ class QualityPredictor:
         shape = text_features(text)
         if self.use_text_scores:
             all_scores = sigmoid(self._logits(text, icode, np.array(shape))).tolist()
+        linear: list[float] = []
+        knn: list[float] = []
+        if self.embedded is not None:
+            vector = self.embedded.representation.embed_one(text)[None, :]
+            found = self.embedded.scores(vector)
+            linear, knn = found[0][0].tolist(), found[1][0].tolist()
         x = np.empty((len(fv.candidates), len(FEATURE_NAMES)))
         x[:, : len(shape)] = shape
         req = fv.request
@@ -312,6 +346,9 @@ class QualityPredictor:
                 x[j, _X_SCORE] = 0.0
             else:
                 x[j, _X_SCORE] = all_scores[code] if code >= 0 else np.nan
+            known = code >= 0 and self.embedded is not None
+            x[j, _X_EMBED] = linear[code] if known else np.nan
+            x[j, _X_KNN] = knn[code] if known else np.nan
         return x
 
     def predict_all(self, fv: FeatureVector) -> tuple[list[float], list[float | None] | None]:

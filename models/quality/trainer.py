@@ -13,6 +13,7 @@ import numpy as np
 
 from models.quality.boosting import DaskBoosting, LocalBoosting, Rows
 from models.quality.calibration import binary_rows, crossfit_gain, platt
+from models.quality.embedded import EmbeddedScorers, fit_embedded
 from models.quality.layout import (
     DEFAULT_LGB_PARAMS,
     FEATURE_NAMES,
@@ -31,7 +32,18 @@ if TYPE_CHECKING:  # pandas is not imported by serving: it costs 50 MB and 0.2 s
 __all__ = ["CALIBRATION_MODES", "NotFittedError", "QualityTrainer"]
 
 CALIBRATION_MODES = ("auto", "platt", "none")
-_X_MODEL, _X_SCORE = X["model"], X["text_score"]
+_X_MODEL = X["model"]
+# the per-model scores: hidden with the model's identity in the dropout copies
+_X_SCORES = [X["text_score"], X["embed_score"], X["knn_score"]]
+_X_EMBEDDED = [X["embed_score"], X["knn_score"]]
+
+
+def _held_out_loss(probe: Any, rows: Rows, rounds: int) -> float:
+    """The weighted log loss of ``probe``'s first ``rounds`` on held-out ``rows``."""
+    xs, ys, ws = rows
+    p = np.clip(np.asarray(probe.predict(xs, num_iteration=rounds)), 1e-15, 1 - 1e-15)
+    loss = -(ys * np.log(p) + (1 - ys) * np.log(1 - p))
+    return float(np.sum(ws * loss) / np.sum(ws))
 
 
 class NotFittedError(RuntimeError):
@@ -60,6 +72,7 @@ class QualityTrainer:
         early_stopping: int = 50,
         lgb_params: dict[str, Any] | None = None,
         use_text_scores: bool = True,
+        use_embeddings: bool = True,
         calibrate: str = "auto",
         identity_dropout: float = 0.2,
         seed: int = 0,
@@ -73,6 +86,7 @@ class QualityTrainer:
         self.early_stopping = early_stopping
         self.lgb_params = lgb_params
         self.use_text_scores = use_text_scores
+        self.use_embeddings = use_embeddings
         self.calibrate = calibrate
         self.identity_dropout = identity_dropout
         self.seed = seed
@@ -85,6 +99,7 @@ class QualityTrainer:
         "early_stopping",
         "lgb_params",
         "use_text_scores",
+        "use_embeddings",
         "calibrate",
         "identity_dropout",
         "seed",
@@ -114,6 +129,7 @@ class QualityTrainer:
             "max_boost_round": self.max_boost_round,
             "early_stopping": self.early_stopping,
             "use_text_scores": self.use_text_scores,
+            "use_embeddings": self.use_embeddings,
             "calibrate": self.calibrate,
             "identity_dropout": self.identity_dropout,
             "seed": self.seed,
@@ -139,7 +155,7 @@ class QualityTrainer:
             # learn to predict from prices alone: how a new catalog entry is scored
             copies = x[masked & rows].copy()
             copies[:, _X_MODEL] = np.nan
-            copies[:, _X_SCORE] = np.nan
+            copies[:, _X_SCORES] = np.nan
             xs, ys = np.vstack([xs, copies]), np.concatenate([ys, target[masked & rows]])
             ws = np.concatenate([ws, weight[masked & rows]])
         pick, ys, ws = binary_rows(ys, ws)  # graded outcomes as weighted 0/1 pairs
@@ -149,36 +165,51 @@ class QualityTrainer:
 
     def _stage2(
         self,
-        x: np.ndarray,
+        variants: list[np.ndarray],
         target: np.ndarray,
         weight: np.ndarray,
         masked: np.ndarray,
         val_rows: np.ndarray,
         progress: Callable[[str], None],
-    ) -> Any:
+    ) -> tuple[Any, int]:
         """The boosted model across candidates (here, or on the Dask cluster at
-        ``dask_scheduler``: :mod:`models.quality.boosting`). Rounds and calibration: a
-        fifth of the training requests (``val_rows``) is held out of a probe model; the
-        final model is refitted on all requests with the rounds found."""
+        ``dask_scheduler``: :mod:`models.quality.boosting`), and which of the
+        ``variants`` of its rows (the same rows, some columns missing) it reads. Rounds,
+        variant and calibration: a fifth of the training requests (``val_rows``) is held
+        out of a probe model per variant, and the variant with the lowest held-out loss
+        is kept; the final model is refitted on all requests with the rounds found."""
         params = self._lgb_params()
         boosting: Any = LocalBoosting(params)
         if self.dask_scheduler:
             boosting = DaskBoosting(params, self.dask_scheduler)
         try:
-            progress("gradient-boosted model across candidates: choosing the number of rounds")
-            probe, best = boosting.probe(
-                self._rows(x, target, weight, masked, ~val_rows),
-                self._rows(x, target, weight, masked, val_rows, augment=False),
-                self.max_boost_round,
-                self.early_stopping,
-            )
-            self.best_rounds_ = max(10, best)
+            best: tuple[float, int, Any, int] | None = None
+            for i, x in enumerate(variants):
+                progress(
+                    "gradient-boosted model across candidates: choosing the number of rounds"
+                    + (f" (inputs {i + 1} of {len(variants)})" if len(variants) > 1 else "")
+                )
+                valid = self._rows(x, target, weight, masked, val_rows, augment=False)
+                probe, rounds = boosting.probe(
+                    self._rows(x, target, weight, masked, ~val_rows),
+                    valid,
+                    self.max_boost_round,
+                    self.early_stopping,
+                )
+                loss = _held_out_loss(probe, valid, rounds)
+                if best is None or loss < best[0]:
+                    best = (loss, i, probe, rounds)
+            assert best is not None
+            _, chosen, probe, rounds = best
+            x = variants[chosen]
+            self.best_rounds_ = max(10, rounds)
             self._calibrate(probe, x[val_rows], target[val_rows])
             progress(f"gradient-boosted model across candidates: {self.best_rounds_} rounds")
             everything = np.ones(len(target), dtype=bool)
-            return boosting.fit(
+            final = boosting.fit(
                 self._rows(x, target, weight, masked, everything), self.best_rounds_
             )
+            return final, chosen
         finally:
             if isinstance(boosting, DaskBoosting):
                 boosting.close()
@@ -216,6 +247,19 @@ class QualityTrainer:
             stage1.x, y, w, self.text_c, self.inner_folds, self.seed, progress
         )
 
+    def _representation(
+        self, texts: list[str], y: np.ndarray, w: np.ndarray, progress: Callable[[str], None]
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The representation's scorers (``embedded_``) and their out-of-fold scores of
+        the training requests; None when not used."""
+        self.embedded_: EmbeddedScorers | None = None
+        if not self.use_embeddings:
+            return None
+        linear, knn, self.embedded_ = fit_embedded(
+            texts, y, w, self.inner_folds, self.seed, progress
+        )
+        return linear, knn
+
     def _predictor(
         self,
         coef: np.ndarray,
@@ -243,11 +287,14 @@ class QualityTrainer:
                 "best_rounds": self.best_rounds_,
                 "calibration_check_brier_gain": self.calibration_check_,
                 "completion_rounds": self.completion_rounds_,
+                # the pretrained representation's scorers, when held-out loss kept them
+                "text_representation": None if self.embedded_ is None else self.embedded_.spec(),
                 # each model's mean completion on the training data: the served cost's
                 # length where there is no length model, as offline (training.counterfactual)
                 "completion_tokens_mean": self.completion_means_,
             },
             completion,
+            self.embedded_,
         )
 
     # -- public ------------------------------------------------------------------------
@@ -273,18 +320,45 @@ class QualityTrainer:
         )
         base = shape_matrix(texts)
         oof, coef, intercept = self._stage1(texts, icodes, base, y, w, progress)
+        embedded = self._representation(texts, y, w, progress)
 
         # one row per outcome known (all request × model pairs for benchmarks, the chosen
         # model's for logged decisions), request-major
         req_idx, mod_idx = np.nonzero(~np.isnan(y))
         all_models = np.arange(len(self.models_))
-        x = stage2_matrix(base, requests, icodes, all_models, models, oof, req_idx, mod_idx)
+        x = stage2_matrix(
+            base, requests, icodes, all_models, models, oof, req_idx, mod_idx, embedded
+        )
         target = y[req_idx, mod_idx]
         # a stream of its own: a user's data drawn with the same seed must not line up
         rng = np.random.default_rng((self.seed, 0x5E1EC7))
         masked = rng.random(len(target)) < self.identity_dropout
         held = rng.random(len(y)) < 0.2
-        booster = self._stage2(x, target, w[req_idx, mod_idx], masked, held[req_idx], progress)
+        variants = [x]
+        if embedded is not None:  # the representation's scores, or not: held-out loss decides
+            without = x.copy()
+            without[:, _X_EMBEDDED] = np.nan
+            variants.append(without)
+        booster, chosen = self._stage2(
+            variants, target, w[req_idx, mod_idx], masked, held[req_idx], progress
+        )
+        x = variants[chosen]
+        if chosen != 0:
+            self.embedded_ = None  # serving then never embeds a text
+        rows = (x, req_idx, mod_idx, held[req_idx])
+        completion = self._lengths(outcomes, requests, rows)
+        self.predictor_ = self._predictor(coef, intercept, booster, completion, meta)
+        return self
+
+    def _lengths(
+        self,
+        outcomes: pd.DataFrame,
+        requests: pd.DataFrame,
+        rows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    ) -> str | None:
+        """The completion-length model on the stage-2 ``rows`` (matrix, their request
+        and model, held out or not), and each model's mean completion."""
+        x, req_idx, mod_idx, held = rows
         tokens = None
         self.completion_means_: dict[str, float] = {}
         if "completion_tokens" in outcomes:
@@ -295,10 +369,9 @@ class QualityTrainer:
             grid = _grid(outcomes, requests, self.models_, "completion_tokens")
             tokens = grid[req_idx, mod_idx]
         completion, self.completion_rounds_ = fit_lengths(
-            x, tokens, held[req_idx], self.seed, self.max_boost_round, self.early_stopping
+            x, tokens, held, self.seed, self.max_boost_round, self.early_stopping
         )
-        self.predictor_ = self._predictor(coef, intercept, booster, completion, meta)
-        return self
+        return completion
 
     def _fitted(self) -> QualityPredictor:
         if not hasattr(self, "predictor_"):

@@ -9,7 +9,7 @@ import pytest
 
 from models.quality import QualityTrainer
 from tests.generated_routing import generated
-from training.baselines import NAIVE, NaiveText
+from training.baselines import KNN, NAIVE, NaiveText
 from training.data import RoutingData
 from training.evaluate import cross_validate, evaluate
 
@@ -60,20 +60,25 @@ def without_text_signal(seed: int = 0) -> RoutingData:
 @pytest.mark.parametrize(
     ("make", "naive_beats_random"), [(generated, True), (without_text_signal, False)]
 )
-def test_every_evaluation_reports_the_naive_row_on_the_same_folds(
+def test_every_evaluation_reports_both_baselines_on_the_same_folds(
     make: object, naive_beats_random: bool
 ) -> None:
     data = make()  # type: ignore[operator]
-    oof = cross_validate(data, lambda: QualityTrainer(inner_folds=2), folds=3, naive=True)
+    oof = cross_validate(data, lambda: QualityTrainer(inner_folds=2), folds=3, baselines=True)
     ev = evaluate(data, oof, folds=3)
     routers = [r["router"] for r in ev.rows]
-    assert routers[:2] == ["quality model (λ sweep)", f"{NAIVE} (λ sweep)"]
-    naive, quality = ev.summary["APGR_naive"], ev.summary["APGR"]
+    assert routers[:3] == [
+        "quality model (λ sweep)",
+        f"{NAIVE} (λ sweep)",
+        f"{KNN} (λ sweep)",
+    ]
+    naive, knn, quality = ev.summary["APGR_naive"], ev.summary["APGR_knn"], ev.summary["APGR"]
     assert (naive > 0.6) is naive_beats_random  # random routing's APGR is 0.5
+    assert (knn > 0.6) is naive_beats_random  # the neighbours read the same text
     assert quality > 0.6  # the quality model also reads the intent
 
 
-def test_many_models_get_the_naive_lambda_sweep() -> None:
+def test_many_models_get_both_baselines_lambda_sweeps() -> None:
     data = generated(300)
     third = data.outcomes[data.outcomes["model"] == "cheap"].assign(model="mid")
     models = pd.concat(
@@ -84,8 +89,27 @@ def test_many_models_get_the_naive_lambda_sweep() -> None:
         ignore_index=True,
     )
     data = RoutingData(data.requests, pd.concat([data.outcomes, third]), models, "three", "x")
-    oof = cross_validate(data, lambda: QualityTrainer(inner_folds=2), folds=2, naive=True)
+    oof = cross_validate(data, lambda: QualityTrainer(inner_folds=2), folds=2, baselines=True)
     ev = evaluate(data, oof, folds=2)
     assert ev.rows[1]["router"] == f"{NAIVE} (λ sweep)"
+    assert ev.rows[2]["router"] == f"{KNN} (λ sweep)"
     assert ev.summary["AIQ_naive"] == ev.rows[1]["AIQ"]
+    assert ev.summary["AIQ_knn"] == ev.rows[2]["AIQ"]
     assert 0 < ev.summary["AIQ_naive"] <= 1
+    assert 0 < ev.summary["AIQ_knn"] <= 1
+
+
+def test_routellms_pair_reports_apgr_rows_and_every_routers_aiq() -> None:
+    from training.data import STRONG, WEAK
+
+    data = generated(300)
+    names = {"cheap": WEAK, "strong": STRONG}
+    models = data.models.assign(model=data.models["model"].map(names))
+    outcomes = data.outcomes.assign(model=data.outcomes["model"].map(names))
+    pair = RoutingData(data.requests, outcomes, models, "routellm-like", "x")
+    oof = cross_validate(pair, lambda: QualityTrainer(inner_folds=2), folds=2, baselines=True)
+    ev = evaluate(pair, oof, folds=2)
+    assert "APGR" in ev.rows[0]  # RouteLLM's own table stays in APGR and CPT
+    for key in ("AIQ", "AIQ_naive", "AIQ_knn"):
+        assert 0 < ev.summary[key] <= 1
+    assert ev.summary["AIQ"] != ev.summary["AIQ_knn"]

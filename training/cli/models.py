@@ -59,7 +59,61 @@ def _compared(ev: Any, strong_named: bool) -> str:
     if "strong_model" in summary:
         which = "the second table" if ev.pair_rows else "the table"
         lines.append(two_model_line(summary, strong_named, which))
+    if "APGR" in ev.rows[0] and summary.get("AIQ") is not None:  # RouteLLM's pair
+        from training.baselines import BASELINES
+
+        areas = [f"quality model {summary['AIQ']:.3f}"] + [
+            f"{key} {summary[f'AIQ_{key}']:.3f}"
+            for key in BASELINES
+            if summary.get(f"AIQ_{key}") is not None
+        ]
+        lines.append("AIQ of each λ sweep at the table's prices: " + ", ".join(areas))
     return "\n".join(lines)
+
+
+def _tradeoff(data: Any, oof: Any, goal: Any, strong: str | None, folds: int) -> Any:
+    """The λ meeting ``goal`` on the out-of-fold predictions, printed; its record."""
+    from training.tradeoff import calibrate
+
+    found = calibrate(data, oof.p, goal, strong, f"{folds}-fold cross-validation", oof.completion)
+    click.echo("\n" + found.summary())
+    return found.as_dict()
+
+
+def _calibration_line(ev: Any, out: Path) -> str:
+    """The out-of-fold calibration of P(resolved), and its reliability plot (written with
+    the routing curve into a folder beside ``out``)."""
+    from training.plots import plot_evaluation
+
+    cal = ev.calibration
+    plots = plot_evaluation(ev, out.with_name(f"{out.stem}-plots"))
+    raw, served = cal["raw"], cal["calibrated"]
+    return (
+        f"calibration of P(resolved), out-of-fold over {cal['outcomes']:,} outcomes: "
+        f"Brier {raw['brier']:.4f} raw, {served['brier']:.4f} served; expected calibration "
+        f"error {raw['ece']:.4f} raw, {served['ece']:.4f} served "
+        f"(reliability plot: {plots[-1]})"
+    )
+
+
+def _learning_curve(
+    data: Any,
+    make: Any,
+    folds: int,
+    seed: int,
+    strong: str | None,
+    full: Any,
+    out: Path,
+) -> dict[str, Any]:
+    """``selector evaluate --learning-curve``: the table, and the plot beside ``out``."""
+    from training.learning_curve import SHARES, learning_curve, plot_learning_curve
+
+    with Progress(folds * (len(SHARES) - 1) * 2, "learning curve") as bar:
+        found = learning_curve(data, make, folds, seed, strong, full=full, progress=bar)
+    png = plot_learning_curve(found, out.with_name(f"{out.stem}-learning-curve.png"))
+    click.echo("\n" + found.table())
+    click.echo(f"learning curve plot: {png}", err=True)
+    return found.as_dict()
 
 
 @click.command()
@@ -78,6 +132,13 @@ def _compared(ev: Any, strong_named: bool) -> str:
     show_default=True,
     help="One model across candidates (served), or one independent model per candidate.",
 )
+@click.option(
+    "--learning-curve",
+    "curve",
+    is_flag=True,
+    help="Also cross-validate on 10, 25 and 50 %% of each fold's training groups (the same "
+    "test requests): the quality model and both baselines as a table and a plot.",
+)
 @target_options
 @tracking_option
 @click.option("--no-track", is_flag=True, help="Do not log the run to MLflow.")
@@ -88,6 +149,7 @@ def evaluate(
     folds: int,
     out: Path | None,
     variant: str,
+    curve: bool,
     target: str | None,
     strong: str | None,
     tracking_uri: str | None,
@@ -118,22 +180,20 @@ def evaluate(
         return QualityTrainer(seed=seed)
 
     with Progress(folds, "cross-validation") as bar:
-        oof = cross_validate(data, make, folds, seed, progress=lambda m: bar(m), naive=True)
+        oof = cross_validate(data, make, folds, seed, progress=lambda m: bar(m), baselines=True)
     ev = score(data, oof, folds, seed, strong)
     out = out or Path(f"evaluation-{data.source.replace(':', '-')}.json")
     body = {**ev.as_dict(), "content_hash": data.content_hash, "cost_weight": None}
     out.write_text(json.dumps(body, indent=2) + "\n")  # kept even if the target is missed
     click.echo(ev.table())
     click.echo("\n" + _compared(ev, strong is not None))
-    if goal is not None:
-        from training.tradeoff import calibrate
-
-        tradeoff = calibrate(
-            data, oof.p, goal, strong, f"{folds}-fold cross-validation", oof.completion
-        )
-        body["cost_weight"] = tradeoff.as_dict()
+    click.echo(_calibration_line(ev, out))
+    if curve:
+        body["learning_curve"] = _learning_curve(data, make, folds, seed, strong, (oof, ev), out)
         out.write_text(json.dumps(body, indent=2) + "\n")
-        click.echo("\n" + tradeoff.summary())
+    if goal is not None:
+        body["cost_weight"] = _tradeoff(data, oof, goal, strong, folds)
+        out.write_text(json.dumps(body, indent=2) + "\n")
     click.echo(f"\nmetrics written to {out}", err=True)
     if not no_track:
         uri = resolve_tracking_uri(tracking_uri)

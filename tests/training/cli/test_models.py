@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from models import registry
 from selector.cli import cli
-from tests.generated_routing import generated
+from tests.generated_routing import as_table, generated
 
 
 def test_evaluate_writes_metrics_for_a_users_table(tmp_path: Path) -> None:
@@ -53,11 +53,7 @@ def test_evaluate_needs_two_folds() -> None:
 def test_a_table_with_only_the_required_columns_and_text_evaluates(tmp_path: Path) -> None:
     data = generated(240, seed=5)
     third = data.outcomes[data.outcomes["model"] == "cheap"].assign(model="middle")
-    table = pd.concat([data.outcomes, third])[["request_id", "model", "resolved"]]
-    table = table.merge(data.requests[["request_id", "text"]], on="request_id")
-    prices = {"cheap": (0.1, 0.4), "middle": (1.0, 4.0), "strong": (3.0, 15.0)}
-    table["input_usd_per_mtok"] = table["model"].map(lambda m: prices[m][0])
-    table["output_usd_per_mtok"] = table["model"].map(lambda m: prices[m][1])
+    table = as_table(data, pd.concat([data.outcomes, third]))
     path = tmp_path / "plain.csv"
     table.to_csv(path, index=False)
     out = tmp_path / "metrics.json"

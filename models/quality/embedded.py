@@ -1,0 +1,183 @@
+"""Stage 1 of the quality model, on the pretrained text representation
+(:mod:`features.embeddings`): two more scores per request × model for the boosted
+stage, beside the TF-IDF scorers' (:mod:`models.quality.scorers`).
+
+- ``embed_score``: a logistic regression per model on the request's embedding, its
+  regularisation ``C`` chosen from :data:`CS` by the lowest out-of-fold log-loss.
+- ``knn_score``: the outcomes of the nearest training requests
+  (:mod:`models.quality.neighbours`, ``k`` and the weighting chosen by
+  cross-validation), over at most :data:`SERVED_ROWS` of them, the same rows in
+  training and serving. A decision reads every kept row: 1,024 rows of 256 floats
+  (1 MB) stay in a core's cache; 4,096 do not, and cost a decision about 0.3 ms. (On
+  a prefix of the width, as WordLlama allows, the neighbours of words the table never
+  had are found worse.)
+
+Their scores on the training requests are out-of-fold (the regression's by the inner
+folds, the neighbours' with each request left out of its own vote), so the boosted
+stage learns how far to trust them; it reads them as two columns and weighs them
+against everything else with early stopping on held-out requests, so a table whose
+text says nothing about outcomes gets little from them.
+
+Serving embeds a decision's text once (:meth:`EmbeddedScorers.scores`): the vector
+product with each model's weights, and one product with the kept rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from features.embeddings import TextEmbedder, load_embedder
+from models.quality.calibration import sigmoid
+from models.quality.neighbours import Neighbours, fit_neighbours
+from models.quality.scorers import fit_scorers
+
+__all__ = ["CS", "SERVED_ROWS", "EmbeddedScorers", "fit_embedded"]
+
+CS: tuple[float, ...] = (0.25, 1.0, 4.0)
+SERVED_ROWS = 1_024  # the neighbour rows a decision compares with (a seeded sample beyond)
+_EPS = 1e-4
+
+
+@dataclass
+class EmbeddedScorers:
+    """The fitted scorers: the representation's name, the regressions (models × width,
+    and intercepts), the neighbours."""
+
+    embedder: str
+    coef: np.ndarray
+    intercept: np.ndarray
+    neighbours: Neighbours
+
+    def __post_init__(self) -> None:
+        self._embedder: TextEmbedder | None = None
+
+    @property
+    def representation(self) -> TextEmbedder:
+        if self._embedder is None:
+            self._embedder = load_embedder(self.embedder)
+        return self._embedder
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self.representation.embed(texts)
+
+    def scores(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``embed_score`` and ``knn_score``, each embedded rows × models."""
+        linear = sigmoid(rows @ self.coef.T + self.intercept)
+        return linear, self.neighbours.predict(rows)
+
+    # -- files -------------------------------------------------------------------------
+    def arrays(self) -> dict[str, np.ndarray]:
+        n = self.neighbours
+        return {
+            "coef": self.coef,
+            "intercept": self.intercept,
+            "rows": n.rows.astype(np.float32),
+            "outcomes": n.outcomes,
+            "weights": np.ones_like(n.outcomes) if n.weights is None else n.weights,
+            "prior": n.prior,
+        }
+
+    def spec(self) -> dict[str, Any]:
+        return {
+            "embedder": self.embedder,
+            "width": int(self.coef.shape[1]),
+            "neighbours": {"k": self.neighbours.k, "weighting": self.neighbours.weighting},
+        }
+
+    @classmethod
+    def from_files(cls, spec: dict[str, Any], arrays: dict[str, np.ndarray]) -> EmbeddedScorers:
+        """The scorers :meth:`spec` and :meth:`arrays` describe (KeyError, ValueError
+        when they do not fit together)."""
+        coef, rows = np.asarray(arrays["coef"], float), np.asarray(arrays["rows"], np.float32)
+        outcomes = np.asarray(arrays["outcomes"], float)
+        if coef.shape[1] != int(spec["width"]) or rows.shape[1] != coef.shape[1]:
+            raise ValueError(f"embedded scorers: widths {coef.shape} and {rows.shape} differ")
+        if len(rows) != len(outcomes) or outcomes.shape[1] != len(coef):
+            raise ValueError(f"embedded scorers: {rows.shape} rows, outcomes {outcomes.shape}")
+        nb = spec["neighbours"]
+        weights = np.asarray(arrays["weights"], float)
+        if weights.shape != outcomes.shape:
+            raise ValueError(
+                f"embedded scorers: weights {weights.shape}, outcomes {outcomes.shape}"
+            )
+        prior = np.asarray(arrays["prior"], float)
+        neighbours = Neighbours(rows, outcomes, prior, int(nb["k"]), str(nb["weighting"]), weights)
+        return cls(str(spec["embedder"]), coef, np.asarray(arrays["intercept"], float), neighbours)
+
+
+def _log_loss(p: np.ndarray, y: np.ndarray) -> float:
+    known = ~np.isnan(y)
+    q = np.clip(p[known], _EPS, 1 - _EPS)
+    t = y[known]
+    return float(-np.mean(t * np.log(q) + (1 - t) * np.log(1 - q)))
+
+
+def _text_folds(texts: list[str], folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Inner folds with every copy of a text in one fold: a copy elsewhere would vote
+    for its twin, and leaving a request out of its own vote among equal texts ranks
+    the resolved ones lower (their twins' mean lacks their own success)."""
+    _, group = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
+    fold = np.random.default_rng(seed).permutation(int(group.max()) + 1) % folds
+    at = fold[group]
+    return [(np.flatnonzero(at != f), np.flatnonzero(at == f)) for f in range(folds)]
+
+
+def _linear_oof(
+    x: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    split: list[tuple[np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, float]:
+    """The out-of-fold regression scores with the ``C`` of the lowest log-loss."""
+    best: tuple[float, float, np.ndarray] | None = None
+    for c in CS:
+        oof = np.zeros_like(y)
+        for tr, te in split:
+            coef, intercept = fit_scorers(x[tr], y[tr], w[tr], c)
+            oof[te] = sigmoid(x[te] @ coef.T + intercept)
+        loss = _log_loss(oof, y)
+        if best is None or loss < best[0]:
+            best = (loss, c, oof)
+    assert best is not None
+    return best[2], best[1]
+
+
+def fit_embedded(
+    texts: list[str],
+    y: np.ndarray,
+    w: np.ndarray,
+    folds: int,
+    seed: int,
+    progress: Callable[[str], None] = lambda _m: None,
+    embedder: str | None = None,
+) -> tuple[np.ndarray, np.ndarray, EmbeddedScorers]:
+    """Out-of-fold ``embed_score`` and ``knn_score`` of the training requests (each
+    requests × models; ``w``: the outcomes' weights), and the scorers fitted on all."""
+    rep = load_embedder() if embedder is None else load_embedder(embedder)
+    progress(f"pretrained representation ({rep.name}) of {len(texts):,} requests")
+    x = rep.embed(texts)
+    split = _text_folds(texts, max(2, folds), seed)
+    progress("embedding scorers: choosing the regularisation")
+    oof_linear, c = _linear_oof(x, y, w, split)
+    coef, intercept = fit_scorers(x, y, w, c)
+    progress("nearest-request scorer: choosing k and the weighting")
+    kept = np.zeros(len(x), dtype=bool)
+    kept[: min(len(x), SERVED_ROWS)] = True
+    kept = np.random.default_rng(seed).permutation(kept)  # the rows a decision reads
+    wt = np.where(np.isnan(y), 0.0, w)
+    neighbours = fit_neighbours(x[kept], y[kept], seed=seed, weights=wt[kept])
+    oof_knn = np.zeros_like(y)
+    for tr, te in split:  # as served: among the kept rows, none of the fold's texts
+        mine = np.intersect1d(tr, np.flatnonzero(kept))
+        if not len(mine):
+            oof_knn[te] = neighbours.prior
+            continue
+        inner = Neighbours(
+            x[mine], y[mine], neighbours.prior, neighbours.k, neighbours.weighting, wt[mine]
+        )
+        oof_knn[te] = inner.predict(x[te])
+    return oof_linear, oof_knn, EmbeddedScorers(rep.name, coef, intercept, neighbours)
