@@ -29,9 +29,11 @@ from models.quality.scorers import out_of_fold_scores, text_matrix
 if TYPE_CHECKING:  # pandas is not imported by serving: it costs 50 MB and 0.2 s
     import pandas as pd
 
-__all__ = ["CALIBRATION_MODES", "NotFittedError", "QualityTrainer"]
+__all__ = ["CALIBRATION_MODES", "REPRESENTATION_MODES", "NotFittedError", "QualityTrainer"]
 
 CALIBRATION_MODES = ("auto", "platt", "none")
+# the pretrained representation's scorers: kept by held-out loss, always, or never fitted
+REPRESENTATION_MODES = ("auto", "always", "never")
 _X_MODEL = X["model"]
 # the per-model scores: hidden with the model's identity in the dropout copies
 _X_SCORES = [X["text_score"], X["embed_score"], X["knn_score"]]
@@ -72,7 +74,7 @@ class QualityTrainer:
         early_stopping: int = 50,
         lgb_params: dict[str, Any] | None = None,
         use_text_scores: bool = True,
-        use_embeddings: bool = True,
+        use_embeddings: str = "auto",
         calibrate: str = "auto",
         identity_dropout: float = 0.2,
         seed: int = 0,
@@ -80,6 +82,10 @@ class QualityTrainer:
     ) -> None:
         if calibrate not in CALIBRATION_MODES:
             raise ValueError(f"calibrate must be one of {CALIBRATION_MODES}, not {calibrate!r}")
+        if use_embeddings not in REPRESENTATION_MODES:
+            raise ValueError(
+                f"use_embeddings must be one of {REPRESENTATION_MODES}, not {use_embeddings!r}"
+            )
         self.text_c = text_c
         self.inner_folds = inner_folds
         self.max_boost_round = max_boost_round
@@ -253,7 +259,7 @@ class QualityTrainer:
         """The representation's scorers (``embedded_``) and their out-of-fold scores of
         the training requests; None when not used."""
         self.embedded_: EmbeddedScorers | None = None
-        if not self.use_embeddings:
+        if self.use_embeddings == "never":
             return None
         linear, knn, self.embedded_ = fit_embedded(
             texts, y, w, self.inner_folds, self.seed, progress
@@ -335,7 +341,7 @@ class QualityTrainer:
         masked = rng.random(len(target)) < self.identity_dropout
         held = rng.random(len(y)) < 0.2
         variants = [x]
-        if embedded is not None:  # the representation's scores, or not: held-out loss decides
+        if embedded is not None and self.use_embeddings == "auto":  # held-out loss decides
             without = x.copy()
             without[:, _X_EMBEDDED] = np.nan
             variants.append(without)

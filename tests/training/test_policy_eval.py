@@ -148,7 +148,11 @@ def test_models_learned_from_a_log_are_promoted_by_their_dr_value(
     cover = covering(tmp_path, [SMALL, LARGE])
     store = f"sqlite:///{tmp_path}/mlflow.db"
     weak = QualityTrainer(
-        inner_folds=2, use_text_scores=False, max_boost_round=10, lgb_params={"learning_rate": 1e-6}
+        inner_folds=2,
+        use_text_scores=False,
+        use_embeddings="never",
+        max_boost_round=10,
+        lgb_params={"learning_rate": 1e-6},
     )
     for make in (lambda: QualityTrainer(seed=0, inner_folds=2), lambda: weak):
         train(str(settings.store.db_path), folds=0, tracking_uri=store, make_model=make)

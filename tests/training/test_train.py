@@ -134,9 +134,13 @@ def test_promotion_needs_a_better_model_or_force(tmp_path: Path, store: str) -> 
 def test_promotion_of_a_weaker_model_is_refused(tmp_path: Path, store: str) -> None:
     table = str(write_table(tmp_path))
     train(table, folds=0, tracking_uri=store, make_model=small)
-    # next to no learning: every request gets about its model's base rate
+    # no learning: trees without a split, every request gets its model's base rate
     weak = QualityTrainer(
-        inner_folds=2, use_text_scores=False, max_boost_round=10, lgb_params={"learning_rate": 1e-6}
+        inner_folds=2,
+        use_text_scores=False,
+        use_embeddings="never",
+        max_boost_round=10,
+        lgb_params={"learning_rate": 1e-6, "min_data_in_leaf": 100_000},
     )
     train(table, folds=0, tracking_uri=store, make_model=lambda: weak)
     promote(
