@@ -13,6 +13,7 @@ from selector.cli_options import DEFAULT_DATA, Progress, data_dir_option
 from selector.config import load_settings
 from training.cli.options import (
     data_options,
+    representation_option,
     resolve_tracking_uri,
     target_options,
     target_value,
@@ -139,6 +140,7 @@ def _learning_curve(
     help="Also cross-validate on 10, 25 and 50 %% of each fold's training groups (the same "
     "test requests): the quality model and both baselines as a table and a plot.",
 )
+@representation_option
 @target_options
 @tracking_option
 @click.option("--no-track", is_flag=True, help="Do not log the run to MLflow.")
@@ -150,6 +152,7 @@ def evaluate(
     out: Path | None,
     variant: str,
     curve: bool,
+    representation: str,
     target: str | None,
     strong: str | None,
     tracking_uri: str | None,
@@ -172,12 +175,12 @@ def evaluate(
     heading = f"{len(data.requests)} requests, {len(data.models)} models, {n} evaluated"
     click.echo(f"{data.source}: {heading}; {folds}-fold cross-validation")
     click.echo("".join(f"note: {note}\n" for note in data.notes), err=True, nl=False)
-    model = QualityTrainer(seed=seed)
+    model = QualityTrainer(seed=seed, use_embeddings=representation)
 
     def make() -> QualityTrainer | PerModel:
         if variant == "per-model":
-            return PerModel(lambda: QualityTrainer(seed=seed))
-        return QualityTrainer(seed=seed)
+            return PerModel(lambda: QualityTrainer(seed=seed, use_embeddings=representation))
+        return QualityTrainer(seed=seed, use_embeddings=representation)
 
     with Progress(folds, "cross-validation") as bar:
         oof = cross_validate(data, make, folds, seed, progress=lambda m: bar(m), baselines=True)
@@ -224,6 +227,7 @@ def evaluate(
     help="Train the gradient-boosted stage on this Dask cluster (e.g. tcp://10.0.0.5:8786; "
     "pip install '.[dask]').",
 )
+@representation_option
 def train(
     source: str,
     data_dir: Path,
@@ -235,6 +239,7 @@ def train(
     strong: str | None,
     tracking_uri: str | None,
     dask_scheduler: str | None,
+    representation: str,
 ) -> None:
     """Train the quality model, evaluate it, log the run to MLflow and register it."""
     from models.quality import QualityTrainer
@@ -259,7 +264,9 @@ def train(
             progress=lambda m: bar(m),
             target=goal,
             strong=strong,
-            make_model=lambda: QualityTrainer(seed=seed, dask_scheduler=dask_scheduler),
+            make_model=lambda: QualityTrainer(
+                seed=seed, dask_scheduler=dask_scheduler, use_embeddings=representation
+            ),
         )
     for note in result.data_notes:
         click.echo(f"note: {note}", err=True)

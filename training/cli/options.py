@@ -11,8 +11,10 @@ from selector.cli_options import data_dir_option, db_option
 from selector.config import load_settings
 
 __all__ = [
+    "REPRESENTATIONS",
     "data_options",
     "estimate_options",
+    "representation_option",
     "resolve_tracking_uri",
     "target_options",
     "target_value",
@@ -54,6 +56,21 @@ def data_options(f: Any) -> Any:
     f = click.option("--seed", type=int, default=0, show_default=True)(f)
     f = data_dir_option()(f)
     return click.option("--source", required=True, help=SOURCE_HELP)(f)
+
+
+REPRESENTATIONS = ("auto", "always", "never")  # models.quality.trainer.REPRESENTATION_MODES
+
+
+def representation_option(f: Any) -> Any:
+    return click.option(
+        "--representation",
+        type=click.Choice(REPRESENTATIONS),
+        default="auto",
+        show_default=True,
+        help="The pretrained text representation's two scorers: kept where the held-out "
+        "loss is lower with them (auto), always (wordings the table never had are "
+        "expected), or never fitted.",
+    )(f)
 
 
 def target_options(f: Any) -> Any:

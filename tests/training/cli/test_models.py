@@ -110,3 +110,19 @@ def test_the_strong_model_of_two_can_be_named(tmp_path: Path) -> None:
     assert bad.exit_code != 0
     assert "--strong nope: not a model" in str(bad.exception)
     assert "cross-validation" not in bad.output  # refused before the work
+
+
+def test_the_representation_can_be_chosen_on_the_command_line(tmp_path: Path) -> None:
+    from models.quality.trainer import REPRESENTATION_MODES
+    from training.cli.options import REPRESENTATIONS
+
+    assert REPRESENTATIONS == REPRESENTATION_MODES
+    path = tmp_path / "two.csv"
+    as_table(generated(200, seed=4)).to_csv(path, index=False)
+    out = tmp_path / "m.json"
+    args = ["evaluate", "--source", str(path), "--folds", "2", "--out", str(out), "--no-track"]
+    never = CliRunner().invoke(cli, [*args, "--representation", "never"])
+    assert never.exit_code == 0, never.output
+    bad = CliRunner().invoke(cli, [*args, "--representation", "sometimes"])
+    assert bad.exit_code == 2
+    assert "'sometimes' is not one of 'auto', 'always', 'never'" in bad.output
