@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from models.quality.calibration import log_loss, sigmoid
 from models.quality.layout import CATEGORICAL, FEATURE_NAMES
 
 __all__ = [
@@ -59,9 +60,7 @@ def staged_losses(booster: Any, rows: Rows) -> list[float]:
     out = []
     for i in range(booster.num_trees()):
         raw += booster.predict(xs, start_iteration=i, num_iteration=1, raw_score=True)
-        p = np.clip(1.0 / (1.0 + np.exp(-raw)), 1e-15, 1 - 1e-15)
-        loss = -(ys * np.log(p) + (1 - ys) * np.log(1 - p))
-        out.append(float(np.sum(ws * loss) / np.sum(ws)))
+        out.append(log_loss(sigmoid(raw), ys, ws))
     return out
 
 

@@ -12,6 +12,7 @@ __all__ = [
     "brier_score",
     "calibration_error",
     "crossfit_gain",
+    "log_loss",
     "platt",
     "sigmoid",
 ]
@@ -40,6 +41,22 @@ def binary_rows(
     labels = np.concatenate([np.where(soft, 1.0, y), np.zeros(int(soft.sum()))])
     weights = np.concatenate([np.where(soft, w * y, w), w[soft] * (1 - y[soft])])
     return rows, labels, weights
+
+
+def log_loss(p: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> float:
+    """The (``w``-weighted) mean cross-entropy of probabilities ``p`` against outcomes
+    ``y`` (0/1 or graded; NaN: unknown, left out), ``p`` clipped away from 0 and 1.
+
+    >>> round(log_loss(np.array([0.9, 0.2, 0.5]), np.array([1.0, 0.0, np.nan])), 4)
+    0.1643
+    """
+    y = np.asarray(y, float)
+    known = ~np.isnan(y)
+    q = np.clip(np.asarray(p, float)[known], 1e-15, 1 - 1e-15)
+    t = y[known]
+    loss = -(t * np.log(q) + (1 - t) * np.log(1 - q))
+    weight = np.ones_like(t) if w is None else np.asarray(w, float)[known]
+    return float(np.sum(weight * loss) / np.sum(weight))
 
 
 def brier_score(p: np.ndarray, y: np.ndarray) -> float:

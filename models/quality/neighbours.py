@@ -24,13 +24,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from models.quality.calibration import log_loss
+
 __all__ = ["KS", "PRIOR_VOTES", "WEIGHTINGS", "Neighbours", "fit_neighbours"]
 
 KS: tuple[int, ...] = (5, 10, 20, 40, 80, 160, 320)
 WEIGHTINGS = ("uniform", "cosine")
 PRIOR_VOTES = 2.0
 SHARPNESS = 8.0  # cosine weights: sim^8 favours the nearest without a cliff
-_EPS = 1e-4
 
 
 @dataclass
@@ -55,20 +56,17 @@ class Neighbours:
         self._full = np.flatnonzero(full)
         self._partial = [(j, np.flatnonzero(known[:, j])) for j in np.flatnonzero(~full)]
 
-    def predict(self, queries: np.ndarray, skip_self: bool = False) -> np.ndarray:
-        """P(resolved), queries × models; ``skip_self``: the queries are the training
-        rows themselves, each not its own neighbour. Each query is scored alone
+    def predict(self, queries: np.ndarray) -> np.ndarray:
+        """P(resolved), queries × models. Each query is scored alone
         (:meth:`predict_one`), so a decision's score is the batch's to the bit."""
         out = np.empty((len(queries), self.outcomes.shape[1]))
         for i, q in enumerate(queries):
-            out[i] = self.predict_one(q, i if skip_self else -1)
+            out[i] = self.predict_one(q)
         return out
 
-    def predict_one(self, query: np.ndarray, skip: int = -1) -> np.ndarray:
-        """P(resolved) of each model for one query (row ``skip`` not a neighbour)."""
+    def predict_one(self, query: np.ndarray) -> np.ndarray:
+        """P(resolved) of each model for one query."""
         sim = self._rows32 @ np.asarray(query, dtype=np.float32)
-        if skip >= 0:
-            sim[skip] = -np.inf
         out = np.empty(len(self.prior))
         if len(self._full):
             top, f = _top(sim, self.k), self._full
@@ -166,13 +164,6 @@ class _Nearest:
         return out
 
 
-def _log_loss(p: np.ndarray, y: np.ndarray) -> float:
-    known = ~np.isnan(y)
-    p = np.clip(p[known], _EPS, 1 - _EPS)
-    t = y[known]
-    return float(-np.mean(t * np.log(p) + (1 - t) * np.log(1 - p)))
-
-
 def fit_neighbours(
     rows: np.ndarray,
     outcomes: np.ndarray,
@@ -211,7 +202,7 @@ def fit_neighbours(
         fold_wt = None if weights is None else weights[tr]
         found = _Nearest.search(rows[te], rows[tr], outcomes[tr], max(ks), weights=fold_wt)
         for k, weighting in losses:
-            losses[(k, weighting)].append(_log_loss(found.vote(k, weighting, prior), outcomes[te]))
+            losses[(k, weighting)].append(log_loss(found.vote(k, weighting, prior), outcomes[te]))
     best: tuple[float, int, str] | None = None
     for (k, weighting), each in losses.items():
         loss = float(np.mean(each)) if each else np.inf

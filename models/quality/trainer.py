@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from models.quality.boosting import DaskBoosting, LocalBoosting, Rows
-from models.quality.calibration import binary_rows, crossfit_gain, platt
+from models.quality.calibration import binary_rows, crossfit_gain, log_loss, platt
 from models.quality.embedded import EmbeddedScorers, fit_embedded
 from models.quality.layout import (
     DEFAULT_LGB_PARAMS,
@@ -43,9 +43,7 @@ _X_EMBEDDED = [X["embed_score"], X["knn_score"]]
 def _held_out_loss(probe: Any, rows: Rows, rounds: int) -> float:
     """The weighted log loss of ``probe``'s first ``rounds`` on held-out ``rows``."""
     xs, ys, ws = rows
-    p = np.clip(np.asarray(probe.predict(xs, num_iteration=rounds)), 1e-15, 1 - 1e-15)
-    loss = -(ys * np.log(p) + (1 - ys) * np.log(1 - p))
-    return float(np.sum(ws * loss) / np.sum(ws))
+    return log_loss(np.asarray(probe.predict(xs, num_iteration=rounds)), ys, ws)
 
 
 class NotFittedError(RuntimeError):

@@ -43,14 +43,14 @@ FRESH_DRAWS = {"sticky_draws": False}
 _TARGET_CUT = 0.15
 
 
-def _figures(days: Sequence[ReplayResult], long_only: bool) -> dict[str, float]:
-    """Cost and reward per conversation, switches and cached share, on the long
-    conversations or all: each a mean over ``days`` (the same day, other seeds)."""
-    each = [_day_figures(d, long_only) for d in days]
+def _mean(each: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Each figure's mean over days (the same day, other seeds)."""
     return {k: float(np.mean([e[k] for e in each])) for k in each[0]}
 
 
 def _day_figures(result: ReplayResult, long_only: bool) -> dict[str, float]:
+    """Cost and reward per conversation, switches and cached share of one day, on its
+    long conversations or all."""
     conv, turns = result.conversations, result.turns
     if long_only:
         conv = conv[conv["user_turns"] >= LONG]
@@ -71,10 +71,11 @@ def _day_figures(result: ReplayResult, long_only: bool) -> dict[str, float]:
 def _compare(
     priced: Sequence[ReplayResult], ignored: Sequence[ReplayResult], long_only: bool
 ) -> dict[str, Any]:
-    a, b = _figures(priced, long_only), _figures(ignored, long_only)
+    days_a = [_day_figures(d, long_only) for d in priced]
+    days_b = [_day_figures(d, long_only) for d in ignored]
+    a, b = _mean(days_a), _mean(days_b)
     each = [  # one day's cut beside its own ignored day: the spread between seeds
-        1.0 - _day_figures(p, long_only)["cost"] / _day_figures(i, long_only)["cost"]
-        for p, i in zip(priced, ignored, strict=True)
+        1.0 - p["cost"] / i["cost"] for p, i in zip(days_a, days_b, strict=True)
     ]
     return {
         "conversations": int(a["conversations"]),

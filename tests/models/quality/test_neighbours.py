@@ -55,14 +55,14 @@ def test_unknown_outcomes_do_not_vote_and_a_model_without_any_gets_the_mean() ->
     assert fitted.prior[2] == pytest.approx(np.nanmean(y))
 
 
-def test_a_row_is_not_its_own_neighbour_when_asked() -> None:
-    rows = np.eye(3)
+def test_the_vote_is_shrunk_to_the_prior_and_ties_go_to_the_first_row() -> None:
+    rows = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])  # rows 0 and 1 are the same
     y = np.array([[1.0], [0.0], [0.0]])
     scorer = Neighbours(rows, y, np.array([1 / 3]), 1, "uniform")
-    assert scorer.predict(rows[:1])[0, 0] == pytest.approx(
-        (1 + PRIOR_VOTES / 3) / (1 + PRIOR_VOTES)
-    )
-    assert scorer.predict(rows[:1], skip_self=True)[0, 0] < 0.5
+    expected = (1 + PRIOR_VOTES / 3) / (1 + PRIOR_VOTES)  # row 0's vote, not row 1's
+    for _ in range(3):  # the same neighbours every time, one query or a batch
+        assert scorer.predict_one(rows[0])[0] == pytest.approx(expected)
+        assert scorer.predict(rows[:2])[:, 0] == pytest.approx([expected, expected])
 
 
 def test_a_large_table_keeps_a_bounded_sample_and_bad_input_is_refused() -> None:
