@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from core.errors import ArtifactError
 
-__all__ = ["MANIFEST", "sha256_file", "verify_manifest", "write_manifest"]
+__all__ = ["MANIFEST", "save_arrays", "sha256_file", "verify_manifest", "write_manifest"]
 
 MANIFEST = "MANIFEST.json"
 
@@ -27,6 +29,14 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` by name to a compressed ``.npz`` at ``path`` (no object arrays:
+    it is read back with ``allow_pickle=False``)."""
+    savez: Callable[..., None] = np.savez_compressed
+    with path.open("wb") as f:
+        savez(f, **arrays)
 
 
 def write_manifest(folder: Path, files: list[str], meta: dict[str, Any] | None = None) -> Path:

@@ -1,12 +1,20 @@
-"""The P(resolved) prior: a table by model tier × intent group × conversation length.
+"""The P(resolved) prior: a table by model tier × intent group × conversation length,
+moved by how hard the request's text is.
 
 It is the quality model of the ``utility-v0`` policy, used until an offline model
 trained on real outcomes is available. Loaded from YAML (``models/prior.yaml`` by
 default), validated, and turned into a lookup table at start-up.
+
+The request difficulty (:mod:`features.difficulty`, learned from public outcome
+tables and centred on ordinary support messages) moves every candidate's P(resolved)
+on the log-odds scale: ``logit p − difficulty_weight × difficulty``. A harder text
+lowers every model's chance, most where it is middling, so the gap between a small
+and a large model widens on hard requests before any outcome of the user's arrives.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -16,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from core.errors import ConfigError
+from features.difficulty import Difficulty
 from features.extractor import C, FeatureVector, R
 from features.schema import TIER_CODES
 
@@ -35,6 +44,8 @@ class PriorTable(BaseModel):
     p_resolved: dict[str, dict[str, list[float]]]
     escalation_delta: dict[str, Delta] = Field(default_factory=dict)
     model_delta: dict[str, Delta] = Field(default_factory=dict)
+    # log-odds of P(resolved) taken off per unit of the request's difficulty (0: off)
+    difficulty_weight: float = Field(default=0.0, ge=0.0, le=3.0)
 
     @model_validator(mode="after")
     def _check(self) -> PriorTable:
@@ -80,8 +91,16 @@ class PriorQualityModel:
 
     name = "prior"
 
-    def __init__(self, table: PriorTable, group_names: Sequence[str], model_names: Sequence[str]):
+    def __init__(
+        self,
+        table: PriorTable,
+        group_names: Sequence[str],
+        model_names: Sequence[str],
+        difficulty: Difficulty | None = None,
+    ):
         self.table = table
+        # the request difficulty, when the table weighs it
+        self.difficulty = difficulty if table.difficulty_weight > 0.0 else None
         tiers = sorted(TIER_CODES, key=TIER_CODES.__getitem__)
         # lookup[group_id][tier_code] -> (short, medium, long)
         other = table.p_resolved["other"]
@@ -99,13 +118,19 @@ class PriorQualityModel:
         bucket = 0 if turns <= self._short else 1 if turns <= self._medium else 2
         by_tier = self._lookup[int(req[_GROUP])]
         escalated = req[_ESC] > 0
+        shift = 0.0
+        if self.difficulty is not None and fv.text:
+            shift = self.table.difficulty_weight * self.difficulty.of_text(fv.text)
         out = []
         for name, row in zip(fv.candidates, fv.candidate_rows, strict=True):
             tier = int(row[_TIER])
             p = by_tier[tier][bucket] + self._model_delta.get(name, 0.0)
             if escalated:
                 p += self._esc[tier]
-            out.append(min(1.0, max(0.0, p)))
+            p = min(1.0, max(0.0, p))
+            if shift and 0.0 < p < 1.0:
+                p = 1.0 / (1.0 + math.exp(shift - math.log(p / (1.0 - p))))
+            out.append(p)
         return out
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from core.errors import ArtifactError, ConfigError
+from features.difficulty import load_difficulty
 from features.estimates import EstimateConfig
 from features.extractor import FeatureExtractor
 from features.intents import IntentClassifier, IntentTaxonomy
@@ -74,9 +75,10 @@ def build_service(
         tracker,
         tokens_per_turn=settings.decision.tokens_per_turn,
     )
-    prior = PriorQualityModel(
-        load_prior(settings.models.prior_path), taxonomy.group_names, catalog.names
-    )
+    table = load_prior(settings.models.prior_path)
+    # the request difficulty the prior weighs (the shipped one, checked against its manifest)
+    difficulty = load_difficulty() if table.difficulty_weight > 0.0 else None
+    prior = PriorQualityModel(table, taxonomy.group_names, catalog.names, difficulty)
     quality, status = load_quality_model(settings, prior, catalog.enabled_names)
     if not status.loaded:
         log.warning("quality model not loaded, serving the prior: %s", status.reason)

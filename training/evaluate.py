@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from core.errors import ConfigError
 from models.quality import QualityTrainer, brier_score, calibration_error
@@ -27,6 +28,7 @@ __all__ = [
     "OutOfFold",
     "cross_validate",
     "evaluate",
+    "fit_and_predict",
     "strong_and_weak",
     "two_model_line",
 ]
@@ -132,22 +134,44 @@ def cross_validate(
             tr = _share_of_groups(tr, groups, train_share, seed * 1_000 + i)
         trained.append(len(tr))
         t0 = time.perf_counter()
-        train_ids = set(data.requests["request_id"].iloc[tr])
-        fold = (
-            data.requests.iloc[tr].reset_index(drop=True),
-            data.outcomes[data.outcomes["request_id"].isin(train_ids)],
-            data.models,
+        found = fit_and_predict(
+            data.subset(np.isin(everything, tr)),
+            data.requests.iloc[te],
+            make_model,
+            seed,
+            baselines,
         )
-        model = make_model().fit(*fold)
-        test = data.requests.iloc[te].reset_index(drop=True)
-        p[te], p_raw[te], lengths = model.predict_frames(test, data.models)
-        if lengths is not None:
-            completion[te] = lengths
-        for key, found in base.items():
-            found[te] = BASELINES[key][1](seed).fit(*fold).predict_frames(test, data.models)[0]
+        p[te], p_raw[te] = found.p, found.p_raw
+        if found.completion is not None:
+            completion[te] = found.completion
+        for key, rows in base.items():
+            rows[te] = found.baselines[key]
         progress(f"fold {i + 1}/{folds} done in {time.perf_counter() - t0:.0f} s")
     lengths = None if np.isnan(completion).all() else completion
     return OutOfFold(p, p_raw, lengths, base, trained)
+
+
+def fit_and_predict(
+    train: RoutingData,
+    test: pd.DataFrame,
+    make_model: Callable[[], QualityTrainer | PerModel | NaiveText],
+    seed: int = 0,
+    baselines: bool = False,
+) -> OutOfFold:
+    """A model made by ``make_model`` (and with ``baselines``, each of
+    :data:`training.baselines.BASELINES`) fitted on ``train``, and its P(resolved) of
+    the ``test`` requests for ``train``'s models (expected completion None without a
+    length model)."""
+    fold = (train.requests, train.outcomes, train.models)
+    test = test.reset_index(drop=True)
+    p, p_raw, completion = make_model().fit(*fold).predict_frames(test, train.models)
+    base = {}
+    if baselines:
+        base = {
+            key: make(seed).fit(*fold).predict_frames(test, train.models)[0]
+            for key, (_, make) in BASELINES.items()
+        }
+    return OutOfFold(p, p_raw, completion, base, [len(train.requests)])
 
 
 def _share_of_groups(rows: np.ndarray, groups: np.ndarray, share: float, seed: int) -> np.ndarray:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from core.artifacts import write_manifest
+from core.artifacts import save_arrays, write_manifest
 from features.intents import ARRAYS_FILE, OTHER, IntentClassifier, normalize_intent
 
 __all__ = [
@@ -205,7 +205,7 @@ def export_classifier(
     """Write the artifact: ``intent_classifier.npz`` (no pickles) and ``MANIFEST.json``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     arrays, blocks = _arrays(fitted, sources)
-    np.savez_compressed(out_dir / ARRAYS_FILE, **arrays)  # type: ignore[arg-type]
+    save_arrays(out_dir / ARRAYS_FILE, arrays)
     meta = {
         "kind": "intent_classifier",
         "blocks": blocks,

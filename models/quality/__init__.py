@@ -9,14 +9,16 @@ Two stages, both fitted by :meth:`QualityTrainer.fit`:
    outcomes of the nearest training requests (:mod:`~models.quality.embedded`). Inside
    ``fit`` their scores on the training rows are out-of-fold (``inner_folds``), so the
    second stage learns how far to trust them; whether it reads the representation's
-   two is chosen by held-out loss.
+   two (and the request difficulty beside them) is chosen by held-out loss.
 2. **One LightGBM classifier across candidates**: one row per request × model, with
    the request's structural text features (:mod:`features.text`), prompt tokens,
-   turns, intent (categorical), the model (categorical), its prices, and its text
-   score. A model the training data never saw is scored through its prices (its
-   model code and text score are missing). Prices alone would never be used while the
-   model's identity explains everything, so training adds copies of a share of rows
-   (``identity_dropout``) with the identity and text score hidden.
+   turns, intent (categorical), the model (categorical), its prices, its text
+   score, and the request's difficulty learned from public outcome tables
+   (:mod:`features.difficulty`). A model the training data never saw is scored
+   through its prices (its model code and text score are missing). Prices alone
+   would never be used while the model's identity explains everything, so training
+   adds copies of a share of rows (``identity_dropout``) with the identity and text
+   score hidden.
 
 The boosted probabilities can then be **calibrated** by Platt scaling (a logistic
 regression on their logit) fitted on requests held out of the boosting, the fifth that
@@ -26,6 +28,10 @@ Brier score and the routing worse). With ``calibrate="auto"`` (the default) the 
 applied only when it lowers the Brier score in a cross-fitted check on those held-out
 requests: boosting with a log-loss objective is often calibrated already, and a map
 fitted on a few hundred requests can then only add noise.
+
+A request unlike every training request (its shape counts outside the range they
+covered) is scored nearer each model's training success rate, as trees cannot
+extrapolate (:mod:`~models.quality.familiarity`).
 
 What serving needs is a :class:`QualityPredictor`: plain arrays, a LightGBM booster
 and a JSON description, saved as files that cannot run code on load (``.npz`` without
@@ -39,7 +45,7 @@ parameters, ``fit`` returns ``self``, learned attributes end in ``_``.
 The package: :mod:`~models.quality.layout` (the inputs and their columns),
 :mod:`~models.quality.scorers` (stage 1), :mod:`~models.quality.embedded` and
 :mod:`~models.quality.neighbours` (stage 1 on the representation),
-:mod:`~models.quality.calibration`,
+:mod:`~models.quality.calibration`, :mod:`~models.quality.familiarity`,
 :mod:`~models.quality.lengths` (the completion-length model),
 :mod:`~models.quality.predictor` (what serving loads), :mod:`~models.quality.persistence`
 (its files), :mod:`~models.quality.trainer`.

@@ -12,6 +12,10 @@ stage, beside the TF-IDF scorers' (:mod:`models.quality.scorers`).
   project's machines). (On a prefix of the width, as WordLlama allows, the neighbours
   of words the table never had are found worse.)
 
+Beside them the boosted stage reads the request's ``difficulty``
+(:mod:`features.difficulty`), computed from the same embedding; the scorers keep the
+difficulty they were trained with, and save it with them.
+
 Their scores on the training requests are out-of-fold (inner folds with every copy
 of a text in one fold), so the boosted stage learns how far to trust them; it reads
 them as two columns, and the trainer keeps them only where its held-out loss is lower
@@ -29,7 +33,9 @@ from typing import Any
 
 import numpy as np
 
+from features.difficulty import Difficulty
 from features.embeddings import TextEmbedder, load_embedder
+from features.text import text_features
 from models.quality.calibration import log_loss, sigmoid
 from models.quality.neighbours import Neighbours, fit_neighbours
 from models.quality.scorers import fit_scorers
@@ -38,17 +44,20 @@ __all__ = ["CS", "SERVED_ROWS", "EmbeddedScorers", "fit_embedded"]
 
 CS: tuple[float, ...] = (0.25, 1.0, 4.0)
 SERVED_ROWS = 1_024  # the neighbour rows a decision compares with (a seeded sample beyond)
+_DIFFICULTY = "difficulty_"  # prefix of the difficulty's arrays in the scorers' file
 
 
 @dataclass
 class EmbeddedScorers:
     """The fitted scorers: the representation's name, the regressions (models × width,
-    and intercepts), the neighbours."""
+    and intercepts), the neighbours, and the request difficulty learned from public
+    tables (:mod:`features.difficulty`) that the boosted stage reads beside them."""
 
     embedder: str
     coef: np.ndarray
     intercept: np.ndarray
     neighbours: Neighbours
+    difficulty: Difficulty | None = None
 
     def __post_init__(self) -> None:
         self._embedder: TextEmbedder | None = None
@@ -67,6 +76,13 @@ class EmbeddedScorers:
         linear = sigmoid(rows @ self.coef.T + self.intercept)
         return linear, self.neighbours.predict(rows)
 
+    def difficulty_of(self, rows: np.ndarray, shape: np.ndarray) -> np.ndarray:
+        """Each embedded row's difficulty, from it and its text's raw shape counts
+        (NaN without a difficulty)."""
+        if self.difficulty is None:
+            return np.full(len(rows), np.nan)
+        return self.difficulty.of_rows(rows, shape)
+
     # -- files -------------------------------------------------------------------------
     def arrays(self) -> dict[str, np.ndarray]:
         n = self.neighbours
@@ -77,6 +93,7 @@ class EmbeddedScorers:
             "outcomes": n.outcomes,
             "weights": np.ones_like(n.outcomes) if n.weights is None else n.weights,
             "prior": n.prior,
+            **({} if self.difficulty is None else self.difficulty.arrays(_DIFFICULTY)),
         }
 
     def spec(self) -> dict[str, Any]:
@@ -84,6 +101,7 @@ class EmbeddedScorers:
             "embedder": self.embedder,
             "width": int(self.coef.shape[1]),
             "neighbours": {"k": self.neighbours.k, "weighting": self.neighbours.weighting},
+            "difficulty": None if self.difficulty is None else self.difficulty.spec(),
         }
 
     @classmethod
@@ -104,7 +122,16 @@ class EmbeddedScorers:
             )
         prior = np.asarray(arrays["prior"], float)
         neighbours = Neighbours(rows, outcomes, prior, int(nb["k"]), str(nb["weighting"]), weights)
-        return cls(str(spec["embedder"]), coef, np.asarray(arrays["intercept"], float), neighbours)
+        difficulty = None
+        if spec.get("difficulty") is not None:
+            difficulty = Difficulty.from_files(spec["difficulty"], arrays, _DIFFICULTY)
+            if len(difficulty.weights) != coef.shape[1]:
+                raise ValueError(
+                    f"embedded scorers: difficulty of width {len(difficulty.weights)}, "
+                    f"scorers of {coef.shape[1]}"
+                )
+        intercept = np.asarray(arrays["intercept"], float)
+        return cls(str(spec["embedder"]), coef, intercept, neighbours, difficulty)
 
 
 def _text_folds(texts: list[str], folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -144,11 +171,13 @@ def fit_embedded(
     folds: int,
     seed: int,
     progress: Callable[[str], None] = lambda _m: None,
-    embedder: str | None = None,
-) -> tuple[np.ndarray, np.ndarray, EmbeddedScorers]:
+    difficulty: Difficulty | None = None,
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], EmbeddedScorers]:
     """Out-of-fold ``embed_score`` and ``knn_score`` of the training requests (each
-    requests × models; ``w``: the outcomes' weights), and the scorers fitted on all."""
-    rep = load_embedder() if embedder is None else load_embedder(embedder)
+    requests × models; ``w``: the outcomes' weights) and their ``difficulty`` (NaN
+    without one), and the scorers fitted on all (on ``difficulty``'s representation
+    when given)."""
+    rep = load_embedder() if difficulty is None else load_embedder(difficulty.embedder)
     progress(f"pretrained representation ({rep.name}) of {len(texts):,} requests")
     x = rep.embed(texts)
     split = _text_folds(texts, max(2, folds), seed)
@@ -171,4 +200,6 @@ def fit_embedded(
             x[mine], y[mine], neighbours.prior, neighbours.k, neighbours.weighting, wt[mine]
         )
         oof_knn[te] = inner.predict(x[te])
-    return oof_linear, oof_knn, EmbeddedScorers(rep.name, coef, intercept, neighbours)
+    scorers = EmbeddedScorers(rep.name, coef, intercept, neighbours, difficulty)
+    shape = np.array([text_features(t) for t in texts], dtype=float).reshape(len(texts), -1)
+    return (oof_linear, oof_knn, scorers.difficulty_of(x, shape)), scorers

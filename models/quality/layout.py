@@ -51,6 +51,7 @@ EXTRA_FEATURES = (
     "text_score",
     "embed_score",
     "knn_score",
+    "difficulty",
 )
 FEATURE_NAMES = [name for name, _ in TEXT_FEATURES] + list(EXTRA_FEATURES)
 CATEGORICAL = ["intent", "model"]
@@ -75,15 +76,16 @@ def stage2_matrix(
     scores: np.ndarray,
     req_idx: np.ndarray,
     mod_idx: np.ndarray,
-    embedded: tuple[np.ndarray, np.ndarray] | None = None,
+    embedded: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Stage-2 rows (columns :data:`FEATURE_NAMES`) for the pairs ``req_idx`` ×
     ``mod_idx``; a code of -1 (an intent or model the model never saw) is missing;
     ``scores`` are the TF-IDF scorers', ``embedded`` the representation's two
-    (requests × models each; missing without them)."""
+    (requests × models each) and each request's difficulty (all missing without
+    them)."""
     if embedded is None:
         missing = np.full(scores.shape, np.nan)
-        embedded = (missing, missing)
+        embedded = (missing, missing, np.full(len(scores), np.nan))
     return np.column_stack(
         [
             shape[req_idx],
@@ -96,5 +98,6 @@ def stage2_matrix(
             scores[req_idx, mod_idx],
             embedded[0][req_idx, mod_idx],
             embedded[1][req_idx, mod_idx],
+            embedded[2][req_idx],
         ]
     )

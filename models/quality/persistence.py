@@ -10,10 +10,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from core.artifacts import verify_manifest, write_manifest
+from core.artifacts import save_arrays, verify_manifest, write_manifest
 from core.errors import ArtifactError
 from features.schema import SCHEMA_VERSION
 from models.quality.embedded import EmbeddedScorers
+from models.quality.familiarity import Familiarity
 from models.quality.layout import CATEGORICAL, FEATURE_NAMES, MAX_TEXT_CHARS, NGRAM_RANGE
 
 __all__ = ["BOOSTER", "FORMAT", "FORMAT_VERSION", "Saved", "read", "write"]
@@ -41,6 +42,7 @@ class Saved(Protocol):
     use_text_scores: bool
     meta: dict[str, Any]
     embedded: EmbeddedScorers | None
+    familiarity: Familiarity | None
 
 
 def write(model: Saved, folder: Path) -> Path:
@@ -52,29 +54,19 @@ def write(model: Saved, folder: Path) -> Path:
         (folder / _COMPLETION).write_text(model.completion_text, encoding="utf-8")
         files.append(_COMPLETION)
     if model.embedded is not None:
-        with (folder / _EMBEDDED).open("wb") as f:
-            a = model.embedded.arrays()
-            np.savez_compressed(
-                f,
-                coef=a["coef"],
-                intercept=a["intercept"],
-                rows=a["rows"],
-                outcomes=a["outcomes"],
-                weights=a["weights"],
-                prior=a["prior"],
-            )
+        save_arrays(folder / _EMBEDDED, model.embedded.arrays())
         files.append(_EMBEDDED)
     terms = sorted(model.vocab, key=model.vocab.__getitem__)
-    with (folder / _ARRAYS).open("wb") as f:
-        np.savez_compressed(
-            f,
-            vocab=np.array(terms, dtype=np.str_),
-            idf=model.idf,
-            coef=model.coef,
-            intercept=model.intercept,
-            shape_mean=model.shape_mean,
-            shape_std=model.shape_std,
-        )
+    arrays = {
+        "vocab": np.array(terms, dtype=np.str_),
+        "idf": model.idf,
+        "coef": model.coef,
+        "intercept": model.intercept,
+        "shape_mean": model.shape_mean,
+        "shape_std": model.shape_std,
+        **_familiarity_arrays(model.familiarity),
+    }
+    save_arrays(folder / _ARRAYS, arrays)
     cal = model.calibration
     spec = {
         "format": FORMAT,
@@ -93,11 +85,20 @@ def write(model: Saved, folder: Path) -> Path:
         "embedded": None
         if model.embedded is None
         else {"file": _EMBEDDED, **model.embedded.spec()},
+        "familiarity": None
+        if model.familiarity is None
+        else {"outside_for_fallback": model.familiarity.outside},
         "meta": model.meta,
     }
     (folder / _SPEC).write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
     write_manifest(folder, files, {"format": FORMAT})
     return folder
+
+
+def _familiarity_arrays(found: Familiarity | None) -> dict[str, np.ndarray]:
+    if found is None:
+        return {}
+    return {"shape_low": found.low, "shape_high": found.high, "model_rates": found.rates}
 
 
 def _spec(folder: Path) -> dict[str, Any]:
@@ -154,6 +155,14 @@ def read(folder: Path) -> dict[str, Any]:
             if spec.get("completion")
             else None,
             "embedded": _embedded(folder, spec.get("embedded")),
+            "familiarity": None
+            if spec.get("familiarity") is None
+            else Familiarity(
+                arrays["shape_low"],
+                arrays["shape_high"],
+                arrays["model_rates"],
+                int(spec["familiarity"]["outside_for_fallback"]),
+            ),
         }
     except (KeyError, ValueError, OSError) as exc:
         raise ArtifactError(f"quality model in {folder} is malformed: {exc}") from exc

@@ -19,6 +19,7 @@ from features.text import TEXT_FEATURES, text_features
 from models.quality import persistence
 from models.quality.calibration import apply_platt, sigmoid
 from models.quality.embedded import EmbeddedScorers
+from models.quality.familiarity import Familiarity
 from models.quality.layout import FEATURE_NAMES, NGRAM_RANGE, X, clip, shape_matrix, stage2_matrix
 
 if TYPE_CHECKING:  # pandas is not imported by serving: it costs 50 MB and 0.2 s
@@ -30,7 +31,7 @@ _R_TOKENS, _R_TURNS = R["prompt_tokens"], R["turns"]
 _C_IN, _C_OUT = C["input_usd_per_mtok"], C["output_usd_per_mtok"]
 _X_TOKENS, _X_TURNS, _X_INTENT, _X_MODEL = X["prompt_tokens"], X["turns"], X["intent"], X["model"]
 _X_IN, _X_OUT, _X_SCORE = X["input_usd_per_mtok"], X["output_usd_per_mtok"], X["text_score"]
-_X_EMBED, _X_KNN = X["embed_score"], X["knn_score"]
+_X_EMBED, _X_KNN, _X_DIFFICULTY = X["embed_score"], X["knn_score"], X["difficulty"]
 
 
 # LGBM_BoosterPredictForMatSingleRowFast(fast config, row, &written, result) -> status
@@ -147,6 +148,7 @@ class QualityPredictor:
         meta: dict[str, Any] | None = None,
         completion_text: str | None = None,
         embedded: EmbeddedScorers | None = None,
+        familiarity: Familiarity | None = None,
     ) -> None:
         import lightgbm as lgb
 
@@ -170,15 +172,10 @@ class QualityPredictor:
         self.calibration = calibration
         self.use_text_scores = use_text_scores
         self.embedded = embedded  # the representation's scorers (None: missing columns)
+        # requests unlike the training ones are scored nearer each model's success rate
+        self.familiarity = familiarity
         self.meta = meta or {}
-        self.completion_means: dict[str, float] = dict(
-            self.meta.get("completion_tokens_mean") or {}
-        )
-        # λ calibrated to a target at training (``selector train --target``), if any
-        policy = self.meta.get("policy") or {}
-        self.cost_weight: float | None = (
-            float(policy["cost_weight"]) if "cost_weight" in policy else None
-        )
+        self._read_meta()
         self._model_code = {m: i for i, m in enumerate(self.models)}
         self._intent_code = {m: i for i, m in enumerate(self.intents)}
         n_vocab, n_intents = len(vocab), len(self.intents)
@@ -191,7 +188,27 @@ class QualityPredictor:
         self._coef_shape = by_column[n_vocab + n_intents :]
         self._idf = self.idf.tolist()
 
+    def _read_meta(self) -> None:
+        """Each model's mean completion in training, and the λ calibrated to a target at
+        training (``selector train --target``), if any."""
+        self.completion_means: dict[str, float] = dict(
+            self.meta.get("completion_tokens_mean") or {}
+        )
+        policy = self.meta.get("policy") or {}
+        self.cost_weight: float | None = (
+            float(policy["cost_weight"]) if "cost_weight" in policy else None
+        )
+
     def _check_shapes(self, columns: int) -> None:
+        fam = self.familiarity
+        if fam is not None and (
+            len(fam.rates) != len(self.models) or len(fam.low) != len(TEXT_FEATURES)
+        ):
+            raise ArtifactError(
+                f"quality model: familiarity for {len(fam.rates)} models and "
+                f"{len(fam.low)} shape counts, expected {len(self.models)} and "
+                f"{len(TEXT_FEATURES)}"
+            )
         if self.embedded is not None and len(self.embedded.coef) != len(self.models):
             raise ArtifactError(
                 f"quality model: embedded scorers for {len(self.embedded.coef)} models, "
@@ -277,7 +294,7 @@ class QualityPredictor:
         else:
             scores[:] = 0.0
         req_idx, mod_idx = np.repeat(np.arange(n), k), np.tile(np.arange(k), n)
-        embedded = self._embedded_frame(texts, mcodes)
+        embedded = self._embedded_frame(texts, mcodes, base)
         x = stage2_matrix(
             base, requests, icodes, mcodes, models, scores, req_idx, mod_idx, embedded
         )
@@ -285,23 +302,29 @@ class QualityPredictor:
         completion = None
         if self.completion is not None:
             completion = self._lengths(x, mcodes[mod_idx] >= 0).reshape(n, k)
-        return self._calibrate(raw), raw, completion
+        p = self._calibrate(raw)
+        if self.familiarity is not None:
+            trust = self.familiarity.trust(base)
+            p = self.familiarity.blend(p, mcodes, trust)
+            raw = self.familiarity.blend(raw, mcodes, trust)
+        return p, raw, completion
 
     def _embedded_frame(
-        self, texts: list[str], mcodes: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray] | None:
+        self, texts: list[str], mcodes: np.ndarray, shape: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """The representation's two scores, texts × the asked models (NaN for a model
-        the scorers never saw)."""
+        the scorers never saw), and each text's difficulty."""
         if self.embedded is None:
             return None
-        linear, knn = self.embedded.scores(self.embedded.embed(texts))
+        vectors = self.embedded.embed(texts)
+        linear, knn = self.embedded.scores(vectors)
         known = mcodes >= 0
         out = []
         for part in (linear, knn):
             cols = np.full((len(texts), len(mcodes)), np.nan)
             cols[:, known] = part[:, mcodes[known]]
             out.append(cols)
-        return out[0], out[1]
+        return out[0], out[1], self.embedded.difficulty_of(vectors, shape)
 
     def _lengths(self, x: np.ndarray, known: np.ndarray) -> np.ndarray:
         """Expected completion tokens of stage-2 rows ``x``; NaN for a model the length
@@ -327,16 +350,19 @@ class QualityPredictor:
             all_scores = sigmoid(self._logits(text, icode, np.array(shape))).tolist()
         linear: list[float] = []
         knn: list[float] = []
+        difficulty = np.nan
         if self.embedded is not None:
             vector = self.embedded.representation.embed_one(text)[None, :]
             found = self.embedded.scores(vector)
             linear, knn = found[0][0].tolist(), found[1][0].tolist()
+            difficulty = float(self.embedded.difficulty_of(vector, np.array([shape]))[0])
         x = np.empty((len(fv.candidates), len(FEATURE_NAMES)))
         x[:, : len(shape)] = shape
         req = fv.request
         x[:, _X_TOKENS] = req[_R_TOKENS]
         x[:, _X_TURNS] = req[_R_TURNS]
         x[:, _X_INTENT] = icode if icode >= 0 else np.nan
+        x[:, _X_DIFFICULTY] = difficulty
         for j, (name, row) in enumerate(zip(fv.candidates, fv.candidate_rows, strict=True)):
             code = self._model_code.get(name, -1)
             x[j, _X_MODEL] = code if code >= 0 else np.nan
@@ -357,6 +383,10 @@ class QualityPredictor:
         training data (None without one); None altogether without either."""
         x = self._rows(fv, clip(fv.text))
         p = self._calibrate(self._quality_trees(x))
+        if self.familiarity is not None:
+            trust = self.familiarity.trust(x[:1, : len(TEXT_FEATURES)])
+            codes = np.nan_to_num(x[:, _X_MODEL], nan=-1.0).astype(np.int64)
+            p = self.familiarity.blend(p[None, :], codes, trust)[0]
         lengths = None
         if self.completion is not None:
             tokens = self._lengths(x, ~np.isnan(x[:, _X_MODEL])).tolist()

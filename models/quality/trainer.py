@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from features.difficulty import Difficulty, load_difficulty
 from models.quality.boosting import DaskBoosting, LocalBoosting, Rows
 from models.quality.calibration import binary_rows, crossfit_gain, log_loss, platt
 from models.quality.embedded import EmbeddedScorers, fit_embedded
+from models.quality.familiarity import fit_familiarity
 from models.quality.layout import (
     DEFAULT_LGB_PARAMS,
     FEATURE_NAMES,
@@ -29,15 +31,23 @@ from models.quality.scorers import out_of_fold_scores, text_matrix
 if TYPE_CHECKING:  # pandas is not imported by serving: it costs 50 MB and 0.2 s
     import pandas as pd
 
-__all__ = ["CALIBRATION_MODES", "REPRESENTATION_MODES", "NotFittedError", "QualityTrainer"]
+__all__ = [
+    "CALIBRATION_MODES",
+    "DIFFICULTY_MODES",
+    "REPRESENTATION_MODES",
+    "NotFittedError",
+    "QualityTrainer",
+]
 
 CALIBRATION_MODES = ("auto", "platt", "none")
 # the pretrained representation's scorers: kept by held-out loss, always, or never fitted
 REPRESENTATION_MODES = ("auto", "always", "never")
+# the request difficulty beside them: the one shipped (features.difficulty), or none
+DIFFICULTY_MODES = ("shipped", "none")
 _X_MODEL = X["model"]
 # the per-model scores: hidden with the model's identity in the dropout copies
 _X_SCORES = [X["text_score"], X["embed_score"], X["knn_score"]]
-_X_EMBEDDED = [X["embed_score"], X["knn_score"]]
+_X_EMBEDDED = [X["embed_score"], X["knn_score"], X["difficulty"]]
 
 
 def _held_out_loss(probe: Any, rows: Rows, rounds: int) -> float:
@@ -73,6 +83,7 @@ class QualityTrainer:
         lgb_params: dict[str, Any] | None = None,
         use_text_scores: bool = True,
         use_embeddings: str = "auto",
+        difficulty: Difficulty | str = "shipped",
         calibrate: str = "auto",
         identity_dropout: float = 0.2,
         seed: int = 0,
@@ -90,7 +101,12 @@ class QualityTrainer:
         self.early_stopping = early_stopping
         self.lgb_params = lgb_params
         self.use_text_scores = use_text_scores
+        if isinstance(difficulty, str) and difficulty not in DIFFICULTY_MODES:
+            raise ValueError(
+                f"difficulty must be a Difficulty or one of {DIFFICULTY_MODES}, not {difficulty!r}"
+            )
         self.use_embeddings = use_embeddings
+        self.difficulty = difficulty  # the request difficulty read beside the scorers
         self.calibrate = calibrate
         self.identity_dropout = identity_dropout
         self.seed = seed
@@ -104,6 +120,7 @@ class QualityTrainer:
         "lgb_params",
         "use_text_scores",
         "use_embeddings",
+        "difficulty",
         "calibrate",
         "identity_dropout",
         "seed",
@@ -134,11 +151,17 @@ class QualityTrainer:
             "early_stopping": self.early_stopping,
             "use_text_scores": self.use_text_scores,
             "use_embeddings": self.use_embeddings,
+            "difficulty": self._difficulty_name(),
             "calibrate": self.calibrate,
             "identity_dropout": self.identity_dropout,
             "seed": self.seed,
             **{f"lgb_{k}": v for k, v in self._lgb_params().items() if k != "verbose"},
         }
+
+    def _difficulty_name(self) -> str:
+        if isinstance(self.difficulty, str):
+            return self.difficulty
+        return "from " + "+".join(self.difficulty.meta.get("sources", ["a table"]))
 
     def _lgb_params(self) -> dict[str, Any]:
         return {**DEFAULT_LGB_PARAMS, **(self.lgb_params or {}), "seed": self.seed}
@@ -253,16 +276,25 @@ class QualityTrainer:
 
     def _representation(
         self, texts: list[str], y: np.ndarray, w: np.ndarray, progress: Callable[[str], None]
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """The representation's scorers (``embedded_``) and their out-of-fold scores of
-        the training requests; None when not used."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The representation's scorers (``embedded_``), their out-of-fold scores of the
+        training requests and the requests' difficulty; None when not used."""
         self.embedded_: EmbeddedScorers | None = None
         if self.use_embeddings == "never":
             return None
-        linear, knn, self.embedded_ = fit_embedded(
-            texts, y, w, self.inner_folds, self.seed, progress
+        difficulty = self.difficulty
+        if difficulty == "shipped":
+            difficulty = load_difficulty()
+        columns, self.embedded_ = fit_embedded(
+            texts,
+            y,
+            w,
+            self.inner_folds,
+            self.seed,
+            progress,
+            difficulty if isinstance(difficulty, Difficulty) else None,
         )
-        return linear, knn
+        return columns
 
     def _predictor(
         self,
@@ -299,6 +331,7 @@ class QualityTrainer:
             },
             completion,
             self.embedded_,
+            self.familiarity_,
         )
 
     # -- public ------------------------------------------------------------------------
@@ -323,6 +356,7 @@ class QualityTrainer:
             [index.get(i, -1) for i in requests["intent"].fillna("").astype(str)], dtype=np.int64
         )
         base = shape_matrix(texts)
+        self.familiarity_ = fit_familiarity(base, y, w)
         oof, coef, intercept = self._stage1(texts, icodes, base, y, w, progress)
         embedded = self._representation(texts, y, w, progress)
 

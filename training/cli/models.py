@@ -13,6 +13,7 @@ from selector.cli_options import DEFAULT_DATA, Progress, data_dir_option
 from selector.config import load_settings
 from training.cli.options import (
     data_options,
+    difficulty_option,
     representation_option,
     resolve_tracking_uri,
     target_options,
@@ -20,7 +21,7 @@ from training.cli.options import (
     tracking_option,
 )
 
-__all__ = ["evaluate", "promote", "train", "train_intents"]
+__all__ = ["evaluate", "promote", "train", "train_difficulty", "train_intents"]
 
 
 @click.command("train-intents")
@@ -50,6 +51,31 @@ def train_intents(data: Path, out: Path | None) -> None:
     click.echo(json.dumps(metrics, indent=2))
 
 
+@click.command("train-difficulty")
+@data_dir_option()
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Artifact folder [the shipped difficulty's folder].",
+)
+def train_difficulty(data_dir: Path, out: Path | None) -> None:
+    """Learn the request difficulty from the public outcome tables and print how well it
+    transfers to each table from the others."""
+    from training.difficulty import build_difficulty
+
+    spec = build_difficulty(data_dir, out, progress=lambda m: click.echo(m, err=True))
+    rows = spec["meta"]["transfer"]
+    click.echo(f"C = {spec['meta']['c']}; AUC of failure, learned from the other tables:")
+    click.echo("| judged | learned from | difficulty | shape counts only | length only |")
+    click.echo("|---|---|---|---|---|")
+    for r in rows:
+        click.echo(
+            f"| {r['evaluated_on']} | {', '.join(r['learned_from'])} | {r['auc']:.3f} | "
+            f"{r['auc_shape_only']:.3f} | {r['auc_length']:.3f} |"
+        )
+
+
 def _compared(ev: Any, strong_named: bool) -> str:
     """Which requests the router and the baselines were replayed on, and for two models
     what their APGR and CPT are measured on."""
@@ -72,11 +98,12 @@ def _compared(ev: Any, strong_named: bool) -> str:
     return "\n".join(lines)
 
 
-def _tradeoff(data: Any, oof: Any, goal: Any, strong: str | None, folds: int) -> Any:
-    """The λ meeting ``goal`` on the out-of-fold predictions, printed; its record."""
+def _tradeoff(data: Any, oof: Any, goal: Any, strong: str | None, how: str) -> Any:
+    """The λ meeting ``goal`` on the out-of-fold predictions (made ``how``), printed;
+    its record."""
     from training.tradeoff import calibrate
 
-    found = calibrate(data, oof.p, goal, strong, f"{folds}-fold cross-validation", oof.completion)
+    found = calibrate(data, oof.p, goal, strong, how, oof.completion)
     click.echo("\n" + found.summary())
     return found.as_dict()
 
@@ -140,7 +167,15 @@ def _learning_curve(
     help="Also cross-validate on 10, 25 and 50 %% of each fold's training groups (the same "
     "test requests): the quality model and both baselines as a table and a plot.",
 )
+@click.option(
+    "--train-source",
+    default=None,
+    metavar="SOURCE",
+    help="Train on all of this source instead and judge every request of --source (the "
+    "models both share): how the router does on requests of another kind.",
+)
 @representation_option
+@difficulty_option
 @target_options
 @tracking_option
 @click.option("--no-track", is_flag=True, help="Do not log the run to MLflow.")
@@ -152,57 +187,142 @@ def evaluate(
     out: Path | None,
     variant: str,
     curve: bool,
+    train_source: str | None,
     representation: str,
+    difficulty: bool,
     target: str | None,
     strong: str | None,
     tracking_uri: str | None,
     no_track: bool,
 ) -> None:
-    """Cross-validate the quality model on a data source; write and log its metrics."""
-    from models.quality import QualityTrainer
-    from training.baselines import PerModel
+    """Cross-validate the quality model on a data source (or train it on another); write
+    and log its metrics."""
     from training.data import load_source
-    from training.evaluate import cross_validate, strong_and_weak
     from training.evaluate import evaluate as score
+    from training.evaluate import strong_and_weak
     from training.tracking import log_evaluation
 
     if folds < 2:
         raise click.BadParameter("need at least 2 folds", param_hint="--folds")
+    if curve and train_source:
+        raise click.UsageError("--learning-curve cross-validates: leave out --train-source")
     goal = target_value(target)
     data = load_source(source, data_dir)
     strong_and_weak(data, strong)  # a --strong the data lacks fails before the work
-    n = int(data.requests["eval"].sum())
-    heading = f"{len(data.requests)} requests, {len(data.models)} models, {n} evaluated"
-    click.echo(f"{data.source}: {heading}; {folds}-fold cross-validation")
-    click.echo("".join(f"note: {note}\n" for note in data.notes), err=True, nl=False)
-    model = QualityTrainer(seed=seed, use_embeddings=representation)
-
-    def make() -> QualityTrainer | PerModel:
-        if variant == "per-model":
-            return PerModel(lambda: QualityTrainer(seed=seed, use_embeddings=representation))
-        return QualityTrainer(seed=seed, use_embeddings=representation)
-
-    with Progress(folds, "cross-validation") as bar:
-        oof = cross_validate(data, make, folds, seed, progress=lambda m: bar(m), baselines=True)
+    read = _difficulty(data, data_dir, representation) if difficulty else "none"
+    make = _trainers(seed, representation, variant, read)
+    if train_source:
+        data, oof = _across(load_source(train_source, data_dir), data, make, seed)
+        folds = 0
+    else:
+        oof = _cross_validated(data, make, folds, seed)
     ev = score(data, oof, folds, seed, strong)
     out = out or Path(f"evaluation-{data.source.replace(':', '-')}.json")
     body = {**ev.as_dict(), "content_hash": data.content_hash, "cost_weight": None}
-    out.write_text(json.dumps(body, indent=2) + "\n")  # kept even if the target is missed
-    click.echo(ev.table())
-    click.echo("\n" + _compared(ev, strong is not None))
-    click.echo(_calibration_line(ev, out))
+    if train_source:
+        body["trained_on"] = train_source
+    _report(ev, body, out, strong)
     if curve:
         body["learning_curve"] = _learning_curve(data, make, folds, seed, strong, (oof, ev), out)
         out.write_text(json.dumps(body, indent=2) + "\n")
     if goal is not None:
-        body["cost_weight"] = _tradeoff(data, oof, goal, strong, folds)
+        how = f"trained on {train_source}" if train_source else f"{folds}-fold cross-validation"
+        body["cost_weight"] = _tradeoff(data, oof, goal, strong, how)
         out.write_text(json.dumps(body, indent=2) + "\n")
     click.echo(f"\nmetrics written to {out}", err=True)
     if not no_track:
         uri = resolve_tracking_uri(tracking_uri)
+        from models.quality import QualityTrainer
+
+        model = QualityTrainer(seed=seed, use_embeddings=representation, difficulty=read)
         params = {**model.logged_params(), "folds": folds, "variant": variant}
         run_id = log_evaluation(uri, data, ev, params, out)
         click.echo(f"MLflow run {run_id} in {uri}", err=True)
+
+
+def _report(ev: Any, body: dict[str, Any], out: Path, strong: str | None) -> None:
+    """Write the metrics (kept even if a target is missed) and print the tables."""
+    out.write_text(json.dumps(body, indent=2) + "\n")
+    click.echo(ev.table())
+    click.echo("\n" + _compared(ev, strong is not None))
+    click.echo(_calibration_line(ev, out))
+
+
+def _trainers(seed: int, representation: str, variant: str, difficulty: Any) -> Any:
+    """What ``selector evaluate`` fits in each fold: the quality model (or one a
+    candidate, ``--variant per-model``)."""
+    from models.quality import QualityTrainer
+    from training.baselines import PerModel
+
+    def one() -> QualityTrainer:
+        return QualityTrainer(seed=seed, use_embeddings=representation, difficulty=difficulty)
+
+    def make() -> QualityTrainer | PerModel:
+        return PerModel(one) if variant == "per-model" else one()
+
+    return make
+
+
+def _difficulty(data: Any, data_dir: Path, representation: str) -> Any:
+    """The request difficulty an evaluation's models read: one that learned from none of
+    the judged table's texts (:func:`training.difficulty.held_out_difficulty`); the
+    shipped one, noted, when the public tables to refit it are not in ``data_dir``."""
+    if representation == "never":
+        return "none"
+    from training.difficulty import held_out_difficulty
+
+    texts = data.requests["text"].fillna("").astype(str).tolist()
+    found, seen = held_out_difficulty(texts, data_dir)
+    if found is None:
+        click.echo(
+            f"note: the shipped request difficulty learned from {seen:,} of this table's "
+            f"texts, and the public tables to learn it without them are not in {data_dir}: "
+            "the figures may flatter the model",
+            err=True,
+        )
+        return "shipped"
+    learned = ", ".join(found.meta["sources"])
+    how = (
+        f"refitted without the {seen:,} texts it shared with this table"
+        if seen
+        else ("none of this table's texts among them")
+    )
+    click.echo(f"request difficulty learned from {learned} ({how})")
+    return found
+
+
+def _difficulty_of(source: str, data_dir: Path, representation: str) -> Any:
+    """``selector train``'s difficulty: learned without the source's texts, so its
+    cross-validated figures and the promotion hold-out stay honest."""
+    from training.data import load_source
+
+    return _difficulty(load_source(source, data_dir), data_dir, representation)
+
+
+def _cross_validated(data: Any, make: Any, folds: int, seed: int) -> Any:
+    from training.evaluate import cross_validate
+
+    n = int(data.requests["eval"].sum())
+    heading = f"{len(data.requests)} requests, {len(data.models)} models, {n} evaluated"
+    click.echo(f"{data.source}: {heading}; {folds}-fold cross-validation")
+    click.echo("".join(f"note: {note}\n" for note in data.notes), err=True, nl=False)
+    with Progress(folds, "cross-validation") as bar:
+        return cross_validate(data, make, folds, seed, progress=lambda m: bar(m), baselines=True)
+
+
+def _across(train: Any, test: Any, make: Any, seed: int) -> tuple[Any, Any]:
+    from training.cross_source import across_sources
+
+    click.echo("".join(f"note: {note}\n" for note in train.notes), err=True, nl=False)
+    with Progress(1, f"training on {train.source}") as bar:
+        test, oof = across_sources(train, test, make, seed)
+        bar("trained and predicted")
+    n = int(test.requests["eval"].sum())
+    click.echo(
+        f"{test.source}: {n} requests judged, {len(test.models)} models shared; trained on "
+        f"all {len(train.requests)} requests of {train.source}"
+    )
+    return test, oof
 
 
 @click.command()
@@ -228,6 +348,7 @@ def evaluate(
     "pip install '.[dask]').",
 )
 @representation_option
+@difficulty_option
 def train(
     source: str,
     data_dir: Path,
@@ -240,6 +361,7 @@ def train(
     tracking_uri: str | None,
     dask_scheduler: str | None,
     representation: str,
+    difficulty: bool,
 ) -> None:
     """Train the quality model, evaluate it, log the run to MLflow and register it."""
     from models.quality import QualityTrainer
@@ -251,6 +373,7 @@ def train(
     goal = target_value(target)
     uri = resolve_tracking_uri(tracking_uri)
     name = name or DEFAULT_MODEL_NAME
+    read = _difficulty_of(source, data_dir, representation) if difficulty else "none"
     # steps: load, each fold, the fit (start, 5 inner folds, all, 2 for the rounds), logging
     with Progress(11 + folds, "train") as bar:
         result = run_training(
@@ -265,7 +388,10 @@ def train(
             target=goal,
             strong=strong,
             make_model=lambda: QualityTrainer(
-                seed=seed, dask_scheduler=dask_scheduler, use_embeddings=representation
+                seed=seed,
+                dask_scheduler=dask_scheduler,
+                use_embeddings=representation,
+                difficulty=read,
             ),
         )
     for note in result.data_notes:

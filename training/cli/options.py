@@ -13,6 +13,7 @@ from selector.config import load_settings
 __all__ = [
     "REPRESENTATIONS",
     "data_options",
+    "difficulty_option",
     "estimate_options",
     "representation_option",
     "resolve_tracking_uri",
@@ -70,6 +71,16 @@ def representation_option(f: Any) -> Any:
         help="The pretrained text representation's two scorers: kept where the held-out "
         "loss is lower with them (auto), always (wordings the table never had are "
         "expected), or never fitted.",
+    )(f)
+
+
+def difficulty_option(f: Any) -> Any:
+    return click.option(
+        "--difficulty/--no-difficulty",
+        default=True,
+        show_default=True,
+        help="Read the request difficulty learned from public outcome tables beside the "
+        "representation's scorers (features/difficulty.py).",
     )(f)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,9 @@ from features.tokens import estimate_prompt_tokens
 from selector.catalog import Catalog
 from training.data.logged import from_joined_log
 from training.data.routing import RoutingData, as_flag, hash_files, require
+
+if TYPE_CHECKING:
+    from selector.config import Settings
 
 __all__ = [
     "OUTCOME_COLUMNS",
@@ -115,8 +119,11 @@ def with_served_priors(data: RoutingData, catalog: Catalog | None = None) -> Rou
 
     - ``expected_completion_tokens``, for the models ``data`` has no completion lengths
       of: the catalog's, else the setting ``default_completion_tokens``;
-    - ``latency_penalty``: ``latency_weight`` × the catalog's ``expected_latency_ms`` / 1000
-      (0 for a model the catalog does not list);
+    - ``latency_penalty``: what the service's utility charges a candidate before any
+      call (:mod:`selector.policy.base`): ``latency_weight`` × its prior p50 / 1000, and
+      the reward's ``late_penalty`` × P(the call fails or answers after ``deadline_ms``)
+      under the prior latency estimate (:class:`features.estimates.LogLatency` from the
+      catalog's ``expected_latency_ms``); 0 for a model the catalog does not list;
     - ``error_prior``: the error rate every model starts with (1 %).
 
     Decision logs are returned as they are: their costs are the ones the service used."""
@@ -137,8 +144,7 @@ def with_served_priors(data: RoutingData, catalog: Catalog | None = None) -> Rou
             spec.expected_completion_tokens if spec else None
         ) or settings.decision.default_completion_tokens
         tokens.append(float(prior) if lengths[m].isna().all() else np.nan)
-        latency = spec.expected_latency_ms if spec else 0.0
-        penalty.append(settings.decision.latency_weight * latency / 1000.0)
+        penalty.append(_cold_penalty(settings, spec.expected_latency_ms) if spec else 0.0)
     unknown = [m for m in names if m not in specs]
     notes = list(data.notes)
     if unknown:
@@ -154,6 +160,26 @@ def with_served_priors(data: RoutingData, catalog: Catalog | None = None) -> Rou
         error_prior=EstimateConfig().prior_error_rate,
     )
     return dataclasses.replace(data, models=models, notes=notes)
+
+
+def _cold_penalty(settings: Settings, expected_latency_ms: float) -> float:
+    """The latency and lateness a candidate is charged before any call of it: the
+    utility's terms of :meth:`selector.policy.base.Policy._score` under the prior
+    latency estimate."""
+    from features.estimates import EstimateConfig, LogLatency, p_slower
+
+    config = EstimateConfig(
+        prior_weight=settings.latency.prior_weight,
+        prior_sd=settings.latency.prior_sd,
+        memory=settings.latency.memory,
+    )
+    cold = LogLatency(expected_latency_ms, config).estimate()
+    err = config.prior_error_rate
+    late = p_slower(cold.p50_ms, cold.p95_ms, settings.reward.deadline_ms)
+    return (
+        settings.decision.latency_weight * cold.p50_ms / 1000.0
+        + settings.reward.late_penalty * (err + (1.0 - err) * late)
+    )
 
 
 def _prices(df: pd.DataFrame, path: Path, catalog: Catalog | None) -> pd.DataFrame:

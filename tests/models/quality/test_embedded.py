@@ -88,7 +88,7 @@ def test_out_of_fold_scores_of_repeated_texts_do_not_invert() -> None:
     rng = np.random.default_rng(4)
     texts = [f"where is my parcel number {i % 10}" for i in range(400)]
     y = (rng.random((400, 1)) < 0.5).astype(float)
-    oof_linear, oof_knn, scorers = fit_embedded(texts, y, np.ones_like(y), folds=3, seed=0)
+    (oof_linear, oof_knn, _), scorers = fit_embedded(texts, y, np.ones_like(y), folds=3, seed=0)
     for oof in (oof_linear, oof_knn):
         assert abs(np.corrcoef(oof[:, 0], y[:, 0])[0, 1]) < 0.15
     assert scorers.neighbours.k >= 5

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from core.errors import ConfigError
+from features.estimates import LogLatency, p_slower
 from tests.builders import default_catalog
 from training.counterfactual import Replay
 from training.data import load_table
@@ -197,22 +198,30 @@ def test_offline_replays_assume_what_the_service_assumes_of_each_model(
         for i in range(40)
         for m in (known, "house-model")
     ]
+
+    def penalty() -> float:
+        found = with_served_priors(load_table(write(tmp_path, rows)), catalog)
+        return float(found.models.set_index("model").loc[known, "latency_penalty"])
+
     data = with_served_priors(load_table(write(tmp_path, rows)), catalog)
-    monkeypatch.setenv("SELECTOR_LATENCY_WEIGHT", "0.05")
-    weighted = with_served_priors(load_table(write(tmp_path, rows)), catalog)
     models = data.models.set_index("model")
     spec = catalog[known]
     # no lengths in the table: the catalog's, else the default setting (350)
     assert models.loc[known, "expected_completion_tokens"] == spec.expected_completion_tokens
     assert models.loc["house-model", "expected_completion_tokens"] == 350
-    assert models.loc[known, "latency_penalty"] == pytest.approx(
-        0.02 * spec.expected_latency_ms / 1000
-    )
     assert models.loc["house-model", "latency_penalty"] == 0.0  # not in the catalog
-    assert weighted.models.set_index("model").loc[known, "latency_penalty"] == pytest.approx(
-        0.05 * spec.expected_latency_ms / 1000
-    )
     assert (models["error_prior"] == 0.01).all()
+    # the utility's charges before any call: latency weight × prior p50, and the late
+    # penalty × P(fails or late) under the prior latency estimate
+    cold = LogLatency(spec.expected_latency_ms).estimate()
+    late = 0.01 + 0.99 * p_slower(cold.p50_ms, cold.p95_ms, 3_000.0)  # the default deadline
+    assert models.loc[known, "latency_penalty"] == pytest.approx(
+        0.02 * cold.p50_ms / 1000 + 0.05 * late
+    )
+    monkeypatch.setenv("SELECTOR_REWARD_LATE_PENALTY", "0")
+    assert penalty() == pytest.approx(0.02 * cold.p50_ms / 1000)
+    monkeypatch.setenv("SELECTOR_LATENCY_WEIGHT", "0.05")
+    assert penalty() == pytest.approx(0.05 * cold.p50_ms / 1000)
     assert any("house-model" in note and "SELECTOR_CATALOG_PATH" in note for note in data.notes)
     # the replay scores as the service does: equal P(resolved) and cost, the slower loses
     replay = Replay(data)
