@@ -48,6 +48,7 @@ _X_MODEL = X["model"]
 # the per-model scores: hidden with the model's identity in the dropout copies
 _X_SCORES = [X["text_score"], X["embed_score"], X["knn_score"]]
 _X_EMBEDDED = [X["embed_score"], X["knn_score"], X["difficulty"]]
+_X_DIFFICULTY = X["difficulty"]
 
 
 def _held_out_loss(probe: Any, rows: Rows, rounds: int) -> float:
@@ -372,21 +373,37 @@ class QualityTrainer:
         rng = np.random.default_rng((self.seed, 0x5E1EC7))
         masked = rng.random(len(target)) < self.identity_dropout
         held = rng.random(len(y)) < 0.2
-        variants = [x]
-        if embedded is not None and self.use_embeddings == "auto":  # held-out loss decides
-            without = x.copy()
-            without[:, _X_EMBEDDED] = np.nan
-            variants.append(without)
+        variants = self._variants(x)
         booster, chosen = self._stage2(
-            variants, target, w[req_idx, mod_idx], masked, held[req_idx], progress
+            [v for _, v in variants], target, w[req_idx, mod_idx], masked, held[req_idx], progress
         )
-        x = variants[chosen]
-        if chosen != 0:
-            self.embedded_ = None  # serving then never embeds a text
+        kept, x = variants[chosen]
+        if self.embedded_ is not None and kept != "all":
+            if kept == "scorers":
+                self.embedded_.difficulty = None  # the column stays missing in serving
+            else:
+                self.embedded_ = None  # serving then never embeds a text
         rows = (x, req_idx, mod_idx, held[req_idx])
         completion = self._lengths(outcomes, requests, rows)
         self.predictor_ = self._predictor(coef, intercept, booster, completion, meta)
         return self
+
+    def _variants(self, x: np.ndarray) -> list[tuple[str, np.ndarray]]:
+        """The stage-2 inputs held-out loss chooses from: every column; without the
+        request difficulty; (``use_embeddings="auto"``) without anything of the
+        representation. Without the representation, only ``x``."""
+        if self.embedded_ is None:
+            return [("all", x)]
+        variants = [("all", x)]
+        if self.embedded_.difficulty is not None:
+            scorers = x.copy()
+            scorers[:, _X_DIFFICULTY] = np.nan
+            variants.append(("scorers", scorers))
+        if self.use_embeddings == "auto":
+            none = x.copy()
+            none[:, _X_EMBEDDED] = np.nan
+            variants.append(("none", none))
+        return variants
 
     def _lengths(
         self,

@@ -374,8 +374,8 @@ def train(
     uri = resolve_tracking_uri(tracking_uri)
     name = name or DEFAULT_MODEL_NAME
     read = _difficulty_of(source, data_dir, representation) if difficulty else "none"
-    # steps: load, each fold, the fit (start, 5 inner folds, all, 2 for the rounds), logging
-    with Progress(11 + folds, "train") as bar:
+    # steps: load, each fold, the fit (start, 5 inner folds, all, 3 for the rounds), logging
+    with Progress(12 + folds, "train") as bar:
         result = run_training(
             source,
             data_dir,

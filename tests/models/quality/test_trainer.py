@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from models.quality import NotFittedError, QualityTrainer
+from models.quality import NotFittedError, QualityPredictor, QualityTrainer
 from tests.generated_routing import generated
 from training.baselines import PerModel
 from training.data import RoutingData
@@ -165,3 +167,32 @@ def test_the_trainer_keeps_scikit_learns_parameter_contract() -> None:
     assert logged["lgb_num_leaves"] == 5
     assert logged["seed"] == 4
     assert "lgb_params" not in logged
+
+
+def test_held_out_loss_chooses_the_difficulty_apart_from_the_scorers(tmp_path: Path) -> None:
+    """Three inputs are probed (everything, without the difficulty, without anything
+    of the representation); whichever is kept, serving computes only what it reads."""
+    data = generated(300, seed=5)
+    model = QualityTrainer(inner_folds=2, use_embeddings="auto")
+    messages: list[str] = []
+    model.fit(data.requests, data.outcomes, data.models, progress=messages.append)
+    assert any("(inputs 3 of 3)" in m for m in messages)
+    always = QualityTrainer(inner_folds=2, use_embeddings="always")
+    messages.clear()
+    always.fit(data.requests, data.outcomes, data.models, progress=messages.append)
+    assert any("(inputs 2 of 2)" in m for m in messages)
+    assert always.predictor_.embedded is not None  # the scorers are kept, always
+    none = QualityTrainer(inner_folds=2, use_embeddings="always", difficulty="none")
+    none.fit(data.requests, data.outcomes, data.models)
+    assert none.predictor_.embedded is not None
+    assert none.predictor_.embedded.difficulty is None
+    with pytest.raises(ValueError, match="difficulty must be a Difficulty or one of"):
+        QualityTrainer(difficulty="guess")
+    for fitted in (model, always, none):  # as saved, so served
+        loaded = QualityPredictor.load(fitted.save(tmp_path / str(id(fitted))))
+        served = loaded.predict_frames(data.requests, data.models)[0]
+        assert served == pytest.approx(fitted.predict_frames(data.requests, data.models)[0])
+        column = fitted.predictor_.embedded
+        assert (loaded.embedded is None) == (column is None)
+        if column is not None:
+            assert (loaded.embedded.difficulty is None) == (column.difficulty is None)
