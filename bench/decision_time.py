@@ -183,6 +183,9 @@ def pieces(service: SelectorService, policy: Policy, req: RouteInput, n: int) ->
     contexts = contexts_of(fv.request, fv.candidate_rows, [s.p_resolved for s in scores])
     mean, sd = bandit.estimates(models, utilities, contexts)
     embedder = load_embedder()
+    prior: Any = service.prior
+    bare = copy.copy(prior)
+    bare.difficulty = None
     plain = copy.copy(quality)
     plain.embedded = None  # the text stage as it was before the representation
     service.policy = policy
@@ -205,6 +208,8 @@ def pieces(service: SelectorService, policy: Policy, req: RouteInput, n: int) ->
             f"  pretrained representation alone ({embedder.name}, the same text)",
             lambda: embedder.embed_one(clip(fv.text)),
         ),
+        ("the prior's P(resolved), with the request difficulty", lambda: prior.predict(fv)),
+        ("  the same without it (the table alone)", lambda: bare.predict(fv)),
         (f"  quality trees ({quality.booster.num_trees()})", lambda: quality._quality_trees(x)),
         (f"  length trees ({quality.completion.num_trees()})", lambda: quality._length_trees(x)),
         (
