@@ -36,6 +36,7 @@ import gc
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -222,10 +223,12 @@ def pieces(service: SelectorService, policy: Policy, req: RouteInput, n: int) ->
         ),
         ("online layer: P(best)", lambda: probability_best(mean, sd)),
     ]
-    md = [
-        f"| stage ({len(req.candidates)} candidates, intent given) | p50 | p99 |",
-        "|---|---|---|",
-    ]
+    return _stage_table(stages, n, len(req.candidates))
+
+
+def _stage_table(stages: list[tuple[str, Callable[[], object]]], n: int, k: int) -> str:
+    """Each stage timed ``n`` times alone, as a Markdown table."""
+    md = [f"| stage ({k} candidates, intent given) | p50 | p99 |", "|---|---|---|"]
     for label, step in stages:
         t = _timed(step, n)
         md.append(f"| {label} | {t['p50_us']} µs | {t['p99_us']} µs |")
