@@ -87,27 +87,36 @@ class Difficulty:
                 )
         return self._embedder
 
+    def _fold(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """The weights with the shape counts' standardisation folded in: the embedding's
+        weights, the log counts' weights and the offset they leave (before ``centre``)."""
+        if self._folded is None:
+            scaled = self.shape_weights / self.shape_std
+            self._folded = (self.weights, scaled, -float(self.shape_mean @ scaled))
+        return self._folded
+
     def of_rows(self, vectors: np.ndarray, shape: np.ndarray) -> np.ndarray:
         """Difficulty of texts given as their embeddings (texts × width) and raw shape
         counts (texts × :data:`~features.text.TEXT_FEATURES`)."""
-        z = (np.log1p(np.maximum(shape, 0.0)) - self.shape_mean) / self.shape_std
-        out: np.ndarray = vectors @ self.weights + z @ self.shape_weights - self.centre
+        weights, scaled, offset = self._fold()
+        logs = np.log1p(np.maximum(shape, 0.0))
+        out: np.ndarray = vectors @ weights + logs @ scaled + (offset - self.centre)
         return out
+
+    def of_vector(self, vector: np.ndarray, shape: Sequence[float]) -> float:
+        """One text's difficulty from its embedding and raw shape counts (the serving
+        path: two dot products)."""
+        weights, scaled, offset = self._fold()
+        logs = np.log1p(np.maximum(shape, 0.0))
+        return float(vector @ weights) + float(logs @ scaled) + offset - self.centre
 
     def of_texts(self, texts: Sequence[str]) -> np.ndarray:
         shape = np.array([text_features(t) for t in texts], dtype=float)
         return self.of_rows(self.representation.embed(texts), shape.reshape(len(texts), -1))
 
     def of_text(self, text: str) -> float:
-        """One text's difficulty (the serving path: :meth:`of_rows` folded into two dot
-        products)."""
-        if self._folded is None:
-            scaled = self.shape_weights / self.shape_std
-            offset = -float(self.shape_mean @ scaled) - self.centre
-            self._folded = (self.weights.astype(np.float32), scaled, offset)
-        weights, scaled, offset = self._folded
-        shape = np.log1p(np.maximum(text_features(text), 0.0))
-        return float(self.representation.embed_one(text) @ weights) + float(shape @ scaled) + offset
+        """One text's difficulty."""
+        return self.of_vector(self.representation.embed_one(text), text_features(text))
 
     def seen(self, texts: Sequence[str]) -> int:
         """How many of ``texts`` it learned from."""

@@ -170,14 +170,16 @@ def train(
     progress: Progress = lambda _m: None,
     target: Target | None = None,
     strong: str | None = None,
+    data: RoutingData | None = None,
 ) -> TrainResult:
     """Run the training job described in the module docstring. With a ``target``, λ
     is calibrated to it (:mod:`training.tradeoff`) on the cross-validated predictions
-    (on the hold-out without cross-validation) and stored with the model."""
+    (on the hold-out without cross-validation) and stored with the model. ``data``:
+    ``source`` already loaded, when the caller needed it first."""
     timings: dict[str, float] = {}
     make = make_model or (lambda: QualityTrainer(seed=seed))
     t0 = time.perf_counter()
-    data = load_source(source, data_dir)
+    data = data if data is not None else load_source(source, data_dir)
     strong_and_weak(data, strong)  # a --strong the data lacks fails before the work
     location = data_location(source)
     progress(

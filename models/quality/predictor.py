@@ -355,7 +355,8 @@ class QualityPredictor:
             vector = self.embedded.representation.embed_one(text)[None, :]
             found = self.embedded.scores(vector)
             linear, knn = found[0][0].tolist(), found[1][0].tolist()
-            difficulty = float(self.embedded.difficulty_of(vector, np.array([shape]))[0])
+            if self.embedded.difficulty is not None:
+                difficulty = self.embedded.difficulty.of_vector(vector[0], shape)
         x = np.empty((len(fv.candidates), len(FEATURE_NAMES)))
         x[:, : len(shape)] = shape
         req = fv.request

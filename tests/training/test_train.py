@@ -161,3 +161,15 @@ def test_unknown_versions_and_missing_stores_say_what_to_do(tmp_path: Path, stor
     train(str(write_table(tmp_path)), folds=0, tracking_uri=store, make_model=small)
     with pytest.raises(NotFoundError, match="has no version '9'"):
         promote("model-selector-quality", "9", store, settings=covers(tmp_path))
+
+
+def test_data_already_loaded_is_trained_on_as_it_is(tmp_path: Path) -> None:
+    """`selector train` reads its source once (it chooses the request difficulty from the
+    texts first): the job trains on the data it is given, not on a second read."""
+    from training.data import load_source
+
+    table = write_table(tmp_path)
+    data = load_source(str(table))
+    table.unlink()  # a second read would fail
+    result = train(str(table), folds=0, track=False, make_model=small, data=data)
+    assert result.holdout.n_requests == int(data.requests["eval"][data.holdout_mask()].sum())

@@ -291,14 +291,6 @@ def _difficulty(data: Any, data_dir: Path, representation: str) -> Any:
     return found
 
 
-def _difficulty_of(source: str, data_dir: Path, representation: str) -> Any:
-    """``selector train``'s difficulty: learned without the source's texts, so its
-    cross-validated figures and the promotion hold-out stay honest."""
-    from training.data import load_source
-
-    return _difficulty(load_source(source, data_dir), data_dir, representation)
-
-
 def _cross_validated(data: Any, make: Any, folds: int, seed: int) -> Any:
     from training.evaluate import cross_validate
 
@@ -366,6 +358,7 @@ def train(
     """Train the quality model, evaluate it, log the run to MLflow and register it."""
     from models.quality import QualityTrainer
     from models.registry import DEFAULT_MODEL_NAME
+    from training.data import load_source
     from training.train import train as run_training
 
     if folds == 1 or folds < 0:
@@ -373,7 +366,8 @@ def train(
     goal = target_value(target)
     uri = resolve_tracking_uri(tracking_uri)
     name = name or DEFAULT_MODEL_NAME
-    read = _difficulty_of(source, data_dir, representation) if difficulty else "none"
+    data = load_source(source, data_dir)  # read once: the difficulty must not know its texts
+    read = _difficulty(data, data_dir, representation) if difficulty else "none"
     # steps: load, each fold, the fit (start, 5 inner folds, all, 3 for the rounds), logging
     with Progress(12 + folds, "train") as bar:
         result = run_training(
@@ -387,6 +381,7 @@ def train(
             progress=lambda m: bar(m),
             target=goal,
             strong=strong,
+            data=data,
             make_model=lambda: QualityTrainer(
                 seed=seed,
                 dask_scheduler=dask_scheduler,
@@ -394,6 +389,16 @@ def train(
                 difficulty=read,
             ),
         )
+    _print_trained(result)
+    click.echo(
+        f"\nregistered {name} version {result.version} (MLflow run {result.run_id})\n"
+        f"promote it:  selector promote --name {name} --version {result.version}\n"
+        f"browse runs: mlflow ui --backend-store-uri {uri}"
+    )
+
+
+def _print_trained(result: Any) -> None:
+    """A training run's notes, cross-validated and hold-out tables, and λ setting."""
     for note in result.data_notes:
         click.echo(f"note: {note}", err=True)
     if result.cv is not None:
@@ -403,11 +408,6 @@ def train(
     click.echo(result.holdout.table())
     if result.tradeoff is not None:
         click.echo("\n" + result.tradeoff.summary())
-    click.echo(
-        f"\nregistered {name} version {result.version} (MLflow run {result.run_id})\n"
-        f"promote it:  selector promote --name {name} --version {result.version}\n"
-        f"browse runs: mlflow ui --backend-store-uri {uri}"
-    )
 
 
 @click.command()
